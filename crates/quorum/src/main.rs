@@ -1,1 +1,39 @@
-fn main() {}
+//! `quorum`: one binary for the server, the simulator, the benchmarks and the tools.
+//!
+//! Each subcommand lives in its own module; this file only parses the command line and
+//! dispatches.
+
+use clap::{Parser, Subcommand};
+
+mod bench_log;
+
+#[derive(Parser)]
+#[command(name = "quorum", version, about = "A replicated coordination service speaking the ZooKeeper protocol")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Durable append throughput of the transaction log next to the disk's raw fdatasync rate.
+    Log(bench_log::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Bench(BenchCommand::Log(args)) => bench_log::run(args),
+    };
+    if let Err(message) = result {
+        eprintln!("quorum: {message}");
+        std::process::exit(1);
+    }
+}
