@@ -1,0 +1,535 @@
+//! The file implementation of [`TxnLog`]: a directory of preallocated segment files.
+//!
+//! Write path: `append` encodes into an in-memory batch; `sync` writes the batch with one
+//! positional write and one fdatasync. Because segments are preallocated (and zero filled by
+//! default), fdatasync does not have to commit file-size or block-allocation metadata, so one
+//! sync costs about one raw fdatasync of the disk.
+//!
+//! Only the newest segment ever holds unsynced bytes: before a new segment is created the old
+//! one is synced. Recovery therefore accepts a torn tail only in the newest segment.
+
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Result, StorageError};
+use crate::fsutil;
+use crate::index::SparseIndex;
+use crate::record::{self, ScanEnd};
+use crate::segment::{self, SegmentHeader, SEGMENT_HEADER_LEN};
+use crate::traits::{LogEntry, TxnLog};
+use crate::Zxid;
+
+const HDR: u64 = SEGMENT_HEADER_LEN as u64;
+/// Pending bytes beyond which `append` writes them out (unsynced) to bound memory.
+const PENDING_SPILL: usize = 4 << 20;
+/// Read-back chunk size.
+const READ_CHUNK: usize = 256 << 10;
+
+/// How new segments reserve their space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preallocate {
+    /// Write zeros over the whole segment at creation. Costs one sequential write of the
+    /// segment size per roll, but later fdatasyncs flush data pages only.
+    ZeroFill,
+    /// `fallocate(2)`: instant, but the first write to each block converts an unwritten
+    /// extent, which fdatasync must journal.
+    Fallocate,
+}
+
+/// Tuning of the file log.
+#[derive(Debug, Clone, Copy)]
+pub struct LogOptions {
+    /// Length of each segment file, header included.
+    pub segment_size: u64,
+    /// Largest payload accepted (and believed during recovery).
+    pub max_payload: u32,
+    /// How segments are preallocated.
+    pub preallocate: Preallocate,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        LogOptions { segment_size: 64 << 20, max_payload: 8 << 20, preallocate: Preallocate::ZeroFill }
+    }
+}
+
+/// One segment file and what recovery or appends learned about it.
+#[derive(Debug)]
+struct Segment {
+    path: PathBuf,
+    file: File,
+    header: SegmentHeader,
+    /// Zxid of the first record, `None` while empty.
+    first: Option<Zxid>,
+    /// Zxid of the last record (the header's `prev_zxid` while empty).
+    last: Zxid,
+    /// File offset just past the last record (pending ones included).
+    end: u64,
+    index: SparseIndex,
+}
+
+/// The transaction log stored in a directory of segment files. See [`TxnLog`] for the
+/// contract and `docs/storage.md` for the format.
+#[derive(Debug)]
+pub struct FileTxnLog {
+    dir: PathBuf,
+    opts: LogOptions,
+    segments: Vec<Segment>,
+    /// Encoded records of the newest segment not yet written; they belong at `flushed`.
+    pending: Vec<u8>,
+    /// Offset in the newest segment up to which bytes were written to the file.
+    flushed: u64,
+    /// Whether bytes were written to the newest segment since its last fdatasync.
+    unsynced: bool,
+    last_zxid: Zxid,
+    durable_zxid: Zxid,
+    /// Set by the first fatal error; every later call fails.
+    poisoned: Option<String>,
+}
+
+impl FileTxnLog {
+    /// Opens (creating if needed) the log in `dir`, validating every record. A torn tail of
+    /// the newest segment is cleared (and logged); anything else invalid is `Corrupt`.
+    pub fn open(dir: impl AsRef<Path>, opts: LogOptions) -> Result<FileTxnLog> {
+        let dir = dir.as_ref().to_path_buf();
+        let min_size = HDR + record::encoded_len(opts.max_payload as usize) as u64;
+        if opts.segment_size < min_size {
+            return Err(StorageError::InvalidArgument(format!(
+                "segment size {} cannot hold a record of the maximum payload {} (needs {min_size})",
+                opts.segment_size, opts.max_payload
+            )));
+        }
+        fsutil::ensure_dir(&dir)?;
+        fsutil::remove_temp_files(&dir, segment::PREFIX)?;
+        let mut names = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(|e| StorageError::io(format!("list {}", dir.display()), e))? {
+            let entry = entry.map_err(|e| StorageError::io(format!("list {}", dir.display()), e))?;
+            if let Some(zxid) = segment::parse_name(&entry.file_name().to_string_lossy()) {
+                names.push((zxid, entry.path()));
+            }
+        }
+        names.sort();
+        let mut segments: Vec<Segment> = Vec::with_capacity(names.len());
+        let mut buf = Vec::new();
+        let count = names.len();
+        for (i, (name_zxid, path)) in names.into_iter().enumerate() {
+            let seg = recover_segment(&path, name_zxid, segments.last(), i + 1 == count, &opts, &mut buf)?;
+            segments.push(seg);
+        }
+        if segments.last().is_some_and(|s| s.first.is_none()) {
+            // Created by a roll whose first record never became durable.
+            let seg = segments.pop().expect("checked non-empty");
+            tracing::info!(file = %seg.path.display(), "removing empty newest segment");
+            fs::remove_file(&seg.path).map_err(|e| StorageError::fatal(format!("remove {}", seg.path.display()), e))?;
+            fsutil::sync_dir(&dir)?;
+        }
+        let last_zxid = segments.last().map_or(0, |s| s.last);
+        let flushed = segments.last().map_or(HDR, |s| s.end);
+        tracing::debug!(dir = %dir.display(), segments = segments.len(), last_zxid, "transaction log opened");
+        Ok(FileTxnLog {
+            dir,
+            opts,
+            segments,
+            pending: Vec::new(),
+            flushed,
+            unsynced: false,
+            last_zxid,
+            durable_zxid: last_zxid,
+            poisoned: None,
+        })
+    }
+
+    /// The directory holding the segments.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Number of segment files.
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    fn check(&self) -> Result<()> {
+        match &self.poisoned {
+            None => Ok(()),
+            Some(why) => Err(StorageError::fatal(
+                "transaction log unusable after an earlier fatal error",
+                std::io::Error::other(why.clone()),
+            )),
+        }
+    }
+
+    /// Records a fatal error so that every later call fails too.
+    fn guard<T>(&mut self, r: Result<T>) -> Result<T> {
+        if let Err(e) = &r {
+            if e.is_fatal() && self.poisoned.is_none() {
+                tracing::error!(error = %e, "transaction log poisoned; the server must stop");
+                self.poisoned = Some(e.to_string());
+            }
+        }
+        r
+    }
+
+    /// Writes pending bytes to the newest segment without syncing.
+    pub(crate) fn write_pending(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let seg = self.segments.last().expect("pending bytes imply a segment");
+        seg.file
+            .write_all_at(&self.pending, self.flushed)
+            .map_err(|e| StorageError::fatal(format!("write {}", seg.path.display()), e))?;
+        self.flushed += self.pending.len() as u64;
+        self.pending.clear();
+        self.unsynced = true;
+        Ok(())
+    }
+
+    /// Writes and fdatasyncs everything appended to the newest segment.
+    fn sync_active(&mut self) -> Result<()> {
+        self.write_pending()?;
+        if self.unsynced {
+            let seg = self.segments.last().expect("unsynced bytes imply a segment");
+            seg.file.sync_data().map_err(|e| StorageError::fatal(format!("fdatasync {}", seg.path.display()), e))?;
+            self.unsynced = false;
+        }
+        self.durable_zxid = self.last_zxid;
+        Ok(())
+    }
+
+    /// Syncs the current segment and creates the next one, named after `zxid`.
+    fn roll(&mut self, zxid: Zxid) -> Result<()> {
+        if !self.segments.is_empty() {
+            self.sync_active()?;
+        }
+        let header = SegmentHeader { first_zxid: zxid, prev_zxid: self.last_zxid, file_len: self.opts.segment_size };
+        let path = self.dir.join(segment::file_name(zxid));
+        let tmp = self.dir.join(format!("{}.tmp", segment::file_name(zxid)));
+        let fatal = |what: &str, e| StorageError::fatal(format!("{what} {}", tmp.display()), e);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(|e| fatal("create", e))?;
+        match self.opts.preallocate {
+            Preallocate::ZeroFill => fsutil::write_zeros(&file, 0, header.file_len),
+            Preallocate::Fallocate => fsutil::fallocate(&file, header.file_len),
+        }
+        .map_err(|e| fatal("preallocate", e))?;
+        file.write_all_at(&header.encode(), 0).map_err(|e| fatal("write header of", e))?;
+        file.sync_all().map_err(|e| fatal("fsync", e))?;
+        fs::rename(&tmp, &path).map_err(|e| fatal("rename", e))?;
+        fsutil::sync_dir(&self.dir)?;
+        tracing::debug!(file = %path.display(), "new log segment");
+        self.segments.push(Segment {
+            path,
+            file,
+            header,
+            first: None,
+            last: self.last_zxid,
+            end: HDR,
+            index: SparseIndex::default(),
+        });
+        self.flushed = HDR;
+        self.unsynced = false;
+        Ok(())
+    }
+
+    fn append_inner(&mut self, zxid: Zxid, payload: &[u8]) -> Result<()> {
+        if zxid <= self.last_zxid {
+            return Err(StorageError::InvalidArgument(format!(
+                "zxid {zxid:#x} does not follow the last zxid {:#x}",
+                self.last_zxid
+            )));
+        }
+        if payload.len() > self.opts.max_payload as usize {
+            return Err(StorageError::InvalidArgument(format!(
+                "payload of {} bytes exceeds the maximum {}",
+                payload.len(),
+                self.opts.max_payload
+            )));
+        }
+        let size = record::encoded_len(payload.len()) as u64;
+        if self.segments.last().is_none_or(|s| s.end + size > s.header.file_len) {
+            self.roll(zxid)?;
+        }
+        let seg = self.segments.last_mut().expect("rolled above");
+        debug_assert_eq!(seg.end, self.flushed + self.pending.len() as u64);
+        record::encode(&mut self.pending, zxid, payload);
+        seg.index.note(zxid, seg.end);
+        seg.first.get_or_insert(zxid);
+        seg.last = zxid;
+        seg.end += size;
+        self.last_zxid = zxid;
+        if self.pending.len() >= PENDING_SPILL {
+            self.write_pending()?;
+        }
+        Ok(())
+    }
+
+    fn read_range_inner(&mut self, after: Zxid, up_to: Zxid, max_bytes: usize) -> Result<Vec<LogEntry>> {
+        let mut out = Vec::new();
+        if after >= up_to {
+            return Ok(out);
+        }
+        self.write_pending()?;
+        let mut bytes = 0usize;
+        let start = self.segments.partition_point(|s| s.last <= after);
+        for seg in &self.segments[start..] {
+            let Some(first) = seg.first else { continue };
+            if first > up_to {
+                break;
+            }
+            let from = seg.index.seek_after(after).expect("non-empty segment is indexed");
+            let mut done = false;
+            for_each_record(seg, from, |zxid, _, payload| {
+                if zxid <= after {
+                    return true;
+                }
+                if zxid > up_to || bytes >= max_bytes {
+                    done = true;
+                    return false;
+                }
+                bytes += payload.len();
+                out.push(LogEntry { zxid, payload: payload.to_vec() });
+                true
+            })?;
+            if done {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn truncate_inner(&mut self, zxid: Zxid) -> Result<()> {
+        if zxid >= self.last_zxid {
+            return Ok(());
+        }
+        self.sync_active()?;
+        // Newest first, each removal durable before the next: a crash leaves a prefix.
+        while self.segments.last().is_some_and(|s| s.first.is_none_or(|f| f > zxid)) {
+            let seg = self.segments.pop().expect("checked");
+            fs::remove_file(&seg.path).map_err(|e| StorageError::fatal(format!("remove {}", seg.path.display()), e))?;
+            fsutil::sync_dir(&self.dir)?;
+        }
+        if let Some(seg) = self.segments.last_mut() {
+            let from = seg.index.seek_after(zxid).expect("non-empty segment is indexed");
+            let (mut cut, mut kept) = (seg.end, seg.header.prev_zxid);
+            for_each_record(seg, from, |z, off, _| {
+                if z <= zxid {
+                    kept = z;
+                    true
+                } else {
+                    cut = off;
+                    false
+                }
+            })?;
+            let fatal = |e| StorageError::fatal(format!("truncate {}", seg.path.display()), e);
+            fsutil::write_zeros(&seg.file, cut, seg.end - cut).map_err(fatal)?;
+            seg.file.sync_data().map_err(fatal)?;
+            seg.end = cut;
+            seg.last = kept;
+            seg.index.truncate_after(zxid);
+            self.flushed = cut;
+        }
+        self.unsynced = false;
+        self.last_zxid = self.segments.last().map_or(0, |s| s.last);
+        self.durable_zxid = self.last_zxid;
+        tracing::info!(dir = %self.dir.display(), zxid, last_zxid = self.last_zxid, "log truncated");
+        Ok(())
+    }
+
+    fn purge_inner(&mut self, zxid: Zxid) -> Result<()> {
+        // Oldest first, each removal durable before the next: a crash leaves a suffix.
+        while self.segments.len() > 1 && self.segments[0].first.is_some() && self.segments[0].last <= zxid {
+            let seg = self.segments.remove(0);
+            tracing::info!(file = %seg.path.display(), "purging log segment");
+            fs::remove_file(&seg.path).map_err(|e| StorageError::fatal(format!("remove {}", seg.path.display()), e))?;
+            fsutil::sync_dir(&self.dir)?;
+        }
+        Ok(())
+    }
+}
+
+impl TxnLog for FileTxnLog {
+    fn append(&mut self, zxid: Zxid, payload: &[u8]) -> Result<()> {
+        self.check()?;
+        let r = self.append_inner(zxid, payload);
+        self.guard(r)
+    }
+
+    fn sync(&mut self) -> Result<Zxid> {
+        self.check()?;
+        let r = self.sync_active();
+        self.guard(r)?;
+        Ok(self.durable_zxid)
+    }
+
+    fn durable_zxid(&self) -> Zxid {
+        self.durable_zxid
+    }
+
+    fn last_zxid(&self) -> Zxid {
+        self.last_zxid
+    }
+
+    fn first_zxid(&self) -> Option<Zxid> {
+        self.segments.iter().find_map(|s| s.first)
+    }
+
+    fn read_range(&mut self, after: Zxid, up_to: Zxid, max_bytes: usize) -> Result<Vec<LogEntry>> {
+        self.check()?;
+        let r = self.read_range_inner(after, up_to, max_bytes);
+        self.guard(r)
+    }
+
+    fn truncate_after(&mut self, zxid: Zxid) -> Result<()> {
+        self.check()?;
+        let r = self.truncate_inner(zxid);
+        self.guard(r)
+    }
+
+    fn purge_through(&mut self, zxid: Zxid) -> Result<()> {
+        self.check()?;
+        let r = self.purge_inner(zxid);
+        self.guard(r)
+    }
+}
+
+/// Reads and validates one segment file at open. `buf` is reused between segments.
+fn recover_segment(
+    path: &Path,
+    name_zxid: Zxid,
+    prev: Option<&Segment>,
+    is_newest: bool,
+    opts: &LogOptions,
+    buf: &mut Vec<u8>,
+) -> Result<Segment> {
+    let io = |e| StorageError::io(format!("read {}", path.display()), e);
+    let file = OpenOptions::new().read(true).write(true).open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    buf.clear();
+    buf.resize(len as usize, 0);
+    file.read_exact_at(buf, 0).map_err(io)?;
+    let header = SegmentHeader::decode(buf).map_err(|r| StorageError::corrupt(path, 0, r))?;
+    if header.first_zxid != name_zxid {
+        return Err(StorageError::corrupt(
+            path,
+            8,
+            format!("header says first zxid {:#x}, the file name says {name_zxid:#x}", header.first_zxid),
+        ));
+    }
+    if header.file_len != len {
+        return Err(StorageError::corrupt(
+            path,
+            len.min(header.file_len),
+            format!(
+                "file is {len} bytes but was preallocated to {} bytes; it was cut or extended after creation",
+                header.file_len
+            ),
+        ));
+    }
+    if let Some(prev) = prev {
+        if header.prev_zxid != prev.last {
+            return Err(StorageError::corrupt(
+                path,
+                16,
+                format!(
+                    "segment follows zxid {:#x} but the previous segment {} ends at {:#x}: records or a segment are missing",
+                    header.prev_zxid,
+                    prev.path.display(),
+                    prev.last
+                ),
+            ));
+        }
+    }
+    let mut index = SparseIndex::default();
+    let (mut first, mut last) = (None, header.prev_zxid);
+    let body = &buf[SEGMENT_HEADER_LEN..];
+    let scanned = record::scan(body, header.prev_zxid, opts.max_payload, |zxid, off, _| {
+        index.note(zxid, HDR + off as u64);
+        first.get_or_insert(zxid);
+        last = zxid;
+    })
+    .map_err(|e| StorageError::corrupt(path, HDR + e.offset as u64, e.reason))?;
+    let end = match scanned {
+        ScanEnd::Clean { end } => HDR + end as u64,
+        ScanEnd::Torn { end, dirty_end } => {
+            let (end, dirty_end) = (HDR + end as u64, HDR + dirty_end as u64);
+            if !is_newest {
+                return Err(StorageError::corrupt(
+                    path,
+                    end,
+                    "incomplete record in a segment that is not the newest (segments are synced before the next is created)",
+                ));
+            }
+            tracing::warn!(
+                file = %path.display(),
+                offset = end,
+                bytes = dirty_end - end,
+                "truncating torn tail of the transaction log (an unsynced write interrupted by a crash)"
+            );
+            let fatal = |e| StorageError::fatal(format!("clear torn tail of {}", path.display()), e);
+            fsutil::write_zeros(&file, end, dirty_end - end).map_err(fatal)?;
+            file.sync_data().map_err(fatal)?;
+            end
+        }
+    };
+    if let Some(first) = first {
+        if first != header.first_zxid {
+            return Err(StorageError::corrupt(
+                path,
+                HDR,
+                format!("first record has zxid {first:#x}, the segment header says {:#x}", header.first_zxid),
+            ));
+        }
+    }
+    Ok(Segment { path: path.to_path_buf(), file, header, first, last, end, index })
+}
+
+/// Calls `f(zxid, offset, payload)` for each record of `seg` from offset `from` until it
+/// returns false, re-verifying checksums (the disk may have changed since recovery).
+fn for_each_record(seg: &Segment, from: u64, mut f: impl FnMut(Zxid, u64, &[u8]) -> bool) -> Result<()> {
+    let corrupt = |off: u64, why: String| StorageError::corrupt(&seg.path, off, why);
+    let io = |e| StorageError::io(format!("read {}", seg.path.display()), e);
+    let mut buf = Vec::new();
+    let mut pos = from;
+    while pos < seg.end {
+        let want = READ_CHUNK.min((seg.end - pos) as usize);
+        buf.resize(want, 0);
+        seg.file.read_exact_at(&mut buf, pos).map_err(io)?;
+        let mut i = 0usize;
+        loop {
+            match record::decode_checked(&buf[i..]).map_err(|why| corrupt(pos + i as u64, why))? {
+                Some((zxid, payload, total)) => {
+                    if !f(zxid, pos + i as u64, payload) {
+                        return Ok(());
+                    }
+                    i += total;
+                }
+                None => break,
+            }
+        }
+        if i == 0 {
+            // A record larger than the chunk: read it whole.
+            let total = record::peek_len(&buf).unwrap_or(usize::MAX) as u64;
+            if total > seg.end - pos {
+                return Err(corrupt(pos, "record runs past the end of the log".into()));
+            }
+            buf.resize(total as usize, 0);
+            seg.file.read_exact_at(&mut buf, pos).map_err(io)?;
+            let (zxid, payload, _) = record::decode_checked(&buf)
+                .map_err(|why| corrupt(pos, why))?
+                .ok_or_else(|| corrupt(pos, "record shorter than announced".into()))?;
+            if !f(zxid, pos, payload) {
+                return Ok(());
+            }
+            i = total as usize;
+        }
+        pos += i as u64;
+    }
+    Ok(())
+}
