@@ -6,9 +6,14 @@
 use clap::{Parser, Subcommand};
 
 mod bench_log;
+mod sim_cmd;
 
 #[derive(Parser)]
-#[command(name = "quorum", version, about = "A replicated coordination service speaking the ZooKeeper protocol")]
+#[command(
+    name = "quorum",
+    version,
+    about = "A replicated coordination service speaking the ZooKeeper protocol"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -16,6 +21,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the deterministic Zab simulator: replay one seed or sweep many.
+    Sim(sim_cmd::Args),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -30,6 +37,7 @@ enum BenchCommand {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Sim(args) => sim_cmd::run(args),
         Command::Bench(BenchCommand::Log(args)) => bench_log::run(args),
     };
     if let Err(message) = result {

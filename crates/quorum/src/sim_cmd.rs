@@ -1,0 +1,162 @@
+//! `quorum sim`: run the deterministic simulator for one seed (replay, optionally traced) or
+//! sweep a range of seeds.
+
+use std::fs::File;
+use std::io::BufWriter;
+
+use sim::trace::Tracer;
+use sim::{Options, Report, World};
+use zab::Bug;
+
+/// Arguments of `quorum sim`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Number of servers (3, 5 or 7 are the usual sizes).
+    #[arg(long, default_value_t = 3)]
+    servers: usize,
+    /// Replay one seed.
+    #[arg(long, conflicts_with = "seeds")]
+    seed: Option<u64>,
+    /// Sweep a range of seeds, `A..B` (B excluded).
+    #[arg(long)]
+    seeds: Option<String>,
+    /// Write the whole run of `--seed` as JSON lines to this file.
+    #[arg(long, requires = "seed")]
+    trace: Option<String>,
+    /// Run a deliberately broken protocol variant (testing the checker):
+    /// ack-before-durable, ack-newleader-before-durable, commit-on-minority,
+    /// accept-stale-newepoch, skip-trunc.
+    #[arg(long)]
+    bug: Option<String>,
+    /// Readable trace lines to print before a violation.
+    #[arg(long, default_value_t = 60)]
+    context: usize,
+}
+
+fn parse_range(range: &str) -> Result<(u64, u64), String> {
+    let (a, b) = range
+        .split_once("..")
+        .ok_or_else(|| format!("--seeds {range}: expected A..B"))?;
+    let parse = |s: &str| {
+        s.trim()
+            .parse::<u64>()
+            .map_err(|e| format!("--seeds {range}: {e}"))
+    };
+    let (a, b) = (parse(a)?, parse(b)?);
+    if b <= a {
+        return Err(format!("--seeds {range}: empty range"));
+    }
+    Ok((a, b))
+}
+
+fn describe(report: &Report) -> String {
+    format!(
+        "seed {} ({} servers): {} events, {} ticks, {} committed, {} messages ({} dropped, {} duplicated), {} crashes, {} partitions, syncs diff/trunc/snap {}/{}/{}",
+        report.seed,
+        report.servers,
+        report.events,
+        report.ticks,
+        report.committed,
+        report.messages,
+        report.dropped,
+        report.duplicated,
+        report.crashes,
+        report.partitions,
+        report.syncs_diff,
+        report.syncs_trunc,
+        report.syncs_snap
+    )
+}
+
+/// Replays `seed` with a readable trace kept in memory and prints the lines before the
+/// violation.
+fn print_violation_context(servers: usize, seed: u64, bug: Option<Bug>, context: usize) {
+    let mut opts = Options::from_seed(servers, seed);
+    opts.bug = bug;
+    let (_, tracer) = World::new(opts, Some(Tracer::new(None, context))).run();
+    if let Some(tracer) = tracer {
+        eprintln!("--- the last {context} events before the violation ---");
+        for line in tracer.recent() {
+            eprintln!("{line}");
+        }
+    }
+}
+
+pub fn run(args: Args) -> Result<(), String> {
+    let bug = match &args.bug {
+        Some(name) => Some(Bug::from_name(name).ok_or_else(|| format!("unknown --bug {name}"))?),
+        None => None,
+    };
+    if !(1..=15).contains(&args.servers) {
+        return Err(format!("--servers {}: expected 1 to 15", args.servers));
+    }
+    if let Some(seed) = args.seed {
+        let mut opts = Options::from_seed(args.servers, seed);
+        opts.bug = bug;
+        let json = match &args.trace {
+            Some(path) => {
+                let file = File::create(path).map_err(|e| format!("--trace {path}: {e}"))?;
+                Some(Box::new(BufWriter::new(file)) as Box<dyn std::io::Write>)
+            }
+            None => None,
+        };
+        let (report, _) = World::new(opts, Some(Tracer::new(json, args.context))).run();
+        println!("{}", describe(&report));
+        if let Some(v) = &report.violation {
+            print_violation_context(args.servers, seed, bug, args.context);
+            return Err(format!(
+                "seed {seed}: VIOLATION of {}: {}",
+                v.invariant, v.detail
+            ));
+        }
+        println!("all invariants held");
+        return Ok(());
+    }
+    let (from, to) = parse_range(args.seeds.as_deref().unwrap_or("0..1000"))?;
+    let summary = sim::sweep::sweep(args.servers, from, to, bug, 1);
+    println!(
+        "{} seeds on {} servers: {} events, {} committed, {} crashes, {} partitions, {} dropped, {} duplicated, syncs diff/trunc/snap {}/{}/{}",
+        summary.seeds,
+        args.servers,
+        summary.events,
+        summary.committed,
+        summary.crashes,
+        summary.partitions,
+        summary.dropped,
+        summary.duplicated,
+        summary.syncs_diff,
+        summary.syncs_trunc,
+        summary.syncs_snap
+    );
+    if let Some(failed) = summary.failures.first() {
+        let v = failed
+            .violation
+            .as_ref()
+            .expect("a failure has a violation");
+        println!("{}", describe(failed));
+        print_violation_context(args.servers, failed.seed, bug, args.context);
+        println!(
+            "{:.0} seeds/s, {:.0} events/s",
+            summary.seeds_per_second(),
+            summary.events_per_second()
+        );
+        return Err(format!(
+            "seed {}: VIOLATION of {}: {} (replay: quorum sim --servers {} --seed {}{})",
+            failed.seed,
+            v.invariant,
+            v.detail,
+            args.servers,
+            failed.seed,
+            args.bug
+                .as_ref()
+                .map_or(String::new(), |b| format!(" --bug {b}"))
+        ));
+    }
+    println!("all invariants held");
+    println!(
+        "{:.0} seeds/s, {:.0} events/s",
+        summary.seeds_per_second(),
+        summary.events_per_second()
+    );
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! A simulated disk: what survives a crash is what was fsynced, plus (as on a real disk, where
+//! the page cache may have flushed on its own) an arbitrary prefix of what was not, whose last
+//! record may be torn and is then dropped by recovery.
+
+use zab::{Boot, Epoch, ServerId, Snapshot, Txn, Zxid};
+
+use crate::app::App;
+use crate::rng::Rng;
+
+#[derive(Clone, Debug, Default)]
+pub struct Disk {
+    pub accepted_epoch: Epoch,
+    pub accepted_leader: ServerId,
+    pub current_epoch: Epoch,
+    pub snapshot: Option<Snapshot>,
+    /// Durable log records (after the snapshot).
+    pub synced: Vec<Txn>,
+    /// Written but not yet fsynced.
+    pub unsynced: Vec<Txn>,
+}
+
+impl Disk {
+    pub fn append(&mut self, txns: &[Txn]) {
+        self.unsynced.extend_from_slice(txns);
+    }
+
+    /// Makes everything written durable; returns the last durable zxid.
+    pub fn fsync(&mut self) -> Option<Zxid> {
+        self.synced.append(&mut self.unsynced);
+        self.synced.last().map(|t| t.zxid)
+    }
+
+    pub fn truncate(&mut self, zxid: Zxid) {
+        self.synced.retain(|t| t.zxid <= zxid);
+        self.unsynced.clear();
+    }
+
+    pub fn install_snapshot(&mut self, snapshot: Snapshot) {
+        self.snapshot = Some(snapshot);
+        self.synced.clear();
+        self.unsynced.clear();
+    }
+
+    /// Takes a snapshot of the application and drops the log records it covers.
+    pub fn compact(&mut self, app: &App) {
+        let snapshot = app.snapshot();
+        self.synced.retain(|t| t.zxid > snapshot.zxid);
+        self.unsynced.retain(|t| t.zxid > snapshot.zxid);
+        self.snapshot = Some(snapshot);
+    }
+
+    /// A crash: unsynced records survive only as a random prefix, and the last of those may be
+    /// torn (recovery drops a torn record).
+    pub fn crash(&mut self, rng: &mut Rng, torn_writes: bool) {
+        let mut kept = if torn_writes {
+            rng.below(self.unsynced.len() as u64 + 1) as usize
+        } else {
+            0
+        };
+        if kept > 0 && rng.chance(0.5) {
+            kept -= 1; // the last surviving record was torn
+        }
+        let survivors: Vec<Txn> = self.unsynced.drain(..kept).collect();
+        self.synced.extend(survivors);
+        self.unsynced.clear();
+    }
+
+    /// What the server recovers on start, and the application restored from the snapshot.
+    pub fn boot(&self, nonce: u64) -> (Boot, App) {
+        let app = self.snapshot.as_ref().map_or_else(App::default, |s| {
+            App::restore(s).expect("the simulator only writes its own snapshots")
+        });
+        let boot = Boot {
+            accepted_epoch: self.accepted_epoch,
+            accepted_leader: self.accepted_leader,
+            current_epoch: self.current_epoch,
+            snapshot_zxid: app.zxid,
+            log: self.synced.clone(),
+            nonce,
+        };
+        (boot, app)
+    }
+}

@@ -1,0 +1,730 @@
+//! One simulated run: servers running the real Zab core over a simulated network and disk,
+//! with clients, faults, and the checker watching every step.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use bytes::Bytes;
+use zab::{Action, Config, Input, Message, Peer, ServerId, Txn};
+
+use crate::app::App;
+use crate::checker::{Checker, Violation};
+use crate::disk::Disk;
+use crate::options::{Options, UNITS_PER_TICK};
+use crate::rng::Rng;
+use crate::trace::{TraceEvent, Tracer};
+
+/// What happens at a point of simulated time.
+enum Event {
+    Tick(usize),
+    Message {
+        from: usize,
+        to: usize,
+        message: Message,
+    },
+    /// A group-commit fsync of server `.0`'s log, for incarnation `.1`.
+    Fsync(usize, u32),
+    Client(usize),
+    Fault,
+    Restart(usize),
+    HealPartition(u64),
+    /// The faulty phase ends: heal everything.
+    HealAll,
+}
+
+struct Scheduled {
+    time: u64,
+    seq: u64,
+    event: Event,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.time, self.seq) == (other.time, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.time, self.seq).cmp(&(other.time, other.seq))
+    }
+}
+
+struct Node {
+    id: ServerId,
+    peer: Option<Peer>,
+    disk: Disk,
+    app: App,
+    /// Bumped at each crash, so fsyncs scheduled before it are void.
+    incarnation: u32,
+    fsync_pending: bool,
+}
+
+/// The outcome of one run.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub seed: u64,
+    pub servers: usize,
+    pub events: u64,
+    pub ticks: u64,
+    pub messages: u64,
+    pub dropped: u64,
+    pub duplicated: u64,
+    pub crashes: u64,
+    pub partitions: u64,
+    pub deliveries: u64,
+    pub committed: u64,
+    pub elections: u64,
+    pub established: u64,
+    pub syncs_diff: u64,
+    pub syncs_trunc: u64,
+    pub syncs_snap: u64,
+    pub violation: Option<Violation>,
+}
+
+pub struct World {
+    opts: Options,
+    rng: Rng,
+    now: u64,
+    seq: u64,
+    queue: BinaryHeap<Reverse<Scheduled>>,
+    nodes: Vec<Node>,
+    /// `blocked[from * n + to]`: messages from → to are lost.
+    blocked: Vec<bool>,
+    partition_generation: u64,
+    /// Earliest delivery time per link, to keep links FIFO unless reordering is on.
+    fifo: Vec<u64>,
+    faults_on: bool,
+    checker: Checker,
+    /// Per client: the server it believes leads.
+    clients: Vec<usize>,
+    next_payload: u64,
+    /// Liveness probe: (payload, time submitted), and per server whether it delivered it.
+    probe: Option<(Bytes, u64)>,
+    probe_seen: Vec<bool>,
+    healed_at: Option<u64>,
+    live: bool,
+    tracer: Option<Tracer>,
+    scratch: Vec<Action>,
+    report: Report,
+}
+
+impl World {
+    pub fn new(opts: Options, tracer: Option<Tracer>) -> World {
+        let n = opts.servers;
+        let mut rng = Rng::new(opts.seed);
+        let nodes = (0..n)
+            .map(|i| Node {
+                id: ServerId(i as u64 + 1),
+                peer: None,
+                disk: Disk::default(),
+                app: App::default(),
+                incarnation: 0,
+                fsync_pending: false,
+            })
+            .collect();
+        let clients = (0..opts.clients)
+            .map(|_| rng.below(n as u64) as usize)
+            .collect();
+        let report = Report {
+            seed: opts.seed,
+            servers: n,
+            ..Default::default()
+        };
+        World {
+            rng,
+            now: 0,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            nodes,
+            blocked: vec![false; n * n],
+            partition_generation: 0,
+            fifo: vec![0; n * n],
+            faults_on: true,
+            checker: Checker::new(),
+            clients,
+            next_payload: 0,
+            probe: None,
+            probe_seen: vec![false; n],
+            healed_at: None,
+            live: false,
+            tracer,
+            scratch: Vec::new(),
+            report,
+            opts,
+        }
+    }
+
+    fn schedule(&mut self, delay: u64, event: Event) {
+        self.seq += 1;
+        self.queue.push(Reverse(Scheduled {
+            time: self.now + delay,
+            seq: self.seq,
+            event,
+        }));
+    }
+
+    fn trace(&mut self, event: TraceEvent<'_>) {
+        if let Some(tracer) = self.tracer.as_mut() {
+            tracer.record(self.now, event);
+        }
+    }
+
+    pub fn tracer(&self) -> Option<&Tracer> {
+        self.tracer.as_ref()
+    }
+
+    /// Runs to the end: the faulty phase, then healing and the liveness check.
+    pub fn run(mut self) -> (Report, Option<Tracer>) {
+        let result = self.run_inner();
+        if let Err(violation) = result {
+            let detail = violation.detail.clone();
+            self.trace(TraceEvent::Violation {
+                invariant: violation.invariant,
+                detail: &detail,
+            });
+            self.report.violation = Some(violation);
+        }
+        self.report.ticks = self.now / UNITS_PER_TICK;
+        self.report.deliveries = self.checker.deliveries;
+        self.report.committed = self.checker.canonical_len();
+        for node in &self.nodes {
+            if let Some(peer) = &node.peer {
+                let s = peer.stats();
+                self.report.elections += s.elections;
+                self.report.established += s.established;
+                self.report.syncs_diff += s.sync_diff;
+                self.report.syncs_trunc += s.sync_trunc;
+                self.report.syncs_snap += s.sync_snap;
+            }
+        }
+        if let Some(t) = self.tracer.as_mut() {
+            t.flush();
+        }
+        (self.report, self.tracer)
+    }
+
+    fn run_inner(&mut self) -> Result<(), Violation> {
+        for i in 0..self.nodes.len() {
+            self.boot(i)?;
+            let offset = self.rng.below(UNITS_PER_TICK);
+            self.schedule(offset + 1, Event::Tick(i));
+        }
+        for c in 0..self.clients.len() {
+            let delay = self.client_delay();
+            self.schedule(delay, Event::Client(c));
+        }
+        let first_fault = self.fault_delay();
+        self.schedule(first_fault, Event::Fault);
+        self.schedule(self.opts.fault_ticks * UNITS_PER_TICK, Event::HealAll);
+        let deadline = (self.opts.fault_ticks + self.opts.liveness_ticks) * UNITS_PER_TICK;
+        while let Some(Reverse(next)) = self.queue.pop() {
+            if next.time > deadline || self.live {
+                break;
+            }
+            self.now = next.time;
+            self.report.events += 1;
+            self.handle(next.event)?;
+        }
+        if !self.live {
+            let leaders: Vec<String> = self
+                .nodes
+                .iter()
+                .map(|n| {
+                    n.peer
+                        .as_ref()
+                        .map_or("down".into(), |p| format!("{}:{}", n.id, p.phase().name()))
+                })
+                .collect();
+            return Err(Violation {
+                invariant: "liveness",
+                detail: format!(
+                    "no new transaction committed on every server within {} ticks of healing ({})",
+                    self.opts.liveness_ticks,
+                    leaders.join(", ")
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn client_delay(&mut self) -> u64 {
+        self.rng
+            .between(1, 2 * self.opts.client_interval * UNITS_PER_TICK)
+    }
+
+    fn fault_delay(&mut self) -> u64 {
+        self.rng
+            .between(1, 2 * self.opts.fault_interval * UNITS_PER_TICK)
+    }
+
+    fn handle(&mut self, event: Event) -> Result<(), Violation> {
+        match event {
+            Event::Tick(i) => {
+                self.schedule(UNITS_PER_TICK, Event::Tick(i));
+                if self.nodes[i].peer.is_some() {
+                    self.maybe_compact(i)?;
+                    self.step(i, Input::Tick)?;
+                }
+                if self.healed_at.is_some() && i == 0 {
+                    self.probe_liveness()?;
+                }
+            }
+            Event::Message { from, to, message } => self.receive(from, to, message)?,
+            Event::Fsync(i, incarnation) => {
+                let node = &mut self.nodes[i];
+                if node.incarnation == incarnation && node.peer.is_some() {
+                    node.fsync_pending = false;
+                    if let Some(zxid) = node.disk.fsync() {
+                        self.step(i, Input::LogDurable(zxid))?;
+                    }
+                }
+            }
+            Event::Client(c) => {
+                if self.healed_at.is_none() {
+                    self.client_submit(c)?;
+                    let delay = self.client_delay();
+                    self.schedule(delay, Event::Client(c));
+                }
+            }
+            Event::Fault => {
+                if self.faults_on {
+                    self.inject_fault()?;
+                    let delay = self.fault_delay();
+                    self.schedule(delay, Event::Fault);
+                }
+            }
+            Event::Restart(i) => {
+                if self.nodes[i].peer.is_none() {
+                    self.boot(i)?;
+                }
+            }
+            Event::HealPartition(generation) => {
+                if generation == self.partition_generation {
+                    self.heal_partitions();
+                }
+            }
+            Event::HealAll => {
+                self.faults_on = false;
+                self.healed_at = Some(self.now);
+                self.heal_partitions();
+                self.trace(TraceEvent::Fault {
+                    kind: "heal",
+                    detail: "all faults end".into(),
+                });
+                for i in 0..self.nodes.len() {
+                    if self.nodes[i].peer.is_none() {
+                        self.boot(i)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ---- servers ----
+
+    fn config(&self, i: usize) -> Config {
+        let members = self.nodes.iter().map(|n| n.id).collect();
+        let mut cfg = Config::new(self.nodes[i].id, members);
+        cfg.bug = self.opts.bug;
+        cfg.diff_batch_max = 64;
+        cfg
+    }
+
+    fn boot(&mut self, i: usize) -> Result<(), Violation> {
+        let nonce = self.rng.next_u64();
+        let cfg = self.config(i);
+        let node = &mut self.nodes[i];
+        let (boot, app) = node.disk.boot(nonce);
+        node.app = app;
+        node.fsync_pending = false;
+        let id = node.id;
+        self.checker.on_state(id, &app, "restarted with")?;
+        self.trace(TraceEvent::Restart { server: id });
+        let mut peer = Peer::new(cfg, boot);
+        let mut out = std::mem::take(&mut self.scratch);
+        peer.start(&mut out);
+        self.nodes[i].peer = Some(peer);
+        self.apply(i, out)
+    }
+
+    fn crash(&mut self, i: usize) {
+        let torn = self.opts.torn_writes;
+        let node = &mut self.nodes[i];
+        if node.peer.take().is_none() {
+            return;
+        }
+        node.disk.crash(&mut self.rng, torn);
+        node.incarnation += 1;
+        node.fsync_pending = false;
+        self.report.crashes += 1;
+        let id = self.nodes[i].id;
+        self.trace(TraceEvent::Crash { server: id });
+    }
+
+    fn step(&mut self, i: usize, input: Input) -> Result<(), Violation> {
+        let mut out = std::mem::take(&mut self.scratch);
+        match self.nodes[i].peer.as_mut() {
+            Some(peer) => peer.step(input, &mut out),
+            None => return Ok(()),
+        }
+        self.apply(i, out)
+    }
+
+    /// Carries out a peer's actions, in order, as the driver contract demands.
+    fn apply(&mut self, i: usize, mut out: Vec<Action>) -> Result<(), Violation> {
+        let mut established = None;
+        let mut snapshot_requests = Vec::new();
+        let id = self.nodes[i].id;
+        for action in out.drain(..) {
+            match action {
+                Action::Send { to, message } => self.send(i, to.0 as usize - 1, message),
+                Action::PersistAcceptedEpoch { epoch, leader } => {
+                    let disk = &mut self.nodes[i].disk;
+                    disk.accepted_epoch = epoch;
+                    disk.accepted_leader = leader;
+                    self.trace_persist(id, "acceptedEpoch", || format!("{epoch} from {leader}"));
+                }
+                Action::PersistCurrentEpoch(epoch) => {
+                    self.nodes[i].disk.current_epoch = epoch;
+                    self.trace_persist(id, "currentEpoch", || epoch.to_string());
+                }
+                Action::Append(txns) => {
+                    let node = &mut self.nodes[i];
+                    let peer = node.peer.as_ref().expect("up");
+                    if peer.is_leading() {
+                        for txn in &txns {
+                            if txn.zxid.epoch == peer.accepted_epoch() {
+                                self.checker.on_broadcast(id, txn)?;
+                            }
+                        }
+                    }
+                    node.disk.append(&txns);
+                    if !node.fsync_pending {
+                        node.fsync_pending = true;
+                        let incarnation = node.incarnation;
+                        let delay = self.rng.between(1, UNITS_PER_TICK / 2);
+                        self.schedule(delay, Event::Fsync(i, incarnation));
+                    }
+                }
+                Action::Truncate(zxid) => {
+                    self.nodes[i].disk.truncate(zxid);
+                    self.trace_persist(id, "truncate", || zxid.to_string());
+                }
+                Action::InstallSnapshot(snapshot) => {
+                    let app = App::restore(&snapshot).expect("snapshot from a simulated leader");
+                    self.nodes[i].disk.install_snapshot(snapshot);
+                    self.nodes[i].app = app;
+                    self.checker.on_state(id, &app, "installed")?;
+                    self.trace_persist(id, "snapshot", || app.zxid.to_string());
+                }
+                Action::Deliver(txn) => self.deliver(i, &txn)?,
+                Action::TakeSnapshot { for_server } => snapshot_requests.push(for_server),
+                Action::PhaseChanged { phase, epoch } => {
+                    self.trace(TraceEvent::Phase {
+                        server: id,
+                        phase: phase.name(),
+                        epoch: epoch.0,
+                    });
+                }
+                Action::Established { epoch, .. } => {
+                    self.checker.on_established(id, epoch)?;
+                    established = Some(epoch);
+                }
+            }
+        }
+        self.scratch = out;
+        if let Some(epoch) = established {
+            let app = self.nodes[i].app;
+            self.checker.after_established(id, epoch, &app)?;
+        }
+        for for_server in snapshot_requests {
+            let snapshot = self.nodes[i].app.snapshot();
+            self.step(
+                i,
+                Input::SnapshotTaken {
+                    for_server,
+                    snapshot,
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    fn trace_persist(
+        &mut self,
+        server: ServerId,
+        what: &'static str,
+        value: impl FnOnce() -> String,
+    ) {
+        if self.tracer.is_some() {
+            let value = value();
+            self.trace(TraceEvent::Persist {
+                server,
+                what,
+                value,
+            });
+        }
+    }
+
+    fn deliver(&mut self, i: usize, txn: &Txn) -> Result<(), Violation> {
+        let id = self.nodes[i].id;
+        let app = self.nodes[i].app;
+        self.checker.on_deliver(id, &app, txn)?;
+        self.nodes[i].app.apply(txn);
+        if self.tracer.is_some() {
+            let digest = self.nodes[i].app.hash;
+            self.trace(TraceEvent::Deliver {
+                server: id,
+                zxid: txn.zxid.as_u64(),
+                digest,
+            });
+        }
+        if let Some((probe, _)) = &self.probe {
+            if *probe == txn.data {
+                self.probe_seen[i] = true;
+                if self.probe_seen.iter().all(|&seen| seen) {
+                    self.live = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn maybe_compact(&mut self, i: usize) -> Result<(), Violation> {
+        if !self.opts.compaction || !self.rng.chance(0.02) {
+            return Ok(());
+        }
+        let node = &mut self.nodes[i];
+        let app = node.app;
+        node.disk.compact(&app);
+        self.step(i, Input::Compact(app.zxid))
+    }
+
+    // ---- clients ----
+
+    fn new_payload(&mut self, tag: &str) -> Bytes {
+        self.next_payload += 1;
+        Bytes::from(format!("{tag}{}", self.next_payload))
+    }
+
+    fn client_submit(&mut self, c: usize) -> Result<(), Violation> {
+        let target = self.clients[c];
+        let payload = self.new_payload("c");
+        self.propose(target, payload, Some(c))
+    }
+
+    fn propose(
+        &mut self,
+        target: usize,
+        payload: Bytes,
+        client: Option<usize>,
+    ) -> Result<(), Violation> {
+        let mut out = std::mem::take(&mut self.scratch);
+        let result = match self.nodes[target].peer.as_mut() {
+            Some(peer) => peer.propose(payload, &mut out),
+            None => Err(zab::NotLeader::NotLeader { hint: None }),
+        };
+        if let (Err(zab::NotLeader::NotLeader { hint }), Some(c)) = (result, client) {
+            // Follow the hint, or try someone else next time.
+            self.clients[c] = match hint {
+                Some(leader) => leader.0 as usize - 1,
+                None => self.rng.below(self.nodes.len() as u64) as usize,
+            };
+        }
+        self.apply(target, out)
+    }
+
+    /// After healing: submit a probe through the leader and wait for every server to deliver
+    /// it. A probe that does not make it in a while is replaced by a new one.
+    fn probe_liveness(&mut self) -> Result<(), Violation> {
+        let stale = self
+            .probe
+            .as_ref()
+            .is_some_and(|(_, at)| self.now - at > 40 * UNITS_PER_TICK);
+        if self.probe.is_some() && !stale {
+            return Ok(());
+        }
+        let Some(leader) = self
+            .nodes
+            .iter()
+            .position(|n| n.peer.as_ref().is_some_and(|p| p.is_leading()))
+        else {
+            return Ok(());
+        };
+        let payload = self.new_payload("probe");
+        self.probe = Some((payload.clone(), self.now));
+        self.probe_seen.iter_mut().for_each(|s| *s = false);
+        self.propose(leader, payload, None)
+    }
+
+    // ---- network ----
+
+    fn send(&mut self, from: usize, to: usize, message: Message) {
+        let n = self.nodes.len();
+        self.report.messages += 1;
+        if self.tracer.is_some() {
+            let (f, t) = (self.nodes[from].id, self.nodes[to].id);
+            self.trace(TraceEvent::Send {
+                from: f,
+                to: t,
+                message: &message,
+            });
+        }
+        let faulty = self.faults_on;
+        if faulty && self.rng.chance(self.opts.drop_rate) {
+            self.report.dropped += 1;
+            return self.trace_drop(from, to, &message, "lost");
+        }
+        if faulty && self.rng.chance(self.opts.duplicate_rate) {
+            self.report.duplicated += 1;
+            let copy = message.clone();
+            self.schedule_delivery(from, to, copy);
+        }
+        let _ = n;
+        self.schedule_delivery(from, to, message);
+    }
+
+    fn schedule_delivery(&mut self, from: usize, to: usize, message: Message) {
+        let n = self.nodes.len();
+        let mut at = self.now + self.rng.between(1, self.opts.delay_max);
+        if !(self.faults_on && self.opts.reorder) {
+            at = at.max(self.fifo[from * n + to]);
+            self.fifo[from * n + to] = at;
+        }
+        let delay = at - self.now;
+        self.schedule(delay, Event::Message { from, to, message });
+    }
+
+    fn trace_drop(&mut self, from: usize, to: usize, message: &Message, reason: &'static str) {
+        if self.tracer.is_some() {
+            let (f, t) = (self.nodes[from].id, self.nodes[to].id);
+            self.trace(TraceEvent::Drop {
+                from: f,
+                to: t,
+                message,
+                reason,
+            });
+        }
+    }
+
+    fn receive(&mut self, from: usize, to: usize, message: Message) -> Result<(), Violation> {
+        let n = self.nodes.len();
+        if self.blocked[from * n + to] {
+            self.report.dropped += 1;
+            self.trace_drop(from, to, &message, "partition");
+            return Ok(());
+        }
+        if self.nodes[to].peer.is_none() {
+            self.trace_drop(from, to, &message, "receiver down");
+            return Ok(());
+        }
+        if self.tracer.is_some() {
+            let (f, t) = (self.nodes[from].id, self.nodes[to].id);
+            self.trace(TraceEvent::Receive {
+                from: f,
+                to: t,
+                message: &message,
+            });
+        }
+        let from_id = self.nodes[from].id;
+        self.step(
+            to,
+            Input::Message {
+                from: from_id,
+                message,
+            },
+        )
+    }
+
+    // ---- faults ----
+
+    fn heal_partitions(&mut self) {
+        if self.blocked.iter().any(|&b| b) {
+            self.trace(TraceEvent::Fault {
+                kind: "heal",
+                detail: "partition healed".into(),
+            });
+        }
+        self.blocked.iter_mut().for_each(|b| *b = false);
+        self.partition_generation += 1;
+    }
+
+    fn inject_fault(&mut self) -> Result<(), Violation> {
+        let n = self.nodes.len();
+        let mut kinds = Vec::new();
+        if self.opts.crashes {
+            kinds.extend(["crash", "crash-leader"]);
+        }
+        if self.opts.partitions {
+            kinds.extend(["split", "one-way", "isolate-leader", "bridge"]);
+        }
+        if kinds.is_empty() {
+            return Ok(());
+        }
+        let kind = self.rng.pick(&kinds);
+        let leader = self.nodes.iter().position(|node| {
+            node.peer
+                .as_ref()
+                .is_some_and(|p| p.leader() == Some(node.id))
+        });
+        match kind {
+            "crash" | "crash-leader" => {
+                let victim = match (kind, leader) {
+                    ("crash-leader", Some(l)) => l,
+                    _ => self.rng.below(n as u64) as usize,
+                };
+                self.crash(victim);
+                let delay = self.rng.between(UNITS_PER_TICK, 40 * UNITS_PER_TICK);
+                self.schedule(delay, Event::Restart(victim));
+            }
+            _ => {
+                self.heal_partitions();
+                let mut side = vec![false; n];
+                match (kind, leader) {
+                    ("isolate-leader", Some(l)) => side[l] = true,
+                    _ => {
+                        let size = self.rng.between(1, n as u64 - 1) as usize;
+                        for _ in 0..size {
+                            let k = self.rng.below(n as u64) as usize;
+                            side[k] = true;
+                        }
+                    }
+                }
+                let bridge = (kind == "bridge").then(|| self.rng.below(n as u64) as usize);
+                let one_way = kind == "one-way";
+                for a in 0..n {
+                    for b in 0..n {
+                        let cut = side[a] && !side[b] || (!one_way && !side[a] && side[b]);
+                        if cut && bridge != Some(a) && bridge != Some(b) {
+                            self.blocked[a * n + b] = true;
+                        }
+                    }
+                }
+                self.report.partitions += 1;
+                let detail = format!(
+                    "{kind}: {:?} | others{}",
+                    (0..n)
+                        .filter(|&k| side[k])
+                        .map(|k| k + 1)
+                        .collect::<Vec<_>>(),
+                    bridge.map_or(String::new(), |b| format!(", bridge s{}", b + 1))
+                );
+                self.trace(TraceEvent::Fault {
+                    kind: "partition",
+                    detail,
+                });
+                let generation = self.partition_generation;
+                let delay = self.rng.between(5 * UNITS_PER_TICK, 60 * UNITS_PER_TICK);
+                self.schedule(delay, Event::HealPartition(generation));
+            }
+        }
+        Ok(())
+    }
+}

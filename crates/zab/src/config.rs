@@ -1,0 +1,90 @@
+//! Static configuration of one peer: membership, timeouts in ticks, and test-only bugs.
+
+use crate::types::ServerId;
+
+/// How one peer is configured. Timeouts are counted in ticks, with ZooKeeper's meanings:
+/// the driver feeds one [`crate::Input::Tick`] per `tickTime`.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// This server.
+    pub id: ServerId,
+    /// Every voting member, including `id`. Static: 2f+1 servers tolerate f crashes.
+    pub members: Vec<ServerId>,
+    /// Ticks a follower (or prospective leader) may spend connecting to its leader and
+    /// synchronizing before it gives up and returns to election (ZooKeeper's `initLimit`).
+    pub init_limit: u64,
+    /// Ticks without hearing from the other side after which a follower abandons its leader
+    /// and a leader counts a follower as lost (ZooKeeper's `syncLimit`).
+    pub sync_limit: u64,
+    /// While looking, re-send our vote every this many ticks.
+    pub election_resend_ticks: u64,
+    /// Largest number of transactions sent in one DIFF message.
+    pub diff_batch_max: usize,
+    /// A deliberately broken behaviour, for the simulator's teeth tests only. Always `None`
+    /// in a real server.
+    pub bug: Option<Bug>,
+}
+
+impl Config {
+    /// A configuration with ZooKeeper-like defaults (initLimit 10, syncLimit 5).
+    pub fn new(id: ServerId, members: Vec<ServerId>) -> Config {
+        Config {
+            id,
+            members,
+            init_limit: 10,
+            sync_limit: 5,
+            election_resend_ticks: 2,
+            diff_batch_max: 1000,
+            bug: None,
+        }
+    }
+
+    /// The size of a majority of the members.
+    pub fn quorum_size(&self) -> usize {
+        self.members.len() / 2 + 1
+    }
+
+    pub fn is_member(&self, id: ServerId) -> bool {
+        self.members.contains(&id)
+    }
+}
+
+/// Deliberately broken protocol variants. Each breaks one rule the protocol depends on; the
+/// simulator's teeth tests show that a sweep catches every one of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bug {
+    /// A follower ACKs a proposal as soon as it is appended, before it is durable.
+    AckBeforeDurable,
+    /// A follower sends ACK-LD before its synchronized history is durable.
+    AckNewLeaderBeforeDurable,
+    /// A leader commits a proposal as soon as it alone has it (a minority).
+    CommitOnMinority,
+    /// A follower accepts a NEWEPOCH below its acceptedEpoch.
+    AcceptStaleNewEpoch,
+    /// A leader sends DIFF where it should send TRUNC, leaving a follower's divergent suffix.
+    SkipTrunc,
+}
+
+impl Bug {
+    pub const ALL: [Bug; 5] = [
+        Bug::AckBeforeDurable,
+        Bug::AckNewLeaderBeforeDurable,
+        Bug::CommitOnMinority,
+        Bug::AcceptStaleNewEpoch,
+        Bug::SkipTrunc,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Bug::AckBeforeDurable => "ack-before-durable",
+            Bug::AckNewLeaderBeforeDurable => "ack-newleader-before-durable",
+            Bug::CommitOnMinority => "commit-on-minority",
+            Bug::AcceptStaleNewEpoch => "accept-stale-newepoch",
+            Bug::SkipTrunc => "skip-trunc",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Bug> {
+        Bug::ALL.into_iter().find(|bug| bug.name() == name)
+    }
+}

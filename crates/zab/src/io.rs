@@ -1,0 +1,128 @@
+//! What goes into the core ([`Input`]) and what comes out ([`Action`]).
+//!
+//! # The driver's contract
+//! The driver (the server's event loop, or the simulator) feeds inputs one at a time and
+//! carries out the actions of each step **in the order they were emitted**:
+//! - `PersistAcceptedEpoch`, `PersistCurrentEpoch`, `Truncate` and `InstallSnapshot` are
+//!   durable when the driver moves on to the next action. A `Send` that follows them may
+//!   therefore rely on them: this is how "durable before you answer" is encoded as data.
+//! - `Append` is asynchronous: the records may be written and fsynced later, in batches (group
+//!   commit). The driver reports progress with [`Input::LogDurable`], in append order. The core
+//!   never acknowledges a transaction before it has been reported durable.
+//! - `Deliver` hands committed transactions to the state machine, strictly in zxid order.
+//! - `TakeSnapshot` asks for the state machine's snapshot *as of the deliveries made so far*;
+//!   the driver answers with [`Input::SnapshotTaken`] before feeding anything else.
+
+use crate::message::Message;
+use crate::types::{Epoch, ServerId, Snapshot, Txn, Zxid};
+
+/// An input to the core.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// A message from a peer.
+    Message { from: ServerId, message: Message },
+    /// One tick of logical time has passed.
+    Tick,
+    /// Every record appended with a zxid at or below this one (and not truncated since) is
+    /// durable.
+    LogDurable(Zxid),
+    /// The answer to [`Action::TakeSnapshot`].
+    SnapshotTaken {
+        for_server: ServerId,
+        snapshot: Snapshot,
+    },
+    /// The application has durably snapshotted its state at `zxid`; transactions at or below
+    /// it may be dropped from memory (and from the log). The core keeps what it has not
+    /// delivered.
+    Compact(Zxid),
+}
+
+/// A role and phase, for observers (traces, metrics, 4lw). The protocol's logic keeps its own
+/// state; this is a summary of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Looking,
+    FollowingDiscovery,
+    FollowingSync,
+    FollowingBroadcast,
+    LeadingDiscovery,
+    LeadingSync,
+    LeadingBroadcast,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Looking => "LOOKING",
+            Phase::FollowingDiscovery => "FOLLOWING/discovery",
+            Phase::FollowingSync => "FOLLOWING/synchronization",
+            Phase::FollowingBroadcast => "FOLLOWING/broadcast",
+            Phase::LeadingDiscovery => "LEADING/discovery",
+            Phase::LeadingSync => "LEADING/synchronization",
+            Phase::LeadingBroadcast => "LEADING/broadcast",
+        }
+    }
+}
+
+/// An output of the core, to be carried out by the driver in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    Send {
+        to: ServerId,
+        message: Message,
+    },
+    /// Durably store acceptedEpoch, with the leader that proposed it.
+    PersistAcceptedEpoch {
+        epoch: Epoch,
+        leader: ServerId,
+    },
+    /// Durably store currentEpoch.
+    PersistCurrentEpoch(Epoch),
+    /// Append to the log (asynchronous; see [`Input::LogDurable`]).
+    Append(Vec<Txn>),
+    /// Durably remove every record after `zxid` from the log.
+    Truncate(Zxid),
+    /// Durably replace the state machine and the log with this snapshot.
+    InstallSnapshot(Snapshot),
+    /// Apply a committed transaction to the state machine.
+    Deliver(Txn),
+    /// Produce a snapshot of the state machine for a follower (answer with
+    /// [`Input::SnapshotTaken`]).
+    TakeSnapshot {
+        for_server: ServerId,
+    },
+    /// The role or phase changed.
+    PhaseChanged {
+        phase: Phase,
+        epoch: Epoch,
+    },
+    /// This server was established as the leader of `epoch`: a quorum acknowledged NEWLEADER.
+    /// `initial` is the zxid of the last transaction of the history it established.
+    Established {
+        epoch: Epoch,
+        initial: Zxid,
+    },
+}
+
+/// What a server recovered from its disk when it starts.
+#[derive(Clone, Debug, Default)]
+pub struct Boot {
+    pub accepted_epoch: Epoch,
+    /// The leader that proposed `accepted_epoch` (0 when none).
+    pub accepted_leader: ServerId,
+    pub current_epoch: Epoch,
+    /// The zxid of the snapshot the state machine was restored from (zero when none).
+    pub snapshot_zxid: Zxid,
+    /// The durable log after the snapshot, in order.
+    pub log: Vec<Txn>,
+    /// A number that differs between starts of this server (randomness is injected): it keeps
+    /// link ids of different incarnations apart.
+    pub nonce: u64,
+}
+
+/// Why a proposal was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotLeader {
+    /// This server is not an established leader; `hint` is the leader it follows, if any.
+    NotLeader { hint: Option<ServerId> },
+}

@@ -1,0 +1,605 @@
+//! The leader's side of discovery, synchronization and broadcast.
+//!
+//! The leader keeps one [`Learner`] record per follower link: where that follower is in the
+//! protocol is data here, not the state of a thread.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+
+use crate::config::Bug;
+use crate::io::{Action, NotLeader, Phase};
+use crate::message::Message;
+use crate::peer::{Peer, Role};
+use crate::types::{Epoch, ServerId, Snapshot, Txn, Zxid};
+
+/// The leader's phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LeaderPhase {
+    /// Collecting CEPOCH from a quorum (epoch not chosen yet), then ACK-E from a quorum.
+    Discovery,
+    /// Synchronizing followers; waiting for a quorum of ACK-LD.
+    Sync,
+    /// Established: proposing, committing.
+    Broadcast,
+}
+
+/// Where one follower is, as the leader sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LearnerState {
+    /// Sent CEPOCH; NEWEPOCH not sent yet (the epoch is not chosen).
+    Joined,
+    /// NEWEPOCH sent; waiting for ACK-E.
+    AwaitAckEpoch,
+    /// ACK-E received; synchronization starts once the leader leaves discovery. Counts toward
+    /// the discovery quorum only if `promised`.
+    AckedEpoch { promised: bool },
+    /// Waiting for the state machine's snapshot to send SNAP.
+    AwaitSnapshot,
+    /// Sync and NEWLEADER sent; waiting for ACK-LD of this zxid.
+    AwaitAckNewLeader(Zxid),
+    /// ACK-LD received: receives proposals and commits, and its ACKs count.
+    Active,
+}
+
+#[derive(Debug)]
+struct Learner {
+    link: u64,
+    next_seq: u64,
+    accepted_epoch: Epoch,
+    /// From ACK-E: (currentEpoch, last zxid).
+    position: (Epoch, Zxid),
+    state: LearnerState,
+    /// The highest zxid it reported durable (ACK-LD or ACK); counts only when `Active`.
+    acked: Zxid,
+    last_heard: u64,
+}
+
+/// The state of a leading server.
+#[derive(Debug)]
+pub(crate) struct Leading {
+    phase: LeaderPhase,
+    /// The epoch being led, once chosen.
+    epoch: Option<Epoch>,
+    started: u64,
+    learners: BTreeMap<ServerId, Learner>,
+    /// Whether our own currentEpoch is persisted for `epoch` (the leader's own ACK-LD).
+    self_acked_new_leader: bool,
+    /// The last zxid of the history this leader establishes.
+    initial: Zxid,
+    committed: Zxid,
+    counter: u32,
+}
+
+impl Leading {
+    /// The lowest NEWLEADER zxid of a follower that has not acknowledged it yet: proposals
+    /// after it must stay in memory, to be sent when the ACK-LD arrives.
+    pub(crate) fn sync_floor(&self) -> Option<Zxid> {
+        self.learners
+            .values()
+            .filter_map(|l| match l.state {
+                LearnerState::AwaitAckNewLeader(zxid) => Some(zxid),
+                _ => None,
+            })
+            .min()
+    }
+
+    pub(crate) fn phase_summary(&self) -> Phase {
+        match self.phase {
+            LeaderPhase::Discovery => Phase::LeadingDiscovery,
+            LeaderPhase::Sync => Phase::LeadingSync,
+            LeaderPhase::Broadcast => Phase::LeadingBroadcast,
+        }
+    }
+}
+
+impl Peer {
+    /// Becomes the prospective leader and starts discovery.
+    pub(crate) fn lead(&mut self) {
+        self.role = Role::Leading(Leading {
+            phase: LeaderPhase::Discovery,
+            epoch: None,
+            started: self.now,
+            learners: BTreeMap::new(),
+            self_acked_new_leader: false,
+            initial: self.history.last(),
+            committed: Zxid::ZERO,
+            counter: 0,
+        });
+        self.set_phase(Phase::LeadingDiscovery, self.accepted_epoch);
+        // A single-server ensemble is its own quorum.
+        self.maybe_choose_epoch();
+    }
+
+    fn leading(&mut self) -> &mut Leading {
+        match &mut self.role {
+            Role::Leading(l) => l,
+            _ => unreachable!("leader handler outside the leading role"),
+        }
+    }
+
+    fn leading_ref(&self) -> &Leading {
+        match &self.role {
+            Role::Leading(l) => l,
+            _ => unreachable!("leader handler outside the leading role"),
+        }
+    }
+
+    /// Sends a sequenced message on `to`'s link.
+    fn send_on_link(&mut self, to: ServerId, make: impl FnOnce(u64, u64) -> Message) {
+        let learner = self.leading().learners.get_mut(&to).expect("learner");
+        let (link, seq) = (learner.link, learner.next_seq);
+        learner.next_seq += 1;
+        self.send(to, make(link, seq));
+    }
+
+    pub(crate) fn leader_tick(&mut self) {
+        let now = self.now;
+        let (init_limit, sync_limit) = (self.cfg.init_limit, self.cfg.sync_limit);
+        let quorum = self.cfg.quorum_size();
+        let leading = self.leading();
+        if leading.phase != LeaderPhase::Broadcast {
+            if now - leading.started > init_limit {
+                return self.go_looking();
+            }
+        } else {
+            let heard = leading
+                .learners
+                .values()
+                .filter(|l| l.state == LearnerState::Active && now - l.last_heard <= sync_limit)
+                .count();
+            if heard + 1 < quorum {
+                return self.go_looking();
+            }
+        }
+        // Forget links that went silent; those followers rejoin with a new link.
+        let forget_after = init_limit.max(sync_limit);
+        leading
+            .learners
+            .retain(|_, l| now - l.last_heard <= forget_after);
+        let Some(epoch) = leading.epoch else { return };
+        let pinged: Vec<ServerId> = leading
+            .learners
+            .iter()
+            .filter(|(_, l)| l.state != LearnerState::Joined)
+            .map(|(&id, _)| id)
+            .collect();
+        for to in pinged {
+            self.send_on_link(to, |link, seq| Message::Ping { link, seq, epoch });
+        }
+    }
+
+    pub(crate) fn leader_message(&mut self, from: ServerId, message: Message) {
+        if let Message::CEpoch {
+            link,
+            accepted_epoch,
+        } = message
+        {
+            return self.on_cepoch(from, link, accepted_epoch);
+        }
+        let now = self.now;
+        let leading = self.leading();
+        let (Some(epoch), Some(learner)) = (leading.epoch, leading.learners.get_mut(&from)) else {
+            self.stats.stale += 1;
+            return;
+        };
+        let (link, msg_epoch) = match &message {
+            Message::AckEpoch { link, epoch, .. }
+            | Message::AckNewLeader { link, epoch, .. }
+            | Message::Ack { link, epoch, .. }
+            | Message::PingAck { link, epoch } => (*link, *epoch),
+            _ => {
+                self.stats.protocol_error += 1;
+                return;
+            }
+        };
+        if link != learner.link || msg_epoch != epoch {
+            self.stats.stale += 1;
+            return;
+        }
+        learner.last_heard = now;
+        match message {
+            Message::AckEpoch {
+                current_epoch,
+                last_zxid,
+                promised,
+                ..
+            } => self.on_ack_epoch(from, current_epoch, last_zxid, promised),
+            Message::AckNewLeader { zxid, .. } => self.on_ack_new_leader(from, zxid),
+            Message::Ack { zxid, .. } => {
+                let last = self.history.last();
+                let learner = self.leading().learners.get_mut(&from).expect("learner");
+                if learner.state == LearnerState::Active {
+                    learner.acked = learner.acked.max(zxid.min(last));
+                    self.advance_commit();
+                } else {
+                    self.stats.protocol_error += 1;
+                }
+            }
+            _ => {} // PingAck: liveness only.
+        }
+    }
+
+    fn on_cepoch(&mut self, from: ServerId, link: u64, accepted_epoch: Epoch) {
+        let now = self.now;
+        let leading = self.leading();
+        if let Some(learner) = leading.learners.get_mut(&from).filter(|l| l.link == link) {
+            // The follower repeats CEPOCH until it hears NEWEPOCH.
+            learner.last_heard = now;
+            self.stats.duplicate += 1;
+            return;
+        }
+        leading.learners.insert(
+            from,
+            Learner {
+                link,
+                next_seq: 0,
+                accepted_epoch,
+                position: (Epoch(0), Zxid::ZERO),
+                state: LearnerState::Joined,
+                acked: Zxid::ZERO,
+                last_heard: now,
+            },
+        );
+        if let Some(epoch) = leading.epoch {
+            self.send_new_epoch(from, epoch);
+        } else {
+            self.maybe_choose_epoch();
+        }
+    }
+
+    /// Once a quorum has sent CEPOCH, picks e' = max(acceptedEpoch) + 1, promises it durably
+    /// ourselves, and proposes it to every follower that joined.
+    fn maybe_choose_epoch(&mut self) {
+        let quorum = self.cfg.quorum_size();
+        let me = self.cfg.id;
+        let own = self.accepted_epoch;
+        let leading = self.leading();
+        if leading.epoch.is_some() || leading.learners.len() + 1 < quorum {
+            return;
+        }
+        let highest = leading
+            .learners
+            .values()
+            .map(|l| l.accepted_epoch)
+            .fold(own, Epoch::max);
+        let epoch = Epoch(highest.0.checked_add(1).expect("epoch space exhausted"));
+        leading.epoch = Some(epoch);
+        let joined: Vec<ServerId> = leading.learners.keys().copied().collect();
+        // Durable before any NEWEPOCH leaves: a restarted leader never proposes this epoch
+        // again.
+        self.persist_accepted_epoch(epoch, me);
+        self.set_phase(Phase::LeadingDiscovery, epoch);
+        for to in joined {
+            self.send_new_epoch(to, epoch);
+        }
+        self.maybe_finish_discovery();
+    }
+
+    fn send_new_epoch(&mut self, to: ServerId, epoch: Epoch) {
+        self.leading().learners.get_mut(&to).expect("learner").state = LearnerState::AwaitAckEpoch;
+        self.send_on_link(to, |link, seq| Message::NewEpoch { link, seq, epoch });
+    }
+
+    fn on_ack_epoch(
+        &mut self,
+        from: ServerId,
+        current_epoch: Epoch,
+        last_zxid: Zxid,
+        promised: bool,
+    ) {
+        let own = (self.current_epoch, self.history.last());
+        let leading = self.leading();
+        let phase = leading.phase;
+        let learner = leading.learners.get_mut(&from).expect("learner");
+        if learner.state != LearnerState::AwaitAckEpoch {
+            self.stats.protocol_error += 1;
+            return;
+        }
+        learner.state = LearnerState::AckedEpoch { promised };
+        learner.position = (current_epoch, last_zxid);
+        if phase == LeaderPhase::Discovery {
+            if (current_epoch, last_zxid) > own {
+                // Zab adopts the most up-to-date history of the quorum. Ours must be it, or
+                // we step aside so that the election can find the right server.
+                self.stats.follower_ahead += 1;
+                return self.go_looking();
+            }
+            self.maybe_finish_discovery();
+        } else {
+            self.start_sync(from);
+        }
+    }
+
+    /// With a quorum of ACK-E, discovery is over: synchronize everyone who acknowledged.
+    fn maybe_finish_discovery(&mut self) {
+        let quorum = self.cfg.quorum_size();
+        let last = self.history.last();
+        let leading = self.leading();
+        let Some(epoch) = leading.epoch else { return };
+        let promised = leading
+            .learners
+            .values()
+            .filter(|l| l.state == LearnerState::AckedEpoch { promised: true })
+            .count();
+        if promised + 1 < quorum {
+            return;
+        }
+        let acked: Vec<ServerId> = leading
+            .learners
+            .iter()
+            .filter(|(_, l)| matches!(l.state, LearnerState::AckedEpoch { .. }))
+            .map(|(&id, _)| id)
+            .collect();
+        leading.phase = LeaderPhase::Sync;
+        leading.initial = last;
+        self.set_phase(Phase::LeadingSync, epoch);
+        for to in acked {
+            self.start_sync(to);
+        }
+        self.leader_durable();
+    }
+
+    /// Brings one follower to our history: DIFF, TRUNC + DIFF, or SNAP + DIFF, then NEWLEADER.
+    fn start_sync(&mut self, to: ServerId) {
+        let (_, follower_last) = self.leading_ref().learners[&to].position;
+        let history = &self.history;
+        if history.has_point(follower_last) {
+            self.stats.sync_diff += 1;
+            self.send_diff_and_new_leader(to, follower_last);
+        } else if let Some(point) = history.point_at_or_below(follower_last) {
+            // The follower holds a suffix this epoch did not keep: drop it.
+            self.stats.sync_trunc += 1;
+            if self.cfg.bug != Some(Bug::SkipTrunc) {
+                let epoch = self.leading_ref().epoch.expect("epoch chosen");
+                self.send_on_link(to, |link, seq| Message::Trunc {
+                    link,
+                    seq,
+                    epoch,
+                    zxid: point,
+                });
+            }
+            self.send_diff_and_new_leader(to, point);
+        } else {
+            // Too far behind what we still hold in memory: send the state machine.
+            self.stats.sync_snap += 1;
+            self.leading().learners.get_mut(&to).expect("learner").state =
+                LearnerState::AwaitSnapshot;
+            self.out.push(Action::TakeSnapshot { for_server: to });
+        }
+    }
+
+    pub(crate) fn on_snapshot_taken(&mut self, for_server: ServerId, snapshot: Snapshot) {
+        let waiting = match &self.role {
+            Role::Leading(l) => l
+                .learners
+                .get(&for_server)
+                .is_some_and(|learner| learner.state == LearnerState::AwaitSnapshot),
+            _ => false,
+        };
+        if !waiting {
+            return;
+        }
+        assert!(
+            snapshot.zxid >= self.history.base() && snapshot.zxid <= self.history.last(),
+            "snapshot at {} outside the held history",
+            snapshot.zxid
+        );
+        let epoch = self.leading_ref().epoch.expect("epoch chosen");
+        let zxid = snapshot.zxid;
+        self.send_on_link(for_server, |link, seq| Message::Snap {
+            link,
+            seq,
+            epoch,
+            snapshot,
+        });
+        self.send_diff_and_new_leader(for_server, zxid);
+    }
+
+    fn send_diff_and_new_leader(&mut self, to: ServerId, after: Zxid) {
+        let epoch = self.leading_ref().epoch.expect("epoch chosen");
+        let last = self.history.last();
+        let batches: Vec<Vec<Txn>> = self
+            .history
+            .range(after, last)
+            .chunks(self.cfg.diff_batch_max.max(1))
+            .map(|c| c.to_vec())
+            .collect();
+        if batches.is_empty() {
+            self.send_on_link(to, |link, seq| Message::Diff {
+                link,
+                seq,
+                epoch,
+                txns: Vec::new(),
+            });
+        }
+        for txns in batches {
+            self.send_on_link(to, |link, seq| Message::Diff {
+                link,
+                seq,
+                epoch,
+                txns,
+            });
+        }
+        self.leading().learners.get_mut(&to).expect("learner").state =
+            LearnerState::AwaitAckNewLeader(last);
+        self.send_on_link(to, |link, seq| Message::NewLeader {
+            link,
+            seq,
+            epoch,
+            last_zxid: last,
+        });
+    }
+
+    fn on_ack_new_leader(&mut self, from: ServerId, zxid: Zxid) {
+        let learner = self.leading().learners.get_mut(&from).expect("learner");
+        if learner.state != LearnerState::AwaitAckNewLeader(zxid) {
+            self.stats.protocol_error += 1;
+            return;
+        }
+        learner.state = LearnerState::Active;
+        learner.acked = zxid;
+        if self.leading_ref().phase == LeaderPhase::Broadcast {
+            self.activate(from, zxid);
+            self.advance_commit();
+        } else {
+            self.maybe_establish();
+        }
+    }
+
+    /// A follower acknowledged NEWLEADER while we broadcast: send it the proposals made since
+    /// its NEWLEADER, then COMMIT-LD with our latest committed zxid.
+    fn activate(&mut self, to: ServerId, synced: Zxid) {
+        let leading = self.leading_ref();
+        let (epoch, committed) = (leading.epoch.expect("epoch chosen"), leading.committed);
+        let missing: Vec<Txn> = self.history.range(synced, self.history.last()).to_vec();
+        for txn in missing {
+            self.send_on_link(to, |link, seq| Message::Propose {
+                link,
+                seq,
+                epoch,
+                txn,
+            });
+        }
+        self.send_on_link(to, |link, seq| Message::CommitNewLeader {
+            link,
+            seq,
+            epoch,
+            committed,
+        });
+    }
+
+    pub(crate) fn leader_durable(&mut self) {
+        let leading = self.leading_ref();
+        match leading.phase {
+            LeaderPhase::Discovery => {}
+            LeaderPhase::Sync => {
+                let epoch = leading.epoch.expect("epoch chosen");
+                if !leading.self_acked_new_leader && self.history.durable() >= leading.initial {
+                    // Our own ACK-LD: history durable first, then currentEpoch.
+                    self.persist_current_epoch(epoch);
+                    self.leading().self_acked_new_leader = true;
+                    self.maybe_establish();
+                }
+            }
+            LeaderPhase::Broadcast => self.advance_commit(),
+        }
+    }
+
+    /// With a quorum of ACK-LD (ours included), the leader is established: the initial history
+    /// is committed and broadcast begins.
+    fn maybe_establish(&mut self) {
+        let quorum = self.cfg.quorum_size();
+        let leading = self.leading();
+        let active: Vec<ServerId> = leading
+            .learners
+            .iter()
+            .filter(|(_, l)| l.state == LearnerState::Active)
+            .map(|(&id, _)| id)
+            .collect();
+        if !leading.self_acked_new_leader || active.len() + 1 < quorum {
+            return;
+        }
+        let epoch = leading.epoch.expect("epoch chosen");
+        let initial = leading.initial;
+        leading.phase = LeaderPhase::Broadcast;
+        leading.committed = initial;
+        self.stats.established += 1;
+        self.out.push(Action::Established { epoch, initial });
+        self.set_phase(Phase::LeadingBroadcast, epoch);
+        for to in active {
+            self.send_on_link(to, |link, seq| Message::CommitNewLeader {
+                link,
+                seq,
+                epoch,
+                committed: initial,
+            });
+        }
+        self.deliver_upto(initial);
+    }
+
+    /// Commits the highest zxid that a quorum (us included) holds durably.
+    fn advance_commit(&mut self) {
+        let quorum = self.cfg.quorum_size();
+        let durable = self.history.durable();
+        let bug = self.cfg.bug;
+        let leading = self.leading();
+        if leading.phase != LeaderPhase::Broadcast {
+            return;
+        }
+        let mut acks: Vec<Zxid> = leading
+            .learners
+            .values()
+            .filter(|l| l.state == LearnerState::Active)
+            .map(|l| l.acked)
+            .collect();
+        acks.push(durable);
+        acks.sort_unstable_by(|a, b| b.cmp(a));
+        let needed = if bug == Some(Bug::CommitOnMinority) {
+            1
+        } else {
+            quorum
+        };
+        let Some(&candidate) = acks.get(needed - 1) else {
+            return;
+        };
+        if candidate <= leading.committed {
+            return;
+        }
+        leading.committed = candidate;
+        let epoch = leading.epoch.expect("epoch chosen");
+        let active: Vec<ServerId> = leading
+            .learners
+            .iter()
+            .filter(|(_, l)| l.state == LearnerState::Active)
+            .map(|(&id, _)| id)
+            .collect();
+        for to in active {
+            self.send_on_link(to, |link, seq| Message::Commit {
+                link,
+                seq,
+                epoch,
+                zxid: candidate,
+            });
+        }
+        self.deliver_upto(candidate);
+    }
+
+    pub(crate) fn leader_propose(&mut self, data: Bytes) -> Result<Zxid, NotLeader> {
+        let not_leader = self.not_leader();
+        let Role::Leading(leading) = &mut self.role else {
+            return Err(not_leader);
+        };
+        if leading.phase != LeaderPhase::Broadcast {
+            return Err(not_leader);
+        }
+        let Some(counter) = leading.counter.checked_add(1) else {
+            // The counter is exhausted: a new epoch is needed (ZooKeeper does the same).
+            self.go_looking();
+            return Err(self.not_leader());
+        };
+        leading.counter = counter;
+        let epoch = leading.epoch.expect("epoch chosen");
+        let zxid = Zxid { epoch, counter };
+        let txn = Txn { zxid, data };
+        self.history.append(txn.clone());
+        self.out.push(Action::Append(vec![txn.clone()]));
+        let active: Vec<ServerId> = self
+            .leading_ref()
+            .learners
+            .iter()
+            .filter(|(_, l)| l.state == LearnerState::Active)
+            .map(|(&id, _)| id)
+            .collect();
+        for to in active {
+            let txn = txn.clone();
+            self.send_on_link(to, |link, seq| Message::Propose {
+                link,
+                seq,
+                epoch,
+                txn,
+            });
+        }
+        Ok(zxid)
+    }
+}

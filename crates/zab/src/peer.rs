@@ -1,0 +1,294 @@
+//! The peer: one server's Zab state machine. Inputs go in through [`Peer::step`], actions come
+//! out; nothing here blocks, reads a clock, draws a random number or does IO.
+//!
+//! The role-specific handlers live in [`crate::election`], [`crate::leader`] and
+//! [`crate::follower`]; this file holds the state they share and the dispatch.
+
+use bytes::Bytes;
+
+use crate::config::Config;
+use crate::election::Looking;
+use crate::follower::Following;
+use crate::history::History;
+use crate::io::{Action, Boot, Input, NotLeader, Phase};
+use crate::leader::Leading;
+use crate::message::Message;
+use crate::stats::Stats;
+use crate::types::{Epoch, ServerId, Zxid};
+
+/// The role a peer plays, with the state of that role.
+#[derive(Debug)]
+pub(crate) enum Role {
+    Looking(Looking),
+    Following(Following),
+    Leading(Leading),
+}
+
+/// One server's Zab state machine.
+#[derive(Debug)]
+pub struct Peer {
+    pub(crate) cfg: Config,
+    /// Logical time, in ticks since start.
+    pub(crate) now: u64,
+    /// Durable: the last epoch this server promised to (NEWEPOCH accepted), and who asked.
+    pub(crate) accepted_epoch: Epoch,
+    pub(crate) accepted_leader: ServerId,
+    /// Durable: the epoch of the last NEWLEADER this server acknowledged (or led).
+    pub(crate) current_epoch: Epoch,
+    /// The accepted history (its durable part is the log on disk).
+    pub(crate) history: History,
+    /// The last transaction handed to the state machine.
+    pub(crate) delivered: Zxid,
+    pub(crate) role: Role,
+    /// The election round (Fast Leader Election's logical clock).
+    pub(crate) round: u64,
+    /// Distinguishes this start of the server from earlier ones (see [`Boot::nonce`]).
+    pub(crate) nonce: u64,
+    /// How many times this server started following someone: makes fresh link ids.
+    pub(crate) joins: u64,
+    pub(crate) stats: Stats,
+    /// Actions of the step in progress.
+    pub(crate) out: Vec<Action>,
+}
+
+impl Peer {
+    /// Starts a peer from what its disk holds. It begins by looking for a leader; call
+    /// [`Peer::start`] to send its first votes.
+    pub fn new(cfg: Config, boot: Boot) -> Peer {
+        assert!(cfg.is_member(cfg.id), "{} is not among the members", cfg.id);
+        assert!(
+            boot.current_epoch <= boot.accepted_epoch,
+            "currentEpoch above acceptedEpoch"
+        );
+        let history = History::recovered(boot.snapshot_zxid, boot.log);
+        let looking = Looking::new(0, Self::own_vote_of(&cfg, boot.current_epoch, &history));
+        Peer {
+            cfg,
+            now: 0,
+            accepted_epoch: boot.accepted_epoch,
+            accepted_leader: boot.accepted_leader,
+            current_epoch: boot.current_epoch,
+            delivered: boot.snapshot_zxid,
+            history,
+            role: Role::Looking(looking),
+            round: 0,
+            nonce: boot.nonce,
+            joins: 0,
+            stats: Stats::default(),
+            out: Vec::new(),
+        }
+    }
+
+    /// Begins the first election.
+    pub fn start(&mut self, out: &mut Vec<Action>) {
+        std::mem::swap(&mut self.out, out);
+        self.go_looking();
+        std::mem::swap(&mut self.out, out);
+    }
+
+    /// Feeds one input; the actions to carry out are appended to `out`, in order.
+    pub fn step(&mut self, input: Input, out: &mut Vec<Action>) {
+        std::mem::swap(&mut self.out, out);
+        match input {
+            Input::Tick => {
+                self.now += 1;
+                self.on_tick();
+            }
+            Input::Message { from, message } => {
+                if from == self.cfg.id || !self.cfg.is_member(from) {
+                    self.stats.unknown_server += 1;
+                } else {
+                    self.on_message(from, message);
+                }
+            }
+            Input::LogDurable(zxid) => {
+                self.history.mark_durable(zxid);
+                self.on_durable();
+            }
+            Input::SnapshotTaken {
+                for_server,
+                snapshot,
+            } => {
+                self.on_snapshot_taken(for_server, snapshot);
+            }
+            Input::Compact(zxid) => {
+                let floor = self.compaction_floor();
+                self.history.compact(zxid.min(self.delivered).min(floor));
+            }
+        }
+        std::mem::swap(&mut self.out, out);
+    }
+
+    /// Broadcasts a new transaction. Only an established leader accepts; the returned zxid
+    /// is delivered (everywhere) once a quorum has it durably.
+    pub fn propose(&mut self, data: Bytes, out: &mut Vec<Action>) -> Result<Zxid, NotLeader> {
+        std::mem::swap(&mut self.out, out);
+        let result = self.leader_propose(data);
+        std::mem::swap(&mut self.out, out);
+        result
+    }
+
+    pub fn id(&self) -> ServerId {
+        self.cfg.id
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The role and phase, for observers.
+    pub fn phase(&self) -> Phase {
+        match &self.role {
+            Role::Looking(_) => Phase::Looking,
+            Role::Following(f) => f.phase_summary(),
+            Role::Leading(l) => l.phase_summary(),
+        }
+    }
+
+    /// Whether this server is an established leader (it accepts proposals).
+    pub fn is_leading(&self) -> bool {
+        self.phase() == Phase::LeadingBroadcast
+    }
+
+    /// The leader this server follows or is, if any.
+    pub fn leader(&self) -> Option<ServerId> {
+        match &self.role {
+            Role::Looking(_) => None,
+            Role::Following(f) => Some(f.leader),
+            Role::Leading(_) => Some(self.cfg.id),
+        }
+    }
+
+    pub fn accepted_epoch(&self) -> Epoch {
+        self.accepted_epoch
+    }
+
+    pub fn current_epoch(&self) -> Epoch {
+        self.current_epoch
+    }
+
+    pub fn last_zxid(&self) -> Zxid {
+        self.history.last()
+    }
+
+    pub fn durable_zxid(&self) -> Zxid {
+        self.history.durable()
+    }
+
+    pub fn delivered_zxid(&self) -> Zxid {
+        self.delivered
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Logical time in ticks.
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    fn on_tick(&mut self) {
+        match self.role {
+            Role::Looking(_) => self.looking_tick(),
+            Role::Following(_) => self.follower_tick(),
+            Role::Leading(_) => self.leader_tick(),
+        }
+    }
+
+    fn on_message(&mut self, from: ServerId, message: Message) {
+        if let Message::Vote(notification) = message {
+            return self.on_vote(from, notification);
+        }
+        match self.role {
+            Role::Looking(_) => self.stats.stale += 1,
+            Role::Following(_) => self.follower_message(from, message),
+            Role::Leading(_) => self.leader_message(from, message),
+        }
+    }
+
+    fn on_durable(&mut self) {
+        match self.role {
+            Role::Looking(_) => {}
+            Role::Following(_) => self.follower_durable(),
+            Role::Leading(_) => self.leader_durable(),
+        }
+    }
+
+    // ---- shared helpers ----
+
+    pub(crate) fn send(&mut self, to: ServerId, message: Message) {
+        self.out.push(Action::Send { to, message });
+    }
+
+    pub(crate) fn others(&self) -> impl Iterator<Item = ServerId> + '_ {
+        let me = self.cfg.id;
+        self.cfg.members.iter().copied().filter(move |&m| m != me)
+    }
+
+    pub(crate) fn set_phase(&mut self, phase: Phase, epoch: Epoch) {
+        self.out.push(Action::PhaseChanged { phase, epoch });
+    }
+
+    /// Hands every held transaction up to `target` to the state machine, in order.
+    pub(crate) fn deliver_upto(&mut self, target: Zxid) {
+        if target <= self.delivered {
+            return;
+        }
+        let txns = self.history.range(self.delivered, target);
+        if let Some(last) = txns.last() {
+            let last = last.zxid;
+            self.out.extend(txns.iter().cloned().map(Action::Deliver));
+            self.delivered = last;
+        }
+    }
+
+    pub(crate) fn own_vote(&self) -> crate::message::Vote {
+        Self::own_vote_of(&self.cfg, self.current_epoch, &self.history)
+    }
+
+    fn own_vote_of(cfg: &Config, current_epoch: Epoch, history: &History) -> crate::message::Vote {
+        crate::message::Vote {
+            leader: cfg.id,
+            epoch: current_epoch,
+            zxid: history.last(),
+        }
+    }
+
+    /// Durably promises `epoch` to `leader` (acceptedEpoch).
+    pub(crate) fn persist_accepted_epoch(&mut self, epoch: Epoch, leader: ServerId) {
+        if (self.accepted_epoch, self.accepted_leader) != (epoch, leader) {
+            self.accepted_epoch = epoch;
+            self.accepted_leader = leader;
+            self.out
+                .push(Action::PersistAcceptedEpoch { epoch, leader });
+        }
+    }
+
+    /// Durably records currentEpoch. Callers must have made the history durable first.
+    pub(crate) fn persist_current_epoch(&mut self, epoch: Epoch) {
+        assert!(
+            epoch <= self.accepted_epoch,
+            "currentEpoch {epoch} above acceptedEpoch"
+        );
+        if self.current_epoch != epoch {
+            self.current_epoch = epoch;
+            self.out.push(Action::PersistCurrentEpoch(epoch));
+        }
+    }
+
+    /// The lowest zxid the core must keep in memory: a leader keeps what it still has to send
+    /// to followers between their NEWLEADER and their ACK-LD.
+    fn compaction_floor(&self) -> Zxid {
+        match &self.role {
+            Role::Leading(l) => l.sync_floor().unwrap_or(Zxid::MAX),
+            _ => Zxid::MAX,
+        }
+    }
+
+    pub(crate) fn not_leader(&self) -> NotLeader {
+        NotLeader::NotLeader {
+            hint: self.leader().filter(|&l| l != self.cfg.id),
+        }
+    }
+}
