@@ -289,7 +289,7 @@ impl FileTxnLog {
                 if zxid <= after {
                     return true;
                 }
-                if zxid > up_to || bytes >= max_bytes {
+                if zxid > up_to || (!out.is_empty() && bytes >= max_bytes) {
                     done = true;
                     return false;
                 }
@@ -344,7 +344,13 @@ impl FileTxnLog {
 
     fn purge_inner(&mut self, zxid: Zxid) -> Result<()> {
         // Oldest first, each removal durable before the next: a crash leaves a suffix.
-        while self.segments.len() > 1 && self.segments[0].first.is_some() && self.segments[0].last <= zxid {
+        // A segment goes only if the next one holds a durable record: a crash may take every
+        // unsynced record, and the log must not come back shorter than what was synced.
+        while self.segments.len() > 1
+            && self.segments[0].first.is_some()
+            && self.segments[0].last <= zxid
+            && self.segments[1].first.is_some_and(|f| f <= self.durable_zxid)
+        {
             let seg = self.segments.remove(0);
             tracing::info!(file = %seg.path.display(), "purging log segment");
             fs::remove_file(&seg.path).map_err(|e| StorageError::fatal(format!("remove {}", seg.path.display()), e))?;

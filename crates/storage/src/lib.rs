@@ -8,16 +8,23 @@
 //! Errors: [`StorageError::Fatal`] means the server must stop (an fsync failed; retrying
 //! could report lost data as durable). [`StorageError::Corrupt`] names a file and offset.
 
+mod epoch;
 mod error;
 mod file_log;
 mod fsutil;
 mod index;
 mod record;
+mod retention;
 mod segment;
+pub mod sim;
+mod snapshot;
 mod traits;
 
 pub use error::{Result, StorageError};
+pub use epoch::FileEpochStore;
 pub use file_log::{FileTxnLog, LogOptions, Preallocate};
+pub use retention::purge;
+pub use snapshot::FileSnapshotStore;
 pub use traits::{EpochStore, Epochs, LogEntry, Snapshot, SnapshotStore, TxnLog};
 
 /// A Zab transaction id: `epoch << 32 | counter`. 0 means "none".

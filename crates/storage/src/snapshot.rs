@@ -1,0 +1,226 @@
+//! Snapshot files: `snapshot.<zxid as 16 hex digits>`.
+//!
+//! ```text
+//! header (32 bytes)
+//! 0    4   magic "QSNP"
+//! 4    4   format version, u32 LE (1)
+//! 8    8   zxid, u64 LE (equals the name)
+//! 16   12  reserved, zero
+//! 28   4   CRC32C of bytes 0..28, u32 LE
+//! data (n bytes, opaque state-machine bytes)
+//! trailer (24 bytes)
+//! 0    4   magic "QSNE"
+//! 4    4   reserved, zero
+//! 8    8   n, u64 LE
+//! 16   4   CRC32C of the data, u32 LE
+//! 20   4   CRC32C of trailer bytes 0..20, u32 LE
+//! ```
+//!
+//! The trailer goes last so an incomplete file (which can only exist under a `.tmp` name
+//! anyway) never validates.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Result, StorageError};
+use crate::fsutil;
+use crate::traits::{Snapshot, SnapshotStore};
+use crate::Zxid;
+
+const PREFIX: &str = "snapshot.";
+pub(crate) const HEADER_LEN: usize = 32;
+pub(crate) const TRAILER_LEN: usize = 24;
+
+/// Encodes the snapshot header.
+pub(crate) fn header(zxid: Zxid) -> [u8; HEADER_LEN] {
+    let mut b = [0u8; HEADER_LEN];
+    b[0..4].copy_from_slice(b"QSNP");
+    b[4..8].copy_from_slice(&1u32.to_le_bytes());
+    b[8..16].copy_from_slice(&zxid.to_le_bytes());
+    let crc = crc32c::crc32c(&b[0..28]);
+    b[28..32].copy_from_slice(&crc.to_le_bytes());
+    b
+}
+
+/// Encodes the trailer for `len` data bytes with checksum `crc`.
+pub(crate) fn trailer(len: u64, crc: u32) -> [u8; TRAILER_LEN] {
+    let mut b = [0u8; TRAILER_LEN];
+    b[0..4].copy_from_slice(b"QSNE");
+    b[8..16].copy_from_slice(&len.to_le_bytes());
+    b[16..20].copy_from_slice(&crc.to_le_bytes());
+    let tcrc = crc32c::crc32c(&b[0..20]);
+    b[20..24].copy_from_slice(&tcrc.to_le_bytes());
+    b
+}
+
+/// Validates a whole snapshot file; returns its zxid. The data is
+/// `file[HEADER_LEN..file.len() - TRAILER_LEN]`.
+pub(crate) fn validate(file: &[u8]) -> Result<Zxid, (u64, String)> {
+    if file.len() < HEADER_LEN + TRAILER_LEN {
+        return Err((0, format!("{} bytes is too short for a snapshot", file.len())));
+    }
+    let h = &file[..HEADER_LEN];
+    if crc32c::crc32c(&h[0..28]) != u32::from_le_bytes(h[28..32].try_into().expect("4")) || &h[0..4] != b"QSNP" {
+        return Err((0, "snapshot header damaged".into()));
+    }
+    if h[4..8] != 1u32.to_le_bytes() {
+        return Err((4, "unsupported snapshot format version".into()));
+    }
+    let zxid = u64::from_le_bytes(h[8..16].try_into().expect("8"));
+    let toff = file.len() - TRAILER_LEN;
+    let t = &file[toff..];
+    if crc32c::crc32c(&t[0..20]) != u32::from_le_bytes(t[20..24].try_into().expect("4")) || &t[0..4] != b"QSNE" {
+        return Err((toff as u64, "snapshot trailer missing or damaged (incomplete snapshot?)".into()));
+    }
+    let len = u64::from_le_bytes(t[8..16].try_into().expect("8"));
+    if len != (toff - HEADER_LEN) as u64 {
+        return Err((toff as u64, format!("trailer says {len} data bytes, the file holds {}", toff - HEADER_LEN)));
+    }
+    let crc = u32::from_le_bytes(t[16..20].try_into().expect("4"));
+    if crc32c::crc32c(&file[HEADER_LEN..toff]) != crc {
+        return Err((HEADER_LEN as u64, "snapshot data checksum mismatch".into()));
+    }
+    Ok(zxid)
+}
+
+/// A writer that checksums and counts what passes through it.
+pub(crate) struct Checksummed<W: Write> {
+    pub inner: W,
+    pub crc: u32,
+    pub len: u64,
+}
+
+impl<W: Write> Write for Checksummed<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc = crc32c::crc32c_append(self.crc, &buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Snapshots stored as files in a directory (ZooKeeper's dataDir).
+#[derive(Debug)]
+pub struct FileSnapshotStore {
+    dir: PathBuf,
+}
+
+impl FileSnapshotStore {
+    /// Opens the store in `dir`, creating it if needed and removing leftovers of interrupted
+    /// saves.
+    pub fn open(dir: impl AsRef<Path>) -> Result<FileSnapshotStore> {
+        let dir = dir.as_ref().to_path_buf();
+        fsutil::ensure_dir(&dir)?;
+        fsutil::remove_temp_files(&dir, PREFIX)?;
+        Ok(FileSnapshotStore { dir })
+    }
+
+    fn path(&self, zxid: Zxid) -> PathBuf {
+        self.dir.join(format!("{PREFIX}{zxid:016x}"))
+    }
+}
+
+fn parse_name(name: &str) -> Option<Zxid> {
+    let hex = name.strip_prefix(PREFIX)?;
+    (hex.len() == 16 && hex.bytes().all(|c| c.is_ascii_hexdigit())).then(|| u64::from_str_radix(hex, 16).ok())?
+}
+
+impl SnapshotStore for FileSnapshotStore {
+    fn save(&mut self, zxid: Zxid, write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+        let target = self.path(zxid);
+        let tmp = self.dir.join(format!("{PREFIX}{zxid:016x}.tmp"));
+        let fatal = |what: &str, e| StorageError::fatal(format!("{what} {}", tmp.display()), e);
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(|e| fatal("create", e))?;
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        out.write_all(&header(zxid)).map_err(|e| fatal("write", e))?;
+        let mut body = Checksummed { inner: out, crc: 0, len: 0 };
+        if let Err(e) = write(&mut body) {
+            // The caller's serializer failed: nothing was promised, drop the partial file.
+            drop(body);
+            let _ = fs::remove_file(&tmp);
+            return Err(StorageError::io(format!("write snapshot {}", tmp.display()), e));
+        }
+        let Checksummed { inner: mut out, crc, len } = body;
+        out.write_all(&trailer(len, crc)).map_err(|e| fatal("write", e))?;
+        let file: File = out.into_inner().map_err(|e| fatal("write", e.into_error()))?;
+        file.sync_all().map_err(|e| fatal("fsync", e))?;
+        drop(file);
+        fs::rename(&tmp, &target).map_err(|e| fatal("rename", e))?;
+        fsutil::sync_dir(&self.dir)?;
+        tracing::info!(file = %target.display(), bytes = len, "snapshot saved");
+        Ok(())
+    }
+
+    fn load_newest(&mut self) -> Result<Option<Snapshot>> {
+        let names = self.list()?;
+        let mut newest_error = None;
+        for &zxid in names.iter().rev() {
+            let path = self.path(zxid);
+            let mut bytes = fs::read(&path).map_err(|e| StorageError::io(format!("read {}", path.display()), e))?;
+            let checked = validate(&bytes).and_then(|z| {
+                if z == zxid {
+                    Ok(z)
+                } else {
+                    Err((8, format!("header zxid {z:#x} does not match the file name")))
+                }
+            });
+            match checked {
+                Ok(zxid) => {
+                    if newest_error.is_some() {
+                        tracing::warn!(file = %path.display(), "falling back to an older snapshot; the log must be replayed from its zxid");
+                    }
+                    bytes.truncate(bytes.len() - TRAILER_LEN);
+                    bytes.drain(..HEADER_LEN);
+                    return Ok(Some(Snapshot { zxid, data: bytes }));
+                }
+                Err((offset, why)) => {
+                    tracing::warn!(file = %path.display(), offset, reason = %why, "snapshot is damaged, trying an older one");
+                    newest_error.get_or_insert(StorageError::corrupt(&path, offset, why));
+                }
+            }
+        }
+        match newest_error {
+            Some(e) => Err(e),
+            None => Ok(None),
+        }
+    }
+
+    fn list(&self) -> Result<Vec<Zxid>> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&self.dir).map_err(|e| StorageError::io(format!("list {}", self.dir.display()), e))? {
+            let entry = entry.map_err(|e| StorageError::io(format!("list {}", self.dir.display()), e))?;
+            if let Some(z) = parse_name(&entry.file_name().to_string_lossy()) {
+                out.push(z);
+            }
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    fn purge(&mut self, keep: usize) -> Result<Option<Zxid>> {
+        if keep == 0 {
+            return Err(StorageError::InvalidArgument("must keep at least one snapshot".into()));
+        }
+        let names = self.list()?;
+        let cut = names.len().saturating_sub(keep);
+        for &zxid in &names[..cut] {
+            let path = self.path(zxid);
+            tracing::info!(file = %path.display(), "purging snapshot");
+            fs::remove_file(&path).map_err(|e| StorageError::fatal(format!("remove {}", path.display()), e))?;
+        }
+        if cut > 0 {
+            fsutil::sync_dir(&self.dir)?;
+        }
+        Ok(names.get(cut).copied())
+    }
+}
