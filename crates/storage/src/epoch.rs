@@ -86,7 +86,11 @@ impl EpochStore for FileEpochStore {
     fn load(&mut self) -> Result<Epochs> {
         let (accepted_epoch, accepted_leader) = self.read(ACCEPTED_EPOCH)?;
         let (current_epoch, _) = self.read(CURRENT_EPOCH)?;
-        Ok(Epochs { accepted_epoch, accepted_leader, current_epoch })
+        Ok(Epochs {
+            accepted_epoch,
+            accepted_leader,
+            current_epoch,
+        })
     }
 
     fn store_accepted_epoch(&mut self, epoch: u32, leader: u64) -> Result<()> {

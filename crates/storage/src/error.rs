@@ -63,14 +63,28 @@ impl StorageError {
     }
 
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        StorageError::Io { context: context.into(), source }
+        StorageError::Io {
+            context: context.into(),
+            source,
+        }
     }
 
     pub(crate) fn fatal(context: impl Into<String>, source: std::io::Error) -> Self {
-        StorageError::Fatal { context: context.into(), source }
+        StorageError::Fatal {
+            context: context.into(),
+            source,
+        }
     }
 
-    pub(crate) fn corrupt(file: impl Into<PathBuf>, offset: u64, reason: impl Into<String>) -> Self {
-        StorageError::Corrupt { file: file.into(), offset, reason: reason.into() }
+    pub(crate) fn corrupt(
+        file: impl Into<PathBuf>,
+        offset: u64,
+        reason: impl Into<String>,
+    ) -> Self {
+        StorageError::Corrupt {
+            file: file.into(),
+            offset,
+            reason: reason.into(),
+        }
     }
 }

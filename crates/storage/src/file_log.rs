@@ -50,7 +50,11 @@ pub struct LogOptions {
 
 impl Default for LogOptions {
     fn default() -> Self {
-        LogOptions { segment_size: 64 << 20, max_payload: 8 << 20, preallocate: Preallocate::ZeroFill }
+        LogOptions {
+            segment_size: 64 << 20,
+            max_payload: 8 << 20,
+            preallocate: Preallocate::ZeroFill,
+        }
     }
 }
 
@@ -103,8 +107,11 @@ impl FileTxnLog {
         fsutil::ensure_dir(&dir)?;
         fsutil::remove_temp_files(&dir, segment::PREFIX)?;
         let mut names = Vec::new();
-        for entry in fs::read_dir(&dir).map_err(|e| StorageError::io(format!("list {}", dir.display()), e))? {
-            let entry = entry.map_err(|e| StorageError::io(format!("list {}", dir.display()), e))?;
+        for entry in fs::read_dir(&dir)
+            .map_err(|e| StorageError::io(format!("list {}", dir.display()), e))?
+        {
+            let entry =
+                entry.map_err(|e| StorageError::io(format!("list {}", dir.display()), e))?;
             if let Some(zxid) = segment::parse_name(&entry.file_name().to_string_lossy()) {
                 names.push((zxid, entry.path()));
             }
@@ -114,14 +121,22 @@ impl FileTxnLog {
         let mut buf = Vec::new();
         let count = names.len();
         for (i, (name_zxid, path)) in names.into_iter().enumerate() {
-            let seg = recover_segment(&path, name_zxid, segments.last(), i + 1 == count, &opts, &mut buf)?;
+            let seg = recover_segment(
+                &path,
+                name_zxid,
+                segments.last(),
+                i + 1 == count,
+                &opts,
+                &mut buf,
+            )?;
             segments.push(seg);
         }
         if segments.last().is_some_and(|s| s.first.is_none()) {
             // Created by a roll whose first record never became durable.
             let seg = segments.pop().expect("checked non-empty");
             tracing::info!(file = %seg.path.display(), "removing empty newest segment");
-            fs::remove_file(&seg.path).map_err(|e| StorageError::fatal(format!("remove {}", seg.path.display()), e))?;
+            fs::remove_file(&seg.path)
+                .map_err(|e| StorageError::fatal(format!("remove {}", seg.path.display()), e))?;
             fsutil::sync_dir(&dir)?;
         }
         let last_zxid = segments.last().map_or(0, |s| s.last);
@@ -190,8 +205,13 @@ impl FileTxnLog {
     fn sync_active(&mut self) -> Result<()> {
         self.write_pending()?;
         if self.unsynced {
-            let seg = self.segments.last().expect("unsynced bytes imply a segment");
-            seg.file.sync_data().map_err(|e| StorageError::fatal(format!("fdatasync {}", seg.path.display()), e))?;
+            let seg = self
+                .segments
+                .last()
+                .expect("unsynced bytes imply a segment");
+            seg.file
+                .sync_data()
+                .map_err(|e| StorageError::fatal(format!("fdatasync {}", seg.path.display()), e))?;
             self.unsynced = false;
         }
         self.durable_zxid = self.last_zxid;
@@ -203,7 +223,11 @@ impl FileTxnLog {
         if !self.segments.is_empty() {
             self.sync_active()?;
         }
-        let header = SegmentHeader { first_zxid: zxid, prev_zxid: self.last_zxid, file_len: self.opts.segment_size };
+        let header = SegmentHeader {
+            first_zxid: zxid,
+            prev_zxid: self.last_zxid,
+            file_len: self.opts.segment_size,
+        };
         let path = self.dir.join(segment::file_name(zxid));
         let tmp = self.dir.join(format!("{}.tmp", segment::file_name(zxid)));
         let fatal = |what: &str, e| StorageError::fatal(format!("{what} {}", tmp.display()), e);
@@ -219,7 +243,8 @@ impl FileTxnLog {
             Preallocate::Fallocate => fsutil::fallocate(&file, header.file_len),
         }
         .map_err(|e| fatal("preallocate", e))?;
-        file.write_all_at(&header.encode(), 0).map_err(|e| fatal("write header of", e))?;
+        file.write_all_at(&header.encode(), 0)
+            .map_err(|e| fatal("write header of", e))?;
         file.sync_all().map_err(|e| fatal("fsync", e))?;
         fs::rename(&tmp, &path).map_err(|e| fatal("rename", e))?;
         fsutil::sync_dir(&self.dir)?;
@@ -253,7 +278,11 @@ impl FileTxnLog {
             )));
         }
         let size = record::encoded_len(payload.len()) as u64;
-        if self.segments.last().is_none_or(|s| s.end + size > s.header.file_len) {
+        if self
+            .segments
+            .last()
+            .is_none_or(|s| s.end + size > s.header.file_len)
+        {
             self.roll(zxid)?;
         }
         let seg = self.segments.last_mut().expect("rolled above");
@@ -270,7 +299,12 @@ impl FileTxnLog {
         Ok(())
     }
 
-    fn read_range_inner(&mut self, after: Zxid, up_to: Zxid, max_bytes: usize) -> Result<Vec<LogEntry>> {
+    fn read_range_inner(
+        &mut self,
+        after: Zxid,
+        up_to: Zxid,
+        max_bytes: usize,
+    ) -> Result<Vec<LogEntry>> {
         let mut out = Vec::new();
         if after >= up_to {
             return Ok(out);
@@ -283,7 +317,10 @@ impl FileTxnLog {
             if first > up_to {
                 break;
             }
-            let from = seg.index.seek_after(after).expect("non-empty segment is indexed");
+            let from = seg
+                .index
+                .seek_after(after)
+                .expect("non-empty segment is indexed");
             let mut done = false;
             for_each_record(seg, from, |zxid, _, payload| {
                 if zxid <= after {
@@ -294,7 +331,10 @@ impl FileTxnLog {
                     return false;
                 }
                 bytes += payload.len();
-                out.push(LogEntry { zxid, payload: payload.to_vec() });
+                out.push(LogEntry {
+                    zxid,
+                    payload: payload.to_vec(),
+                });
                 true
             })?;
             if done {
@@ -310,13 +350,21 @@ impl FileTxnLog {
         }
         self.sync_active()?;
         // Newest first, each removal durable before the next: a crash leaves a prefix.
-        while self.segments.last().is_some_and(|s| s.first.is_none_or(|f| f > zxid)) {
+        while self
+            .segments
+            .last()
+            .is_some_and(|s| s.first.is_none_or(|f| f > zxid))
+        {
             let seg = self.segments.pop().expect("checked");
-            fs::remove_file(&seg.path).map_err(|e| StorageError::fatal(format!("remove {}", seg.path.display()), e))?;
+            fs::remove_file(&seg.path)
+                .map_err(|e| StorageError::fatal(format!("remove {}", seg.path.display()), e))?;
             fsutil::sync_dir(&self.dir)?;
         }
         if let Some(seg) = self.segments.last_mut() {
-            let from = seg.index.seek_after(zxid).expect("non-empty segment is indexed");
+            let from = seg
+                .index
+                .seek_after(zxid)
+                .expect("non-empty segment is indexed");
             let (mut cut, mut kept) = (seg.end, seg.header.prev_zxid);
             for_each_record(seg, from, |z, off, _| {
                 if z <= zxid {
@@ -349,11 +397,14 @@ impl FileTxnLog {
         while self.segments.len() > 1
             && self.segments[0].first.is_some()
             && self.segments[0].last <= zxid
-            && self.segments[1].first.is_some_and(|f| f <= self.durable_zxid)
+            && self.segments[1]
+                .first
+                .is_some_and(|f| f <= self.durable_zxid)
         {
             let seg = self.segments.remove(0);
             tracing::info!(file = %seg.path.display(), "purging log segment");
-            fs::remove_file(&seg.path).map_err(|e| StorageError::fatal(format!("remove {}", seg.path.display()), e))?;
+            fs::remove_file(&seg.path)
+                .map_err(|e| StorageError::fatal(format!("remove {}", seg.path.display()), e))?;
             fsutil::sync_dir(&self.dir)?;
         }
         Ok(())
@@ -415,7 +466,11 @@ fn recover_segment(
     buf: &mut Vec<u8>,
 ) -> Result<Segment> {
     let io = |e| StorageError::io(format!("read {}", path.display()), e);
-    let file = OpenOptions::new().read(true).write(true).open(path).map_err(io)?;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
     buf.clear();
     buf.resize(len as usize, 0);
@@ -425,7 +480,10 @@ fn recover_segment(
         return Err(StorageError::corrupt(
             path,
             8,
-            format!("header says first zxid {:#x}, the file name says {name_zxid:#x}", header.first_zxid),
+            format!(
+                "header says first zxid {:#x}, the file name says {name_zxid:#x}",
+                header.first_zxid
+            ),
         ));
     }
     if header.file_len != len {
@@ -478,7 +536,8 @@ fn recover_segment(
                 bytes = dirty_end - end,
                 "truncating torn tail of the transaction log (an unsynced write interrupted by a crash)"
             );
-            let fatal = |e| StorageError::fatal(format!("clear torn tail of {}", path.display()), e);
+            let fatal =
+                |e| StorageError::fatal(format!("clear torn tail of {}", path.display()), e);
             fsutil::write_zeros(&file, end, dirty_end - end).map_err(fatal)?;
             file.sync_data().map_err(fatal)?;
             end
@@ -489,16 +548,31 @@ fn recover_segment(
             return Err(StorageError::corrupt(
                 path,
                 HDR,
-                format!("first record has zxid {first:#x}, the segment header says {:#x}", header.first_zxid),
+                format!(
+                    "first record has zxid {first:#x}, the segment header says {:#x}",
+                    header.first_zxid
+                ),
             ));
         }
     }
-    Ok(Segment { path: path.to_path_buf(), file, header, first, last, end, index })
+    Ok(Segment {
+        path: path.to_path_buf(),
+        file,
+        header,
+        first,
+        last,
+        end,
+        index,
+    })
 }
 
 /// Calls `f(zxid, offset, payload)` for each record of `seg` from offset `from` until it
 /// returns false, re-verifying checksums (the disk may have changed since recovery).
-fn for_each_record(seg: &Segment, from: u64, mut f: impl FnMut(Zxid, u64, &[u8]) -> bool) -> Result<()> {
+fn for_each_record(
+    seg: &Segment,
+    from: u64,
+    mut f: impl FnMut(Zxid, u64, &[u8]) -> bool,
+) -> Result<()> {
     let corrupt = |off: u64, why: String| StorageError::corrupt(&seg.path, off, why);
     let io = |e| StorageError::io(format!("read {}", seg.path.display()), e);
     let mut buf = Vec::new();

@@ -11,8 +11,11 @@ use crate::error::{Result, StorageError};
 
 /// fsyncs a directory so that creations, renames and unlinks in it are durable.
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    let d = File::open(dir).map_err(|e| StorageError::fatal(format!("open directory {} for fsync", dir.display()), e))?;
-    d.sync_all().map_err(|e| StorageError::fatal(format!("fsync directory {}", dir.display()), e))
+    let d = File::open(dir).map_err(|e| {
+        StorageError::fatal(format!("open directory {} for fsync", dir.display()), e)
+    })?;
+    d.sync_all()
+        .map_err(|e| StorageError::fatal(format!("fsync directory {}", dir.display()), e))
 }
 
 /// Replaces `dir/name` with `bytes` atomically: write a temporary file, fsync it, rename it
@@ -27,17 +30,25 @@ pub fn atomic_write(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
         .truncate(true)
         .open(&tmp)
         .map_err(|e| StorageError::fatal(ctx("create"), e))?;
-    f.write_all(bytes).map_err(|e| StorageError::fatal(ctx("write"), e))?;
-    f.sync_all().map_err(|e| StorageError::fatal(ctx("fsync"), e))?;
+    f.write_all(bytes)
+        .map_err(|e| StorageError::fatal(ctx("write"), e))?;
+    f.sync_all()
+        .map_err(|e| StorageError::fatal(ctx("fsync"), e))?;
     drop(f);
-    fs::rename(&tmp, &target).map_err(|e| StorageError::fatal(format!("rename {} to {}", tmp.display(), target.display()), e))?;
+    fs::rename(&tmp, &target).map_err(|e| {
+        StorageError::fatal(
+            format!("rename {} to {}", tmp.display(), target.display()),
+            e,
+        )
+    })?;
     sync_dir(dir)
 }
 
 /// Creates `dir` (and parents) if missing and makes its entry durable.
 pub fn ensure_dir(dir: &Path) -> Result<()> {
     if !dir.is_dir() {
-        fs::create_dir_all(dir).map_err(|e| StorageError::io(format!("create directory {}", dir.display()), e))?;
+        fs::create_dir_all(dir)
+            .map_err(|e| StorageError::io(format!("create directory {}", dir.display()), e))?;
         if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
             sync_dir(parent)?;
         }
@@ -50,13 +61,17 @@ pub fn ensure_dir(dir: &Path) -> Result<()> {
 /// was promised durable.
 pub fn remove_temp_files(dir: &Path, prefix: &str) -> Result<()> {
     let mut removed = false;
-    for entry in fs::read_dir(dir).map_err(|e| StorageError::io(format!("list {}", dir.display()), e))? {
+    for entry in
+        fs::read_dir(dir).map_err(|e| StorageError::io(format!("list {}", dir.display()), e))?
+    {
         let entry = entry.map_err(|e| StorageError::io(format!("list {}", dir.display()), e))?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if name.starts_with(prefix) && name.ends_with(".tmp") {
             tracing::info!(file = %entry.path().display(), "removing leftover temporary file");
-            fs::remove_file(entry.path()).map_err(|e| StorageError::fatal(format!("remove {}", entry.path().display()), e))?;
+            fs::remove_file(entry.path()).map_err(|e| {
+                StorageError::fatal(format!("remove {}", entry.path().display()), e)
+            })?;
             removed = true;
         }
     }

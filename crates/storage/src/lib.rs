@@ -20,8 +20,8 @@ pub mod sim;
 mod snapshot;
 mod traits;
 
-pub use error::{Result, StorageError};
 pub use epoch::FileEpochStore;
+pub use error::{Result, StorageError};
 pub use file_log::{FileTxnLog, LogOptions, Preallocate};
 pub use retention::purge;
 pub use snapshot::FileSnapshotStore;

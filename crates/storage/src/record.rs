@@ -111,7 +111,10 @@ pub fn scan(
         if pos >= dirty_end {
             return Ok(ScanEnd::Clean { end: pos });
         }
-        let bad = |reason: String| ScanError { offset: pos, reason };
+        let bad = |reason: String| ScanError {
+            offset: pos,
+            reason,
+        };
         let mut header = [0u8; HEADER_LEN];
         let avail = buf.len().saturating_sub(pos).min(HEADER_LEN);
         header[..avail].copy_from_slice(&buf[pos..pos + avail]);
@@ -120,7 +123,10 @@ pub fn scan(
             // A cut inside the header leaves nothing non-zero after the header; a damaged
             // header of a complete record still has the record's end marker after it.
             if dirty_end <= pos + HEADER_LEN {
-                return Ok(ScanEnd::Torn { end: pos, dirty_end });
+                return Ok(ScanEnd::Torn {
+                    end: pos,
+                    dirty_end,
+                });
             }
             return Err(bad("record header checksum mismatch".into()));
         }
@@ -128,16 +134,23 @@ pub fn scan(
         let zxid = u64::from_le_bytes(header[4..12].try_into().expect("8 bytes"));
         let payload_crc = u32::from_le_bytes(header[12..16].try_into().expect("4 bytes"));
         if len > max_payload {
-            return Err(bad(format!("record length {len} exceeds the maximum {max_payload}")));
+            return Err(bad(format!(
+                "record length {len} exceeds the maximum {max_payload}"
+            )));
         }
         let end = pos + encoded_len(len as usize);
         let marker = buf.get(end - 1).copied().unwrap_or(0);
         if marker == 0 && dirty_end < end {
             // The record's last byte never reached the disk and nothing follows: a torn write.
-            return Ok(ScanEnd::Torn { end: pos, dirty_end });
+            return Ok(ScanEnd::Torn {
+                end: pos,
+                dirty_end,
+            });
         }
         if marker != END_MARKER {
-            return Err(bad(format!("record end marker is {marker:#04x}, expected {END_MARKER:#04x}")));
+            return Err(bad(format!(
+                "record end marker is {marker:#04x}, expected {END_MARKER:#04x}"
+            )));
         }
         let payload = &buf[pos + HEADER_LEN..end - TRAILER_LEN];
         if crc32c::crc32c(payload) != payload_crc {
@@ -214,7 +227,15 @@ mod tests {
     fn round_trip_and_zero_tail() {
         let (mut buf, ends) = log_of(20);
         buf.extend_from_slice(&[0u8; 100]);
-        assert_eq!(count(&buf).unwrap(), (20, ScanEnd::Clean { end: *ends.last().unwrap() }));
+        assert_eq!(
+            count(&buf).unwrap(),
+            (
+                20,
+                ScanEnd::Clean {
+                    end: *ends.last().unwrap()
+                }
+            )
+        );
     }
 
     #[test]
@@ -224,7 +245,11 @@ mod tests {
             let mut damaged = buf.clone();
             damaged[cut..].fill(0);
             let (n, _) = count(&damaged).unwrap();
-            assert_eq!(n, ends.iter().filter(|&&e| e <= cut).count(), "cut at {cut}");
+            assert_eq!(
+                n,
+                ends.iter().filter(|&&e| e <= cut).count(),
+                "cut at {cut}"
+            );
             let (n2, _) = count(&buf[..cut]).unwrap();
             assert_eq!(n2, n, "truncated at {cut}");
         }

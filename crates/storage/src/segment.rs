@@ -55,7 +55,10 @@ impl SegmentHeader {
     /// Decodes and validates a header; the error says which check failed.
     pub fn decode(b: &[u8]) -> Result<SegmentHeader, String> {
         if b.len() < SEGMENT_HEADER_LEN {
-            return Err(format!("file is {} bytes, shorter than the segment header", b.len()));
+            return Err(format!(
+                "file is {} bytes, shorter than the segment header",
+                b.len()
+            ));
         }
         let crc = u32::from_le_bytes(b[60..64].try_into().expect("4 bytes"));
         if crc32c::crc32c(&b[0..60]) != crc {

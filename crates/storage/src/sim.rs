@@ -63,24 +63,41 @@ impl SimDisk {
         let end = match scanned {
             ScanEnd::Clean { end } => end,
             ScanEnd::Torn { end, dirty_end } => {
-                tracing::warn!(offset = end, bytes = dirty_end - end, "sim: truncating torn log tail");
+                tracing::warn!(
+                    offset = end,
+                    bytes = dirty_end - end,
+                    "sim: truncating torn log tail"
+                );
                 end
             }
         };
         s.log.truncate(end);
         s.log_durable = end;
         let last = index.last().map_or(0, |&(z, _)| z);
-        Ok(SimLog { disk: self.clone(), generation: s.generation, index, last_zxid: last, durable_zxid: last, poisoned: false })
+        Ok(SimLog {
+            disk: self.clone(),
+            generation: s.generation,
+            index,
+            last_zxid: last,
+            durable_zxid: last,
+            poisoned: false,
+        })
     }
 
     /// A snapshot store handle.
     pub fn snapshots(&self) -> SimSnapshotStore {
-        SimSnapshotStore { disk: self.clone(), generation: self.lock().generation }
+        SimSnapshotStore {
+            disk: self.clone(),
+            generation: self.lock().generation,
+        }
     }
 
     /// An epoch store handle.
     pub fn epochs(&self) -> SimEpochStore {
-        SimEpochStore { disk: self.clone(), generation: self.lock().generation }
+        SimEpochStore {
+            disk: self.clone(),
+            generation: self.lock().generation,
+        }
     }
 
     /// Log bytes written but not yet synced (what a crash may lose).
@@ -126,7 +143,11 @@ impl SimDisk {
     /// Flips one bit of the acceptedEpoch (`accepted`) or currentEpoch file, if present.
     pub fn flip_epoch_bit(&self, accepted: bool, bit: u64) {
         let mut s = self.lock();
-        let f = if accepted { &mut s.accepted_epoch } else { &mut s.current_epoch };
+        let f = if accepted {
+            &mut s.accepted_epoch
+        } else {
+            &mut s.current_epoch
+        };
         if let Some(f) = f {
             let bit = (bit % (f.len() as u64 * 8)) as usize;
             f[bit / 8] ^= 1 << (bit % 8);
@@ -144,11 +165,17 @@ impl SimDisk {
 }
 
 fn stale() -> StorageError {
-    StorageError::fatal("simulated disk", std::io::Error::other("handle opened before a crash"))
+    StorageError::fatal(
+        "simulated disk",
+        std::io::Error::other("handle opened before a crash"),
+    )
 }
 
 fn injected() -> StorageError {
-    StorageError::fatal("simulated fsync", std::io::Error::other("injected fsync failure"))
+    StorageError::fatal(
+        "simulated fsync",
+        std::io::Error::other("injected fsync failure"),
+    )
 }
 
 /// Locks the disk for a handle of `generation`, failing if the disk crashed since.
@@ -183,7 +210,10 @@ pub struct SimLog {
 impl SimLog {
     fn state(&self) -> Result<MutexGuard<'_, DiskState>> {
         if self.poisoned {
-            return Err(StorageError::fatal("simulated log", std::io::Error::other("poisoned by an earlier fatal error")));
+            return Err(StorageError::fatal(
+                "simulated log",
+                std::io::Error::other("poisoned by an earlier fatal error"),
+            ));
         }
         live(&self.disk, self.generation)
     }
@@ -247,7 +277,10 @@ impl TxnLog for SimLog {
                 .ok_or_else(|| StorageError::corrupt(LOG_NAME, off as u64, "record cut short"))?;
             debug_assert_eq!(z, zxid);
             bytes += payload.len();
-            out.push(LogEntry { zxid, payload: payload.to_vec() });
+            out.push(LogEntry {
+                zxid,
+                payload: payload.to_vec(),
+            });
         }
         Ok(out)
     }
@@ -278,7 +311,10 @@ impl TxnLog for SimLog {
         let mut s = self.state()?;
         // Drop whole durable records <= zxid, always keeping the newest durable record: a crash
         // may take every unsynced one, and the log must not come back empty.
-        let mut n = self.index.partition_point(|&(z, _)| z <= zxid).min(self.index.len().saturating_sub(1));
+        let mut n = self
+            .index
+            .partition_point(|&(z, _)| z <= zxid)
+            .min(self.index.len().saturating_sub(1));
         while n > 0 && self.index[n].1 >= s.log_durable {
             n -= 1;
         }
@@ -305,9 +341,17 @@ pub struct SimSnapshotStore {
 }
 
 impl SnapshotStore for SimSnapshotStore {
-    fn save(&mut self, zxid: Zxid, write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+    fn save(
+        &mut self,
+        zxid: Zxid,
+        write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<()> {
         drop(live(&self.disk, self.generation)?);
-        let mut body = snapshot::Checksummed { inner: Vec::new(), crc: 0, len: 0 };
+        let mut body = snapshot::Checksummed {
+            inner: Vec::new(),
+            crc: 0,
+            len: 0,
+        };
         write(&mut body).map_err(|e| StorageError::io("write simulated snapshot", e))?;
         let mut file = snapshot::header(zxid).to_vec();
         file.extend_from_slice(&body.inner);
@@ -327,15 +371,24 @@ impl SnapshotStore for SimSnapshotStore {
                     if newest_error.is_some() {
                         tracing::warn!(zxid, "sim: falling back to an older snapshot");
                     }
-                    let data = file[snapshot::HEADER_LEN..file.len() - snapshot::TRAILER_LEN].to_vec();
+                    let data =
+                        file[snapshot::HEADER_LEN..file.len() - snapshot::TRAILER_LEN].to_vec();
                     return Ok(Some(Snapshot { zxid, data }));
                 }
                 Ok(_) => {
-                    newest_error.get_or_insert(StorageError::corrupt(format!("sim:snapshot.{zxid:016x}"), 8, "zxid mismatch"));
+                    newest_error.get_or_insert(StorageError::corrupt(
+                        format!("sim:snapshot.{zxid:016x}"),
+                        8,
+                        "zxid mismatch",
+                    ));
                 }
                 Err((offset, why)) => {
                     tracing::warn!(zxid, offset, reason = %why, "sim: damaged snapshot");
-                    newest_error.get_or_insert(StorageError::corrupt(format!("sim:snapshot.{zxid:016x}"), offset, why));
+                    newest_error.get_or_insert(StorageError::corrupt(
+                        format!("sim:snapshot.{zxid:016x}"),
+                        offset,
+                        why,
+                    ));
                 }
             }
         }
@@ -343,12 +396,18 @@ impl SnapshotStore for SimSnapshotStore {
     }
 
     fn list(&self) -> Result<Vec<Zxid>> {
-        Ok(live(&self.disk, self.generation)?.snapshots.keys().copied().collect())
+        Ok(live(&self.disk, self.generation)?
+            .snapshots
+            .keys()
+            .copied()
+            .collect())
     }
 
     fn purge(&mut self, keep: usize) -> Result<Option<Zxid>> {
         if keep == 0 {
-            return Err(StorageError::InvalidArgument("must keep at least one snapshot".into()));
+            return Err(StorageError::InvalidArgument(
+                "must keep at least one snapshot".into(),
+            ));
         }
         let mut s = live(&self.disk, self.generation)?;
         while s.snapshots.len() > keep {
@@ -370,11 +429,17 @@ impl EpochStore for SimEpochStore {
         let s = live(&self.disk, self.generation)?;
         let read = |f: &Option<Vec<u8>>, name: &str| match f {
             None => Ok((0, 0)),
-            Some(b) => epoch::decode(b).map_err(|why| StorageError::corrupt(format!("sim:{name}"), 0, why)),
+            Some(b) => {
+                epoch::decode(b).map_err(|why| StorageError::corrupt(format!("sim:{name}"), 0, why))
+            }
         };
         let (accepted_epoch, accepted_leader) = read(&s.accepted_epoch, epoch::ACCEPTED_EPOCH)?;
         let (current_epoch, _) = read(&s.current_epoch, epoch::CURRENT_EPOCH)?;
-        Ok(Epochs { accepted_epoch, accepted_leader, current_epoch })
+        Ok(Epochs {
+            accepted_epoch,
+            accepted_leader,
+            current_epoch,
+        })
     }
 
     fn store_accepted_epoch(&mut self, epoch: u32, leader: u64) -> Result<()> {

@@ -58,10 +58,15 @@ pub(crate) fn trailer(len: u64, crc: u32) -> [u8; TRAILER_LEN] {
 /// `file[HEADER_LEN..file.len() - TRAILER_LEN]`.
 pub(crate) fn validate(file: &[u8]) -> Result<Zxid, (u64, String)> {
     if file.len() < HEADER_LEN + TRAILER_LEN {
-        return Err((0, format!("{} bytes is too short for a snapshot", file.len())));
+        return Err((
+            0,
+            format!("{} bytes is too short for a snapshot", file.len()),
+        ));
     }
     let h = &file[..HEADER_LEN];
-    if crc32c::crc32c(&h[0..28]) != u32::from_le_bytes(h[28..32].try_into().expect("4")) || &h[0..4] != b"QSNP" {
+    if crc32c::crc32c(&h[0..28]) != u32::from_le_bytes(h[28..32].try_into().expect("4"))
+        || &h[0..4] != b"QSNP"
+    {
         return Err((0, "snapshot header damaged".into()));
     }
     if h[4..8] != 1u32.to_le_bytes() {
@@ -70,12 +75,23 @@ pub(crate) fn validate(file: &[u8]) -> Result<Zxid, (u64, String)> {
     let zxid = u64::from_le_bytes(h[8..16].try_into().expect("8"));
     let toff = file.len() - TRAILER_LEN;
     let t = &file[toff..];
-    if crc32c::crc32c(&t[0..20]) != u32::from_le_bytes(t[20..24].try_into().expect("4")) || &t[0..4] != b"QSNE" {
-        return Err((toff as u64, "snapshot trailer missing or damaged (incomplete snapshot?)".into()));
+    if crc32c::crc32c(&t[0..20]) != u32::from_le_bytes(t[20..24].try_into().expect("4"))
+        || &t[0..4] != b"QSNE"
+    {
+        return Err((
+            toff as u64,
+            "snapshot trailer missing or damaged (incomplete snapshot?)".into(),
+        ));
     }
     let len = u64::from_le_bytes(t[8..16].try_into().expect("8"));
     if len != (toff - HEADER_LEN) as u64 {
-        return Err((toff as u64, format!("trailer says {len} data bytes, the file holds {}", toff - HEADER_LEN)));
+        return Err((
+            toff as u64,
+            format!(
+                "trailer says {len} data bytes, the file holds {}",
+                toff - HEADER_LEN
+            ),
+        ));
     }
     let crc = u32::from_le_bytes(t[16..20].try_into().expect("4"));
     if crc32c::crc32c(&file[HEADER_LEN..toff]) != crc {
@@ -127,11 +143,16 @@ impl FileSnapshotStore {
 
 fn parse_name(name: &str) -> Option<Zxid> {
     let hex = name.strip_prefix(PREFIX)?;
-    (hex.len() == 16 && hex.bytes().all(|c| c.is_ascii_hexdigit())).then(|| u64::from_str_radix(hex, 16).ok())?
+    (hex.len() == 16 && hex.bytes().all(|c| c.is_ascii_hexdigit()))
+        .then(|| u64::from_str_radix(hex, 16).ok())?
 }
 
 impl SnapshotStore for FileSnapshotStore {
-    fn save(&mut self, zxid: Zxid, write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+    fn save(
+        &mut self,
+        zxid: Zxid,
+        write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<()> {
         let target = self.path(zxid);
         let tmp = self.dir.join(format!("{PREFIX}{zxid:016x}.tmp"));
         let fatal = |what: &str, e| StorageError::fatal(format!("{what} {}", tmp.display()), e);
@@ -142,17 +163,32 @@ impl SnapshotStore for FileSnapshotStore {
             .open(&tmp)
             .map_err(|e| fatal("create", e))?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
-        out.write_all(&header(zxid)).map_err(|e| fatal("write", e))?;
-        let mut body = Checksummed { inner: out, crc: 0, len: 0 };
+        out.write_all(&header(zxid))
+            .map_err(|e| fatal("write", e))?;
+        let mut body = Checksummed {
+            inner: out,
+            crc: 0,
+            len: 0,
+        };
         if let Err(e) = write(&mut body) {
             // The caller's serializer failed: nothing was promised, drop the partial file.
             drop(body);
             let _ = fs::remove_file(&tmp);
-            return Err(StorageError::io(format!("write snapshot {}", tmp.display()), e));
+            return Err(StorageError::io(
+                format!("write snapshot {}", tmp.display()),
+                e,
+            ));
         }
-        let Checksummed { inner: mut out, crc, len } = body;
-        out.write_all(&trailer(len, crc)).map_err(|e| fatal("write", e))?;
-        let file: File = out.into_inner().map_err(|e| fatal("write", e.into_error()))?;
+        let Checksummed {
+            inner: mut out,
+            crc,
+            len,
+        } = body;
+        out.write_all(&trailer(len, crc))
+            .map_err(|e| fatal("write", e))?;
+        let file: File = out
+            .into_inner()
+            .map_err(|e| fatal("write", e.into_error()))?;
         file.sync_all().map_err(|e| fatal("fsync", e))?;
         drop(file);
         fs::rename(&tmp, &target).map_err(|e| fatal("rename", e))?;
@@ -166,12 +202,16 @@ impl SnapshotStore for FileSnapshotStore {
         let mut newest_error = None;
         for &zxid in names.iter().rev() {
             let path = self.path(zxid);
-            let mut bytes = fs::read(&path).map_err(|e| StorageError::io(format!("read {}", path.display()), e))?;
+            let mut bytes = fs::read(&path)
+                .map_err(|e| StorageError::io(format!("read {}", path.display()), e))?;
             let checked = validate(&bytes).and_then(|z| {
                 if z == zxid {
                     Ok(z)
                 } else {
-                    Err((8, format!("header zxid {z:#x} does not match the file name")))
+                    Err((
+                        8,
+                        format!("header zxid {z:#x} does not match the file name"),
+                    ))
                 }
             });
             match checked {
@@ -197,8 +237,11 @@ impl SnapshotStore for FileSnapshotStore {
 
     fn list(&self) -> Result<Vec<Zxid>> {
         let mut out = Vec::new();
-        for entry in fs::read_dir(&self.dir).map_err(|e| StorageError::io(format!("list {}", self.dir.display()), e))? {
-            let entry = entry.map_err(|e| StorageError::io(format!("list {}", self.dir.display()), e))?;
+        for entry in fs::read_dir(&self.dir)
+            .map_err(|e| StorageError::io(format!("list {}", self.dir.display()), e))?
+        {
+            let entry =
+                entry.map_err(|e| StorageError::io(format!("list {}", self.dir.display()), e))?;
             if let Some(z) = parse_name(&entry.file_name().to_string_lossy()) {
                 out.push(z);
             }
@@ -209,14 +252,17 @@ impl SnapshotStore for FileSnapshotStore {
 
     fn purge(&mut self, keep: usize) -> Result<Option<Zxid>> {
         if keep == 0 {
-            return Err(StorageError::InvalidArgument("must keep at least one snapshot".into()));
+            return Err(StorageError::InvalidArgument(
+                "must keep at least one snapshot".into(),
+            ));
         }
         let names = self.list()?;
         let cut = names.len().saturating_sub(keep);
         for &zxid in &names[..cut] {
             let path = self.path(zxid);
             tracing::info!(file = %path.display(), "purging snapshot");
-            fs::remove_file(&path).map_err(|e| StorageError::fatal(format!("remove {}", path.display()), e))?;
+            fs::remove_file(&path)
+                .map_err(|e| StorageError::fatal(format!("remove {}", path.display()), e))?;
         }
         if cut > 0 {
             fsutil::sync_dir(&self.dir)?;

@@ -83,7 +83,11 @@ pub struct Snapshot {
 ///   log from that older zxid. It fails with `Corrupt` if snapshots exist but none is valid.
 pub trait SnapshotStore {
     /// Writes a snapshot at `zxid` by streaming it through `write`.
-    fn save(&mut self, zxid: Zxid, write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>) -> Result<()>;
+    fn save(
+        &mut self,
+        zxid: Zxid,
+        write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<()>;
 
     /// The newest valid snapshot, or `None` if there is none at all.
     fn load_newest(&mut self) -> Result<Option<Snapshot>>;

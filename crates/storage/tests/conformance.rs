@@ -13,13 +13,20 @@ fn payload(z: u64) -> Vec<u8> {
 }
 
 fn all<L: TxnLog>(log: &mut L) -> Vec<u64> {
-    log.read_range(0, u64::MAX, usize::MAX).unwrap().into_iter().map(|e| e.zxid).collect()
+    log.read_range(0, u64::MAX, usize::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.zxid)
+        .collect()
 }
 
 fn empty_log<H: Harness>() {
     let mut h = H::new();
     let mut log = h.log();
-    assert_eq!((log.last_zxid(), log.durable_zxid(), log.first_zxid()), (0, 0, None));
+    assert_eq!(
+        (log.last_zxid(), log.durable_zxid(), log.first_zxid()),
+        (0, 0, None)
+    );
     assert_eq!(log.sync().unwrap(), 0);
     assert!(log.read_range(0, 10, 100).unwrap().is_empty());
     drop(log);
@@ -48,7 +55,13 @@ fn append_sync_reopen<H: Harness>() {
     for e in &entries[..100] {
         assert_eq!(e.payload, payload(e.zxid));
     }
-    assert_eq!(entries[100], LogEntry { zxid: zxid(2, 1), payload: b"x".to_vec() });
+    assert_eq!(
+        entries[100],
+        LogEntry {
+            zxid: zxid(2, 1),
+            payload: b"x".to_vec()
+        }
+    );
 }
 
 fn unsynced_lost_on_crash<H: Harness>() {
@@ -77,8 +90,14 @@ fn rejects_bad_arguments<H: Harness>() {
     let mut h = H::new();
     let mut log = h.log();
     log.append(5, b"a").unwrap();
-    assert!(matches!(log.append(5, b"b"), Err(storage::StorageError::InvalidArgument(_))));
-    assert!(matches!(log.append(4, b"b"), Err(storage::StorageError::InvalidArgument(_))));
+    assert!(matches!(
+        log.append(5, b"b"),
+        Err(storage::StorageError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        log.append(4, b"b"),
+        Err(storage::StorageError::InvalidArgument(_))
+    ));
     log.append(6, b"c").unwrap();
     assert_eq!(log.sync().unwrap(), 6);
 }
@@ -91,12 +110,24 @@ fn read_range_bounds_and_paging<H: Harness>() {
     }
     log.sync().unwrap();
     let z = |v: Vec<LogEntry>| v.into_iter().map(|e| e.zxid).collect::<Vec<_>>();
-    assert_eq!(z(log.read_range(35, 70, usize::MAX).unwrap()), vec![40, 50, 60, 70]);
-    assert_eq!(z(log.read_range(40, 40, usize::MAX).unwrap()), Vec::<u64>::new());
-    assert_eq!(z(log.read_range(200, 300, usize::MAX).unwrap()), Vec::<u64>::new());
+    assert_eq!(
+        z(log.read_range(35, 70, usize::MAX).unwrap()),
+        vec![40, 50, 60, 70]
+    );
+    assert_eq!(
+        z(log.read_range(40, 40, usize::MAX).unwrap()),
+        Vec::<u64>::new()
+    );
+    assert_eq!(
+        z(log.read_range(200, 300, usize::MAX).unwrap()),
+        Vec::<u64>::new()
+    );
     assert_eq!(z(log.read_range(0, 25, usize::MAX).unwrap()), vec![10, 20]);
     // Paging: 25 bytes -> three 10-byte payloads (stop once >= 25).
-    assert_eq!(z(log.read_range(0, u64::MAX, 25).unwrap()), vec![10, 20, 30]);
+    assert_eq!(
+        z(log.read_range(0, u64::MAX, 25).unwrap()),
+        vec![10, 20, 30]
+    );
     assert_eq!(z(log.read_range(0, u64::MAX, 0).unwrap()), vec![10]);
     // Unsynced records are readable too.
     log.append(210, b"p").unwrap();
@@ -125,7 +156,13 @@ fn truncate_is_durable<H: Harness>() {
     drop(log);
     let mut log = h.log();
     let e = log.read_range(25, 26, usize::MAX).unwrap();
-    assert_eq!(e, vec![LogEntry { zxid: 26, payload: b"new 26".to_vec() }]);
+    assert_eq!(
+        e,
+        vec![LogEntry {
+            zxid: 26,
+            payload: b"new 26".to_vec()
+        }]
+    );
     log.truncate_after(0).unwrap();
     assert_eq!((log.last_zxid(), log.first_zxid()), (0, None));
     drop(log);
@@ -144,7 +181,10 @@ fn purge_keeps_what_is_needed<H: Harness>() {
     log.sync().unwrap();
     log.purge_through(150).unwrap();
     let first = log.first_zxid().unwrap();
-    assert!(first <= 151, "purged a record above the purge point: first is {first}");
+    assert!(
+        first <= 151,
+        "purged a record above the purge point: first is {first}"
+    );
     assert_eq!(all(&mut log), (first..=300).collect::<Vec<_>>());
     log.purge_through(u64::MAX).unwrap();
     assert_eq!(log.last_zxid(), 300);
@@ -164,9 +204,21 @@ fn snapshots_newest_and_fallback<H: Harness>() {
     let mut h = H::new();
     let mut s = h.snaps();
     assert_eq!(s.load_newest().unwrap(), None);
-    save(&mut s, 10, b"state at ten, long enough to be damaged somewhere in the data");
-    save(&mut s, 20, b"state at twenty, long enough to be damaged somewhere in the data");
-    save(&mut s, 30, b"state at thirty, long enough to be damaged somewhere in the data");
+    save(
+        &mut s,
+        10,
+        b"state at ten, long enough to be damaged somewhere in the data",
+    );
+    save(
+        &mut s,
+        20,
+        b"state at twenty, long enough to be damaged somewhere in the data",
+    );
+    save(
+        &mut s,
+        30,
+        b"state at thirty, long enough to be damaged somewhere in the data",
+    );
     assert_eq!(s.list().unwrap(), vec![10, 20, 30]);
     let newest = s.load_newest().unwrap().unwrap();
     assert_eq!(newest.zxid, 30);
@@ -232,7 +284,10 @@ fn retention<H: Harness>() {
     purge(&mut s, &mut log, 2).unwrap();
     assert_eq!(s.list().unwrap(), vec![300, 400]);
     let first = log.first_zxid().unwrap();
-    assert!(first <= 301, "records needed to replay from snapshot 300 were purged (first {first})");
+    assert!(
+        first <= 301,
+        "records needed to replay from snapshot 300 were purged (first {first})"
+    );
     assert_eq!(s.purge(1).unwrap(), Some(400));
 }
 
@@ -241,17 +296,34 @@ fn epochs<H: Harness>() {
     let mut e = h.epochs();
     assert_eq!(e.load().unwrap(), Epochs::default());
     e.store_accepted_epoch(3, 2).unwrap();
-    assert_eq!(e.load().unwrap(), Epochs { accepted_epoch: 3, accepted_leader: 2, current_epoch: 0 });
+    assert_eq!(
+        e.load().unwrap(),
+        Epochs {
+            accepted_epoch: 3,
+            accepted_leader: 2,
+            current_epoch: 0
+        }
+    );
     e.store_current_epoch(3).unwrap();
     e.store_accepted_epoch(4, 1).unwrap();
     drop(e);
     h.crash();
     let mut e = h.epochs();
-    assert_eq!(e.load().unwrap(), Epochs { accepted_epoch: 4, accepted_leader: 1, current_epoch: 3 });
+    assert_eq!(
+        e.load().unwrap(),
+        Epochs {
+            accepted_epoch: 4,
+            accepted_leader: 1,
+            current_epoch: 3
+        }
+    );
     drop(e);
     h.damage_accepted_epoch();
     let err = h.epochs().load().unwrap_err();
-    assert!(err.is_corrupt(), "a damaged epoch must not load as 0: {err}");
+    assert!(
+        err.is_corrupt(),
+        "a damaged epoch must not load as 0: {err}"
+    );
 }
 
 macro_rules! suite {
@@ -346,8 +418,14 @@ fn model_check<H: Harness>(ops: &[Op]) {
                 // Everything synced survives; unsynced records may survive, as a prefix.
                 let last = log.last_zxid();
                 let kept = model.iter().position(|r| r.0 == last).map_or(0, |i| i + 1);
-                assert!(last == 0 || kept > 0, "recovered zxid {last} was never appended");
-                assert!(kept >= durable, "crash lost synced records: kept {kept} of {durable}");
+                assert!(
+                    last == 0 || kept > 0,
+                    "recovered zxid {last} was never appended"
+                );
+                assert!(
+                    kept >= durable,
+                    "crash lost synced records: kept {kept} of {durable}"
+                );
                 model.truncate(kept);
                 durable = kept;
             }
@@ -357,7 +435,10 @@ fn model_check<H: Harness>(ops: &[Op]) {
                     let z = model[i].0;
                     log.purge_through(z).unwrap();
                     let f = log.first_zxid().unwrap();
-                    assert!(f <= model[i + 1..].first().map_or(z, |r| r.0), "purged above {z}");
+                    assert!(
+                        f <= model[i + 1..].first().map_or(z, |r| r.0),
+                        "purged above {z}"
+                    );
                 }
             }
         }
@@ -371,7 +452,10 @@ fn model_check<H: Harness>(ops: &[Op]) {
         // brings back purged records.
         assert!(got.len() <= model.len());
         let start = model.len() - got.len();
-        assert!(start >= first || model.is_empty(), "purged records came back after {op:?}");
+        assert!(
+            start >= first || model.is_empty(),
+            "purged records came back after {op:?}"
+        );
         first = start;
         for (e, m) in got.iter().zip(&model[start..]) {
             assert_eq!((e.zxid, &e.payload), (m.0, &m.1), "after {op:?}");

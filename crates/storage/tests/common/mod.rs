@@ -5,7 +5,10 @@
 use std::path::PathBuf;
 
 use storage::sim::{SimDisk, SimEpochStore, SimLog, SimSnapshotStore};
-use storage::{EpochStore, FileEpochStore, FileSnapshotStore, FileTxnLog, LogOptions, Preallocate, SnapshotStore, TxnLog};
+use storage::{
+    EpochStore, FileEpochStore, FileSnapshotStore, FileTxnLog, LogOptions, Preallocate,
+    SnapshotStore, TxnLog,
+};
 
 /// Opens stores over some persistent state and simulates crashes of it.
 pub trait Harness {
@@ -30,7 +33,11 @@ pub struct FileHarness {
 }
 
 pub fn small_options() -> LogOptions {
-    LogOptions { segment_size: 1024, max_payload: 256, preallocate: Preallocate::ZeroFill }
+    LogOptions {
+        segment_size: 1024,
+        max_payload: 256,
+        preallocate: Preallocate::ZeroFill,
+    }
 }
 
 impl FileHarness {
@@ -51,7 +58,9 @@ impl Harness for FileHarness {
     type Snaps = FileSnapshotStore;
     type Epochs = FileEpochStore;
     fn new() -> Self {
-        FileHarness { dir: tempfile::tempdir().unwrap() }
+        FileHarness {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
     fn log(&mut self) -> FileTxnLog {
         FileTxnLog::open(self.dir.path().join("log"), small_options()).unwrap()
@@ -82,7 +91,9 @@ impl Harness for SimHarness {
     type Snaps = SimSnapshotStore;
     type Epochs = SimEpochStore;
     fn new() -> Self {
-        SimHarness { disk: SimDisk::new() }
+        SimHarness {
+            disk: SimDisk::new(),
+        }
     }
     fn log(&mut self) -> SimLog {
         self.disk.open_log().unwrap()
