@@ -582,16 +582,13 @@ fn for_each_record(
         buf.resize(want, 0);
         seg.file.read_exact_at(&mut buf, pos).map_err(io)?;
         let mut i = 0usize;
-        loop {
-            match record::decode_checked(&buf[i..]).map_err(|why| corrupt(pos + i as u64, why))? {
-                Some((zxid, payload, total)) => {
-                    if !f(zxid, pos + i as u64, payload) {
-                        return Ok(());
-                    }
-                    i += total;
-                }
-                None => break,
+        while let Some((zxid, payload, total)) =
+            record::decode_checked(&buf[i..]).map_err(|why| corrupt(pos + i as u64, why))?
+        {
+            if !f(zxid, pos + i as u64, payload) {
+                return Ok(());
             }
+            i += total;
         }
         if i == 0 {
             // A record larger than the chunk: read it whole.

@@ -168,12 +168,15 @@ pub fn scan(
     }
 }
 
+/// A decoded record: (zxid, payload, encoded length).
+pub type Decoded<'a> = (Zxid, &'a [u8], usize);
+
 /// Decodes and re-verifies the complete record at the start of `buf` (used when reading
 /// back records that recovery already validated: the disk may have changed since).
 ///
 /// Returns `Ok(None)` if `buf` holds fewer bytes than the record needs (the caller reads
 /// more), else (zxid, payload, encoded length).
-pub fn decode_checked(buf: &[u8]) -> Result<Option<(Zxid, &[u8], usize)>, String> {
+pub fn decode_checked(buf: &[u8]) -> Result<Option<Decoded<'_>>, String> {
     if buf.len() < HEADER_LEN {
         return Ok(None);
     }
