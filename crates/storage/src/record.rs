@@ -265,9 +265,8 @@ mod tests {
         for bit in 0..buf.len() * 8 {
             let mut damaged = buf.clone();
             damaged[bit / 8] ^= 1 << (bit % 8);
-            match count(&damaged) {
-                Ok((n, _)) => assert_eq!(n, 10, "bit {bit} silently lost records"),
-                Err(_) => {}
+            if let Ok((n, _)) = count(&damaged) {
+                assert_eq!(n, 10, "bit {bit} silently lost records");
             }
         }
     }
