@@ -30,9 +30,11 @@ impl Disk {
         self.synced.last().map(|t| t.zxid)
     }
 
+    /// Drops every record after `zxid`, written or durable; records at or below it stay as
+    /// they are (still waiting for their fsync, if they were).
     pub fn truncate(&mut self, zxid: Zxid) {
         self.synced.retain(|t| t.zxid <= zxid);
-        self.unsynced.clear();
+        self.unsynced.retain(|t| t.zxid <= zxid);
     }
 
     pub fn install_snapshot(&mut self, snapshot: Snapshot) {

@@ -22,6 +22,8 @@ pub struct Options {
     pub reorder: bool,
     /// Largest network delay, in time units (a tick is [`UNITS_PER_TICK`]).
     pub delay_max: u64,
+    /// Largest fsync latency, in time units: some seeds get slow disks.
+    pub fsync_max: u64,
     pub crashes: bool,
     pub torn_writes: bool,
     pub partitions: bool,
@@ -56,10 +58,15 @@ impl Options {
             },
             reorder: rng.chance(0.3),
             delay_max: rng.between(1, 12),
+            fsync_max: if rng.chance(0.3) {
+                rng.between(10, 60)
+            } else {
+                UNITS_PER_TICK / 2
+            },
             crashes: rng.chance(0.7),
             torn_writes: rng.chance(0.7),
             partitions: rng.chance(0.6),
-            fault_interval: rng.between(5, 40),
+            fault_interval: rng.between(2, 40),
             compaction: rng.chance(0.5),
             clients: rng.between(1, 4) as usize,
             client_interval: rng.between(1, 6),

@@ -409,7 +409,7 @@ impl World {
                     if !node.fsync_pending {
                         node.fsync_pending = true;
                         let incarnation = node.incarnation;
-                        let delay = self.rng.between(1, UNITS_PER_TICK / 2);
+                        let delay = self.rng.between(1, self.opts.fsync_max);
                         self.schedule(delay, Event::Fsync(i, incarnation));
                     }
                 }
@@ -660,7 +660,7 @@ impl World {
         let n = self.nodes.len();
         let mut kinds = Vec::new();
         if self.opts.crashes {
-            kinds.extend(["crash", "crash-leader"]);
+            kinds.extend(["crash", "crash-leader", "crash", "power-loss"]);
         }
         if self.opts.partitions {
             kinds.extend(["split", "one-way", "isolate-leader", "bridge"]);
@@ -675,6 +675,18 @@ impl World {
                 .is_some_and(|p| p.leader() == Some(node.id))
         });
         match kind {
+            "power-loss" => {
+                // Every server loses power at once: only what each fsynced survives.
+                self.trace(TraceEvent::Fault {
+                    kind: "power-loss",
+                    detail: "all servers".into(),
+                });
+                for victim in 0..n {
+                    self.crash(victim);
+                    let delay = self.rng.between(1, 30 * UNITS_PER_TICK);
+                    self.schedule(delay, Event::Restart(victim));
+                }
+            }
             "crash" | "crash-leader" => {
                 let victim = match (kind, leader) {
                     ("crash-leader", Some(l)) => l,

@@ -242,6 +242,14 @@ impl Peer {
             },
         );
         if let Some(epoch) = leading.epoch {
+            if accepted_epoch > epoch && leading.phase == LeaderPhase::Broadcast {
+                // The follower promised a later epoch (to a leadership attempt that failed) and
+                // can never join our established epoch. Step down so that a new election picks
+                // an epoch above its promise; otherwise it would stay out until the next
+                // failure. (Before establishment the attempt simply runs its course.)
+                self.stats.stale += 1;
+                return self.go_looking();
+            }
             self.send_new_epoch(from, epoch);
         } else {
             self.maybe_choose_epoch();
