@@ -11,6 +11,28 @@
 //! input is a [`DecodeError`] or [`FrameError`] value.
 //!
 //! The wire format is described in the repository's `docs/wire.md`.
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use proto::*;
+//!
+//! // What a client wrote: a getData for "/app" with a watch, xid 3.
+//! let mut wire = BytesMut::new();
+//! encode_frame(
+//!     &mut wire,
+//!     &RequestPacket::new(3, Request::GetData(GetDataRequest { path: "/app".into(), watch: true })),
+//! );
+//!
+//! // The server side: split off a frame, decode it, answer it.
+//! let frames = FrameDecoder::default();
+//! let payload = frames.decode(&mut wire).unwrap().expect("a whole frame");
+//! let packet = RequestPacket::decode(&mut payload.clone()).unwrap();
+//! assert_eq!(packet.request.opcode(), OpCode::GetData);
+//!
+//! let mut out = BytesMut::new();
+//! encode_frame(&mut out, &ReplyPacket::error(packet.header.xid, 0x100000001, ErrorCode::NoNode));
+//! assert_eq!(out.len(), 4 + 16);
+//! ```
 
 #![deny(missing_docs)]
 
