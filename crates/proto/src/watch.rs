@@ -58,8 +58,12 @@ int_enum! {
         Children = 1 => "Children",
         /// Data and exist watches.
         Data = 2 => "Data",
-        /// Both, and persistent watches.
+        /// Every kind.
         Any = 3 => "Any",
+        /// Persistent watches (3.9 clients).
+        Persistent = 4 => "Persistent",
+        /// Persistent recursive watches (3.9 clients).
+        PersistentRecursive = 5 => "PersistentRecursive",
     }
 }
 
