@@ -34,6 +34,25 @@ pub struct Args {
     /// Entries in the snapshot written for `--recovery`.
     #[arg(long, default_value_t = 1_000_000)]
     snapshot_entries: u64,
+    /// With `--recovery`: drop the kernel page cache (needs root) before each read so the
+    /// figures are cold-cache disk reads, not memory copies.
+    #[arg(long)]
+    cold: bool,
+}
+
+/// Empties the page cache so the next read comes from the disk (Linux, root only).
+fn drop_caches(enabled: bool) -> Result<(), String> {
+    if enabled {
+        let status = std::process::Command::new("sync")
+            .status()
+            .map_err(|e| format!("sync: {e}"))?;
+        if !status.success() {
+            return Err("sync failed".into());
+        }
+        fs::write("/proc/sys/vm/drop_caches", "1")
+            .map_err(|e| format!("--cold needs root to drop the page cache: {e}"))?;
+    }
+    Ok(())
 }
 
 /// Runs the log benchmark.
@@ -80,14 +99,25 @@ impl RawFile {
     fn create(dir: &Path) -> Result<RawFile, String> {
         let path = dir.join("raw-fdatasync");
         let err = |e: std::io::Error| format!("raw fdatasync on {}: {e}", path.display());
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path).map_err(err)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(err)?;
         let len = 64u64 << 20;
         let zeros = vec![0u8; 1 << 20];
         for off in (0..len).step_by(zeros.len()) {
             file.write_all_at(&zeros, off).map_err(err)?;
         }
         file.sync_all().map_err(err)?;
-        Ok(RawFile { path, file, len, off: 0 })
+        Ok(RawFile {
+            path,
+            file,
+            len,
+            off: 0,
+        })
     }
 
     /// Writes and fdatasyncs `buf` repeatedly for `slice`; returns the count.
@@ -98,8 +128,12 @@ impl RawFile {
             if self.off + buf.len() as u64 > self.len {
                 self.off = 0;
             }
-            self.file.write_all_at(buf, self.off).map_err(|e| format!("raw write: {e}"))?;
-            self.file.sync_data().map_err(|e| format!("raw fdatasync: {e}"))?;
+            self.file
+                .write_all_at(buf, self.off)
+                .map_err(|e| format!("raw write: {e}"))?;
+            self.file
+                .sync_data()
+                .map_err(|e| format!("raw fdatasync: {e}"))?;
             self.off += buf.len() as u64;
             n += 1;
         }
@@ -117,7 +151,14 @@ struct Case {
 
 /// Appends `batch` records of `payload` bytes and syncs, over and over, alternating 250 ms
 /// slices with the raw fdatasync loop so both see the same disk conditions.
-fn log_case(dir: &Path, raw: &mut RawFile, payload: usize, batch: usize, limit: Duration, preallocate: Preallocate) -> Result<Case, String> {
+fn log_case(
+    dir: &Path,
+    raw: &mut RawFile,
+    payload: usize,
+    batch: usize,
+    limit: Duration,
+    preallocate: Preallocate,
+) -> Result<Case, String> {
     let path = dir.join(format!("log-{payload}-{batch}"));
     let err = |e: storage::StorageError| format!("log bench in {}: {e}", path.display());
     let mut log = FileTxnLog::open(&path, options(preallocate)).map_err(err)?;
@@ -172,7 +213,15 @@ fn throughput(dir: &Path, args: &Args, preallocate: Preallocate) -> Result<(), S
     );
     let mut raw = RawFile::create(dir)?;
     // Batch 4096 shows what group commit reaches when the disk's fdatasync is slow.
-    let cases = [(100usize, 1usize), (100, 16), (100, 256), (100, 4096), (1024, 1), (1024, 16), (1024, 256)];
+    let cases = [
+        (100usize, 1usize),
+        (100, 16),
+        (100, 256),
+        (100, 4096),
+        (1024, 1),
+        (1024, 16),
+        (1024, 256),
+    ];
     {
         for (payload, batch) in cases {
             let c = log_case(dir, &mut raw, payload, batch, limit, preallocate)?;
@@ -217,11 +266,18 @@ fn recovery(dir: &Path, args: &Args, preallocate: Preallocate) -> Result<(), Str
         args.log_mib,
         start.elapsed().as_secs_f64()
     );
+    drop_caches(args.cold)?;
     let t = Instant::now();
     let mut log = FileTxnLog::open(&log_dir, options(preallocate)).map_err(err)?;
     let open_secs = t.elapsed().as_secs_f64();
     assert_eq!(log.last_zxid(), zxid);
-    println!("open (validate every record, build index): {open_secs:.2} s");
+    let cache = if args.cold {
+        "cold cache"
+    } else {
+        "warm cache"
+    };
+    println!("open, validating every record and building the index ({cache}): {open_secs:.2} s");
+    drop_caches(args.cold)?;
     let t = Instant::now();
     let (mut after, mut n) = (0u64, 0u64);
     loop {
@@ -232,7 +288,7 @@ fn recovery(dir: &Path, args: &Args, preallocate: Preallocate) -> Result<(), Str
     }
     assert_eq!(n, zxid);
     println!(
-        "replay read of all {n} records: {:.2} s",
+        "read back all {n} records with read_range, 8 MB pages ({cache}): {:.2} s",
         t.elapsed().as_secs_f64()
     );
     drop(log);
@@ -262,6 +318,7 @@ fn recovery(dir: &Path, args: &Args, preallocate: Preallocate) -> Result<(), Str
         "snapshot of {entries} entries saved in {:.2} s",
         t.elapsed().as_secs_f64()
     );
+    drop_caches(args.cold)?;
     let t = Instant::now();
     let mut snaps = FileSnapshotStore::open(&snap_dir).map_err(err)?;
     let snap = snaps
@@ -269,7 +326,7 @@ fn recovery(dir: &Path, args: &Args, preallocate: Preallocate) -> Result<(), Str
         .map_err(err)?
         .ok_or("snapshot missing")?;
     println!(
-        "snapshot loaded and verified: {} MB in {:.2} s",
+        "snapshot loaded and verified ({cache}): {} MB in {:.2} s",
         snap.data.len() / 1_000_000,
         t.elapsed().as_secs_f64()
     );
