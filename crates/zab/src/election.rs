@@ -74,7 +74,7 @@ impl Peer {
     }
 
     /// What a following or leading server tells a looking one.
-    fn settled_notification(&self) -> Option<Notification> {
+    pub(crate) fn settled_notification(&self) -> Option<Notification> {
         let (state, leader) = match &self.role {
             Role::Looking(_) => return None,
             Role::Following(f) => (PeerState::Following, f.leader),
@@ -97,6 +97,16 @@ impl Peer {
             // Settled servers only answer looking ones, so that they can find the leader.
             if n.state == PeerState::Looking {
                 self.send(from, Message::Vote(mine));
+            }
+            // The server we tried to join follows someone else: join that one instead.
+            if let Role::Following(f) = &self.role {
+                let redirect = f.leader == from
+                    && f.awaiting_new_epoch()
+                    && n.state == PeerState::Following
+                    && n.vote.leader != self.cfg.id;
+                if redirect {
+                    self.join(n.vote.leader);
+                }
             }
             return;
         }

@@ -24,7 +24,8 @@ pub(crate) enum FollowerPhase {
 pub(crate) struct Following {
     pub(crate) leader: ServerId,
     link: u64,
-    next_seq: u64,
+    /// The next sequence number expected on the link; unknown until NEWEPOCH opens it.
+    next_seq: Option<u64>,
     /// The epoch of the leader, from NEWEPOCH.
     epoch: Epoch,
     phase: FollowerPhase,
@@ -37,6 +38,10 @@ pub(crate) struct Following {
 }
 
 impl Following {
+    pub(crate) fn awaiting_new_epoch(&self) -> bool {
+        self.phase == FollowerPhase::AwaitNewEpoch
+    }
+
     pub(crate) fn phase_summary(&self) -> Phase {
         match self.phase {
             FollowerPhase::AwaitNewEpoch => Phase::FollowingDiscovery,
@@ -54,7 +59,7 @@ impl Peer {
         self.role = Role::Following(Following {
             leader,
             link,
-            next_seq: 0,
+            next_seq: None,
             epoch: self.accepted_epoch,
             phase: FollowerPhase::AwaitNewEpoch,
             joined_at: self.now,
@@ -123,16 +128,26 @@ impl Peer {
             self.stats.stale += 1;
             return;
         }
-        if seq < following.next_seq {
-            self.stats.duplicate += 1;
-            return;
+        match following.next_seq {
+            // The leader opens a link with NEWEPOCH, at a sequence number of its choosing.
+            None if !matches!(message, Message::NewEpoch { .. }) => {
+                self.stats.stale += 1;
+                return;
+            }
+            None => {}
+            Some(next) if seq < next => {
+                self.stats.duplicate += 1;
+                return;
+            }
+            Some(next) if seq > next => {
+                // A message of this link was lost, or the leader restarted its side of the
+                // link: the FIFO channel is broken. Rejoin.
+                self.stats.out_of_order += 1;
+                return self.go_looking();
+            }
+            Some(_) => {}
         }
-        if seq > following.next_seq {
-            // A message of this link was lost: the FIFO channel is broken. Rejoin.
-            self.stats.out_of_order += 1;
-            return self.go_looking();
-        }
-        following.next_seq += 1;
+        following.next_seq = Some(seq + 1);
         following.last_heard = now;
         let phase = following.phase;
         let epoch = following.epoch;

@@ -69,6 +69,10 @@ pub(crate) struct Leading {
     initial: Zxid,
     committed: Zxid,
     counter: u32,
+    /// Where the next learner link starts numbering. Each link starts far above the last, so
+    /// that a follower which sees the leader re-open a link it already used (after a stale,
+    /// duplicated CEPOCH) finds a gap and rejoins instead of mixing two sessions.
+    next_link_seq: u64,
 }
 
 impl Leading {
@@ -105,6 +109,7 @@ impl Peer {
             initial: self.history.last(),
             committed: Zxid::ZERO,
             counter: 0,
+            next_link_seq: 0,
         });
         self.set_phase(Phase::LeadingDiscovery, self.accepted_epoch);
         // A single-server ensemble is its own quorum.
@@ -229,11 +234,13 @@ impl Peer {
             self.stats.duplicate += 1;
             return;
         }
+        let next_seq = leading.next_link_seq;
+        leading.next_link_seq += 1 << 32;
         leading.learners.insert(
             from,
             Learner {
                 link,
-                next_seq: 0,
+                next_seq,
                 accepted_epoch,
                 position: (Epoch(0), Zxid::ZERO),
                 state: LearnerState::Joined,

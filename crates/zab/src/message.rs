@@ -2,8 +2,10 @@
 //!
 //! Messages from a leader to one follower travel on a *link*: the follower picks a fresh link
 //! id every time it starts following (and sends it in CEPOCH), and the leader numbers every
-//! message on that link with `seq` from 0. The follower accepts exactly the next `seq`, drops
-//! duplicates and treats a gap as a broken link (it returns to election and rejoins). This
+//! message on that link with consecutive `seq` numbers, opening with NEWEPOCH. The follower
+//! accepts exactly the next `seq`, drops duplicates and treats a gap as a broken link (it
+//! returns to election and rejoins). Each link the leader opens starts its numbering far above
+//! the previous one, so a link re-opened after a stale CEPOCH shows up as a gap. This
 //! gives Zab the FIFO, no-duplicate channel it assumes (TCP in a real deployment) even on a
 //! network that reorders and duplicates, as the simulator's does. Follower-to-leader messages
 //! carry the link id so that replies from an abandoned link are ignored; their content is

@@ -200,6 +200,14 @@ impl Peer {
         if let Message::Vote(notification) = message {
             return self.on_vote(from, notification);
         }
+        if matches!(message, Message::CEpoch { .. }) && !matches!(self.role, Role::Leading(_)) {
+            // Someone takes us for its leader: tell it whom we follow, if anyone.
+            self.stats.stale += 1;
+            if let Some(mine) = self.settled_notification() {
+                self.send(from, Message::Vote(mine));
+            }
+            return;
+        }
         match self.role {
             Role::Looking(_) => self.stats.stale += 1,
             Role::Following(_) => self.follower_message(from, message),

@@ -1,0 +1,446 @@
+//! Scenario tests of single rules of the protocol, driven by hand: each sets up peers,
+//! delivers chosen messages, and checks the exact outputs that matter.
+
+use bytes::Bytes;
+use zab::{Action, Boot, Config, Epoch, Input, Message, Peer, ServerId, Snapshot, Txn, Zxid};
+
+fn peer(id: u64, n: u64) -> Peer {
+    let members = (1..=n).map(ServerId).collect();
+    Peer::new(
+        Config::new(ServerId(id), members),
+        Boot {
+            nonce: id * 1000,
+            ..Boot::default()
+        },
+    )
+}
+
+/// A tiny synchronous network: delivers every message at once, makes every append durable
+/// immediately unless `hold_fsync` is set for that server.
+struct Net {
+    peers: Vec<Peer>,
+    hold_fsync: Vec<bool>,
+    delivered: Vec<Vec<Zxid>>,
+    queue: std::collections::VecDeque<(ServerId, ServerId, Message)>,
+    appended: Vec<Option<Zxid>>,
+}
+
+impl Net {
+    fn new(n: u64) -> Net {
+        let peers: Vec<Peer> = (1..=n).map(|i| peer(i, n)).collect();
+        let n = n as usize;
+        Net {
+            peers,
+            hold_fsync: vec![false; n],
+            delivered: vec![Vec::new(); n],
+            queue: Default::default(),
+            appended: vec![None; n],
+        }
+    }
+
+    fn absorb(&mut self, i: usize, out: Vec<Action>) {
+        let from = self.peers[i].id();
+        for action in out {
+            match action {
+                Action::Send { to, message } => self.queue.push_back((from, to, message)),
+                Action::Deliver(txn) => self.delivered[i].push(txn.zxid),
+                Action::Append(txns) => self.appended[i] = txns.last().map(|t| t.zxid),
+                Action::TakeSnapshot { for_server } => {
+                    let zxid = self.peers[i].delivered_zxid();
+                    let snapshot = Snapshot {
+                        zxid,
+                        data: Bytes::new(),
+                    };
+                    let mut more = Vec::new();
+                    self.peers[i].step(
+                        Input::SnapshotTaken {
+                            for_server,
+                            snapshot,
+                        },
+                        &mut more,
+                    );
+                    self.absorb(i, more);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn start(&mut self) {
+        for i in 0..self.peers.len() {
+            let mut out = Vec::new();
+            self.peers[i].start(&mut out);
+            self.absorb(i, out);
+        }
+    }
+
+    /// Delivers messages, fsyncs and ticks until nothing moves.
+    fn settle(&mut self, ticks: usize) {
+        for _ in 0..ticks {
+            for _ in 0..10_000 {
+                let mut moved = false;
+                while let Some((from, to, message)) = self.queue.pop_front() {
+                    moved = true;
+                    let i = to.0 as usize - 1;
+                    let mut out = Vec::new();
+                    self.peers[i].step(Input::Message { from, message }, &mut out);
+                    self.absorb(i, out);
+                }
+                for i in 0..self.peers.len() {
+                    if !self.hold_fsync[i] {
+                        if let Some(z) = self.appended[i].take() {
+                            moved = true;
+                            let mut out = Vec::new();
+                            self.peers[i].step(Input::LogDurable(z), &mut out);
+                            self.absorb(i, out);
+                        }
+                    }
+                }
+                if !moved {
+                    break;
+                }
+            }
+            for i in 0..self.peers.len() {
+                let mut out = Vec::new();
+                self.peers[i].step(Input::Tick, &mut out);
+                self.absorb(i, out);
+            }
+        }
+    }
+
+    fn leader(&self) -> usize {
+        self.peers
+            .iter()
+            .position(|p| p.is_leading())
+            .expect("a leader")
+    }
+
+    fn propose(&mut self, data: &str) -> Zxid {
+        let i = self.leader();
+        let mut out = Vec::new();
+        let zxid = self.peers[i]
+            .propose(Bytes::from(data.to_string()), &mut out)
+            .unwrap();
+        self.absorb(i, out);
+        zxid
+    }
+}
+
+#[test]
+fn three_servers_elect_the_highest_id_and_commit_in_order() {
+    let mut net = Net::new(3);
+    net.start();
+    net.settle(5);
+    assert_eq!(net.leader(), 2, "equal histories: the highest id wins");
+    let zxids: Vec<Zxid> = (0..5).map(|k| net.propose(&format!("t{k}"))).collect();
+    assert!(zxids.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(
+        zxids[0],
+        Zxid::new(1, 1),
+        "a new epoch starts its counter at 1"
+    );
+    net.settle(2);
+    for delivered in &net.delivered {
+        assert_eq!(delivered, &zxids);
+    }
+}
+
+#[test]
+fn a_follower_acks_only_what_is_durable() {
+    let mut net = Net::new(3);
+    net.start();
+    net.settle(5);
+    net.hold_fsync = vec![true, true, false]; // only the leader's disk works
+    let zxid = net.propose("x");
+    net.settle(1);
+    assert!(
+        net.delivered[2].is_empty(),
+        "the leader alone is not a quorum"
+    );
+    assert!(net.peers[0].last_zxid() == zxid && net.peers[0].durable_zxid() < zxid);
+    net.hold_fsync[0] = false;
+    net.settle(1);
+    assert_eq!(net.delivered[2], vec![zxid]);
+}
+
+#[test]
+fn the_new_leader_keeps_acknowledged_history_and_the_epoch_grows() {
+    let mut net = Net::new(3);
+    net.start();
+    net.settle(5);
+    let committed = net.propose("kept");
+    net.settle(1);
+    // The leader stops hearing anything: both sides time out and a new epoch begins.
+    let old = net.leader();
+    for _ in 0..20 {
+        let mut out = Vec::new();
+        net.peers[old].step(Input::Tick, &mut out);
+        for i in 0..3 {
+            if i != old {
+                let mut out = Vec::new();
+                net.peers[i].step(Input::Tick, &mut out);
+                net.absorb(i, out);
+            }
+        }
+        net.queue
+            .retain(|(from, to, _)| from.0 as usize - 1 != old && to.0 as usize - 1 != old);
+        net.settle(1);
+    }
+    let new = net
+        .peers
+        .iter()
+        .position(|p| p.is_leading() && p.id().0 as usize - 1 != old)
+        .unwrap();
+    assert!(net.peers[new].current_epoch() > Epoch(1));
+    assert!(net.peers[new].last_zxid() >= committed);
+}
+
+#[test]
+fn stale_and_foreign_input_is_counted_not_obeyed() {
+    let mut p = peer(1, 3);
+    let mut out = Vec::new();
+    p.start(&mut out);
+    out.clear();
+    let junk = Message::Commit {
+        link: 9,
+        seq: 0,
+        epoch: Epoch(7),
+        zxid: Zxid::new(7, 1),
+    };
+    p.step(
+        Input::Message {
+            from: ServerId(99),
+            message: junk.clone(),
+        },
+        &mut out,
+    );
+    p.step(
+        Input::Message {
+            from: ServerId(2),
+            message: junk,
+        },
+        &mut out,
+    );
+    assert!(out.iter().all(|a| !matches!(a, Action::Deliver(_))));
+    assert_eq!(p.stats().unknown_server, 1);
+    assert_eq!(p.stats().stale, 1);
+}
+
+#[test]
+fn a_follower_refuses_a_newepoch_below_its_promise() {
+    // Server 1 promised epoch 5; a leader offering epoch 3 is refused.
+    let members = vec![ServerId(1), ServerId(2), ServerId(3)];
+    let boot = Boot {
+        accepted_epoch: Epoch(5),
+        accepted_leader: ServerId(3),
+        current_epoch: Epoch(4),
+        ..Boot::default()
+    };
+    let mut p = Peer::new(Config::new(ServerId(1), members), boot);
+    let mut out = Vec::new();
+    p.start(&mut out);
+    // Server 2 announces it leads; server 1 joins it.
+    let vote = zab::Vote {
+        leader: ServerId(2),
+        epoch: Epoch(3),
+        zxid: Zxid::ZERO,
+    };
+    let n = zab::Notification {
+        round: 1,
+        state: zab::PeerState::Leading,
+        vote,
+    };
+    out.clear();
+    p.step(
+        Input::Message {
+            from: ServerId(2),
+            message: Message::Vote(n),
+        },
+        &mut out,
+    );
+    let link = out
+        .iter()
+        .find_map(|a| match a {
+            Action::Send {
+                message:
+                    Message::CEpoch {
+                        link,
+                        accepted_epoch,
+                    },
+                ..
+            } => {
+                assert_eq!(*accepted_epoch, Epoch(5));
+                Some(*link)
+            }
+            _ => None,
+        })
+        .expect("CEPOCH sent");
+    out.clear();
+    let newepoch = Message::NewEpoch {
+        link,
+        seq: 0,
+        epoch: Epoch(3),
+    };
+    p.step(
+        Input::Message {
+            from: ServerId(2),
+            message: newepoch,
+        },
+        &mut out,
+    );
+    assert!(out
+        .iter()
+        .all(|a| !matches!(a, Action::PersistAcceptedEpoch { .. })));
+    assert!(out.iter().all(|a| !matches!(
+        a,
+        Action::Send {
+            message: Message::AckEpoch { .. },
+            ..
+        }
+    )));
+    assert_eq!(p.phase(), zab::Phase::Looking);
+    assert_eq!(p.accepted_epoch(), Epoch(5));
+}
+
+#[test]
+fn ack_newleader_waits_for_durable_history_then_current_epoch() {
+    let members = vec![ServerId(1), ServerId(2), ServerId(3)];
+    let mut p = Peer::new(Config::new(ServerId(1), members), Boot::default());
+    let mut out = Vec::new();
+    p.start(&mut out);
+    let vote = zab::Vote {
+        leader: ServerId(2),
+        epoch: Epoch(0),
+        zxid: Zxid::ZERO,
+    };
+    let n = zab::Notification {
+        round: 1,
+        state: zab::PeerState::Leading,
+        vote,
+    };
+    out.clear();
+    p.step(
+        Input::Message {
+            from: ServerId(2),
+            message: Message::Vote(n),
+        },
+        &mut out,
+    );
+    let link = out
+        .iter()
+        .find_map(|a| match a {
+            Action::Send {
+                message: Message::CEpoch { link, .. },
+                ..
+            } => Some(*link),
+            _ => None,
+        })
+        .unwrap();
+    let from = ServerId(2);
+    let e = Epoch(1);
+    let txn = Txn {
+        zxid: Zxid::new(0, 1),
+        data: Bytes::from_static(b"a"),
+    };
+    let steps = [
+        Message::NewEpoch {
+            link,
+            seq: 0,
+            epoch: e,
+        },
+        Message::Diff {
+            link,
+            seq: 1,
+            epoch: e,
+            txns: vec![txn.clone()],
+        },
+        Message::NewLeader {
+            link,
+            seq: 2,
+            epoch: e,
+            last_zxid: txn.zxid,
+        },
+    ];
+    out.clear();
+    for message in steps {
+        p.step(Input::Message { from, message }, &mut out);
+    }
+    let acked = |out: &Vec<Action>| {
+        out.iter().any(|a| {
+            matches!(
+                a,
+                Action::Send {
+                    message: Message::AckNewLeader { .. },
+                    ..
+                }
+            )
+        })
+    };
+    assert!(
+        !acked(&out),
+        "ACK-LD before the synchronized history is durable"
+    );
+    assert!(out
+        .iter()
+        .all(|a| !matches!(a, Action::PersistCurrentEpoch(_))));
+    out.clear();
+    p.step(Input::LogDurable(txn.zxid), &mut out);
+    let persist = out
+        .iter()
+        .position(|a| matches!(a, Action::PersistCurrentEpoch(ep) if *ep == e));
+    let ack = out.iter().position(|a| {
+        matches!(
+            a,
+            Action::Send {
+                message: Message::AckNewLeader { .. },
+                ..
+            }
+        )
+    });
+    assert!(
+        persist.unwrap() < ack.unwrap(),
+        "currentEpoch is persisted before ACK-LD leaves"
+    );
+    // A TRUNC below what was delivered would be refused; a duplicate PROPOSE is tolerated.
+    out.clear();
+    let commit_ld = Message::CommitNewLeader {
+        link,
+        seq: 3,
+        epoch: e,
+        committed: txn.zxid,
+    };
+    p.step(
+        Input::Message {
+            from,
+            message: commit_ld,
+        },
+        &mut out,
+    );
+    assert_eq!(p.delivered_zxid(), txn.zxid);
+    let t1 = Txn {
+        zxid: Zxid::new(1, 1),
+        data: Bytes::from_static(b"b"),
+    };
+    let propose = Message::Propose {
+        link,
+        seq: 4,
+        epoch: e,
+        txn: t1.clone(),
+    };
+    p.step(
+        Input::Message {
+            from,
+            message: propose.clone(),
+        },
+        &mut out,
+    );
+    p.step(
+        Input::Message {
+            from,
+            message: propose,
+        },
+        &mut out,
+    );
+    assert_eq!(p.last_zxid(), t1.zxid);
+    assert_eq!(p.stats().duplicate, 1);
+}
