@@ -6,6 +6,7 @@
 use clap::{Parser, Subcommand};
 
 mod bench_log;
+mod dev_cmd;
 mod sim_cmd;
 
 #[derive(Parser)]
@@ -21,6 +22,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Start a local ensemble (for now: simulated, telling what happens).
+    Dev(dev_cmd::Args),
     /// Run the deterministic Zab simulator: replay one seed or sweep many.
     Sim(sim_cmd::Args),
     /// Benchmarks.
@@ -37,6 +40,7 @@ enum BenchCommand {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Dev(args) => dev_cmd::run(args),
         Command::Sim(args) => sim_cmd::run(args),
         Command::Bench(BenchCommand::Log(args)) => bench_log::run(args),
     };

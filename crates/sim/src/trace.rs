@@ -63,15 +63,20 @@ pub struct Tracer {
     json: Option<Box<dyn Write>>,
     recent: VecDeque<String>,
     recent_max: usize,
+    /// Readable lines of the events that tell the story (roles, epochs, crashes, faults),
+    /// without the individual messages and deliveries.
+    story: Option<Box<dyn Write>>,
 }
 
 impl Tracer {
     pub fn new(json: Option<Box<dyn Write>>, recent_max: usize) -> Tracer {
-        Tracer {
-            json,
-            recent: VecDeque::new(),
-            recent_max,
-        }
+        Tracer { json, recent: VecDeque::new(), recent_max, story: None }
+    }
+
+    /// Also tells the story of the run, as readable lines, to `out`.
+    pub fn with_story(mut self, out: Box<dyn Write>) -> Tracer {
+        self.story = Some(out);
+        self
     }
 
     /// The last readable lines, oldest first.
@@ -85,6 +90,18 @@ impl Tracer {
             if let Some(out) = self.json.as_mut() {
                 // A trace that cannot be written is not worth stopping the run for.
                 let _ = writeln!(out, "{line}");
+            }
+        }
+        let story_worthy = !matches!(
+            event,
+            TraceEvent::Send { .. }
+                | TraceEvent::Receive { .. }
+                | TraceEvent::Drop { .. }
+                | TraceEvent::Deliver { .. }
+        );
+        if story_worthy {
+            if let Some(out) = self.story.as_mut() {
+                let _ = writeln!(out, "{}", text_line(t, &event));
             }
         }
         if self.recent_max > 0 {
