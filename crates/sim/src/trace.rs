@@ -70,7 +70,12 @@ pub struct Tracer {
 
 impl Tracer {
     pub fn new(json: Option<Box<dyn Write>>, recent_max: usize) -> Tracer {
-        Tracer { json, recent: VecDeque::new(), recent_max, story: None }
+        Tracer {
+            json,
+            recent: VecDeque::new(),
+            recent_max,
+            story: None,
+        }
     }
 
     /// Also tells the story of the run, as readable lines, to `out`.
