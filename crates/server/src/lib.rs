@@ -1,0 +1,6 @@
+//! The Quorum server: configuration, the Zab driver over real storage, and (being built) the
+//! client protocol pipeline.
+
+pub mod config;
+pub mod replica;
+pub mod watches;

@@ -1,0 +1,269 @@
+//! Watches: local to the server holding the connection (DESIGN.md), fired in zxid order as
+//! transactions are applied.
+//!
+//! Semantics follow ZooKeeper 3.8's WatchManager: one-shot data watches (getData, and exists
+//! on a node or on a missing one) fire on NodeCreated, NodeDataChanged and NodeDeleted; one-shot
+//! child watches (getChildren) fire on NodeChildrenChanged and NodeDeleted; persistent watches
+//! fire on every event of their node and stay; persistent-recursive watches fire on NodeCreated,
+//! NodeDataChanged and NodeDeleted of their node and every descendant (never on
+//! NodeChildrenChanged) and stay. One event reaches one watcher once, however many of its
+//! watches match.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use proto::EventType;
+
+/// A connection (the watcher), as the server numbers them.
+pub type ConnId = u64;
+
+/// The kinds of watch a connection can hold on a path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WatchKind {
+    Data,
+    Child,
+    Persistent,
+    PersistentRecursive,
+}
+
+const KINDS: [WatchKind; 4] = [
+    WatchKind::Data,
+    WatchKind::Child,
+    WatchKind::Persistent,
+    WatchKind::PersistentRecursive,
+];
+
+/// Every watch the server holds.
+#[derive(Default, Debug)]
+pub struct Watches {
+    by_path: HashMap<WatchKind, HashMap<String, BTreeSet<ConnId>>>,
+    by_conn: HashMap<ConnId, BTreeSet<(WatchKind, String)>>,
+}
+
+impl Watches {
+    pub fn add(&mut self, conn: ConnId, kind: WatchKind, path: &str) {
+        self.by_path
+            .entry(kind)
+            .or_default()
+            .entry(path.to_string())
+            .or_default()
+            .insert(conn);
+        self.by_conn
+            .entry(conn)
+            .or_default()
+            .insert((kind, path.to_string()));
+    }
+
+    fn remove_one(&mut self, conn: ConnId, kind: WatchKind, path: &str) -> bool {
+        let Some(paths) = self.by_path.get_mut(&kind) else {
+            return false;
+        };
+        let Some(conns) = paths.get_mut(path) else {
+            return false;
+        };
+        let removed = conns.remove(&conn);
+        if conns.is_empty() {
+            paths.remove(path);
+        }
+        if let Some(mine) = self.by_conn.get_mut(&conn) {
+            mine.remove(&(kind, path.to_string()));
+            if mine.is_empty() {
+                self.by_conn.remove(&conn);
+            }
+        }
+        removed
+    }
+
+    /// Whether `conn` holds a watch of `kind` on `path`.
+    pub fn has(&self, conn: ConnId, kind: WatchKind, path: &str) -> bool {
+        self.by_path
+            .get(&kind)
+            .and_then(|paths| paths.get(path))
+            .is_some_and(|conns| conns.contains(&conn))
+    }
+
+    /// Removes `conn`'s watches of the given kinds on `path`; returns whether any existed.
+    pub fn remove(&mut self, conn: ConnId, kinds: &[WatchKind], path: &str) -> bool {
+        let mut any = false;
+        for &kind in kinds {
+            any |= self.remove_one(conn, kind, path);
+        }
+        any
+    }
+
+    /// Drops every watch of a closed connection.
+    pub fn remove_connection(&mut self, conn: ConnId) {
+        if let Some(mine) = self.by_conn.remove(&conn) {
+            for (kind, path) in mine {
+                if let Some(paths) = self.by_path.get_mut(&kind) {
+                    if let Some(conns) = paths.get_mut(&path) {
+                        conns.remove(&conn);
+                        if conns.is_empty() {
+                            paths.remove(&path);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fires `event` on `path`: returns the watchers to notify (each once), and removes the
+    /// one-shot watches that fired.
+    pub fn trigger(&mut self, path: &str, event: EventType) -> BTreeSet<ConnId> {
+        let mut fired = BTreeSet::new();
+        let one_shot: &[WatchKind] = match event {
+            EventType::NodeCreated | EventType::NodeDataChanged => &[WatchKind::Data],
+            EventType::NodeChildrenChanged => &[WatchKind::Child],
+            EventType::NodeDeleted => &[WatchKind::Data, WatchKind::Child],
+            _ => &[],
+        };
+        for &kind in one_shot {
+            if let Some(conns) = self.by_path.get_mut(&kind).and_then(|p| p.remove(path)) {
+                for conn in conns {
+                    if let Some(mine) = self.by_conn.get_mut(&conn) {
+                        mine.remove(&(kind, path.to_string()));
+                        if mine.is_empty() {
+                            self.by_conn.remove(&conn);
+                        }
+                    }
+                    fired.insert(conn);
+                }
+            }
+        }
+        if let Some(conns) = self
+            .by_path
+            .get(&WatchKind::Persistent)
+            .and_then(|p| p.get(path))
+        {
+            fired.extend(conns.iter().copied());
+        }
+        if event != EventType::NodeChildrenChanged {
+            if let Some(recursive) = self.by_path.get(&WatchKind::PersistentRecursive) {
+                for ancestor in ancestors_and_self(path) {
+                    if let Some(conns) = recursive.get(ancestor) {
+                        fired.extend(conns.iter().copied());
+                    }
+                }
+            }
+        }
+        fired
+    }
+
+    /// Number of watches of every kind.
+    pub fn count(&self) -> usize {
+        self.by_conn.values().map(BTreeSet::len).sum()
+    }
+
+    /// Number of distinct watched paths.
+    pub fn path_count(&self) -> usize {
+        let mut paths = BTreeSet::new();
+        for kind in KINDS {
+            if let Some(p) = self.by_path.get(&kind) {
+                paths.extend(p.keys().map(String::as_str));
+            }
+        }
+        paths.len()
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.by_conn.len()
+    }
+
+    /// Paths watched, per connection (for `wchc`).
+    pub fn by_connection(&self) -> BTreeMap<ConnId, BTreeSet<String>> {
+        self.by_conn
+            .iter()
+            .map(|(&c, set)| (c, set.iter().map(|(_, p)| p.clone()).collect()))
+            .collect()
+    }
+
+    /// Watchers, per path (for `wchp`).
+    pub fn by_path(&self) -> BTreeMap<String, BTreeSet<ConnId>> {
+        let mut out: BTreeMap<String, BTreeSet<ConnId>> = BTreeMap::new();
+        for kind in KINDS {
+            if let Some(p) = self.by_path.get(&kind) {
+                for (path, conns) in p {
+                    out.entry(path.clone())
+                        .or_default()
+                        .extend(conns.iter().copied());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// "/a/b/c" → "/a/b/c", "/a/b", "/a", "/".
+fn ancestors_and_self(path: &str) -> impl Iterator<Item = &str> {
+    let mut next = Some(path);
+    std::iter::from_fn(move || {
+        let current = next?;
+        next = if current == "/" {
+            None
+        } else {
+            match current.rfind('/') {
+                Some(0) => Some("/"),
+                Some(i) => Some(&current[..i]),
+                None => None,
+            }
+        };
+        Some(current)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_shot_watches_fire_once() {
+        let mut w = Watches::default();
+        w.add(1, WatchKind::Data, "/a");
+        w.add(2, WatchKind::Child, "/a");
+        assert_eq!(
+            w.trigger("/a", EventType::NodeDataChanged),
+            BTreeSet::from([1])
+        );
+        assert!(w.trigger("/a", EventType::NodeDataChanged).is_empty());
+        assert_eq!(w.trigger("/a", EventType::NodeDeleted), BTreeSet::from([2]));
+        assert_eq!(w.count(), 0);
+    }
+
+    #[test]
+    fn persistent_and_recursive_watches_stay() {
+        let mut w = Watches::default();
+        w.add(1, WatchKind::Persistent, "/a");
+        w.add(2, WatchKind::PersistentRecursive, "/a");
+        assert_eq!(
+            w.trigger("/a", EventType::NodeChildrenChanged),
+            BTreeSet::from([1])
+        );
+        assert_eq!(
+            w.trigger("/a/b/c", EventType::NodeCreated),
+            BTreeSet::from([2])
+        );
+        assert_eq!(
+            w.trigger("/a", EventType::NodeDataChanged),
+            BTreeSet::from([1, 2])
+        );
+        assert_eq!(w.count(), 2);
+        w.remove_connection(2);
+        assert!(w.trigger("/a/x", EventType::NodeDeleted).is_empty());
+    }
+
+    #[test]
+    fn a_watcher_with_two_matching_watches_is_told_once() {
+        let mut w = Watches::default();
+        w.add(1, WatchKind::Data, "/a");
+        w.add(1, WatchKind::Child, "/a");
+        w.add(1, WatchKind::PersistentRecursive, "/");
+        assert_eq!(w.trigger("/a", EventType::NodeDeleted), BTreeSet::from([1]));
+        assert_eq!(w.count(), 1);
+    }
+
+    #[test]
+    fn ancestors() {
+        let all: Vec<&str> = ancestors_and_self("/a/b").collect();
+        assert_eq!(all, ["/a/b", "/a", "/"]);
+        assert_eq!(ancestors_and_self("/").collect::<Vec<_>>(), ["/"]);
+    }
+}
