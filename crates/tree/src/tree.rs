@@ -1,0 +1,359 @@
+//! The data tree: nodes by path, the sessions table, container and TTL indexes, and the
+//! running digest. Reads are public; mutations are crate-private and reached only through
+//! [`DataTree::apply`](crate::apply), so every replica changes its tree the same way.
+
+use std::collections::{BTreeSet, HashMap};
+
+use bytes::Bytes;
+use proto::{Acl, ErrorCode, Stat};
+
+use crate::digest::{node_hash, session_hash};
+use crate::node::{data_len, Node, NodeKind};
+use crate::path::{self, CONFIG, QUOTA, ROOT, ZOOKEEPER};
+use crate::sessions::Sessions;
+use crate::txn::CreateTxn;
+
+/// The replicated state machine's state.
+#[derive(Debug, Clone)]
+pub struct DataTree {
+    pub(crate) nodes: HashMap<String, Node>,
+    pub(crate) sessions: Sessions,
+    pub(crate) containers: BTreeSet<String>,
+    pub(crate) ttls: BTreeSet<String>,
+    pub(crate) digest: u64,
+    pub(crate) data_size: u64,
+    pub(crate) last_zxid: i64,
+}
+
+impl Default for DataTree {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PartialEq for DataTree {
+    /// Two trees are equal when their nodes (data, ACL, Stat, kind, children), sessions and
+    /// last applied zxid are; the cached hashes and indexes follow from those.
+    fn eq(&self, other: &Self) -> bool {
+        self.last_zxid == other.last_zxid
+            && self.sessions == other.sessions
+            && self.nodes.len() == other.nodes.len()
+            && self
+                .nodes
+                .iter()
+                .all(|(p, n)| other.nodes.get(p) == Some(n))
+    }
+}
+
+impl DataTree {
+    /// A fresh tree as ZooKeeper 3.8 starts: `/`, `/zookeeper`, `/zookeeper/quota` and
+    /// `/zookeeper/config`, all with empty (not null) data and zeroed Stats, open ACLs except
+    /// `/zookeeper/config`, which is read-only for everyone and has aversion -1 (ZooKeeper sets
+    /// its ACL with version -1 at startup).
+    pub fn new() -> Self {
+        let mut tree = DataTree {
+            nodes: HashMap::new(),
+            sessions: Sessions::default(),
+            containers: BTreeSet::new(),
+            ttls: BTreeSet::new(),
+            digest: 0,
+            data_size: 0,
+            last_zxid: 0,
+        };
+        let system = |acl: Vec<Acl>| {
+            let mut n = Node::new(Some(Bytes::new()), acl, NodeKind::Persistent, 0, 0);
+            n.stat = Stat::default();
+            n
+        };
+        tree.insert_raw(ROOT, system(Acl::open_unsafe()));
+        tree.insert_raw(ZOOKEEPER, system(Acl::open_unsafe()));
+        tree.insert_raw(QUOTA, system(Acl::open_unsafe()));
+        let mut config = system(Acl::read_unsafe());
+        config.stat.aversion = -1;
+        tree.insert_raw(CONFIG, config);
+        tree
+    }
+
+    // ----- reads -------------------------------------------------------------------------
+
+    /// Data, Stat and ACL of a node.
+    pub fn get(&self, path: &str) -> Option<(&Option<Bytes>, &Stat, &[Acl])> {
+        self.nodes
+            .get(path)
+            .map(|n| (&n.data, &n.stat, n.acl.as_slice()))
+    }
+
+    /// The whole node.
+    pub fn node(&self, path: &str) -> Option<&Node> {
+        self.nodes.get(path)
+    }
+
+    /// Does the node exist?
+    pub fn exists(&self, path: &str) -> bool {
+        self.nodes.contains_key(path)
+    }
+
+    /// The Stat of a node.
+    pub fn stat(&self, path: &str) -> Option<&Stat> {
+        self.nodes.get(path).map(|n| &n.stat)
+    }
+
+    /// Child names of a node, sorted.
+    pub fn children(&self, path: &str) -> Option<&BTreeSet<String>> {
+        self.nodes.get(path).map(|n| &n.children)
+    }
+
+    /// The ephemeral paths a session owns, sorted.
+    pub fn ephemerals(&self, session: i64) -> Vec<String> {
+        self.sessions.ephemeral_set(session)
+    }
+
+    /// The sessions table.
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    /// Number of descendants of `path` (not counting itself), as getAllChildrenNumber
+    /// answers; `None` if the node does not exist. For `/` ZooKeeper answers its node count
+    /// minus two (its root is stored twice), which is every node except the root.
+    pub fn all_children_number(&self, path: &str) -> Option<usize> {
+        if path == ROOT {
+            return Some(self.nodes.len() - 1);
+        }
+        let mut count = 0;
+        let mut stack = vec![path.to_string()];
+        while let Some(p) = stack.pop() {
+            let node = self.nodes.get(&p)?;
+            for c in &node.children {
+                count += 1;
+                stack.push(path::join(&p, c));
+            }
+        }
+        Some(count)
+    }
+
+    /// The node count as ZooKeeper reports it in `srvr`/`mntr` ("Node count"): ZooKeeper's map
+    /// holds the root under both "" and "/", so a fresh server reports 5 for 4 nodes. Use
+    /// [`DataTree::len`] for the real number.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len() + 1
+    }
+
+    /// The number of distinct nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Never true: the root always exists.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Sum of path lengths and data lengths over all nodes (ZooKeeper's
+    /// `approximateDataSize`, reported by mntr).
+    pub fn approximate_data_size(&self) -> u64 {
+        self.data_size
+    }
+
+    /// The incrementally maintained digest of the whole tree and sessions table.
+    pub fn digest(&self) -> u64 {
+        self.digest
+    }
+
+    /// The digest recomputed from scratch (for checks; O(nodes)).
+    pub fn compute_digest(&self) -> u64 {
+        let nodes = self
+            .nodes
+            .iter()
+            .fold(0u64, |acc, (p, n)| acc.wrapping_add(node_hash(p, n)));
+        self.sessions
+            .iter()
+            .fold(nodes, |acc, (id, t)| acc.wrapping_add(session_hash(id, t)))
+    }
+
+    /// The zxid of the last txn applied (0 for a fresh tree).
+    pub fn last_zxid(&self) -> i64 {
+        self.last_zxid
+    }
+
+    /// All paths, in no particular order.
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.nodes.keys().map(String::as_str)
+    }
+
+    // ----- mutations (apply only) --------------------------------------------------------
+
+    /// Adds a node without touching its parent (construction and restore).
+    pub(crate) fn insert_raw(&mut self, path: &str, mut node: Node) {
+        node.stat.data_length = data_len(&node.data);
+        node.stat.num_children = node.children.len() as i32;
+        node.hash = node_hash(path, &node);
+        self.digest = self.digest.wrapping_add(node.hash);
+        self.data_size += path.len() as u64 + node.stat.data_length as u64;
+        match node.kind {
+            NodeKind::Container => {
+                self.containers.insert(path.to_string());
+            }
+            NodeKind::Ttl(_) => {
+                self.ttls.insert(path.to_string());
+            }
+            NodeKind::Ephemeral(s) => self.sessions.add_ephemeral(s, path),
+            NodeKind::Persistent => {}
+        }
+        if let Some((parent, name)) = path::split(path) {
+            if let Some(p) = self.nodes.get_mut(parent) {
+                // Restore adds children in order; keep the parent's derived fields current
+                // without rehashing (numChildren is not part of the hash).
+                p.children.insert(name.to_string());
+                p.stat.num_children = p.children.len() as i32;
+            }
+        }
+        self.nodes.insert(path.to_string(), node);
+    }
+
+    /// Changes a node in place, keeping its hash, the digest and the data size current.
+    fn update<T>(&mut self, path: &str, f: impl FnOnce(&mut Node) -> T) -> Option<T> {
+        let node = self.nodes.get_mut(path)?;
+        let old_len = node.stat.data_length as u64;
+        self.digest = self.digest.wrapping_sub(node.hash);
+        let out = f(node);
+        node.stat.data_length = data_len(&node.data);
+        node.stat.num_children = node.children.len() as i32;
+        node.hash = node_hash(path, node);
+        self.digest = self.digest.wrapping_add(node.hash);
+        self.data_size = self.data_size - old_len + node.stat.data_length as u64;
+        Some(out)
+    }
+
+    /// ZooKeeper's `createNode`: NoNode without a parent, NodeExists if taken. The parent's
+    /// cversion becomes `parent_cversion` (and its pzxid the zxid) only if that is larger, as
+    /// ZooKeeper does so a replayed create cannot move them backwards.
+    pub(crate) fn create_node(
+        &mut self,
+        c: &CreateTxn,
+        zxid: i64,
+        time: i64,
+    ) -> Result<Stat, ErrorCode> {
+        let path = c.path.as_str();
+        let (parent, name) = path::split(path).ok_or(ErrorCode::NoNode)?;
+        if !self.nodes.contains_key(parent) {
+            return Err(ErrorCode::NoNode);
+        }
+        if self.nodes.contains_key(path) {
+            return Err(ErrorCode::NodeExists);
+        }
+        let name = name.to_string();
+        self.update(parent, |p| {
+            if c.parent_cversion > p.stat.cversion {
+                p.stat.cversion = c.parent_cversion;
+                p.stat.pzxid = zxid;
+            }
+            p.children.insert(name);
+        });
+        self.insert_raw(
+            path,
+            Node::new(c.data.clone(), c.acl.clone(), c.kind, zxid, time),
+        );
+        Ok(self.nodes[path].stat)
+    }
+
+    /// ZooKeeper's `deleteNode`: removes the node and bumps the parent's pzxid (never its
+    /// cversion: only creates count as child changes there).
+    pub(crate) fn delete_node(&mut self, path: &str, zxid: i64) -> Result<(), ErrorCode> {
+        let (parent, name) = path::split(path).ok_or(ErrorCode::NoNode)?;
+        if !self.nodes.contains_key(parent) || !self.nodes.contains_key(path) {
+            return Err(ErrorCode::NoNode);
+        }
+        self.update(parent, |p| {
+            p.children.remove(name);
+            if zxid > p.stat.pzxid {
+                p.stat.pzxid = zxid;
+            }
+        });
+        let node = self.nodes.remove(path).expect("checked above");
+        self.digest = self.digest.wrapping_sub(node.hash);
+        self.data_size -= path.len() as u64 + node.stat.data_length as u64;
+        match node.kind {
+            NodeKind::Container => {
+                self.containers.remove(path);
+            }
+            NodeKind::Ttl(_) => {
+                self.ttls.remove(path);
+            }
+            NodeKind::Ephemeral(s) => self.sessions.remove_ephemeral(s, path),
+            NodeKind::Persistent => {}
+        }
+        Ok(())
+    }
+
+    /// ZooKeeper's `setData`: new data, the version prep computed, mtime and mzxid.
+    pub(crate) fn set_data(
+        &mut self,
+        path: &str,
+        data: Option<Bytes>,
+        version: i32,
+        zxid: i64,
+        time: i64,
+    ) -> Result<Stat, ErrorCode> {
+        self.update(path, |n| {
+            n.data = data;
+            n.stat.version = version;
+            n.stat.mtime = time;
+            n.stat.mzxid = zxid;
+        })
+        .ok_or(ErrorCode::NoNode)?;
+        Ok(self.nodes[path].stat)
+    }
+
+    /// ZooKeeper's `setACL`: new ACL and the aversion prep computed; no zxid or time changes.
+    pub(crate) fn set_acl(
+        &mut self,
+        path: &str,
+        acl: Vec<Acl>,
+        aversion: i32,
+    ) -> Result<Stat, ErrorCode> {
+        self.update(path, |n| {
+            n.acl = acl;
+            n.stat.aversion = aversion;
+        })
+        .ok_or(ErrorCode::NoNode)?;
+        Ok(self.nodes[path].stat)
+    }
+
+    pub(crate) fn open_session(&mut self, id: i64, timeout_ms: i32) {
+        if let Some(old) = self.sessions.open(id, timeout_ms) {
+            self.digest = self.digest.wrapping_sub(session_hash(id, old));
+        }
+        self.digest = self.digest.wrapping_add(session_hash(id, timeout_ms));
+    }
+
+    pub(crate) fn close_session(&mut self, id: i64) {
+        if let Some(old) = self.sessions.close(id) {
+            self.digest = self.digest.wrapping_sub(session_hash(id, old));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_tree_has_zookeepers_system_nodes() {
+        let t = DataTree::new();
+        let names: Vec<_> = t.children("/").unwrap().iter().cloned().collect();
+        assert_eq!(names, ["zookeeper"]);
+        let names: Vec<_> = t.children("/zookeeper").unwrap().iter().cloned().collect();
+        assert_eq!(names, ["config", "quota"]);
+        let (data, stat, acl) = t.get("/zookeeper/config").unwrap();
+        assert_eq!(data.as_deref(), Some(&b""[..]));
+        assert_eq!(stat.aversion, -1);
+        assert_eq!(acl, Acl::read_unsafe().as_slice());
+        assert_eq!(t.get("/").unwrap().1.num_children, 1);
+        assert_eq!(t.node_count(), 5);
+        assert_eq!(t.all_children_number("/"), Some(3));
+        assert_eq!(t.all_children_number("/zookeeper"), Some(2));
+        assert_eq!(t.approximate_data_size(), 1 + 10 + 16 + 17);
+        assert_eq!(t.digest(), t.compute_digest());
+    }
+}

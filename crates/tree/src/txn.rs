@@ -1,0 +1,133 @@
+//! Transactions: what prep produces on the leader and every replica applies. A txn is fully
+//! determined: paths are final (sequence suffixes included), versions are the values to set,
+//! ACLs are expanded, and time, zxid and session come in the [`TxnHeader`]. Applying the same
+//! txns in the same order gives the same tree on every replica.
+
+use bytes::Bytes;
+use proto::{Acl, ErrorCode};
+
+use crate::node::NodeKind;
+
+/// ZooKeeper's `TxnHeader` without the type (the [`Txn`] variant is the type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TxnHeader {
+    /// The zxid the txn commits at.
+    pub zxid: i64,
+    /// Leader wall-clock time at prep, ms since the epoch: becomes ctime/mtime.
+    pub time_ms: i64,
+    /// The session that sent the request (0 for the leader's own txns).
+    pub session_id: i64,
+    /// The request's xid, so the server can match the result to the waiting request.
+    pub cxid: i32,
+}
+
+/// A create, with everything apply needs decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateTxn {
+    /// The final path (with any sequence suffix).
+    pub path: String,
+    /// The data.
+    pub data: Option<Bytes>,
+    /// The expanded ACL.
+    pub acl: Vec<Acl>,
+    /// Persistent, ephemeral (with its owner), container or TTL.
+    pub kind: NodeKind,
+    /// The parent's cversion after this create.
+    pub parent_cversion: i32,
+    /// The request was create2 / createContainer / createTTL, whose answer carries the Stat;
+    /// plain create answers with the path only (it matters inside a multi's results).
+    pub with_stat: bool,
+}
+
+/// A deterministic transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Txn {
+    /// create, create2, createContainer, createTTL.
+    Create(CreateTxn),
+    /// delete.
+    Delete {
+        /// The node.
+        path: String,
+    },
+    /// The leader's removal of an empty container or an expired TTL node.
+    DeleteContainer {
+        /// The node.
+        path: String,
+    },
+    /// setData.
+    SetData {
+        /// The node.
+        path: String,
+        /// New data.
+        data: Option<Bytes>,
+        /// The version the node gets.
+        version: i32,
+    },
+    /// setACL.
+    SetAcl {
+        /// The node.
+        path: String,
+        /// The expanded ACL.
+        acl: Vec<Acl>,
+        /// The aversion the node gets.
+        aversion: i32,
+    },
+    /// check (standalone or in a multi): changes nothing.
+    Check {
+        /// The node.
+        path: String,
+        /// The version after a hypothetical write, as ZooKeeper records it.
+        version: i32,
+    },
+    /// multi: all sub-txns or, if any is an [`Txn::Error`], none.
+    Multi(Vec<Txn>),
+    /// A session opens.
+    CreateSession {
+        /// Its id.
+        session_id: i64,
+        /// Negotiated timeout, ms.
+        timeout_ms: i32,
+    },
+    /// A session ends (client close or expiry): its ephemerals go.
+    CloseSession {
+        /// Its id.
+        session_id: i64,
+        /// The ephemeral paths prep saw, pending creates included; apply also deletes any
+        /// others the session still owns.
+        paths: Vec<String>,
+    },
+    /// A write that failed in prep: it still takes a zxid, as in ZooKeeper, and answers the
+    /// client with this code.
+    Error(ErrorCode),
+}
+
+impl Txn {
+    /// The path the txn acts on, if a single one.
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            Txn::Create(c) => Some(&c.path),
+            Txn::Delete { path }
+            | Txn::DeleteContainer { path }
+            | Txn::SetData { path, .. }
+            | Txn::SetAcl { path, .. }
+            | Txn::Check { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+}
+
+/// A txn with its header: the unit that is logged, replicated and applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxnRecord {
+    /// zxid, time, session, cxid.
+    pub header: TxnHeader,
+    /// The transaction.
+    pub txn: Txn,
+}
+
+impl TxnRecord {
+    /// Pairs a header and a txn.
+    pub fn new(header: TxnHeader, txn: Txn) -> Self {
+        TxnRecord { header, txn }
+    }
+}

@@ -1,0 +1,219 @@
+//! The binary txn format (see docs/tree.md): a version byte, the header, then the txn as a
+//! tag byte and its fields. Integers are big-endian; strings and ACL ids are u32-length
+//! prefixed UTF-8; data is an i32 length with -1 for null. Decoding checks everything, never
+//! panics, and rejects trailing bytes and nested multis.
+
+use proto::ErrorCode;
+
+use crate::codec::{corrupt, CodecError, Dec, Enc};
+use crate::txn::{CreateTxn, Txn, TxnHeader, TxnRecord};
+
+/// Format version of an encoded [`TxnRecord`].
+pub const TXN_FORMAT_VERSION: u8 = 1;
+
+const CREATE: u8 = 1;
+const DELETE: u8 = 2;
+const DELETE_CONTAINER: u8 = 3;
+const SET_DATA: u8 = 4;
+const SET_ACL: u8 = 5;
+const CHECK: u8 = 6;
+const MULTI: u8 = 7;
+const CREATE_SESSION: u8 = 8;
+const CLOSE_SESSION: u8 = 9;
+const ERROR: u8 = 10;
+
+/// A txn that did not decode.
+pub type TxnDecodeError = CodecError;
+
+impl Txn {
+    /// Encodes the txn body (no header).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut e = Enc { w: Vec::new() };
+        write_txn(&mut e, self).expect("writing to a Vec cannot fail");
+        e.w
+    }
+
+    /// Decodes a txn body; the whole input must be consumed.
+    pub fn decode(bytes: &[u8]) -> Result<Txn, TxnDecodeError> {
+        let mut d = Dec { r: bytes };
+        let txn = read_txn(&mut d, true)?;
+        finish(d)?;
+        Ok(txn)
+    }
+}
+
+impl TxnRecord {
+    /// Encodes version byte, header and txn.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut e = Enc { w: Vec::new() };
+        let h = &self.header;
+        (|| {
+            e.u8(TXN_FORMAT_VERSION)?;
+            e.i64(h.zxid)?;
+            e.i64(h.time_ms)?;
+            e.i64(h.session_id)?;
+            e.i32(h.cxid)?;
+            write_txn(&mut e, &self.txn)
+        })()
+        .expect("writing to a Vec cannot fail");
+        e.w
+    }
+
+    /// Decodes what [`TxnRecord::encode`] wrote.
+    pub fn decode(bytes: &[u8]) -> Result<TxnRecord, TxnDecodeError> {
+        let mut d = Dec { r: bytes };
+        let version = d.u8()?;
+        if version != TXN_FORMAT_VERSION {
+            return corrupt(format!("unknown txn format version {version}"));
+        }
+        let header = TxnHeader {
+            zxid: d.i64()?,
+            time_ms: d.i64()?,
+            session_id: d.i64()?,
+            cxid: d.i32()?,
+        };
+        let txn = read_txn(&mut d, true)?;
+        finish(d)?;
+        Ok(TxnRecord { header, txn })
+    }
+}
+
+fn finish(d: Dec<&[u8]>) -> Result<(), CodecError> {
+    if d.r.is_empty() {
+        Ok(())
+    } else {
+        corrupt(format!("{} trailing bytes after txn", d.r.len()))
+    }
+}
+
+fn write_txn(e: &mut Enc<Vec<u8>>, txn: &Txn) -> std::io::Result<()> {
+    match txn {
+        Txn::Create(c) => {
+            e.u8(CREATE)?;
+            e.str(&c.path)?;
+            e.data(&c.data)?;
+            e.acl(&c.acl)?;
+            e.kind(c.kind)?;
+            e.i32(c.parent_cversion)?;
+            e.u8(c.with_stat as u8)
+        }
+        Txn::Delete { path } => {
+            e.u8(DELETE)?;
+            e.str(path)
+        }
+        Txn::DeleteContainer { path } => {
+            e.u8(DELETE_CONTAINER)?;
+            e.str(path)
+        }
+        Txn::SetData {
+            path,
+            data,
+            version,
+        } => {
+            e.u8(SET_DATA)?;
+            e.str(path)?;
+            e.data(data)?;
+            e.i32(*version)
+        }
+        Txn::SetAcl {
+            path,
+            acl,
+            aversion,
+        } => {
+            e.u8(SET_ACL)?;
+            e.str(path)?;
+            e.acl(acl)?;
+            e.i32(*aversion)
+        }
+        Txn::Check { path, version } => {
+            e.u8(CHECK)?;
+            e.str(path)?;
+            e.i32(*version)
+        }
+        Txn::Multi(txns) => {
+            e.u8(MULTI)?;
+            e.u32(txns.len() as u32)?;
+            txns.iter().try_for_each(|t| write_txn(e, t))
+        }
+        Txn::CreateSession {
+            session_id,
+            timeout_ms,
+        } => {
+            e.u8(CREATE_SESSION)?;
+            e.i64(*session_id)?;
+            e.i32(*timeout_ms)
+        }
+        Txn::CloseSession { session_id, paths } => {
+            e.u8(CLOSE_SESSION)?;
+            e.i64(*session_id)?;
+            e.strs(paths)
+        }
+        Txn::Error(code) => {
+            e.u8(ERROR)?;
+            e.i32(code.as_i32())
+        }
+    }
+}
+
+/// `top` is false inside a multi, where only node ops and errors may appear.
+fn read_txn(d: &mut Dec<&[u8]>, top: bool) -> Result<Txn, CodecError> {
+    let tag = d.u8()?;
+    let txn = match tag {
+        CREATE => Txn::Create(CreateTxn {
+            path: d.str()?,
+            data: d.data()?,
+            acl: d.acl()?,
+            kind: d.kind()?,
+            parent_cversion: d.i32()?,
+            with_stat: match d.u8()? {
+                0 => false,
+                1 => true,
+                b => return corrupt(format!("bad boolean {b}")),
+            },
+        }),
+        DELETE => Txn::Delete { path: d.str()? },
+        DELETE_CONTAINER => Txn::DeleteContainer { path: d.str()? },
+        SET_DATA => Txn::SetData {
+            path: d.str()?,
+            data: d.data()?,
+            version: d.i32()?,
+        },
+        SET_ACL => Txn::SetAcl {
+            path: d.str()?,
+            acl: d.acl()?,
+            aversion: d.i32()?,
+        },
+        CHECK => Txn::Check {
+            path: d.str()?,
+            version: d.i32()?,
+        },
+        MULTI if top => {
+            let n = d.u32()?;
+            let mut txns = Vec::new();
+            for _ in 0..n {
+                txns.push(read_txn(d, false)?);
+            }
+            Txn::Multi(txns)
+        }
+        CREATE_SESSION if top => Txn::CreateSession {
+            session_id: d.i64()?,
+            timeout_ms: d.i32()?,
+        },
+        CLOSE_SESSION if top => Txn::CloseSession {
+            session_id: d.i64()?,
+            paths: d.strs()?,
+        },
+        ERROR => {
+            let code = d.i32()?;
+            Txn::Error(
+                ErrorCode::try_from(code)
+                    .or_else(|_| corrupt(format!("unknown error code {code}")))?,
+            )
+        }
+        t if !top && (t == MULTI || t == CREATE_SESSION || t == CLOSE_SESSION) => {
+            return corrupt(format!("txn type {t} inside a multi"))
+        }
+        t => return corrupt(format!("unknown txn type {t}")),
+    };
+    Ok(txn)
+}
