@@ -152,25 +152,18 @@ class _Server:
         raise RuntimeError(f"{self.kind} did not start; log:\n{self.log_tail()}")
 
     def _wait_ready(self) -> bool:
+        """Ready = a client session can be opened (and closed). ZooKeeper answers ``ruok`` before
+        it serves sessions, so ``ruok`` alone is not enough; a server without four-letter words
+        is still accepted once the handshake works."""
         deadline = time.time() + self.start_timeout
-        open_since = None
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 return False
             try:
-                if four_letter(self.host, self.port, "ruok", timeout=1.0).startswith("imok"):
+                if zk_handshake(self.host, self.port, timeout=2.0):
                     return True
-                if open_since is None:
-                    open_since = time.time()
-            except OSError:
+            except (OSError, ValueError, Exception):
                 pass
-            # The port answers but not to ruok (4lw missing?): accept a protocol handshake.
-            if open_since is not None and time.time() - open_since > 1.0:
-                try:
-                    if zk_handshake(self.host, self.port):
-                        return True
-                except OSError:
-                    pass
             time.sleep(0.1)
         return False
 
