@@ -2,5 +2,6 @@
 //! client protocol pipeline.
 
 pub mod config;
+pub mod four_letter_words;
 pub mod replica;
 pub mod watches;
