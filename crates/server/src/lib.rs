@@ -2,6 +2,8 @@
 //! client protocol pipeline.
 
 pub mod config;
+pub mod connection;
+pub mod events;
 pub mod four_letter_words;
 pub mod replica;
 pub mod watches;
