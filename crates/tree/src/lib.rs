@@ -13,8 +13,11 @@ pub mod acl;
 pub mod apply;
 mod codec;
 pub mod digest;
+mod expiry;
 pub mod node;
+pub mod outstanding;
 pub mod path;
+pub mod prep;
 pub mod sessions;
 pub mod snapshot;
 pub mod stat;
@@ -25,5 +28,9 @@ pub mod txn_codec;
 pub use apply::{ApplyResult, Outcome, WatchTrigger};
 pub use codec::CodecError;
 pub use node::{Node, NodeKind};
+pub use outstanding::Outstanding;
+pub use prep::{
+    is_write, prep, prep_close_session, prep_create_session, prep_delete_container, PrepCtx,
+};
 pub use tree::DataTree;
 pub use txn::{CreateTxn, Txn, TxnHeader, TxnRecord};
