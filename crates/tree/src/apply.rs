@@ -153,8 +153,9 @@ impl DataTree {
                 // The paths prep listed, then whatever else the session still owns (sorted, so
                 // every replica deletes in the same order). Missing ones are skipped, as
                 // ZooKeeper's killSession does.
+                let listed: std::collections::HashSet<&String> = paths.iter().collect();
                 let mut owned = self.sessions.ephemeral_set(*session_id);
-                owned.retain(|p| !paths.contains(p));
+                owned.retain(|p| !listed.contains(p));
                 for p in paths.iter().chain(owned.iter()) {
                     let owner = self.nodes.get(p).and_then(|n| n.kind.session());
                     if owner == Some(*session_id) {

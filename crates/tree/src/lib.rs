@@ -6,6 +6,39 @@
 //! which answers with the client's result and the watches to fire. [`DataTree::snapshot_to`]
 //! and [`DataTree::restore_from`] save and load the whole state; [`DataTree::digest`] lets
 //! replicas compare states cheaply. See the repository's `docs/tree.md`.
+//!
+//! ```
+//! use proto::{Acl, CreateRequest, ErrorCode, Request};
+//! use tree::{
+//!     prep, prep_create_session, DataTree, Outstanding, PrepCtx, Txn, TxnHeader, TxnRecord,
+//! };
+//!
+//! let mut tree = DataTree::new();
+//! let mut pending = Outstanding::new();
+//! let header = |zxid| TxnHeader { zxid, time_ms: 1_700_000_000_000, session_id: 7, cxid: 1 };
+//!
+//! // A session opens (replicated state), then creates an ephemeral sequential node.
+//! let open = prep_create_session(&mut pending, 7, 30_000, 1);
+//! let req = Request::Create(CreateRequest {
+//!     path: "/lock-".into(),
+//!     data: None,
+//!     acl: Acl::open_unsafe(),
+//!     flags: 3,
+//! });
+//! let ctx = PrepCtx { zxid: 2, session_id: 7, auth: &[], extended_types: false, skip_acl: false };
+//! // Pipelined: prepped before the session's txn is applied.
+//! let create = prep(&tree, &mut pending, &req, &ctx).unwrap_or_else(Txn::Error);
+//!
+//! // Zab commits the encoded records; every replica decodes and applies them in order.
+//! for (zxid, txn) in [(1, open), (2, create)] {
+//!     let bytes = TxnRecord::new(header(zxid), txn).encode();
+//!     let result = tree.apply(&TxnRecord::decode(&bytes).unwrap());
+//!     pending.applied(zxid);
+//!     assert_eq!(result.outcome.err(), ErrorCode::Ok);
+//! }
+//! assert_eq!(tree.ephemerals(7), ["/lock-0000000000"]);
+//! assert_eq!(tree.digest(), tree.compute_digest());
+//! ```
 
 #![deny(missing_docs)]
 

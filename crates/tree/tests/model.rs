@@ -217,7 +217,7 @@ fn run(steps: Vec<(u8, Op, bool)>) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::with_cases(1024))]
 
     #[test]
     fn prep_apply_replay_snapshot_agree(
