@@ -504,8 +504,13 @@ def main(argv=None):
     t0 = time.time()
     ref = other = None
     try:
-        ref = Target("zookeeper", "zookeeper")
-        other = Target(args.other, other_kind, corrupt, args.corrupt_at)
+        try:
+            ref = Target("zookeeper", "zookeeper")
+            other = Target(args.other, other_kind, corrupt, args.corrupt_at)
+        except Exception as e:
+            print(f"differential: could not start the targets: {e}")
+            print(f"differential: 0 ops, target failed to start (FAIL)")
+            return 2
         return run(args, ref, other, t0)
     finally:
         for t in (other, ref):
