@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod bench_log;
 mod dev_cmd;
+mod server_cmd;
 mod sim_cmd;
 
 #[derive(Parser)]
@@ -24,6 +25,8 @@ struct Cli {
 enum Command {
     /// Start a local ensemble (for now: simulated, telling what happens).
     Dev(dev_cmd::Args),
+    /// Run a server from a zoo.cfg-style configuration file.
+    Server(server_cmd::Args),
     /// Run the deterministic Zab simulator: replay one seed or sweep many.
     Sim(sim_cmd::Args),
     /// Benchmarks.
@@ -39,8 +42,16 @@ enum BenchCommand {
 
 fn main() {
     let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let result = match cli.command {
         Command::Dev(args) => dev_cmd::run(args),
+        Command::Server(args) => server_cmd::run(args),
         Command::Sim(args) => sim_cmd::run(args),
         Command::Bench(BenchCommand::Log(args)) => bench_log::run(args),
     };

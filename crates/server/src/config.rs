@@ -54,6 +54,9 @@ pub struct Config {
     /// Port of the Prometheus /metrics endpoint (0: off).
     pub metrics_port: u16,
     pub extended_types_enabled: bool,
+    /// `user:base64(sha1(user:password))` of the super user, who passes every ACL check
+    /// (zookeeper.DigestAuthenticationProvider.superDigest).
+    pub super_digest: Option<String>,
     /// Snapshots kept by the purge task (autopurge.snapRetainCount).
     pub snap_retain_count: usize,
     /// Hours between purges; 0 disables (autopurge.purgeInterval).
@@ -87,6 +90,7 @@ impl Config {
             four_letter_words: vec!["srvr".into()],
             metrics_port: 0,
             extended_types_enabled: false,
+            super_digest: None,
             snap_retain_count: 3,
             purge_interval_hours: 0,
             snap_count: 100_000,
@@ -206,6 +210,8 @@ impl Config {
                     config.extended_types_enabled =
                         parse_bool(&value).ok_or_else(|| bad(format!("{key}: {value:?}")))?
                 }
+                "zookeeper.DigestAuthenticationProvider.superDigest"
+                | "DigestAuthenticationProvider.superDigest" => config.super_digest = Some(value),
                 "autopurge.snapRetainCount" => {
                     config.snap_retain_count = (number(&value)? as usize).max(3)
                 }

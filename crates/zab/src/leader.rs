@@ -88,6 +88,11 @@ impl Leading {
             .min()
     }
 
+    pub(crate) fn next_zxid(&self) -> Option<Zxid> {
+        let epoch = self.epoch.filter(|_| self.phase == LeaderPhase::Broadcast)?;
+        Some(Zxid { epoch, counter: self.counter.checked_add(1)? })
+    }
+
     pub(crate) fn phase_summary(&self) -> Phase {
         match self.phase {
             LeaderPhase::Discovery => Phase::LeadingDiscovery,

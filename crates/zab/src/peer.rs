@@ -150,6 +150,15 @@ impl Peer {
         self.phase() == Phase::LeadingBroadcast
     }
 
+    /// On an established leader, the zxid the next [`Peer::propose`] will assign (so the
+    /// application can stamp its transaction before proposing it).
+    pub fn next_zxid(&self) -> Option<Zxid> {
+        match &self.role {
+            Role::Leading(l) => l.next_zxid(),
+            _ => None,
+        }
+    }
+
     /// The leader this server follows or is, if any.
     pub fn leader(&self) -> Option<ServerId> {
         match &self.role {

@@ -1,0 +1,302 @@
+//! Requests answered from the local tree: reads, watch registration, pings, auth.
+//!
+//! Reads see the state as of every transaction applied so far on this server (ZooKeeper's
+//! sequential consistency); they are answered in request order behind the connection's own
+//! writes (see [`crate::state::Queued`]).
+
+use proto::{
+    perms, AddWatchMode, ClientInfo, ErrorCode, EventType, GetAclResponse,
+    GetAllChildrenNumberResponse, GetChildren2Response, GetChildrenResponse, GetDataResponse,
+    GetEphemeralsResponse, KeeperState, MultiOp, MultiResult, ReplyPacket, Request, RequestPacket,
+    Response, WatcherEvent, WatcherType,
+};
+use tree::acl::check_acl;
+
+use crate::state::ServerState;
+use crate::watches::{ConnId, WatchKind};
+
+/// The answer to a request that does not change the tree.
+pub fn answer(state: &mut ServerState, conn: ConnId, packet: &RequestPacket) -> ReplyPacket {
+    let xid = packet.header.xid;
+    let zxid = state.last_zxid();
+    match read(state, conn, &packet.request) {
+        Ok(response) => ReplyPacket::ok(xid, zxid, response),
+        Err(code) => ReplyPacket::error(xid, zxid, code),
+    }
+}
+
+fn valid(path: &str) -> Result<(), ErrorCode> {
+    tree::path::validate_path(path).map_err(|_| ErrorCode::BadArguments)
+}
+
+fn auth_of(state: &ServerState, conn: ConnId) -> Vec<proto::Id> {
+    state
+        .conns
+        .get(&conn)
+        .map(|c| c.auth.clone())
+        .unwrap_or_default()
+}
+
+fn check(state: &ServerState, conn: ConnId, path: &str, perm: i32) -> Result<(), ErrorCode> {
+    let (_, _, acl) = state.tree.get(path).ok_or(ErrorCode::NoNode)?;
+    check_acl(acl, perm, &auth_of(state, conn), false)
+}
+
+fn sorted_children(state: &ServerState, path: &str) -> Vec<String> {
+    state
+        .tree
+        .children(path)
+        .map(|c| c.iter().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn read(state: &mut ServerState, conn: ConnId, request: &Request) -> Result<Response, ErrorCode> {
+    match request {
+        Request::Ping => Ok(Response::Empty),
+        Request::Exists(r) => {
+            valid(&r.path)?;
+            let stat = state.tree.stat(&r.path).copied();
+            if r.watch {
+                state.watches.add(conn, WatchKind::Data, &r.path);
+            }
+            stat.map(Response::Stat).ok_or(ErrorCode::NoNode)
+        }
+        Request::GetData(r) => {
+            valid(&r.path)?;
+            check(state, conn, &r.path, perms::READ)?;
+            let (data, stat, _) = state.tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+            let response = GetDataResponse {
+                data: data.clone(),
+                stat: *stat,
+            };
+            if r.watch {
+                state.watches.add(conn, WatchKind::Data, &r.path);
+            }
+            Ok(Response::GetData(response))
+        }
+        Request::GetAcl(r) => {
+            valid(&r.path)?;
+            let (_, stat, acl) = state.tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+            let response = GetAclResponse {
+                acl: acl.to_vec(),
+                stat: *stat,
+            };
+            check(state, conn, &r.path, perms::READ | perms::ADMIN)?;
+            Ok(Response::GetAcl(response))
+        }
+        Request::GetChildren(r) | Request::GetChildren2(r) => {
+            valid(&r.path)?;
+            check(state, conn, &r.path, perms::READ)?;
+            let children = sorted_children(state, &r.path);
+            let stat = *state.tree.stat(&r.path).ok_or(ErrorCode::NoNode)?;
+            if r.watch {
+                state.watches.add(conn, WatchKind::Child, &r.path);
+            }
+            Ok(match request {
+                Request::GetChildren(_) => Response::GetChildren(GetChildrenResponse { children }),
+                _ => Response::GetChildren2(GetChildren2Response { children, stat }),
+            })
+        }
+        Request::GetAllChildrenNumber(r) => {
+            valid(&r.path)?;
+            check(state, conn, &r.path, perms::READ)?;
+            let total = state
+                .tree
+                .all_children_number(&r.path)
+                .ok_or(ErrorCode::NoNode)?;
+            Ok(Response::GetAllChildrenNumber(
+                GetAllChildrenNumberResponse {
+                    total_number: i32::try_from(total).unwrap_or(i32::MAX),
+                },
+            ))
+        }
+        Request::GetEphemerals(r) => {
+            let session = state.conns.get(&conn).map_or(0, |c| c.session_id);
+            let mut ephemerals: Vec<String> = state
+                .tree
+                .ephemerals(session)
+                .into_iter()
+                .filter(|p| r.prefix_path == "/" || p.starts_with(&r.prefix_path))
+                .collect();
+            ephemerals.sort();
+            Ok(Response::GetEphemerals(GetEphemeralsResponse {
+                ephemerals,
+            }))
+        }
+        Request::MultiRead(ops) => {
+            let results = ops
+                .iter()
+                .map(|op| {
+                    let single = match op {
+                        MultiOp::GetChildren(r) => Request::GetChildren(r.clone()),
+                        MultiOp::GetData(r) => Request::GetData(r.clone()),
+                        _ => {
+                            return MultiResult::Error {
+                                err: ErrorCode::BadArguments,
+                            }
+                        }
+                    };
+                    match read(state, conn, &single) {
+                        Ok(Response::GetChildren(r)) => MultiResult::GetChildren {
+                            children: r.children,
+                        },
+                        Ok(Response::GetData(r)) => MultiResult::GetData {
+                            data: r.data,
+                            stat: r.stat,
+                        },
+                        Ok(_) => MultiResult::Error {
+                            err: ErrorCode::SystemError,
+                        },
+                        Err(err) => MultiResult::Error { err },
+                    }
+                })
+                .collect();
+            Ok(Response::Multi(results))
+        }
+        Request::SetWatches(w) => {
+            set_watches(
+                state,
+                conn,
+                w.relative_zxid,
+                &w.data_watches,
+                &w.exist_watches,
+                &w.child_watches,
+                &[],
+                &[],
+            );
+            Ok(Response::Empty)
+        }
+        Request::SetWatches2(w) => {
+            set_watches(
+                state,
+                conn,
+                w.relative_zxid,
+                &w.data_watches,
+                &w.exist_watches,
+                &w.child_watches,
+                &w.persistent_watches,
+                &w.persistent_recursive_watches,
+            );
+            Ok(Response::Empty)
+        }
+        Request::AddWatch(r) => {
+            valid(&r.path)?;
+            let kind = match AddWatchMode::try_from(r.mode) {
+                Ok(AddWatchMode::Persistent) => WatchKind::Persistent,
+                Ok(AddWatchMode::PersistentRecursive) => WatchKind::PersistentRecursive,
+                Err(_) => return Err(ErrorCode::BadArguments),
+            };
+            state.watches.add(conn, kind, &r.path);
+            Ok(Response::AddWatch)
+        }
+        Request::CheckWatches(r) => check_watches(state, conn, &r.path, r.watcher_type, false),
+        Request::RemoveWatches(r) => check_watches(state, conn, &r.path, r.watcher_type, true),
+        Request::WhoAmI => {
+            let infos = auth_of(state, conn)
+                .into_iter()
+                .map(|id| ClientInfo {
+                    auth_scheme: id.scheme,
+                    user: id.id,
+                })
+                .collect();
+            Ok(Response::WhoAmI(infos))
+        }
+        Request::Sasl(_) => Err(ErrorCode::Unimplemented),
+        _ => Err(ErrorCode::Unimplemented),
+    }
+}
+
+/// checkWatches / removeWatches: NoWatcher unless the connection holds such a watch.
+fn check_watches(
+    state: &mut ServerState,
+    conn: ConnId,
+    path: &str,
+    watcher_type: i32,
+    remove: bool,
+) -> Result<Response, ErrorCode> {
+    valid(path)?;
+    let kinds = watch_kinds(watcher_type)?;
+    if !kinds.iter().any(|&k| state.watches.has(conn, k, path)) {
+        return Err(ErrorCode::NoWatcher);
+    }
+    if remove {
+        state.watches.remove(conn, &kinds, path);
+    }
+    Ok(Response::Empty)
+}
+
+fn watch_kinds(raw: i32) -> Result<Vec<WatchKind>, ErrorCode> {
+    Ok(
+        match WatcherType::try_from(raw).map_err(|_| ErrorCode::BadArguments)? {
+            WatcherType::Children => vec![WatchKind::Child],
+            WatcherType::Data => vec![WatchKind::Data],
+            WatcherType::Persistent => vec![WatchKind::Persistent],
+            WatcherType::PersistentRecursive => vec![WatchKind::PersistentRecursive],
+            WatcherType::Any => vec![
+                WatchKind::Child,
+                WatchKind::Data,
+                WatchKind::Persistent,
+                WatchKind::PersistentRecursive,
+            ],
+        },
+    )
+}
+
+/// Re-registers a reconnecting client's watches, firing at once those whose node changed after
+/// the last zxid the client saw (ZooKeeper's setWatches).
+#[allow(clippy::too_many_arguments)]
+fn set_watches(
+    state: &mut ServerState,
+    conn: ConnId,
+    relative_zxid: i64,
+    data: &[String],
+    exist: &[String],
+    child: &[String],
+    persistent: &[String],
+    recursive: &[String],
+) {
+    let zxid = state.last_zxid();
+    let mut events = Vec::new();
+    for path in data {
+        match state.tree.stat(path) {
+            None => events.push((path.clone(), EventType::NodeDeleted)),
+            Some(stat) if stat.mzxid > relative_zxid => {
+                events.push((path.clone(), EventType::NodeDataChanged))
+            }
+            Some(_) => state.watches.add(conn, WatchKind::Data, path),
+        }
+    }
+    for path in exist {
+        if state.tree.exists(path) {
+            events.push((path.clone(), EventType::NodeCreated));
+        } else {
+            state.watches.add(conn, WatchKind::Data, path);
+        }
+    }
+    for path in child {
+        match state.tree.stat(path) {
+            None => events.push((path.clone(), EventType::NodeDeleted)),
+            Some(stat) if stat.pzxid > relative_zxid => {
+                events.push((path.clone(), EventType::NodeChildrenChanged))
+            }
+            Some(_) => state.watches.add(conn, WatchKind::Child, path),
+        }
+    }
+    for path in persistent {
+        state.watches.add(conn, WatchKind::Persistent, path);
+    }
+    for path in recursive {
+        state
+            .watches
+            .add(conn, WatchKind::PersistentRecursive, path);
+    }
+    for (path, event_type) in events {
+        let event = WatcherEvent {
+            event_type,
+            state: KeeperState::SyncConnected,
+            path,
+        };
+        let notification = ReplyPacket::notification(zxid, event);
+        state.send_reply(conn, &notification, None);
+    }
+}

@@ -1,0 +1,115 @@
+//! Running a server: open the replica, listen for clients, drive the core task.
+
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::core::Core;
+use crate::events::CoreEvent;
+use crate::replica::{NoPeers, Replica, ReplicaError, ReplicaOptions};
+use crate::state::ServerState;
+
+/// Why the server stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Replica(#[from] ReplicaError),
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// Runs a server until it fails (storage errors are fatal) or the process is stopped.
+pub async fn run(config: Config) -> Result<(), ServerError> {
+    if !config.is_standalone() {
+        return Err(ServerError::Unsupported(
+            "this build runs standalone servers only; the replicated ensemble is not built yet"
+                .into(),
+        ));
+    }
+    let (core_tx, mut core_rx) = mpsc::unbounded_channel::<CoreEvent>();
+    let log_tx = core_tx.clone();
+    let members = vec![zab::ServerId(config.my_id)];
+    let mut zab_config = zab::Config::new(zab::ServerId(config.my_id), members);
+    zab_config.init_limit = config.init_limit;
+    zab_config.sync_limit = config.sync_limit;
+    let options = ReplicaOptions {
+        zab: zab_config,
+        snap_count: config.snap_count,
+        snap_retain: config.snap_retain_count,
+        log_options: storage::LogOptions {
+            max_payload: u32::try_from(config.max_packet_bytes.saturating_mul(2))
+                .unwrap_or(u32::MAX),
+            segment_size: (64u64 << 20).max(config.max_packet_bytes as u64 * 4),
+            ..storage::LogOptions::default()
+        },
+        nonce: std::process::id() as u64
+            ^ (std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)),
+    };
+    let replica = Replica::open(
+        &config.data_dir,
+        &config.data_log_dir,
+        options,
+        ServerState::new(),
+        NoPeers,
+        move |event| {
+            let _ = log_tx.send(CoreEvent::Log(event));
+        },
+    )?;
+    let address = config.client_address();
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|source| ServerError::Listen {
+            address: address.to_string(),
+            source,
+        })?;
+    tracing::info!(%address, mode = "standalone", "serving clients");
+    let max_packet = config.max_packet_bytes;
+    let accept_tx = core_tx.clone();
+    tokio::spawn(async move {
+        let mut next_conn = 0u64;
+        loop {
+            match listener.accept().await {
+                Ok((stream, remote)) => {
+                    next_conn += 1;
+                    let core = accept_tx.clone();
+                    tokio::spawn(crate::connection::serve(
+                        stream, remote, next_conn, core, max_packet,
+                    ));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    });
+    let tick_time = config.tick_time;
+    let mut core = Core::new(config, replica);
+    let mut zab_tick = tokio::time::interval(tick_time);
+    let mut expiry_tick = tokio::time::interval(Duration::from_millis(100).min(tick_time));
+    zab_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    expiry_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            event = core_rx.recv() => {
+                let Some(event) = event else { return Ok(()) };
+                core.handle(event)?;
+                // Take whatever else is already waiting before looking at the timers.
+                while let Ok(event) = core_rx.try_recv() {
+                    core.handle(event)?;
+                }
+            }
+            _ = zab_tick.tick() => core.tick()?,
+            _ = expiry_tick.tick() => core.expire()?,
+        }
+    }
+}
