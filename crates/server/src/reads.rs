@@ -55,7 +55,7 @@ fn read(state: &mut ServerState, conn: ConnId, request: &Request) -> Result<Resp
         Request::Ping => Ok(Response::Empty),
         Request::Exists(r) => {
             valid(&r.path)?;
-            let stat = state.tree.stat(&r.path).copied();
+            let stat = state.tree.stat(&r.path);
             if r.watch {
                 state.watches.add(conn, WatchKind::Data, &r.path);
             }
@@ -67,7 +67,7 @@ fn read(state: &mut ServerState, conn: ConnId, request: &Request) -> Result<Resp
             let (data, stat, _) = state.tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
             let response = GetDataResponse {
                 data: data.clone(),
-                stat: *stat,
+                stat,
             };
             if r.watch {
                 state.watches.add(conn, WatchKind::Data, &r.path);
@@ -79,7 +79,7 @@ fn read(state: &mut ServerState, conn: ConnId, request: &Request) -> Result<Resp
             let (_, stat, acl) = state.tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
             let response = GetAclResponse {
                 acl: acl.to_vec(),
-                stat: *stat,
+                stat,
             };
             check(state, conn, &r.path, perms::READ | perms::ADMIN)?;
             Ok(Response::GetAcl(response))
@@ -88,7 +88,7 @@ fn read(state: &mut ServerState, conn: ConnId, request: &Request) -> Result<Resp
             valid(&r.path)?;
             check(state, conn, &r.path, perms::READ)?;
             let children = sorted_children(state, &r.path);
-            let stat = *state.tree.stat(&r.path).ok_or(ErrorCode::NoNode)?;
+            let stat = state.tree.stat(&r.path).ok_or(ErrorCode::NoNode)?;
             if r.watch {
                 state.watches.add(conn, WatchKind::Child, &r.path);
             }

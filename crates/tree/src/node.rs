@@ -66,6 +66,21 @@ pub struct Node {
 }
 
 impl Node {
+    /// The Stat as ZooKeeper hands it to clients (its `DataNode.copyStat`): the stored cversion
+    /// counts creates only (that count names sequential children), while clients see every
+    /// child change, creates and deletes: `2 × creates − children`. Containers and TTL nodes
+    /// show ephemeralOwner 0.
+    pub fn client_stat(&self) -> Stat {
+        let mut stat = self.stat;
+        let children = i32::try_from(self.children.len()).unwrap_or(i32::MAX);
+        stat.cversion = stat.cversion.wrapping_mul(2).wrapping_sub(children);
+        stat.num_children = children;
+        if !matches!(self.kind, NodeKind::Ephemeral(_)) {
+            stat.ephemeral_owner = 0;
+        }
+        stat
+    }
+
     /// A fresh node, as ZooKeeper's `createStat` builds it: all zxids the create's zxid, both
     /// times the create's time, all versions 0.
     pub fn new(data: Option<Bytes>, acl: Vec<Acl>, kind: NodeKind, zxid: i64, time: i64) -> Node {

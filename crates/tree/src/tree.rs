@@ -76,11 +76,11 @@ impl DataTree {
 
     // ----- reads -------------------------------------------------------------------------
 
-    /// Data, Stat and ACL of a node.
-    pub fn get(&self, path: &str) -> Option<(&Option<Bytes>, &Stat, &[Acl])> {
+    /// Data, Stat (as clients see it, see [`Node::client_stat`]) and ACL of a node.
+    pub fn get(&self, path: &str) -> Option<(&Option<Bytes>, Stat, &[Acl])> {
         self.nodes
             .get(path)
-            .map(|n| (&n.data, &n.stat, n.acl.as_slice()))
+            .map(|n| (&n.data, n.client_stat(), n.acl.as_slice()))
     }
 
     /// The whole node.
@@ -93,9 +93,9 @@ impl DataTree {
         self.nodes.contains_key(path)
     }
 
-    /// The Stat of a node.
-    pub fn stat(&self, path: &str) -> Option<&Stat> {
-        self.nodes.get(path).map(|n| &n.stat)
+    /// The Stat of a node, as clients see it (see [`Node::client_stat`]).
+    pub fn stat(&self, path: &str) -> Option<Stat> {
+        self.nodes.get(path).map(Node::client_stat)
     }
 
     /// Child names of a node, sorted.
@@ -254,7 +254,7 @@ impl DataTree {
             path,
             Node::new(c.data.clone(), c.acl.clone(), c.kind, zxid, time),
         );
-        Ok(self.nodes[path].stat)
+        Ok(self.nodes[path].client_stat())
     }
 
     /// ZooKeeper's `deleteNode`: removes the node and bumps the parent's pzxid (never its
@@ -302,7 +302,7 @@ impl DataTree {
             n.stat.mzxid = zxid;
         })
         .ok_or(ErrorCode::NoNode)?;
-        Ok(self.nodes[path].stat)
+        Ok(self.nodes[path].client_stat())
     }
 
     /// ZooKeeper's `setACL`: new ACL and the aversion prep computed; no zxid or time changes.
@@ -317,7 +317,7 @@ impl DataTree {
             n.stat.aversion = aversion;
         })
         .ok_or(ErrorCode::NoNode)?;
-        Ok(self.nodes[path].stat)
+        Ok(self.nodes[path].client_stat())
     }
 
     pub(crate) fn open_session(&mut self, id: i64, timeout_ms: i32) {
