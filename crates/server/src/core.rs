@@ -101,6 +101,10 @@ impl Core {
                 let _ = reply.send(text);
                 Ok(())
             }
+            CoreEvent::View { reply } => {
+                let _ = reply.send(self.view());
+                Ok(())
+            }
             CoreEvent::Log(event) => self.replica.on_log_event(event),
         }
     }

@@ -47,6 +47,10 @@ pub enum CoreEvent {
         word: &'static str,
         reply: oneshot::Sender<String>,
     },
+    /// The figures the metrics endpoint reports.
+    View {
+        reply: oneshot::Sender<crate::four_letter_words::ServerView>,
+    },
     /// From the log writer thread.
     Log(LogEvent),
 }

@@ -8,6 +8,7 @@ pub mod core;
 pub mod events;
 pub mod four_letter_words;
 pub mod handshake;
+pub mod metrics;
 pub mod reads;
 pub mod replica;
 pub mod run;

@@ -92,6 +92,17 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
             }
         }
     });
+    if config.metrics_port != 0 {
+        let address = std::net::SocketAddr::new(config.client_port_address, config.metrics_port);
+        let metrics = TcpListener::bind(address)
+            .await
+            .map_err(|source| ServerError::Listen {
+                address: address.to_string(),
+                source,
+            })?;
+        tracing::info!(%address, "serving /metrics");
+        tokio::spawn(crate::metrics::serve(metrics, core_tx.clone()));
+    }
     let tick_time = config.tick_time;
     let mut core = Core::new(config, replica);
     let mut zab_tick = tokio::time::interval(tick_time);

@@ -1,0 +1,160 @@
+//! The Prometheus endpoint (`GET /metrics` on `metricsProvider.httpPort`), with the figures
+//! `mntr` reports, under the same names (`zk_…`) so dashboards built for ZooKeeper's
+//! Prometheus provider find them.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::events::CoreEvent;
+use crate::four_letter_words::ServerView;
+
+/// The metrics text for one view of the server.
+pub fn render(view: &ServerView) -> String {
+    let mut registry = Registry::default();
+    let mut gauge = |name: &str, help: &str, value: i64| {
+        let g: Gauge = Gauge::default();
+        g.set(value);
+        registry.register(name, help, g);
+    };
+    let serving =
+        i64::from(view.mode == "standalone" || view.mode == "leader" || view.mode == "follower");
+    gauge(
+        "zk_up",
+        "1 when the server serves clients (standalone, leader or follower)",
+        serving,
+    );
+    gauge(
+        "zk_leader",
+        "1 on the leader of an ensemble",
+        i64::from(view.mode == "leader"),
+    );
+    gauge(
+        "zk_znode_count",
+        "znodes in the tree",
+        view.node_count as i64,
+    );
+    gauge(
+        "zk_ephemerals_count",
+        "ephemeral znodes",
+        view.ephemerals_count as i64,
+    );
+    gauge(
+        "zk_approximate_data_size",
+        "bytes of paths and data",
+        view.approximate_data_size as i64,
+    );
+    gauge(
+        "zk_num_alive_connections",
+        "client connections",
+        view.connections.len() as i64,
+    );
+    gauge("zk_watch_count", "watches held", view.watch_count as i64);
+    gauge(
+        "zk_outstanding_requests",
+        "writes proposed and not yet applied",
+        view.outstanding as i64,
+    );
+    gauge(
+        "zk_packets_received",
+        "requests received",
+        view.packets_received as i64,
+    );
+    gauge("zk_packets_sent", "packets sent", view.packets_sent as i64);
+    gauge(
+        "zk_min_latency",
+        "fastest answer, ms",
+        view.latency_min_ms as i64,
+    );
+    gauge(
+        "zk_max_latency",
+        "slowest answer, ms",
+        view.latency_max_ms as i64,
+    );
+    gauge(
+        "zk_avg_latency",
+        "mean answer time, ms (rounded)",
+        view.latency_avg_ms.round() as i64,
+    );
+    gauge("zk_last_zxid", "last applied zxid", view.zxid);
+    gauge(
+        "zk_current_epoch",
+        "Zab currentEpoch",
+        i64::from(view.epoch),
+    );
+    gauge(
+        "zk_global_sessions",
+        "open sessions",
+        view.sessions.len() as i64,
+    );
+    gauge(
+        "zk_open_file_descriptor_count",
+        "open file descriptors",
+        view.open_fds as i64,
+    );
+    let mut out = String::new();
+    encode(&mut out, &registry).expect("writing to a String cannot fail");
+    out
+}
+
+/// Serves `/metrics` until the process ends.
+pub async fn serve(listener: TcpListener, core: mpsc::UnboundedSender<CoreEvent>) {
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let core = core.clone();
+        tokio::spawn(async move {
+            let mut request = Vec::with_capacity(512);
+            let mut buf = [0u8; 512];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 8192 {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let line = String::from_utf8_lossy(&request);
+            let response = if line.starts_with("GET /metrics ") || line.starts_with("GET /metrics?")
+            {
+                let (tx, rx) = oneshot::channel();
+                let _ = core.send(CoreEvent::View { reply: tx });
+                match rx.await {
+                    Ok(view) => {
+                        let body = render(&view);
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        )
+                    }
+                    Err(_) => "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
+                }
+            } else {
+                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_string()
+            };
+            let _ = stream.write_all(response.as_bytes()).await;
+            let _ = stream.shutdown().await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let view = ServerView {
+            mode: "standalone".into(),
+            node_count: 7,
+            ..Default::default()
+        };
+        let text = render(&view);
+        assert!(text.contains("zk_znode_count 7"), "{text}");
+        assert!(text.contains("zk_up 1"), "{text}");
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+}
