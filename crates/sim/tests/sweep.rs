@@ -22,18 +22,18 @@ fn assert_clean(servers: usize, from: u64, to: u64) {
 }
 
 #[test]
-fn three_servers_1500_seeds() {
-    assert_clean(3, 0, 1500);
+fn three_servers_10000_seeds() {
+    assert_clean(3, 0, 10_000);
 }
 
 #[test]
-fn five_servers_1000_seeds() {
-    assert_clean(5, 0, 1000);
+fn five_servers_6000_seeds() {
+    assert_clean(5, 0, 6_000);
 }
 
 #[test]
-fn seven_servers_300_seeds() {
-    assert_clean(7, 0, 300);
+fn seven_servers_2000_seeds() {
+    assert_clean(7, 0, 2_000);
 }
 
 fn assert_caught(bug: Bug) {
