@@ -103,6 +103,8 @@ pub struct World {
     checker: Checker,
     /// Per client: the server it believes leads.
     clients: Vec<usize>,
+    /// Per client: a transaction refused by a non-leader, retried at the next attempt.
+    retry: Vec<Option<Bytes>>,
     next_payload: u64,
     /// Liveness probe: (payload, time submitted), and per server whether it delivered it.
     probe: Option<(Bytes, u64)>,
@@ -128,7 +130,7 @@ impl World {
                 fsync_pending: false,
             })
             .collect();
-        let clients = (0..opts.clients)
+        let clients: Vec<usize> = (0..opts.clients)
             .map(|_| rng.below(n as u64) as usize)
             .collect();
         let report = Report {
@@ -147,6 +149,7 @@ impl World {
             fifo: vec![0; n * n],
             faults_on: true,
             checker: Checker::new(),
+            retry: vec![None; clients.len()],
             clients,
             next_payload: 0,
             probe: None,
@@ -516,7 +519,10 @@ impl World {
 
     fn client_submit(&mut self, c: usize) -> Result<(), Violation> {
         let target = self.clients[c];
-        let payload = self.new_payload("c");
+        let payload = match self.retry[c].take() {
+            Some(refused) => refused,
+            None => self.new_payload("c"),
+        };
         self.propose(target, payload, Some(c))
     }
 
@@ -528,11 +534,12 @@ impl World {
     ) -> Result<(), Violation> {
         let mut out = std::mem::take(&mut self.scratch);
         let result = match self.nodes[target].peer.as_mut() {
-            Some(peer) => peer.propose(payload, &mut out),
+            Some(peer) => peer.propose(payload.clone(), &mut out),
             None => Err(zab::NotLeader::NotLeader { hint: None }),
         };
         if let (Err(zab::NotLeader::NotLeader { hint }), Some(c)) = (result, client) {
-            // Follow the hint, or try someone else next time.
+            // Retry the same transaction next time, at the hinted leader or somewhere else.
+            self.retry[c] = Some(payload);
             self.clients[c] = match hint {
                 Some(leader) => leader.0 as usize - 1,
                 None => self.rng.below(self.nodes.len() as u64) as usize,
