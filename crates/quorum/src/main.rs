@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod bench_log;
 mod dev_cmd;
 mod server_cmd;
+mod shell_cmd;
 mod sim_cmd;
 
 #[derive(Parser)]
@@ -27,6 +28,8 @@ enum Command {
     Dev(dev_cmd::Args),
     /// Run a server from a zoo.cfg-style configuration file.
     Server(server_cmd::Args),
+    /// An interactive shell on a server (zkCli-like); with -c or a piped stdin, runs a script.
+    Shell(shell_cmd::Args),
     /// Run the deterministic Zab simulator: replay one seed or sweep many.
     Sim(sim_cmd::Args),
     /// Benchmarks.
@@ -52,6 +55,7 @@ fn main() {
     let result = match cli.command {
         Command::Dev(args) => dev_cmd::run(args),
         Command::Server(args) => server_cmd::run(args),
+        Command::Shell(args) => shell_cmd::run(args),
         Command::Sim(args) => sim_cmd::run(args),
         Command::Bench(BenchCommand::Log(args)) => bench_log::run(args),
     };
