@@ -11,10 +11,11 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use proto::{
-    Create2Response, CreateResponse, Encode, ErrorCode, EventType, Id, KeeperState, OpCode,
+    perms, Create2Response, CreateResponse, Encode, ErrorCode, EventType, Id, KeeperState, OpCode,
     ReplyPacket, RequestPacket, Response, WatcherEvent,
 };
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tree::acl::check_acl;
 use tree::{DataTree, Outcome, Outstanding, TxnRecord};
 use zab::{Snapshot, Txn, Zxid};
 
@@ -238,9 +239,17 @@ impl ServerState {
         }
     }
 
-    /// Fires the watches of one change, on every connection that holds a matching watch.
-    fn fire(&mut self, path: &str, event: EventType, zxid: i64) {
-        let watchers = self.watches.trigger(path, event);
+    /// Fires the watches of one change: every matching watch is consumed (one-shot ones go),
+    /// but only connections whose auth passes READ on `acl` are told, as ZooKeeper 3.8 does
+    /// (the ACL check in ServerCnxn.process, CVE-2024-23944): a watcher that lost sight of the
+    /// node, for instance through setACL after it set the watch, gets nothing.
+    fn fire(&mut self, path: &str, event: EventType, acl: &[proto::Acl], zxid: i64) {
+        let mut watchers = self.watches.trigger(path, event);
+        watchers.retain(|conn| {
+            self.conns
+                .get(conn)
+                .is_some_and(|c| check_acl(acl, perms::READ, &c.auth, false).is_ok())
+        });
         if watchers.is_empty() {
             return;
         }
@@ -301,8 +310,8 @@ impl Application for ServerState {
         let result = self.tree.apply(&record);
         self.outstanding.applied(record.header.zxid);
         let zxid = record.header.zxid;
-        for trigger in &result.triggers {
-            self.fire(&trigger.path, trigger.event, zxid);
+        for (trigger, acl) in result.triggers.iter().zip(&result.trigger_acls) {
+            self.fire(&trigger.path, trigger.event, acl, zxid);
         }
         match &result.outcome {
             Outcome::SessionCreated => {
@@ -394,5 +403,167 @@ pub fn session_error(state: &ServerState, session_id: i64) -> Option<ErrorCode> 
         Some(ErrorCode::SessionExpired)
     } else {
         None
+    }
+}
+
+/// A connection with an established session and the given auth ids, for tests; the receiver
+/// gets every frame the server sends it.
+#[cfg(test)]
+pub(crate) fn test_conn(
+    state: &mut ServerState,
+    id: ConnId,
+    auth: Vec<Id>,
+) -> mpsc::UnboundedReceiver<Outgoing> {
+    let (out, rx) = mpsc::unbounded_channel();
+    state.conns.insert(
+        id,
+        Conn {
+            id,
+            remote: "127.0.0.1:1".parse().expect("an address"),
+            out,
+            session_id: 0x100 + id as i64,
+            timeout_ms: 10_000,
+            auth,
+            queue: VecDeque::new(),
+            received: 0,
+            sent: 0,
+            last_op: "NA",
+            last_cxid: 0,
+            last_zxid: 0,
+            latency: LatencyStats::default(),
+        },
+    );
+    rx
+}
+
+#[cfg(test)]
+mod tests {
+    use proto::Acl;
+    use tree::{CreateTxn, NodeKind, Txn as TreeTxn, TxnHeader};
+
+    use super::*;
+    use crate::watches::WatchKind;
+
+    fn alice() -> Id {
+        Id::new("digest", "alice:a")
+    }
+
+    fn alice_only() -> Vec<Acl> {
+        vec![Acl {
+            perms: perms::ALL,
+            id: alice(),
+        }]
+    }
+
+    fn deliver(state: &mut ServerState, zxid: i64, txn: TreeTxn) {
+        let header = TxnHeader {
+            zxid,
+            time_ms: 1_000,
+            session_id: 0,
+            cxid: 0,
+        };
+        let data = Bytes::from(TxnRecord::new(header, txn).encode());
+        state.deliver(&Txn {
+            zxid: Zxid::from_u64(zxid as u64),
+            data,
+        });
+    }
+
+    fn create(path: &str, acl: Vec<Acl>) -> TreeTxn {
+        TreeTxn::Create(CreateTxn {
+            path: path.into(),
+            data: None,
+            acl,
+            kind: NodeKind::Persistent,
+            parent_cversion: 1,
+            with_stat: false,
+        })
+    }
+
+    /// The (event type, path) of every notification a connection was sent.
+    fn notifications(rx: &mut mpsc::UnboundedReceiver<Outgoing>) -> Vec<(i32, String)> {
+        let mut out = Vec::new();
+        while let Ok(Outgoing::Frame(f)) = rx.try_recv() {
+            let int = |at: usize| i32::from_be_bytes(f[at..at + 4].try_into().unwrap());
+            assert_eq!(int(4), -1, "only notifications expected");
+            let len = int(28) as usize;
+            out.push((
+                int(20),
+                String::from_utf8(f[32..32 + len].to_vec()).unwrap(),
+            ));
+        }
+        out
+    }
+
+    const CREATED: i32 = 1;
+    const DELETED: i32 = 2;
+    const CHANGED: i32 = 3;
+    const CHILD: i32 = 4;
+
+    /// ZooKeeper 3.8 checks READ on the node's ACL (the parent's for NodeChildrenChanged) with
+    /// the watcher's auth before sending a notification; a watcher that fails it is not told,
+    /// and its one-shot watch is used up all the same.
+    #[test]
+    fn notifications_go_only_to_watchers_that_may_read_the_node() {
+        let mut s = ServerState::new();
+        let mut owner = test_conn(&mut s, 1, vec![alice()]);
+        let mut other = test_conn(&mut s, 2, vec![Id::new("digest", "bob:b")]);
+        let mut anon = test_conn(&mut s, 3, vec![]);
+        let mut root = test_conn(&mut s, 4, vec![Id::new("super", "")]);
+        for conn in 1..=4 {
+            s.watches.add(conn, WatchKind::Data, "/p");
+            s.watches.add(conn, WatchKind::Child, "/");
+        }
+        // Created with an ACL only alice can read: NodeCreated to alice (and super); the child
+        // change of "/" (open) to everyone.
+        deliver(&mut s, 1, create("/p", alice_only()));
+        for conn in 1..=4 {
+            assert!(!s.watches.has(conn, WatchKind::Data, "/p"), "conn {conn}");
+            s.watches.add(conn, WatchKind::Data, "/p");
+            s.watches.add(conn, WatchKind::Child, "/p");
+        }
+        deliver(
+            &mut s,
+            2,
+            TreeTxn::SetData {
+                path: "/p".into(),
+                data: None,
+                version: 1,
+            },
+        );
+        // The watches of who may not read are gone too: nothing more reaches them.
+        assert_eq!(s.watches.count(), 4);
+        // A child of /p (open ACL itself): the child change is filtered with /p's ACL.
+        deliver(&mut s, 3, create("/p/c", Acl::open_unsafe()));
+        for conn in 1..=4 {
+            s.watches.add(conn, WatchKind::Data, "/p/c");
+        }
+        deliver(
+            &mut s,
+            4,
+            TreeTxn::Delete {
+                path: "/p/c".into(),
+            },
+        );
+        // Deleted: filtered with the ACL the node had.
+        for conn in 1..=4 {
+            s.watches.add(conn, WatchKind::Data, "/p");
+        }
+        deliver(&mut s, 5, TreeTxn::Delete { path: "/p".into() });
+
+        let seen_by_alice = vec![
+            (CREATED, "/p".to_string()),
+            (CHILD, "/".to_string()),
+            (CHANGED, "/p".to_string()),
+            (CHILD, "/p".to_string()),
+            (DELETED, "/p/c".to_string()),
+            (DELETED, "/p".to_string()),
+        ];
+        let seen_by_others = vec![(CHILD, "/".to_string()), (DELETED, "/p/c".to_string())];
+        assert_eq!(notifications(&mut owner), seen_by_alice);
+        assert_eq!(notifications(&mut root), seen_by_alice);
+        assert_eq!(notifications(&mut other), seen_by_others);
+        assert_eq!(notifications(&mut anon), seen_by_others);
+        assert_eq!(s.watches.count(), 0);
     }
 }

@@ -2,7 +2,7 @@
 //! tree. It follows ZooKeeper's `DataTree.processTxn`, returns what the server needs to
 //! answer the client, and lists the watch triggers in the order the changes happened.
 
-use proto::{ErrorCode, EventType, MultiResult, Stat};
+use proto::{Acl, ErrorCode, EventType, MultiResult, Stat};
 
 use crate::path;
 use crate::tree::DataTree;
@@ -80,6 +80,25 @@ pub struct ApplyResult {
     pub outcome: Outcome,
     /// Watches to fire, in order.
     pub triggers: Vec<WatchTrigger>,
+    /// For each of `triggers` (same index), the ACL a watcher must have READ on to be told:
+    /// ZooKeeper 3.8 (with the CVE-2024-23944 fix) checks the watcher's session against it
+    /// before sending a notification, and drops the notification (the one-shot watch still
+    /// goes) when the check fails. NodeCreated, NodeDataChanged and NodeDeleted carry the ACL
+    /// of the node itself (a deleted node's as it was), NodeChildrenChanged the parent's.
+    pub trigger_acls: Vec<Vec<Acl>>,
+}
+
+/// Triggers collected while applying, each with the ACL its delivery is checked against.
+type Fired = Vec<(WatchTrigger, Vec<Acl>)>;
+
+fn fire(out: &mut Fired, path: &str, event: EventType, acl: Vec<Acl>) {
+    out.push((
+        WatchTrigger {
+            path: path.to_string(),
+            event,
+        },
+        acl,
+    ));
 }
 
 impl DataTree {
@@ -87,31 +106,28 @@ impl DataTree {
     /// digest and results everywhere. A txn that cannot apply (it can only happen when replaying
     /// over a state prep did not see) changes nothing and reports its code, as ZooKeeper does.
     pub fn apply(&mut self, record: &TxnRecord) -> ApplyResult {
-        let mut triggers = Vec::new();
-        let outcome = self.apply_txn(&record.header, &record.txn, &mut triggers);
+        let mut fired = Fired::new();
+        let outcome = self.apply_txn(&record.header, &record.txn, &mut fired);
         if record.header.zxid > self.last_zxid {
             self.last_zxid = record.header.zxid;
         }
+        let (triggers, trigger_acls) = fired.into_iter().unzip();
         ApplyResult {
             header: record.header,
             outcome,
             triggers,
+            trigger_acls,
         }
     }
 
-    fn apply_txn(&mut self, h: &TxnHeader, txn: &Txn, out: &mut Vec<WatchTrigger>) -> Outcome {
-        let fire = |out: &mut Vec<WatchTrigger>, path: &str, event| {
-            out.push(WatchTrigger {
-                path: path.to_string(),
-                event,
-            })
-        };
+    fn apply_txn(&mut self, h: &TxnHeader, txn: &Txn, out: &mut Fired) -> Outcome {
         match txn {
             Txn::Create(c) => match self.create_node(c, h.zxid, h.time_ms) {
                 Ok(stat) => {
-                    fire(out, &c.path, EventType::NodeCreated);
+                    fire(out, &c.path, EventType::NodeCreated, c.acl.clone());
                     if let Some((parent, _)) = path::split(&c.path) {
-                        fire(out, parent, EventType::NodeChildrenChanged);
+                        let acl = self.acl_of(parent);
+                        fire(out, parent, EventType::NodeChildrenChanged, acl);
                     }
                     Outcome::Created {
                         path: c.path.clone(),
@@ -127,7 +143,8 @@ impl DataTree {
                 version,
             } => match self.set_data(path, data.clone(), *version, h.zxid, h.time_ms) {
                 Ok(stat) => {
-                    fire(out, path, EventType::NodeDataChanged);
+                    let acl = self.acl_of(path);
+                    fire(out, path, EventType::NodeDataChanged, acl);
                     Outcome::DataSet { stat }
                 }
                 Err(e) => Outcome::Error(e),
@@ -169,18 +186,23 @@ impl DataTree {
         }
     }
 
-    fn delete(&mut self, path: &str, zxid: i64, out: &mut Vec<WatchTrigger>) -> Outcome {
+    /// The ACL of a node (empty if it does not exist, which lets every watcher through, as
+    /// ZooKeeper's checkACL does for an empty list).
+    fn acl_of(&self, path: &str) -> Vec<Acl> {
+        self.nodes
+            .get(path)
+            .map(|n| n.acl.clone())
+            .unwrap_or_default()
+    }
+
+    fn delete(&mut self, path: &str, zxid: i64, out: &mut Fired) -> Outcome {
+        let acl = self.acl_of(path);
         match self.delete_node(path, zxid) {
             Ok(()) => {
-                out.push(WatchTrigger {
-                    path: path.to_string(),
-                    event: EventType::NodeDeleted,
-                });
+                fire(out, path, EventType::NodeDeleted, acl);
                 if let Some((parent, _)) = path::split(path) {
-                    out.push(WatchTrigger {
-                        path: parent.to_string(),
-                        event: EventType::NodeChildrenChanged,
-                    });
+                    let acl = self.acl_of(parent);
+                    fire(out, parent, EventType::NodeChildrenChanged, acl);
                 }
                 Outcome::Deleted
             }
@@ -191,12 +213,7 @@ impl DataTree {
     /// ZooKeeper's multi apply: if any sub-txn is an error, nothing is applied and every op
     /// reports an error (Ok before the first failure, RuntimeInconsistency after it);
     /// otherwise each op applies in order.
-    fn apply_multi(
-        &mut self,
-        h: &TxnHeader,
-        txns: &[Txn],
-        out: &mut Vec<WatchTrigger>,
-    ) -> Vec<MultiResult> {
+    fn apply_multi(&mut self, h: &TxnHeader, txns: &[Txn], out: &mut Fired) -> Vec<MultiResult> {
         let failed = txns.iter().any(|t| matches!(t, Txn::Error(_)));
         let mut post_failed = false;
         let mut results = Vec::with_capacity(txns.len());
@@ -231,5 +248,169 @@ impl DataTree {
             results.push(result);
         }
         results
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proto::{perms, Id};
+
+    use super::*;
+    use crate::node::NodeKind;
+    use crate::txn::CreateTxn;
+
+    fn alice_only() -> Vec<Acl> {
+        vec![Acl {
+            perms: perms::ALL,
+            id: Id::new("digest", "alice:x"),
+        }]
+    }
+
+    fn create(path: &str, acl: Vec<Acl>, kind: NodeKind) -> Txn {
+        Txn::Create(CreateTxn {
+            path: path.into(),
+            data: None,
+            acl,
+            kind,
+            parent_cversion: 0,
+            with_stat: false,
+        })
+    }
+
+    fn apply(tree: &mut DataTree, zxid: i64, session_id: i64, txn: Txn) -> ApplyResult {
+        let header = TxnHeader {
+            zxid,
+            time_ms: 1_000 + zxid,
+            session_id,
+            cxid: 1,
+        };
+        tree.apply(&TxnRecord::new(header, txn))
+    }
+
+    /// (path, event, acl) for every trigger, in order.
+    fn fired(r: &ApplyResult) -> Vec<(&str, EventType, &[Acl])> {
+        assert_eq!(r.triggers.len(), r.trigger_acls.len());
+        r.triggers
+            .iter()
+            .zip(&r.trigger_acls)
+            .map(|(t, acl)| (t.path.as_str(), t.event, acl.as_slice()))
+            .collect()
+    }
+
+    /// ZooKeeper 3.8 checks READ on an ACL before delivering each notification: the node's own
+    /// for NodeCreated, NodeDataChanged and NodeDeleted (a deleted node's as it was), the
+    /// parent's for NodeChildrenChanged. Every trigger carries the ACL that applies.
+    #[test]
+    fn each_trigger_carries_the_acl_zookeeper_checks_before_notifying() {
+        let open = Acl::open_unsafe();
+        let mut t = DataTree::new();
+        let r = apply(
+            &mut t,
+            1,
+            0,
+            create("/p", alice_only(), NodeKind::Persistent),
+        );
+        assert_eq!(
+            fired(&r),
+            [
+                ("/p", EventType::NodeCreated, alice_only().as_slice()),
+                ("/", EventType::NodeChildrenChanged, open.as_slice()),
+            ]
+        );
+        let r = apply(
+            &mut t,
+            2,
+            0,
+            create("/p/c", open.clone(), NodeKind::Persistent),
+        );
+        assert_eq!(
+            fired(&r),
+            [
+                ("/p/c", EventType::NodeCreated, open.as_slice()),
+                (
+                    "/p",
+                    EventType::NodeChildrenChanged,
+                    alice_only().as_slice()
+                ),
+            ]
+        );
+        let set = |path: &str| Txn::SetData {
+            path: path.into(),
+            data: None,
+            version: 1,
+        };
+        let r = apply(&mut t, 3, 0, set("/p"));
+        assert_eq!(
+            fired(&r),
+            [("/p", EventType::NodeDataChanged, alice_only().as_slice())]
+        );
+        // A multi that creates a node and deletes it again: the delete's NodeDeleted carries the
+        // ACL the node had, though it is gone by the end of the txn.
+        let r = apply(
+            &mut t,
+            4,
+            0,
+            Txn::Multi(vec![
+                create("/q", alice_only(), NodeKind::Persistent),
+                Txn::Delete { path: "/q".into() },
+                Txn::Delete {
+                    path: "/p/c".into(),
+                },
+            ]),
+        );
+        assert_eq!(
+            fired(&r),
+            [
+                ("/q", EventType::NodeCreated, alice_only().as_slice()),
+                ("/", EventType::NodeChildrenChanged, open.as_slice()),
+                ("/q", EventType::NodeDeleted, alice_only().as_slice()),
+                ("/", EventType::NodeChildrenChanged, open.as_slice()),
+                ("/p/c", EventType::NodeDeleted, open.as_slice()),
+                (
+                    "/p",
+                    EventType::NodeChildrenChanged,
+                    alice_only().as_slice()
+                ),
+            ]
+        );
+        // A closing session's ephemerals: each deletion with that node's ACL.
+        apply(
+            &mut t,
+            5,
+            7,
+            Txn::CreateSession {
+                session_id: 7,
+                timeout_ms: 30_000,
+            },
+        );
+        apply(
+            &mut t,
+            6,
+            7,
+            create("/p/e", open.clone(), NodeKind::Ephemeral(7)),
+        );
+        let r = apply(
+            &mut t,
+            7,
+            7,
+            Txn::CloseSession {
+                session_id: 7,
+                paths: vec!["/p/e".into()],
+            },
+        );
+        assert_eq!(
+            fired(&r),
+            [
+                ("/p/e", EventType::NodeDeleted, open.as_slice()),
+                (
+                    "/p",
+                    EventType::NodeChildrenChanged,
+                    alice_only().as_slice()
+                ),
+            ]
+        );
+        // Failed txns fire nothing.
+        let r = apply(&mut t, 8, 0, set("/missing"));
+        assert!(r.triggers.is_empty() && r.trigger_acls.is_empty());
     }
 }
