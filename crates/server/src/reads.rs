@@ -77,11 +77,20 @@ fn read(state: &mut ServerState, conn: ConnId, request: &Request) -> Result<Resp
         Request::GetAcl(r) => {
             valid(&r.path)?;
             let (_, stat, acl) = state.tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
-            let response = GetAclResponse {
+            let mut response = GetAclResponse {
                 acl: acl.to_vec(),
                 stat,
             };
             check(state, conn, &r.path, perms::READ | perms::ADMIN)?;
+            // ZooKeeper 3.8 shows digest credentials only to who may administer the node; a
+            // reader without ADMIN sees every digest id as "user:x".
+            if check(state, conn, &r.path, perms::ADMIN).is_err() {
+                for a in &mut response.acl {
+                    if a.id.scheme == "digest" {
+                        a.id.id = redact_digest(&a.id.id);
+                    }
+                }
+            }
             Ok(Response::GetAcl(response))
         }
         Request::GetChildren(r) | Request::GetChildren2(r) => {
@@ -206,6 +215,27 @@ fn read(state: &mut ServerState, conn: ConnId, request: &Request) -> Result<Resp
     }
 }
 
+/// ZooKeeper's `id.replaceAll(":.*", ":x")`: every match runs from a `:` to the end of its
+/// line (Java's `.` stops at line terminators), so "user:hash" becomes "user:x".
+fn redact_digest(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    let mut skipping = false;
+    for ch in id.chars() {
+        let terminator = matches!(ch, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}');
+        if skipping && !terminator {
+            continue;
+        }
+        skipping = false;
+        if ch == ':' {
+            out.push_str(":x");
+            skipping = true;
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
 /// checkWatches / removeWatches: NoWatcher unless the connection holds such a watch.
 fn check_watches(
     state: &mut ServerState,
@@ -298,5 +328,93 @@ fn set_watches(
         };
         let notification = ReplyPacket::notification(zxid, event);
         state.send_reply(conn, &notification, None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proto::{Acl, GetAclRequest, Id};
+    use tree::{CreateTxn, NodeKind, Txn, TxnHeader, TxnRecord};
+
+    use super::*;
+    use crate::replica::Application;
+    use crate::state::test_conn;
+
+    /// ZooKeeper 3.8's getACL needs READ or ADMIN; without ADMIN the digest ids come back as
+    /// "user:x" (FinalRequestProcessor, getACL); with ADMIN (or as super) they are shown whole.
+    #[test]
+    fn get_acl_hides_digests_from_who_may_not_administer() {
+        let mut s = ServerState::new();
+        let _alice = test_conn(&mut s, 1, vec![Id::new("digest", "alice:hash=")]);
+        let _bob = test_conn(&mut s, 2, vec![Id::new("digest", "bob:other=")]);
+        let _root = test_conn(&mut s, 3, vec![Id::new("super", "")]);
+        let _admin_only = test_conn(&mut s, 4, vec![Id::new("digest", "carol:c=")]);
+        let acl = vec![
+            Acl {
+                perms: perms::ALL,
+                id: Id::new("digest", "alice:hash="),
+            },
+            Acl {
+                perms: perms::READ,
+                id: Id::new("world", "anyone"),
+            },
+            Acl {
+                perms: perms::ADMIN,
+                id: Id::new("digest", "carol:c="),
+            },
+        ];
+        let record = TxnRecord::new(
+            TxnHeader {
+                zxid: 1,
+                time_ms: 1,
+                session_id: 0,
+                cxid: 0,
+            },
+            Txn::Create(CreateTxn {
+                path: "/n".into(),
+                data: None,
+                acl: acl.clone(),
+                kind: NodeKind::Persistent,
+                parent_cversion: 1,
+                with_stat: false,
+            }),
+        );
+        s.deliver(&zab::Txn {
+            zxid: zab::Zxid::from_u64(1),
+            data: record.encode().into(),
+        });
+        let get = |s: &mut ServerState, conn| {
+            let req = Request::GetAcl(GetAclRequest { path: "/n".into() });
+            match read(s, conn, &req) {
+                Ok(Response::GetAcl(r)) => r.acl,
+                other => panic!("getACL: {other:?}"),
+            }
+        };
+        assert_eq!(get(&mut s, 1), acl);
+        assert_eq!(get(&mut s, 3), acl);
+        assert_eq!(get(&mut s, 4), acl);
+        let redacted: Vec<(String, i32)> = get(&mut s, 2)
+            .into_iter()
+            .map(|a| (format!("{}:{}", a.id.scheme, a.id.id), a.perms))
+            .collect();
+        assert_eq!(
+            redacted,
+            [
+                ("digest:alice:x".to_string(), perms::ALL),
+                ("world:anyone".to_string(), perms::READ),
+                ("digest:carol:x".to_string(), perms::ADMIN),
+            ]
+        );
+    }
+
+    #[test]
+    fn digest_redaction_is_zookeepers_replace_all() {
+        assert_eq!(
+            redact_digest("alice:uLD5NOZLQJ80mnO9Vlr0fn9L2Fg="),
+            "alice:x"
+        );
+        assert_eq!(redact_digest("nocolon"), "nocolon");
+        assert_eq!(redact_digest("a:b:c"), "a:x");
+        assert_eq!(redact_digest("a:b\nc:d"), "a:x\nc:x");
     }
 }
