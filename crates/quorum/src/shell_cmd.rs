@@ -189,6 +189,8 @@ impl Shell {
     fn interactive(&mut self, runtime: &tokio::runtime::Runtime) -> Result<(), String> {
         let config = rustyline::Config::builder()
             .auto_add_history(true)
+            // Like bash: a Tab completes the common prefix, a second one lists the choices.
+            .completion_type(rustyline::CompletionType::List)
             .max_history_size(1000)
             .map_err(|e| format!("line editor: {e}"))?
             .build();
@@ -659,10 +661,10 @@ impl Completer for PathHelper {
         );
         // The completer runs on the main thread, outside the runtime, so it may block on it;
         // a slow server must not freeze the prompt for long.
-        let listing = self.runtime.block_on(tokio::time::timeout(
-            Duration::from_secs(2),
-            self.zk.list_children(parent),
-        ));
+        // The timer must be made inside the runtime, hence the async block.
+        let listing = self.runtime.block_on(async {
+            tokio::time::timeout(Duration::from_secs(2), self.zk.list_children(parent)).await
+        });
         let Ok(Ok(mut children)) = listing else {
             return Ok((pos, Vec::new()));
         };
