@@ -25,7 +25,7 @@ pub struct Args {
     trace: Option<String>,
     /// Run a deliberately broken protocol variant (testing the checker):
     /// ack-before-durable, ack-newleader-before-durable, commit-on-minority,
-    /// accept-stale-newepoch, skip-trunc.
+    /// accept-stale-newepoch, skip-trunc, confirm-without-quorum.
     #[arg(long)]
     bug: Option<String>,
     /// Readable trace lines to print before a violation.

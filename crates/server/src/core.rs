@@ -101,11 +101,31 @@ impl Core {
                 let _ = reply.send(text);
                 Ok(())
             }
+            CoreEvent::Peer { from, frame } => self.peer_frame(from, frame),
             CoreEvent::View { reply } => {
                 let _ = reply.send(self.view());
                 Ok(())
             }
             CoreEvent::Log(event) => self.replica.on_log_event(event),
+        }
+    }
+
+    /// A frame from another server of the ensemble.
+    fn peer_frame(
+        &mut self,
+        from: u64,
+        frame: crate::peers::codec::PeerFrame,
+    ) -> Result<(), ReplicaError> {
+        use crate::peers::codec::PeerFrame;
+        match frame {
+            PeerFrame::Zab(message) => self.replica.step(zab::Input::Message {
+                from: zab::ServerId(from),
+                message,
+            }),
+            other => {
+                tracing::debug!(peer = from, frame = ?other, "ignoring a peer frame this server does not handle");
+                Ok(())
+            }
         }
     }
 

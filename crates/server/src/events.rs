@@ -47,6 +47,11 @@ pub enum CoreEvent {
         word: &'static str,
         reply: oneshot::Sender<String>,
     },
+    /// A frame from another server of the ensemble.
+    Peer {
+        from: u64,
+        frame: crate::peers::codec::PeerFrame,
+    },
     /// The figures the metrics endpoint reports.
     View {
         reply: oneshot::Sender<crate::four_letter_words::ServerView>,

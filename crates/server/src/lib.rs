@@ -9,6 +9,7 @@ pub mod events;
 pub mod four_letter_words;
 pub mod handshake;
 pub mod metrics;
+pub mod peers;
 pub mod reads;
 pub mod replica;
 pub mod run;

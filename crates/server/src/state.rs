@@ -126,6 +126,8 @@ pub struct ServerState {
     /// Sessions whose closeSession was proposed.
     pub closing: std::collections::HashSet<i64>,
     pub stats: Stats,
+    /// The highest leadership-confirmation round a quorum answered (syncs wait for it).
+    pub confirmed_round: u64,
 }
 
 impl ServerState {
@@ -139,6 +141,7 @@ impl ServerState {
             pending_connects: HashMap::new(),
             closing: Default::default(),
             stats: Stats::default(),
+            confirmed_round: 0,
         }
     }
 
@@ -355,6 +358,10 @@ impl Application for ServerState {
             zxid: Zxid::from_u64(self.tree.last_zxid() as u64),
             data: Bytes::from(data),
         }
+    }
+
+    fn leadership_confirmed(&mut self, round: u64) {
+        self.confirmed_round = self.confirmed_round.max(round);
     }
 
     fn install(&mut self, snapshot: &Snapshot) -> Result<(), String> {

@@ -29,6 +29,7 @@ impl Application for Counter {
             data: Bytes::from(data),
         }
     }
+    fn leadership_confirmed(&mut self, _round: u64) {}
     fn install(&mut self, snapshot: &Snapshot) -> Result<(), String> {
         let bytes: [u8; 16] = snapshot.data[..]
             .try_into()

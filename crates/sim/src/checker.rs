@@ -32,8 +32,9 @@ pub struct Checker {
     prefix_hash: Vec<u64>,
     /// What each primary broadcast: zxid → payload hash.
     broadcast: HashMap<Zxid, u64>,
-    /// The leader established in each epoch.
+    /// The leader established in each epoch, and when.
     established: HashMap<Epoch, ServerId>,
+    established_at: Vec<(Epoch, u64)>,
     /// The highest epoch whose leader finished delivering its initial history.
     highest_established: Epoch,
     pub deliveries: u64,
@@ -133,8 +134,14 @@ impl Checker {
         Ok(())
     }
 
-    /// A leader was established for `epoch`.
-    pub fn on_established(&mut self, leader: ServerId, epoch: Epoch) -> Result<(), Violation> {
+    /// A leader was established for `epoch` at time `now`.
+    pub fn on_established(
+        &mut self,
+        leader: ServerId,
+        epoch: Epoch,
+        now: u64,
+    ) -> Result<(), Violation> {
+        self.established_at.push((epoch, now));
         if let Some(&other) = self.established.get(&epoch) {
             if other != leader {
                 return Err(Violation {
@@ -145,6 +152,26 @@ impl Checker {
         }
         self.established.insert(epoch, leader);
         Ok(())
+    }
+
+    /// The leader of `epoch` confirmed with a quorum that it still leads, for a confirmation
+    /// asked at `asked_at`: no later epoch may have been established before that moment, or a
+    /// deposed leader would answer a sync (ZOOKEEPER-1675).
+    pub fn on_leadership_confirmed(
+        &self,
+        leader: ServerId,
+        epoch: Epoch,
+        asked_at: u64,
+    ) -> Result<(), Violation> {
+        match self.established_at.iter().find(|(e, at)| *e > epoch && *at < asked_at) {
+            Some((later, at)) => Err(Violation {
+                invariant: "linearizable sync",
+                detail: format!(
+                    "{leader} confirmed leadership of {epoch} asked at t={asked_at}, but {later} was established at t={at}"
+                ),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// After its initial history was delivered: the new primary must hold everything anyone

@@ -111,6 +111,8 @@ pub struct World {
     probe_seen: Vec<bool>,
     healed_at: Option<u64>,
     live: bool,
+    /// Leadership confirmations asked for: (server, round) → (time asked, epoch led).
+    confirmations: std::collections::HashMap<(usize, u64), (u64, zab::Epoch)>,
     tracer: Option<Tracer>,
     scratch: Vec<Action>,
     report: Report,
@@ -156,6 +158,7 @@ impl World {
             probe_seen: vec![false; n],
             healed_at: None,
             live: false,
+            confirmations: Default::default(),
             tracer,
             scratch: Vec::new(),
             report,
@@ -436,8 +439,21 @@ impl World {
                         epoch: epoch.0,
                     });
                 }
+                Action::LeadershipConfirmed { round } => {
+                    let asked: Vec<(u64, u64, zab::Epoch)> = self
+                        .confirmations
+                        .iter()
+                        .filter(|((node, r), _)| *node == i && *r <= round)
+                        .map(|((_, r), (at, epoch))| (*r, *at, *epoch))
+                        .collect();
+                    for (r, at, epoch) in asked {
+                        self.confirmations.remove(&(i, r));
+                        self.checker.on_leadership_confirmed(id, epoch, at)?;
+                    }
+                }
                 Action::Established { epoch, .. } => {
-                    self.checker.on_established(id, epoch)?;
+                    let now = self.now;
+                    self.checker.on_established(id, epoch, now)?;
                     established = Some(epoch);
                 }
             }
@@ -519,6 +535,9 @@ impl World {
 
     fn client_submit(&mut self, c: usize) -> Result<(), Violation> {
         let target = self.clients[c];
+        if self.rng.chance(0.3) {
+            self.confirm_leadership(target)?;
+        }
         let payload = match self.retry[c].take() {
             Some(refused) => refused,
             None => self.new_payload("c"),
@@ -544,6 +563,21 @@ impl World {
                 Some(leader) => leader.0 as usize - 1,
                 None => self.rng.below(self.nodes.len() as u64) as usize,
             };
+        }
+        self.apply(target, out)
+    }
+
+    /// A client's sync at `target`: if it leads, it starts a leadership confirmation round.
+    fn confirm_leadership(&mut self, target: usize) -> Result<(), Violation> {
+        let mut out = std::mem::take(&mut self.scratch);
+        let Some(peer) = self.nodes[target].peer.as_mut() else {
+            self.scratch = out;
+            return Ok(());
+        };
+        let epoch = peer.accepted_epoch();
+        if let Some(round) = peer.confirm_leadership(&mut out) {
+            self.confirmations
+                .insert((target, round), (self.now, epoch));
         }
         self.apply(target, out)
     }

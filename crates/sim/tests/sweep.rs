@@ -38,7 +38,7 @@ fn seven_servers_2000_seeds() {
 
 fn assert_caught(bug: Bug) {
     for servers in [3, 5] {
-        let summary = sweep(servers, 0, 3000, Some(bug), 1);
+        let summary = sweep(servers, 0, 20_000, Some(bug), 1);
         let failed = summary
             .failures
             .first()
@@ -76,6 +76,11 @@ fn teeth_accept_stale_newepoch() {
 #[test]
 fn teeth_skip_trunc() {
     assert_caught(Bug::SkipTrunc);
+}
+
+#[test]
+fn teeth_confirm_without_quorum() {
+    assert_caught(Bug::ConfirmWithoutQuorum);
 }
 
 #[test]

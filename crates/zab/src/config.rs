@@ -63,15 +63,19 @@ pub enum Bug {
     AcceptStaleNewEpoch,
     /// A leader sends DIFF where it should send TRUNC, leaving a follower's divergent suffix.
     SkipTrunc,
+    /// A leader confirms its leadership (for a sync) without asking a quorum, as ZooKeeper's
+    /// sync does (ZOOKEEPER-1675): a deposed leader then answers.
+    ConfirmWithoutQuorum,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 5] = [
+    pub const ALL: [Bug; 6] = [
         Bug::AckBeforeDurable,
         Bug::AckNewLeaderBeforeDurable,
         Bug::CommitOnMinority,
         Bug::AcceptStaleNewEpoch,
         Bug::SkipTrunc,
+        Bug::ConfirmWithoutQuorum,
     ];
 
     pub fn name(self) -> &'static str {
@@ -81,6 +85,7 @@ impl Bug {
             Bug::CommitOnMinority => "commit-on-minority",
             Bug::AcceptStaleNewEpoch => "accept-stale-newepoch",
             Bug::SkipTrunc => "skip-trunc",
+            Bug::ConfirmWithoutQuorum => "confirm-without-quorum",
         }
     }
 

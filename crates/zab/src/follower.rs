@@ -173,9 +173,9 @@ impl Peer {
             (Message::Commit { zxid, .. }, FollowerPhase::Broadcast { established: true }) => {
                 self.on_commit(zxid)
             }
-            (Message::Ping { .. }, _) => {
+            (Message::Ping { round, .. }, _) => {
                 let leader = self.following().leader;
-                self.send(leader, Message::PingAck { link, epoch });
+                self.send(leader, Message::PingAck { link, epoch, round });
             }
             _ => self.abandon(),
         }

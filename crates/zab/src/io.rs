@@ -96,6 +96,11 @@ pub enum Action {
         phase: Phase,
         epoch: Epoch,
     },
+    /// A quorum confirmed this leader's leadership for every round up to `round` (see
+    /// [`crate::Peer::confirm_leadership`]).
+    LeadershipConfirmed {
+        round: u64,
+    },
     /// This server was established as the leader of `epoch`: a quorum acknowledged NEWLEADER.
     /// `initial` is the zxid of the last transaction of the history it established.
     Established {

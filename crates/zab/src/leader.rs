@@ -53,6 +53,8 @@ struct Learner {
     /// The highest zxid it reported durable (ACK-LD or ACK); counts only when `Active`.
     acked: Zxid,
     last_heard: u64,
+    /// The highest leadership-confirmation round it answered.
+    confirmed_round: u64,
 }
 
 /// The state of a leading server.
@@ -73,6 +75,10 @@ pub(crate) struct Leading {
     /// that a follower which sees the leader re-open a link it already used (after a stale,
     /// duplicated CEPOCH) finds a gap and rejoins instead of mixing two sessions.
     next_link_seq: u64,
+    /// The latest leadership-confirmation round asked for, and the highest one a quorum
+    /// answered.
+    confirm_round: u64,
+    confirmed_round: u64,
 }
 
 impl Leading {
@@ -88,9 +94,22 @@ impl Leading {
             .min()
     }
 
+    /// Each follower with a link, and whether it is in sync (acknowledged NEWLEADER).
+    pub(crate) fn followers(&self) -> Vec<(ServerId, bool)> {
+        self.learners
+            .iter()
+            .map(|(&id, l)| (id, l.state == LearnerState::Active))
+            .collect()
+    }
+
     pub(crate) fn next_zxid(&self) -> Option<Zxid> {
-        let epoch = self.epoch.filter(|_| self.phase == LeaderPhase::Broadcast)?;
-        Some(Zxid { epoch, counter: self.counter.checked_add(1)? })
+        let epoch = self
+            .epoch
+            .filter(|_| self.phase == LeaderPhase::Broadcast)?;
+        Some(Zxid {
+            epoch,
+            counter: self.counter.checked_add(1)?,
+        })
     }
 
     pub(crate) fn phase_summary(&self) -> Phase {
@@ -115,6 +134,8 @@ impl Peer {
             committed: Zxid::ZERO,
             counter: 0,
             next_link_seq: 0,
+            confirm_round: 0,
+            confirmed_round: 0,
         });
         self.set_phase(Phase::LeadingDiscovery, self.accepted_epoch);
         // A single-server ensemble is its own quorum.
@@ -168,6 +189,7 @@ impl Peer {
             .learners
             .retain(|_, l| now - l.last_heard <= forget_after);
         let Some(epoch) = leading.epoch else { return };
+        let round = leading.confirm_round;
         let pinged: Vec<ServerId> = leading
             .learners
             .iter()
@@ -175,7 +197,12 @@ impl Peer {
             .map(|(&id, _)| id)
             .collect();
         for to in pinged {
-            self.send_on_link(to, |link, seq| Message::Ping { link, seq, epoch });
+            self.send_on_link(to, |link, seq| Message::Ping {
+                link,
+                seq,
+                epoch,
+                round,
+            });
         }
     }
 
@@ -197,7 +224,7 @@ impl Peer {
             Message::AckEpoch { link, epoch, .. }
             | Message::AckNewLeader { link, epoch, .. }
             | Message::Ack { link, epoch, .. }
-            | Message::PingAck { link, epoch } => (*link, *epoch),
+            | Message::PingAck { link, epoch, .. } => (*link, *epoch),
             _ => {
                 self.stats.protocol_error += 1;
                 return;
@@ -226,7 +253,12 @@ impl Peer {
                     self.stats.protocol_error += 1;
                 }
             }
-            _ => {} // PingAck: liveness only.
+            Message::PingAck { round, .. } => {
+                let learner = self.leading().learners.get_mut(&from).expect("learner");
+                learner.confirmed_round = learner.confirmed_round.max(round);
+                self.check_confirmations();
+            }
+            _ => {}
         }
     }
 
@@ -251,6 +283,7 @@ impl Peer {
                 state: LearnerState::Joined,
                 acked: Zxid::ZERO,
                 last_heard: now,
+                confirmed_round: 0,
             },
         );
         if let Some(epoch) = leading.epoch {
@@ -583,6 +616,64 @@ impl Peer {
             });
         }
         self.deliver_upto(candidate);
+    }
+
+    /// Starts a leadership-confirmation round: pings every active follower now; once a quorum
+    /// (this leader included) answered this round or a later one, the core emits
+    /// [`Action::LeadershipConfirmed`]. A deposed leader cannot gather that quorum (the quorum
+    /// that elected its successor no longer follows it), so an answer given after the
+    /// confirmation — a sync, say — is one the current leader would give too.
+    pub(crate) fn leader_confirm(&mut self) -> Option<u64> {
+        let Role::Leading(leading) = &mut self.role else {
+            return None;
+        };
+        if leading.phase != LeaderPhase::Broadcast {
+            return None;
+        }
+        leading.confirm_round += 1;
+        let round = leading.confirm_round;
+        let epoch = leading.epoch.expect("epoch chosen");
+        let active: Vec<ServerId> = leading
+            .learners
+            .iter()
+            .filter(|(_, l)| l.state == LearnerState::Active)
+            .map(|(&id, _)| id)
+            .collect();
+        for to in active {
+            self.send_on_link(to, |link, seq| Message::Ping {
+                link,
+                seq,
+                epoch,
+                round,
+            });
+        }
+        self.check_confirmations();
+        Some(round)
+    }
+
+    fn check_confirmations(&mut self) {
+        let quorum = self.cfg.quorum_size();
+        let needed = if self.cfg.bug == Some(Bug::ConfirmWithoutQuorum) {
+            1
+        } else {
+            quorum
+        };
+        let leading = self.leading();
+        let mut rounds: Vec<u64> = leading
+            .learners
+            .values()
+            .filter(|l| l.state == LearnerState::Active)
+            .map(|l| l.confirmed_round)
+            .collect();
+        rounds.push(leading.confirm_round);
+        rounds.sort_unstable_by(|a, b| b.cmp(a));
+        let Some(&round) = rounds.get(needed - 1) else {
+            return;
+        };
+        if round > leading.confirmed_round {
+            leading.confirmed_round = round;
+            self.out.push(Action::LeadershipConfirmed { round });
+        }
     }
 
     pub(crate) fn leader_propose(&mut self, data: Bytes) -> Result<Zxid, NotLeader> {

@@ -126,10 +126,16 @@ pub enum Message {
         epoch: Epoch,
         zxid: Zxid,
     },
-    /// Leader → follower heartbeat.
-    Ping { link: u64, seq: u64, epoch: Epoch },
-    /// Follower → leader heartbeat reply.
-    PingAck { link: u64, epoch: Epoch },
+    /// Leader → follower heartbeat. `round` is the leader's latest leadership-confirmation
+    /// round (see `Peer::confirm_leadership`).
+    Ping {
+        link: u64,
+        seq: u64,
+        epoch: Epoch,
+        round: u64,
+    },
+    /// Follower → leader heartbeat reply, echoing the ping's round.
+    PingAck { link: u64, epoch: Epoch, round: u64 },
 }
 
 impl Message {

@@ -128,6 +128,16 @@ impl Peer {
         result
     }
 
+    /// On an established leader: starts a round confirming, with a quorum, that this server
+    /// still leads; [`Action::LeadershipConfirmed`] follows once a quorum answered. Used to make
+    /// `sync` linearizable (a deposed leader cannot confirm). `None` when not leading.
+    pub fn confirm_leadership(&mut self, out: &mut Vec<Action>) -> Option<u64> {
+        std::mem::swap(&mut self.out, out);
+        let round = self.leader_confirm();
+        std::mem::swap(&mut self.out, out);
+        round
+    }
+
     pub fn id(&self) -> ServerId {
         self.cfg.id
     }
@@ -156,6 +166,14 @@ impl Peer {
         match &self.role {
             Role::Leading(l) => l.next_zxid(),
             _ => None,
+        }
+    }
+
+    /// On a leader: each follower with a link, and whether it is in sync (sent ACK-LD).
+    pub fn followers(&self) -> Vec<(ServerId, bool)> {
+        match &self.role {
+            Role::Leading(l) => l.followers(),
+            _ => Vec::new(),
         }
     }
 

@@ -26,6 +26,8 @@ pub trait Application {
     fn snapshot(&self) -> Snapshot;
     /// Replaces the whole state (restart, or SNAP from a leader).
     fn install(&mut self, snapshot: &Snapshot) -> Result<(), String>;
+    /// A quorum confirmed this leader's leadership up to `round`.
+    fn leadership_confirmed(&mut self, round: u64);
 }
 
 /// Where messages to other servers go.
@@ -171,6 +173,14 @@ impl<A: Application, T: Transport> Replica<A, T> {
         }
     }
 
+    /// Starts a leadership-confirmation round (leader only; see `zab::Peer::confirm_leadership`).
+    pub fn confirm_leadership(&mut self) -> Result<Option<u64>, ReplicaError> {
+        let mut out = std::mem::take(&mut self.out);
+        let round = self.peer.confirm_leadership(&mut out);
+        self.execute(out)?;
+        Ok(round)
+    }
+
     /// Broadcasts a transaction (leader only).
     pub fn propose(&mut self, data: Bytes) -> Result<Result<Zxid, NotLeader>, ReplicaError> {
         let mut out = std::mem::take(&mut self.out);
@@ -205,6 +215,7 @@ impl<A: Application, T: Transport> Replica<A, T> {
                 Action::PhaseChanged { phase, epoch } => {
                     tracing::info!(phase = phase.name(), %epoch, "zab phase");
                 }
+                Action::LeadershipConfirmed { round } => self.app.leadership_confirmed(round),
                 Action::Established { epoch, initial } => {
                     tracing::info!(%epoch, %initial, "established as leader");
                 }

@@ -1,0 +1,679 @@
+//! The peer wire format: what servers of one ensemble send each other over their one TCP
+//! connection per pair. Each frame is a 4-byte big-endian length, then a tag byte and the
+//! fields in big-endian order. The first frame of a connection is `Hello`, which carries the
+//! protocol version, so that a future format can be refused cleanly.
+//!
+//! Decoding never panics: a bad frame is an error and the connection is dropped (the peer
+//! reconnects; Zab's links make a lost message a rejoin, never a gap).
+
+use bytes::{BufMut, Bytes, BytesMut};
+use proto::Id;
+use zab::{Epoch, Message, Notification, PeerState, ServerId, Snapshot, Txn, Vote, Zxid};
+
+/// The version this build speaks.
+pub const PROTOCOL_VERSION: u8 = 1;
+
+/// Largest peer frame accepted (a SNAP carries a whole snapshot).
+pub const MAX_FRAME: usize = 1 << 30;
+
+/// One frame between servers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeerFrame {
+    /// First frame on a connection: who is speaking, in which protocol version.
+    Hello { version: u8, id: u64 },
+    /// A Zab message.
+    Zab(Message),
+    /// A client write that a follower hands to the leader to prep and broadcast. `request`
+    /// is the client's packet (header and body) as received.
+    Forward {
+        session: i64,
+        cxid: i32,
+        auth: Vec<Id>,
+        request: Bytes,
+    },
+    /// A new session a follower's client asked for.
+    CreateSession { session: i64, timeout_ms: i32 },
+    /// Sessions with live connections at the sender (keeps them from expiring).
+    Touch { sessions: Vec<i64> },
+    /// A follower's client asked for sync.
+    Sync { token: u64 },
+    /// The leader's answer to `Sync`: everything up to `zxid` is committed and the leader
+    /// confirmed with a quorum that it still leads.
+    SyncDone { token: u64, zxid: i64 },
+}
+
+/// A frame that did not decode.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("bad peer frame: {0}")]
+pub struct CodecError(pub String);
+
+fn put_bytes(buf: &mut BytesMut, bytes: &[u8]) {
+    buf.put_u32(bytes.len() as u32);
+    buf.put_slice(bytes);
+}
+
+fn put_zxid(buf: &mut BytesMut, zxid: Zxid) {
+    buf.put_u64(zxid.as_u64());
+}
+
+fn put_txn(buf: &mut BytesMut, txn: &Txn) {
+    put_zxid(buf, txn.zxid);
+    put_bytes(buf, &txn.data);
+}
+
+/// Encodes a frame, length prefix included.
+pub fn encode(frame: &PeerFrame) -> Bytes {
+    let mut buf = BytesMut::with_capacity(64);
+    buf.put_u32(0);
+    match frame {
+        PeerFrame::Hello { version, id } => {
+            buf.put_u8(1);
+            buf.put_u8(*version);
+            buf.put_u64(*id);
+        }
+        PeerFrame::Zab(message) => {
+            buf.put_u8(2);
+            encode_message(&mut buf, message);
+        }
+        PeerFrame::Forward {
+            session,
+            cxid,
+            auth,
+            request,
+        } => {
+            buf.put_u8(3);
+            buf.put_i64(*session);
+            buf.put_i32(*cxid);
+            buf.put_u32(auth.len() as u32);
+            for id in auth {
+                put_bytes(&mut buf, id.scheme.as_bytes());
+                put_bytes(&mut buf, id.id.as_bytes());
+            }
+            put_bytes(&mut buf, request);
+        }
+        PeerFrame::CreateSession {
+            session,
+            timeout_ms,
+        } => {
+            buf.put_u8(4);
+            buf.put_i64(*session);
+            buf.put_i32(*timeout_ms);
+        }
+        PeerFrame::Touch { sessions } => {
+            buf.put_u8(5);
+            buf.put_u32(sessions.len() as u32);
+            for s in sessions {
+                buf.put_i64(*s);
+            }
+        }
+        PeerFrame::Sync { token } => {
+            buf.put_u8(6);
+            buf.put_u64(*token);
+        }
+        PeerFrame::SyncDone { token, zxid } => {
+            buf.put_u8(7);
+            buf.put_u64(*token);
+            buf.put_i64(*zxid);
+        }
+    }
+    let len = (buf.len() - 4) as u32;
+    buf[..4].copy_from_slice(&len.to_be_bytes());
+    buf.freeze()
+}
+
+fn encode_message(buf: &mut BytesMut, message: &Message) {
+    match message {
+        Message::Vote(n) => {
+            buf.put_u8(1);
+            buf.put_u64(n.round);
+            buf.put_u8(match n.state {
+                PeerState::Looking => 0,
+                PeerState::Following => 1,
+                PeerState::Leading => 2,
+            });
+            buf.put_u64(n.vote.leader.0);
+            buf.put_u32(n.vote.epoch.0);
+            put_zxid(buf, n.vote.zxid);
+        }
+        Message::CEpoch {
+            link,
+            accepted_epoch,
+        } => {
+            buf.put_u8(2);
+            buf.put_u64(*link);
+            buf.put_u32(accepted_epoch.0);
+        }
+        Message::NewEpoch { link, seq, epoch } => {
+            buf.put_u8(3);
+            buf.put_u64(*link);
+            buf.put_u64(*seq);
+            buf.put_u32(epoch.0);
+        }
+        Message::AckEpoch {
+            link,
+            epoch,
+            current_epoch,
+            last_zxid,
+            promised,
+        } => {
+            buf.put_u8(4);
+            buf.put_u64(*link);
+            buf.put_u32(epoch.0);
+            buf.put_u32(current_epoch.0);
+            put_zxid(buf, *last_zxid);
+            buf.put_u8(u8::from(*promised));
+        }
+        Message::Diff {
+            link,
+            seq,
+            epoch,
+            txns,
+        } => {
+            buf.put_u8(5);
+            buf.put_u64(*link);
+            buf.put_u64(*seq);
+            buf.put_u32(epoch.0);
+            buf.put_u32(txns.len() as u32);
+            for txn in txns {
+                put_txn(buf, txn);
+            }
+        }
+        Message::Trunc {
+            link,
+            seq,
+            epoch,
+            zxid,
+        } => {
+            buf.put_u8(6);
+            buf.put_u64(*link);
+            buf.put_u64(*seq);
+            buf.put_u32(epoch.0);
+            put_zxid(buf, *zxid);
+        }
+        Message::Snap {
+            link,
+            seq,
+            epoch,
+            snapshot,
+        } => {
+            buf.put_u8(7);
+            buf.put_u64(*link);
+            buf.put_u64(*seq);
+            buf.put_u32(epoch.0);
+            put_zxid(buf, snapshot.zxid);
+            put_bytes(buf, &snapshot.data);
+        }
+        Message::NewLeader {
+            link,
+            seq,
+            epoch,
+            last_zxid,
+        } => {
+            buf.put_u8(8);
+            buf.put_u64(*link);
+            buf.put_u64(*seq);
+            buf.put_u32(epoch.0);
+            put_zxid(buf, *last_zxid);
+        }
+        Message::AckNewLeader { link, epoch, zxid } => {
+            buf.put_u8(9);
+            buf.put_u64(*link);
+            buf.put_u32(epoch.0);
+            put_zxid(buf, *zxid);
+        }
+        Message::CommitNewLeader {
+            link,
+            seq,
+            epoch,
+            committed,
+        } => {
+            buf.put_u8(10);
+            buf.put_u64(*link);
+            buf.put_u64(*seq);
+            buf.put_u32(epoch.0);
+            put_zxid(buf, *committed);
+        }
+        Message::Propose {
+            link,
+            seq,
+            epoch,
+            txn,
+        } => {
+            buf.put_u8(11);
+            buf.put_u64(*link);
+            buf.put_u64(*seq);
+            buf.put_u32(epoch.0);
+            put_txn(buf, txn);
+        }
+        Message::Ack { link, epoch, zxid } => {
+            buf.put_u8(12);
+            buf.put_u64(*link);
+            buf.put_u32(epoch.0);
+            put_zxid(buf, *zxid);
+        }
+        Message::Commit {
+            link,
+            seq,
+            epoch,
+            zxid,
+        } => {
+            buf.put_u8(13);
+            buf.put_u64(*link);
+            buf.put_u64(*seq);
+            buf.put_u32(epoch.0);
+            put_zxid(buf, *zxid);
+        }
+        Message::Ping {
+            link,
+            seq,
+            epoch,
+            round,
+        } => {
+            buf.put_u8(14);
+            buf.put_u64(*link);
+            buf.put_u64(*seq);
+            buf.put_u32(epoch.0);
+            buf.put_u64(*round);
+        }
+        Message::PingAck { link, epoch, round } => {
+            buf.put_u8(15);
+            buf.put_u64(*link);
+            buf.put_u32(epoch.0);
+            buf.put_u64(*round);
+        }
+    }
+}
+
+/// A bounds-checked reader.
+struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], CodecError> {
+        if self.buf.len() < n {
+            return Err(CodecError(format!(
+                "needs {n} more bytes, {} left",
+                self.buf.len()
+            )));
+        }
+        let (head, tail) = self.buf.split_at(n);
+        self.buf = tail;
+        Ok(head)
+    }
+    fn u8(&mut self) -> Result<u8, CodecError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Result<u32, CodecError> {
+        Ok(u32::from_be_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
+    }
+    fn u64(&mut self) -> Result<u64, CodecError> {
+        Ok(u64::from_be_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
+    }
+    fn i32(&mut self) -> Result<i32, CodecError> {
+        Ok(self.u32()? as i32)
+    }
+    fn i64(&mut self) -> Result<i64, CodecError> {
+        Ok(self.u64()? as i64)
+    }
+    fn epoch(&mut self) -> Result<Epoch, CodecError> {
+        Ok(Epoch(self.u32()?))
+    }
+    fn zxid(&mut self) -> Result<Zxid, CodecError> {
+        Ok(Zxid::from_u64(self.u64()?))
+    }
+    fn bytes(&mut self) -> Result<Bytes, CodecError> {
+        let len = self.u32()? as usize;
+        Ok(Bytes::copy_from_slice(self.take(len)?))
+    }
+    fn string(&mut self) -> Result<String, CodecError> {
+        String::from_utf8(self.bytes()?.to_vec())
+            .map_err(|_| CodecError("string is not UTF-8".into()))
+    }
+    /// A count of items each at least `min` bytes long, checked against what is left.
+    fn count(&mut self, min: usize) -> Result<usize, CodecError> {
+        let n = self.u32()? as usize;
+        if n.saturating_mul(min) > self.buf.len() {
+            return Err(CodecError(format!(
+                "{n} items cannot fit in {} bytes",
+                self.buf.len()
+            )));
+        }
+        Ok(n)
+    }
+    fn txn(&mut self) -> Result<Txn, CodecError> {
+        Ok(Txn {
+            zxid: self.zxid()?,
+            data: self.bytes()?,
+        })
+    }
+}
+
+/// Decodes a frame's payload (without its length prefix).
+pub fn decode(payload: &[u8]) -> Result<PeerFrame, CodecError> {
+    let mut r = Reader { buf: payload };
+    let frame = match r.u8()? {
+        1 => PeerFrame::Hello {
+            version: r.u8()?,
+            id: r.u64()?,
+        },
+        2 => PeerFrame::Zab(decode_message(&mut r)?),
+        3 => {
+            let session = r.i64()?;
+            let cxid = r.i32()?;
+            let n = r.count(8)?;
+            let mut auth = Vec::with_capacity(n);
+            for _ in 0..n {
+                auth.push(Id {
+                    scheme: r.string()?,
+                    id: r.string()?,
+                });
+            }
+            PeerFrame::Forward {
+                session,
+                cxid,
+                auth,
+                request: r.bytes()?,
+            }
+        }
+        4 => PeerFrame::CreateSession {
+            session: r.i64()?,
+            timeout_ms: r.i32()?,
+        },
+        5 => {
+            let n = r.count(8)?;
+            let mut sessions = Vec::with_capacity(n);
+            for _ in 0..n {
+                sessions.push(r.i64()?);
+            }
+            PeerFrame::Touch { sessions }
+        }
+        6 => PeerFrame::Sync { token: r.u64()? },
+        7 => PeerFrame::SyncDone {
+            token: r.u64()?,
+            zxid: r.i64()?,
+        },
+        tag => return Err(CodecError(format!("unknown frame tag {tag}"))),
+    };
+    if !r.buf.is_empty() {
+        return Err(CodecError(format!("{} trailing bytes", r.buf.len())));
+    }
+    Ok(frame)
+}
+
+fn decode_message(r: &mut Reader<'_>) -> Result<Message, CodecError> {
+    Ok(match r.u8()? {
+        1 => {
+            let round = r.u64()?;
+            let state = match r.u8()? {
+                0 => PeerState::Looking,
+                1 => PeerState::Following,
+                2 => PeerState::Leading,
+                s => return Err(CodecError(format!("unknown peer state {s}"))),
+            };
+            let vote = Vote {
+                leader: ServerId(r.u64()?),
+                epoch: r.epoch()?,
+                zxid: r.zxid()?,
+            };
+            Message::Vote(Notification { round, state, vote })
+        }
+        2 => Message::CEpoch {
+            link: r.u64()?,
+            accepted_epoch: r.epoch()?,
+        },
+        3 => Message::NewEpoch {
+            link: r.u64()?,
+            seq: r.u64()?,
+            epoch: r.epoch()?,
+        },
+        4 => Message::AckEpoch {
+            link: r.u64()?,
+            epoch: r.epoch()?,
+            current_epoch: r.epoch()?,
+            last_zxid: r.zxid()?,
+            promised: r.u8()? != 0,
+        },
+        5 => {
+            let (link, seq, epoch) = (r.u64()?, r.u64()?, r.epoch()?);
+            let n = r.count(12)?;
+            let mut txns = Vec::with_capacity(n);
+            for _ in 0..n {
+                txns.push(r.txn()?);
+            }
+            Message::Diff {
+                link,
+                seq,
+                epoch,
+                txns,
+            }
+        }
+        6 => Message::Trunc {
+            link: r.u64()?,
+            seq: r.u64()?,
+            epoch: r.epoch()?,
+            zxid: r.zxid()?,
+        },
+        7 => {
+            let (link, seq, epoch) = (r.u64()?, r.u64()?, r.epoch()?);
+            let snapshot = Snapshot {
+                zxid: r.zxid()?,
+                data: r.bytes()?,
+            };
+            Message::Snap {
+                link,
+                seq,
+                epoch,
+                snapshot,
+            }
+        }
+        8 => Message::NewLeader {
+            link: r.u64()?,
+            seq: r.u64()?,
+            epoch: r.epoch()?,
+            last_zxid: r.zxid()?,
+        },
+        9 => Message::AckNewLeader {
+            link: r.u64()?,
+            epoch: r.epoch()?,
+            zxid: r.zxid()?,
+        },
+        10 => Message::CommitNewLeader {
+            link: r.u64()?,
+            seq: r.u64()?,
+            epoch: r.epoch()?,
+            committed: r.zxid()?,
+        },
+        11 => Message::Propose {
+            link: r.u64()?,
+            seq: r.u64()?,
+            epoch: r.epoch()?,
+            txn: r.txn()?,
+        },
+        12 => Message::Ack {
+            link: r.u64()?,
+            epoch: r.epoch()?,
+            zxid: r.zxid()?,
+        },
+        13 => Message::Commit {
+            link: r.u64()?,
+            seq: r.u64()?,
+            epoch: r.epoch()?,
+            zxid: r.zxid()?,
+        },
+        14 => Message::Ping {
+            link: r.u64()?,
+            seq: r.u64()?,
+            epoch: r.epoch()?,
+            round: r.u64()?,
+        },
+        15 => Message::PingAck {
+            link: r.u64()?,
+            epoch: r.epoch()?,
+            round: r.u64()?,
+        },
+        tag => return Err(CodecError(format!("unknown Zab message tag {tag}"))),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip(frame: PeerFrame) {
+        let bytes = encode(&frame);
+        assert_eq!(
+            u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize,
+            bytes.len() - 4
+        );
+        assert_eq!(decode(&bytes[4..]).unwrap(), frame);
+        // Every cut of it is an error, never a panic.
+        for cut in 0..bytes.len() - 4 {
+            assert!(decode(&bytes[4..4 + cut]).is_err());
+        }
+    }
+
+    #[test]
+    fn every_frame_roundtrips() {
+        let txn = Txn {
+            zxid: Zxid::new(3, 9),
+            data: Bytes::from_static(b"abc"),
+        };
+        let e = Epoch(3);
+        let vote = Vote {
+            leader: ServerId(2),
+            epoch: e,
+            zxid: Zxid::new(2, 5),
+        };
+        let messages = vec![
+            Message::Vote(Notification {
+                round: 7,
+                state: PeerState::Following,
+                vote,
+            }),
+            Message::CEpoch {
+                link: 1,
+                accepted_epoch: e,
+            },
+            Message::NewEpoch {
+                link: 1,
+                seq: 2,
+                epoch: e,
+            },
+            Message::AckEpoch {
+                link: 1,
+                epoch: e,
+                current_epoch: Epoch(2),
+                last_zxid: Zxid::new(2, 5),
+                promised: true,
+            },
+            Message::Diff {
+                link: 1,
+                seq: 3,
+                epoch: e,
+                txns: vec![txn.clone(), txn.clone()],
+            },
+            Message::Trunc {
+                link: 1,
+                seq: 4,
+                epoch: e,
+                zxid: Zxid::new(2, 1),
+            },
+            Message::Snap {
+                link: 1,
+                seq: 5,
+                epoch: e,
+                snapshot: Snapshot {
+                    zxid: Zxid::new(2, 4),
+                    data: Bytes::from_static(b"state"),
+                },
+            },
+            Message::NewLeader {
+                link: 1,
+                seq: 6,
+                epoch: e,
+                last_zxid: Zxid::new(3, 0),
+            },
+            Message::AckNewLeader {
+                link: 1,
+                epoch: e,
+                zxid: Zxid::new(3, 0),
+            },
+            Message::CommitNewLeader {
+                link: 1,
+                seq: 7,
+                epoch: e,
+                committed: Zxid::new(3, 0),
+            },
+            Message::Propose {
+                link: 1,
+                seq: 8,
+                epoch: e,
+                txn,
+            },
+            Message::Ack {
+                link: 1,
+                epoch: e,
+                zxid: Zxid::new(3, 9),
+            },
+            Message::Commit {
+                link: 1,
+                seq: 9,
+                epoch: e,
+                zxid: Zxid::new(3, 9),
+            },
+            Message::Ping {
+                link: 1,
+                seq: 10,
+                epoch: e,
+                round: 4,
+            },
+            Message::PingAck {
+                link: 1,
+                epoch: e,
+                round: 4,
+            },
+        ];
+        for m in messages {
+            roundtrip(PeerFrame::Zab(m));
+        }
+        roundtrip(PeerFrame::Hello {
+            version: PROTOCOL_VERSION,
+            id: 3,
+        });
+        roundtrip(PeerFrame::Forward {
+            session: -5,
+            cxid: 9,
+            auth: vec![Id {
+                scheme: "digest".into(),
+                id: "u:h".into(),
+            }],
+            request: Bytes::from_static(b"\0\0\0\x01"),
+        });
+        roundtrip(PeerFrame::CreateSession {
+            session: 77,
+            timeout_ms: 4000,
+        });
+        roundtrip(PeerFrame::Touch {
+            sessions: vec![1, 2, 3],
+        });
+        roundtrip(PeerFrame::Sync { token: 5 });
+        roundtrip(PeerFrame::SyncDone { token: 5, zxid: 99 });
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        assert!(decode(&[]).is_err());
+        assert!(decode(&[99]).is_err());
+        assert!(decode(&[5, 0xff, 0xff, 0xff, 0xff]).is_err());
+        assert!(decode(&[
+            2, 5, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 3, 0x7f, 0xff, 0xff,
+            0xff
+        ])
+        .is_err());
+    }
+}
