@@ -111,13 +111,17 @@ pub fn prep_close_session(
     zxid: i64,
 ) -> Txn {
     let mut paths: BTreeSet<String> = tree.ephemerals(session_id).into_iter().collect();
+    let mut gone = BTreeSet::new();
+    let mut added = Vec::new();
     for (p, rec) in outstanding.iter() {
         match rec {
             None => {
                 paths.remove(p);
+                gone.insert(p.to_string());
             }
             Some(n) if n.kind == NodeKind::Ephemeral(session_id) => {
                 paths.insert(p.to_string());
+                added.push(p.to_string());
             }
             Some(_) => {}
         }
@@ -134,9 +138,14 @@ pub fn prep_close_session(
     }
     view.into_changes().commit(outstanding, zxid);
     outstanding.put_session(zxid, session_id, PendingSession::Closing);
+    // The order matters to clients: apply deletes in it, so watches fire in it.
+    let ordered = tree
+        .sessions()
+        .ephemerals_in_zookeeper_order(session_id, &gone, &added);
+    debug_assert_eq!(ordered.iter().cloned().collect::<BTreeSet<_>>(), paths);
     Txn::CloseSession {
         session_id,
-        paths: paths.into_iter().collect(),
+        paths: ordered,
     }
 }
 

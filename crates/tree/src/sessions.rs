@@ -6,10 +6,52 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Session id → timeout, and session id → the paths of its ephemeral nodes. Sorted maps keep
 /// iteration (snapshots, closeSession) deterministic across replicas.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Sessions {
     timeouts: BTreeMap<i64, i32>,
     ephemerals: BTreeMap<i64, BTreeSet<String>>,
+    /// What ZooKeeper's per-session `HashSet` of ephemerals iterates by, for the order
+    /// closeSession deletes them in (see [`Sessions::ephemerals_in_zookeeper_order`]).
+    hash_sets: BTreeMap<i64, HashSetHistory>,
+}
+
+/// Two tables are equal when their sessions and ephemerals are; the insertion history behind
+/// ZooKeeper's iteration order is not state a snapshot keeps.
+impl PartialEq for Sessions {
+    fn eq(&self, other: &Self) -> bool {
+        self.timeouts == other.timeouts && self.ephemerals == other.ephemerals
+    }
+}
+
+impl Eq for Sessions {}
+
+/// A session's ephemerals as ZooKeeper's `DataTree.ephemerals` `HashSet` holds them: when
+/// each was added (order within a hash bucket) and the most it ever held (a Java `HashMap`
+/// grows but never shrinks, and its capacity decides the buckets). The set lives until the
+/// session closes, even when empty.
+#[derive(Debug, Clone, Default)]
+struct HashSetHistory {
+    added: BTreeMap<String, u64>,
+    next: u64,
+    peak: usize,
+}
+
+/// Java's `String.hashCode` spread as `HashMap.hash` does, over UTF-16 code units.
+fn java_hash(s: &str) -> u32 {
+    let h = s
+        .encode_utf16()
+        .fold(0i32, |h, u| h.wrapping_mul(31).wrapping_add(i32::from(u))) as u32;
+    h ^ (h >> 16)
+}
+
+/// The smallest power of two at least `n` (Java's `HashMap.tableSizeFor`, for n >= 1).
+fn table_size_for(n: usize) -> usize {
+    n.max(1).next_power_of_two()
+}
+
+/// The threshold past which a Java `HashMap` of this capacity doubles.
+fn threshold(capacity: usize) -> usize {
+    (capacity as f32 * 0.75) as usize
 }
 
 impl Sessions {
@@ -56,14 +98,18 @@ impl Sessions {
     }
 
     pub(crate) fn close(&mut self, id: i64) -> Option<i32> {
+        self.hash_sets.remove(&id);
         self.timeouts.remove(&id)
     }
 
     pub(crate) fn add_ephemeral(&mut self, id: i64, path: &str) {
-        self.ephemerals
-            .entry(id)
-            .or_default()
-            .insert(path.to_string());
+        let set = self.ephemerals.entry(id).or_default();
+        if set.insert(path.to_string()) {
+            let history = self.hash_sets.entry(id).or_default();
+            history.added.insert(path.to_string(), history.next);
+            history.next += 1;
+            history.peak = history.peak.max(set.len());
+        }
     }
 
     pub(crate) fn remove_ephemeral(&mut self, id: i64, path: &str) {
@@ -73,9 +119,131 @@ impl Sessions {
                 self.ephemerals.remove(&id);
             }
         }
+        if let Some(history) = self.hash_sets.get_mut(&id) {
+            history.added.remove(path);
+        }
+    }
+
+    /// The session's ephemerals, without `gone` and with `added` (pending txns' effects, in
+    /// their order), in the order ZooKeeper 3.8 lists them in a closeSession txn and so deletes
+    /// them and fires their watches: its PrepRequestProcessor clones the session's `HashSet`
+    /// (`getEphemerals`), removes and adds the pending changes, and iterates the result. A Java
+    /// `HashSet` of strings iterates by bucket (`String.hashCode`, spread, modulo the capacity),
+    /// then by insertion order within a bucket; the clone is sized for its contents
+    /// (`HashMap.putMapEntries` on JDK 17), the original for the most it ever held.
+    pub fn ephemerals_in_zookeeper_order(
+        &self,
+        id: i64,
+        gone: &BTreeSet<String>,
+        added: &[String],
+    ) -> Vec<String> {
+        let history = self.hash_sets.get(&id);
+        let current: Vec<&str> = self.ephemerals(id).collect();
+        // The original set: default capacity 16, doubled whenever it held more than 3/4.
+        let mut source_cap = 16;
+        while history.map_or(0, |h| h.peak) > threshold(source_cap) {
+            source_cap *= 2;
+        }
+        let added_at = |p: &str| history.and_then(|h| h.added.get(p)).copied().unwrap_or(0);
+        let mut order: Vec<(usize, u64, &str)> = current
+            .iter()
+            .map(|p| (java_hash(p) as usize & (source_cap - 1), added_at(p), *p))
+            .collect();
+        order.sort();
+        // The clone: sized for its contents, filled in the original's iteration order.
+        let mut cap = if current.is_empty() {
+            16
+        } else {
+            table_size_for((current.len() as f32 / 0.75 + 1.0) as usize)
+        };
+        let mut inserted: Vec<&str> = order.into_iter().map(|(_, _, p)| p).collect();
+        let mut size = inserted.len();
+        for p in added {
+            if !inserted.contains(&p.as_str()) {
+                inserted.push(p);
+                size += 1;
+                if size > threshold(cap) {
+                    cap *= 2;
+                }
+            }
+        }
+        // Removals unlink without reordering; resizes keep the order within a bucket.
+        let mut result: Vec<(usize, usize, &str)> = inserted
+            .into_iter()
+            .enumerate()
+            .filter(|(_, p)| !gone.contains(*p))
+            .map(|(rank, p)| (java_hash(p) as usize & (cap - 1), rank, p))
+            .collect();
+        result.sort();
+        result.into_iter().map(|(_, _, p)| p.to_string()).collect()
     }
 
     pub(crate) fn ephemeral_set(&self, id: i64) -> Vec<String> {
         self.ephemerals(id).map(str::to_string).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Expected orders printed by Java 17 doing what ZooKeeper does: a `HashSet` filled and
+    /// emptied as the session's ephemerals come and go, `clone()`d, then the pending changes
+    /// removed and added.
+    #[test]
+    fn close_session_lists_ephemerals_in_zookeepers_hash_set_order() {
+        let mut s = Sessions::default();
+        s.open(7, 30_000);
+        let many: Vec<String> = (0..14).map(|i| format!("/e{i:010}")).collect();
+        for p in &many {
+            s.add_ephemeral(7, p);
+        }
+        // Fourteen made the set grow to 32 buckets; it keeps them after ten go.
+        for p in &many[..10] {
+            s.remove_ephemeral(7, p);
+        }
+        for p in ["/b/x", "/c0000000062", "/a"] {
+            s.add_ephemeral(7, p);
+        }
+        let gone = BTreeSet::from(["/a".to_string()]);
+        assert_eq!(
+            s.ephemerals_in_zookeeper_order(7, &gone, &["/z/pending".to_string()]),
+            [
+                "/e0000000013",
+                "/z/pending",
+                "/b/x",
+                "/e0000000010",
+                "/e0000000012",
+                "/e0000000011",
+                "/c0000000062"
+            ]
+        );
+
+        s.open(8, 30_000);
+        for p in ["/e00000000390000000131", "/b/e0000000001", "/c0000000062"] {
+            s.add_ephemeral(8, p);
+        }
+        assert_eq!(
+            s.ephemerals_in_zookeeper_order(8, &BTreeSet::new(), &[]),
+            ["/e00000000390000000131", "/b/e0000000001", "/c0000000062"]
+        );
+        // Closing (after its ephemerals went) forgets the history.
+        for p in ["/e00000000390000000131", "/b/e0000000001", "/c0000000062"] {
+            s.remove_ephemeral(8, p);
+        }
+        s.close(8);
+        assert!(!s.hash_sets.contains_key(&8));
+        assert!(s
+            .ephemerals_in_zookeeper_order(8, &BTreeSet::new(), &[])
+            .is_empty());
+    }
+
+    #[test]
+    fn java_string_hash() {
+        // "Aa" and "BB" collide in Java (2112); "/" is 47.
+        assert_eq!(java_hash("Aa"), 2112);
+        assert_eq!(java_hash("BB"), 2112);
+        assert_eq!(java_hash("/"), 47);
+        assert_eq!(java_hash("é"), 0xe9);
     }
 }
