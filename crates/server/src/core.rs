@@ -16,18 +16,41 @@ use crate::config::Config;
 use crate::events::{CoreEvent, Outgoing};
 use crate::four_letter_words::{self, ConnectionView, ServerView};
 use crate::handshake;
-use crate::replica::{NoPeers, Replica, ReplicaError};
+use crate::peers::codec::PeerFrame;
+use crate::peers::net::PeerNet;
+use crate::replica::{Replica, ReplicaError};
 use crate::session::{negotiate_timeout, password, SessionIds};
 use crate::state::{Conn, PendingConnect, Queued, ServerState};
 use crate::watches::ConnId;
 
+/// A sync the leader is answering: once everything up to `zxid` is committed and a quorum
+/// confirmed leadership round `round`, the server `origin` is told.
+struct PendingSync {
+    origin: u64,
+    token: u64,
+    zxid: i64,
+    round: u64,
+}
+
 /// The core task's state.
 pub struct Core {
     pub config: Config,
-    pub replica: Replica<ServerState, NoPeers>,
+    pub replica: Replica<ServerState, PeerNet>,
+    /// Frames to other servers (Zab's own go through the replica).
+    net: PeerNet,
     session_ids: SessionIds,
-    /// When each session was last heard from (requests and pings of its connection).
+    /// On the leader: when each session was last heard from, here or at a follower.
     session_seen: HashMap<i64, Instant>,
+    /// On a follower: sessions heard from since the last tick, reported to the leader.
+    touched: std::collections::HashSet<i64>,
+    /// On the leader: syncs waiting for commit and confirmation.
+    pending_syncs: Vec<PendingSync>,
+    /// Sync tokens of local connections: token → connection.
+    sync_tokens: HashMap<u64, ConnId>,
+    next_token: u64,
+    /// Whether this server served clients after the last event (to notice role changes).
+    was_serving: bool,
+    was_leading: bool,
 }
 
 fn now_ms() -> i64 {
@@ -37,27 +60,132 @@ fn now_ms() -> i64 {
 }
 
 impl Core {
-    pub fn new(config: Config, replica: Replica<ServerState, NoPeers>) -> Core {
+    pub fn new(config: Config, replica: Replica<ServerState, PeerNet>, net: PeerNet) -> Core {
         let session_ids = SessionIds::new(config.my_id, now_ms() as u64);
         let mut core = Core {
             config,
             replica,
+            net,
             session_ids,
             session_seen: HashMap::new(),
+            touched: Default::default(),
+            pending_syncs: Vec::new(),
+            sync_tokens: HashMap::new(),
+            next_token: 0,
+            was_serving: false,
+            was_leading: false,
         };
-        // A (re)started server restarts every session's clock instead of expiring it at once.
-        let now = Instant::now();
-        let sessions: Vec<i64> = core
-            .state()
-            .tree
-            .sessions()
-            .iter()
-            .map(|(id, _)| id)
-            .collect();
-        for id in sessions {
-            core.session_seen.insert(id, now);
-        }
+        core.after_event();
         core
+    }
+
+    /// Whether clients are served: on an established leader, or a follower in broadcast.
+    fn serving(&self) -> bool {
+        matches!(
+            self.replica.phase(),
+            zab::Phase::LeadingBroadcast | zab::Phase::FollowingBroadcast
+        )
+    }
+
+    fn leading(&self) -> bool {
+        self.replica.phase() == zab::Phase::LeadingBroadcast
+    }
+
+    /// The leader this server follows, while it follows one in broadcast.
+    fn leader_id(&self) -> Option<u64> {
+        match self.replica.phase() {
+            zab::Phase::FollowingBroadcast => self.replica.peer().leader().map(|l| l.0),
+            _ => None,
+        }
+    }
+
+    /// Bookkeeping after every event: notices role changes and answers what became
+    /// answerable.
+    fn after_event(&mut self) {
+        let serving = self.serving();
+        let leading = self.leading();
+        if self.was_serving && !serving {
+            // Lost the leader or the quorum: clients go elsewhere (ZooKeeper does the same).
+            tracing::info!("not serving clients until a leader is established");
+            self.state_mut().close_all();
+            self.sync_tokens.clear();
+        }
+        if leading != self.was_leading {
+            // What prep recorded under another leadership is void; a new leader restarts every
+            // session's clock instead of expiring sessions it did not watch.
+            let state = self.state_mut();
+            state.outstanding.clear();
+            state.closing.clear();
+            self.pending_syncs.clear();
+            self.session_seen.clear();
+            if leading {
+                let now = Instant::now();
+                let sessions: Vec<i64> = self
+                    .state()
+                    .tree
+                    .sessions()
+                    .iter()
+                    .map(|(id, _)| id)
+                    .collect();
+                for id in sessions {
+                    self.session_seen.insert(id, now);
+                }
+            }
+        }
+        self.was_serving = serving;
+        self.was_leading = leading;
+        self.settle_syncs();
+    }
+
+    /// Answers the syncs whose zxid is committed and whose confirmation round completed.
+    fn settle_syncs(&mut self) {
+        if self.pending_syncs.is_empty() {
+            return;
+        }
+        let applied = self.state().last_zxid();
+        let confirmed = self.state().confirmed_round;
+        let me = self.config.my_id;
+        let (done, waiting): (Vec<PendingSync>, Vec<PendingSync>) =
+            std::mem::take(&mut self.pending_syncs)
+                .into_iter()
+                .partition(|s| s.round <= confirmed && s.zxid <= applied);
+        self.pending_syncs = waiting;
+        for sync in done {
+            if sync.origin == me {
+                self.local_sync_ready(sync.token, sync.zxid);
+            } else {
+                self.net.send(
+                    sync.origin,
+                    &PeerFrame::SyncDone {
+                        token: sync.token,
+                        zxid: sync.zxid,
+                    },
+                );
+            }
+        }
+    }
+
+    fn local_sync_ready(&mut self, token: u64, zxid: i64) {
+        if let Some(conn) = self.sync_tokens.remove(&token) {
+            self.state_mut().sync_ready(conn, token, zxid);
+        }
+    }
+
+    /// On the leader: a sync from `origin`: everything proposed so far, once committed, and a
+    /// confirmation that this server still leads.
+    fn leader_sync(&mut self, origin: u64, token: u64) -> Result<(), ReplicaError> {
+        let zxid = self.replica.peer().last_zxid().as_u64() as i64;
+        let Some(round) = self.replica.confirm_leadership()? else {
+            return Ok(());
+        };
+        self.pending_syncs.push(PendingSync {
+            origin,
+            token,
+            zxid,
+            round,
+        });
+        self.settle_syncs();
+        Ok(())
     }
 
     fn state(&self) -> &ServerState {
@@ -70,6 +198,12 @@ impl Core {
 
     /// Handles one event. An error is fatal for the server.
     pub fn handle(&mut self, event: CoreEvent) -> Result<(), ReplicaError> {
+        let result = self.dispatch(event);
+        self.after_event();
+        result
+    }
+
+    fn dispatch(&mut self, event: CoreEvent) -> Result<(), ReplicaError> {
         match event {
             CoreEvent::Handshake {
                 conn,
@@ -116,22 +250,78 @@ impl Core {
         from: u64,
         frame: crate::peers::codec::PeerFrame,
     ) -> Result<(), ReplicaError> {
-        use crate::peers::codec::PeerFrame;
+        let leading = self.leading();
         match frame {
             PeerFrame::Zab(message) => self.replica.step(zab::Input::Message {
                 from: zab::ServerId(from),
                 message,
             }),
+            PeerFrame::Forward {
+                session,
+                cxid,
+                auth,
+                request,
+            } if leading => match RequestPacket::decode(&mut &request[..]) {
+                Ok(packet) => {
+                    self.session_seen.insert(session, Instant::now());
+                    self.submit(session, cxid, &packet.request, &auth)
+                }
+                Err(e) => {
+                    tracing::warn!(peer = from, error = %e, "a forwarded request does not decode");
+                    Ok(())
+                }
+            },
+            PeerFrame::CreateSession {
+                session,
+                timeout_ms,
+            } if leading => {
+                self.session_seen.insert(session, Instant::now());
+                self.create_session(session, timeout_ms)
+            }
+            PeerFrame::Touch { sessions } if leading => {
+                let now = Instant::now();
+                for session in sessions {
+                    if let Some(seen) = self.session_seen.get_mut(&session) {
+                        *seen = now;
+                    }
+                }
+                Ok(())
+            }
+            PeerFrame::Sync { token } if leading => self.leader_sync(from, token),
+            PeerFrame::SyncDone { token, zxid } => {
+                self.local_sync_ready(token, zxid);
+                Ok(())
+            }
             other => {
-                tracing::debug!(peer = from, frame = ?other, "ignoring a peer frame this server does not handle");
+                // A request for a leader that this server no longer is: the follower that sent
+                // it closes its clients when it notices, and they retry elsewhere.
+                tracing::debug!(peer = from, frame = ?other, "ignoring a frame meant for a leader");
                 Ok(())
             }
         }
     }
 
-    /// One tick of Zab time (tickTime).
+    /// One tick of Zab time (tickTime). A follower also tells the leader which sessions it
+    /// heard from, so the leader does not expire them.
     pub fn tick(&mut self) -> Result<(), ReplicaError> {
-        self.replica.step(Input::Tick)
+        let result = self.replica.step(Input::Tick);
+        if let Some(leader) = self.leader_id() {
+            let mut sessions: Vec<i64> = self.touched.drain().collect();
+            sessions.extend(
+                self.state()
+                    .conns
+                    .values()
+                    .map(|c| c.session_id)
+                    .filter(|&s| s != 0),
+            );
+            sessions.sort_unstable();
+            sessions.dedup();
+            if !sessions.is_empty() {
+                self.net.send(leader, &PeerFrame::Touch { sessions });
+            }
+        }
+        self.after_event();
+        result
     }
 
     fn handshake(
@@ -159,6 +349,11 @@ impl Core {
         };
         self.state_mut().conns.insert(conn, c);
         self.state_mut().stats.packets_received += 1;
+        if !self.serving() {
+            // No established leader here: the client tries another server.
+            self.state_mut().close_connection(conn);
+            return Ok(());
+        }
         let our_last = self.state().last_zxid();
         if request.last_zxid_seen > our_last {
             // The client saw more than this server has: it must find a server that is not
@@ -188,18 +383,6 @@ impl Core {
             self.config.max_session_timeout,
         );
         let session = self.session_ids.next_id();
-        let Some(zxid) = self.replica.peer().next_zxid() else {
-            // Not serving (no established leader here): the client tries another server.
-            self.state_mut().close_connection(conn);
-            return Ok(());
-        };
-        let zxid = zxid.as_u64() as i64;
-        let txn = tree::prep::prep_create_session(
-            &mut self.state_mut().outstanding,
-            session,
-            timeout,
-            zxid,
-        );
         self.state_mut().pending_connects.insert(
             session,
             PendingConnect {
@@ -207,7 +390,37 @@ impl Core {
                 timeout_ms: timeout,
             },
         );
-        self.session_seen.insert(session, Instant::now());
+        if self.leading() {
+            self.session_seen.insert(session, Instant::now());
+            self.create_session(session, timeout)
+        } else if let Some(leader) = self.leader_id() {
+            self.net.send(
+                leader,
+                &PeerFrame::CreateSession {
+                    session,
+                    timeout_ms: timeout,
+                },
+            );
+            Ok(())
+        } else {
+            self.state_mut().pending_connects.remove(&session);
+            self.state_mut().close_connection(conn);
+            Ok(())
+        }
+    }
+
+    /// On the leader: proposes a new session.
+    fn create_session(&mut self, session: i64, timeout_ms: i32) -> Result<(), ReplicaError> {
+        let Some(zxid) = self.replica.peer().next_zxid() else {
+            return Ok(());
+        };
+        let zxid = zxid.as_u64() as i64;
+        let txn = tree::prep::prep_create_session(
+            &mut self.state_mut().outstanding,
+            session,
+            timeout_ms,
+            zxid,
+        );
         self.propose(zxid, session, 0, txn)
     }
 
@@ -282,7 +495,11 @@ impl Core {
             self.state_mut().close_connection(conn);
             return Ok(());
         }
-        self.session_seen.insert(session, started);
+        if self.leading() {
+            self.session_seen.insert(session, started);
+        } else {
+            self.touched.insert(session);
+        }
         if let Some(code) = crate::state::session_error(self.state(), session) {
             let reply = ReplyPacket::error(xid, self.state().last_zxid(), code);
             self.state_mut().enqueue(
@@ -310,17 +527,29 @@ impl Core {
                 Ok(())
             }
             Request::Sync(sync) => {
-                // Everything proposed before the sync is applied before the answer.
-                let zxid = self.replica.peer().last_zxid().as_u64() as i64;
+                // Answered once the leader confirmed with a quorum that it still leads and
+                // everything it proposed before is applied here: sync-then-read is linearizable.
+                self.next_token += 1;
+                let token = self.next_token;
                 let item = Queued::Sync {
-                    zxid,
+                    token,
+                    zxid: None,
                     xid,
                     path: sync.path.clone(),
                     started,
                     permit,
                 };
                 self.state_mut().enqueue(conn, item);
-                Ok(())
+                self.sync_tokens.insert(token, conn);
+                if self.leading() {
+                    self.leader_sync(self.config.my_id, token)
+                } else if let Some(leader) = self.leader_id() {
+                    self.net.send(leader, &PeerFrame::Sync { token });
+                    Ok(())
+                } else {
+                    self.state_mut().close_connection(conn);
+                    Ok(())
+                }
             }
             request if tree::prep::is_write(request) => {
                 self.write(conn, session, packet, permit, started)
@@ -368,7 +597,14 @@ impl Core {
     ) -> Result<(), ReplicaError> {
         let xid = packet.header.xid;
         let op = packet.request.opcode();
-        let Some(zxid) = self.replica.peer().next_zxid() else {
+        let auth = self
+            .state()
+            .conns
+            .get(&conn)
+            .map(|c| c.auth.clone())
+            .unwrap_or_default();
+        let leader = self.leader_id();
+        if !self.leading() && leader.is_none() {
             let reply =
                 ReplyPacket::error(xid, self.state().last_zxid(), ErrorCode::ConnectionLoss);
             self.state_mut().enqueue(
@@ -381,54 +617,62 @@ impl Core {
             );
             self.state_mut().close_connection(conn);
             return Ok(());
+        }
+        if op == OpCode::CloseSession {
+            self.state_mut().closing.insert(session);
+        }
+        let state = self.state_mut();
+        state.pending_writes.insert((session, xid), conn);
+        if let Some(c) = state.conns.get_mut(&conn) {
+            c.queue.push_back(Queued::Write {
+                xid,
+                op,
+                started,
+                permit,
+            });
+        }
+        match leader {
+            Some(leader) => {
+                let mut request = bytes::BytesMut::new();
+                proto::Encode::encode(&packet, &mut request);
+                let frame = PeerFrame::Forward {
+                    session,
+                    cxid: xid,
+                    auth,
+                    request: request.freeze(),
+                };
+                self.net.send(leader, &frame);
+                Ok(())
+            }
+            None => self.submit(session, xid, &packet.request, &auth),
+        }
+    }
+
+    /// On the leader: preps a write (from a local client or forwarded by a follower) and
+    /// proposes it. A write that fails its checks is proposed as an error transaction, as
+    /// ZooKeeper does, so that the server holding the client answers it in order.
+    fn submit(
+        &mut self,
+        session: i64,
+        cxid: i32,
+        request: &Request,
+        auth: &[proto::Id],
+    ) -> Result<(), ReplicaError> {
+        let Some(zxid) = self.replica.peer().next_zxid() else {
+            return Ok(());
         };
         let zxid = zxid.as_u64() as i64;
-        let auth = self
-            .state()
-            .conns
-            .get(&conn)
-            .map(|c| c.auth.clone())
-            .unwrap_or_default();
         let ctx = PrepCtx {
             zxid,
             session_id: session,
-            auth: &auth,
+            auth,
             extended_types: self.config.extended_types_enabled,
             skip_acl: false,
         };
         let state = &mut self.replica.app;
-        let prepped = tree::prep::prep(&state.tree, &mut state.outstanding, &packet.request, &ctx);
-        match prepped {
-            Err(code) => {
-                let reply = ReplyPacket::error(xid, self.state().last_zxid(), code);
-                self.state_mut().enqueue(
-                    conn,
-                    Queued::Reply {
-                        reply,
-                        started,
-                        permit: Some(permit),
-                    },
-                );
-                Ok(())
-            }
-            Ok(txn) => {
-                if op == OpCode::CloseSession {
-                    self.state_mut().closing.insert(session);
-                }
-                let state = self.state_mut();
-                state.pending_writes.insert(zxid, conn);
-                if let Some(c) = state.conns.get_mut(&conn) {
-                    c.queue.push_back(Queued::Write {
-                        zxid,
-                        xid,
-                        op,
-                        started,
-                        permit,
-                    });
-                }
-                self.propose(zxid, session, xid, txn)
-            }
-        }
+        let txn = tree::prep::prep(&state.tree, &mut state.outstanding, request, &ctx)
+            .unwrap_or_else(tree::Txn::Error);
+        self.propose(zxid, session, cxid, txn)
     }
 
     /// Expires sessions not heard from within their timeout (the leader's job), and removes
@@ -611,7 +855,11 @@ impl Core {
                 ("syncLimit".into(), cfg.sync_limit.to_string()),
             ],
             read_only: false,
-            followers: Vec::new(),
+            followers: peer
+                .followers()
+                .into_iter()
+                .map(|(id, synced)| (id.0, synced))
+                .collect(),
             open_fds: std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64),
             max_fds: 0,
         }

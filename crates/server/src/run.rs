@@ -8,7 +8,8 @@ use tokio::sync::mpsc;
 use crate::config::Config;
 use crate::core::Core;
 use crate::events::CoreEvent;
-use crate::replica::{NoPeers, Replica, ReplicaError, ReplicaOptions};
+use crate::peers::net::PeerNet;
+use crate::replica::{Replica, ReplicaError, ReplicaOptions};
 use crate::state::ServerState;
 
 /// Why the server stopped.
@@ -27,15 +28,41 @@ pub enum ServerError {
 
 /// Runs a server until it fails (storage errors are fatal) or the process is stopped.
 pub async fn run(config: Config) -> Result<(), ServerError> {
-    if !config.is_standalone() {
-        return Err(ServerError::Unsupported(
-            "this build runs standalone servers only; the replicated ensemble is not built yet"
-                .into(),
-        ));
-    }
     let (core_tx, mut core_rx) = mpsc::unbounded_channel::<CoreEvent>();
     let log_tx = core_tx.clone();
-    let members = vec![zab::ServerId(config.my_id)];
+    let net = if config.is_standalone() {
+        PeerNet::default()
+    } else {
+        let me = config
+            .members
+            .iter()
+            .find(|m| m.id == config.my_id)
+            .ok_or_else(|| {
+                ServerError::Unsupported(format!(
+                    "server {} is not among the server.N lines",
+                    config.my_id
+                ))
+            })?;
+        let listen = resolve(&me.host, me.peer_port)?;
+        let peers: Vec<(u64, String)> = config
+            .members
+            .iter()
+            .map(|m| (m.id, format!("{}:{}", m.host, m.peer_port)))
+            .collect();
+        let net = crate::peers::net::start(config.my_id, listen, peers, core_tx.clone())
+            .await
+            .map_err(|source| ServerError::Listen {
+                address: listen.to_string(),
+                source,
+            })?;
+        tracing::info!(%listen, members = config.members.len(), "listening for peers");
+        net
+    };
+    let members: Vec<zab::ServerId> = if config.is_standalone() {
+        vec![zab::ServerId(config.my_id)]
+    } else {
+        config.members.iter().map(|m| zab::ServerId(m.id)).collect()
+    };
     let mut zab_config = zab::Config::new(zab::ServerId(config.my_id), members);
     zab_config.init_limit = config.init_limit;
     zab_config.sync_limit = config.sync_limit;
@@ -59,7 +86,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         &config.data_log_dir,
         options,
         ServerState::new(),
-        NoPeers,
+        net.clone(),
         move |event| {
             let _ = log_tx.send(CoreEvent::Log(event));
         },
@@ -71,7 +98,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
             address: address.to_string(),
             source,
         })?;
-    tracing::info!(%address, mode = "standalone", "serving clients");
+    tracing::info!(%address, standalone = config.is_standalone(), "listening for clients");
     let max_packet = config.max_packet_bytes;
     let accept_tx = core_tx.clone();
     tokio::spawn(async move {
@@ -104,7 +131,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         tokio::spawn(crate::metrics::serve(metrics, core_tx.clone()));
     }
     let tick_time = config.tick_time;
-    let mut core = Core::new(config, replica);
+    let mut core = Core::new(config, replica, net);
     let mut zab_tick = tokio::time::interval(tick_time);
     let mut expiry_tick = tokio::time::interval(Duration::from_millis(100).min(tick_time));
     zab_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -123,4 +150,14 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
             _ = expiry_tick.tick() => core.expire()?,
         }
     }
+}
+
+/// The socket address of `host:port` (the first the resolver gives).
+fn resolve(host: &str, port: u16) -> Result<std::net::SocketAddr, ServerError> {
+    use std::net::ToSocketAddrs;
+    (host, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| ServerError::Unsupported(format!("cannot resolve {host}:{port}")))
 }

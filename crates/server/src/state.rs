@@ -26,17 +26,19 @@ use crate::watches::{ConnId, Watches};
 
 /// Something a connection is owed, in request order.
 pub enum Queued {
-    /// A write proposed at this zxid; answered when it is applied.
+    /// A write, handed to the leader (or proposed here, on the leader); answered when its
+    /// transaction, which carries the session and xid, is applied.
     Write {
-        zxid: i64,
         xid: i32,
         op: OpCode,
         started: Instant,
         permit: OwnedSemaphorePermit,
     },
-    /// A sync: answered once everything proposed before it is applied.
+    /// A sync: answered once the leader confirmed its leadership and named the zxid everything
+    /// proposed before the sync reached (`zxid`, unknown until then), and that is applied here.
     Sync {
-        zxid: i64,
+        token: u64,
+        zxid: Option<i64>,
         xid: i32,
         path: String,
         started: Instant,
@@ -119,8 +121,9 @@ pub struct ServerState {
     pub outstanding: Outstanding,
     pub watches: Watches,
     pub conns: HashMap<ConnId, Conn>,
-    /// Which local connection a write belongs to, by zxid.
-    pub pending_writes: HashMap<i64, ConnId>,
+    /// Which local connection a write belongs to, by (session, xid): the transaction header
+    /// carries both, wherever the write was prepped.
+    pub pending_writes: HashMap<(i64, i32), ConnId>,
     /// New sessions waiting for their createSession to commit, by session id.
     pub pending_connects: HashMap<i64, PendingConnect>,
     /// Sessions whose closeSession was proposed.
@@ -128,6 +131,8 @@ pub struct ServerState {
     pub stats: Stats,
     /// The highest leadership-confirmation round a quorum answered (syncs wait for it).
     pub confirmed_round: u64,
+    /// Connections whose first unanswered item is a sync waiting for a zxid to be applied.
+    pub syncs_waiting: std::collections::HashSet<ConnId>,
 }
 
 impl ServerState {
@@ -142,6 +147,7 @@ impl ServerState {
             closing: Default::default(),
             stats: Stats::default(),
             confirmed_round: 0,
+            syncs_waiting: Default::default(),
         }
     }
 
@@ -201,7 +207,11 @@ impl ServerState {
             let ready = match c.queue.front() {
                 None => return,
                 Some(Queued::Write { .. }) => false,
-                Some(Queued::Sync { zxid, .. }) => *zxid <= applied,
+                Some(Queued::Sync { zxid: Some(z), .. }) if *z > applied => {
+                    self.syncs_waiting.insert(conn);
+                    false
+                }
+                Some(Queued::Sync { zxid, .. }) => zxid.is_some(),
                 Some(Queued::Read { .. }) | Some(Queued::Reply { .. }) => true,
             };
             if !ready {
@@ -240,6 +250,42 @@ impl ServerState {
                 Queued::Write { .. } => unreachable!("checked above"),
             }
         }
+    }
+
+    /// The leader named the zxid a sync waits for: answer it once that is applied here.
+    pub fn sync_ready(&mut self, conn: ConnId, token: u64, zxid: i64) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        for item in c.queue.iter_mut() {
+            if let Queued::Sync {
+                token: t, zxid: z, ..
+            } = item
+            {
+                if *t == token {
+                    *z = Some(zxid);
+                }
+            }
+        }
+        self.drain(conn);
+    }
+
+    /// Answers every connection's syncs and reads that the applied state now allows.
+    pub fn drain_all(&mut self) {
+        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        for conn in conns {
+            self.drain(conn);
+        }
+    }
+
+    /// Closes every client connection (the server stopped serving: clients go elsewhere).
+    pub fn close_all(&mut self) {
+        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        for conn in conns {
+            self.close_connection(conn);
+        }
+        self.pending_writes.clear();
+        self.pending_connects.clear();
     }
 
     /// Fires the watches of one change: every matching watch is consumed (one-shot ones go),
@@ -334,7 +380,8 @@ impl Application for ServerState {
                     .filter(|c| c.session_id == session)
                     .map(|c| c.id)
                     .collect();
-                if let Some(conn) = self.pending_writes.remove(&zxid) {
+                let key = (record.header.session_id, record.header.cxid);
+                if let Some(conn) = self.pending_writes.remove(&key) {
                     self.answer_write(conn, zxid, &result.outcome);
                 }
                 for conn in holders {
@@ -344,8 +391,12 @@ impl Application for ServerState {
             }
             _ => {}
         }
-        if let Some(conn) = self.pending_writes.remove(&zxid) {
+        let key = (record.header.session_id, record.header.cxid);
+        if let Some(conn) = self.pending_writes.remove(&key) {
             self.answer_write(conn, zxid, &result.outcome);
+        }
+        for conn in std::mem::take(&mut self.syncs_waiting) {
+            self.drain(conn);
         }
     }
 
@@ -378,7 +429,6 @@ impl ServerState {
             return;
         };
         let Some(Queued::Write {
-            zxid: front,
             xid,
             op,
             started,
@@ -387,10 +437,6 @@ impl ServerState {
         else {
             panic!("connection {conn}: write {zxid:#x} applied but it is not first in line");
         };
-        assert_eq!(
-            front, zxid,
-            "connection {conn}: writes applied out of order"
-        );
         let reply = Self::write_reply(xid, zxid, op, outcome);
         self.send_reply(conn, &reply, Some(started));
         drop(permit);
