@@ -96,11 +96,19 @@ pub fn run(args: Args) -> Result<(), String> {
         let stop = stop.clone();
         let _ = ctrlc_handler(move || stop.store(true, std::sync::atomic::Ordering::SeqCst));
     }
+    let mut exited = vec![false; children.len()];
     while !stop.load(std::sync::atomic::Ordering::SeqCst) {
         for (i, child) in children.iter_mut().enumerate() {
-            if let Ok(Some(status)) = child.0.try_wait() {
-                return Err(format!("server {} exited ({status}); see its log", i + 1));
+            if !exited[i] {
+                if let Ok(Some(status)) = child.0.try_wait() {
+                    // The others keep serving (that is the point of an ensemble); say so.
+                    println!("server {} exited ({status}); see its log", i + 1);
+                    exited[i] = true;
+                }
             }
+        }
+        if exited.iter().all(|&e| e) {
+            return Err("every server exited".into());
         }
         std::thread::sleep(Duration::from_millis(200));
     }

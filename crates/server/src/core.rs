@@ -861,6 +861,13 @@ impl Core {
                 .map(|(id, synced)| (id.0, synced))
                 .collect(),
             open_fds: std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64),
+            digest: state.tree.digest(),
+            syncs: (
+                peer.stats().sync_diff,
+                peer.stats().sync_trunc,
+                peer.stats().sync_snap,
+            ),
+            elections: peer.stats().elections,
             max_fds: 0,
         }
     }

@@ -71,6 +71,12 @@ pub struct ServerView {
     pub followers: Vec<(u64, bool)>,
     pub open_fds: u64,
     pub max_fds: u64,
+    /// A digest of the whole data tree: equal on replicas that applied the same transactions.
+    pub digest: u64,
+    /// Followers synchronized by DIFF, TRUNC and SNAP (on a leader, since start).
+    pub syncs: (u64, u64, u64),
+    /// Elections this server took part in, since start.
+    pub elections: u64,
 }
 
 /// The answer to `word`, or `None` for a word Quorum does not know.
@@ -228,6 +234,11 @@ fn monitor(out: &mut String, view: &ServerView) {
     line("max_file_descriptor_count", view.max_fds.to_string());
     line("last_zxid", format!("0x{:x}", view.zxid));
     line("current_epoch", view.epoch.to_string());
+    line("digest", format!("{:016x}", view.digest));
+    line("elections", view.elections.to_string());
+    line("sync_diff", view.syncs.0.to_string());
+    line("sync_trunc", view.syncs.1.to_string());
+    line("sync_snap", view.syncs.2.to_string());
     if view.mode == "leader" {
         line("followers", view.followers.len().to_string());
         let synced = view.followers.iter().filter(|(_, synced)| *synced).count();
