@@ -715,3 +715,68 @@ async fn garbage_closes_that_connection_only() {
         Some("imok")
     );
 }
+
+/// Resident memory of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_client_that_does_not_read_is_throttled() {
+    let server = Server::start();
+    let pid = server.child.as_ref().unwrap().id();
+    let mut greedy = handshaken(&server);
+    greedy
+        .set_write_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    // exists("/zookeeper") requests, sent as fast as possible, answers never read.
+    let mut one = Vec::new();
+    one.extend_from_slice(&3i32.to_be_bytes()); // type: exists
+    one.extend_from_slice(&10i32.to_be_bytes());
+    one.extend_from_slice(b"/zookeeper");
+    one.push(0); // watch
+    let batch_len = 1000;
+    let total_batches = 2000; // two million requests, ~54 MB
+    let mut sent = 0usize;
+    let mut blocked = false;
+    for b in 0..total_batches {
+        let mut bytes = Vec::with_capacity(batch_len * 32);
+        for i in 0..batch_len {
+            let xid = (b * batch_len + i + 1) as i32;
+            let mut body = xid.to_be_bytes().to_vec();
+            body.extend_from_slice(&one);
+            bytes.extend_from_slice(&frame(&body));
+        }
+        if greedy.write_all(&bytes).is_err() {
+            blocked = true;
+            break;
+        }
+        sent += batch_len;
+    }
+    assert!(
+        blocked,
+        "the server read all {sent} requests without the client reading anything"
+    );
+    // Memory stays bounded and everyone else is served.
+    let rss = rss_kib(pid);
+    assert!(rss < 256 * 1024, "server resident memory {rss} KiB");
+    assert_eq!(
+        four_letter_word(server.port, "ruok").as_deref(),
+        Some("imok")
+    );
+    let mut other = handshaken(&server);
+    let mut body = 7i32.to_be_bytes().to_vec();
+    body.extend_from_slice(&one);
+    other.write_all(&frame(&body)).unwrap();
+    assert_eq!(
+        reply_error(&mut other, 7),
+        Some(0),
+        "another client is answered"
+    );
+    eprintln!("throttled after {sent} requests sent without reading; server RSS {rss} KiB");
+}

@@ -35,10 +35,11 @@ pub async fn serve(
     let writer_task = tokio::spawn(async move {
         while let Some(item) = out_rx.recv().await {
             match item {
-                Outgoing::Frame(bytes) => {
+                Outgoing::Frame(bytes, permit) => {
                     if writer.write_all(&bytes).await.is_err() {
                         break;
                     }
+                    drop(permit);
                 }
                 Outgoing::Close => break,
             }
@@ -64,7 +65,7 @@ pub async fn serve(
                     reply: reply_tx,
                 });
                 if let Ok(text) = reply_rx.await {
-                    let _ = out_tx.send(Outgoing::Frame(text.into()));
+                    let _ = out_tx.send(Outgoing::Frame(text.into(), None));
                 }
                 let _ = out_tx.send(Outgoing::Close);
                 let _ = writer_task.await;

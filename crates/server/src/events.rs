@@ -12,8 +12,9 @@ use crate::watches::ConnId;
 /// To a connection's writer.
 #[derive(Debug)]
 pub enum Outgoing {
-    /// An encoded frame (length prefix included).
-    Frame(Bytes),
+    /// An encoded frame (length prefix included), with the permit of the request it answers,
+    /// released once the frame is written.
+    Frame(Bytes, Option<OwnedSemaphorePermit>),
     /// Flush what was sent and close the connection.
     Close,
 }

@@ -158,12 +158,25 @@ impl ServerState {
 
     /// Sends a reply on a connection now (callers keep the order).
     pub fn send_reply(&mut self, conn: ConnId, reply: &ReplyPacket, started: Option<Instant>) {
+        self.send_reply_holding(conn, reply, started, None);
+    }
+
+    /// Sends a reply, holding the request's permit until the frame is written to the socket:
+    /// a client that does not read its answers runs out of permits and is not read from, so
+    /// what waits for it stays bounded.
+    pub fn send_reply_holding(
+        &mut self,
+        conn: ConnId,
+        reply: &ReplyPacket,
+        started: Option<Instant>,
+        permit: Option<OwnedSemaphorePermit>,
+    ) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
         let mut buf = BytesMut::with_capacity(64);
         proto::write_frame(&mut buf, |b| reply.encode(b));
-        let _ = c.out.send(Outgoing::Frame(buf.freeze()));
+        let _ = c.out.send(Outgoing::Frame(buf.freeze(), permit));
         c.sent += 1;
         c.last_zxid = reply.header.zxid;
         self.stats.packets_sent += 1;
@@ -177,7 +190,7 @@ impl ServerState {
     /// Sends raw, already framed bytes (the ConnectResponse).
     pub fn send_frame(&mut self, conn: ConnId, frame: Bytes) {
         if let Some(c) = self.conns.get_mut(&conn) {
-            let _ = c.out.send(Outgoing::Frame(frame));
+            let _ = c.out.send(Outgoing::Frame(frame, None));
         }
     }
 
@@ -227,8 +240,7 @@ impl ServerState {
                 } => {
                     let reply =
                         ReplyPacket::ok(xid, applied, Response::Sync(proto::SyncResponse { path }));
-                    self.send_reply(conn, &reply, Some(started));
-                    drop(permit);
+                    self.send_reply_holding(conn, &reply, Some(started), Some(permit));
                 }
                 Queued::Read {
                     packet,
@@ -236,16 +248,14 @@ impl ServerState {
                     permit,
                 } => {
                     let reply = crate::reads::answer(self, conn, &packet);
-                    self.send_reply(conn, &reply, Some(started));
-                    drop(permit);
+                    self.send_reply_holding(conn, &reply, Some(started), Some(permit));
                 }
                 Queued::Reply {
                     reply,
                     started,
                     permit,
                 } => {
-                    self.send_reply(conn, &reply, Some(started));
-                    drop(permit);
+                    self.send_reply_holding(conn, &reply, Some(started), permit);
                 }
                 Queued::Write { .. } => unreachable!("checked above"),
             }
@@ -438,8 +448,7 @@ impl ServerState {
             panic!("connection {conn}: write {zxid:#x} applied but it is not first in line");
         };
         let reply = Self::write_reply(xid, zxid, op, outcome);
-        self.send_reply(conn, &reply, Some(started));
-        drop(permit);
+        self.send_reply_holding(conn, &reply, Some(started), Some(permit));
         if op == OpCode::CloseSession {
             self.close_connection(conn);
         }
@@ -536,7 +545,7 @@ mod tests {
     /// The (event type, path) of every notification a connection was sent.
     fn notifications(rx: &mut mpsc::UnboundedReceiver<Outgoing>) -> Vec<(i32, String)> {
         let mut out = Vec::new();
-        while let Ok(Outgoing::Frame(f)) = rx.try_recv() {
+        while let Ok(Outgoing::Frame(f, _)) = rx.try_recv() {
             let int = |at: usize| i32::from_be_bytes(f[at..at + 4].try_into().unwrap());
             assert_eq!(int(4), -1, "only notifications expected");
             let len = int(28) as usize;
