@@ -323,6 +323,18 @@ mod tests {
     }
 
     #[test]
+    fn the_example_configurations_parse() {
+        for text in [
+            include_str!("../../../examples/ensemble-3/server1.cfg"),
+            include_str!("../../../examples/ensemble-5/server5.cfg"),
+        ] {
+            let cfg = Config::parse(text).unwrap();
+            assert!(cfg.members.len() == 3 || cfg.members.len() == 5);
+            assert!(cfg.ignored.is_empty(), "unknown keys: {:?}", cfg.ignored);
+        }
+    }
+
+    #[test]
     fn bad_values_name_the_line() {
         let err = Config::parse("dataDir=/x\ntickTime=fast\n")
             .unwrap_err()
