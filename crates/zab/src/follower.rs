@@ -45,8 +45,11 @@ impl Following {
     pub(crate) fn phase_summary(&self) -> Phase {
         match self.phase {
             FollowerPhase::AwaitNewEpoch => Phase::FollowingDiscovery,
-            FollowerPhase::Sync | FollowerPhase::AwaitDurable(_) => Phase::FollowingSync,
-            FollowerPhase::Broadcast { .. } => Phase::FollowingBroadcast,
+            // Until COMMIT-LD the synchronized history is not committed here: still syncing.
+            FollowerPhase::Sync
+            | FollowerPhase::AwaitDurable(_)
+            | FollowerPhase::Broadcast { established: false } => Phase::FollowingSync,
+            FollowerPhase::Broadcast { established: true } => Phase::FollowingBroadcast,
         }
     }
 }
