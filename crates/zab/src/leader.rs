@@ -82,6 +82,15 @@ pub(crate) struct Leading {
 }
 
 impl Leading {
+    /// Followers in a given state.
+    fn learners_in(&self, state: LearnerState) -> Vec<ServerId> {
+        self.learners
+            .iter()
+            .filter(|(_, l)| l.state == state)
+            .map(|(&id, _)| id)
+            .collect()
+    }
+
     /// The lowest NEWLEADER zxid of a follower that has not acknowledged it yet: proposals
     /// after it must stay in memory, to be sent when the ACK-LD arrives.
     pub(crate) fn sync_floor(&self) -> Option<Zxid> {
@@ -544,12 +553,7 @@ impl Peer {
     fn maybe_establish(&mut self) {
         let quorum = self.cfg.quorum_size();
         let leading = self.leading();
-        let active: Vec<ServerId> = leading
-            .learners
-            .iter()
-            .filter(|(_, l)| l.state == LearnerState::Active)
-            .map(|(&id, _)| id)
-            .collect();
+        let active = leading.learners_in(LearnerState::Active);
         if !leading.self_acked_new_leader || active.len() + 1 < quorum {
             return;
         }
@@ -601,12 +605,7 @@ impl Peer {
         }
         leading.committed = candidate;
         let epoch = leading.epoch.expect("epoch chosen");
-        let active: Vec<ServerId> = leading
-            .learners
-            .iter()
-            .filter(|(_, l)| l.state == LearnerState::Active)
-            .map(|(&id, _)| id)
-            .collect();
+        let active = leading.learners_in(LearnerState::Active);
         for to in active {
             self.send_on_link(to, |link, seq| Message::Commit {
                 link,
@@ -633,12 +632,7 @@ impl Peer {
         leading.confirm_round += 1;
         let round = leading.confirm_round;
         let epoch = leading.epoch.expect("epoch chosen");
-        let active: Vec<ServerId> = leading
-            .learners
-            .iter()
-            .filter(|(_, l)| l.state == LearnerState::Active)
-            .map(|(&id, _)| id)
-            .collect();
+        let active = leading.learners_in(LearnerState::Active);
         for to in active {
             self.send_on_link(to, |link, seq| Message::Ping {
                 link,
@@ -695,13 +689,7 @@ impl Peer {
         let txn = Txn { zxid, data };
         self.history.append(txn.clone());
         self.out.push(Action::Append(vec![txn.clone()]));
-        let active: Vec<ServerId> = self
-            .leading_ref()
-            .learners
-            .iter()
-            .filter(|(_, l)| l.state == LearnerState::Active)
-            .map(|(&id, _)| id)
-            .collect();
+        let active = self.leading_ref().learners_in(LearnerState::Active);
         for to in active {
             let txn = txn.clone();
             self.send_on_link(to, |link, seq| Message::Propose {
