@@ -53,6 +53,20 @@ fn assert_caught(bug: Bug) {
     }
 }
 
+/// Seeds that once failed (found by long sweeps), kept as regression tests.
+#[test]
+fn regression_seeds() {
+    for (servers, seed) in [(5, 2_050_307)] {
+        let report = sim::run(Options::from_seed(servers, seed));
+        if let Some(v) = report.violation {
+            panic!(
+                "seed {seed} on {servers} servers: {}: {}",
+                v.invariant, v.detail
+            );
+        }
+    }
+}
+
 #[test]
 fn teeth_ack_before_durable() {
     assert_caught(Bug::AckBeforeDurable);

@@ -39,9 +39,17 @@ impl Looking {
 impl Peer {
     /// Returns to election: a new round, a vote for ourselves.
     pub(crate) fn go_looking(&mut self) {
+        self.go_looking_voting(None);
+    }
+
+    /// Returns to election; `better` is a candidate known to be more up to date than this
+    /// server (a follower found ahead in discovery), voted for from the start so that the
+    /// election converges on it instead of re-electing this server.
+    pub(crate) fn go_looking_voting(&mut self, better: Option<Vote>) {
         self.stats.elections += 1;
         self.round += 1;
-        let vote = self.own_vote();
+        let own = self.own_vote();
+        let vote = better.filter(|b| b.beats(&own)).unwrap_or(own);
         self.role = Role::Looking(Looking::new(self.now, vote));
         self.set_phase(Phase::Looking, self.current_epoch);
         self.broadcast_vote();
@@ -98,6 +106,13 @@ impl Peer {
             if n.state == PeerState::Looking {
                 self.send(from, Message::Vote(mine));
             }
+            // The leader we joined is looking again (a later round than the one we joined
+            // in): its attempt failed, so do not wait out initLimit for it.
+            if let Role::Following(f) = &self.role {
+                if f.leader == from && n.state == PeerState::Looking && n.round > f.joined_round {
+                    return self.go_looking();
+                }
+            }
             // The server we tried to join follows someone else: join that one instead.
             if let Role::Following(f) = &self.role {
                 let redirect = f.leader == from
@@ -105,14 +120,14 @@ impl Peer {
                     && n.state == PeerState::Following
                     && n.vote.leader != self.cfg.id;
                 if redirect {
-                    self.join(n.vote.leader);
+                    self.join(n.vote.leader, 0);
                 }
             }
             return;
         }
         match n.state {
             PeerState::Looking => self.on_looking_vote(from, n),
-            PeerState::Leading if n.vote.leader == from => self.join(from),
+            PeerState::Leading if n.vote.leader == from => self.join(from, n.round),
             PeerState::Leading | PeerState::Following => {}
         }
     }
@@ -164,7 +179,7 @@ impl Peer {
             if leader == self.cfg.id {
                 self.lead();
             } else {
-                self.join(leader);
+                self.join(leader, self.round);
             }
         }
     }

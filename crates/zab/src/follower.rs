@@ -23,6 +23,9 @@ pub(crate) enum FollowerPhase {
 #[derive(Debug)]
 pub(crate) struct Following {
     pub(crate) leader: ServerId,
+    /// The leader's election round when we joined it: a Looking vote from it in a later round
+    /// means its leadership attempt is over.
+    pub(crate) joined_round: u64,
     link: u64,
     /// The next sequence number expected on the link; unknown until NEWEPOCH opens it.
     next_seq: Option<u64>,
@@ -55,12 +58,14 @@ impl Following {
 }
 
 impl Peer {
-    /// Starts following `leader`: a fresh link, CEPOCH with our last promise.
-    pub(crate) fn join(&mut self, leader: ServerId) {
+    /// Starts following `leader` (whose election round is `round`, 0 if unknown): a fresh
+    /// link, CEPOCH with our last promise.
+    pub(crate) fn join(&mut self, leader: ServerId, round: u64) {
         self.joins += 1;
         let link = self.nonce.wrapping_add(self.joins);
         self.role = Role::Following(Following {
             leader,
+            joined_round: round,
             link,
             next_seq: None,
             epoch: self.accepted_epoch,

@@ -363,9 +363,14 @@ impl Peer {
         if phase == LeaderPhase::Discovery {
             if (current_epoch, last_zxid) > own {
                 // Zab adopts the most up-to-date history of the quorum. Ours must be it, or
-                // we step aside so that the election can find the right server.
+                // we step aside, voting for that follower so that the election finds it.
                 self.stats.follower_ahead += 1;
-                return self.go_looking();
+                let better = crate::message::Vote {
+                    leader: from,
+                    epoch: current_epoch,
+                    zxid: last_zxid,
+                };
+                return self.go_looking_voting(Some(better));
             }
             self.maybe_finish_discovery();
         } else {
