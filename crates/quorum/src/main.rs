@@ -5,6 +5,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod bench_cmd;
 mod bench_log;
 mod dev_cmd;
 mod server_cmd;
@@ -41,6 +42,8 @@ enum Command {
 enum BenchCommand {
     /// Durable append throughput of the transaction log next to the disk's raw fdatasync rate.
     Log(bench_log::Args),
+    /// Drive a ZooKeeper-protocol ensemble (Quorum or Apache ZooKeeper) with a workload.
+    Run(bench_cmd::Args),
 }
 
 fn main() {
@@ -58,6 +61,7 @@ fn main() {
         Command::Shell(args) => shell_cmd::run(args),
         Command::Sim(args) => sim_cmd::run(args),
         Command::Bench(BenchCommand::Log(args)) => bench_log::run(args),
+        Command::Bench(BenchCommand::Run(args)) => bench_cmd::run(args),
     };
     if let Err(message) = result {
         eprintln!("quorum: {message}");

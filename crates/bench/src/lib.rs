@@ -1,0 +1,560 @@
+//! A load generator that speaks the ZooKeeper 3.8 client protocol, so one binary drives Quorum
+//! and Apache ZooKeeper alike.
+//!
+//! [`run`] opens `clients` sessions (one TCP connection each, spread round-robin over the
+//! servers), runs `inflight` closed-loop workers per session (so up to that many requests are
+//! pipelined on each connection), verifies every reply (error code, returned path, data
+//! length), and measures latency into HDR histograms after a warm-up. Workloads:
+//!
+//! * `create`: creates of `value_size`-byte znodes under a fresh parent;
+//! * `set`: setData on znodes pre-created per worker;
+//! * `get`: getData of those znodes;
+//! * `mixed`: get with probability `read_ratio`, else set;
+//! * `watch`: `clients` watcher sessions over ceil(clients / 4) znodes (about 4 watchers per
+//!   znode); extra writer sessions (one per `inflight` znodes) set each znode again as soon as
+//!   every watcher of it has re-armed its watch. The latency is from sending the setData to each
+//!   watcher receiving the notification; throughput counts notifications.
+//!
+//! Sessions that lose their connection reopen a new session on the next server, so a leader
+//! crash shows up as errors plus the longest gap without a completed request.
+
+#![deny(missing_docs)]
+
+pub mod conn;
+pub mod report;
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use proto::{
+    Acl, CreateRequest, CreateResponse, Decode, ErrorCode, EventType, GetDataRequest,
+    GetDataResponse, Request, SetDataRequest, Stat,
+};
+use tokio::sync::{mpsc, Notify};
+
+pub use conn::{Client, Closed, Conn, Reply};
+pub use report::{GapTracker, Latency, Report, Stats};
+
+/// The workloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// Creates under a fresh parent.
+    Create,
+    /// setData on pre-created znodes.
+    Set,
+    /// getData on pre-created znodes.
+    Get,
+    /// Gets and sets, `read_ratio` of them gets.
+    Mixed,
+    /// Watchers notified of other sessions' sets.
+    Watch,
+}
+
+impl Workload {
+    /// Every workload, in reporting order.
+    pub const ALL: [Workload; 5] = [
+        Workload::Create,
+        Workload::Set,
+        Workload::Get,
+        Workload::Mixed,
+        Workload::Watch,
+    ];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Create => "create",
+            Workload::Set => "set",
+            Workload::Get => "get",
+            Workload::Mixed => "mixed",
+            Workload::Watch => "watch",
+        }
+    }
+}
+
+impl std::str::FromStr for Workload {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Workload::ALL
+            .into_iter()
+            .find(|w| w.name() == s)
+            .ok_or_else(|| format!("unknown workload {s:?}: create, set, get, mixed or watch"))
+    }
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// host:port of each server.
+    pub servers: Vec<String>,
+    /// The workload.
+    pub workload: Workload,
+    /// Sessions.
+    pub clients: usize,
+    /// Requests in flight per session.
+    pub inflight: usize,
+    /// Bytes per value.
+    pub value_size: usize,
+    /// Share of gets in the mixed workload.
+    pub read_ratio: f64,
+    /// Unmeasured warm-up.
+    pub warmup: Duration,
+    /// Measured stretch.
+    pub duration: Duration,
+    /// Session timeout asked for, ms.
+    pub session_timeout_ms: i32,
+}
+
+impl Config {
+    /// Defaults for everything but the servers and the workload.
+    pub fn new(servers: Vec<String>, workload: Workload) -> Config {
+        Config {
+            servers,
+            workload,
+            clients: 1,
+            inflight: 1,
+            value_size: 100,
+            read_ratio: 0.9,
+            warmup: Duration::from_secs(1),
+            duration: Duration::from_secs(5),
+            session_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// The measured window and the shared gap tracker.
+struct Window {
+    start: Instant,
+    end: Instant,
+    gaps: GapTracker,
+}
+
+impl Window {
+    fn measured(&self, t0: Instant, t1: Instant) -> bool {
+        t0 >= self.start && t1 <= self.end
+    }
+}
+
+/// How a reply must look.
+enum Expect {
+    Created(String),
+    Stat(usize),
+    Data(usize),
+}
+
+fn verify(reply: &Reply, expect: &Expect) -> Result<(), String> {
+    if reply.header.err != 0 {
+        return Err(match ErrorCode::try_from(reply.header.err) {
+            Ok(code) => format!("{code:?}"),
+            Err(_) => format!("error {}", reply.header.err),
+        });
+    }
+    let mut body = reply.body.clone();
+    match expect {
+        Expect::Created(path) => {
+            let r =
+                CreateResponse::decode(&mut body).map_err(|e| format!("bad create reply: {e}"))?;
+            if &r.path != path {
+                return Err("create returned another path".into());
+            }
+        }
+        Expect::Stat(len) => {
+            let s = Stat::decode(&mut body).map_err(|e| format!("bad stat: {e}"))?;
+            if s.data_length as usize != *len {
+                return Err("wrong data length in stat".into());
+            }
+        }
+        Expect::Data(len) => {
+            let r = GetDataResponse::decode(&mut body)
+                .map_err(|e| format!("bad getData reply: {e}"))?;
+            let got = r.data.as_ref().map_or(0, |d| d.len());
+            if got != *len || r.stat.data_length as usize != *len {
+                return Err("wrong data length".into());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn create(path: &str, value: &Bytes) -> Request {
+    Request::Create(CreateRequest {
+        path: path.to_string(),
+        data: Some(value.clone()),
+        acl: Acl::open_unsafe(),
+        flags: 0,
+    })
+}
+
+fn set(path: &str, value: &Bytes) -> Request {
+    Request::SetData(SetDataRequest {
+        path: path.to_string(),
+        data: Some(value.clone()),
+        version: -1,
+    })
+}
+
+fn get(path: &str, watch: bool) -> Request {
+    Request::GetData(GetDataRequest {
+        path: path.to_string(),
+        watch,
+    })
+}
+
+/// One request, with reconnection on a lost connection. `Ok(reply)` or the error kind.
+async fn call(client: &Client, request: Request, deadline: Instant) -> Result<Reply, String> {
+    let (generation, result) = client.call(request).await;
+    match result {
+        Ok(reply) => Ok(reply),
+        Err(Closed) => {
+            // Keep trying to reconnect until a little after the run ends.
+            let _ = client
+                .reconnect(generation, deadline + Duration::from_secs(5))
+                .await;
+            Err("ConnectionLoss".into())
+        }
+    }
+}
+
+/// Setup requests must succeed (NodeExists is fine); retried across reconnects for a while.
+async fn setup(client: &Client, request: Request) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match call(client, request.clone(), deadline).await {
+            Ok(r) if r.header.err == 0 || r.header.err == ErrorCode::NodeExists.as_i32() => {
+                return Ok(())
+            }
+            Ok(r) => {
+                return Err(format!(
+                    "setup {:?} failed: error {}",
+                    request.path(),
+                    r.header.err
+                ))
+            }
+            Err(e) if Instant::now() > deadline => return Err(format!("setup failed: {e}")),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// Runs `config` and reports. Must be called inside a tokio runtime.
+pub async fn run(config: Config) -> Result<Report, String> {
+    if config.servers.is_empty() {
+        return Err("no servers".into());
+    }
+    if config.clients == 0 || config.inflight == 0 {
+        return Err("--clients and --inflight must be at least 1".into());
+    }
+    if !(0.0..=1.0).contains(&config.read_ratio) {
+        return Err("--read-ratio must be between 0 and 1".into());
+    }
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let parent = format!(
+        "/bench-{}-{}-{stamp}",
+        config.workload.name(),
+        std::process::id()
+    );
+    let value = Bytes::from(vec![b'v'; config.value_size]);
+    let watch = config.workload == Workload::Watch;
+    let writers = if watch {
+        config.clients.div_ceil(4).div_ceil(config.inflight)
+    } else {
+        0
+    };
+    let mut notify_rx = Vec::new();
+    let mut connecting = Vec::new();
+    for i in 0..config.clients + writers {
+        let (tx, rx) = if watch && i < config.clients {
+            let (tx, rx) = mpsc::unbounded_channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        notify_rx.push(rx);
+        let servers = config.servers.clone();
+        let timeout = config.session_timeout_ms;
+        connecting.push(tokio::spawn(async move {
+            Client::connect(servers, i, timeout, tx).await
+        }));
+    }
+    let mut clients = Vec::new();
+    for c in connecting {
+        clients.push(Arc::new(c.await.map_err(|e| e.to_string())??));
+    }
+    setup(&clients[0], create(&parent, &Bytes::new())).await?;
+
+    let report = match config.workload {
+        Workload::Watch => run_watch(&config, &clients, notify_rx, &parent, &value).await?,
+        _ => run_requests(&config, &clients, &parent, &value).await?,
+    };
+    for c in &clients {
+        c.close().await;
+    }
+    Ok(report)
+}
+
+fn report(
+    config: &Config,
+    clients: &[Arc<Client>],
+    stats: Stats,
+    window: &Window,
+    latency_of: &str,
+) -> Report {
+    let secs = config.duration.as_secs_f64();
+    Report {
+        workload: config.workload.name().into(),
+        latency_of: latency_of.into(),
+        servers: config.servers.clone(),
+        clients: config.clients,
+        inflight: config.inflight,
+        value_size: config.value_size,
+        read_ratio: config.read_ratio,
+        warmup_secs: config.warmup.as_secs_f64(),
+        duration_secs: secs,
+        ops: stats.ops,
+        throughput: stats.ops as f64 / secs,
+        errors: stats.error_count(),
+        error_kinds: stats.errors.clone(),
+        reconnects: clients.iter().map(|c| c.reconnects()).sum(),
+        latency_ms: Latency::from_hist(&stats.hist),
+        max_gap_ms: window.gaps.longest(window.end).as_secs_f64() * 1000.0,
+    }
+}
+
+/// A small xorshift generator (reproducible per worker, no dependency).
+struct Rng(u64);
+
+impl Rng {
+    fn unit(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+async fn run_requests(
+    config: &Config,
+    clients: &[Arc<Client>],
+    parent: &str,
+    value: &Bytes,
+) -> Result<Report, String> {
+    // Pre-create one znode per worker for set / get / mixed.
+    if config.workload != Workload::Create {
+        let mut tasks = Vec::new();
+        for (s, client) in clients.iter().enumerate() {
+            for k in 0..config.inflight {
+                let client = client.clone();
+                let req = create(&format!("{parent}/n{s}-{k}"), value);
+                tasks.push(tokio::spawn(async move { setup(&client, req).await }));
+            }
+        }
+        for t in tasks {
+            t.await.map_err(|e| e.to_string())??;
+        }
+    }
+    let begin = Instant::now();
+    let window = Arc::new(Window {
+        start: begin + config.warmup,
+        end: begin + config.warmup + config.duration,
+        gaps: GapTracker::new(begin + config.warmup),
+    });
+    let mut tasks = Vec::new();
+    for (s, client) in clients.iter().enumerate() {
+        for k in 0..config.inflight {
+            let client = client.clone();
+            let window = window.clone();
+            let value = value.clone();
+            let node = format!("{parent}/n{s}-{k}");
+            let prefix = format!("{parent}/c{s}-{k}-");
+            let workload = config.workload;
+            let read_ratio = config.read_ratio;
+            let len = value.len();
+            tasks.push(tokio::spawn(async move {
+                let mut stats = Stats::default();
+                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((s as u64) << 20 | k as u64));
+                let mut seq = 0u64;
+                loop {
+                    let t0 = Instant::now();
+                    if t0 >= window.end {
+                        break;
+                    }
+                    let (request, expect) = match workload {
+                        Workload::Create => {
+                            seq += 1;
+                            let path = format!("{prefix}{seq}");
+                            (create(&path, &value), Expect::Created(path))
+                        }
+                        Workload::Set => (set(&node, &value), Expect::Stat(len)),
+                        Workload::Get => (get(&node, false), Expect::Data(len)),
+                        _ => {
+                            if rng.unit() < read_ratio {
+                                (get(&node, false), Expect::Data(len))
+                            } else {
+                                (set(&node, &value), Expect::Stat(len))
+                            }
+                        }
+                    };
+                    let result = call(&client, request, window.end).await;
+                    let t1 = Instant::now();
+                    let outcome = result.and_then(|r| verify(&r, &expect));
+                    if t0 < window.start || t1 > window.end {
+                        continue;
+                    }
+                    match outcome {
+                        Ok(()) => {
+                            stats.record(t1 - t0);
+                            window.gaps.completed(t1);
+                        }
+                        Err(kind) => stats.error(kind),
+                    }
+                }
+                stats
+            }));
+        }
+    }
+    let mut stats = Stats::default();
+    for t in tasks {
+        stats.merge(&t.await.map_err(|e| e.to_string())?);
+    }
+    Ok(report(
+        config,
+        clients,
+        stats,
+        &window,
+        "request round trip (send to verified reply)",
+    ))
+}
+
+/// A watched znode: how many watchers are armed, and when the last set was sent.
+struct Watched {
+    path: String,
+    watchers: usize,
+    armed: AtomicUsize,
+    all_armed: Notify,
+    sent_at_ns: AtomicU64,
+}
+
+async fn run_watch(
+    config: &Config,
+    clients: &[Arc<Client>],
+    notify_rx: Vec<Option<mpsc::UnboundedReceiver<conn::Notification>>>,
+    parent: &str,
+    value: &Bytes,
+) -> Result<Report, String> {
+    let nodes = config.clients.div_ceil(4);
+    let watched: Vec<Arc<Watched>> = (0..nodes)
+        .map(|j| {
+            Arc::new(Watched {
+                path: format!("{parent}/w{j}"),
+                watchers: (0..config.clients).filter(|i| i % nodes == j).count(),
+                armed: AtomicUsize::new(0),
+                all_armed: Notify::new(),
+                sent_at_ns: AtomicU64::new(0),
+            })
+        })
+        .collect();
+    for w in &watched {
+        setup(&clients[0], create(&w.path, value)).await?;
+    }
+    let begin = Instant::now();
+    let window = Arc::new(Window {
+        start: begin + config.warmup,
+        end: begin + config.warmup + config.duration,
+        gaps: GapTracker::new(begin + config.warmup),
+    });
+    let len = value.len();
+    let mut tasks = Vec::new();
+    for (i, rx) in notify_rx.into_iter().enumerate().take(config.clients) {
+        let mut rx = rx.expect("watchers have a notification channel");
+        let client = clients[i].clone();
+        let node = watched[i % nodes].clone();
+        let window = window.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut stats = Stats::default();
+            // Arm, then wait for a notification, record it, re-arm, until the end.
+            loop {
+                match call(&client, get(&node.path, true), window.end).await {
+                    Ok(r) => match verify(&r, &Expect::Data(len)) {
+                        Ok(()) => {
+                            if node.armed.fetch_add(1, Ordering::SeqCst) + 1 == node.watchers {
+                                node.all_armed.notify_one();
+                            }
+                        }
+                        Err(kind) => stats.error(kind),
+                    },
+                    Err(kind) => {
+                        stats.error(kind);
+                        break;
+                    }
+                }
+                let wait = window.end.saturating_duration_since(Instant::now());
+                let n = loop {
+                    match tokio::time::timeout(wait, rx.recv()).await {
+                        Ok(Some(n)) if n.event.path == node.path => break Some(n),
+                        Ok(Some(_)) => continue,
+                        _ => break None,
+                    }
+                };
+                let Some(n) = n else { break };
+                if n.event.event_type != EventType::NodeDataChanged {
+                    stats.error(format!("unexpected event {:?}", n.event.event_type));
+                    continue;
+                }
+                let sent = begin + Duration::from_nanos(node.sent_at_ns.load(Ordering::SeqCst));
+                if window.measured(sent, n.at) {
+                    stats.record(n.at - sent);
+                    window.gaps.completed(n.at);
+                }
+            }
+            stats
+        }));
+    }
+    let mut writer_tasks = Vec::new();
+    for (j, node) in watched.iter().enumerate() {
+        let client = clients[config.clients + j / config.inflight].clone();
+        let node = node.clone();
+        let window = window.clone();
+        let value = value.clone();
+        writer_tasks.push(tokio::spawn(async move {
+            let mut stats = Stats::default();
+            loop {
+                while node.armed.load(Ordering::SeqCst) < node.watchers {
+                    let wait = window.end.saturating_duration_since(Instant::now());
+                    if wait.is_zero() {
+                        return stats;
+                    }
+                    let _ = tokio::time::timeout(wait, node.all_armed.notified()).await;
+                }
+                let t0 = Instant::now();
+                if t0 >= window.end {
+                    return stats;
+                }
+                node.armed.store(0, Ordering::SeqCst);
+                node.sent_at_ns
+                    .store((t0 - begin).as_nanos() as u64, Ordering::SeqCst);
+                let result = call(&client, set(&node.path, &value), window.end).await;
+                let t1 = Instant::now();
+                if let Err(kind) = result.and_then(|r| verify(&r, &Expect::Stat(len))) {
+                    if window.measured(t0, t1) {
+                        stats.error(format!("set: {kind}"));
+                    }
+                }
+            }
+        }));
+    }
+    let mut stats = Stats::default();
+    for t in tasks.into_iter().chain(writer_tasks) {
+        stats.merge(&t.await.map_err(|e| e.to_string())?);
+    }
+    Ok(report(
+        config,
+        clients,
+        stats,
+        &window,
+        "setData sent to notification received, per watcher",
+    ))
+}

@@ -1,0 +1,63 @@
+//! Short runs of every workload against a standalone Quorum server started in this process
+//! (on a free loopback port, with a temporary dataDir): every reply must verify, and the report
+//! must add up.
+
+use std::time::{Duration, Instant};
+
+use bench::{Config, Workload};
+
+async fn start_server() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let config = server::config::Config::parse(&format!(
+        "tickTime=500\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n",
+        data.display()
+    ))
+    .unwrap();
+    tokio::spawn(server::run(config));
+    let addr = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while bench::Conn::connect(&addr, 4000, None).await.is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (dir, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_workload_runs_clean_against_a_quorum_server() {
+    let (_dir, addr) = start_server().await;
+    for workload in Workload::ALL {
+        let mut config = Config::new(vec![addr.clone()], workload);
+        config.clients = 3;
+        config.inflight = 2;
+        config.value_size = 37;
+        config.warmup = Duration::from_millis(200);
+        config.duration = Duration::from_millis(600);
+        let report = bench::run(config).await.unwrap();
+        assert_eq!(report.errors, 0, "{}", report.table());
+        assert!(report.ops > 10, "{}", report.table());
+        let l = &report.latency_ms;
+        assert!(l.p50 > 0.0 && l.p50 <= l.p90 && l.p90 <= l.p99, "{l:?}");
+        assert!(l.p99 <= l.p999 && l.p999 <= l.max, "{l:?}");
+        assert!((report.throughput - report.ops as f64 / 0.6).abs() < 1e-6);
+        assert!(report.max_gap_ms > 0.0 && report.max_gap_ms < 600.0);
+    }
+}
+
+#[tokio::test]
+async fn no_server_is_an_error_not_a_hang() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = Config::new(vec![format!("127.0.0.1:{port}")], Workload::Get);
+    assert!(bench::run(config).await.is_err());
+}
