@@ -18,12 +18,6 @@ import pytest  # noqa: E402
 import test_kazoo as _compat  # noqa: E402
 
 
-@pytest.mark.xfail(
-    reason="server bug: a session on a follower whose client is silent but whose TCP "
-    "connection stays open never expires (see docs/testing.md, Ensemble tests); passes with "
-    "ENSEMBLE_COMPAT_HOSTS=leader",
-    strict=False,
-)
 def test_session_expiry_by_timeout(zkc, base, target):
     _compat.test_session_expiry_by_timeout(zkc, base, target)
 

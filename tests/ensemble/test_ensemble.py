@@ -487,11 +487,6 @@ def test_session_of_a_vanished_client_expires_once_across_leader_change(ensemble
     proxy.close()
 
 
-@pytest.mark.xfail(
-    reason="server bug: a session on a follower whose client is silent but whose TCP "
-    "connection stays open never expires (the follower keeps it alive); see docs/testing.md",
-    strict=False,
-)
 def test_session_of_a_silent_client_on_a_follower_expires(ensemble, client):
     """A client cut off the network (its traffic blackholed by a proxy, the TCP connection to
     the follower left open) expires after its 2 s session timeout, as it does on the leader

@@ -236,6 +236,14 @@ impl Core {
                 Ok(())
             }
             CoreEvent::Peer { from, frame } => self.peer_frame(from, frame),
+            CoreEvent::PeerDisconnected { peer } => {
+                // A reconnect may already be up; the core only acts if that peer is our leader.
+                if self.net.connected().contains(&peer) {
+                    return Ok(());
+                }
+                self.replica
+                    .step(Input::PeerDisconnected(zab::ServerId(peer)))
+            }
             CoreEvent::View { reply } => {
                 let _ = reply.send(self.view());
                 Ok(())
@@ -306,16 +314,10 @@ impl Core {
     pub fn tick(&mut self) -> Result<(), ReplicaError> {
         let result = self.replica.step(Input::Tick);
         if let Some(leader) = self.leader_id() {
+            // Only sessions whose clients sent something (a ping will do) since the last tick:
+            // a client that went silent on an open connection must still expire.
             let mut sessions: Vec<i64> = self.touched.drain().collect();
-            sessions.extend(
-                self.state()
-                    .conns
-                    .values()
-                    .map(|c| c.session_id)
-                    .filter(|&s| s != 0),
-            );
             sessions.sort_unstable();
-            sessions.dedup();
             if !sessions.is_empty() {
                 self.net.send(leader, &PeerFrame::Touch { sessions });
             }

@@ -53,6 +53,8 @@ pub enum CoreEvent {
         from: u64,
         frame: crate::peers::codec::PeerFrame,
     },
+    /// The connection to another server broke.
+    PeerDisconnected { peer: u64 },
     /// The figures the metrics endpoint reports.
     View {
         reply: oneshot::Sender<crate::four_letter_words::ServerView>,

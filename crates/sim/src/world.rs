@@ -28,6 +28,8 @@ enum Event {
     Fault,
     Restart(usize),
     HealPartition(u64),
+    /// Server `.0` notices that its connection to server `.1` broke.
+    Disconnected(usize, usize),
     /// The faulty phase ends: heal everything.
     HealAll,
 }
@@ -310,6 +312,10 @@ impl World {
                     self.boot(i)?;
                 }
             }
+            Event::Disconnected(i, peer) => {
+                let peer_id = self.nodes[peer].id;
+                self.step(i, Input::PeerDisconnected(peer_id))?;
+            }
             Event::HealPartition(generation) => {
                 if generation == self.partition_generation {
                     self.heal_partitions();
@@ -370,6 +376,13 @@ impl World {
         node.incarnation += 1;
         node.fsync_pending = false;
         self.report.crashes += 1;
+        // The others' connections to it break; each notices a little later (a TCP reset).
+        for other in 0..self.nodes.len() {
+            if other != i {
+                let delay = self.rng.between(1, UNITS_PER_TICK);
+                self.schedule(delay, Event::Disconnected(other, i));
+            }
+        }
         let id = self.nodes[i].id;
         self.trace(TraceEvent::Crash { server: id });
     }

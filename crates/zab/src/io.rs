@@ -31,6 +31,9 @@ pub enum Input {
         for_server: ServerId,
         snapshot: Snapshot,
     },
+    /// The connection to this peer broke (its process died, say). A follower of that leader
+    /// returns to election at once instead of waiting `syncLimit` ticks for silence.
+    PeerDisconnected(ServerId),
     /// The application has durably snapshotted its state at `zxid`; transactions at or below
     /// it may be dropped from memory (and from the log). The core keeps what it has not
     /// delivered.

@@ -111,6 +111,13 @@ impl Peer {
             } => {
                 self.on_snapshot_taken(for_server, snapshot);
             }
+            Input::PeerDisconnected(peer) => {
+                if let Role::Following(f) = &self.role {
+                    if f.leader == peer {
+                        self.go_looking();
+                    }
+                }
+            }
             Input::Compact(zxid) => {
                 let floor = self.compaction_floor();
                 self.history.compact(zxid.min(self.delivered).min(floor));

@@ -206,6 +206,7 @@ async fn run(id: u64, stream: TcpStream, net: PeerNet, core: mpsc::UnboundedSend
     }
     net.unregister(id, generation);
     writer_task.abort();
+    let _ = core.send(CoreEvent::PeerDisconnected { peer: id });
 }
 
 async fn read_frame<R: AsyncReadExt + Unpin>(reader: &mut R) -> std::io::Result<Bytes> {
