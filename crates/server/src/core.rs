@@ -468,12 +468,7 @@ impl Core {
             _ => ErrorCode::MarshallingError,
         };
         let reply = ReplyPacket::error(header.xid, self.state().last_zxid(), code);
-        let item = Queued::Reply {
-            reply,
-            started: Instant::now(),
-            permit: Some(permit),
-        };
-        self.state_mut().enqueue(conn, item);
+        self.reply_in_order(conn, reply, Instant::now(), permit);
     }
 
     fn request(
@@ -503,29 +498,13 @@ impl Core {
             self.touched.insert(session);
         }
         if let Some(code) = crate::state::session_error(self.state(), session) {
-            let reply = ReplyPacket::error(xid, self.state().last_zxid(), code);
-            self.state_mut().enqueue(
-                conn,
-                Queued::Reply {
-                    reply,
-                    started,
-                    permit: Some(permit),
-                },
-            );
-            self.state_mut().close_connection(conn);
+            self.fail_and_close(conn, xid, code, started, permit);
             return Ok(());
         }
         match &packet.request {
             Request::Auth(auth) => {
                 let reply = self.authenticate(conn, xid, auth);
-                self.state_mut().enqueue(
-                    conn,
-                    Queued::Reply {
-                        reply,
-                        started,
-                        permit: Some(permit),
-                    },
-                );
+                self.reply_in_order(conn, reply, started, permit);
                 Ok(())
             }
             Request::Sync(sync) => {
@@ -570,6 +549,36 @@ impl Core {
         }
     }
 
+    /// Answers a request with `reply` in its turn on the connection.
+    fn reply_in_order(
+        &mut self,
+        conn: ConnId,
+        reply: ReplyPacket,
+        started: Instant,
+        permit: OwnedSemaphorePermit,
+    ) {
+        let item = Queued::Reply {
+            reply,
+            started,
+            permit: Some(permit),
+        };
+        self.state_mut().enqueue(conn, item);
+    }
+
+    /// Answers a request with an error in its turn, then closes the connection.
+    fn fail_and_close(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        code: ErrorCode,
+        started: Instant,
+        permit: OwnedSemaphorePermit,
+    ) {
+        let reply = ReplyPacket::error(xid, self.state().last_zxid(), code);
+        self.reply_in_order(conn, reply, started, permit);
+        self.state_mut().close_connection(conn);
+    }
+
     fn authenticate(&mut self, conn: ConnId, xid: i32, auth: &proto::AuthPacket) -> ReplyPacket {
         let zxid = self.state().last_zxid();
         if auth.scheme != "digest" {
@@ -607,17 +616,7 @@ impl Core {
             .unwrap_or_default();
         let leader = self.leader_id();
         if !self.leading() && leader.is_none() {
-            let reply =
-                ReplyPacket::error(xid, self.state().last_zxid(), ErrorCode::ConnectionLoss);
-            self.state_mut().enqueue(
-                conn,
-                Queued::Reply {
-                    reply,
-                    started,
-                    permit: Some(permit),
-                },
-            );
-            self.state_mut().close_connection(conn);
+            self.fail_and_close(conn, xid, ErrorCode::ConnectionLoss, started, permit);
             return Ok(());
         }
         if op == OpCode::CloseSession {
