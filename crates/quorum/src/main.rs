@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod bench_cmd;
 mod bench_log;
+mod chaos_cmd;
 mod dev_cmd;
 mod server_cmd;
 mod shell_cmd;
@@ -33,6 +34,9 @@ enum Command {
     Shell(shell_cmd::Args),
     /// Run the deterministic Zab simulator: replay one seed or sweep many.
     Sim(sim_cmd::Args),
+    /// Fault injection on a real ensemble: a recorded concurrent workload under kills, pauses
+    /// and partitions, checked for linearizability and ZooKeeper's other guarantees.
+    Chaos(chaos_cmd::Args),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -60,6 +64,7 @@ fn main() {
         Command::Server(args) => server_cmd::run(args),
         Command::Shell(args) => shell_cmd::run(args),
         Command::Sim(args) => sim_cmd::run(args),
+        Command::Chaos(args) => chaos_cmd::run(args),
         Command::Bench(BenchCommand::Log(args)) => bench_log::run(args),
         Command::Bench(BenchCommand::Run(args)) => bench_cmd::run(args),
     };
