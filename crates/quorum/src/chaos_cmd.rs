@@ -237,6 +237,9 @@ struct Ensemble {
     servers: Vec<Server>,
     /// (i, j): server i's link to server j.
     links: HashMap<(usize, usize), Link>,
+    /// This binary, resolved once: if it is replaced on disk during a run (a rebuild),
+    /// `current_exe` would name the deleted file.
+    exe: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -300,6 +303,7 @@ impl Ensemble {
         Ok(Ensemble {
             servers,
             links,
+            exe: std::env::current_exe().map_err(|e| e.to_string())?,
             _dir: dir,
         })
     }
@@ -314,13 +318,13 @@ impl Ensemble {
     }
 
     fn start(&mut self, id: usize) -> Result<(), String> {
+        let exe = self.exe.clone();
         let s = &mut self.servers[id - 1];
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(s.dir.join("server.log"))
             .map_err(|e| e.to_string())?;
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         use std::os::unix::process::CommandExt;
         let child = Command::new(exe)
             .arg("server")
