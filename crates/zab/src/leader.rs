@@ -165,6 +165,13 @@ impl Peer {
         }
     }
 
+    /// Sends a sequenced message to every follower that acknowledged NEWLEADER.
+    fn send_to_active(&mut self, make: impl Fn(u64, u64) -> Message) {
+        for to in self.leading_ref().learners_in(LearnerState::Active) {
+            self.send_on_link(to, &make);
+        }
+    }
+
     /// Sends a sequenced message on `to`'s link.
     fn send_on_link(&mut self, to: ServerId, make: impl FnOnce(u64, u64) -> Message) {
         let learner = self.leading().learners.get_mut(&to).expect("learner");
@@ -569,14 +576,12 @@ impl Peer {
         self.stats.established += 1;
         self.out.push(Action::Established { epoch, initial });
         self.set_phase(Phase::LeadingBroadcast, epoch);
-        for to in active {
-            self.send_on_link(to, |link, seq| Message::CommitNewLeader {
-                link,
-                seq,
-                epoch,
-                committed: initial,
-            });
-        }
+        self.send_to_active(|link, seq| Message::CommitNewLeader {
+            link,
+            seq,
+            epoch,
+            committed: initial,
+        });
         self.deliver_upto(initial);
     }
 
@@ -610,15 +615,12 @@ impl Peer {
         }
         leading.committed = candidate;
         let epoch = leading.epoch.expect("epoch chosen");
-        let active = leading.learners_in(LearnerState::Active);
-        for to in active {
-            self.send_on_link(to, |link, seq| Message::Commit {
-                link,
-                seq,
-                epoch,
-                zxid: candidate,
-            });
-        }
+        self.send_to_active(|link, seq| Message::Commit {
+            link,
+            seq,
+            epoch,
+            zxid: candidate,
+        });
         self.deliver_upto(candidate);
     }
 
@@ -637,15 +639,12 @@ impl Peer {
         leading.confirm_round += 1;
         let round = leading.confirm_round;
         let epoch = leading.epoch.expect("epoch chosen");
-        let active = leading.learners_in(LearnerState::Active);
-        for to in active {
-            self.send_on_link(to, |link, seq| Message::Ping {
-                link,
-                seq,
-                epoch,
-                round,
-            });
-        }
+        self.send_to_active(|link, seq| Message::Ping {
+            link,
+            seq,
+            epoch,
+            round,
+        });
         self.check_confirmations();
         Some(round)
     }
@@ -694,16 +693,12 @@ impl Peer {
         let txn = Txn { zxid, data };
         self.history.append(txn.clone());
         self.out.push(Action::Append(vec![txn.clone()]));
-        let active = self.leading_ref().learners_in(LearnerState::Active);
-        for to in active {
-            let txn = txn.clone();
-            self.send_on_link(to, |link, seq| Message::Propose {
-                link,
-                seq,
-                epoch,
-                txn,
-            });
-        }
+        self.send_to_active(|link, seq| Message::Propose {
+            link,
+            seq,
+            epoch,
+            txn: txn.clone(),
+        });
         Ok(zxid)
     }
 }
