@@ -226,23 +226,16 @@ fn stale_and_foreign_input_is_counted_not_obeyed() {
     assert_eq!(p.stats().stale, 1);
 }
 
-#[test]
-fn a_follower_refuses_a_newepoch_below_its_promise() {
-    // Server 1 promised epoch 5; a leader offering epoch 3 is refused.
+/// A 3-server peer 1, started from `boot`, that joins server 2 announcing it leads `epoch`.
+/// Returns the peer and the link of its CEPOCH (and the CEPOCH's acceptedEpoch).
+fn joined_to_server_2(boot: Boot, epoch: Epoch) -> (Peer, u64, Epoch) {
     let members = vec![ServerId(1), ServerId(2), ServerId(3)];
-    let boot = Boot {
-        accepted_epoch: Epoch(5),
-        accepted_leader: ServerId(3),
-        current_epoch: Epoch(4),
-        ..Boot::default()
-    };
     let mut p = Peer::new(Config::new(ServerId(1), members), boot);
     let mut out = Vec::new();
     p.start(&mut out);
-    // Server 2 announces it leads; server 1 joins it.
     let vote = zab::Vote {
         leader: ServerId(2),
-        epoch: Epoch(3),
+        epoch,
         zxid: Zxid::ZERO,
     };
     let n = zab::Notification {
@@ -258,7 +251,7 @@ fn a_follower_refuses_a_newepoch_below_its_promise() {
         },
         &mut out,
     );
-    let link = out
+    let (link, accepted) = out
         .iter()
         .find_map(|a| match a {
             Action::Send {
@@ -268,14 +261,25 @@ fn a_follower_refuses_a_newepoch_below_its_promise() {
                         accepted_epoch,
                     },
                 ..
-            } => {
-                assert_eq!(*accepted_epoch, Epoch(5));
-                Some(*link)
-            }
+            } => Some((*link, *accepted_epoch)),
             _ => None,
         })
         .expect("CEPOCH sent");
-    out.clear();
+    (p, link, accepted)
+}
+
+#[test]
+fn a_follower_refuses_a_newepoch_below_its_promise() {
+    // Server 1 promised epoch 5; a leader offering epoch 3 is refused.
+    let boot = Boot {
+        accepted_epoch: Epoch(5),
+        accepted_leader: ServerId(3),
+        current_epoch: Epoch(4),
+        ..Boot::default()
+    };
+    let (mut p, link, accepted) = joined_to_server_2(boot, Epoch(3));
+    assert_eq!(accepted, Epoch(5));
+    let mut out = Vec::new();
     let newepoch = Message::NewEpoch {
         link,
         seq: 0,
@@ -304,38 +308,8 @@ fn a_follower_refuses_a_newepoch_below_its_promise() {
 
 #[test]
 fn ack_newleader_waits_for_durable_history_then_current_epoch() {
-    let members = vec![ServerId(1), ServerId(2), ServerId(3)];
-    let mut p = Peer::new(Config::new(ServerId(1), members), Boot::default());
+    let (mut p, link, _) = joined_to_server_2(Boot::default(), Epoch(0));
     let mut out = Vec::new();
-    p.start(&mut out);
-    let vote = zab::Vote {
-        leader: ServerId(2),
-        epoch: Epoch(0),
-        zxid: Zxid::ZERO,
-    };
-    let n = zab::Notification {
-        round: 1,
-        state: zab::PeerState::Leading,
-        vote,
-    };
-    out.clear();
-    p.step(
-        Input::Message {
-            from: ServerId(2),
-            message: Message::Vote(n),
-        },
-        &mut out,
-    );
-    let link = out
-        .iter()
-        .find_map(|a| match a {
-            Action::Send {
-                message: Message::CEpoch { link, .. },
-                ..
-            } => Some(*link),
-            _ => None,
-        })
-        .unwrap();
     let from = ServerId(2);
     let e = Epoch(1);
     let txn = Txn {
