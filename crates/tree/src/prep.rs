@@ -272,27 +272,9 @@ impl<'a> View<'a> {
 
     fn single(&mut self, request: &Request, ctx: &PrepCtx) -> Result<Txn, ErrorCode> {
         match request {
-            Request::Create(r) => {
-                self.create(ctx, CreateOp::Create, &r.path, &r.data, &r.acl, r.flags, -1)
-            }
-            Request::Create2(r) => self.create(
-                ctx,
-                CreateOp::Create2,
-                &r.path,
-                &r.data,
-                &r.acl,
-                r.flags,
-                -1,
-            ),
-            Request::CreateContainer(r) => self.create(
-                ctx,
-                CreateOp::Container,
-                &r.path,
-                &r.data,
-                &r.acl,
-                r.flags,
-                -1,
-            ),
+            Request::Create(r) => self.create_without_ttl(ctx, CreateOp::Create, r),
+            Request::Create2(r) => self.create_without_ttl(ctx, CreateOp::Create2, r),
+            Request::CreateContainer(r) => self.create_without_ttl(ctx, CreateOp::Container, r),
             Request::CreateTtl(r) => {
                 self.create(ctx, CreateOp::Ttl, &r.path, &r.data, &r.acl, r.flags, r.ttl)
             }
@@ -306,27 +288,9 @@ impl<'a> View<'a> {
 
     fn op(&mut self, op: &MultiOp, ctx: &PrepCtx) -> Result<Txn, ErrorCode> {
         match op {
-            MultiOp::Create(r) => {
-                self.create(ctx, CreateOp::Create, &r.path, &r.data, &r.acl, r.flags, -1)
-            }
-            MultiOp::Create2(r) => self.create(
-                ctx,
-                CreateOp::Create2,
-                &r.path,
-                &r.data,
-                &r.acl,
-                r.flags,
-                -1,
-            ),
-            MultiOp::CreateContainer(r) => self.create(
-                ctx,
-                CreateOp::Container,
-                &r.path,
-                &r.data,
-                &r.acl,
-                r.flags,
-                -1,
-            ),
+            MultiOp::Create(r) => self.create_without_ttl(ctx, CreateOp::Create, r),
+            MultiOp::Create2(r) => self.create_without_ttl(ctx, CreateOp::Create2, r),
+            MultiOp::CreateContainer(r) => self.create_without_ttl(ctx, CreateOp::Container, r),
             MultiOp::CreateTtl(r) => {
                 self.create(ctx, CreateOp::Ttl, &r.path, &r.data, &r.acl, r.flags, r.ttl)
             }
@@ -361,6 +325,16 @@ impl<'a> View<'a> {
             }
         }
         Ok(Txn::Multi(txns))
+    }
+
+    /// create, create2 and createContainer: a create with no TTL.
+    fn create_without_ttl(
+        &mut self,
+        ctx: &PrepCtx,
+        op: CreateOp,
+        r: &proto::CreateRequest,
+    ) -> Result<Txn, ErrorCode> {
+        self.create(ctx, op, &r.path, &r.data, &r.acl, r.flags, -1)
     }
 
     #[allow(clippy::too_many_arguments)]
