@@ -8,11 +8,23 @@ pub struct Args {
     /// A zoo.cfg-style configuration file.
     #[arg(long)]
     config: PathBuf,
+    /// Test only: run a deliberately broken Zab core (one of the simulator's `--bug` names, e.g.
+    /// commit-on-minority), so that a test can show its checker catches an unsafe server.
+    #[arg(long, hide = true, value_parser = parse_bug)]
+    unsafe_bug: Option<zab::Bug>,
+}
+
+pub(crate) fn parse_bug(name: &str) -> Result<zab::Bug, String> {
+    zab::Bug::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = zab::Bug::ALL.iter().map(|b| b.name()).collect();
+        format!("unknown bug {name:?}; one of {}", names.join(", "))
+    })
 }
 
 pub fn run(args: Args) -> Result<(), String> {
-    let config = server::config::Config::load(&args.config)
+    let mut config = server::config::Config::load(&args.config)
         .map_err(|e| format!("{}: {e}", args.config.display()))?;
+    config.unsafe_bug = args.unsafe_bug;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -69,6 +69,10 @@ pub struct Config {
     pub my_id: u64,
     /// Keys the file set that Quorum does not use.
     pub ignored: BTreeMap<String, String>,
+    /// A deliberately broken variant of the Zab core, for tests that must show their checker
+    /// catches an unsafe server (`quorum server --unsafe-bug`). Never read from zoo.cfg, so a
+    /// configuration file cannot turn it on.
+    pub unsafe_bug: Option<zab::Bug>,
 }
 
 impl Config {
@@ -97,6 +101,7 @@ impl Config {
             members: Vec::new(),
             my_id: 1,
             ignored: BTreeMap::new(),
+            unsafe_bug: None,
         }
     }
 

@@ -66,6 +66,14 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let mut zab_config = zab::Config::new(zab::ServerId(config.my_id), members);
     zab_config.init_limit = config.init_limit;
     zab_config.sync_limit = config.sync_limit;
+    if let Some(bug) = config.unsafe_bug {
+        tracing::error!(
+            bug = bug.name(),
+            "running a DELIBERATELY BROKEN Zab core: this server may lose acknowledged writes \
+             or serve stale reads; for testing checkers only"
+        );
+        zab_config.bug = Some(bug);
+    }
     let options = ReplicaOptions {
         zab: zab_config,
         snap_count: config.snap_count,

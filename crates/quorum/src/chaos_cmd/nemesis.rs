@@ -1,0 +1,126 @@
+//! The nemesis: one fault at a time, each healed before the next.
+
+use super::ensemble::Ensemble;
+use super::workload::Rng;
+use super::SESSION_TIMEOUT;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Fault {
+    Kill,
+    KillLeader,
+    PauseShort,
+    PauseLong,
+    PartitionHalves,
+    LeaderIsolated,
+    Bridge,
+}
+
+impl Fault {
+    /// A short name for the chart's shaded windows.
+    pub(super) fn label(self) -> &'static str {
+        match self {
+            Fault::Kill => "kill",
+            Fault::KillLeader => "kill leader",
+            Fault::PauseShort => "pause",
+            Fault::PauseLong => "long pause",
+            Fault::PartitionHalves => "partition",
+            Fault::LeaderIsolated => "leader isolated",
+            Fault::Bridge => "bridge",
+        }
+    }
+}
+
+pub(super) struct Window {
+    pub(super) fault: Fault,
+    pub(super) what: String,
+    pub(super) start: Duration,
+    pub(super) end: Duration,
+}
+
+pub(super) async fn inject(
+    ens: &mut Ensemble,
+    fault: Fault,
+    rng: &mut Rng,
+    start: Instant,
+) -> Result<Window, String> {
+    let n = ens.servers.len();
+    let begin = start.elapsed();
+    let mut ids: Vec<usize> = (1..=n).collect();
+    for i in (1..n).rev() {
+        ids.swap(i, rng.below(i + 1));
+    }
+    let hold = |d: u64| tokio::time::sleep(Duration::from_millis(d));
+    let what = match fault {
+        Fault::Kill | Fault::KillLeader => {
+            let victim = match fault {
+                Fault::KillLeader => ens.leader().await.unwrap_or(ids[0]),
+                _ => ids[0],
+            };
+            ens.kill(victim);
+            hold(2500).await;
+            ens.start(victim)?;
+            let who = if matches!(fault, Fault::KillLeader) {
+                "leader"
+            } else {
+                "server"
+            };
+            format!("SIGKILL {who} {victim}, restarted after 2.5 s")
+        }
+        Fault::PauseShort | Fault::PauseLong => {
+            let victim = if rng.below(2) == 0 {
+                ens.leader().await.unwrap_or(ids[0])
+            } else {
+                ids[0]
+            };
+            let ms = if matches!(fault, Fault::PauseShort) {
+                1000
+            } else {
+                SESSION_TIMEOUT.as_millis() as u64 + 2000
+            };
+            ens.signal(victim, true);
+            hold(ms).await;
+            ens.signal(victim, false);
+            format!("SIGSTOP server {victim} for {ms} ms")
+        }
+        Fault::PartitionHalves => {
+            let (minority, majority) = ids.split_at(n / 2);
+            for &a in minority {
+                for &b in majority {
+                    ens.cut(a, b, true);
+                }
+            }
+            hold(3000).await;
+            ens.heal_links();
+            format!("partition {minority:?} | {majority:?} for 3 s")
+        }
+        Fault::LeaderIsolated => {
+            let leader = ens.leader().await.unwrap_or(ids[0]);
+            for b in (1..=n).filter(|&b| b != leader) {
+                ens.cut(leader, b, true);
+            }
+            hold(3000).await;
+            ens.heal_links();
+            format!("leader {leader} isolated for 3 s")
+        }
+        Fault::Bridge => {
+            // ids[mid] sees both halves; the halves do not see each other.
+            let mid = n / 2;
+            let (left, right) = (&ids[..mid], &ids[mid + 1..]);
+            for &a in left {
+                for &b in right {
+                    ens.cut(a, b, true);
+                }
+            }
+            hold(3000).await;
+            ens.heal_links();
+            format!("bridge {left:?} <-> {} <-> {right:?} for 3 s", ids[mid])
+        }
+    };
+    Ok(Window {
+        fault,
+        what,
+        start: begin,
+        end: start.elapsed(),
+    })
+}
