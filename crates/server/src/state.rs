@@ -411,7 +411,7 @@ impl Application for ServerState {
     }
 
     fn snapshot(&self) -> Snapshot {
-        let mut data = Vec::new();
+        let mut data = Vec::with_capacity(self.tree.snapshot_size_hint());
         self.tree
             .snapshot_to(&mut data)
             .expect("writing to memory cannot fail");

@@ -2,8 +2,9 @@
 //! tree. It follows ZooKeeper's `DataTree.processTxn`, returns what the server needs to
 //! answer the client, and lists the watch triggers in the order the changes happened.
 
-use proto::{Acl, ErrorCode, EventType, MultiResult, Stat};
+use proto::{ErrorCode, EventType, MultiResult, Stat};
 
+use crate::acl_cache::SharedAcl;
 use crate::path;
 use crate::tree::DataTree;
 use crate::txn::{Txn, TxnHeader, TxnRecord};
@@ -85,13 +86,13 @@ pub struct ApplyResult {
     /// before sending a notification, and drops the notification (the one-shot watch still
     /// goes) when the check fails. NodeCreated, NodeDataChanged and NodeDeleted carry the ACL
     /// of the node itself (a deleted node's as it was), NodeChildrenChanged the parent's.
-    pub trigger_acls: Vec<Vec<Acl>>,
+    pub trigger_acls: Vec<SharedAcl>,
 }
 
 /// Triggers collected while applying, each with the ACL its delivery is checked against.
-type Fired = Vec<(WatchTrigger, Vec<Acl>)>;
+type Fired = Vec<(WatchTrigger, SharedAcl)>;
 
-fn fire(out: &mut Fired, path: &str, event: EventType, acl: Vec<Acl>) {
+fn fire(out: &mut Fired, path: &str, event: EventType, acl: SharedAcl) {
     out.push((
         WatchTrigger {
             path: path.to_string(),
@@ -124,7 +125,7 @@ impl DataTree {
         match txn {
             Txn::Create(c) => match self.create_node(c, h.zxid, h.time_ms) {
                 Ok(stat) => {
-                    fire(out, &c.path, EventType::NodeCreated, c.acl.clone());
+                    fire(out, &c.path, EventType::NodeCreated, self.acl_of(&c.path));
                     if let Some((parent, _)) = path::split(&c.path) {
                         let acl = self.acl_of(parent);
                         fire(out, parent, EventType::NodeChildrenChanged, acl);
@@ -153,7 +154,7 @@ impl DataTree {
                 path,
                 acl,
                 aversion,
-            } => match self.set_acl(path, acl.clone(), *aversion) {
+            } => match self.set_acl(path, acl, *aversion) {
                 Ok(stat) => Outcome::AclSet { stat },
                 Err(e) => Outcome::Error(e),
             },
@@ -188,11 +189,10 @@ impl DataTree {
 
     /// The ACL of a node (empty if it does not exist, which lets every watcher through, as
     /// ZooKeeper's checkACL does for an empty list).
-    fn acl_of(&self, path: &str) -> Vec<Acl> {
+    fn acl_of(&self, path: &str) -> SharedAcl {
         self.nodes
             .get(path)
-            .map(|n| n.acl.clone())
-            .unwrap_or_default()
+            .map_or_else(|| SharedAcl::from([]), |n| n.acl.clone())
     }
 
     fn delete(&mut self, path: &str, zxid: i64, out: &mut Fired) -> Outcome {
@@ -253,7 +253,7 @@ impl DataTree {
 
 #[cfg(test)]
 mod tests {
-    use proto::{perms, Id};
+    use proto::{perms, Acl, Id};
 
     use super::*;
     use crate::node::NodeKind;
@@ -293,7 +293,7 @@ mod tests {
         r.triggers
             .iter()
             .zip(&r.trigger_acls)
-            .map(|(t, acl)| (t.path.as_str(), t.event, acl.as_slice()))
+            .map(|(t, acl)| (t.path.as_str(), t.event, &acl[..]))
             .collect()
     }
 

@@ -66,7 +66,7 @@ pub fn node_hash(path: &str, node: &Node) -> u64 {
         Some(d) => h.field(d),
     }
     h.i64(node.acl.len() as i64);
-    for a in &node.acl {
+    for a in node.acl.iter() {
         h.i32(a.perms);
         h.field(a.id.scheme.as_bytes());
         h.field(a.id.id.as_bytes());

@@ -43,6 +43,7 @@
 #![deny(missing_docs)]
 
 pub mod acl;
+pub mod acl_cache;
 pub mod apply;
 mod codec;
 pub mod digest;
@@ -58,6 +59,7 @@ pub mod tree;
 pub mod txn;
 pub mod txn_codec;
 
+pub use acl_cache::{AclCache, SharedAcl};
 pub use apply::{ApplyResult, Outcome, WatchTrigger};
 pub use codec::CodecError;
 pub use node::{Node, NodeKind};

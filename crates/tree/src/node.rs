@@ -3,7 +3,9 @@
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
-use proto::{Acl, Stat};
+use proto::Stat;
+
+use crate::acl_cache::SharedAcl;
 
 /// `ephemeralOwner` of a container node (ZooKeeper's `CONTAINER_EPHEMERAL_OWNER`).
 pub const CONTAINER_OWNER: i64 = i64::MIN;
@@ -53,8 +55,9 @@ impl NodeKind {
 pub struct Node {
     /// The data; `None` when a client stored null.
     pub data: Option<Bytes>,
-    /// The ACL (already expanded and validated by prep).
-    pub acl: Vec<Acl>,
+    /// The ACL (already expanded and validated by prep), shared with every node that has the
+    /// same one (see [`crate::acl_cache`]).
+    pub acl: SharedAcl,
     /// The full Stat, with `data_length` and `num_children` kept current.
     pub stat: Stat,
     /// Persistent, ephemeral, container or TTL.
@@ -83,7 +86,7 @@ impl Node {
 
     /// A fresh node, as ZooKeeper's `createStat` builds it: all zxids the create's zxid, both
     /// times the create's time, all versions 0.
-    pub fn new(data: Option<Bytes>, acl: Vec<Acl>, kind: NodeKind, zxid: i64, time: i64) -> Node {
+    pub fn new(data: Option<Bytes>, acl: SharedAcl, kind: NodeKind, zxid: i64, time: i64) -> Node {
         let stat = Stat {
             czxid: zxid,
             mzxid: zxid,

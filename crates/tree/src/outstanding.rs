@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use proto::Acl;
+use crate::acl_cache::SharedAcl;
 
 use crate::node::NodeKind;
 use crate::tree::DataTree;
@@ -26,7 +26,7 @@ pub struct PendingNode {
     /// Number of children.
     pub child_count: i32,
     /// The ACL in force.
-    pub acl: Vec<Acl>,
+    pub acl: SharedAcl,
     /// Kind (and ephemeral owner).
     pub kind: NodeKind,
 }

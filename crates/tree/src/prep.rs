@@ -15,6 +15,7 @@ use bytes::Bytes;
 use proto::{perms, Acl, CreateMode, ErrorCode, Id, MultiOp, Request};
 
 use crate::acl::{check_acl, fixup_acl};
+use crate::acl_cache::SharedAcl;
 use crate::node::{NodeKind, MAX_TTL_MS};
 use crate::outstanding::{Outstanding, PendingNode, PendingSession};
 use crate::path;
@@ -402,7 +403,7 @@ impl<'a> View<'a> {
                 cversion: 0,
                 aversion: 0,
                 child_count: 0,
-                acl: acl.clone(),
+                acl: SharedAcl::from(acl.clone()),
                 kind,
             }),
         );
@@ -471,7 +472,7 @@ impl<'a> View<'a> {
         node.aversion = aversion;
         // Later preps must be authorised against the new ACL (ZooKeeper publishes it on the
         // change record for the same reason).
-        node.acl = acl.clone();
+        node.acl = SharedAcl::from(acl.clone());
         self.put(path, Some(node));
         Ok(Txn::SetAcl {
             path: path.to_string(),

@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use bytes::Bytes;
 use proto::{Acl, ErrorCode, Stat};
 
+use crate::acl_cache::AclCache;
 use crate::digest::{node_hash, session_hash};
 use crate::node::{data_len, Node, NodeKind};
 use crate::path::{self, CONFIG, QUOTA, ROOT, ZOOKEEPER};
@@ -17,6 +18,8 @@ use crate::txn::CreateTxn;
 #[derive(Debug, Clone)]
 pub struct DataTree {
     pub(crate) nodes: HashMap<String, Node>,
+    /// One copy of each distinct ACL, shared by the nodes that have it.
+    pub(crate) acls: AclCache,
     pub(crate) sessions: Sessions,
     pub(crate) containers: BTreeSet<String>,
     pub(crate) ttls: BTreeSet<String>,
@@ -53,6 +56,7 @@ impl DataTree {
     pub fn new() -> Self {
         let mut tree = DataTree {
             nodes: HashMap::new(),
+            acls: AclCache::default(),
             sessions: Sessions::default(),
             containers: BTreeSet::new(),
             ttls: BTreeSet::new(),
@@ -60,15 +64,17 @@ impl DataTree {
             data_size: 0,
             last_zxid: 0,
         };
-        let system = |acl: Vec<Acl>| {
+        let system = |tree: &mut DataTree, acl: Vec<Acl>| {
+            let acl = tree.acls.intern(&acl);
             let mut n = Node::new(Some(Bytes::new()), acl, NodeKind::Persistent, 0, 0);
             n.stat = Stat::default();
             n
         };
-        tree.insert_raw(ROOT, system(Acl::open_unsafe()));
-        tree.insert_raw(ZOOKEEPER, system(Acl::open_unsafe()));
-        tree.insert_raw(QUOTA, system(Acl::open_unsafe()));
-        let mut config = system(Acl::read_unsafe());
+        for path in [ROOT, ZOOKEEPER, QUOTA] {
+            let node = system(&mut tree, Acl::open_unsafe());
+            tree.insert_raw(path, node);
+        }
+        let mut config = system(&mut tree, Acl::read_unsafe());
         config.stat.aversion = -1;
         tree.insert_raw(CONFIG, config);
         tree
@@ -80,7 +86,7 @@ impl DataTree {
     pub fn get(&self, path: &str) -> Option<(&Option<Bytes>, Stat, &[Acl])> {
         self.nodes
             .get(path)
-            .map(|n| (&n.data, n.client_stat(), n.acl.as_slice()))
+            .map(|n| (&n.data, n.client_stat(), &n.acl[..]))
     }
 
     /// The whole node.
@@ -250,10 +256,8 @@ impl DataTree {
             }
             p.children.insert(name);
         });
-        self.insert_raw(
-            path,
-            Node::new(c.data.clone(), c.acl.clone(), c.kind, zxid, time),
-        );
+        let acl = self.acls.intern(&c.acl);
+        self.insert_raw(path, Node::new(c.data.clone(), acl, c.kind, zxid, time));
         Ok(self.nodes[path].client_stat())
     }
 
@@ -309,9 +313,10 @@ impl DataTree {
     pub(crate) fn set_acl(
         &mut self,
         path: &str,
-        acl: Vec<Acl>,
+        acl: &[Acl],
         aversion: i32,
     ) -> Result<Stat, ErrorCode> {
+        let acl = self.acls.intern(acl);
         self.update(path, |n| {
             n.acl = acl;
             n.stat.aversion = aversion;

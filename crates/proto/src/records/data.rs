@@ -43,6 +43,22 @@ record! {
     }
 }
 
+// Hashable so that a server can keep one shared copy of each distinct ACL. Hash agrees with
+// the derived PartialEq: it covers every field.
+impl std::hash::Hash for Id {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.scheme.hash(state);
+        self.id.hash(state);
+    }
+}
+
+impl std::hash::Hash for Acl {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.perms.hash(state);
+        self.id.hash(state);
+    }
+}
+
 impl Acl {
     /// `OPEN_ACL_UNSAFE`: everything for everyone.
     pub fn open_unsafe() -> Vec<Acl> {
