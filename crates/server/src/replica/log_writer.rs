@@ -14,6 +14,12 @@ pub enum LogEvent {
     Durable(Zxid),
     /// The log failed in a way that forbids going on (a failed fsync may have lost pages).
     Fatal(StorageError),
+    /// The snapshot writer made the snapshot at `zxid` durable and kept snapshots back to
+    /// `oldest_kept`: log records at or below it are no longer needed.
+    SnapshotSaved {
+        zxid: Zxid,
+        oldest_kept: Option<Zxid>,
+    },
 }
 
 enum Command {

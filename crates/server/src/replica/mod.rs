@@ -6,6 +6,7 @@
 //! `Input::LogDurable`, and committed transactions are handed to the [`Application`].
 
 pub mod log_writer;
+pub mod snapshot_writer;
 
 use std::path::Path;
 
@@ -17,6 +18,7 @@ use storage::{
 use zab::{Action, Boot, Input, Message, NotLeader, Peer, Phase, ServerId, Snapshot, Txn, Zxid};
 
 use log_writer::{LogEvent, LogWriter};
+use snapshot_writer::SnapshotWriter;
 
 /// The replicated state machine the replica drives.
 pub trait Application {
@@ -58,13 +60,14 @@ pub struct Replica<A: Application, T: Transport> {
     log: LogWriter,
     epochs: FileEpochStore,
     snapshots: FileSnapshotStore,
+    /// Saves the periodic snapshots off the core task.
+    snapshot_writer: SnapshotWriter,
     pub app: A,
     transport: T,
     out: Vec<Action>,
     /// Deliveries since the last snapshot.
     since_snapshot: u64,
     snap_count: u64,
-    snap_retain: usize,
 }
 
 /// What the replica needs to start.
@@ -87,7 +90,7 @@ impl<A: Application, T: Transport> Replica<A, T> {
         options: ReplicaOptions,
         mut app: A,
         transport: T,
-        on_log_event: impl Fn(LogEvent) + Send + 'static,
+        on_log_event: impl Fn(LogEvent) + Send + Sync + 'static,
     ) -> Result<Self, ReplicaError> {
         let mut epochs = FileEpochStore::open(data_dir)?;
         let mut snapshots = FileSnapshotStore::open(data_dir)?;
@@ -132,18 +135,22 @@ impl<A: Application, T: Transport> Replica<A, T> {
             nonce: options.nonce,
         };
         let peer = Peer::new(options.zab, boot);
-        let log = LogWriter::start(log, on_log_event);
+        let report = std::sync::Arc::new(on_log_event);
+        let snapshot_report = report.clone();
+        let snapshot_writer =
+            SnapshotWriter::start(data_dir, options.snap_retain, move |e| snapshot_report(e))?;
+        let log = LogWriter::start(log, move |e| report(e));
         let mut replica = Replica {
             peer,
             log,
             epochs,
             snapshots,
+            snapshot_writer,
             app,
             transport,
             out: Vec::new(),
             since_snapshot: 0,
             snap_count: options.snap_count.max(2),
-            snap_retain: options.snap_retain.max(1),
         };
         let mut out = std::mem::take(&mut replica.out);
         replica.peer.start(&mut out);
@@ -170,6 +177,13 @@ impl<A: Application, T: Transport> Replica<A, T> {
         match event {
             LogEvent::Durable(zxid) => self.step(Input::LogDurable(zxid)),
             LogEvent::Fatal(error) => Err(ReplicaError::Storage(error)),
+            LogEvent::SnapshotSaved { zxid, oldest_kept } => {
+                tracing::debug!(%zxid, "snapshot durable");
+                if let Some(oldest) = oldest_kept {
+                    self.log.purge_through(oldest);
+                }
+                Ok(())
+            }
         }
     }
 
@@ -232,12 +246,11 @@ impl<A: Application, T: Transport> Replica<A, T> {
         if self.since_snapshot >= self.snap_count {
             self.since_snapshot = 0;
             let snapshot = self.app.snapshot();
-            self.save_snapshot(&snapshot)?;
             let zxid = snapshot.zxid;
+            self.snapshot_writer.save(snapshot);
+            // The in-memory history only feeds DIFF syncs; the log on disk keeps every record
+            // until the snapshot is durable (LogEvent::SnapshotSaved).
             self.step(Input::Compact(zxid))?;
-            if let Some(oldest) = self.snapshots.purge(self.snap_retain)? {
-                self.log.purge_through(Zxid::from_u64(oldest));
-            }
         }
         Ok(())
     }

@@ -1,0 +1,89 @@
+//! The snapshot writer: one thread saves the periodic snapshots, so that writing and fsyncing
+//! tens of megabytes never stalls the core task (which answers reads, routes commits and
+//! prepares the next writes). ZooKeeper takes its periodic snapshots off the request path too.
+//!
+//! The tree is serialized on the core task (that is what makes the snapshot consistent: one
+//! applied prefix); only the bytes travel here. When a snapshot is durable the writer deletes
+//! snapshots beyond the retention count and reports [`LogEvent::SnapshotSaved`], on which the
+//! driver purges the log records the oldest kept snapshot covers. Until then nothing the
+//! recovery needs has been removed, so a crash at any point recovers from the previous snapshot
+//! and the full log.
+
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread::JoinHandle;
+
+use storage::{FileSnapshotStore, SnapshotStore, StorageError};
+use zab::{Snapshot, Zxid};
+
+use super::log_writer::LogEvent;
+
+/// A handle on the writer thread.
+pub struct SnapshotWriter {
+    snapshots: Option<Sender<Snapshot>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SnapshotWriter {
+    /// Starts the writer for the snapshot folder `dir`, keeping the newest `retain` snapshots.
+    /// `report` is called from the writer thread.
+    pub fn start(
+        dir: &Path,
+        retain: usize,
+        report: impl Fn(LogEvent) + Send + 'static,
+    ) -> Result<SnapshotWriter, StorageError> {
+        let mut store = FileSnapshotStore::open(dir)?;
+        let (tx, rx) = mpsc::channel::<Snapshot>();
+        let thread = std::thread::Builder::new()
+            .name("snapshot-writer".into())
+            .spawn(move || {
+                if let Err(error) = run(&mut store, retain.max(1), &rx, &report) {
+                    report(LogEvent::Fatal(error));
+                }
+            })
+            .expect("spawn the snapshot writer thread");
+        Ok(SnapshotWriter {
+            snapshots: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Saves `snapshot` in the background.
+    pub fn save(&self, snapshot: Snapshot) {
+        // If the writer died it already reported why; the driver is stopping.
+        if let Some(snapshots) = &self.snapshots {
+            let _ = snapshots.send(snapshot);
+        }
+    }
+}
+
+impl Drop for SnapshotWriter {
+    /// Waits for the snapshot being written, so a clean stop leaves no half-done work behind.
+    fn drop(&mut self) {
+        self.snapshots.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run(
+    store: &mut FileSnapshotStore,
+    retain: usize,
+    snapshots: &Receiver<Snapshot>,
+    report: &impl Fn(LogEvent),
+) -> Result<(), StorageError> {
+    while let Ok(mut snapshot) = snapshots.recv() {
+        // Fell behind (a slow disk): only the newest queued snapshot is worth writing.
+        while let Ok(newer) = snapshots.try_recv() {
+            snapshot = newer;
+        }
+        let zxid = snapshot.zxid;
+        let data = snapshot.data;
+        store.save(zxid.as_u64(), &mut |w| w.write_all(&data))?;
+        tracing::info!(%zxid, bytes = data.len(), "snapshot saved");
+        let oldest_kept = store.purge(retain)?.map(Zxid::from_u64);
+        report(LogEvent::SnapshotSaved { zxid, oldest_kept });
+    }
+    Ok(())
+}
