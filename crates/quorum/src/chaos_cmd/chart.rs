@@ -8,6 +8,8 @@ use std::path::Path;
 
 /// How many buckets the run is cut into (at least 250 ms each).
 const BUCKETS: f64 = 400.0;
+/// Fault windows beyond which they are shaded without their names.
+const MAX_LABELLED: usize = 20;
 
 /// Writes the chart of `ops` (paired from the history) with `windows` shaded into `path`.
 pub(super) fn write(
@@ -54,7 +56,11 @@ pub(super) fn write(
         style,
     };
     let chart = charts::Chart {
-        title: title.to_string(),
+        title: if windows.len() > MAX_LABELLED {
+            format!("{title} (shaded: {} fault windows)", windows.len())
+        } else {
+            title.to_string()
+        },
         x_label: "seconds since the workload started".into(),
         y_label: format!(
             "latency, ms (per {} ms bucket of completed operations)",
@@ -76,7 +82,12 @@ pub(super) fn write(
             .map(|w| charts::Band {
                 from: w.start.as_secs_f64(),
                 to: w.end.as_secs_f64(),
-                label: w.fault.label().to_string(),
+                // Over a long run the labels would only overprint each other.
+                label: if windows.len() <= MAX_LABELLED {
+                    w.fault.label().to_string()
+                } else {
+                    String::new()
+                },
             })
             .collect(),
         ..charts::Chart::default()
