@@ -18,6 +18,11 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use crate::events::{CoreEvent, Outgoing};
 use crate::watches::ConnId;
 
+/// Bytes of queued answers written to a client socket at once.
+const WRITE_BATCH: usize = 64 * 1024;
+/// Largest write buffer a connection keeps between writes.
+const KEEP_BUFFER: usize = 16 * 1024;
+
 /// Most requests one connection may have waiting for an answer.
 pub const MAX_OUTSTANDING_PER_CONNECTION: usize = 1000;
 
@@ -33,16 +38,45 @@ pub async fn serve(
     let (mut reader, mut writer) = stream.into_split();
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Outgoing>();
     let writer_task = tokio::spawn(async move {
-        while let Some(item) = out_rx.recv().await {
-            match item {
-                Outgoing::Frame(bytes, permit) => {
-                    if writer.write_all(&bytes).await.is_err() {
+        // Answers queued while the last write was in flight go out in one write; their
+        // permits are returned once it is done, so a client that does not read stays throttled.
+        let mut batch = Vec::new();
+        let mut permits = Vec::new();
+        let mut next = out_rx.recv().await;
+        while let Some(item) = next.take() {
+            let mut close = false;
+            let mut item = Some(item);
+            while let Some(queued) = item.take() {
+                match queued {
+                    Outgoing::Frame(bytes, permit) => {
+                        batch.extend_from_slice(&bytes);
+                        permits.push(permit);
+                    }
+                    Outgoing::Close => {
+                        close = true;
                         break;
                     }
-                    drop(permit);
                 }
-                Outgoing::Close => break,
+                if batch.len() < WRITE_BATCH {
+                    item = out_rx.try_recv().ok();
+                }
             }
+            if !batch.is_empty() {
+                if writer.write_all(&batch).await.is_err() {
+                    break;
+                }
+                permits.clear();
+                if batch.capacity() > KEEP_BUFFER {
+                    // Thousands of mostly idle connections must not each keep a large buffer.
+                    batch = Vec::new();
+                } else {
+                    batch.clear();
+                }
+            }
+            if close {
+                break;
+            }
+            next = out_rx.recv().await;
         }
         let _ = writer.shutdown().await;
     });

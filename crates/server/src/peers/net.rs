@@ -18,6 +18,11 @@ use tokio::sync::mpsc;
 use super::codec::{self, PeerFrame, MAX_FRAME, PROTOCOL_VERSION};
 use crate::events::CoreEvent;
 
+/// Bytes read from a peer socket at a time.
+const READ_BUFFER: usize = 64 * 1024;
+/// Bytes of queued frames written to a peer socket at once.
+const WRITE_BATCH: usize = 256 * 1024;
+
 /// Per peer id: the generation of its current connection and that connection's writer.
 type Writers = HashMap<u64, (u64, mpsc::UnboundedSender<Bytes>)>;
 
@@ -173,13 +178,26 @@ async fn dial_forever(
 /// Carries frames both ways until the connection breaks.
 async fn run(id: u64, stream: TcpStream, net: PeerNet, core: mpsc::UnboundedSender<CoreEvent>) {
     let _ = stream.set_nodelay(true);
-    let (mut reader, mut writer) = stream.into_split();
+    let (reader, mut writer) = stream.into_split();
+    // Frames arrive back to back under load (PROPOSE, COMMIT, ACK); read them from a buffer
+    // rather than with two syscalls each.
+    let mut reader = tokio::io::BufReader::with_capacity(READ_BUFFER, reader);
     let (tx, mut rx) = mpsc::unbounded_channel::<Bytes>();
     let generation = net.register(id, tx);
     tracing::info!(peer = id, "peer connected");
     let writer_task = tokio::spawn(async move {
+        // Everything queued while the last write was in flight goes out in one write.
+        let mut batch = Vec::with_capacity(WRITE_BATCH);
         while let Some(frame) = rx.recv().await {
-            if writer.write_all(&frame).await.is_err() {
+            batch.clear();
+            batch.extend_from_slice(&frame);
+            while batch.len() < WRITE_BATCH {
+                match rx.try_recv() {
+                    Ok(frame) => batch.extend_from_slice(&frame),
+                    Err(_) => break,
+                }
+            }
+            if writer.write_all(&batch).await.is_err() {
                 break;
             }
         }
