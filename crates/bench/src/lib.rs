@@ -17,9 +17,20 @@
 //!
 //! Sessions that lose their connection reopen a new session on the next server, so a leader
 //! crash shows up as errors plus the longest gap without a completed request.
+//!
+//! With [`Config::max_ops`] a create, set, get or mixed run sends exactly that many requests
+//! (no warm-up) and reports how long they took: a loader (a million znodes) or a fixed amount
+//! of work to divide a measured cost by (bytes written per operation). With
+//! [`Config::timeline`] it also keeps the send and completion time of every request (when a
+//! leader was killed, when did the first write sent after it succeed).
+//!
+//! [`baseline`] measures what a replicated write cannot beat (fdatasync and loopback round
+//! trips); [`chart_spec`] renders charts described in JSON with the `charts` crate.
 
 #![deny(missing_docs)]
 
+pub mod baseline;
+pub mod chart_spec;
 pub mod conn;
 pub mod report;
 
@@ -35,7 +46,7 @@ use proto::{
 use tokio::sync::{mpsc, Notify};
 
 pub use conn::{Client, Closed, Conn, Reply};
-pub use report::{GapTracker, Latency, Report, Stats};
+pub use report::{timeline_text, Completion, GapTracker, Latency, Report, Stats};
 
 /// The workloads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +116,12 @@ pub struct Config {
     pub duration: Duration,
     /// Session timeout asked for, ms.
     pub session_timeout_ms: i32,
+    /// Send exactly this many requests (create, set, get, mixed; not watch) and stop: the
+    /// warm-up is skipped, `duration` only caps the run, and the report's duration is the time
+    /// they took.
+    pub max_ops: Option<u64>,
+    /// Keep every request's send and completion time in [`Report::timeline`].
+    pub timeline: bool,
 }
 
 impl Config {
@@ -120,6 +137,8 @@ impl Config {
             warmup: Duration::from_secs(1),
             duration: Duration::from_secs(5),
             session_timeout_ms: 10_000,
+            max_ops: None,
+            timeline: false,
         }
     }
 }
@@ -129,11 +148,37 @@ struct Window {
     start: Instant,
     end: Instant,
     gaps: GapTracker,
+    /// `start` in µs since the Unix epoch, for timelines.
+    start_unix_us: u64,
 }
 
 impl Window {
+    fn new(start: Instant, end: Instant) -> Window {
+        let unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
+        let now = Instant::now();
+        // The wall clock at `start` (which may lie a warm-up ahead of now).
+        let start_unix_us = if start >= now {
+            unix + (start - now).as_micros() as u64
+        } else {
+            unix.saturating_sub((now - start).as_micros() as u64)
+        };
+        Window {
+            start,
+            end,
+            gaps: GapTracker::new(start),
+            start_unix_us,
+        }
+    }
+
     fn measured(&self, t0: Instant, t1: Instant) -> bool {
         t0 >= self.start && t1 <= self.end
+    }
+
+    /// `t` (not before the window starts) in µs since the Unix epoch.
+    fn unix_us(&self, t: Instant) -> u64 {
+        self.start_unix_us + t.saturating_duration_since(self.start).as_micros() as u64
     }
 }
 
@@ -249,6 +294,9 @@ pub async fn run(config: Config) -> Result<Report, String> {
     if !(0.0..=1.0).contains(&config.read_ratio) {
         return Err("--read-ratio must be between 0 and 1".into());
     }
+    if config.max_ops.is_some() && config.workload == Workload::Watch {
+        return Err("a fixed number of operations is for create, set, get and mixed".into());
+    }
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
@@ -296,16 +344,20 @@ pub async fn run(config: Config) -> Result<Report, String> {
     Ok(report)
 }
 
+/// The report of a run that measured `stats` from `window.start` to `end`.
 fn report(
     config: &Config,
     clients: &[Arc<Client>],
     stats: Stats,
     window: &Window,
+    end: Instant,
+    parent: &str,
     latency_of: &str,
 ) -> Report {
-    let secs = config.duration.as_secs_f64();
+    let secs = (end - window.start).as_secs_f64().max(1e-9);
     Report {
         workload: config.workload.name().into(),
+        parent: parent.into(),
         latency_of: latency_of.into(),
         servers: config.servers.clone(),
         clients: config.clients,
@@ -314,13 +366,16 @@ fn report(
         read_ratio: config.read_ratio,
         warmup_secs: config.warmup.as_secs_f64(),
         duration_secs: secs,
+        max_ops: config.max_ops,
         ops: stats.ops,
         throughput: stats.ops as f64 / secs,
         errors: stats.error_count(),
         error_kinds: stats.errors.clone(),
         reconnects: clients.iter().map(|c| c.reconnects()).sum(),
         latency_ms: Latency::from_hist(&stats.hist),
-        max_gap_ms: window.gaps.longest(window.end).as_secs_f64() * 1000.0,
+        latency_cdf: Latency::cdf(&stats.hist),
+        max_gap_ms: window.gaps.longest(end).as_secs_f64() * 1000.0,
+        timeline: Vec::new(),
     }
 }
 
@@ -356,17 +411,26 @@ async fn run_requests(
             t.await.map_err(|e| e.to_string())??;
         }
     }
+    // With a fixed number of operations every request counts, from the start.
+    let warmup = if config.max_ops.is_some() {
+        Duration::ZERO
+    } else {
+        config.warmup
+    };
     let begin = Instant::now();
-    let window = Arc::new(Window {
-        start: begin + config.warmup,
-        end: begin + config.warmup + config.duration,
-        gaps: GapTracker::new(begin + config.warmup),
-    });
+    let window = Arc::new(Window::new(
+        begin + warmup,
+        begin + warmup + config.duration,
+    ));
+    let tickets = config.max_ops.map(|_| Arc::new(AtomicU64::new(0)));
     let mut tasks = Vec::new();
     for (s, client) in clients.iter().enumerate() {
         for k in 0..config.inflight {
             let client = client.clone();
             let window = window.clone();
+            let tickets = tickets.clone();
+            let max_ops = config.max_ops.unwrap_or(u64::MAX);
+            let keep_timeline = config.timeline;
             let value = value.clone();
             let node = format!("{parent}/n{s}-{k}");
             let prefix = format!("{parent}/c{s}-{k}-");
@@ -375,12 +439,18 @@ async fn run_requests(
             let len = value.len();
             tasks.push(tokio::spawn(async move {
                 let mut stats = Stats::default();
+                let mut timeline = Vec::new();
                 let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((s as u64) << 20 | k as u64));
                 let mut seq = 0u64;
                 loop {
                     let t0 = Instant::now();
                     if t0 >= window.end {
                         break;
+                    }
+                    if let Some(t) = &tickets {
+                        if t.fetch_add(1, Ordering::Relaxed) >= max_ops {
+                            break;
+                        }
                     }
                     let (request, expect) = match workload {
                         Workload::Create => {
@@ -404,6 +474,13 @@ async fn run_requests(
                     if t0 < window.start || t1 > window.end {
                         continue;
                     }
+                    if keep_timeline {
+                        timeline.push(Completion {
+                            sent_us: window.unix_us(t0),
+                            done_us: window.unix_us(t1),
+                            error: outcome.as_ref().err().cloned(),
+                        });
+                    }
                     match outcome {
                         Ok(()) => {
                             stats.record(t1 - t0);
@@ -412,21 +489,34 @@ async fn run_requests(
                         Err(kind) => stats.error(kind),
                     }
                 }
-                stats
+                (stats, timeline)
             }));
         }
     }
     let mut stats = Stats::default();
+    let mut timeline = Vec::new();
     for t in tasks {
-        stats.merge(&t.await.map_err(|e| e.to_string())?);
+        let (s, mut t) = t.await.map_err(|e| e.to_string())?;
+        stats.merge(&s);
+        timeline.append(&mut t);
     }
-    Ok(report(
+    // A run of fixed size lasts until its last request completed; any other run is the window.
+    let end = if config.max_ops.is_some() {
+        Instant::now().min(window.end)
+    } else {
+        window.end
+    };
+    let mut report = report(
         config,
         clients,
         stats,
         &window,
+        end,
+        parent,
         "request round trip (send to verified reply)",
-    ))
+    );
+    report.timeline = timeline;
+    Ok(report)
 }
 
 /// A watched znode: how many watchers are armed, and when the last set was sent.
@@ -461,11 +551,10 @@ async fn run_watch(
         setup(&clients[0], create(&w.path, value)).await?;
     }
     let begin = Instant::now();
-    let window = Arc::new(Window {
-        start: begin + config.warmup,
-        end: begin + config.warmup + config.duration,
-        gaps: GapTracker::new(begin + config.warmup),
-    });
+    let window = Arc::new(Window::new(
+        begin + config.warmup,
+        begin + config.warmup + config.duration,
+    ));
     let len = value.len();
     let mut tasks = Vec::new();
     for (i, rx) in notify_rx.into_iter().enumerate().take(config.clients) {
@@ -555,6 +644,8 @@ async fn run_watch(
         clients,
         stats,
         &window,
+        window.end,
+        parent,
         "setData sent to notification received, per watcher",
     ))
 }

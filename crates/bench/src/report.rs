@@ -129,6 +129,66 @@ impl Latency {
             mean: h.mean() / 1000.0,
         }
     }
+
+    /// The distribution of a histogram of µs values as (latency ms, fraction of completions at
+    /// or below it) pairs, at the quantiles of [`cdf_quantiles`]; empty for an empty histogram.
+    pub fn cdf(h: &Histogram<u64>) -> Vec<[f64; 2]> {
+        if h.is_empty() {
+            return Vec::new();
+        }
+        cdf_quantiles()
+            .into_iter()
+            .map(|q| {
+                let us = if q >= 1.0 {
+                    h.max()
+                } else {
+                    h.value_at_quantile(q)
+                };
+                [us as f64 / 1000.0, q]
+            })
+            .collect()
+    }
+}
+
+/// The quantiles a CDF is sampled at: 0 (the minimum), every 0.01 up to 0.99, then every 0.001
+/// up to 0.999, every 0.0001 up to 0.9999, 0.99995 and 1 (the maximum): 120 points, dense in
+/// the tail.
+pub fn cdf_quantiles() -> Vec<f64> {
+    let mut qs: Vec<f64> = (0..100).map(|i| i as f64 / 100.0).collect();
+    qs.extend((1..10).map(|i| 0.99 + i as f64 / 1000.0));
+    qs.extend((1..10).map(|i| 0.999 + i as f64 / 10_000.0));
+    qs.push(0.99995);
+    qs.push(1.0);
+    qs
+}
+
+/// One request of a run with a timeline: when it was sent and when its reply (or failure)
+/// came, in µs since the Unix epoch, and the error kind if it failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// Sent, µs since the Unix epoch.
+    pub sent_us: u64,
+    /// Reply verified or failure seen, µs since the Unix epoch.
+    pub done_us: u64,
+    /// `None` for a verified reply, else the error kind.
+    pub error: Option<String>,
+}
+
+/// Writes a timeline as text, one request a line: `sent_us done_us ok` or
+/// `sent_us done_us ERRORKIND` (µs since the Unix epoch), in order of sending.
+pub fn timeline_text(timeline: &[Completion]) -> String {
+    let mut sorted: Vec<&Completion> = timeline.iter().collect();
+    sorted.sort_by_key(|c| (c.sent_us, c.done_us));
+    let mut s = String::with_capacity(timeline.len() * 40);
+    for c in sorted {
+        let kind = c
+            .error
+            .as_deref()
+            .unwrap_or("ok")
+            .replace(char::is_whitespace, "_");
+        let _ = writeln!(s, "{} {} {kind}", c.sent_us, c.done_us);
+    }
+    s
 }
 
 /// The result of one run.
@@ -136,6 +196,8 @@ impl Latency {
 pub struct Report {
     /// Workload name.
     pub workload: String,
+    /// The znode the run worked under (created for the run).
+    pub parent: String,
     /// What the latency measures (request round trip, or set-to-notification).
     pub latency_of: String,
     /// The servers, as given.
@@ -150,8 +212,11 @@ pub struct Report {
     pub read_ratio: f64,
     /// Warm-up, not measured, in seconds.
     pub warmup_secs: f64,
-    /// Measured stretch in seconds.
+    /// Measured stretch in seconds (with a fixed number of operations: from the start until
+    /// the last one completed).
     pub duration_secs: f64,
+    /// The fixed number of operations asked for, if any.
+    pub max_ops: Option<u64>,
     /// Verified completions in the measured stretch.
     pub ops: u64,
     /// Completions per second.
@@ -164,8 +229,15 @@ pub struct Report {
     pub reconnects: u64,
     /// Latency percentiles, ms.
     pub latency_ms: Latency,
+    /// Latency distribution: (ms, fraction of completions at or below it) pairs, see
+    /// [`Latency::cdf`].
+    pub latency_cdf: Vec<[f64; 2]>,
     /// Longest stretch in the measured window without a completion, ms.
     pub max_gap_ms: f64,
+    /// Every request of the measured window, when a timeline was asked for (not in the JSON;
+    /// see [`timeline_text`]).
+    #[serde(skip)]
+    pub timeline: Vec<Completion>,
 }
 
 impl Report {
@@ -265,6 +337,42 @@ mod tests {
     }
 
     #[test]
+    fn the_cdf_rises_from_the_minimum_to_the_maximum() {
+        let mut s = Stats::default();
+        for i in 1..=10_000u64 {
+            s.record(Duration::from_micros(i));
+        }
+        let cdf = Latency::cdf(&s.hist);
+        assert_eq!(cdf.len(), cdf_quantiles().len());
+        assert_eq!(cdf.len(), 120);
+        assert_eq!(cdf[0], [0.001, 0.0]);
+        assert_eq!(cdf.last().unwrap()[1], 1.0);
+        assert!((cdf.last().unwrap()[0] - 10.0).abs() < 0.01);
+        assert!(cdf
+            .windows(2)
+            .all(|w| w[0][0] <= w[1][0] && w[0][1] < w[1][1]));
+        let p50 = cdf.iter().find(|p| p[1] == 0.5).unwrap()[0];
+        assert!((p50 - 5.0).abs() < 0.01, "{p50}");
+    }
+
+    #[test]
+    fn timelines_are_written_in_order_of_sending() {
+        let t = [
+            Completion {
+                sent_us: 20,
+                done_us: 25,
+                error: Some("Connection Loss".into()),
+            },
+            Completion {
+                sent_us: 10,
+                done_us: 30,
+                error: None,
+            },
+        ];
+        assert_eq!(timeline_text(&t), "10 30 ok\n20 25 Connection_Loss\n");
+    }
+
+    #[test]
     fn the_longest_gap_includes_the_tail() {
         let t0 = Instant::now();
         let g = GapTracker::new(t0);
@@ -287,6 +395,7 @@ mod tests {
     fn empty_runs_report_zeros_and_the_json_has_the_fields() {
         let r = Report {
             workload: "get".into(),
+            parent: "/bench".into(),
             latency_of: "request".into(),
             servers: vec!["127.0.0.1:2181".into()],
             clients: 1,
@@ -295,17 +404,22 @@ mod tests {
             read_ratio: 0.9,
             warmup_secs: 0.0,
             duration_secs: 1.0,
+            max_ops: None,
             ops: 0,
             throughput: 0.0,
             errors: 0,
             error_kinds: BTreeMap::new(),
             reconnects: 0,
             latency_ms: Latency::from_hist(&Stats::default().hist),
+            latency_cdf: Latency::cdf(&Stats::default().hist),
             max_gap_ms: 1000.0,
+            timeline: Vec::new(),
         };
         let v: serde_json::Value = serde_json::from_str(&r.json()).unwrap();
         assert_eq!(v["latency_ms"]["p999"], 0.0);
         assert_eq!(v["max_gap_ms"], 1000.0);
+        assert_eq!(v["latency_cdf"].as_array().unwrap().len(), 0);
+        assert!(v.get("timeline").is_none());
         assert!(r.table().contains("ops/s"));
     }
 }

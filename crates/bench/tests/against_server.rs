@@ -61,3 +61,39 @@ async fn no_server_is_an_error_not_a_hang() {
     let config = Config::new(vec![format!("127.0.0.1:{port}")], Workload::Get);
     assert!(bench::run(config).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixed_number_of_operations_with_a_timeline() {
+    let (_dir, addr) = start_server().await;
+    for workload in [Workload::Create, Workload::Set] {
+        let mut config = Config::new(vec![addr.clone()], workload);
+        config.clients = 2;
+        config.inflight = 3;
+        config.max_ops = Some(200);
+        config.timeline = true;
+        config.duration = Duration::from_secs(60);
+        let t0 = Instant::now();
+        let report = bench::run(config).await.unwrap();
+        assert_eq!(report.errors, 0, "{}", report.table());
+        assert_eq!(report.ops, 200, "{}", report.table());
+        assert_eq!(report.timeline.len(), 200);
+        assert!(report.duration_secs > 0.0 && report.duration_secs < t0.elapsed().as_secs_f64());
+        assert!((report.throughput - 200.0 / report.duration_secs).abs() < 1e-6);
+        assert!(report
+            .timeline
+            .iter()
+            .all(|c| c.error.is_none() && c.done_us >= c.sent_us));
+        let text = bench::timeline_text(&report.timeline);
+        assert_eq!(text.lines().count(), 200);
+        assert!(text.lines().all(|l| l.ends_with(" ok")));
+        let cdf = &report.latency_cdf;
+        assert_eq!(cdf.last().unwrap()[1], 1.0);
+        assert!((cdf.last().unwrap()[0] - report.latency_ms.max).abs() < 1e-9);
+        assert!(report
+            .parent
+            .starts_with(&format!("/bench-{}-", workload.name())));
+    }
+    let mut watch = Config::new(vec![addr.clone()], Workload::Watch);
+    watch.max_ops = Some(10);
+    assert!(bench::run(watch).await.is_err());
+}

@@ -11,6 +11,9 @@ const PALETTE: [&str; 10] = [
     "#bcbd22", "#17becf",
 ];
 
+/// Lines of at most this many points get a dot at each point.
+pub const MARKED_POINTS: usize = 40;
+
 /// Rough width of a character of 12-pixel sans-serif text, to leave room for labels.
 const CHAR_WIDTH: f64 = 7.0;
 
@@ -71,7 +74,8 @@ pub struct Series {
 /// How a series is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Style {
-    /// Straight segments between consecutive points.
+    /// Straight segments between consecutive points, with a dot at each point when there
+    /// are at most [`MARKED_POINTS`] of them.
     #[default]
     Line,
     /// A dot per point.
@@ -327,9 +331,13 @@ impl Chart {
                         r#"fill="none" stroke="{colour}" stroke-width="2" stroke-linejoin="round"{dash}"#
                     ),
                 );
-                // A lone point draws no segment: mark it.
-                for run in runs.iter().filter(|r| r.len() == 1) {
-                    svg.circle(run[0].0, run[0].1, 2.5, &dot);
+                // A lone point draws no segment: mark it; mark every point of a short line.
+                let points: usize = runs.iter().map(Vec::len).sum();
+                let mark_all = series.style == Style::Line && points <= MARKED_POINTS;
+                for run in runs.iter().filter(|r| mark_all || r.len() == 1) {
+                    for &(x, y) in run {
+                        svg.circle(x, y, 3.0, &dot);
+                    }
                 }
             }
         }
@@ -485,6 +493,7 @@ mod tests {
         let z = group("ZooKeeper");
         assert_eq!(z.matches('M').count(), 1, "{z}");
         assert_eq!(z.matches('L').count(), 6, "{z}");
+        assert_eq!(z.matches("<circle").count(), 0, "{z}");
         // Points: x = 0 (log) and y = inf skipped.
         assert_eq!(group("dots").matches("<circle").count(), 1);
         assert!(!group("empty").contains("<path"));
@@ -519,6 +528,26 @@ mod tests {
         for c in &PALETTE[..3] {
             assert!(svg.contains(&format!(r#"stroke="{c}" stroke-width="2" stroke-linejoin"#)));
         }
+    }
+
+    #[test]
+    fn short_lines_mark_their_points_long_ones_do_not() {
+        let line = |n: usize| Series {
+            name: format!("n{n}"),
+            points: (0..n).map(|i| (i as f64, i as f64)).collect(),
+            style: Style::Line,
+        };
+        let svg = Chart {
+            series: vec![line(5), line(MARKED_POINTS + 1)],
+            ..Chart::default()
+        }
+        .to_svg();
+        let circles: Vec<usize> = svg
+            .split(r#"<g class="series""#)
+            .skip(1)
+            .map(|g| g[..g.find("</g>").unwrap()].matches("<circle").count())
+            .collect();
+        assert_eq!(circles, [5, 0]);
     }
 
     #[test]

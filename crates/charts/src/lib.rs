@@ -30,4 +30,4 @@ mod chart;
 pub mod scale;
 pub mod svg;
 
-pub use chart::{Band, Chart, Series, Style};
+pub use chart::{Band, Chart, Series, Style, MARKED_POINTS};

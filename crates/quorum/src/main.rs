@@ -48,6 +48,10 @@ enum BenchCommand {
     Log(bench_log::Args),
     /// Drive a ZooKeeper-protocol ensemble (Quorum or Apache ZooKeeper) with a workload.
     Run(bench_cmd::Args),
+    /// One fdatasync and two loopback round trips: the floor of a replicated write.
+    Baseline(bench_cmd::BaselineArgs),
+    /// Render SVG charts described in a JSON file.
+    Chart(bench_cmd::ChartArgs),
 }
 
 fn main() {
@@ -67,6 +71,8 @@ fn main() {
         Command::Chaos(args) => chaos_cmd::run(args),
         Command::Bench(BenchCommand::Log(args)) => bench_log::run(args),
         Command::Bench(BenchCommand::Run(args)) => bench_cmd::run(args),
+        Command::Bench(BenchCommand::Baseline(args)) => bench_cmd::baseline(args),
+        Command::Bench(BenchCommand::Chart(args)) => bench_cmd::chart(args),
     };
     if let Err(message) = result {
         eprintln!("quorum: {message}");
