@@ -5,6 +5,12 @@
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc rather than glibc's allocator: the server allocates small buffers on one thread
+/// and frees them on another (requests, txns, frames), which glibc's arenas serve slowly.
+/// Measured in docs/benchmarks.md.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod bench_cmd;
 mod bench_log;
 mod chaos_cmd;
@@ -26,7 +32,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Start a local ensemble (for now: simulated, telling what happens).
+    /// Start a local ensemble of real servers on loopback (`--simulate`: a narrated simulation).
     Dev(dev_cmd::Args),
     /// Run a server from a zoo.cfg-style configuration file.
     Server(server_cmd::Args),

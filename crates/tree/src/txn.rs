@@ -102,6 +102,30 @@ pub enum Txn {
 }
 
 impl Txn {
+    /// About how many bytes the txn encodes to: its strings and data exactly, fixed fields
+    /// generously, so that the encoder allocates once.
+    pub fn encoded_len_hint(&self) -> usize {
+        const FIXED: usize = 32;
+        let acl_len = |acl: &[Acl]| -> usize {
+            acl.iter()
+                .map(|a| a.id.scheme.len() + a.id.id.len() + 12)
+                .sum()
+        };
+        let data_len = |d: &Option<Bytes>| d.as_ref().map_or(0, |d| d.len());
+        FIXED
+            + match self {
+                Txn::Create(c) => c.path.len() + data_len(&c.data) + acl_len(&c.acl),
+                Txn::Delete { path } | Txn::DeleteContainer { path } | Txn::Check { path, .. } => {
+                    path.len()
+                }
+                Txn::SetData { path, data, .. } => path.len() + data_len(data),
+                Txn::SetAcl { path, acl, .. } => path.len() + acl_len(acl),
+                Txn::Multi(txns) => txns.iter().map(Txn::encoded_len_hint).sum(),
+                Txn::CloseSession { paths, .. } => paths.iter().map(|p| p.len() + 4).sum(),
+                Txn::CreateSession { .. } | Txn::Error(_) => 0,
+            }
+    }
+
     /// The path the txn acts on, if a single one.
     pub fn path(&self) -> Option<&str> {
         match self {

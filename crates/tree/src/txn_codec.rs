@@ -28,7 +28,9 @@ pub type TxnDecodeError = CodecError;
 impl Txn {
     /// Encodes the txn body (no header).
     pub fn encode(&self) -> Vec<u8> {
-        let mut e = Enc { w: Vec::new() };
+        let mut e = Enc {
+            w: Vec::with_capacity(self.encoded_len_hint()),
+        };
         write_txn(&mut e, self).expect("writing to a Vec cannot fail");
         e.w
     }
@@ -42,10 +44,15 @@ impl Txn {
     }
 }
 
+/// Format version byte, zxid, time, session and cxid.
+const HEADER_LEN: usize = 1 + 8 + 8 + 8 + 4;
+
 impl TxnRecord {
     /// Encodes version byte, header and txn.
     pub fn encode(&self) -> Vec<u8> {
-        let mut e = Enc { w: Vec::new() };
+        let mut e = Enc {
+            w: Vec::with_capacity(HEADER_LEN + self.txn.encoded_len_hint()),
+        };
         let h = &self.header;
         (|| {
             e.u8(TXN_FORMAT_VERSION)?;
@@ -56,9 +63,8 @@ impl TxnRecord {
             write_txn(&mut e, &self.txn)
         })()
         .expect("writing to a Vec cannot fail");
-        // The leader keeps every txn since the last snapshot in memory (for DIFF syncs): drop
-        // the growth slack, which would otherwise nearly double what each one costs.
-        e.w.shrink_to_fit();
+        // The leader keeps every txn since the last snapshot in memory (for DIFF syncs): the
+        // hint above sizes the buffer, so no growth slack is kept.
         e.w
     }
 

@@ -243,6 +243,9 @@ proptest! {
         for (_, op, _) in steps {
             let r = l.prep(1, &[], &request(&op));
             let mut bytes = r.encode();
+            // The size hint is enough for one allocation (header: 29 bytes).
+            prop_assert!(29 + r.txn.encoded_len_hint() >= bytes.len());
+            prop_assert_eq!(r.txn.encode().len(), bytes.len() - 29);
             for (i, x) in &flips {
                 let n = bytes.len();
                 bytes[i % n] ^= x;

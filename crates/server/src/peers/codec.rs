@@ -63,7 +63,7 @@ fn put_txn(buf: &mut BytesMut, txn: &Txn) {
 
 /// Encodes a frame, length prefix included.
 pub fn encode(frame: &PeerFrame) -> Bytes {
-    let mut buf = BytesMut::with_capacity(64);
+    let mut buf = BytesMut::with_capacity(FIXED_PART + variable_len(frame));
     buf.put_u32(0);
     match frame {
         PeerFrame::Hello { version, id } => {
@@ -119,6 +119,31 @@ pub fn encode(frame: &PeerFrame) -> Bytes {
     let len = (buf.len() - 4) as u32;
     buf[..4].copy_from_slice(&len.to_be_bytes());
     buf.freeze()
+}
+
+/// Room for a frame's fixed fields; [`variable_len`] adds its payloads, so that encoding a
+/// proposal (the hottest frame) allocates once instead of growing its buffer.
+const FIXED_PART: usize = 64;
+
+/// Bytes of a frame's variable-length parts (txns, snapshots, forwarded requests), roughly.
+fn variable_len(frame: &PeerFrame) -> usize {
+    const PER_TXN: usize = 12;
+    match frame {
+        PeerFrame::Zab(Message::Propose { txn, .. }) => txn.data.len(),
+        PeerFrame::Zab(Message::Diff { txns, .. }) => {
+            txns.iter().map(|t| t.data.len() + PER_TXN).sum()
+        }
+        PeerFrame::Zab(Message::Snap { snapshot, .. }) => snapshot.data.len(),
+        PeerFrame::Forward { auth, request, .. } => {
+            request.len()
+                + auth
+                    .iter()
+                    .map(|id| id.scheme.len() + id.id.len() + 8)
+                    .sum::<usize>()
+        }
+        PeerFrame::Touch { sessions } => sessions.len() * 8,
+        _ => 0,
+    }
 }
 
 fn encode_message(buf: &mut BytesMut, message: &Message) {
