@@ -17,7 +17,12 @@ use crate::txn::CreateTxn;
 /// The replicated state machine's state.
 #[derive(Debug, Clone)]
 pub struct DataTree {
-    pub(crate) nodes: HashMap<String, Node>,
+    /// Nodes by path. Boxed: the table then holds 32-byte slots instead of 190-byte ones,
+    /// which at a few hundred thousand znodes halves what its power-of-two growth wastes and
+    /// makes each rehash move a fraction of the bytes. Hashed with aHash (keyed per process,
+    /// as std's SipHash is, so clients cannot aim collisions), several times faster on paths:
+    /// every request and every node of a snapshot hashes one.
+    pub(crate) nodes: HashMap<String, Box<Node>, ahash::RandomState>,
     /// One copy of each distinct ACL, shared by the nodes that have it.
     pub(crate) acls: AclCache,
     pub(crate) sessions: Sessions,
@@ -55,7 +60,7 @@ impl DataTree {
     /// its ACL with version -1 at startup).
     pub fn new() -> Self {
         let mut tree = DataTree {
-            nodes: HashMap::new(),
+            nodes: HashMap::default(),
             acls: AclCache::default(),
             sessions: Sessions::default(),
             containers: BTreeSet::new(),
@@ -91,7 +96,7 @@ impl DataTree {
 
     /// The whole node.
     pub fn node(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(path)
+        self.nodes.get(path).map(|n| &**n)
     }
 
     /// Does the node exist?
@@ -101,7 +106,7 @@ impl DataTree {
 
     /// The Stat of a node, as clients see it (see [`Node::client_stat`]).
     pub fn stat(&self, path: &str) -> Option<Stat> {
-        self.nodes.get(path).map(Node::client_stat)
+        self.nodes.get(path).map(|n| n.client_stat())
     }
 
     /// Child names of a node, sorted.
@@ -214,7 +219,7 @@ impl DataTree {
                 p.stat.num_children = p.children.len() as i32;
             }
         }
-        self.nodes.insert(path.to_string(), node);
+        self.nodes.insert(path.to_string(), Box::new(node));
     }
 
     /// Changes a node in place, keeping its hash, the digest and the data size current.

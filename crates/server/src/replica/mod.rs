@@ -245,8 +245,16 @@ impl<A: Application, T: Transport> Replica<A, T> {
         }
         if self.since_snapshot >= self.snap_count {
             self.since_snapshot = 0;
+            let started = std::time::Instant::now();
             let snapshot = self.app.snapshot();
             let zxid = snapshot.zxid;
+            // Serializing is the one part that holds up the core task: worth watching.
+            tracing::info!(
+                %zxid,
+                bytes = snapshot.data.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "snapshot taken"
+            );
             self.snapshot_writer.save(snapshot);
             // The in-memory history only feeds DIFF syncs; the log on disk keeps every record
             // until the snapshot is durable (LogEvent::SnapshotSaved).
