@@ -23,6 +23,8 @@ mod traits;
 pub use epoch::FileEpochStore;
 pub use error::{Result, StorageError};
 pub use file_log::{FileTxnLog, LogOptions, Preallocate};
+/// Bytes a log record adds to its payload (length, zxid, CRCs, end marker).
+pub use record::OVERHEAD as RECORD_OVERHEAD;
 pub use retention::purge;
 pub use snapshot::FileSnapshotStore;
 pub use traits::{EpochStore, Epochs, LogEntry, Snapshot, SnapshotStore, TxnLog};

@@ -40,10 +40,27 @@ impl DataTree {
         e.u8(SNAPSHOT_FORMAT_VERSION)?;
         e.i64(self.last_zxid)?;
         e.u64(self.nodes.len() as u64)?;
-        let mut stack = vec![path::ROOT.to_string()];
-        while let Some(p) = stack.pop() {
-            let n = &self.nodes[&p];
-            e.str(&p)?;
+        // Serializing holds up the server (see the server's snapshot policy), so the walk
+        // allocates nothing per node: the stack holds (parent path, child name) borrowed from
+        // the tree, and each child's path is assembled in one reused buffer.
+        let mut stack: Vec<(&str, &str)> = vec![("", "")];
+        let mut full = String::new();
+        while let Some((parent, name)) = stack.pop() {
+            full.clear();
+            if !name.is_empty() {
+                if parent != path::ROOT {
+                    full.push_str(parent);
+                }
+                full.push('/');
+                full.push_str(name);
+            } else {
+                full.push_str(path::ROOT);
+            }
+            let (p, n) = self
+                .nodes
+                .get_key_value(full.as_str())
+                .expect("every child a node lists exists");
+            e.str(p)?;
             e.kind(n.kind)?;
             e.data(&n.data)?;
             e.acl(&n.acl)?;
@@ -56,7 +73,7 @@ impl DataTree {
             }
             // Reverse so the smallest name pops first: pre-order with sorted children.
             for c in n.children.iter().rev() {
-                stack.push(path::join(&p, c));
+                stack.push((p.as_str(), c.as_str()));
             }
         }
         e.u64(self.sessions.len() as u64)?;

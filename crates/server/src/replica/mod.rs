@@ -6,6 +6,7 @@
 //! `Input::LogDurable`, and committed transactions are handed to the [`Application`].
 
 pub mod log_writer;
+pub mod snapshot_policy;
 pub mod snapshot_writer;
 
 use std::path::Path;
@@ -18,6 +19,7 @@ use storage::{
 use zab::{Action, Boot, Input, Message, NotLeader, Peer, Phase, ServerId, Snapshot, Txn, Zxid};
 
 use log_writer::{LogEvent, LogWriter};
+use snapshot_policy::SnapshotPolicy;
 use snapshot_writer::SnapshotWriter;
 
 /// The replicated state machine the replica drives.
@@ -65,9 +67,8 @@ pub struct Replica<A: Application, T: Transport> {
     pub app: A,
     transport: T,
     out: Vec<Action>,
-    /// Deliveries since the last snapshot.
-    since_snapshot: u64,
-    snap_count: u64,
+    /// When the next periodic snapshot is due.
+    snapshot_policy: SnapshotPolicy,
 }
 
 /// What the replica needs to start.
@@ -97,8 +98,10 @@ impl<A: Application, T: Transport> Replica<A, T> {
         let mut log = FileTxnLog::open(log_dir, options.log_options)?;
         let stored = epochs.load()?;
         let mut snapshot_zxid = Zxid::ZERO;
+        let mut snapshot_bytes = 0;
         if let Some(snapshot) = snapshots.load_newest()? {
             snapshot_zxid = Zxid::from_u64(snapshot.zxid);
+            snapshot_bytes = snapshot.data.len();
             let snapshot = Snapshot {
                 zxid: snapshot_zxid,
                 data: Bytes::from(snapshot.data),
@@ -149,8 +152,7 @@ impl<A: Application, T: Transport> Replica<A, T> {
             app,
             transport,
             out: Vec::new(),
-            since_snapshot: 0,
-            snap_count: options.snap_count.max(2),
+            snapshot_policy: SnapshotPolicy::new(options.snap_count, snapshot_bytes),
         };
         let mut out = std::mem::take(&mut replica.out);
         replica.peer.start(&mut out);
@@ -223,7 +225,7 @@ impl<A: Application, T: Transport> Replica<A, T> {
                 }
                 Action::Deliver(txn) => {
                     self.app.deliver(&txn);
-                    self.since_snapshot += 1;
+                    self.snapshot_policy.delivered(txn.data.len());
                 }
                 Action::TakeSnapshot { for_server } => snapshot_requests.push(for_server),
                 Action::PhaseChanged { phase, epoch } => {
@@ -243,11 +245,11 @@ impl<A: Application, T: Transport> Replica<A, T> {
                 snapshot,
             })?;
         }
-        if self.since_snapshot >= self.snap_count {
-            self.since_snapshot = 0;
+        if self.snapshot_policy.due() {
             let started = std::time::Instant::now();
             let snapshot = self.app.snapshot();
             let zxid = snapshot.zxid;
+            self.snapshot_policy.taken(snapshot.data.len());
             // Serializing is the one part that holds up the core task: worth watching.
             tracing::info!(
                 %zxid,
