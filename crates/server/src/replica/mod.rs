@@ -222,6 +222,7 @@ impl<A: Application, T: Transport> Replica<A, T> {
                         .map_err(ReplicaError::Snapshot)?;
                     self.save_snapshot(&snapshot)?;
                     self.log.truncate(Zxid::ZERO)?;
+                    self.snapshot_policy.taken(snapshot.data.len());
                 }
                 Action::Deliver(txn) => {
                     self.app.deliver(&txn);
