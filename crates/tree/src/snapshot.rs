@@ -43,38 +43,29 @@ impl DataTree {
         // Serializing holds up the server (see the server's snapshot policy), so the walk
         // allocates nothing per node: the stack holds (parent path, child name) borrowed from
         // the tree, and each child's path is assembled in one reused buffer.
-        let mut stack: Vec<(&str, &str)> = vec![("", "")];
+        let root = &self.nodes[path::ROOT];
+        write_node(&mut e, path::ROOT, root)?;
+        // Reverse so the smallest name pops first: pre-order with sorted children.
+        let mut stack: Vec<(&str, &str)> = root
+            .children
+            .iter()
+            .rev()
+            .map(|c| (path::ROOT, c.as_str()))
+            .collect();
         let mut full = String::new();
         while let Some((parent, name)) = stack.pop() {
             full.clear();
-            if !name.is_empty() {
-                if parent != path::ROOT {
-                    full.push_str(parent);
-                }
-                full.push('/');
-                full.push_str(name);
-            } else {
-                full.push_str(path::ROOT);
+            if parent != path::ROOT {
+                full.push_str(parent);
             }
+            full.push('/');
+            full.push_str(name);
             let (p, n) = self
                 .nodes
                 .get_key_value(full.as_str())
                 .expect("every child a node lists exists");
-            e.str(p)?;
-            e.kind(n.kind)?;
-            e.data(&n.data)?;
-            e.acl(&n.acl)?;
-            let s = &n.stat;
-            for v in [s.czxid, s.mzxid, s.pzxid, s.ctime, s.mtime] {
-                e.i64(v)?;
-            }
-            for v in [s.version, s.cversion, s.aversion] {
-                e.i32(v)?;
-            }
-            // Reverse so the smallest name pops first: pre-order with sorted children.
-            for c in n.children.iter().rev() {
-                stack.push((p.as_str(), c.as_str()));
-            }
+            write_node(&mut e, p, n)?;
+            stack.extend(n.children.iter().rev().map(|c| (p.as_str(), c.as_str())));
         }
         e.u64(self.sessions.len() as u64)?;
         for (id, timeout) in self.sessions.iter() {
@@ -159,6 +150,22 @@ impl DataTree {
         }
         Ok(tree)
     }
+}
+
+/// One node's record: path, kind, data, ACL and the persisted Stat fields.
+fn write_node<W: Write>(e: &mut Enc<W>, p: &str, n: &Node) -> std::io::Result<()> {
+    e.str(p)?;
+    e.kind(n.kind)?;
+    e.data(&n.data)?;
+    e.acl(&n.acl)?;
+    let s = &n.stat;
+    for v in [s.czxid, s.mzxid, s.pzxid, s.ctime, s.mtime] {
+        e.i64(v)?;
+    }
+    for v in [s.version, s.cversion, s.aversion] {
+        e.i32(v)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
