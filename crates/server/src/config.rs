@@ -1,13 +1,17 @@
 //! Server configuration, read from a zoo.cfg-compatible file so an existing ZooKeeper
 //! configuration works unchanged.
 //!
-//! Unknown keys are kept and ignored with a warning (ZooKeeper accepts many keys Quorum has no
-//! use for); known keys with bad values are errors that name the key and the line.
+//! Keys of ZooKeeper that Quorum has no use for are accepted and ignored; any other unknown key
+//! is kept and reported as a warning at start (a typo such as `clientport=` must not pass
+//! silently), and so is every value Quorum had to raise or lower into its range. Known keys
+//! with bad values are errors that name the key and the line.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use crate::limits::Limits;
 
 /// A configuration error, naming what is wrong and where.
 #[derive(Debug, thiserror::Error)]
@@ -45,8 +49,8 @@ pub struct Config {
     pub client_port_address: IpAddr,
     /// Largest packet accepted from a client (jute.maxbuffer).
     pub max_packet_bytes: usize,
-    /// Most connections from one IP address; 0 means no limit.
-    pub max_client_connections: usize,
+    /// What clients may make the server hold (see [`crate::limits`]).
+    pub limits: Limits,
     pub min_session_timeout: Duration,
     pub max_session_timeout: Duration,
     /// Four-letter words answered; `*` allows all.
@@ -67,8 +71,10 @@ pub struct Config {
     pub members: Vec<Member>,
     /// This server's id (from `myid` in dataDir); 1 in standalone mode.
     pub my_id: u64,
-    /// Keys the file set that Quorum does not use.
+    /// Keys the file set that Quorum does not know (not even as ZooKeeper keys it ignores).
     pub ignored: BTreeMap<String, String>,
+    /// What the server should warn about at start: unknown keys, values moved into range.
+    pub warnings: Vec<String>,
     /// A deliberately broken variant of the Zab core, for tests that must show their checker
     /// catches an unsafe server (`quorum server --unsafe-bug`). Never read from zoo.cfg, so a
     /// configuration file cannot turn it on.
@@ -88,7 +94,7 @@ impl Config {
             client_port,
             client_port_address: IpAddr::from([0, 0, 0, 0]),
             max_packet_bytes: 1024 * 1024,
-            max_client_connections: 60,
+            limits: Limits::defaults(1024 * 1024),
             min_session_timeout: tick_time * 2,
             max_session_timeout: tick_time * 20,
             four_letter_words: vec!["srvr".into()],
@@ -101,6 +107,7 @@ impl Config {
             members: Vec::new(),
             my_id: 1,
             ignored: BTreeMap::new(),
+            warnings: Vec::new(),
             unsafe_bug: None,
         }
     }
@@ -136,117 +143,187 @@ impl Config {
 
     /// Parses the text of a zoo.cfg file.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
-        let mut values: Vec<(usize, String, String)> = Vec::new();
-        for (index, raw) in text.lines().enumerate() {
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let Some((key, value)) = line.split_once('=') else {
-                return Err(ConfigError::Line {
-                    line: index + 1,
-                    message: format!("expected key=value, found {line:?}"),
-                });
-            };
-            values.push((index + 1, key.trim().to_string(), value.trim().to_string()));
-        }
+        let values = key_values(text)?;
         let data_dir = values
             .iter()
             .find(|(_, k, _)| k == "dataDir")
             .map(|(_, _, v)| PathBuf::from(v))
             .ok_or_else(|| ConfigError::Invalid("dataDir is not set".into()))?;
         let mut config = Config::standalone(data_dir, 2181);
-        let mut min_timeout = None;
-        let mut max_timeout = None;
-        let mut data_log_dir = None;
+        let mut later = Deferred::default();
         for (line, key, value) in values {
-            let bad = |message: String| ConfigError::Line { line, message };
-            let number = |v: &str| -> Result<u64, ConfigError> {
-                v.parse::<u64>()
-                    .map_err(|_| bad(format!("{key}: not a number: {v:?}")))
-            };
-            match key.as_str() {
-                "dataDir" => {}
-                "tickTime" => {
-                    let ms = number(&value)?;
-                    if ms == 0 {
-                        return Err(bad("tickTime must be positive".into()));
-                    }
-                    config.tick_time = Duration::from_millis(ms);
-                }
-                "initLimit" => config.init_limit = number(&value)?.max(1),
-                "syncLimit" => config.sync_limit = number(&value)?.max(1),
-                "dataLogDir" => data_log_dir = Some(PathBuf::from(&value)),
-                "clientPort" => {
-                    config.client_port = u16::try_from(number(&value)?)
-                        .map_err(|_| bad(format!("clientPort out of range: {value}")))?
-                }
-                "clientPortAddress" => {
-                    config.client_port_address = value.parse().map_err(|_| {
-                        bad(format!("clientPortAddress: not an IP address: {value:?}"))
-                    })?
-                }
-                "jute.maxbuffer" => {
-                    let parsed = if let Some(hex) = value.strip_prefix("0x") {
-                        u64::from_str_radix(hex, 16).ok()
-                    } else {
-                        value.parse::<u64>().ok()
-                    };
-                    let bytes = parsed.ok_or_else(|| bad(format!("jute.maxbuffer: {value:?}")))?;
-                    config.max_packet_bytes =
-                        usize::try_from(bytes).unwrap_or(usize::MAX).max(1024);
-                }
-                "maxClientCnxns" => config.max_client_connections = number(&value)? as usize,
-                "minSessionTimeout" => min_timeout = Some(Duration::from_millis(number(&value)?)),
-                "maxSessionTimeout" => max_timeout = Some(Duration::from_millis(number(&value)?)),
-                "4lw.commands.whitelist" => {
-                    config.four_letter_words = value
-                        .split(',')
-                        .map(|w| w.trim().to_string())
-                        .filter(|w| !w.is_empty())
-                        .collect()
-                }
-                "metricsProvider.httpPort" => {
-                    config.metrics_port = u16::try_from(number(&value)?).map_err(|_| {
-                        bad(format!("metricsProvider.httpPort out of range: {value}"))
-                    })?
-                }
-                "zookeeper.extendedTypesEnabled" | "extendedTypesEnabled" => {
-                    config.extended_types_enabled =
-                        parse_bool(&value).ok_or_else(|| bad(format!("{key}: {value:?}")))?
-                }
-                "zookeeper.DigestAuthenticationProvider.superDigest"
-                | "DigestAuthenticationProvider.superDigest" => config.super_digest = Some(value),
-                "autopurge.snapRetainCount" => {
-                    config.snap_retain_count = (number(&value)? as usize).max(3)
-                }
-                "autopurge.purgeInterval" => config.purge_interval_hours = number(&value)?,
-                "snapCount" => config.snap_count = number(&value)?.max(2),
-                _ if key.starts_with("server.") => {
-                    let id = key["server.".len()..]
-                        .parse::<u64>()
-                        .map_err(|_| bad(format!("{key}: not a server id")))?;
-                    config.members.push(parse_member(id, &value).map_err(bad)?);
-                }
-                _ => {
-                    config.ignored.insert(key, value);
-                }
-            }
+            config
+                .apply(&key, &value, &mut later)
+                .map_err(|message| ConfigError::Line { line, message })?;
         }
-        config.data_log_dir = data_log_dir.unwrap_or_else(|| config.data_dir.clone());
-        config.min_session_timeout = min_timeout.unwrap_or(config.tick_time * 2);
-        config.max_session_timeout = max_timeout.unwrap_or(config.tick_time * 20);
-        if config.min_session_timeout > config.max_session_timeout {
+        config.finish(later)?;
+        Ok(config)
+    }
+
+    /// Applies one `key=value`; an error is the message for its line.
+    fn apply(&mut self, key: &str, value: &str, later: &mut Deferred) -> Result<(), String> {
+        let number = |v: &str| -> Result<u64, String> {
+            parse_number(v).ok_or_else(|| format!("{key}: not a number: {v:?}"))
+        };
+        match key {
+            "dataDir" => {}
+            "tickTime" => {
+                let ms = number(value)?;
+                if ms == 0 {
+                    return Err("tickTime must be positive".into());
+                }
+                self.tick_time = Duration::from_millis(ms);
+            }
+            "initLimit" => self.init_limit = self.at_least(key, number(value)?, 1),
+            "syncLimit" => self.sync_limit = self.at_least(key, number(value)?, 1),
+            "dataLogDir" => later.data_log_dir = Some(PathBuf::from(value)),
+            "clientPort" => {
+                self.client_port = u16::try_from(number(value)?)
+                    .map_err(|_| format!("clientPort out of range: {value}"))?
+            }
+            "clientPortAddress" => {
+                self.client_port_address = value
+                    .parse()
+                    .map_err(|_| format!("clientPortAddress: not an IP address: {value:?}"))?
+            }
+            "jute.maxbuffer" => {
+                let bytes = self.at_least(key, number(value)?, 1024);
+                self.max_packet_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
+            }
+            "minSessionTimeout" => later.min_timeout = Some(Duration::from_millis(number(value)?)),
+            "maxSessionTimeout" => later.max_timeout = Some(Duration::from_millis(number(value)?)),
+            "4lw.commands.whitelist" => {
+                self.four_letter_words = value
+                    .split(',')
+                    .map(|w| w.trim().to_string())
+                    .filter(|w| !w.is_empty())
+                    .collect()
+            }
+            "metricsProvider.httpPort" => {
+                self.metrics_port = u16::try_from(number(value)?)
+                    .map_err(|_| format!("metricsProvider.httpPort out of range: {value}"))?
+            }
+            "zookeeper.extendedTypesEnabled" | "extendedTypesEnabled" => {
+                self.extended_types_enabled =
+                    parse_bool(value).ok_or_else(|| format!("{key}: {value:?}"))?
+            }
+            "zookeeper.DigestAuthenticationProvider.superDigest"
+            | "DigestAuthenticationProvider.superDigest" => {
+                self.super_digest = Some(value.to_string())
+            }
+            "autopurge.snapRetainCount" => {
+                self.snap_retain_count = self.at_least(key, number(value)?, 3) as usize
+            }
+            "autopurge.purgeInterval" => self.purge_interval_hours = number(value)?,
+            "snapCount" => self.snap_count = self.at_least(key, number(value)?, 2),
+            _ if key.starts_with("server.") => {
+                let id = key["server.".len()..]
+                    .parse::<u64>()
+                    .map_err(|_| format!("{key}: not a server id"))?;
+                self.members.push(parse_member(id, value)?);
+            }
+            _ if LIMIT_KEYS.contains(&key) => {
+                later.limits.push((key.to_string(), number(value)?));
+            }
+            _ => self.unknown(key, value),
+        }
+        Ok(())
+    }
+
+    /// `value`, raised to `min` with a warning if it is below.
+    fn at_least(&mut self, key: &str, value: u64, min: u64) -> u64 {
+        if value < min {
+            self.warnings.push(format!(
+                "{key}={value} is below the least allowed; using {min}"
+            ));
+        }
+        value.max(min)
+    }
+
+    /// A key Quorum does not use: silently accepted if ZooKeeper knows it, kept and warned
+    /// about otherwise.
+    fn unknown(&mut self, key: &str, value: &str) {
+        if is_zookeeper_key(key) {
+            tracing::debug!(key, "a ZooKeeper setting Quorum does not use");
+            return;
+        }
+        let hint = KNOWN_KEYS
+            .iter()
+            .chain(LIMIT_KEYS)
+            .find(|k| k.eq_ignore_ascii_case(key))
+            .map(|k| format!(" (did you mean {k}?)"))
+            .unwrap_or_default();
+        self.warnings
+            .push(format!("unknown setting {key}={value} ignored{hint}"));
+        self.ignored.insert(key.to_string(), value.to_string());
+    }
+
+    /// What depends on several keys, once all are read.
+    fn finish(&mut self, later: Deferred) -> Result<(), ConfigError> {
+        self.data_log_dir = later.data_log_dir.unwrap_or_else(|| self.data_dir.clone());
+        self.min_session_timeout = later.min_timeout.unwrap_or(self.tick_time * 2);
+        self.max_session_timeout = later.max_timeout.unwrap_or(self.tick_time * 20);
+        if self.min_session_timeout > self.max_session_timeout {
             return Err(ConfigError::Invalid(format!(
                 "minSessionTimeout {:?} is above maxSessionTimeout {:?}",
-                config.min_session_timeout, config.max_session_timeout
+                self.min_session_timeout, self.max_session_timeout
             )));
         }
-        config.members.sort_by_key(|m| m.id);
-        if config.members.windows(2).any(|w| w[0].id == w[1].id) {
+        self.members.sort_by_key(|m| m.id);
+        if self.members.windows(2).any(|w| w[0].id == w[1].id) {
             return Err(ConfigError::Invalid("a server id is listed twice".into()));
         }
-        Ok(config)
+        self.limits = Limits::defaults(self.max_packet_bytes);
+        for (key, value) in later.limits {
+            self.apply_limit(&key, value);
+        }
+        Ok(())
+    }
+
+    /// One of the limits' keys (after jute.maxbuffer, which some depend on).
+    fn apply_limit(&mut self, key: &str, value: u64) {
+        let least_request_bytes = u64::from(Limits::min_request_bytes(self.max_packet_bytes));
+        let limits = &mut self.limits;
+        match key {
+            "maxClientCnxns" => limits.max_connections_per_ip = value as usize,
+            "maxCnxns" if value > 0 => limits.max_connections = value as usize,
+            "maxCnxns" => {}
+            "globalOutstandingLimit" => limits.global_outstanding_requests = value.max(1),
+            "zookeeper.nio.sessionlessCnxnTimeout" | "sessionlessCnxnTimeout" => {
+                limits.sessionless_connection_timeout_ms = value
+            }
+            "quorum.maxRequestsPerConnection" => {
+                limits.max_requests_per_connection = value.clamp(1, u64::from(u32::MAX)) as u32
+            }
+            "quorum.maxRequestBytesPerConnection" => {
+                let bytes = value.clamp(least_request_bytes, u64::from(u32::MAX));
+                if bytes != value {
+                    self.warnings.push(format!(
+                        "{key}={value} cannot hold one jute.maxbuffer packet; using {bytes}"
+                    ));
+                }
+                self.limits.max_request_bytes_per_connection = bytes as u32;
+            }
+            "quorum.maxOutboundBytesPerConnection" => {
+                let least = 2 * self.max_packet_bytes as u64;
+                if value < least {
+                    self.warnings.push(format!(
+                        "{key}={value} cannot hold two jute.maxbuffer answers; using {least}"
+                    ));
+                }
+                self.limits.max_outbound_bytes_per_connection = value.max(least);
+            }
+            "quorum.maxOutboundBytesTotal" => {
+                let least = self.limits.max_outbound_bytes_per_connection;
+                if value < least {
+                    self.warnings.push(format!(
+                        "{key}={value} is below one connection's bound; using {least}"
+                    ));
+                }
+                self.limits.max_outbound_bytes_total = value.max(least);
+            }
+            _ => unreachable!("{key} is in LIMIT_KEYS"),
+        }
     }
 
     /// The address clients connect to.
@@ -261,6 +338,122 @@ impl Config {
 
     pub fn is_standalone(&self) -> bool {
         self.members.len() <= 1
+    }
+}
+
+/// Values that depend on other keys, applied once every line is read.
+#[derive(Default)]
+struct Deferred {
+    data_log_dir: Option<PathBuf>,
+    min_timeout: Option<Duration>,
+    max_timeout: Option<Duration>,
+    limits: Vec<(String, u64)>,
+}
+
+/// The keys of [`crate::limits::Limits`].
+const LIMIT_KEYS: &[&str] = &[
+    "maxClientCnxns",
+    "maxCnxns",
+    "globalOutstandingLimit",
+    "zookeeper.nio.sessionlessCnxnTimeout",
+    "sessionlessCnxnTimeout",
+    "quorum.maxRequestsPerConnection",
+    "quorum.maxRequestBytesPerConnection",
+    "quorum.maxOutboundBytesPerConnection",
+    "quorum.maxOutboundBytesTotal",
+];
+
+/// The other keys Quorum reads (for "did you mean" hints).
+const KNOWN_KEYS: &[&str] = &[
+    "dataDir",
+    "dataLogDir",
+    "tickTime",
+    "initLimit",
+    "syncLimit",
+    "clientPort",
+    "clientPortAddress",
+    "jute.maxbuffer",
+    "minSessionTimeout",
+    "maxSessionTimeout",
+    "4lw.commands.whitelist",
+    "metricsProvider.httpPort",
+    "snapCount",
+    "autopurge.snapRetainCount",
+    "autopurge.purgeInterval",
+];
+
+/// Settings of ZooKeeper 3.8 that Quorum accepts and does not use.
+fn is_zookeeper_key(key: &str) -> bool {
+    const KEYS: &[&str] = &[
+        "standaloneEnabled",
+        "reconfigEnabled",
+        "dynamicConfigFile",
+        "quorumListenOnAllIPs",
+        "electionAlg",
+        "electionPortBindRetry",
+        "cnxTimeout",
+        "syncEnabled",
+        "forceSync",
+        "preAllocSize",
+        "leaderServes",
+        "peerType",
+        "secureClientPort",
+        "secureClientPortAddress",
+        "sslQuorum",
+        "portUnification",
+        "serverCnxnFactory",
+        "skipACL",
+        "localSessionsEnabled",
+        "localSessionsUpgradingEnabled",
+        "clientPortListenBacklog",
+        "connectToLearnerMasterLimit",
+        "txnLogSizeLimitInKb",
+        "snapSizeLimitInKb",
+        "commitLogCount",
+        "fsync.warningthresholdms",
+        "initLimit.extra",
+        "audit.enable",
+        "multiAddress.enabled",
+        "multiAddress.reachabilityCheckEnabled",
+    ];
+    const PREFIXES: &[&str] = &[
+        "ssl.",
+        "authProvider.",
+        "metricsProvider.",
+        "admin.",
+        "zookeeper.",
+        "quorum.auth.",
+        "quorum.cnxn.",
+        "group.",
+        "weight.",
+    ];
+    KEYS.contains(&key) || PREFIXES.iter().any(|p| key.starts_with(p))
+}
+
+/// The `(line, key, value)` of every setting, in order.
+fn key_values(text: &str) -> Result<Vec<(usize, String, String)>, ConfigError> {
+    let mut values = Vec::new();
+    for (index, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(ConfigError::Line {
+                line: index + 1,
+                message: format!("expected key=value, found {line:?}"),
+            });
+        };
+        values.push((index + 1, key.trim().to_string(), value.trim().to_string()));
+    }
+    Ok(values)
+}
+
+/// A decimal number, or hexadecimal with `0x` (jute.maxbuffer is often written so).
+fn parse_number(value: &str) -> Option<u64> {
+    match value.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => value.parse().ok(),
     }
 }
 
@@ -321,10 +514,7 @@ mod tests {
             }
         );
         assert!(cfg.allows_four_letter_word("srvr") && !cfg.allows_four_letter_word("dump"));
-        assert_eq!(
-            cfg.ignored.get("admin.enableServer").map(String::as_str),
-            Some("false")
-        );
+        assert!(cfg.ignored.is_empty() && cfg.warnings.is_empty(), "{cfg:?}");
     }
 
     #[test]
@@ -355,5 +545,48 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("minSessionTimeout"), "{err}");
+    }
+
+    /// A typo must not pass silently: `clientport=2182` used to leave the server on 2181
+    /// without a word.
+    #[test]
+    fn unknown_keys_and_clamped_values_are_warned_about() {
+        let cfg = Config::parse(
+            "dataDir=/x\nclientport=2182\nsyncLimit=0\nadmin.enableServer=false\nfoo=bar\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.client_port, 2181);
+        assert_eq!(cfg.sync_limit, 1);
+        let text = cfg.warnings.join("\n");
+        assert!(
+            text.contains("clientport=2182") && text.contains("did you mean clientPort?"),
+            "{text}"
+        );
+        assert!(text.contains("syncLimit=0"), "{text}");
+        assert!(text.contains("foo=bar"), "{text}");
+        assert!(
+            !text.contains("admin.enableServer"),
+            "a ZooKeeper key is not a typo: {text}"
+        );
+        assert_eq!(cfg.warnings.len(), 3, "{text}");
+    }
+
+    #[test]
+    fn limits_are_read_and_kept_consistent_with_jute_maxbuffer() {
+        let cfg = Config::parse(
+            "dataDir=/x\nmaxClientCnxns=5\nmaxCnxns=100\nglobalOutstandingLimit=50\n\
+             quorum.maxRequestBytesPerConnection=10\njute.maxbuffer=0x200000\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.limits.max_connections_per_ip, 5);
+        assert_eq!(cfg.limits.max_connections, 100);
+        assert_eq!(cfg.limits.global_outstanding_requests, 50);
+        assert_eq!(cfg.max_packet_bytes, 0x200000);
+        assert_eq!(cfg.limits.max_request_bytes_per_connection, 0x200000 + 4);
+        assert!(cfg
+            .warnings
+            .iter()
+            .any(|w| w.contains("maxRequestBytesPerConnection")));
+        assert!(cfg.limits.max_outbound_bytes_per_connection >= 2 * 0x200000);
     }
 }

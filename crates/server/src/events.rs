@@ -1,48 +1,53 @@
-//! What connections tell the server's core task, and what it sends back to them.
+//! What the IO tasks tell the driver, and the handles the driver keeps to act on a connection.
+//!
+//! The driver (crates/server/src/run.rs) turns these into the core's inputs, with the time,
+//! and carries the core's [`crate::clients::ClientEffect`]s out through the [`ConnIo`] handles.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
-use proto::{ConnectRequest, PacketError, RequestPacket};
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
+use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 
+use crate::clients::{ClientEvent, ConnId};
 use crate::replica::log_writer::LogEvent;
-use crate::watches::ConnId;
 
-/// To a connection's writer.
+/// To a connection's writer. The channel has no bound of its own: the core counts every byte
+/// it puts there against the connection's `max_outbound_bytes_per_connection` and closes the
+/// connection beyond it.
 #[derive(Debug)]
 pub enum Outgoing {
-    /// An encoded frame (length prefix included), with the permit of the request it answers,
-    /// released once the frame is written.
-    Frame(Bytes, Option<OwnedSemaphorePermit>),
-    /// Flush what was sent and close the connection.
+    /// Encoded frames (length prefixes included).
+    Frame(Bytes),
+    /// Write what was queued before, then close.
     Close,
 }
 
-/// Into the core task.
+/// The driver's handles on one connection's tasks.
+#[derive(Debug, Clone)]
+pub struct ConnIo {
+    pub out: mpsc::UnboundedSender<Outgoing>,
+    /// Requests the reader may still take (credit from the core).
+    pub requests: Arc<Semaphore>,
+    /// Request bytes the reader may still take.
+    pub bytes: Arc<Semaphore>,
+    /// Close now, dropping what is unwritten.
+    pub abort: Arc<Notify>,
+    /// A close was asked for: the connection gives its writer a little time, then aborts.
+    pub closing: Arc<Notify>,
+}
+
+/// Into the driver. Client events come through a bounded channel (readers and writers wait
+/// when it is full); peer frames and the log writer's reports through their own.
 pub enum CoreEvent {
-    /// A connection sent its ConnectRequest.
-    Handshake {
+    /// A connection was accepted; the driver keeps its handles.
+    Accepted {
         conn: ConnId,
         remote: SocketAddr,
-        request: ConnectRequest,
-        out: mpsc::UnboundedSender<Outgoing>,
+        io: ConnIo,
     },
-    /// A request after the handshake. The permit bounds the requests a connection may have
-    /// outstanding; the core drops it once the request is answered.
-    Request {
-        conn: ConnId,
-        packet: RequestPacket,
-        permit: OwnedSemaphorePermit,
-    },
-    /// A request that did not decode but whose header did: answered with an error.
-    BadRequest {
-        conn: ConnId,
-        error: PacketError,
-        permit: OwnedSemaphorePermit,
-    },
-    /// The connection is gone (the session lives on until it expires).
-    Closed { conn: ConnId },
+    /// Something happened on a client connection.
+    Client(ClientEvent),
     /// A four-letter word; the answer goes back on `reply`.
     FourLetterWord {
         word: &'static str,

@@ -52,15 +52,24 @@ pub struct ServerView {
     pub packets_received: u64,
     pub packets_sent: u64,
     pub outstanding: u64,
+    /// Client connections open.
+    pub connection_count: usize,
+    /// Sessions open in the ensemble.
+    pub session_count: usize,
+    /// Every connection (only in views that asked for them: `cons`, `stat`).
     pub connections: Vec<ConnectionView>,
+    /// Bytes of answers and notifications not yet written to clients.
+    pub outbound_bytes: u64,
+    /// Client requests received whose answers are not yet written.
+    pub requests_in_flight: u64,
     pub watch_count: usize,
     pub watched_paths: usize,
     pub watching_connections: usize,
-    /// (session id, watched paths)
+    /// (session id, watched paths); only in views for `wchc`.
     pub watches_by_session: Vec<(i64, Vec<String>)>,
-    /// (path, session ids)
+    /// (path, session ids); only in views for `wchp`.
     pub watches_by_path: Vec<(String, Vec<i64>)>,
-    /// (session id, timeout ms)
+    /// (session id, timeout ms); only in views for `dump`.
     pub sessions: Vec<(i64, u64)>,
     /// (session id, ephemeral paths)
     pub ephemerals: Vec<(i64, Vec<String>)>,
@@ -178,6 +187,16 @@ pub fn answer(word: &str, view: &ServerView) -> Option<String> {
     Some(out)
 }
 
+/// The `mntr` lines about file descriptors, appended off the core task (counting them walks
+/// /proc).
+pub fn descriptor_lines() -> String {
+    format!(
+        "zk_open_file_descriptor_count\t{}\nzk_max_file_descriptor_count\t{}\n",
+        crate::fds::open_count(),
+        crate::fds::limit()
+    )
+}
+
 /// What ZooKeeper says when a word is not whitelisted.
 pub fn not_allowed(word: &str) -> String {
     format!("{word} is not executed because it is not in the whitelist.\n")
@@ -203,7 +222,7 @@ fn summary(out: &mut String, view: &ServerView, with_clients: bool) {
     );
     let _ = writeln!(out, "Received: {}", view.packets_received);
     let _ = writeln!(out, "Sent: {}", view.packets_sent);
-    let _ = writeln!(out, "Connections: {}", view.connections.len());
+    let _ = writeln!(out, "Connections: {}", view.connection_count);
     let _ = writeln!(out, "Outstanding: {}", view.outstanding);
     let _ = writeln!(out, "Zxid: 0x{:x}", view.zxid);
     let _ = writeln!(out, "Mode: {}", view.mode);
@@ -217,7 +236,7 @@ fn monitor(out: &mut String, view: &ServerView) {
     line("version", version());
     line("server_state", view.mode.clone());
     line("ephemerals_count", view.ephemerals_count.to_string());
-    line("num_alive_connections", view.connections.len().to_string());
+    line("num_alive_connections", view.connection_count.to_string());
     line("avg_latency", format!("{:.4}", view.latency_avg_ms));
     line("max_latency", view.latency_max_ms.to_string());
     line("min_latency", view.latency_min_ms.to_string());
@@ -230,12 +249,13 @@ fn monitor(out: &mut String, view: &ServerView) {
         "approximate_data_size",
         view.approximate_data_size.to_string(),
     );
-    line("open_file_descriptor_count", view.open_fds.to_string());
-    line("max_file_descriptor_count", view.max_fds.to_string());
     line("last_zxid", format!("0x{:x}", view.zxid));
     line("current_epoch", view.epoch.to_string());
     line("digest", format!("{:016x}", view.digest));
     line("elections", view.elections.to_string());
+    line("global_sessions", view.session_count.to_string());
+    line("outbound_bytes", view.outbound_bytes.to_string());
+    line("requests_in_flight", view.requests_in_flight.to_string());
     line("sync_diff", view.syncs.0.to_string());
     line("sync_trunc", view.syncs.1.to_string());
     line("sync_snap", view.syncs.2.to_string());

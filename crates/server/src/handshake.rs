@@ -3,17 +3,22 @@
 use bytes::{Bytes, BytesMut};
 use proto::{ConnectResponse, Encode};
 
+use crate::clients::{ConnId, Stage};
 use crate::session::password;
 use crate::state::ServerState;
-use crate::watches::ConnId;
 
-/// Binds `conn` to `session` and sends the ConnectResponse.
+/// Binds `conn` to `session`, sends the ConnectResponse, and marks the connection so the core
+/// serves the requests it sent before this answer.
 pub fn finish(state: &mut ServerState, conn: ConnId, session: i64, timeout_ms: i32) {
-    let Some(c) = state.conns.get_mut(&conn) else {
+    let Some(c) = state.clients.get_mut(conn) else {
         return;
     };
+    if c.stage != Stage::Connecting {
+        return;
+    }
     c.session_id = session;
     c.timeout_ms = timeout_ms;
+    c.stage = Stage::Serving;
     let response = ConnectResponse {
         protocol_version: 0,
         timeout: timeout_ms,
@@ -21,13 +26,16 @@ pub fn finish(state: &mut ServerState, conn: ConnId, session: i64, timeout_ms: i
         passwd: Bytes::copy_from_slice(&password(session)),
         read_only: false,
     };
-    state.send_frame(conn, frame(&response));
+    state.clients.send_frame(conn, frame(&response));
+    state.established.push(conn);
 }
 
 /// Tells a client its session is gone, then closes the connection.
 pub fn refuse_expired(state: &mut ServerState, conn: ConnId) {
-    state.send_frame(conn, frame(&ConnectResponse::expired()));
-    state.close_connection(conn);
+    state
+        .clients
+        .send_frame(conn, frame(&ConnectResponse::expired()));
+    state.clients.close(conn, true);
 }
 
 fn frame(response: &ConnectResponse) -> Bytes {

@@ -50,7 +50,7 @@ pub fn render(view: &ServerView) -> String {
     gauge(
         "zk_num_alive_connections",
         "client connections",
-        view.connections.len() as i64,
+        view.connection_count as i64,
     );
     gauge("zk_watch_count", "watches held", view.watch_count as i64);
     gauge(
@@ -88,7 +88,7 @@ pub fn render(view: &ServerView) -> String {
     gauge(
         "zk_global_sessions",
         "open sessions",
-        view.sessions.len() as i64,
+        view.session_count as i64,
     );
     gauge(
         "zk_open_file_descriptor_count",
@@ -101,7 +101,7 @@ pub fn render(view: &ServerView) -> String {
 }
 
 /// Serves `/metrics` until the process ends.
-pub async fn serve(listener: TcpListener, core: mpsc::UnboundedSender<CoreEvent>) {
+pub async fn serve(listener: TcpListener, core: mpsc::Sender<CoreEvent>) {
     loop {
         let Ok((mut stream, _)) = listener.accept().await else {
             continue;
@@ -120,9 +120,11 @@ pub async fn serve(listener: TcpListener, core: mpsc::UnboundedSender<CoreEvent>
             let response = if line.starts_with("GET /metrics ") || line.starts_with("GET /metrics?")
             {
                 let (tx, rx) = oneshot::channel();
-                let _ = core.send(CoreEvent::View { reply: tx });
+                let _ = core.send(CoreEvent::View { reply: tx }).await;
                 match rx.await {
-                    Ok(view) => {
+                    Ok(mut view) => {
+                        view.open_fds = crate::fds::open_count();
+                        view.max_fds = crate::fds::limit();
                         let body = render(&view);
                         format!(
                             "HTTP/1.1 200 OK\r\nContent-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

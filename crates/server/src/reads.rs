@@ -31,8 +31,8 @@ fn valid(path: &str) -> Result<(), ErrorCode> {
 
 fn auth_of(state: &ServerState, conn: ConnId) -> Vec<proto::Id> {
     state
-        .conns
-        .get(&conn)
+        .clients
+        .get(conn)
         .map(|c| c.auth.clone())
         .unwrap_or_default()
 }
@@ -120,7 +120,7 @@ fn read(state: &mut ServerState, conn: ConnId, request: &Request) -> Result<Resp
             ))
         }
         Request::GetEphemerals(r) => {
-            let session = state.conns.get(&conn).map_or(0, |c| c.session_id);
+            let session = state.clients.get(conn).map_or(0, |c| c.session_id);
             let mut ephemerals: Vec<String> = state
                 .tree
                 .ephemerals(session)
@@ -327,7 +327,7 @@ fn set_watches(
             path,
         };
         let notification = ReplyPacket::notification(zxid, event);
-        state.send_reply(conn, &notification, None);
+        state.clients.send_notification(conn, &notification);
     }
 }
 
@@ -344,11 +344,11 @@ mod tests {
     /// "user:x" (FinalRequestProcessor, getACL); with ADMIN (or as super) they are shown whole.
     #[test]
     fn get_acl_hides_digests_from_who_may_not_administer() {
-        let mut s = ServerState::new();
-        let _alice = test_conn(&mut s, 1, vec![Id::new("digest", "alice:hash=")]);
-        let _bob = test_conn(&mut s, 2, vec![Id::new("digest", "bob:other=")]);
-        let _root = test_conn(&mut s, 3, vec![Id::new("super", "")]);
-        let _admin_only = test_conn(&mut s, 4, vec![Id::new("digest", "carol:c=")]);
+        let mut s = crate::state::test_state();
+        test_conn(&mut s, 1, vec![Id::new("digest", "alice:hash=")]);
+        test_conn(&mut s, 2, vec![Id::new("digest", "bob:other=")]);
+        test_conn(&mut s, 3, vec![Id::new("super", "")]);
+        test_conn(&mut s, 4, vec![Id::new("digest", "carol:c=")]);
         let acl = vec![
             Acl {
                 perms: perms::ALL,

@@ -1,16 +1,32 @@
-//! Running a server: open the replica, listen for clients, drive the core task.
+//! Running a server: open the replica, listen for clients, and drive the core.
+//!
+//! The driver is the only place where the core meets tokio: it reads the clock, feeds the
+//! core one event at a time, and carries out the effects the core decides on client
+//! connections through their [`ConnIo`] handles.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+use crate::clients::{ClientEffect, ClientEvent, ConnId};
+use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::core::Core;
-use crate::events::CoreEvent;
+use crate::core::{Core, Detail};
+use crate::events::{ConnIo, CoreEvent, Outgoing};
+use crate::limits::Limits;
 use crate::peers::net::PeerNet;
 use crate::replica::{Replica, ReplicaError, ReplicaOptions};
+use crate::session::SessionIds;
 use crate::state::ServerState;
+
+/// Client-side events (requests, writes done, four-letter words) waiting for the core; readers
+/// and writers wait when it is full.
+const CLIENT_EVENT_QUEUE_EVENTS: usize = 16 * 1024;
 
 /// Why the server stopped.
 #[derive(Debug, thiserror::Error)]
@@ -27,37 +43,99 @@ pub enum ServerError {
 }
 
 /// Runs a server until it fails (storage errors are fatal) or the process is stopped.
-pub async fn run(config: Config) -> Result<(), ServerError> {
-    let (core_tx, mut core_rx) = mpsc::unbounded_channel::<CoreEvent>();
-    let log_tx = core_tx.clone();
-    let net = if config.is_standalone() {
-        PeerNet::default()
-    } else {
-        let me = config
-            .members
-            .iter()
-            .find(|m| m.id == config.my_id)
-            .ok_or_else(|| {
-                ServerError::Unsupported(format!(
-                    "server {} is not among the server.N lines",
-                    config.my_id
-                ))
-            })?;
-        let listen = resolve(&me.host, me.peer_port)?;
-        let peers: Vec<(u64, String)> = config
-            .members
-            .iter()
-            .map(|m| (m.id, format!("{}:{}", m.host, m.peer_port)))
-            .collect();
-        let net = crate::peers::net::start(config.my_id, listen, peers, core_tx.clone())
+pub async fn run(mut config: Config) -> Result<(), ServerError> {
+    for warning in &config.warnings {
+        tracing::warn!("configuration: {warning}");
+    }
+    let fd_limit = crate::fds::raise_open_files_limit();
+    let allowed = crate::fds::connections_allowed(fd_limit);
+    if config.limits.max_connections > allowed {
+        tracing::warn!(
+            configured = config.limits.max_connections,
+            allowed,
+            fd_limit,
+            "maxCnxns lowered to what the open-files limit allows"
+        );
+        config.limits.max_connections = allowed;
+    }
+    let (client_tx, client_rx) = mpsc::channel::<CoreEvent>(CLIENT_EVENT_QUEUE_EVENTS);
+    // Peer frames and the log writer's reports. The log writer is a thread that must never
+    // wait on the core (the core waits on it for truncations), and sends one report per
+    // fsync batch; peer frames come from authenticated members of the ensemble.
+    let (core_tx, core_rx) = mpsc::unbounded_channel::<CoreEvent>();
+    let net = start_peers(&config, core_tx.clone()).await?;
+    let replica = open_replica(&config, net.clone(), core_tx)?;
+    let address = config.client_address();
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|source| ServerError::Listen {
+            address: address.to_string(),
+            source,
+        })?;
+    tracing::info!(%address, standalone = config.is_standalone(), "listening for clients");
+    tokio::spawn(accept_loop(
+        listener,
+        client_tx.clone(),
+        config.max_packet_bytes,
+        config.limits.clone(),
+    ));
+    if config.metrics_port != 0 {
+        let address = SocketAddr::new(config.client_port_address, config.metrics_port);
+        let metrics = TcpListener::bind(address)
             .await
             .map_err(|source| ServerError::Listen {
-                address: listen.to_string(),
+                address: address.to_string(),
                 source,
             })?;
-        tracing::info!(%listen, members = config.members.len(), "listening for peers");
-        net
-    };
+        tracing::info!(%address, "serving /metrics");
+        tokio::spawn(crate::metrics::serve(metrics, client_tx.clone()));
+    }
+    drop(client_tx);
+    let tick_time = config.tick_time;
+    let core = Core::new(config, replica, net)?;
+    Driver::new(core).run(client_rx, core_rx, tick_time).await
+}
+
+/// Listens for and dials the other servers (nothing in a standalone server).
+async fn start_peers(
+    config: &Config,
+    core_tx: mpsc::UnboundedSender<CoreEvent>,
+) -> Result<PeerNet, ServerError> {
+    if config.is_standalone() {
+        return Ok(PeerNet::default());
+    }
+    let me = config
+        .members
+        .iter()
+        .find(|m| m.id == config.my_id)
+        .ok_or_else(|| {
+            ServerError::Unsupported(format!(
+                "server {} is not among the server.N lines",
+                config.my_id
+            ))
+        })?;
+    let listen = resolve(&me.host, me.peer_port)?;
+    let peers: Vec<(u64, String)> = config
+        .members
+        .iter()
+        .map(|m| (m.id, format!("{}:{}", m.host, m.peer_port)))
+        .collect();
+    let net = crate::peers::net::start(config.my_id, listen, peers, core_tx)
+        .await
+        .map_err(|source| ServerError::Listen {
+            address: listen.to_string(),
+            source,
+        })?;
+    tracing::info!(%listen, members = config.members.len(), "listening for peers");
+    Ok(net)
+}
+
+/// Recovers the replica from disk and starts its Zab core.
+fn open_replica(
+    config: &Config,
+    net: PeerNet,
+    core_tx: mpsc::UnboundedSender<CoreEvent>,
+) -> Result<Replica<ServerState, PeerNet>, ServerError> {
     let members: Vec<zab::ServerId> = if config.is_standalone() {
         vec![zab::ServerId(config.my_id)]
     } else {
@@ -74,6 +152,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         );
         zab_config.bug = Some(bug);
     }
+    let clock = SystemClock::new().now();
     let options = ReplicaOptions {
         zab: zab_config,
         snap_count: config.snap_count,
@@ -84,84 +163,191 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
             segment_size: (64u64 << 20).max(config.max_packet_bytes as u64 * 4),
             ..storage::LogOptions::default()
         },
-        nonce: std::process::id() as u64
-            ^ (std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64)),
+        nonce: std::process::id() as u64 ^ (clock.wall_ms as u64).rotate_left(20),
     };
+    let state = ServerState::new(
+        config.limits.clone(),
+        SessionIds::new(config.my_id, clock.wall_ms as u64),
+    );
     let replica = Replica::open(
         &config.data_dir,
         &config.data_log_dir,
         options,
-        ServerState::new(),
-        net.clone(),
+        state,
+        net,
         move |event| {
-            let _ = log_tx.send(CoreEvent::Log(event));
+            let _ = core_tx.send(CoreEvent::Log(event));
         },
     )?;
-    let address = config.client_address();
-    let listener = TcpListener::bind(address)
-        .await
-        .map_err(|source| ServerError::Listen {
-            address: address.to_string(),
-            source,
-        })?;
-    tracing::info!(%address, standalone = config.is_standalone(), "listening for clients");
-    let max_packet = config.max_packet_bytes;
-    let accept_tx = core_tx.clone();
-    tokio::spawn(async move {
-        let mut next_conn = 0u64;
+    Ok(replica)
+}
+
+/// Accepts client connections. Beyond `max_connections` open sockets a new one is closed at
+/// once, so clients can never take the descriptors the server needs; accept errors (out of
+/// descriptors, say) back off instead of spinning.
+async fn accept_loop(
+    listener: TcpListener,
+    core: mpsc::Sender<CoreEvent>,
+    max_packet: usize,
+    limits: Limits,
+) {
+    let open = Arc::new(AtomicUsize::new(0));
+    let limits = Arc::new(limits);
+    let mut next_conn: ConnId = 0;
+    let mut backoff = Duration::from_millis(10);
+    let mut last_warning: Option<Instant> = None;
+    let mut warn = |what: String| {
+        if last_warning.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+            tracing::warn!("{what}");
+            last_warning = Some(Instant::now());
+        }
+    };
+    loop {
+        let (stream, remote) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                warn(format!(
+                    "accepting a client failed: {e}; backing off {backoff:?}"
+                ));
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(10);
+        if open.load(Ordering::Relaxed) >= limits.max_connections {
+            warn(format!(
+                "{remote}: {} client connections open (maxCnxns): refused",
+                limits.max_connections
+            ));
+            continue;
+        }
+        open.fetch_add(1, Ordering::Relaxed);
+        next_conn += 1;
+        let (core, open, limits, conn) = (core.clone(), open.clone(), limits.clone(), next_conn);
+        tokio::spawn(async move {
+            crate::connection::serve(stream, remote, conn, core, max_packet, &limits).await;
+            open.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+}
+
+/// Feeds the core and carries out its effects.
+struct Driver {
+    core: Core,
+    clock: SystemClock,
+    conns: HashMap<ConnId, ConnIo>,
+    effects: Vec<ClientEffect>,
+}
+
+impl Driver {
+    fn new(core: Core) -> Driver {
+        Driver {
+            core,
+            clock: SystemClock::new(),
+            conns: HashMap::new(),
+            effects: Vec::new(),
+        }
+    }
+
+    async fn run(
+        mut self,
+        mut clients: mpsc::Receiver<CoreEvent>,
+        mut others: mpsc::UnboundedReceiver<CoreEvent>,
+        tick_time: Duration,
+    ) -> Result<(), ServerError> {
+        let mut zab_tick = tokio::time::interval(tick_time);
+        let mut expiry_tick = tokio::time::interval(Duration::from_millis(100).min(tick_time));
+        zab_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        expiry_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            match listener.accept().await {
-                Ok((stream, remote)) => {
-                    next_conn += 1;
-                    let core = accept_tx.clone();
-                    tokio::spawn(crate::connection::serve(
-                        stream, remote, next_conn, core, max_packet,
-                    ));
+            tokio::select! {
+                event = clients.recv() => {
+                    let Some(event) = event else { return Ok(()) };
+                    self.handle(event)?;
+                    // Take whatever else is already waiting before looking at the timers.
+                    while let Ok(event) = clients.try_recv() {
+                        self.handle(event)?;
+                    }
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                event = others.recv() => {
+                    let Some(event) = event else { return Ok(()) };
+                    self.handle(event)?;
+                    while let Ok(event) = others.try_recv() {
+                        self.handle(event)?;
+                    }
+                }
+                _ = zab_tick.tick() => {
+                    let now = self.clock.now();
+                    self.core.tick(now)?;
+                    self.carry_out();
+                }
+                _ = expiry_tick.tick() => {
+                    let now = self.clock.now();
+                    self.core.expire(now)?;
+                    self.carry_out();
                 }
             }
         }
-    });
-    if config.metrics_port != 0 {
-        let address = std::net::SocketAddr::new(config.client_port_address, config.metrics_port);
-        let metrics = TcpListener::bind(address)
-            .await
-            .map_err(|source| ServerError::Listen {
-                address: address.to_string(),
-                source,
-            })?;
-        tracing::info!(%address, "serving /metrics");
-        tokio::spawn(crate::metrics::serve(metrics, core_tx.clone()));
     }
-    let tick_time = config.tick_time;
-    let mut core = Core::new(config, replica, net);
-    let mut zab_tick = tokio::time::interval(tick_time);
-    let mut expiry_tick = tokio::time::interval(Duration::from_millis(100).min(tick_time));
-    zab_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    expiry_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            event = core_rx.recv() => {
-                let Some(event) = event else { return Ok(()) };
-                core.handle(event)?;
-                // Take whatever else is already waiting before looking at the timers.
-                while let Ok(event) = core_rx.try_recv() {
-                    core.handle(event)?;
+
+    /// Hands one event to the core. An error is fatal for the server.
+    fn handle(&mut self, event: CoreEvent) -> Result<(), ReplicaError> {
+        let now = self.clock.now();
+        match event {
+            CoreEvent::Accepted { conn, remote, io } => {
+                self.conns.insert(conn, io);
+                self.core
+                    .client(ClientEvent::Accepted { conn, remote }, now)?;
+            }
+            CoreEvent::Client(event) => self.core.client(event, now)?,
+            CoreEvent::FourLetterWord { word, reply } => {
+                let _ = reply.send(self.core.four_letter_word(word, now));
+            }
+            CoreEvent::Peer { from, frame } => self.core.peer(from, frame, now)?,
+            CoreEvent::PeerDisconnected { peer } => self.core.peer_disconnected(peer, now)?,
+            CoreEvent::View { reply } => {
+                let _ = reply.send(self.core.view(Detail::Counters));
+            }
+            CoreEvent::Log(event) => self.core.log_event(event, now)?,
+        }
+        self.carry_out();
+        Ok(())
+    }
+
+    /// Carries out what the core decided for client connections, in order.
+    fn carry_out(&mut self) {
+        self.core.drain_effects(&mut self.effects);
+        for effect in self.effects.drain(..) {
+            match effect {
+                ClientEffect::Send { conn, frame } => {
+                    if let Some(io) = self.conns.get(&conn) {
+                        let _ = io.out.send(Outgoing::Frame(frame));
+                    }
+                }
+                ClientEffect::Grant { conn, credit } => {
+                    if let Some(io) = self.conns.get(&conn) {
+                        io.requests.add_permits(credit.requests as usize);
+                        io.bytes.add_permits(credit.bytes as usize);
+                    }
+                }
+                ClientEffect::Close { conn, flush } => {
+                    if let Some(io) = self.conns.remove(&conn) {
+                        if flush {
+                            let _ = io.out.send(Outgoing::Close);
+                            io.closing.notify_one();
+                        } else {
+                            io.abort.notify_one();
+                        }
+                    }
                 }
             }
-            _ = zab_tick.tick() => core.tick()?,
-            _ = expiry_tick.tick() => core.expire()?,
         }
     }
 }
 
 /// The socket address of `host:port` (the first the resolver gives).
-fn resolve(host: &str, port: u16) -> Result<std::net::SocketAddr, ServerError> {
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, ServerError> {
     use std::net::ToSocketAddrs;
     (host, port)
         .to_socket_addrs()

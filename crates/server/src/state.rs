@@ -1,153 +1,63 @@
 //! The server's replicated state machine and its client-facing bookkeeping: the data tree,
-//! the connections, their in-order answer queues, and watches.
+//! the connections and what each is owed, sessions, and watches.
 //!
 //! Everything here runs on the core task, one event at a time, so ordering is the order of
-//! events: a watch notification is queued on a connection before any answer to a later
-//! request, and answers leave each connection in request order.
+//! events: a watch notification is sent before any answer to a later request, and answers
+//! leave each connection in request order (see [`crate::answers`]).
 
-use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
-use std::time::Instant;
+use std::collections::BTreeSet;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use proto::{
-    perms, Create2Response, CreateResponse, Encode, ErrorCode, EventType, Id, KeeperState, OpCode,
-    ReplyPacket, RequestPacket, Response, WatcherEvent,
+    perms, Create2Response, CreateResponse, ErrorCode, EventType, KeeperState, OpCode, ReplyPacket,
+    Response, WatcherEvent,
 };
-use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tree::acl::check_acl;
 use tree::{DataTree, Outcome, Outstanding, TxnRecord};
 use zab::{Snapshot, Txn, Zxid};
 
-use crate::events::Outgoing;
+use crate::clients::{Clients, ConnId};
+use crate::clock::Now;
+use crate::limits::Limits;
+use crate::pending_writes::PendingWrites;
 use crate::replica::Application;
-use crate::stats::Stats;
-use crate::watches::{ConnId, Watches};
-
-/// Something a connection is owed, in request order.
-pub enum Queued {
-    /// A write, handed to the leader (or proposed here, on the leader); answered when its
-    /// transaction, which carries the session and xid, is applied.
-    Write {
-        xid: i32,
-        op: OpCode,
-        started: Instant,
-        permit: OwnedSemaphorePermit,
-    },
-    /// A sync: answered once the leader confirmed its leadership and named the zxid everything
-    /// proposed before the sync reached (`zxid`, unknown until then), and that is applied here.
-    Sync {
-        token: u64,
-        zxid: Option<i64>,
-        xid: i32,
-        path: String,
-        started: Instant,
-        permit: OwnedSemaphorePermit,
-    },
-    /// A read behind an unanswered write: answered when it reaches the front.
-    Read {
-        packet: RequestPacket,
-        started: Instant,
-        permit: OwnedSemaphorePermit,
-    },
-    /// An answer already made (errors, pings), waiting for its turn.
-    Reply {
-        reply: ReplyPacket,
-        started: Instant,
-        permit: Option<OwnedSemaphorePermit>,
-    },
-}
-
-/// A client connection.
-pub struct Conn {
-    pub id: ConnId,
-    pub remote: SocketAddr,
-    pub out: mpsc::UnboundedSender<Outgoing>,
-    /// 0 until the session is established.
-    pub session_id: i64,
-    pub timeout_ms: i32,
-    /// The ids ACLs are checked against: `ip:…`, plus `digest:…` after auth.
-    pub auth: Vec<Id>,
-    pub queue: VecDeque<Queued>,
-    pub received: u64,
-    pub sent: u64,
-    pub last_op: &'static str,
-    pub last_cxid: i64,
-    pub last_zxid: i64,
-    pub latency: LatencyStats,
-}
-
-/// min / avg / max of answered requests, in ms.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct LatencyStats {
-    pub count: u64,
-    pub total_ms: u64,
-    pub min_ms: u64,
-    pub max_ms: u64,
-    pub last_ms: u64,
-}
-
-impl LatencyStats {
-    pub fn record(&mut self, ms: u64) {
-        self.min_ms = if self.count == 0 {
-            ms
-        } else {
-            self.min_ms.min(ms)
-        };
-        self.max_ms = self.max_ms.max(ms);
-        self.count += 1;
-        self.total_ms += ms;
-        self.last_ms = ms;
-    }
-
-    pub fn avg_ms(&self) -> f64 {
-        if self.count == 0 {
-            0.0
-        } else {
-            self.total_ms as f64 / self.count as f64
-        }
-    }
-}
-
-/// A handshake waiting for its createSession txn to commit.
-pub struct PendingConnect {
-    pub conn: ConnId,
-    pub timeout_ms: i32,
-}
+use crate::session::SessionIds;
+use crate::sessions::SessionBook;
+use crate::watches::Watches;
 
 /// The state machine the replica drives, plus what the server needs to answer clients.
 pub struct ServerState {
     pub tree: DataTree,
     pub outstanding: Outstanding,
     pub watches: Watches,
-    pub conns: HashMap<ConnId, Conn>,
-    /// Which local connection a write belongs to, by (session, xid): the transaction header
-    /// carries both, wherever the write was prepped.
-    pub pending_writes: HashMap<(i64, i32), ConnId>,
-    /// New sessions waiting for their createSession to commit, by session id.
-    pub pending_connects: HashMap<i64, PendingConnect>,
-    /// Sessions whose closeSession was proposed.
-    pub closing: std::collections::HashSet<i64>,
-    pub stats: Stats,
+    pub clients: Clients,
+    /// Which local connection each write in flight belongs to.
+    pub pending: PendingWrites,
+    pub sessions: SessionBook,
     /// The highest leadership-confirmation round a quorum answered (syncs wait for it).
     pub confirmed_round: u64,
     /// Connections whose first unanswered item is a sync waiting for a zxid to be applied.
-    pub syncs_waiting: std::collections::HashSet<ConnId>,
+    pub(crate) syncs_waiting: BTreeSet<ConnId>,
+    /// Connections whose session was established during the current event: the core serves
+    /// the requests they sent early once the event is done.
+    pub established: Vec<ConnId>,
+    /// The time of the event being handled (the core sets it).
+    pub now: Now,
 }
 
 impl ServerState {
-    pub fn new() -> ServerState {
+    pub fn new(limits: Limits, session_ids: SessionIds) -> ServerState {
         ServerState {
             tree: DataTree::new(),
             outstanding: Outstanding::new(),
             watches: Watches::default(),
-            conns: HashMap::new(),
-            pending_writes: HashMap::new(),
-            pending_connects: HashMap::new(),
-            closing: Default::default(),
-            stats: Stats::default(),
+            clients: Clients::new(limits),
+            pending: PendingWrites::default(),
+            sessions: SessionBook::new(session_ids),
             confirmed_round: 0,
-            syncs_waiting: Default::default(),
+            syncs_waiting: BTreeSet::new(),
+            established: Vec::new(),
+            now: Now::default(),
         }
     }
 
@@ -156,146 +66,23 @@ impl ServerState {
         self.tree.last_zxid()
     }
 
-    /// Sends a reply on a connection now (callers keep the order).
-    pub fn send_reply(&mut self, conn: ConnId, reply: &ReplyPacket, started: Option<Instant>) {
-        self.send_reply_holding(conn, reply, started, None);
-    }
-
-    /// Sends a reply, holding the request's permit until the frame is written to the socket:
-    /// a client that does not read its answers runs out of permits and is not read from, so
-    /// what waits for it stays bounded.
-    pub fn send_reply_holding(
-        &mut self,
-        conn: ConnId,
-        reply: &ReplyPacket,
-        started: Option<Instant>,
-        permit: Option<OwnedSemaphorePermit>,
-    ) {
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
-        };
-        let mut buf = BytesMut::with_capacity(64);
-        proto::write_frame(&mut buf, |b| reply.encode(b));
-        let _ = c.out.send(Outgoing::Frame(buf.freeze(), permit));
-        c.sent += 1;
-        c.last_zxid = reply.header.zxid;
-        self.stats.packets_sent += 1;
-        if let Some(started) = started {
-            let ms = started.elapsed().as_millis() as u64;
-            c.latency.record(ms);
-            self.stats.latency.record(ms);
-        }
-    }
-
-    /// Sends raw, already framed bytes (the ConnectResponse).
-    pub fn send_frame(&mut self, conn: ConnId, frame: Bytes) {
-        if let Some(c) = self.conns.get_mut(&conn) {
-            let _ = c.out.send(Outgoing::Frame(frame, None));
-        }
-    }
-
-    pub fn close_connection(&mut self, conn: ConnId) {
-        if let Some(c) = self.conns.get(&conn) {
-            let _ = c.out.send(Outgoing::Close);
-        }
-    }
-
-    /// Queues an item on a connection, answering at once what can be answered.
-    pub fn enqueue(&mut self, conn: ConnId, item: Queued) {
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
-        };
-        c.queue.push_back(item);
-        self.drain(conn);
-    }
-
-    /// Answers, in order, everything at the front of a connection's queue that can be
-    /// answered now; stops at the first write or sync still in flight.
-    pub fn drain(&mut self, conn: ConnId) {
-        let applied = self.last_zxid();
-        loop {
-            let Some(c) = self.conns.get_mut(&conn) else {
-                return;
-            };
-            let ready = match c.queue.front() {
-                None => return,
-                Some(Queued::Write { .. }) => false,
-                Some(Queued::Sync { zxid: Some(z), .. }) if *z > applied => {
-                    self.syncs_waiting.insert(conn);
-                    false
-                }
-                Some(Queued::Sync { zxid, .. }) => zxid.is_some(),
-                Some(Queued::Read { .. }) | Some(Queued::Reply { .. }) => true,
-            };
-            if !ready {
-                return;
-            }
-            match c.queue.pop_front().expect("front exists") {
-                Queued::Sync {
-                    xid,
-                    path,
-                    started,
-                    permit,
-                    ..
-                } => {
-                    let reply =
-                        ReplyPacket::ok(xid, applied, Response::Sync(proto::SyncResponse { path }));
-                    self.send_reply_holding(conn, &reply, Some(started), Some(permit));
-                }
-                Queued::Read {
-                    packet,
-                    started,
-                    permit,
-                } => {
-                    let reply = crate::reads::answer(self, conn, &packet);
-                    self.send_reply_holding(conn, &reply, Some(started), Some(permit));
-                }
-                Queued::Reply {
-                    reply,
-                    started,
-                    permit,
-                } => {
-                    self.send_reply_holding(conn, &reply, Some(started), permit);
-                }
-                Queued::Write { .. } => unreachable!("checked above"),
-            }
-        }
-    }
-
-    /// The leader named the zxid a sync waits for: answer it once that is applied here.
-    pub fn sync_ready(&mut self, conn: ConnId, token: u64, zxid: i64) {
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
-        };
-        for item in c.queue.iter_mut() {
-            if let Queued::Sync {
-                token: t, zxid: z, ..
-            } = item
-            {
-                if *t == token {
-                    *z = Some(zxid);
-                }
-            }
-        }
-        self.drain(conn);
-    }
-
-    /// Answers every connection's syncs and reads that the applied state now allows.
-    pub fn drain_all(&mut self) {
-        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
-        for conn in conns {
-            self.drain(conn);
+    /// Removes a closed connection's watches (connections close inside [`Clients`], which
+    /// reports them).
+    pub fn forget_closed_connections(&mut self) {
+        for conn in self.clients.take_removed() {
+            self.watches.remove_connection(conn);
+            self.syncs_waiting.remove(&conn);
         }
     }
 
     /// Closes every client connection (the server stopped serving: clients go elsewhere).
     pub fn close_all(&mut self) {
-        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
-        for conn in conns {
-            self.close_connection(conn);
+        for conn in self.clients.ids() {
+            self.clients.close(conn, true);
         }
-        self.pending_writes.clear();
-        self.pending_connects.clear();
+        self.pending.clear();
+        self.sessions.forget_connecting();
+        self.forget_closed_connections();
     }
 
     /// Fires the watches of one change: every matching watch is consumed (one-shot ones go),
@@ -304,8 +91,8 @@ impl ServerState {
     /// node, for instance through setACL after it set the watch, gets nothing.
     fn fire(&mut self, path: &str, event: EventType, acl: &[proto::Acl], zxid: i64) {
         let mut watchers = self.watches.trigger(path, event);
-        watchers.retain(|conn| {
-            self.conns
+        watchers.retain(|&conn| {
+            self.clients
                 .get(conn)
                 .is_some_and(|c| check_acl(acl, perms::READ, &c.auth, false).is_ok())
         });
@@ -321,12 +108,12 @@ impl ServerState {
             },
         );
         for conn in watchers {
-            self.send_reply(conn, &notification, None);
+            self.clients.send_notification(conn, &notification);
         }
     }
 
     /// The answer to an applied write, shaped for the request's opcode.
-    fn write_reply(xid: i32, zxid: i64, op: OpCode, outcome: &Outcome) -> ReplyPacket {
+    pub(crate) fn write_reply(xid: i32, zxid: i64, op: OpCode, outcome: &Outcome) -> ReplyPacket {
         let response = match outcome {
             Outcome::Error(code) => return ReplyPacket::error(xid, zxid, *code),
             Outcome::Created { path, stat } => match op {
@@ -345,11 +132,21 @@ impl ServerState {
         };
         ReplyPacket::ok(xid, zxid, response)
     }
-}
 
-impl Default for ServerState {
-    fn default() -> Self {
-        ServerState::new()
+    /// A session's closeSession applied: every connection still holding it is closed, after
+    /// the answer to the closeSession (if it asked here) has left.
+    fn session_closed(&mut self, session: i64) {
+        self.sessions.closed(session);
+        let holders: Vec<ConnId> = self
+            .clients
+            .iter()
+            .filter(|c| c.session_id == session)
+            .map(|c| c.id)
+            .collect();
+        for conn in holders {
+            self.clients.close_in_order(conn);
+            self.drain(conn);
+        }
     }
 }
 
@@ -361,49 +158,27 @@ impl Application for ServerState {
             // bug that must stop the server rather than let replicas drift.
             Err(e) => panic!("transaction {} does not decode: {e}", txn.zxid),
         };
-        assert_eq!(
-            record.header.zxid,
-            txn.zxid.as_u64() as i64,
-            "txn header and zxid differ"
-        );
-        let result = self.tree.apply(&record);
-        self.outstanding.applied(record.header.zxid);
         let zxid = record.header.zxid;
+        assert_eq!(zxid, txn.zxid.as_u64() as i64, "txn header and zxid differ");
+        let result = self.tree.apply(&record);
+        self.outstanding.applied(zxid);
         for (trigger, acl) in result.triggers.iter().zip(&result.trigger_acls) {
             self.fire(&trigger.path, trigger.event, acl, zxid);
         }
+        let session = record.header.session_id;
+        if let Some(conn) = self.pending.take(session, record.header.cxid) {
+            // ZooKeeper closes a connection whose session moved to another server.
+            let moved = result.outcome == Outcome::Error(ErrorCode::SessionMoved);
+            self.answer_write(conn, record.header.cxid, zxid, &result.outcome, moved);
+        }
         match &result.outcome {
             Outcome::SessionCreated => {
-                let session = record.header.session_id;
-                if let Some(pending) = self.pending_connects.remove(&session) {
+                if let Some(pending) = self.sessions.finish_connecting(session) {
                     crate::handshake::finish(self, pending.conn, session, pending.timeout_ms);
                 }
             }
-            Outcome::SessionClosed => {
-                let session = record.header.session_id;
-                self.closing.remove(&session);
-                // Any connection still holding the expired session is told so and closed, once
-                // the answer to its closeSession (if it asked) has left.
-                let holders: Vec<ConnId> = self
-                    .conns
-                    .values()
-                    .filter(|c| c.session_id == session)
-                    .map(|c| c.id)
-                    .collect();
-                let key = (record.header.session_id, record.header.cxid);
-                if let Some(conn) = self.pending_writes.remove(&key) {
-                    self.answer_write(conn, zxid, &result.outcome);
-                }
-                for conn in holders {
-                    self.close_connection(conn);
-                }
-                return;
-            }
+            Outcome::SessionClosed => self.session_closed(session),
             _ => {}
-        }
-        let key = (record.header.session_id, record.header.cxid);
-        if let Some(conn) = self.pending_writes.remove(&key) {
-            self.answer_write(conn, zxid, &result.outcome);
         }
         for conn in std::mem::take(&mut self.syncs_waiting) {
             self.drain(conn);
@@ -433,33 +208,10 @@ impl Application for ServerState {
     }
 }
 
-impl ServerState {
-    fn answer_write(&mut self, conn: ConnId, zxid: i64, outcome: &Outcome) {
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
-        };
-        let Some(Queued::Write {
-            xid,
-            op,
-            started,
-            permit,
-        }) = c.queue.pop_front()
-        else {
-            panic!("connection {conn}: write {zxid:#x} applied but it is not first in line");
-        };
-        let reply = Self::write_reply(xid, zxid, op, outcome);
-        self.send_reply_holding(conn, &reply, Some(started), Some(permit));
-        if op == OpCode::CloseSession {
-            self.close_connection(conn);
-        }
-        self.drain(conn);
-    }
-}
-
 /// The error code an unusable session gets.
 pub fn session_error(state: &ServerState, session_id: i64) -> Option<ErrorCode> {
     if session_id == 0
-        || state.closing.contains(&session_id)
+        || state.sessions.is_closing(session_id)
         || !state.tree.sessions().contains(session_id)
     {
         Some(ErrorCode::SessionExpired)
@@ -468,39 +220,43 @@ pub fn session_error(state: &ServerState, session_id: i64) -> Option<ErrorCode> 
     }
 }
 
-/// A connection with an established session and the given auth ids, for tests; the receiver
-/// gets every frame the server sends it.
+/// A server state with default limits, for tests.
 #[cfg(test)]
-pub(crate) fn test_conn(
+pub(crate) fn test_state() -> ServerState {
+    ServerState::new(Limits::defaults(1 << 20), SessionIds::new(1, 0))
+}
+
+/// A connection with an established session and the given auth ids, for tests.
+#[cfg(test)]
+pub(crate) fn test_conn(state: &mut ServerState, id: ConnId, auth: Vec<proto::Id>) {
+    let remote = format!("127.0.0.{id}:1").parse().expect("an address");
+    assert!(state.clients.accept(id, remote, 0));
+    let c = state.clients.get_mut(id).expect("accepted");
+    c.session_id = 0x100 + id as i64;
+    c.timeout_ms = 10_000;
+    c.auth = auth;
+    c.stage = crate::clients::Stage::Serving;
+}
+
+/// The frames sent so far, per connection.
+#[cfg(test)]
+pub(crate) fn sent_frames(
     state: &mut ServerState,
-    id: ConnId,
-    auth: Vec<Id>,
-) -> mpsc::UnboundedReceiver<Outgoing> {
-    let (out, rx) = mpsc::unbounded_channel();
-    state.conns.insert(
-        id,
-        Conn {
-            id,
-            remote: "127.0.0.1:1".parse().expect("an address"),
-            out,
-            session_id: 0x100 + id as i64,
-            timeout_ms: 10_000,
-            auth,
-            queue: VecDeque::new(),
-            received: 0,
-            sent: 0,
-            last_op: "NA",
-            last_cxid: 0,
-            last_zxid: 0,
-            latency: LatencyStats::default(),
-        },
-    );
-    rx
+) -> std::collections::BTreeMap<ConnId, Vec<Bytes>> {
+    let mut effects = Vec::new();
+    state.clients.drain_effects(&mut effects);
+    let mut out: std::collections::BTreeMap<ConnId, Vec<Bytes>> = Default::default();
+    for effect in effects {
+        if let crate::clients::ClientEffect::Send { conn, frame } = effect {
+            out.entry(conn).or_default().push(frame);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
-    use proto::Acl;
+    use proto::{Acl, Id};
     use tree::{CreateTxn, NodeKind, Txn as TreeTxn, TxnHeader};
 
     use super::*;
@@ -543,9 +299,9 @@ mod tests {
     }
 
     /// The (event type, path) of every notification a connection was sent.
-    fn notifications(rx: &mut mpsc::UnboundedReceiver<Outgoing>) -> Vec<(i32, String)> {
+    fn notifications(frames: Vec<Bytes>) -> Vec<(i32, String)> {
         let mut out = Vec::new();
-        while let Ok(Outgoing::Frame(f, _)) = rx.try_recv() {
+        for f in frames {
             let int = |at: usize| i32::from_be_bytes(f[at..at + 4].try_into().unwrap());
             assert_eq!(int(4), -1, "only notifications expected");
             let len = int(28) as usize;
@@ -567,11 +323,11 @@ mod tests {
     /// and its one-shot watch is used up all the same.
     #[test]
     fn notifications_go_only_to_watchers_that_may_read_the_node() {
-        let mut s = ServerState::new();
-        let mut owner = test_conn(&mut s, 1, vec![alice()]);
-        let mut other = test_conn(&mut s, 2, vec![Id::new("digest", "bob:b")]);
-        let mut anon = test_conn(&mut s, 3, vec![]);
-        let mut root = test_conn(&mut s, 4, vec![Id::new("super", "")]);
+        let mut s = test_state();
+        test_conn(&mut s, 1, vec![alice()]);
+        test_conn(&mut s, 2, vec![Id::new("digest", "bob:b")]);
+        test_conn(&mut s, 3, vec![]);
+        test_conn(&mut s, 4, vec![Id::new("super", "")]);
         for conn in 1..=4 {
             s.watches.add(conn, WatchKind::Data, "/p");
             s.watches.add(conn, WatchKind::Child, "/");
@@ -622,10 +378,12 @@ mod tests {
             (DELETED, "/p".to_string()),
         ];
         let seen_by_others = vec![(CHILD, "/".to_string()), (DELETED, "/p/c".to_string())];
-        assert_eq!(notifications(&mut owner), seen_by_alice);
-        assert_eq!(notifications(&mut root), seen_by_alice);
-        assert_eq!(notifications(&mut other), seen_by_others);
-        assert_eq!(notifications(&mut anon), seen_by_others);
+        let mut sent = sent_frames(&mut s);
+        let mut take = |conn| sent.remove(&conn).unwrap_or_default();
+        assert_eq!(notifications(take(1)), seen_by_alice);
+        assert_eq!(notifications(take(4)), seen_by_alice);
+        assert_eq!(notifications(take(2)), seen_by_others);
+        assert_eq!(notifications(take(3)), seen_by_others);
         assert_eq!(s.watches.count(), 0);
     }
 }

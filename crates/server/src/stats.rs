@@ -1,6 +1,6 @@
 //! Server-wide counters for the four-letter words and metrics.
 
-use crate::state::LatencyStats;
+use crate::clients::LatencyStats;
 
 #[derive(Clone, Debug, Default)]
 pub struct Stats {

@@ -13,8 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use proto::EventType;
 
-/// A connection (the watcher), as the server numbers them.
-pub type ConnId = u64;
+pub use crate::clients::ConnId;
 
 /// The kinds of watch a connection can hold on a path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -25,45 +24,68 @@ pub enum WatchKind {
     PersistentRecursive,
 }
 
-const KINDS: [WatchKind; 4] = [
-    WatchKind::Data,
-    WatchKind::Child,
-    WatchKind::Persistent,
-    WatchKind::PersistentRecursive,
-];
+impl WatchKind {
+    fn index(self) -> usize {
+        match self {
+            WatchKind::Data => 0,
+            WatchKind::Child => 1,
+            WatchKind::Persistent => 2,
+            WatchKind::PersistentRecursive => 3,
+        }
+    }
+}
 
-/// Every watch the server holds.
+/// The watchers of one path, by kind.
+#[derive(Default, Debug)]
+struct PathWatchers {
+    by_kind: [BTreeSet<ConnId>; 4],
+}
+
+impl PathWatchers {
+    fn is_empty(&self) -> bool {
+        self.by_kind.iter().all(BTreeSet::is_empty)
+    }
+}
+
+/// Every watch the server holds. The counts the four-letter words and metrics report are kept
+/// as watches come and go, so reporting them never walks the watches.
 #[derive(Default, Debug)]
 pub struct Watches {
-    by_path: HashMap<WatchKind, HashMap<String, BTreeSet<ConnId>>>,
+    by_path: HashMap<String, PathWatchers>,
     by_conn: HashMap<ConnId, BTreeSet<(WatchKind, String)>>,
+    count: usize,
 }
 
 impl Watches {
     pub fn add(&mut self, conn: ConnId, kind: WatchKind, path: &str) {
-        self.by_path
-            .entry(kind)
-            .or_default()
-            .entry(path.to_string())
-            .or_default()
-            .insert(conn);
-        self.by_conn
-            .entry(conn)
-            .or_default()
-            .insert((kind, path.to_string()));
+        let added =
+            self.by_path.entry(path.to_string()).or_default().by_kind[kind.index()].insert(conn);
+        if added {
+            self.count += 1;
+            self.by_conn
+                .entry(conn)
+                .or_default()
+                .insert((kind, path.to_string()));
+        }
+    }
+
+    /// Removes one watch from the per-path index (the per-connection one is the caller's).
+    fn unindex(&mut self, conn: ConnId, kind: WatchKind, path: &str) -> bool {
+        let Some(watchers) = self.by_path.get_mut(path) else {
+            return false;
+        };
+        let removed = watchers.by_kind[kind.index()].remove(&conn);
+        if watchers.is_empty() {
+            self.by_path.remove(path);
+        }
+        if removed {
+            self.count -= 1;
+        }
+        removed
     }
 
     fn remove_one(&mut self, conn: ConnId, kind: WatchKind, path: &str) -> bool {
-        let Some(paths) = self.by_path.get_mut(&kind) else {
-            return false;
-        };
-        let Some(conns) = paths.get_mut(path) else {
-            return false;
-        };
-        let removed = conns.remove(&conn);
-        if conns.is_empty() {
-            paths.remove(path);
-        }
+        let removed = self.unindex(conn, kind, path);
         if let Some(mine) = self.by_conn.get_mut(&conn) {
             mine.remove(&(kind, path.to_string()));
             if mine.is_empty() {
@@ -76,9 +98,8 @@ impl Watches {
     /// Whether `conn` holds a watch of `kind` on `path`.
     pub fn has(&self, conn: ConnId, kind: WatchKind, path: &str) -> bool {
         self.by_path
-            .get(&kind)
-            .and_then(|paths| paths.get(path))
-            .is_some_and(|conns| conns.contains(&conn))
+            .get(path)
+            .is_some_and(|w| w.by_kind[kind.index()].contains(&conn))
     }
 
     /// Removes `conn`'s watches of the given kinds on `path`; returns whether any existed.
@@ -94,14 +115,7 @@ impl Watches {
     pub fn remove_connection(&mut self, conn: ConnId) {
         if let Some(mine) = self.by_conn.remove(&conn) {
             for (kind, path) in mine {
-                if let Some(paths) = self.by_path.get_mut(&kind) {
-                    if let Some(conns) = paths.get_mut(&path) {
-                        conns.remove(&conn);
-                        if conns.is_empty() {
-                            paths.remove(&path);
-                        }
-                    }
-                }
+                self.unindex(conn, kind, &path);
             }
         }
     }
@@ -116,8 +130,10 @@ impl Watches {
             EventType::NodeDeleted => &[WatchKind::Data, WatchKind::Child],
             _ => &[],
         };
-        for &kind in one_shot {
-            if let Some(conns) = self.by_path.get_mut(&kind).and_then(|p| p.remove(path)) {
+        if let Some(watchers) = self.by_path.get_mut(path) {
+            for &kind in one_shot {
+                let conns = std::mem::take(&mut watchers.by_kind[kind.index()]);
+                self.count -= conns.len();
                 for conn in conns {
                     if let Some(mine) = self.by_conn.get_mut(&conn) {
                         mine.remove(&(kind, path.to_string()));
@@ -128,20 +144,17 @@ impl Watches {
                     fired.insert(conn);
                 }
             }
-        }
-        if let Some(conns) = self
-            .by_path
-            .get(&WatchKind::Persistent)
-            .and_then(|p| p.get(path))
-        {
-            fired.extend(conns.iter().copied());
+            let persistent = &watchers.by_kind[WatchKind::Persistent.index()];
+            fired.extend(persistent.iter().copied());
+            if watchers.is_empty() {
+                self.by_path.remove(path);
+            }
         }
         if event != EventType::NodeChildrenChanged {
-            if let Some(recursive) = self.by_path.get(&WatchKind::PersistentRecursive) {
-                for ancestor in ancestors_and_self(path) {
-                    if let Some(conns) = recursive.get(ancestor) {
-                        fired.extend(conns.iter().copied());
-                    }
+            for ancestor in ancestors_and_self(path) {
+                if let Some(watchers) = self.by_path.get(ancestor) {
+                    let recursive = &watchers.by_kind[WatchKind::PersistentRecursive.index()];
+                    fired.extend(recursive.iter().copied());
                 }
             }
         }
@@ -150,25 +163,19 @@ impl Watches {
 
     /// Number of watches of every kind.
     pub fn count(&self) -> usize {
-        self.by_conn.values().map(BTreeSet::len).sum()
+        self.count
     }
 
     /// Number of distinct watched paths.
     pub fn path_count(&self) -> usize {
-        let mut paths = BTreeSet::new();
-        for kind in KINDS {
-            if let Some(p) = self.by_path.get(&kind) {
-                paths.extend(p.keys().map(String::as_str));
-            }
-        }
-        paths.len()
+        self.by_path.len()
     }
 
     pub fn connection_count(&self) -> usize {
         self.by_conn.len()
     }
 
-    /// Paths watched, per connection (for `wchc`).
+    /// Paths watched, per connection (for `wchc`; walks every watch).
     pub fn by_connection(&self) -> BTreeMap<ConnId, BTreeSet<String>> {
         self.by_conn
             .iter()
@@ -176,19 +183,12 @@ impl Watches {
             .collect()
     }
 
-    /// Watchers, per path (for `wchp`).
+    /// Watchers, per path (for `wchp`; walks every watch).
     pub fn by_path(&self) -> BTreeMap<String, BTreeSet<ConnId>> {
-        let mut out: BTreeMap<String, BTreeSet<ConnId>> = BTreeMap::new();
-        for kind in KINDS {
-            if let Some(p) = self.by_path.get(&kind) {
-                for (path, conns) in p {
-                    out.entry(path.clone())
-                        .or_default()
-                        .extend(conns.iter().copied());
-                }
-            }
-        }
-        out
+        self.by_path
+            .iter()
+            .map(|(path, w)| (path.clone(), w.by_kind.iter().flatten().copied().collect()))
+            .collect()
     }
 }
 

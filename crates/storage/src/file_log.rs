@@ -390,6 +390,22 @@ impl FileTxnLog {
         Ok(())
     }
 
+    fn reset_inner(&mut self, base: Zxid) -> Result<()> {
+        self.pending.clear();
+        // Newest first, each removal durable before the next: a crash leaves a prefix.
+        while let Some(seg) = self.segments.pop() {
+            fs::remove_file(&seg.path)
+                .map_err(|e| StorageError::fatal(format!("remove {}", seg.path.display()), e))?;
+            fsutil::sync_dir(&self.dir)?;
+        }
+        self.flushed = HDR;
+        self.unsynced = false;
+        self.last_zxid = base;
+        self.durable_zxid = base;
+        tracing::info!(dir = %self.dir.display(), base, "log reset after an installed snapshot");
+        Ok(())
+    }
+
     fn purge_inner(&mut self, zxid: Zxid) -> Result<()> {
         // Oldest first, each removal durable before the next: a crash leaves a suffix.
         // A segment goes only if the next one holds a durable record: a crash may take every
@@ -435,6 +451,18 @@ impl TxnLog for FileTxnLog {
 
     fn first_zxid(&self) -> Option<Zxid> {
         self.segments.iter().find_map(|s| s.first)
+    }
+
+    fn base_zxid(&self) -> Zxid {
+        self.segments
+            .first()
+            .map_or(self.last_zxid, |s| s.header.prev_zxid)
+    }
+
+    fn reset(&mut self, base: Zxid) -> Result<()> {
+        self.check()?;
+        let r = self.reset_inner(base);
+        self.guard(r)
     }
 
     fn read_range(&mut self, after: Zxid, up_to: Zxid, max_bytes: usize) -> Result<Vec<LogEntry>> {

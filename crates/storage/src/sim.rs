@@ -28,6 +28,8 @@ struct DiskState {
     /// The log "file": every byte written; `log[..log_durable]` survives a crash.
     log: Vec<u8>,
     log_durable: usize,
+    /// The zxid the log continues after (see `TxnLog::base_zxid`), durable with the log.
+    log_base: Zxid,
     /// Complete snapshot files in the file format, by zxid.
     snapshots: BTreeMap<Zxid, Vec<u8>>,
     accepted_epoch: Option<Vec<u8>>,
@@ -58,8 +60,11 @@ impl SimDisk {
     pub fn open_log(&self) -> Result<SimLog> {
         let mut s = self.lock();
         let mut index = Vec::new();
-        let scanned = record::scan(&s.log, 0, u32::MAX, |zxid, off, _| index.push((zxid, off)))
-            .map_err(|e| StorageError::corrupt(LOG_NAME, e.offset as u64, e.reason))?;
+        let base = s.log_base;
+        let scanned = record::scan(&s.log, base, u32::MAX, |zxid, off, _| {
+            index.push((zxid, off))
+        })
+        .map_err(|e| StorageError::corrupt(LOG_NAME, e.offset as u64, e.reason))?;
         let end = match scanned {
             ScanEnd::Clean { end } => end,
             ScanEnd::Torn { end, dirty_end } => {
@@ -73,7 +78,7 @@ impl SimDisk {
         };
         s.log.truncate(end);
         s.log_durable = end;
-        let last = index.last().map_or(0, |&(z, _)| z);
+        let last = index.last().map_or(base, |&(z, _)| z);
         Ok(SimLog {
             disk: self.clone(),
             generation: s.generation,
@@ -263,6 +268,27 @@ impl TxnLog for SimLog {
         self.index.first().map(|&(z, _)| z)
     }
 
+    fn base_zxid(&self) -> Zxid {
+        self.disk.lock().log_base
+    }
+
+    fn reset(&mut self, base: Zxid) -> Result<()> {
+        let mut s = self.state()?;
+        if let Err(e) = take_failure(&mut s) {
+            drop(s);
+            self.poisoned = true;
+            return Err(e);
+        }
+        s.log.clear();
+        s.log_durable = 0;
+        s.log_base = base;
+        drop(s);
+        self.index.clear();
+        self.last_zxid = base;
+        self.durable_zxid = base;
+        Ok(())
+    }
+
     fn read_range(&mut self, after: Zxid, up_to: Zxid, max_bytes: usize) -> Result<Vec<LogEntry>> {
         let s = self.state()?;
         let mut out = Vec::new();
@@ -300,6 +326,10 @@ impl TxnLog for SimLog {
         let cut = self.index.get(keep).map_or(s.log.len(), |&(_, off)| off);
         s.log.truncate(cut);
         s.log_durable = cut;
+        if keep == 0 {
+            // As the file log: with every segment removed, it starts afresh.
+            s.log_base = 0;
+        }
         drop(s);
         self.index.truncate(keep);
         self.last_zxid = self.index.last().map_or(0, |&(z, _)| z);
@@ -324,6 +354,7 @@ impl TxnLog for SimLog {
         let cut = self.index[n].1;
         s.log.drain(..cut);
         s.log_durable -= cut;
+        s.log_base = self.index[n - 1].0;
         drop(s);
         self.index.drain(..n);
         for entry in &mut self.index {

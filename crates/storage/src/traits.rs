@@ -49,6 +49,18 @@ pub trait TxnLog {
     /// purged because a snapshot covers them.
     fn first_zxid(&self) -> Option<Zxid>;
 
+    /// The zxid the log continues after: every transaction after it, up to `last_zxid()`, is
+    /// in the log. 0 for a log that holds the history from its start; the last purged record
+    /// once old records were purged; the `base` of [`TxnLog::reset`]. Recovery checks that a
+    /// snapshot at or after it exists, or transactions are missing. A log reset and reopened
+    /// before its first new record reopens empty, with base 0.
+    fn base_zxid(&self) -> Zxid;
+
+    /// Removes every record, durably, and continues the log after `base`: the next record
+    /// must have a greater zxid (a snapshot at `base`, installed from the leader, holds the
+    /// history before it).
+    fn reset(&mut self, base: Zxid) -> Result<()>;
+
     /// The records with `after < zxid <= up_to`, in order, stopping once their payloads add
     /// up to `max_bytes` or more (at least one record is returned if any matches), so the
     /// caller can page through a long range. Includes appended records not yet synced.

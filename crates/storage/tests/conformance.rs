@@ -196,6 +196,45 @@ fn purge_keeps_what_is_needed<H: Harness>() {
     assert_eq!(all(&mut log), (f..=300).collect::<Vec<_>>());
 }
 
+/// The log says what it continues after: 0 from the start, the last purged record after a
+/// purge, the given base after a reset; kept across a reopen.
+fn base_follows_purges_and_resets<H: Harness>() {
+    let mut h = H::new();
+    let mut log = h.log();
+    assert_eq!(log.base_zxid(), 0);
+    for z in 1..=300 {
+        log.append(z, &payload(z)).unwrap();
+    }
+    log.sync().unwrap();
+    assert_eq!(log.base_zxid(), 0);
+    log.purge_through(150).unwrap();
+    let first = log.first_zxid().unwrap();
+    assert_eq!(
+        log.base_zxid(),
+        first - 1,
+        "the record before the first kept"
+    );
+    drop(log);
+    let mut log = h.log();
+    assert_eq!(log.base_zxid(), first - 1, "after a reopen");
+    log.reset(1000).unwrap();
+    assert_eq!(
+        (log.base_zxid(), log.last_zxid(), log.first_zxid()),
+        (1000, 1000, None)
+    );
+    assert!(
+        log.append(999, b"old").is_err(),
+        "the next record follows the base"
+    );
+    log.append(1001, b"a").unwrap();
+    log.append(1002, b"b").unwrap();
+    log.sync().unwrap();
+    drop(log);
+    let mut log = h.log();
+    assert_eq!(log.base_zxid(), 1000);
+    assert_eq!(all(&mut log), [1001, 1002]);
+}
+
 fn save<S: SnapshotStore>(s: &mut S, zxid: u64, data: &[u8]) {
     s.save(zxid, &mut |w| w.write_all(data)).unwrap();
 }
@@ -335,6 +374,7 @@ macro_rules! suite {
 
 suite!(
     empty_log,
+    base_follows_purges_and_resets,
     append_sync_reopen,
     unsynced_lost_on_crash,
     rejects_bad_arguments,
@@ -448,6 +488,11 @@ fn model_check<H: Harness>(ops: &[Op]) {
         let got = log.read_range(0, u64::MAX, usize::MAX).unwrap();
         let got_first = got.first().map(|e| e.zxid);
         assert_eq!(log.first_zxid(), got_first);
+        assert!(
+            got_first.is_none_or(|f| log.base_zxid() < f),
+            "base {} not before the first record {got_first:?} after {op:?}",
+            log.base_zxid()
+        );
         // What is readable is a suffix of the model that ends at its last record and never
         // brings back purged records.
         assert!(got.len() <= model.len());

@@ -13,6 +13,8 @@ pub struct Sessions {
     /// What ZooKeeper's per-session `HashSet` of ephemerals iterates by, for the order
     /// closeSession deletes them in (see [`Sessions::ephemerals_in_zookeeper_order`]).
     hash_sets: BTreeMap<i64, HashSetHistory>,
+    /// Ephemeral nodes over all sessions, kept as they come and go (metrics read it).
+    ephemeral_count: usize,
 }
 
 /// Two tables are equal when their sessions and ephemerals are; the insertion history behind
@@ -90,7 +92,7 @@ impl Sessions {
 
     /// Total ephemeral nodes over all sessions (ZooKeeper's `getEphemeralsCount`, for mntr).
     pub fn ephemerals_count(&self) -> usize {
-        self.ephemerals.values().map(BTreeSet::len).sum()
+        self.ephemeral_count
     }
 
     pub(crate) fn open(&mut self, id: i64, timeout_ms: i32) -> Option<i32> {
@@ -105,6 +107,7 @@ impl Sessions {
     pub(crate) fn add_ephemeral(&mut self, id: i64, path: &str) {
         let set = self.ephemerals.entry(id).or_default();
         if set.insert(path.to_string()) {
+            self.ephemeral_count += 1;
             let history = self.hash_sets.entry(id).or_default();
             history.added.insert(path.to_string(), history.next);
             history.next += 1;
@@ -114,7 +117,9 @@ impl Sessions {
 
     pub(crate) fn remove_ephemeral(&mut self, id: i64, path: &str) {
         if let Some(set) = self.ephemerals.get_mut(&id) {
-            set.remove(path);
+            if set.remove(path) {
+                self.ephemeral_count -= 1;
+            }
             if set.is_empty() {
                 self.ephemerals.remove(&id);
             }

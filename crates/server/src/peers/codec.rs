@@ -40,6 +40,9 @@ pub enum PeerFrame {
     /// The leader's answer to `Sync`: everything up to `zxid` is committed and the leader
     /// confirmed with a quorum that it still leads.
     SyncDone { token: u64, zxid: i64 },
+    /// A client resumed `session` on the sender: the leader answers writes of the session
+    /// still coming from any other server SESSIONMOVED.
+    Attach { session: i64 },
 }
 
 /// A frame that did not decode.
@@ -114,6 +117,10 @@ pub fn encode(frame: &PeerFrame) -> Bytes {
             buf.put_u8(7);
             buf.put_u64(*token);
             buf.put_i64(*zxid);
+        }
+        PeerFrame::Attach { session } => {
+            buf.put_u8(20);
+            buf.put_i64(*session);
         }
     }
     let len = (buf.len() - 4) as u32;
@@ -422,6 +429,7 @@ pub fn decode(payload: &[u8]) -> Result<PeerFrame, CodecError> {
             token: r.u64()?,
             zxid: r.i64()?,
         },
+        20 => PeerFrame::Attach { session: r.i64()? },
         tag => return Err(CodecError(format!("unknown frame tag {tag}"))),
     };
     if !r.buf.is_empty() {

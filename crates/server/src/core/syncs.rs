@@ -1,0 +1,125 @@
+//! `sync`: answered once the leader confirmed with a quorum that it still leads and everything
+//! it proposed before the sync is applied on the client's server, so sync-then-read is
+//! linearizable.
+
+use std::collections::BTreeMap;
+
+use super::Core;
+use crate::clients::{ConnId, Credit, Owed};
+use crate::peers::codec::PeerFrame;
+use crate::replica::ReplicaError;
+
+/// A sync the leader is answering: once everything up to `zxid` is committed and a quorum
+/// confirmed leadership round `round`, the server `origin` is told.
+#[derive(Debug)]
+struct PendingSync {
+    origin: u64,
+    token: u64,
+    zxid: i64,
+    round: u64,
+}
+
+/// The syncs in flight.
+#[derive(Debug, Default)]
+pub(super) struct Syncs {
+    /// On the leader: syncs waiting for commit and confirmation.
+    pending: Vec<PendingSync>,
+    /// Sync tokens of local connections: token → connection.
+    tokens: BTreeMap<u64, ConnId>,
+    next_token: u64,
+}
+
+impl Syncs {
+    /// Forgets the local connections' syncs (they were closed).
+    pub(super) fn forget_local(&mut self) {
+        self.tokens.clear();
+    }
+
+    /// Forgets what the leader was answering (leadership changed hands).
+    pub(super) fn forget_leader(&mut self) {
+        self.pending.clear();
+    }
+}
+
+impl Core {
+    /// A client's sync: queued in its connection's order, and asked of the leader.
+    pub(super) fn sync(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        path: String,
+        credit: Credit,
+    ) -> Result<(), ReplicaError> {
+        self.syncs.next_token += 1;
+        let token = self.syncs.next_token;
+        let item = Owed::Sync {
+            token,
+            zxid: None,
+            xid,
+            path,
+            started_us: self.now().mono_us,
+            credit,
+        };
+        self.state_mut().enqueue(conn, item);
+        self.syncs.tokens.insert(token, conn);
+        if self.leading() {
+            self.leader_sync(self.config.my_id, token)
+        } else if let Some(leader) = self.leader_id() {
+            self.net.send(leader, &PeerFrame::Sync { token });
+            Ok(())
+        } else {
+            self.state_mut().clients.close(conn, false);
+            Ok(())
+        }
+    }
+
+    /// On the leader: a sync from `origin`: everything proposed so far, once committed, and a
+    /// confirmation that this server still leads.
+    pub(super) fn leader_sync(&mut self, origin: u64, token: u64) -> Result<(), ReplicaError> {
+        let zxid = self.replica.peer().last_zxid().as_u64() as i64;
+        let Some(round) = self.replica.confirm_leadership()? else {
+            return Ok(());
+        };
+        self.syncs.pending.push(PendingSync {
+            origin,
+            token,
+            zxid,
+            round,
+        });
+        self.settle_syncs();
+        Ok(())
+    }
+
+    /// Answers the syncs whose zxid is committed and whose confirmation round completed.
+    pub(super) fn settle_syncs(&mut self) {
+        if self.syncs.pending.is_empty() {
+            return;
+        }
+        let applied = self.state().last_zxid();
+        let confirmed = self.state().confirmed_round;
+        let me = self.config.my_id;
+        let (done, waiting): (Vec<PendingSync>, Vec<PendingSync>) =
+            std::mem::take(&mut self.syncs.pending)
+                .into_iter()
+                .partition(|s| s.round <= confirmed && s.zxid <= applied);
+        self.syncs.pending = waiting;
+        for sync in done {
+            if sync.origin == me {
+                self.local_sync_ready(sync.token, sync.zxid);
+            } else {
+                let frame = PeerFrame::SyncDone {
+                    token: sync.token,
+                    zxid: sync.zxid,
+                };
+                self.net.send(sync.origin, &frame);
+            }
+        }
+    }
+
+    /// The leader answered one of this server's syncs.
+    pub(super) fn local_sync_ready(&mut self, token: u64, zxid: i64) {
+        if let Some(conn) = self.syncs.tokens.remove(&token) {
+            self.state_mut().sync_ready(conn, token, zxid);
+        }
+    }
+}
