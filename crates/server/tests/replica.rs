@@ -122,3 +122,77 @@ fn snapshots_bound_the_log_and_restore_the_state() {
     let (replica, _events) = open(dir.path(), 100);
     assert_eq!((replica.app.sum, replica.app.applied.len()), (sum, count));
 }
+
+fn error_of(result: Result<Replica<Counter, NoPeers>, server::replica::ReplicaError>) -> String {
+    match result {
+        Ok(_) => panic!("the replica started"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn try_open(
+    dir: &std::path::Path,
+) -> Result<Replica<Counter, NoPeers>, server::replica::ReplicaError> {
+    let options = ReplicaOptions {
+        zab: zab::Config::new(ServerId(1), vec![ServerId(1)]),
+        snap_count: 1_000_000,
+        snap_retain: 3,
+        log_options: LogOptions::default(),
+        nonce: 7,
+    };
+    Replica::open(dir, dir, options, Counter::default(), NoPeers, |_| {})
+}
+
+/// With its epoch files deleted a server used to start "healthy" and panic on the first
+/// write (it reused zxids of its old epoch). It must refuse to start, naming what is missing.
+#[test]
+fn a_server_whose_epoch_files_are_gone_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut replica, events) = open(dir.path(), 1_000_000);
+    commit(&mut replica, &events, 20);
+    drop(replica);
+    for name in ["acceptedEpoch", "currentEpoch"] {
+        std::fs::remove_file(dir.path().join(name)).unwrap();
+    }
+    let why = error_of(try_open(dir.path()));
+    assert!(why.contains("epoch files are missing"), "{why}");
+}
+
+/// A damaged newest snapshot used to fall back to an older one without checking that the
+/// log reaches back to it. Here the log continues after the damaged snapshot only (as after
+/// a snapshot installed from the leader), so falling back would silently lose history.
+#[test]
+fn a_fallback_snapshot_the_log_does_not_reach_is_refused() {
+    use storage::{FileSnapshotStore, FileTxnLog, SnapshotStore, TxnLog};
+    let dir = tempfile::tempdir().unwrap();
+    let (mut replica, events) = open(dir.path(), 1_000_000);
+    commit(&mut replica, &events, 5);
+    drop(replica);
+    let zxid = |c: u32| Zxid::new(1, c).as_u64();
+    let mut snapshots = FileSnapshotStore::open(dir.path()).unwrap();
+    let counter = |sum: u64, count: u64| {
+        let mut b = sum.to_be_bytes().to_vec();
+        b.extend_from_slice(&count.to_be_bytes());
+        b
+    };
+    snapshots
+        .save(zxid(3), &mut |w| w.write_all(&counter(3, 3)))
+        .unwrap();
+    snapshots
+        .save(zxid(100), &mut |w| w.write_all(&counter(100, 100)))
+        .unwrap();
+    let mut log = FileTxnLog::open(dir.path(), LogOptions::default()).unwrap();
+    log.reset(zxid(100)).unwrap();
+    log.append(zxid(101), b"x").unwrap();
+    log.sync().unwrap();
+    drop(log);
+    assert!(try_open(dir.path()).is_ok(), "whole as it is");
+    // Damage the newest snapshot.
+    let newest = dir.path().join(format!("snapshot.{:016x}", zxid(100)));
+    let mut bytes = std::fs::read(&newest).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&newest, bytes).unwrap();
+    let why = error_of(try_open(dir.path()));
+    assert!(why.contains("continues after"), "{why}");
+}

@@ -26,6 +26,8 @@ enum Command {
     Append(Vec<Txn>),
     /// Durable on reply.
     Truncate(Zxid, SyncSender<Result<(), StorageError>>),
+    /// Drop every record and continue after the zxid; durable on reply.
+    Reset(Zxid, SyncSender<Result<(), StorageError>>),
     /// Drop records at or below the zxid (a snapshot covers them).
     Purge(Zxid),
 }
@@ -76,6 +78,18 @@ impl LogWriter {
         })
     }
 
+    /// Drops every record and continues the log after `zxid` (a snapshot installed from the
+    /// leader holds everything before); returns once that is durable.
+    pub fn reset(&self, zxid: Zxid) -> Result<(), StorageError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(Command::Reset(zxid, tx));
+        rx.recv().unwrap_or_else(|_| {
+            Err(StorageError::InvalidArgument(
+                "the log writer has stopped".into(),
+            ))
+        })
+    }
+
     pub fn purge_through(&self, zxid: Zxid) {
         self.send(Command::Purge(zxid));
     }
@@ -118,6 +132,16 @@ fn run(
                     let _ = reply.send(result);
                     if fatal {
                         return Err(StorageError::InvalidArgument("truncation failed".into()));
+                    }
+                }
+                Command::Reset(zxid, reply) => {
+                    // What was appended before is dropped with the rest: nothing to report.
+                    pending = false;
+                    let result = log.reset(zxid.as_u64());
+                    let fatal = result.as_ref().is_err_and(|e| e.is_fatal());
+                    let _ = reply.send(result);
+                    if fatal {
+                        return Err(StorageError::InvalidArgument("log reset failed".into()));
                     }
                 }
                 Command::Purge(zxid) => log.purge_through(zxid.as_u64())?,

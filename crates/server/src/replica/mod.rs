@@ -6,6 +6,7 @@
 //! `Input::LogDurable`, and committed transactions are handed to the [`Application`].
 
 pub mod log_writer;
+pub mod recovery;
 pub mod snapshot_policy;
 pub mod snapshot_writer;
 
@@ -54,6 +55,8 @@ pub enum ReplicaError {
     Storage(#[from] StorageError),
     #[error("snapshot: {0}")]
     Snapshot(String),
+    #[error("refusing to start: {0}")]
+    Unrecoverable(String),
 }
 
 /// The Zab core with its disk.
@@ -108,6 +111,15 @@ impl<A: Application, T: Transport> Replica<A, T> {
             };
             app.install(&snapshot).map_err(ReplicaError::Snapshot)?;
         }
+        let found = recovery::Found {
+            accepted_epoch: stored.accepted_epoch,
+            current_epoch: stored.current_epoch,
+            snapshot: snapshot_zxid,
+            newest_snapshot_file: snapshots.list()?.last().map(|&z| Zxid::from_u64(z)),
+            log_base: Zxid::from_u64(log.base_zxid()),
+            log_last: Zxid::from_u64(log.last_zxid()),
+        };
+        recovery::check(&found).map_err(ReplicaError::Unrecoverable)?;
         let mut recovered = Vec::new();
         let last = log.last_zxid();
         let mut after = snapshot_zxid.as_u64();
@@ -221,7 +233,7 @@ impl<A: Application, T: Transport> Replica<A, T> {
                         .install(&snapshot)
                         .map_err(ReplicaError::Snapshot)?;
                     self.save_snapshot(&snapshot)?;
-                    self.log.truncate(Zxid::ZERO)?;
+                    self.log.reset(snapshot.zxid)?;
                     self.snapshot_policy.taken(snapshot.data.len());
                 }
                 Action::Deliver(txn) => {

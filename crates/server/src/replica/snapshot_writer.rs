@@ -7,7 +7,8 @@
 //! snapshots beyond the retention count and reports [`LogEvent::SnapshotSaved`], on which the
 //! driver purges the log records the oldest kept snapshot covers. Until then nothing the
 //! recovery needs has been removed, so a crash at any point recovers from the previous snapshot
-//! and the full log.
+//! and the full log. For the same reason a periodic snapshot that fails to save is logged and
+//! skipped rather than fatal.
 
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -80,7 +81,14 @@ fn run(
         }
         let zxid = snapshot.zxid;
         let data = snapshot.data;
-        store.save(zxid.as_u64(), &mut |w| w.write_all(&data))?;
+        if let Err(error) = store.save(zxid.as_u64(), &mut |w| w.write_all(&data)) {
+            // A periodic snapshot that could not be written leaves no trace (it is written
+            // under a temporary name) and loses nothing (the log keeps every record until a
+            // snapshot is durable): the server goes on and tries again at the next one. Out
+            // of descriptors or space must not stop a server that can still serve.
+            tracing::error!(%zxid, %error, "could not save a periodic snapshot; the log keeps everything until the next one");
+            continue;
+        }
         tracing::info!(%zxid, bytes = data.len(), "snapshot saved");
         let oldest_kept = store.purge(retain)?.map(Zxid::from_u64);
         report(LogEvent::SnapshotSaved { zxid, oldest_kept });
