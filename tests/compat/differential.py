@@ -25,6 +25,11 @@ Containers: ZooKeeper removes an empty container in the background (every minute
 its timing is not comparable. The generator keeps containers out of that race: only names
 starting with "k" are containers, and their children are never deleted or ephemeral.
 
+With --pipeline N, each session sends up to N ops back to back before waiting for their answers
+(kazoo's async API, as real clients pipeline), one session at a time so the answers stay
+comparable. --other quorum-ensemble runs the other side on a 3-server Quorum ensemble, every
+client on one follower.
+
 Exit status 0 when there is no difference, 1 otherwise; a summary is printed either way.
 --other zookeeper-corrupt:MODE runs the second ZooKeeper behind a proxy that corrupts one reply
 (MODE = version | errcode | event | children), to show the comparison has teeth.
@@ -79,13 +84,24 @@ ACL_WEIGHTS = [("open", 80), ("read", 5), ("creator", 5), ("alice+read", 5), ("c
 # ------------------------------------------------------------------------------ targets
 
 
+def start_server(kind: str):
+    """A standalone server of `kind`, or a 3-server Quorum ensemble whose clients all connect
+    to one follower (every write forwarded to the leader, every read served by the follower)."""
+    if kind == "quorum-ensemble":
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ensemble"))
+        import ensemble  # noqa: E402
+
+        return ensemble.CompatTarget(hosts="follower")
+    return zk.start_target(kind)
+
+
 class Target:
     """One server (ZooKeeper or the other kind) with SLOTS kazoo sessions and per-slot watch
     event logs."""
 
     def __init__(self, name: str, kind: str, corrupt: str | None = None, corrupt_at: int = 40):
         self.name = name
-        self.server = zk.start_target(kind)
+        self.server = start_server(kind)
         self.proxy = None
         self.corrupter = None
         hosts = self.server.connect_string
@@ -240,6 +256,11 @@ class Generator:
         self.rng = random.Random(seed)
         self.known: list[str] = []
         self.known_set: set[str] = set()
+        self.held: list[dict] = []
+
+    def pushback(self, op):
+        """Hands `op` out again at the next call (a batch ended before it)."""
+        self.held.append(op)
 
     def learn(self, path):
         if isinstance(path, str) and path.startswith("/") and path not in self.known_set:
@@ -305,6 +326,8 @@ class Generator:
         return not self.under_container(path)
 
     def next(self):
+        if self.held:
+            return self.held.pop()
         r = self.rng
         slot = r.randrange(SLOTS)
         kind = r.choices(
@@ -401,80 +424,103 @@ def norm_value(t, v):
 
 def run_op(t: Target, op):
     """Run one op on a target; returns a normalized, comparable result."""
+    return start_op(t, op)()
+
+
+def start_op(t: Target, op):
+    """Send one op to a target without waiting (kazoo's async API: many requests in flight on
+    one session); returns a function that waits for its answer and normalizes it."""
     slot = op["slot"]
     c = t.clients[slot]
-    kind = op["op"]
-    if kind == "reconnect":
+    if op["op"] == "reconnect":
         t.reopen(slot)
-        return ("reopened",)
+        return lambda: ("reopened",)
     try:
-        if kind == "create":
-            acl = ACL_CHOICES[op["acl"]]
-            if op["mode"] == "container":
-                path, st = kzext.create_container(c, op["path"], op["data"], acl, OP_TIMEOUT)
+        pending, norm = _send(t, c, op)
+    except Exception as e:  # client-side validation, or a synchronous call that failed
+        failed = ("error", type(e).__name__)
+        return lambda: failed
+
+    def finish():
+        try:
+            return norm(pending.get(timeout=OP_TIMEOUT) if pending is not None else None)
+        except c.handler.timeout_exception:
+            return ("error", "Timeout")
+        except Exception as e:  # kazoo errors, connection loss
+            return ("error", type(e).__name__)
+
+    return finish
+
+
+def _send(t: Target, c, op):
+    """Sends one op: (kazoo async result or None, its normalizer)."""
+    kind = op["op"]
+    w = t.watchers[op["slot"]] if op.get("watch") else None
+    if kind == "create":
+        acl = ACL_CHOICES[op["acl"]]
+        if op["mode"] == "container":
+            # kazoo has no async createContainer: sent and waited for here, in its turn.
+            path, st = kzext.create_container(c, op["path"], op["data"], acl, OP_TIMEOUT)
+            done = ("ok", path, norm_stat(t, st))
+            return None, lambda _: done
+        pending = c.create_async(
+            op["path"],
+            op["data"],
+            acl=acl,
+            ephemeral="ephemeral" in op["mode"],
+            sequence="sequential" in op["mode"],
+            include_data=True,
+        )
+        return pending, lambda r: ("ok", r[0], norm_stat(t, r[1]))
+    if kind == "delete":
+        return c.delete_async(op["path"], op["version"]), lambda r: ("ok", r)
+    if kind == "set":
+        pending = c.set_async(op["path"], op["data"], op["version"])
+        return pending, lambda st: ("ok", norm_stat(t, st))
+    if kind == "exists":
+        return c.exists_async(op["path"], w), lambda st: ("ok", norm_stat(t, st))
+    if kind == "get":
+        return c.get_async(op["path"], w), lambda r: ("ok", r[0], norm_stat(t, r[1]))
+    if kind == "children":
+        return c.get_children_async(op["path"], w), lambda kids: ("ok", sorted(kids))
+    if kind == "children2":
+        pending = c.get_children_async(op["path"], w, include_data=True)
+        return pending, lambda r: ("ok", sorted(r[0]), norm_stat(t, r[1]))
+    if kind == "get_acl":
+        pending = c.get_acls_async(op["path"])
+        return pending, lambda r: ("ok", norm_acls(r[0]), norm_stat(t, r[1]))
+    if kind == "set_acl":
+        pending = c.set_acls_async(op["path"], ACL_CHOICES[op["acl"]], op["version"])
+        return pending, lambda st: ("ok", norm_stat(t, st))
+    if kind == "sync":
+        return c.sync_async(op["path"]), lambda r: ("ok", r)
+    if kind == "multi":
+        tx = c.transaction()
+        for s in op["subs"]:
+            if s["op"] == "create":
+                tx.create(
+                    s["path"],
+                    s["data"],
+                    acl=ACL_CHOICES[s["acl"]],
+                    ephemeral="ephemeral" in s["mode"],
+                    sequence="sequential" in s["mode"],
+                )
+            elif s["op"] == "delete":
+                tx.delete(s["path"], s["version"])
+            elif s["op"] == "set":
+                tx.set_data(s["path"], s["data"], s["version"])
             else:
-                path, st = c.create_async(
-                    op["path"],
-                    op["data"],
-                    acl=acl,
-                    ephemeral="ephemeral" in op["mode"],
-                    sequence="sequential" in op["mode"],
-                    include_data=True,
-                ).get(timeout=OP_TIMEOUT)
-            return ("ok", path, norm_stat(t, st))
-        if kind == "delete":
-            return ("ok", c.delete_async(op["path"], op["version"]).get(timeout=OP_TIMEOUT))
-        if kind == "set":
-            st = c.set_async(op["path"], op["data"], op["version"]).get(timeout=OP_TIMEOUT)
-            return ("ok", norm_stat(t, st))
-        w = t.watchers[slot] if op.get("watch") else None
-        if kind == "exists":
-            return ("ok", norm_stat(t, c.exists_async(op["path"], w).get(timeout=OP_TIMEOUT)))
-        if kind == "get":
-            data, st = c.get_async(op["path"], w).get(timeout=OP_TIMEOUT)
-            return ("ok", data, norm_stat(t, st))
-        if kind == "children":
-            kids = c.get_children_async(op["path"], w).get(timeout=OP_TIMEOUT)
-            return ("ok", sorted(kids))
-        if kind == "children2":
-            kids, st = c.get_children_async(op["path"], w, include_data=True).get(
-                timeout=OP_TIMEOUT
-            )
-            return ("ok", sorted(kids), norm_stat(t, st))
-        if kind == "get_acl":
-            acls, st = c.get_acls_async(op["path"]).get(timeout=OP_TIMEOUT)
-            return ("ok", norm_acls(acls), norm_stat(t, st))
-        if kind == "set_acl":
-            st = c.set_acls_async(op["path"], ACL_CHOICES[op["acl"]], op["version"]).get(
-                timeout=OP_TIMEOUT
-            )
-            return ("ok", norm_stat(t, st))
-        if kind == "sync":
-            return ("ok", c.sync_async(op["path"]).get(timeout=OP_TIMEOUT))
-        if kind == "multi":
-            tx = c.transaction()
-            for s in op["subs"]:
-                if s["op"] == "create":
-                    tx.create(
-                        s["path"],
-                        s["data"],
-                        acl=ACL_CHOICES[s["acl"]],
-                        ephemeral="ephemeral" in s["mode"],
-                        sequence="sequential" in s["mode"],
-                    )
-                elif s["op"] == "delete":
-                    tx.delete(s["path"], s["version"])
-                elif s["op"] == "set":
-                    tx.set_data(s["path"], s["data"], s["version"])
-                else:
-                    tx.check(s["path"], s["version"])
-            results = tx.commit_async().get(timeout=OP_TIMEOUT)
-            return ("ok", [norm_value(t, r) for r in results])
-        raise ValueError(kind)
-    except c.handler.timeout_exception:
-        return ("error", "Timeout")
-    except Exception as e:  # kazoo errors, connection loss, client-side validation
-        return ("error", type(e).__name__)
+                tx.check(s["path"], s["version"])
+        pending = tx.commit_async()
+        return pending, lambda results: ("ok", [norm_value(t, r) for r in results])
+    raise ValueError(kind)
+
+
+def run_batch(t: Target, ops):
+    """Sends every op of a batch (one slot) before waiting for any answer; the answers, in
+    order."""
+    finishers = [start_op(t, op) for op in ops]
+    return [finish() for finish in finishers]
 
 
 def result_paths(op, res):
@@ -496,10 +542,18 @@ def main(argv=None):
     ap.add_argument(
         "--other",
         default=os.environ.get("COMPAT_TARGET", "zookeeper"),
-        help="zookeeper | quorum | zookeeper-corrupt:MODE (default: $COMPAT_TARGET or zookeeper)",
+        help="zookeeper | quorum | quorum-ensemble | zookeeper-corrupt:MODE (default: "
+        "$COMPAT_TARGET or zookeeper)",
     )
     ap.add_argument("--corrupt-at", type=int, default=40, help="which matching reply to corrupt")
     ap.add_argument("--checkpoint", type=int, default=500, help="compare watch events every N ops")
+    ap.add_argument(
+        "--pipeline",
+        type=int,
+        default=1,
+        help="send up to N ops of one session before waiting for their answers (kazoo's async "
+        "API); 1 waits for each answer",
+    )
     ap.add_argument("--show", type=int, default=20, help="differences to print in full")
     args = ap.parse_args(argv)
 
@@ -507,8 +561,11 @@ def main(argv=None):
     if other_kind.startswith("zookeeper-corrupt"):
         other_kind, _, corrupt = other_kind.partition(":")
         other_kind, corrupt = "zookeeper", corrupt or "version"
-    if other_kind not in zk.KINDS:
-        ap.error(f"--other must be zookeeper, quorum or zookeeper-corrupt:MODE, not {args.other}")
+    if other_kind not in zk.KINDS and other_kind != "quorum-ensemble":
+        ap.error(
+            "--other must be zookeeper, quorum, quorum-ensemble or zookeeper-corrupt:MODE, "
+            f"not {args.other}"
+        )
 
     t0 = time.time()
     ref = other = None
@@ -525,6 +582,25 @@ def main(argv=None):
         for t in (other, ref):
             if t is not None:
                 t.close()
+
+
+def next_batch(gen, rng, pipeline, left):
+    """The next ops to send back to back on one session: 1 to `pipeline` of them, all moved to
+    the first op's slot (only one session is busy at a time, so every target answers the same
+    way). A reconnect goes alone."""
+    size = rng.randint(1, max(1, min(pipeline, left)))
+    batch = []
+    while len(batch) < size:
+        op = gen.next()
+        if op["op"] == "reconnect":
+            if batch:
+                gen.pushback(op)
+                break
+            return [op]
+        if batch:
+            op["slot"] = batch[0]["slot"]
+        batch.append(op)
+    return batch
 
 
 def run(args, ref, other, t0):
@@ -547,30 +623,37 @@ def run(args, ref, other, t0):
             ref.events[slot] = []
             other.events[slot] = []
 
-    for i in range(args.ops):
-        op = gen.next()
-        if op["op"] == "reconnect":
+    batch_rng = random.Random(args.seed * 7919 + 1)
+    i = 0
+    while i < args.ops:
+        batch = next_batch(gen, batch_rng, args.pipeline, args.ops - i)
+        if batch[0]["op"] == "reconnect":
             compare_events(i)
-        a = run_op(ref, op)
-        b = run_op(other, op)
-        op_counts[op["op"]] += 1
-        outcome_counts[a[1] if a[0] == "error" else "ok"] += 1
-        if op["op"] == "multi" and a[0] == "ok":
-            for r in a[1]:
-                if isinstance(r, tuple) and r[0] == "error":
-                    outcome_counts["multi:" + r[1]] += 1
-        if a != b:
-            diffs.append({"at": i, "op": describe(op), "zookeeper": a, args.other: b})
-        for p in result_paths(op, a):
-            gen.learn(p)
-        if op["op"] == "create" and a[0] == "error" and op["path"] != "/":
-            gen.learn(op["path"]) if a[1] == "NodeExistsError" else None
-        if args.checkpoint and (i + 1) % args.checkpoint == 0:
-            compare_events(i)
+        a_results = run_batch(ref, batch)
+        b_results = run_batch(other, batch)
+        for op, a, b in zip(batch, a_results, b_results):
+            op_counts[op["op"]] += 1
+            outcome_counts[a[1] if a[0] == "error" else "ok"] += 1
+            if op["op"] == "multi" and a[0] == "ok":
+                for r in a[1]:
+                    if isinstance(r, tuple) and r[0] == "error":
+                        outcome_counts["multi:" + r[1]] += 1
+            if a != b:
+                diffs.append({"at": i, "op": describe(op), "zookeeper": a, args.other: b})
+            for p in result_paths(op, a):
+                gen.learn(p)
+            if op["op"] == "create" and a[0] == "error" and op["path"] != "/":
+                gen.learn(op["path"]) if a[1] == "NodeExistsError" else None
+            i += 1
+            if args.checkpoint and i % args.checkpoint == 0:
+                compare_events(i)
     compare_events(args.ops)
 
     elapsed = time.time() - t0
-    print(f"differential: zookeeper vs {args.other}, seed {args.seed}, {SLOTS} sessions per target")
+    print(
+        f"differential: zookeeper vs {args.other}, seed {args.seed}, {SLOTS} sessions per target, "
+        f"up to {args.pipeline} requests in flight"
+    )
     print("  ops by type: " + ", ".join(f"{k}={v}" for k, v in sorted(op_counts.items())))
     print("  outcomes:    " + ", ".join(f"{k}={v}" for k, v in sorted(outcome_counts.items())))
     print(f"  watch events compared: {events_compared}")

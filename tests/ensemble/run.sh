@@ -20,8 +20,17 @@ echo "ensemble: quorum binary $bin"
 echo "== ensemble: pytest =="
 out=$(mktemp)
 timeout 900 "$PY" -m pytest -q -rsxX -s -p no:cacheprovider ${PYTEST_ARGS:-} \
-    "$here/test_ensemble.py" "$here/test_compat_kazoo.py" "$here/test_compat_cli.py" 2>&1 | tee "$out"
+    "$here/test_ensemble.py" "$here/test_compat_kazoo.py" "$here/test_compat_pipelined.py" \
+    "$here/test_compat_cli.py" 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
+
+echo "== ensemble: differential zookeeper vs a 3-server ensemble (clients on a follower), pipelined =="
+diff_out=$(mktemp)
+QUORUM_BIN="$bin" timeout 900 "$PY" "$here/../compat/differential.py" --ops "${DIFF_OPS:-5000}" \
+    --seed "${DIFF_SEED:-3}" --other quorum-ensemble --pipeline 64 2>&1 | tee "$diff_out"
+diff_rc=${PIPESTATUS[0]}
+diff_line=$(grep -E "^differential: [0-9]+ ops" "$diff_out" | tail -1)
+rm -f "$diff_out"
 
 echo "== ensemble summary ($(( $(date +%s) - start ))s) =="
 grep -E "^(failover|DIFF|SNAP|TRUNC|session|expiry|silent client)" "$out" | sed 's/^/  /'
@@ -29,7 +38,8 @@ grep -E "^(XFAIL|XPASS|FAILED|ERROR) " "$out" | sed 's/^/  /'
 line=$(grep -E "[0-9]+ (passed|failed|error)" "$out" | tail -1)
 rm -f "$out"
 echo "  pytest: ${line:-no result line} (exit $rc)"
-if [ "$rc" -eq 0 ]; then
+echo "  differential: ${diff_line:-no result line} (exit $diff_rc)"
+if [ "$rc" -eq 0 ] && [ "$diff_rc" -eq 0 ]; then
     echo "ensemble: PASS"
     exit 0
 fi

@@ -17,7 +17,11 @@ use crate::watches::{ConnId, WatchKind};
 
 /// The answer to a request that does not change the tree.
 pub fn answer(state: &mut ServerState, conn: ConnId, packet: &RequestPacket) -> ReplyPacket {
-    let xid = packet.header.xid;
+    // ZooKeeper answers every ping with the ping xid (-2), whatever xid the client sent.
+    let xid = match packet.request {
+        Request::Ping => proto::xid::PING,
+        _ => packet.header.xid,
+    };
     let zxid = state.last_zxid();
     match read(state, conn, &packet.request) {
         Ok(response) => ReplyPacket::ok(xid, zxid, response),
