@@ -9,11 +9,14 @@ pub struct Args {
     #[arg(long)]
     config: PathBuf,
     /// Test only: run a deliberately broken Zab core (one of the simulator's `--bug` names, e.g.
-    /// commit-on-minority), so that a test can show its checker catches an unsafe server.
-    #[arg(long, hide = true, value_parser = parse_bug)]
+    /// commit-on-minority), so that a test can show its checker catches an unsafe server. Only
+    /// in builds with the `bugs` feature: the shipped binary has no such flag.
+    #[cfg(feature = "bugs")]
+    #[arg(long, value_parser = parse_bug)]
     unsafe_bug: Option<zab::Bug>,
 }
 
+#[cfg(feature = "bugs")]
 pub(crate) fn parse_bug(name: &str) -> Result<zab::Bug, String> {
     zab::Bug::from_name(name).ok_or_else(|| {
         let names: Vec<&str> = zab::Bug::ALL.iter().map(|b| b.name()).collect();
@@ -22,9 +25,13 @@ pub(crate) fn parse_bug(name: &str) -> Result<zab::Bug, String> {
 }
 
 pub fn run(args: Args) -> Result<(), String> {
+    #[cfg_attr(not(feature = "bugs"), allow(unused_mut))]
     let mut config = server::config::Config::load(&args.config)
         .map_err(|e| format!("{}: {e}", args.config.display()))?;
-    config.unsafe_bug = args.unsafe_bug;
+    #[cfg(feature = "bugs")]
+    {
+        config.unsafe_bug = args.unsafe_bug;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

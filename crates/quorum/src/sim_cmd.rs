@@ -25,7 +25,9 @@ pub struct Args {
     trace: Option<String>,
     /// Run a deliberately broken protocol variant (testing the checker):
     /// ack-before-durable, ack-newleader-before-durable, commit-on-minority,
-    /// accept-stale-newepoch, skip-trunc, confirm-without-quorum.
+    /// accept-stale-newepoch, skip-trunc, confirm-without-quorum. Only in builds with the
+    /// `bugs` feature.
+    #[cfg(feature = "bugs")]
     #[arg(long)]
     bug: Option<String>,
     /// Readable trace lines to print before a violation.
@@ -82,11 +84,21 @@ fn print_violation_context(servers: usize, seed: u64, bug: Option<Bug>, context:
     }
 }
 
+impl Args {
+    /// The broken variant asked for (none without the `bugs` feature).
+    fn bug(&self) -> Result<Option<Bug>, String> {
+        #[cfg(feature = "bugs")]
+        if let Some(name) = &self.bug {
+            return Bug::from_name(name)
+                .map(Some)
+                .ok_or_else(|| format!("unknown --bug {name}"));
+        }
+        Ok(None)
+    }
+}
+
 pub fn run(args: Args) -> Result<(), String> {
-    let bug = match &args.bug {
-        Some(name) => Some(Bug::from_name(name).ok_or_else(|| format!("unknown --bug {name}"))?),
-        None => None,
-    };
+    let bug = args.bug()?;
     if !(1..=15).contains(&args.servers) {
         return Err(format!("--servers {}: expected 1 to 15", args.servers));
     }
@@ -147,9 +159,7 @@ pub fn run(args: Args) -> Result<(), String> {
             v.detail,
             args.servers,
             failed.seed,
-            args.bug
-                .as_ref()
-                .map_or(String::new(), |b| format!(" --bug {b}"))
+            bug.map_or(String::new(), |b| format!(" --bug {}", b.name()))
         ));
     }
     println!("all invariants held");

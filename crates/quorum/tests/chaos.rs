@@ -81,6 +81,7 @@ fn five_servers_every_fault_no_anomaly() {
 }
 
 #[test]
+#[cfg(feature = "bugs")]
 fn broken_server_committing_without_a_quorum_is_caught() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();

@@ -76,8 +76,9 @@ pub struct Config {
     /// What the server should warn about at start: unknown keys, values moved into range.
     pub warnings: Vec<String>,
     /// A deliberately broken variant of the Zab core, for tests that must show their checker
-    /// catches an unsafe server (`quorum server --unsafe-bug`). Never read from zoo.cfg, so a
-    /// configuration file cannot turn it on.
+    /// catches an unsafe server (`quorum server --unsafe-bug`). Only in builds with the `bugs`
+    /// feature, and never read from zoo.cfg.
+    #[cfg(feature = "bugs")]
     pub unsafe_bug: Option<zab::Bug>,
 }
 
@@ -108,6 +109,7 @@ impl Config {
             my_id: 1,
             ignored: BTreeMap::new(),
             warnings: Vec::new(),
+            #[cfg(feature = "bugs")]
             unsafe_bug: None,
         }
     }

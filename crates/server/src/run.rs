@@ -144,6 +144,7 @@ fn open_replica(
     let mut zab_config = zab::Config::new(zab::ServerId(config.my_id), members);
     zab_config.init_limit = config.init_limit;
     zab_config.sync_limit = config.sync_limit;
+    #[cfg(feature = "bugs")]
     if let Some(bug) = config.unsafe_bug {
         tracing::error!(
             bug = bug.name(),

@@ -344,7 +344,15 @@ impl World {
     fn config(&self, i: usize) -> Config {
         let members = self.nodes.iter().map(|n| n.id).collect();
         let mut cfg = Config::new(self.nodes[i].id, members);
-        cfg.bug = self.opts.bug;
+        #[cfg(feature = "bugs")]
+        {
+            cfg.bug = self.opts.bug;
+        }
+        #[cfg(not(feature = "bugs"))]
+        assert!(
+            self.opts.bug.is_none(),
+            "a broken variant needs a build with the bugs feature"
+        );
         cfg.diff_batch_max = 64;
         cfg
     }

@@ -1,10 +1,9 @@
 //! The simulator sweeps that CI runs: thousands of seeds over 3, 5 and 7 servers with every
-//! fault kind, all invariants checked at every step; and the teeth: every deliberately broken
-//! protocol variant is caught by a sweep.
+//! fault kind, all invariants checked at every step. The teeth (every deliberately broken
+//! protocol variant is caught by a sweep) are in teeth.rs, built with the `bugs` feature.
 
 use sim::sweep::sweep;
 use sim::{Options, World};
-use zab::Bug;
 
 fn assert_clean(servers: usize, from: u64, to: u64) {
     let summary = sweep(servers, from, to, None, 1);
@@ -36,23 +35,6 @@ fn seven_servers_2000_seeds() {
     assert_clean(7, 0, 2_000);
 }
 
-fn assert_caught(bug: Bug) {
-    for servers in [3, 5] {
-        let summary = sweep(servers, 0, 20_000, Some(bug), 1);
-        let failed = summary
-            .failures
-            .first()
-            .unwrap_or_else(|| panic!("{} on {servers} servers was not caught", bug.name()));
-        let v = failed.violation.as_ref().unwrap();
-        assert_ne!(
-            v.invariant,
-            "liveness",
-            "{} caught only as a liveness failure",
-            bug.name()
-        );
-    }
-}
-
 /// Seeds that once failed (found by sweeps while the core was built), kept as regression tests.
 /// The simulator has changed since, so they may no longer drive the same schedule; they are
 /// cheap, and they stay.
@@ -67,36 +49,6 @@ fn regression_seeds() {
             );
         }
     }
-}
-
-#[test]
-fn teeth_ack_before_durable() {
-    assert_caught(Bug::AckBeforeDurable);
-}
-
-#[test]
-fn teeth_ack_newleader_before_durable() {
-    assert_caught(Bug::AckNewLeaderBeforeDurable);
-}
-
-#[test]
-fn teeth_commit_on_minority() {
-    assert_caught(Bug::CommitOnMinority);
-}
-
-#[test]
-fn teeth_accept_stale_newepoch() {
-    assert_caught(Bug::AcceptStaleNewEpoch);
-}
-
-#[test]
-fn teeth_skip_trunc() {
-    assert_caught(Bug::SkipTrunc);
-}
-
-#[test]
-fn teeth_confirm_without_quorum() {
-    assert_caught(Bug::ConfirmWithoutQuorum);
 }
 
 #[test]

@@ -20,8 +20,9 @@ pub struct Config {
     pub election_resend_ticks: u64,
     /// Largest number of transactions sent in one DIFF message.
     pub diff_batch_max: usize,
-    /// A deliberately broken behaviour, for the simulator's teeth tests only. Always `None`
-    /// in a real server.
+    /// A deliberately broken behaviour, for the teeth tests only. It exists only in builds
+    /// with the `bugs` cargo feature, which the shipped binary is never built with.
+    #[cfg(feature = "bugs")]
     pub bug: Option<Bug>,
 }
 
@@ -35,7 +36,22 @@ impl Config {
             sync_limit: 5,
             election_resend_ticks: 2,
             diff_batch_max: 1000,
+            #[cfg(feature = "bugs")]
             bug: None,
+        }
+    }
+
+    /// Whether this peer runs the broken variant `bug` (never, without the `bugs` feature).
+    #[inline]
+    pub(crate) fn has_bug(&self, bug: Bug) -> bool {
+        #[cfg(feature = "bugs")]
+        {
+            self.bug == Some(bug)
+        }
+        #[cfg(not(feature = "bugs"))]
+        {
+            let _ = bug;
+            false
         }
     }
 

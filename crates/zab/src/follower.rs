@@ -198,7 +198,7 @@ impl Peer {
         // counting us twice could let two leaders gather a quorum for one epoch.
         let same_epoch = epoch == self.accepted_epoch;
         let promised = fresh || (same_epoch && self.accepted_leader == leader);
-        let broken = self.cfg.bug == Some(Bug::AcceptStaleNewEpoch);
+        let broken = self.cfg.has_bug(Bug::AcceptStaleNewEpoch);
         if !(fresh || same_epoch || broken) {
             self.stats.stale += 1;
             return self.go_looking();
@@ -271,12 +271,13 @@ impl Peer {
     pub(crate) fn follower_durable(&mut self) {
         let durable = self.history.durable();
         let last = self.history.last();
-        let bug = self.cfg.bug;
+        let early_ack_ld = self.cfg.has_bug(Bug::AckNewLeaderBeforeDurable);
+        let early_ack = self.cfg.has_bug(Bug::AckBeforeDurable);
         let following = self.following();
         let (leader, link, epoch) = (following.leader, following.link, following.epoch);
         match following.phase {
             FollowerPhase::AwaitDurable(zxid) => {
-                if durable < zxid && bug != Some(Bug::AckNewLeaderBeforeDurable) {
+                if durable < zxid && !early_ack_ld {
                     return;
                 }
                 following.phase = FollowerPhase::Broadcast { established: false };
@@ -287,7 +288,7 @@ impl Peer {
                 self.follower_durable();
             }
             FollowerPhase::Broadcast { .. } => {
-                let ackable = if bug == Some(Bug::AckBeforeDurable) {
+                let ackable = if early_ack {
                     last
                 } else {
                     durable
@@ -330,7 +331,7 @@ impl Peer {
         }
         self.history.append(txn.clone());
         self.out.push(Action::Append(vec![txn]));
-        if self.cfg.bug == Some(Bug::AckBeforeDurable) {
+        if self.cfg.has_bug(Bug::AckBeforeDurable) {
             self.follower_durable();
         }
         // Commits that arrived before this proposal can now be delivered.

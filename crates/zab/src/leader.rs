@@ -424,7 +424,7 @@ impl Peer {
         } else if let Some(point) = history.point_at_or_below(follower_last) {
             // The follower holds a suffix this epoch did not keep: drop it.
             self.stats.sync_trunc += 1;
-            if self.cfg.bug != Some(Bug::SkipTrunc) {
+            if !self.cfg.has_bug(Bug::SkipTrunc) {
                 let epoch = self.leading_ref().epoch.expect("epoch chosen");
                 self.send_on_link(to, |link, seq| Message::Trunc {
                     link,
@@ -589,7 +589,7 @@ impl Peer {
     fn advance_commit(&mut self) {
         let quorum = self.cfg.quorum_size();
         let durable = self.history.durable();
-        let bug = self.cfg.bug;
+        let on_minority = self.cfg.has_bug(Bug::CommitOnMinority);
         let leading = self.leading();
         if leading.phase != LeaderPhase::Broadcast {
             return;
@@ -602,7 +602,7 @@ impl Peer {
             .collect();
         acks.push(durable);
         acks.sort_unstable_by(|a, b| b.cmp(a));
-        let needed = if bug == Some(Bug::CommitOnMinority) {
+        let needed = if on_minority {
             1
         } else {
             quorum
@@ -651,7 +651,7 @@ impl Peer {
 
     fn check_confirmations(&mut self) {
         let quorum = self.cfg.quorum_size();
-        let needed = if self.cfg.bug == Some(Bug::ConfirmWithoutQuorum) {
+        let needed = if self.cfg.has_bug(Bug::ConfirmWithoutQuorum) {
             1
         } else {
             quorum

@@ -48,7 +48,9 @@ pub struct Args {
     #[arg(long)]
     history: Option<PathBuf>,
     /// Test only: every server runs this deliberately broken Zab core (a simulator `--bug` name,
-    /// e.g. commit-on-minority), to show that the checkers catch an unsafe server.
+    /// e.g. commit-on-minority), to show that the checkers catch an unsafe server. Only in
+    /// builds with the `bugs` feature.
+    #[cfg(feature = "bugs")]
     #[arg(long, value_parser = crate::server_cmd::parse_bug)]
     unsafe_bug: Option<zab::Bug>,
     /// Draw latency over time, with the fault windows shaded, into this SVG file.
@@ -75,6 +77,16 @@ const SESSION_TIMEOUT: Duration = Duration::from_secs(4);
 const OP_TIMEOUT: Duration = Duration::from_secs(5);
 const HOST: &str = "127.0.0.1";
 
+impl Args {
+    /// The broken core every server runs (none without the `bugs` feature).
+    fn unsafe_bug(&self) -> Option<zab::Bug> {
+        #[cfg(feature = "bugs")]
+        return self.unsafe_bug;
+        #[cfg(not(feature = "bugs"))]
+        None
+    }
+}
+
 pub fn run(args: Args) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -99,14 +111,14 @@ async fn run_async(args: Args) -> Result<(), String> {
         nemesis_name(args.nemesis),
         args.time
     );
-    if let Some(bug) = args.unsafe_bug {
+    if let Some(bug) = args.unsafe_bug() {
         println!(
             "  every server runs the DELIBERATELY BROKEN core {:?}",
             bug.name()
         );
     }
     let started = Instant::now();
-    let mut ens = Ensemble::create(args.servers, args.unsafe_bug).await?;
+    let mut ens = Ensemble::create(args.servers, args.unsafe_bug()).await?;
     for id in 1..=args.servers {
         ens.start(id)?;
     }
