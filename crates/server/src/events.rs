@@ -10,7 +10,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 
 use crate::clients::{ClientEvent, ConnId};
-use crate::replica::log_writer::LogEvent;
+use crate::replica::StorageEvent;
 
 /// To a connection's writer. The channel has no bound of its own: the core counts every byte
 /// it puts there against the connection's `max_outbound_bytes_per_connection` and closes the
@@ -64,6 +64,6 @@ pub enum CoreEvent {
     View {
         reply: oneshot::Sender<crate::four_letter_words::ServerView>,
     },
-    /// From the log writer thread.
-    Log(LogEvent),
+    /// From the storage's writer threads.
+    Storage(StorageEvent),
 }

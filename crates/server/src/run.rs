@@ -17,10 +17,11 @@ use crate::clients::{ClientEffect, ClientEvent, ConnId};
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::core::{Core, Detail};
+use crate::core::{PeerOutbox, ServerReplica};
 use crate::events::{ConnIo, CoreEvent, Outgoing};
 use crate::limits::Limits;
 use crate::peers::net::PeerNet;
-use crate::replica::{Replica, ReplicaError, ReplicaOptions};
+use crate::replica::{FileStorage, Replica, ReplicaError, ReplicaOptions};
 use crate::session::SessionIds;
 use crate::state::ServerState;
 
@@ -64,7 +65,7 @@ pub async fn run(mut config: Config) -> Result<(), ServerError> {
     // fsync batch; peer frames come from authenticated members of the ensemble.
     let (core_tx, core_rx) = mpsc::unbounded_channel::<CoreEvent>();
     let net = start_peers(&config, core_tx.clone()).await?;
-    let replica = open_replica(&config, net.clone(), core_tx)?;
+    let replica = open_replica(&config, core_tx)?;
     let address = config.client_address();
     let listener = TcpListener::bind(address)
         .await
@@ -92,8 +93,10 @@ pub async fn run(mut config: Config) -> Result<(), ServerError> {
     }
     drop(client_tx);
     let tick_time = config.tick_time;
-    let core = Core::new(config, replica, net)?;
-    Driver::new(core).run(client_rx, core_rx, tick_time).await
+    let core = Core::new(config, replica)?;
+    Driver::new(core, net)
+        .run(client_rx, core_rx, tick_time)
+        .await
 }
 
 /// Listens for and dials the other servers (nothing in a standalone server).
@@ -133,9 +136,8 @@ async fn start_peers(
 /// Recovers the replica from disk and starts its Zab core.
 fn open_replica(
     config: &Config,
-    net: PeerNet,
     core_tx: mpsc::UnboundedSender<CoreEvent>,
-) -> Result<Replica<ServerState, PeerNet>, ServerError> {
+) -> Result<ServerReplica<FileStorage>, ServerError> {
     let members: Vec<zab::ServerId> = if config.is_standalone() {
         vec![zab::ServerId(config.my_id)]
     } else {
@@ -175,9 +177,9 @@ fn open_replica(
         &config.data_log_dir,
         options,
         state,
-        net,
+        PeerOutbox::default(),
         move |event| {
-            let _ = core_tx.send(CoreEvent::Log(event));
+            let _ = core_tx.send(CoreEvent::Storage(event));
         },
     )?;
     Ok(replica)
@@ -233,21 +235,29 @@ async fn accept_loop(
     }
 }
 
+/// Events on the core that take longer than this are logged: the core task holds up every
+/// client while it works (a snapshot of a big tree, say).
+const SLOW_EVENT: Duration = Duration::from_millis(100);
+
 /// Feeds the core and carries out its effects.
 struct Driver {
-    core: Core,
+    core: Core<FileStorage>,
+    net: PeerNet,
     clock: SystemClock,
     conns: HashMap<ConnId, ConnIo>,
     effects: Vec<ClientEffect>,
+    frames: Vec<(u64, crate::peers::codec::PeerFrame)>,
 }
 
 impl Driver {
-    fn new(core: Core) -> Driver {
+    fn new(core: Core<FileStorage>, net: PeerNet) -> Driver {
         Driver {
             core,
+            net,
             clock: SystemClock::new(),
             conns: HashMap::new(),
             effects: Vec::new(),
+            frames: Vec::new(),
         }
     }
 
@@ -294,6 +304,21 @@ impl Driver {
 
     /// Hands one event to the core. An error is fatal for the server.
     fn handle(&mut self, event: CoreEvent) -> Result<(), ReplicaError> {
+        let started = Instant::now();
+        let kind = event_kind(&event);
+        let result = self.dispatch(event);
+        let took = started.elapsed();
+        if took >= SLOW_EVENT {
+            tracing::warn!(
+                event = kind,
+                ms = took.as_millis() as u64,
+                "the core was busy"
+            );
+        }
+        result
+    }
+
+    fn dispatch(&mut self, event: CoreEvent) -> Result<(), ReplicaError> {
         let now = self.clock.now();
         match event {
             CoreEvent::Accepted { conn, remote, io } => {
@@ -306,18 +331,28 @@ impl Driver {
                 let _ = reply.send(self.core.four_letter_word(word, now));
             }
             CoreEvent::Peer { from, frame } => self.core.peer(from, frame, now)?,
-            CoreEvent::PeerDisconnected { peer } => self.core.peer_disconnected(peer, now)?,
+            CoreEvent::PeerDisconnected { peer } => {
+                // A reconnect may already be up; the core only hears of a peer that is gone.
+                if !self.net.connected().contains(&peer) {
+                    self.core.peer_disconnected(peer, now)?;
+                }
+            }
             CoreEvent::View { reply } => {
                 let _ = reply.send(self.core.view(Detail::Counters));
             }
-            CoreEvent::Log(event) => self.core.log_event(event, now)?,
+            CoreEvent::Storage(event) => self.core.storage_event(event, now)?,
         }
         self.carry_out();
         Ok(())
     }
 
-    /// Carries out what the core decided for client connections, in order.
+    /// Carries out what the core decided, in order: frames to other servers, then what it
+    /// decided for client connections.
     fn carry_out(&mut self) {
+        self.core.drain_peer_frames(&mut self.frames);
+        for (to, frame) in self.frames.drain(..) {
+            self.net.send(to, &frame);
+        }
         self.core.drain_effects(&mut self.effects);
         for effect in self.effects.drain(..) {
             match effect {
@@ -344,6 +379,19 @@ impl Driver {
                 }
             }
         }
+    }
+}
+
+/// The name of an event, for the slow-event log line.
+fn event_kind(event: &CoreEvent) -> &'static str {
+    match event {
+        CoreEvent::Accepted { .. } => "accepted",
+        CoreEvent::Client(_) => "client",
+        CoreEvent::FourLetterWord { .. } => "four-letter word",
+        CoreEvent::Peer { .. } => "peer frame",
+        CoreEvent::PeerDisconnected { .. } => "peer disconnected",
+        CoreEvent::View { .. } => "metrics",
+        CoreEvent::Storage(_) => "storage",
     }
 }
 

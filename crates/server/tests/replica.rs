@@ -4,8 +4,9 @@
 use std::sync::mpsc;
 
 use bytes::Bytes;
-use server::replica::log_writer::LogEvent;
-use server::replica::{Application, NoPeers, Replica, ReplicaOptions};
+use server::replica::{
+    Application, FileStorage, NoPeers, Replica, ReplicaOptions, StorageEvent as LogEvent,
+};
 use storage::LogOptions;
 use zab::{ServerId, Snapshot, Txn, Zxid};
 
@@ -44,7 +45,10 @@ impl Application for Counter {
 fn open(
     dir: &std::path::Path,
     snap_count: u64,
-) -> (Replica<Counter, NoPeers>, mpsc::Receiver<LogEvent>) {
+) -> (
+    Replica<Counter, FileStorage, NoPeers>,
+    mpsc::Receiver<LogEvent>,
+) {
     let (tx, rx) = mpsc::channel();
     let options = ReplicaOptions {
         zab: zab::Config::new(ServerId(1), vec![ServerId(1)]),
@@ -64,7 +68,11 @@ fn open(
     (replica, rx)
 }
 
-fn commit(replica: &mut Replica<Counter, NoPeers>, events: &mpsc::Receiver<LogEvent>, n: usize) {
+fn commit(
+    replica: &mut Replica<Counter, FileStorage, NoPeers>,
+    events: &mpsc::Receiver<LogEvent>,
+    n: usize,
+) {
     let before = replica.app.applied.len();
     for i in 0..n {
         replica
@@ -76,7 +84,7 @@ fn commit(replica: &mut Replica<Counter, NoPeers>, events: &mpsc::Receiver<LogEv
         let event = events
             .recv_timeout(std::time::Duration::from_secs(10))
             .unwrap();
-        replica.on_log_event(event).unwrap();
+        replica.on_storage_event(event).unwrap();
     }
 }
 
@@ -123,7 +131,9 @@ fn snapshots_bound_the_log_and_restore_the_state() {
     assert_eq!((replica.app.sum, replica.app.applied.len()), (sum, count));
 }
 
-fn error_of(result: Result<Replica<Counter, NoPeers>, server::replica::ReplicaError>) -> String {
+fn error_of(
+    result: Result<Replica<Counter, FileStorage, NoPeers>, server::replica::ReplicaError>,
+) -> String {
     match result {
         Ok(_) => panic!("the replica started"),
         Err(e) => e.to_string(),
@@ -132,7 +142,7 @@ fn error_of(result: Result<Replica<Counter, NoPeers>, server::replica::ReplicaEr
 
 fn try_open(
     dir: &std::path::Path,
-) -> Result<Replica<Counter, NoPeers>, server::replica::ReplicaError> {
+) -> Result<Replica<Counter, FileStorage, NoPeers>, server::replica::ReplicaError> {
     let options = ReplicaOptions {
         zab: zab::Config::new(ServerId(1), vec![ServerId(1)]),
         snap_count: 1_000_000,

@@ -51,4 +51,3 @@ fn teeth_skip_trunc() {
 fn teeth_confirm_without_quorum() {
     assert_caught(Bug::ConfirmWithoutQuorum);
 }
-

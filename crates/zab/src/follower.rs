@@ -288,11 +288,7 @@ impl Peer {
                 self.follower_durable();
             }
             FollowerPhase::Broadcast { .. } => {
-                let ackable = if early_ack {
-                    last
-                } else {
-                    durable
-                };
+                let ackable = if early_ack { last } else { durable };
                 if ackable > following.acked {
                     following.acked = ackable;
                     self.send(

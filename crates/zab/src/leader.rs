@@ -602,11 +602,7 @@ impl Peer {
             .collect();
         acks.push(durable);
         acks.sort_unstable_by(|a, b| b.cmp(a));
-        let needed = if on_minority {
-            1
-        } else {
-            quorum
-        };
+        let needed = if on_minority { 1 } else { quorum };
         let Some(&candidate) = acks.get(needed - 1) else {
             return;
         };

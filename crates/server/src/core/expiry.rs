@@ -6,8 +6,9 @@ use super::Core;
 use crate::clients::{ConnId, Stage};
 use crate::clock::Now;
 use crate::replica::ReplicaError;
+use crate::replica::Storage;
 
-impl Core {
+impl<S: Storage> Core<S> {
     /// Runs the time-driven work due at `now`.
     pub fn expire(&mut self, now: Now) -> Result<(), ReplicaError> {
         self.begin(now);

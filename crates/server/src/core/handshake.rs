@@ -7,10 +7,11 @@ use super::Core;
 use crate::clients::{ConnId, Stage};
 use crate::peers::codec::PeerFrame;
 use crate::replica::ReplicaError;
+use crate::replica::Storage;
 use crate::session::{negotiate_timeout, password};
 use crate::sessions::Connecting;
 
-impl Core {
+impl<S: Storage> Core<S> {
     /// A connection sent its ConnectRequest.
     pub(super) fn connect(
         &mut self,
@@ -90,7 +91,7 @@ impl Core {
             state.sessions.heard(session, now);
         } else if let Some(leader) = leader {
             state.sessions.touch(session);
-            self.net.send(leader, &PeerFrame::Attach { session });
+            self.send_peer(leader, PeerFrame::Attach { session });
         }
         crate::handshake::finish(self.state_mut(), conn, session, timeout);
     }
@@ -122,7 +123,7 @@ impl Core {
                 session,
                 timeout_ms,
             };
-            self.net.send(leader, &frame);
+            self.send_peer(leader, frame);
             Ok(())
         } else {
             let state = self.state_mut();

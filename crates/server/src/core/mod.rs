@@ -12,6 +12,7 @@
 
 mod expiry;
 mod handshake;
+mod outbox;
 mod peer;
 mod requests;
 mod syncs;
@@ -22,34 +23,32 @@ use zab::Input;
 use crate::clients::{ClientEffect, ClientEvent, ConnId, Credit};
 use crate::clock::Now;
 use crate::config::Config;
-use crate::peers::net::PeerNet;
-use crate::replica::{Replica, ReplicaError};
+use crate::peers::codec::PeerFrame;
+use crate::replica::{Replica, ReplicaError, Storage};
 use crate::state::ServerState;
 
+pub use outbox::PeerOutbox;
 pub use view::Detail;
 
+/// The replica as the core drives it: the server's state machine, over some storage, sending
+/// to other servers through the core's outbox.
+pub type ServerReplica<S> = Replica<ServerState, S, PeerOutbox>;
+
 /// The core task's state.
-pub struct Core {
+pub struct Core<S: Storage> {
     pub config: Config,
-    pub replica: Replica<ServerState, PeerNet>,
-    /// Frames to other servers (Zab's own go through the replica).
-    net: PeerNet,
+    pub replica: ServerReplica<S>,
     syncs: syncs::Syncs,
     /// Whether this server served clients after the last event (to notice role changes).
     was_serving: bool,
     was_leading: bool,
 }
 
-impl Core {
-    pub fn new(
-        config: Config,
-        replica: Replica<ServerState, PeerNet>,
-        net: PeerNet,
-    ) -> Result<Core, ReplicaError> {
+impl<S: Storage> Core<S> {
+    pub fn new(config: Config, replica: ServerReplica<S>) -> Result<Core<S>, ReplicaError> {
         let mut core = Core {
             config,
             replica,
-            net,
             syncs: syncs::Syncs::default(),
             was_serving: false,
             was_leading: false,
@@ -100,6 +99,16 @@ impl Core {
         self.state_mut().clients.drain_effects(into);
     }
 
+    /// The frames for other servers decided so far (Zab's and the server's own), in order.
+    pub fn drain_peer_frames(&mut self, into: &mut Vec<(u64, PeerFrame)>) {
+        into.append(&mut self.replica.transport.frames);
+    }
+
+    /// Sends a frame to another server (in order with Zab's own).
+    fn send_peer(&mut self, to: u64, frame: PeerFrame) {
+        self.replica.transport.frames.push((to, frame));
+    }
+
     /// Something happened on a client connection. An error is fatal for the server.
     pub fn client(&mut self, event: ClientEvent, now: Now) -> Result<(), ReplicaError> {
         self.begin(now);
@@ -146,28 +155,24 @@ impl Core {
         result.and(after)
     }
 
-    /// The connection to another server broke.
+    /// The connection to another server broke (and no new one is up: the driver checks).
     pub fn peer_disconnected(&mut self, peer: u64, now: Now) -> Result<(), ReplicaError> {
         self.begin(now);
-        // A reconnect may already be up; the core only acts if that peer is our leader.
-        let result = if self.net.connected().contains(&peer) {
-            Ok(())
-        } else {
-            self.replica
-                .step(Input::PeerDisconnected(zab::ServerId(peer)))
-        };
+        let result = self
+            .replica
+            .step(Input::PeerDisconnected(zab::ServerId(peer)));
         let after = self.after_event();
         result.and(after)
     }
 
-    /// The log or snapshot writer reported.
-    pub fn log_event(
+    /// The storage reported (an fsync done, a snapshot saved, a fatal error).
+    pub fn storage_event(
         &mut self,
-        event: crate::replica::log_writer::LogEvent,
+        event: crate::replica::StorageEvent,
         now: Now,
     ) -> Result<(), ReplicaError> {
         self.begin(now);
-        let result = self.replica.on_log_event(event);
+        let result = self.replica.on_storage_event(event);
         let after = self.after_event();
         result.and(after)
     }
@@ -182,8 +187,7 @@ impl Core {
             // a client that went silent on an open connection must still expire.
             let sessions = self.state_mut().sessions.take_touched();
             if !sessions.is_empty() {
-                let frame = crate::peers::codec::PeerFrame::Touch { sessions };
-                self.net.send(leader, &frame);
+                self.send_peer(leader, PeerFrame::Touch { sessions });
             }
         }
         let after = self.after_event();

@@ -6,8 +6,9 @@ use proto::RequestPacket;
 use super::Core;
 use crate::peers::codec::PeerFrame;
 use crate::replica::ReplicaError;
+use crate::replica::Storage;
 
-impl Core {
+impl<S: Storage> Core<S> {
     pub(super) fn peer_frame(&mut self, from: u64, frame: PeerFrame) -> Result<(), ReplicaError> {
         let leading = self.leading();
         let now = self.now().mono_us;

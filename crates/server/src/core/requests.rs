@@ -9,8 +9,9 @@ use super::Core;
 use crate::clients::{ConnId, Credit, Owed, Stage};
 use crate::peers::codec::PeerFrame;
 use crate::replica::ReplicaError;
+use crate::replica::Storage;
 
-impl Core {
+impl<S: Storage> Core<S> {
     /// A request arrived: it takes its credit, then waits for the session if the handshake is
     /// not answered yet (ZooKeeper queues such requests too), or is served.
     pub(super) fn receive(
@@ -197,7 +198,7 @@ impl Core {
                     auth,
                     request: request.freeze(),
                 };
-                self.net.send(leader, &frame);
+                self.send_peer(leader, frame);
                 Ok(())
             }
             None => {

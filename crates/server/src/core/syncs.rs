@@ -8,6 +8,7 @@ use super::Core;
 use crate::clients::{ConnId, Credit, Owed};
 use crate::peers::codec::PeerFrame;
 use crate::replica::ReplicaError;
+use crate::replica::Storage;
 
 /// A sync the leader is answering: once everything up to `zxid` is committed and a quorum
 /// confirmed leadership round `round`, the server `origin` is told.
@@ -41,7 +42,7 @@ impl Syncs {
     }
 }
 
-impl Core {
+impl<S: Storage> Core<S> {
     /// A client's sync: queued in its connection's order, and asked of the leader.
     pub(super) fn sync(
         &mut self,
@@ -65,7 +66,7 @@ impl Core {
         if self.leading() {
             self.leader_sync(self.config.my_id, token)
         } else if let Some(leader) = self.leader_id() {
-            self.net.send(leader, &PeerFrame::Sync { token });
+            self.send_peer(leader, PeerFrame::Sync { token });
             Ok(())
         } else {
             self.state_mut().clients.close(conn, false);
@@ -111,7 +112,7 @@ impl Core {
                     token: sync.token,
                     zxid: sync.zxid,
                 };
-                self.net.send(sync.origin, &frame);
+                self.send_peer(sync.origin, frame);
             }
         }
     }

@@ -8,6 +8,7 @@ use super::Core;
 use crate::clients::ConnId;
 use crate::clock::Now;
 use crate::four_letter_words::{self, ConnectionView, ServerView};
+use crate::replica::Storage;
 
 /// How much of the server a view walks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,7 +35,7 @@ impl Detail {
     }
 }
 
-impl Core {
+impl<S: Storage> Core<S> {
     /// Answers a four-letter word.
     pub fn four_letter_word(&mut self, word: &str, now: Now) -> String {
         self.begin(now);

@@ -8,19 +8,7 @@ use std::thread::JoinHandle;
 use storage::{FileTxnLog, StorageError, TxnLog};
 use zab::{Txn, Zxid};
 
-/// What the writer reports back to the driver.
-pub enum LogEvent {
-    /// Every record appended up to this zxid is durable.
-    Durable(Zxid),
-    /// The log failed in a way that forbids going on (a failed fsync may have lost pages).
-    Fatal(StorageError),
-    /// The snapshot writer made the snapshot at `zxid` durable and kept snapshots back to
-    /// `oldest_kept`: log records at or below it are no longer needed.
-    SnapshotSaved {
-        zxid: Zxid,
-        oldest_kept: Option<Zxid>,
-    },
-}
+pub use super::storage::StorageEvent;
 
 enum Command {
     Append(Vec<Txn>),
@@ -40,13 +28,13 @@ pub struct LogWriter {
 
 impl LogWriter {
     /// Starts the writer over an open log. `report` is called from the writer thread.
-    pub fn start(mut log: FileTxnLog, report: impl Fn(LogEvent) + Send + 'static) -> LogWriter {
+    pub fn start(mut log: FileTxnLog, report: impl Fn(StorageEvent) + Send + 'static) -> LogWriter {
         let (tx, rx) = mpsc::channel::<Command>();
         let thread = std::thread::Builder::new()
             .name("log-writer".into())
             .spawn(move || {
                 if let Err(error) = run(&mut log, &rx, &report) {
-                    report(LogEvent::Fatal(error));
+                    report(StorageEvent::Fatal(error));
                 }
             })
             .expect("spawn the log writer thread");
@@ -107,7 +95,7 @@ impl Drop for LogWriter {
 fn run(
     log: &mut FileTxnLog,
     commands: &Receiver<Command>,
-    report: &impl Fn(LogEvent),
+    report: &impl Fn(StorageEvent),
 ) -> Result<(), StorageError> {
     while let Ok(first) = commands.recv() {
         let mut pending = false;
@@ -124,7 +112,7 @@ fn run(
                     // Records before the truncation point stay pending; sync them first so the
                     // report below stays truthful.
                     if pending {
-                        report(LogEvent::Durable(Zxid::from_u64(log.sync()?)));
+                        report(StorageEvent::Durable(Zxid::from_u64(log.sync()?)));
                         pending = false;
                     }
                     let result = log.truncate_after(zxid.as_u64());
@@ -149,7 +137,7 @@ fn run(
             next = commands.try_recv().ok();
         }
         if pending {
-            report(LogEvent::Durable(Zxid::from_u64(log.sync()?)));
+            report(StorageEvent::Durable(Zxid::from_u64(log.sync()?)));
         }
     }
     Ok(())

@@ -1,27 +1,30 @@
-//! The replica: the pure Zab core driven with real storage.
+//! The replica: the pure Zab core driven over a [`Storage`].
 //!
 //! This is the server's driver of `zab::Peer`. It carries out the core's actions in order, as
-//! the core's contract demands: epoch files and truncations are durable before the next action
-//! runs, appends go to the [`log_writer`] thread whose fsyncs come back as
-//! `Input::LogDurable`, and committed transactions are handed to the [`Application`].
+//! the core's contract demands: epoch files, truncations and installed snapshots are durable
+//! before the next action runs, appends go to the storage, whose durability comes back as
+//! `Input::LogDurable` (through [`StorageEvent`]), and committed transactions are handed to the
+//! [`Application`]. The same replica runs over files in the server ([`file_storage`]) and over
+//! a simulated disk in the simulator.
 
+pub mod file_storage;
 pub mod log_writer;
+pub mod recover;
 pub mod recovery;
 pub mod snapshot_policy;
 pub mod snapshot_writer;
+pub mod storage;
 
 use std::path::Path;
 
 use bytes::Bytes;
-use storage::{
-    EpochStore, FileEpochStore, FileSnapshotStore, FileTxnLog, LogOptions, SnapshotStore,
-    StorageError, TxnLog,
-};
 use zab::{Action, Boot, Input, Message, NotLeader, Peer, Phase, ServerId, Snapshot, Txn, Zxid};
 
-use log_writer::{LogEvent, LogWriter};
+pub use file_storage::FileStorage;
+pub use recover::{recover, Recovered};
+pub use storage::{Storage, StorageEvent};
+
 use snapshot_policy::SnapshotPolicy;
-use snapshot_writer::SnapshotWriter;
 
 /// The replicated state machine the replica drives.
 pub trait Application {
@@ -52,7 +55,7 @@ impl Transport for NoPeers {
 #[derive(Debug, thiserror::Error)]
 pub enum ReplicaError {
     #[error("storage: {0}")]
-    Storage(#[from] StorageError),
+    Storage(#[from] ::storage::StorageError),
     #[error("snapshot: {0}")]
     Snapshot(String),
     #[error("refusing to start: {0}")]
@@ -60,15 +63,11 @@ pub enum ReplicaError {
 }
 
 /// The Zab core with its disk.
-pub struct Replica<A: Application, T: Transport> {
+pub struct Replica<A: Application, S: Storage, T: Transport> {
     peer: Peer,
-    log: LogWriter,
-    epochs: FileEpochStore,
-    snapshots: FileSnapshotStore,
-    /// Saves the periodic snapshots off the core task.
-    snapshot_writer: SnapshotWriter,
+    storage: S,
     pub app: A,
-    transport: T,
+    pub transport: T,
     out: Vec<Action>,
     /// When the next periodic snapshot is due.
     snapshot_policy: SnapshotPolicy,
@@ -79,64 +78,54 @@ pub struct ReplicaOptions {
     pub zab: zab::Config,
     pub snap_count: u64,
     pub snap_retain: usize,
-    pub log_options: LogOptions,
+    pub log_options: ::storage::LogOptions,
     /// A number that differs between starts of the process (see `zab::Boot::nonce`).
     pub nonce: u64,
 }
 
-impl<A: Application, T: Transport> Replica<A, T> {
+impl<A: Application, T: Transport> Replica<A, FileStorage, T> {
     /// Recovers from `data_dir` (snapshots, epochs) and `log_dir` (the txn log) and starts the
-    /// core. `on_log_event` is called from the log writer thread; it must hand the event back
-    /// to whoever calls [`Replica::on_log_event`].
+    /// core. `on_event` is called from the writer threads; it must hand the event back to
+    /// whoever calls [`Replica::on_storage_event`].
     pub fn open(
         data_dir: &Path,
         log_dir: &Path,
         options: ReplicaOptions,
-        mut app: A,
+        app: A,
         transport: T,
-        on_log_event: impl Fn(LogEvent) + Send + Sync + 'static,
+        on_event: impl Fn(StorageEvent) + Send + Sync + 'static,
     ) -> Result<Self, ReplicaError> {
-        let mut epochs = FileEpochStore::open(data_dir)?;
-        let mut snapshots = FileSnapshotStore::open(data_dir)?;
-        let mut log = FileTxnLog::open(log_dir, options.log_options)?;
-        let stored = epochs.load()?;
+        let (storage, recovered) = FileStorage::open(
+            data_dir,
+            log_dir,
+            options.log_options,
+            options.snap_retain,
+            on_event,
+        )?;
+        Replica::start(options, recovered, app, storage, transport)
+    }
+}
+
+impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
+    /// Restores `app` from what was recovered and starts the core over `storage`.
+    pub fn start(
+        options: ReplicaOptions,
+        recovered: Recovered,
+        mut app: A,
+        storage: S,
+        transport: T,
+    ) -> Result<Self, ReplicaError> {
         let mut snapshot_zxid = Zxid::ZERO;
         let mut snapshot_bytes = 0;
-        if let Some(snapshot) = snapshots.load_newest()? {
-            snapshot_zxid = Zxid::from_u64(snapshot.zxid);
+        if let Some(snapshot) = &recovered.snapshot {
+            snapshot_zxid = snapshot.zxid;
             snapshot_bytes = snapshot.data.len();
-            let snapshot = Snapshot {
-                zxid: snapshot_zxid,
-                data: Bytes::from(snapshot.data),
-            };
-            app.install(&snapshot).map_err(ReplicaError::Snapshot)?;
+            app.install(snapshot).map_err(ReplicaError::Snapshot)?;
         }
-        let found = recovery::Found {
-            accepted_epoch: stored.accepted_epoch,
-            current_epoch: stored.current_epoch,
-            snapshot: snapshot_zxid,
-            newest_snapshot_file: snapshots.list()?.last().map(|&z| Zxid::from_u64(z)),
-            log_base: Zxid::from_u64(log.base_zxid()),
-            log_last: Zxid::from_u64(log.last_zxid()),
-        };
-        recovery::check(&found).map_err(ReplicaError::Unrecoverable)?;
-        let mut recovered = Vec::new();
-        let last = log.last_zxid();
-        let mut after = snapshot_zxid.as_u64();
-        while after < last {
-            let page = log.read_range(after, last, 16 << 20)?;
-            let Some(end) = page.last().map(|e| e.zxid) else {
-                break;
-            };
-            recovered.extend(page.into_iter().map(|e| Txn {
-                zxid: Zxid::from_u64(e.zxid),
-                data: Bytes::from(e.payload),
-            }));
-            after = end;
-        }
+        let stored = recovered.epochs;
         tracing::info!(
             snapshot = %snapshot_zxid,
-            log_records = recovered.len(),
+            log_records = recovered.log.len(),
             accepted_epoch = stored.accepted_epoch,
             current_epoch = stored.current_epoch,
             "recovered"
@@ -146,21 +135,12 @@ impl<A: Application, T: Transport> Replica<A, T> {
             accepted_leader: ServerId(stored.accepted_leader),
             current_epoch: zab::Epoch(stored.current_epoch),
             snapshot_zxid,
-            log: recovered,
+            log: recovered.log,
             nonce: options.nonce,
         };
-        let peer = Peer::new(options.zab, boot);
-        let report = std::sync::Arc::new(on_log_event);
-        let snapshot_report = report.clone();
-        let snapshot_writer =
-            SnapshotWriter::start(data_dir, options.snap_retain, move |e| snapshot_report(e))?;
-        let log = LogWriter::start(log, move |e| report(e));
         let mut replica = Replica {
-            peer,
-            log,
-            epochs,
-            snapshots,
-            snapshot_writer,
+            peer: Peer::new(options.zab, boot),
+            storage,
             app,
             transport,
             out: Vec::new(),
@@ -186,15 +166,15 @@ impl<A: Application, T: Transport> Replica<A, T> {
         self.execute(out)
     }
 
-    /// A log writer event, handed back from the writer thread.
-    pub fn on_log_event(&mut self, event: LogEvent) -> Result<(), ReplicaError> {
+    /// What the storage reported, handed back by the driver.
+    pub fn on_storage_event(&mut self, event: StorageEvent) -> Result<(), ReplicaError> {
         match event {
-            LogEvent::Durable(zxid) => self.step(Input::LogDurable(zxid)),
-            LogEvent::Fatal(error) => Err(ReplicaError::Storage(error)),
-            LogEvent::SnapshotSaved { zxid, oldest_kept } => {
+            StorageEvent::Durable(zxid) => self.step(Input::LogDurable(zxid)),
+            StorageEvent::Fatal(error) => Err(ReplicaError::Storage(error)),
+            StorageEvent::SnapshotSaved { zxid, oldest_kept } => {
                 tracing::debug!(%zxid, "snapshot durable");
                 if let Some(oldest) = oldest_kept {
-                    self.log.purge_through(oldest);
+                    self.storage.purge_through(oldest);
                 }
                 Ok(())
             }
@@ -223,17 +203,16 @@ impl<A: Application, T: Transport> Replica<A, T> {
             match action {
                 Action::Send { to, message } => self.transport.send(to, message),
                 Action::PersistAcceptedEpoch { epoch, leader } => {
-                    self.epochs.store_accepted_epoch(epoch.0, leader.0)?
+                    self.storage.store_accepted_epoch(epoch, leader)?
                 }
-                Action::PersistCurrentEpoch(epoch) => self.epochs.store_current_epoch(epoch.0)?,
-                Action::Append(txns) => self.log.append(txns),
-                Action::Truncate(zxid) => self.log.truncate(zxid)?,
+                Action::PersistCurrentEpoch(epoch) => self.storage.store_current_epoch(epoch)?,
+                Action::Append(txns) => self.storage.append(txns),
+                Action::Truncate(zxid) => self.storage.truncate(zxid)?,
                 Action::InstallSnapshot(snapshot) => {
                     self.app
                         .install(&snapshot)
                         .map_err(ReplicaError::Snapshot)?;
-                    self.save_snapshot(&snapshot)?;
-                    self.log.reset(snapshot.zxid)?;
+                    self.storage.install_snapshot(&snapshot)?;
                     self.snapshot_policy.taken(snapshot.data.len());
                 }
                 Action::Deliver(txn) => {
@@ -259,30 +238,22 @@ impl<A: Application, T: Transport> Replica<A, T> {
             })?;
         }
         if self.snapshot_policy.due() {
-            let started = std::time::Instant::now();
-            let snapshot = self.app.snapshot();
-            let zxid = snapshot.zxid;
-            self.snapshot_policy.taken(snapshot.data.len());
-            // Serializing is the one part that holds up the core task: worth watching.
-            tracing::info!(
-                %zxid,
-                bytes = snapshot.data.len(),
-                ms = started.elapsed().as_millis() as u64,
-                "snapshot taken"
-            );
-            self.snapshot_writer.save(snapshot);
-            // The in-memory history only feeds DIFF syncs; the log on disk keeps every record
-            // until the snapshot is durable (LogEvent::SnapshotSaved).
-            self.step(Input::Compact(zxid))?;
+            self.take_periodic_snapshot()?;
         }
         Ok(())
     }
 
-    fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), ReplicaError> {
-        let data = snapshot.data.clone();
-        self.snapshots
-            .save(snapshot.zxid.as_u64(), &mut |w| w.write_all(&data))?;
-        tracing::info!(zxid = %snapshot.zxid, bytes = data.len(), "snapshot saved");
-        Ok(())
+    /// Serializes the state (the one part that holds up the core task: the driver logs events
+    /// that take long), hands
+    /// the bytes to the storage, and lets the core forget the history the snapshot covers.
+    fn take_periodic_snapshot(&mut self) -> Result<(), ReplicaError> {
+        let snapshot = self.app.snapshot();
+        let zxid = snapshot.zxid;
+        self.snapshot_policy.taken(snapshot.data.len());
+        tracing::info!(%zxid, bytes = snapshot.data.len(), "snapshot taken");
+        self.storage.save_snapshot(snapshot);
+        // The in-memory history only feeds DIFF syncs; the log on disk keeps every record
+        // until the snapshot is durable (StorageEvent::SnapshotSaved).
+        self.step(Input::Compact(zxid))
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! The tree is serialized on the core task (that is what makes the snapshot consistent: one
 //! applied prefix); only the bytes travel here. When a snapshot is durable the writer deletes
-//! snapshots beyond the retention count and reports [`LogEvent::SnapshotSaved`], on which the
+//! snapshots beyond the retention count and reports [`StorageEvent::SnapshotSaved`], on which the
 //! driver purges the log records the oldest kept snapshot covers. Until then nothing the
 //! recovery needs has been removed, so a crash at any point recovers from the previous snapshot
 //! and the full log. For the same reason a periodic snapshot that fails to save is logged and
@@ -17,7 +17,7 @@ use std::thread::JoinHandle;
 use storage::{FileSnapshotStore, SnapshotStore, StorageError};
 use zab::{Snapshot, Zxid};
 
-use super::log_writer::LogEvent;
+use super::storage::StorageEvent;
 
 /// A handle on the writer thread.
 pub struct SnapshotWriter {
@@ -31,7 +31,7 @@ impl SnapshotWriter {
     pub fn start(
         dir: &Path,
         retain: usize,
-        report: impl Fn(LogEvent) + Send + 'static,
+        report: impl Fn(StorageEvent) + Send + 'static,
     ) -> Result<SnapshotWriter, StorageError> {
         let mut store = FileSnapshotStore::open(dir)?;
         let (tx, rx) = mpsc::channel::<Snapshot>();
@@ -39,7 +39,7 @@ impl SnapshotWriter {
             .name("snapshot-writer".into())
             .spawn(move || {
                 if let Err(error) = run(&mut store, retain.max(1), &rx, &report) {
-                    report(LogEvent::Fatal(error));
+                    report(StorageEvent::Fatal(error));
                 }
             })
             .expect("spawn the snapshot writer thread");
@@ -72,7 +72,7 @@ fn run(
     store: &mut FileSnapshotStore,
     retain: usize,
     snapshots: &Receiver<Snapshot>,
-    report: &impl Fn(LogEvent),
+    report: &impl Fn(StorageEvent),
 ) -> Result<(), StorageError> {
     while let Ok(mut snapshot) = snapshots.recv() {
         // Fell behind (a slow disk): only the newest queued snapshot is worth writing.
@@ -91,7 +91,7 @@ fn run(
         }
         tracing::info!(%zxid, bytes = data.len(), "snapshot saved");
         let oldest_kept = store.purge(retain)?.map(Zxid::from_u64);
-        report(LogEvent::SnapshotSaved { zxid, oldest_kept });
+        report(StorageEvent::SnapshotSaved { zxid, oldest_kept });
     }
     Ok(())
 }

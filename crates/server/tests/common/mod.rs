@@ -17,9 +17,8 @@ use server::clients::{ClientEffect, ClientEvent, ConnId, Credit};
 use server::clock::Now;
 use server::config::Config;
 use server::core::Core;
-use server::peers::net::PeerNet;
-use server::replica::log_writer::LogEvent;
-use server::replica::{Replica, ReplicaOptions};
+use server::core::PeerOutbox;
+use server::replica::{FileStorage, Replica, ReplicaOptions, StorageEvent as LogEvent};
 use server::session::SessionIds;
 use server::state::ServerState;
 
@@ -40,7 +39,7 @@ pub struct Client {
 }
 
 pub struct Harness {
-    pub core: Core,
+    pub core: Core<FileStorage>,
     log: mpsc::Receiver<LogEvent>,
     pub now: Now,
     pub clients: BTreeMap<ConnId, Client>,
@@ -69,13 +68,13 @@ impl Harness {
             dir.path(),
             options,
             state,
-            PeerNet::default(),
+            PeerOutbox::default(),
             move |e| {
                 let _ = tx.send(e);
             },
         )
         .unwrap();
-        let core = Core::new(config, replica, PeerNet::default()).unwrap();
+        let core = Core::new(config, replica).unwrap();
         let mut h = Harness {
             core,
             log: rx,
@@ -121,7 +120,7 @@ impl Harness {
                 .log
                 .recv_timeout(Duration::from_secs(10))
                 .expect("a log report");
-            self.core.log_event(event, self.now).unwrap();
+            self.core.storage_event(event, self.now).unwrap();
             self.collect();
         }
     }
@@ -137,7 +136,7 @@ impl Harness {
                 .recv_timeout(Duration::from_secs(10))
                 .expect("a log report");
             if matches!(event, LogEvent::Durable(z) if z >= last) {
-                self.core.log_event(event, self.now).unwrap();
+                self.core.storage_event(event, self.now).unwrap();
                 self.collect();
                 return;
             }

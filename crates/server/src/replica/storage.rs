@@ -1,0 +1,47 @@
+//! What the replica asks of its disk, and what the disk reports back.
+//!
+//! The contract is zab's driver contract (zab::io): persisting an epoch, truncating, resetting
+//! and saving an installed snapshot are durable when the call returns; appends and periodic
+//! snapshots happen in the background and are reported later as a [`StorageEvent`], which the
+//! driver hands back to the replica. The server's implementation runs the log and the periodic
+//! snapshots on threads over files (`file_storage`); the simulator's runs on simulated time
+//! over a simulated disk.
+
+use storage::StorageError;
+use zab::{Epoch, ServerId, Snapshot, Txn, Zxid};
+
+/// What the storage reports back to the replica.
+#[derive(Debug)]
+pub enum StorageEvent {
+    /// Every record appended up to this zxid is durable.
+    Durable(Zxid),
+    /// The storage failed in a way that forbids going on (a failed fsync may have lost pages).
+    Fatal(StorageError),
+    /// The periodic snapshot at `zxid` is durable, and snapshots are kept back to
+    /// `oldest_kept`: log records at or below it are no longer needed.
+    SnapshotSaved {
+        zxid: Zxid,
+        oldest_kept: Option<Zxid>,
+    },
+}
+
+/// The disk of one replica.
+pub trait Storage {
+    /// Durably records acceptedEpoch and the leader that proposed it.
+    fn store_accepted_epoch(&mut self, epoch: Epoch, leader: ServerId) -> Result<(), StorageError>;
+    /// Durably records currentEpoch.
+    fn store_current_epoch(&mut self, epoch: Epoch) -> Result<(), StorageError>;
+    /// Appends in the background (group commit); reported as [`StorageEvent::Durable`].
+    fn append(&mut self, txns: Vec<Txn>);
+    /// Removes every record after `zxid`; durable on return.
+    fn truncate(&mut self, zxid: Zxid) -> Result<(), StorageError>;
+    /// Saves a snapshot installed from the leader and makes the log continue after it (every
+    /// record dropped); durable on return.
+    fn install_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StorageError>;
+    /// Saves a periodic snapshot in the background; reported as
+    /// [`StorageEvent::SnapshotSaved`]. A snapshot that cannot be saved is logged and skipped.
+    fn save_snapshot(&mut self, snapshot: Snapshot);
+    /// Drops log records at or below `zxid` (a durable snapshot covers them), in the
+    /// background.
+    fn purge_through(&mut self, zxid: Zxid);
+}
