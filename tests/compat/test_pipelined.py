@@ -37,6 +37,13 @@ def test_set_sync_set_pipelined(zkc, base, make_client):
     deadline = time.time() + LOOP_SECONDS
     rounds = 0
     while time.time() < deadline:
+        # One round at a time (waiting for its last answer), as the loop that crashed did...
+        for _ in range(50):
+            zkc.set_async(path, b"a")
+            zkc.sync_async(path)
+            zkc.set_async(path, b"b").get(timeout=30)
+        rounds += 50
+        # ...then 64 rounds in flight at once.
         pending = []
         for _ in range(64):
             pending.append(zkc.set_async(path, b"a"))
