@@ -2,6 +2,7 @@
 //! pipeline (reads answered locally, writes prepped into transactions and broadcast with Zab),
 //! and the Zab driver over real storage.
 
+pub mod accept_backoff;
 pub mod config;
 pub mod connection;
 pub mod core;

@@ -102,9 +102,18 @@ pub fn render(view: &ServerView) -> String {
 
 /// Serves `/metrics` until the process ends.
 pub async fn serve(listener: TcpListener, core: mpsc::UnboundedSender<CoreEvent>) {
+    // An accept error (EMFILE) would repeat at once: wait, longer each time, instead.
+    let mut backoff = crate::accept_backoff::AcceptBackoff::new("metrics");
     loop {
-        let Ok((mut stream, _)) = listener.accept().await else {
-            continue;
+        let mut stream = match listener.accept().await {
+            Ok((stream, _)) => {
+                backoff.succeeded();
+                stream
+            }
+            Err(e) => {
+                backoff.failed(&e).await;
+                continue;
+            }
         };
         let core = core.clone();
         tokio::spawn(async move {

@@ -27,7 +27,12 @@ pub enum ServerError {
 }
 
 /// Runs a server until it fails (storage errors are fatal) or the process is stopped.
-pub async fn run(config: Config) -> Result<(), ServerError> {
+pub async fn run(mut config: Config) -> Result<(), ServerError> {
+    if config.peer_secret.is_none() {
+        config
+            .read_peer_secret()
+            .map_err(|e| ServerError::Unsupported(e.to_string()))?;
+    }
     let (core_tx, mut core_rx) = mpsc::unbounded_channel::<CoreEvent>();
     let log_tx = core_tx.clone();
     let net = if config.is_standalone() {
@@ -49,7 +54,12 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
             .iter()
             .map(|m| (m.id, format!("{}:{}", m.host, m.peer_port)))
             .collect();
-        let net = crate::peers::net::start(config.my_id, listen, peers, core_tx.clone())
+        let options = crate::peers::PeerOptions {
+            secret: config.peer_secret.clone(),
+            max_send_queue_bytes: config.max_peer_send_queue_bytes,
+            ..crate::peers::PeerOptions::new(config.tick_time, config.sync_limit)
+        };
+        let net = crate::peers::net::start(config.my_id, listen, peers, core_tx.clone(), options)
             .await
             .map_err(|source| ServerError::Listen {
                 address: listen.to_string(),
@@ -111,19 +121,18 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let accept_tx = core_tx.clone();
     tokio::spawn(async move {
         let mut next_conn = 0u64;
+        let mut backoff = crate::accept_backoff::AcceptBackoff::new("client");
         loop {
             match listener.accept().await {
                 Ok((stream, remote)) => {
+                    backoff.succeeded();
                     next_conn += 1;
                     let core = accept_tx.clone();
                     tokio::spawn(crate::connection::serve(
                         stream, remote, next_conn, core, max_packet,
                     ));
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
+                Err(e) => backoff.failed(&e).await,
             }
         }
     });
