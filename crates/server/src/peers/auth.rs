@@ -46,6 +46,14 @@ impl PeerSecret {
         (!trimmed.is_empty()).then(|| PeerSecret(Arc::from(trimmed.as_bytes())))
     }
 
+    /// A fresh secret for a new ensemble: 32 random bytes from the operating system, as 64 hex
+    /// digits (the text a secret file holds).
+    pub fn generate_text() -> std::io::Result<String> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
     /// Reads the secret from a file: its content, trimmed, must not be empty.
     pub fn read(path: &Path) -> Result<PeerSecret, String> {
         let text = std::fs::read_to_string(path)
