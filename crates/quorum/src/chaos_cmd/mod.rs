@@ -11,6 +11,7 @@ mod chart;
 mod ensemble;
 mod nemesis;
 mod recorder;
+mod rejoin;
 mod workload;
 
 use chaos::history::{write_jsonl, Event, OpKind};
@@ -57,6 +58,10 @@ pub struct Args {
     /// Random seed (default: from the clock).
     #[arg(long)]
     seed: Option<u64>,
+    /// Instead of a workload: silently partition one follower for each of these times
+    /// (seconds, comma-separated), heal, and print how long it took to follow again.
+    #[arg(long, value_delimiter = ',')]
+    silent_rejoin: Vec<u64>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -85,6 +90,9 @@ pub fn run(args: Args) -> Result<(), String> {
 }
 
 async fn run_async(args: Args) -> Result<(), String> {
+    if !args.silent_rejoin.is_empty() {
+        return rejoin::run(args.servers, &args.silent_rejoin).await;
+    }
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
