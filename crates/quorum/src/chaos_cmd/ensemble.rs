@@ -47,8 +47,9 @@ async fn swallow<R: tokio::io::AsyncRead + Unpin>(mut from: R) {
 }
 
 /// Forwards `from` to `to` until `from` closes; from the first byte read while the link is
-/// silent on, the connection is `lost` and its bytes are dropped (both ways) for good.
-async fn pump<R, W>(mut from: R, mut to: W, rx: watch::Receiver<Cut>, lost: &AtomicBool)
+/// silent on, the connection is `lost` and its bytes are dropped (both ways) for good. Returns
+/// `to` unclosed when lost: dropping it would send a FIN, news a silent partition cannot carry.
+async fn pump<R, W>(mut from: R, mut to: W, rx: watch::Receiver<Cut>, lost: &AtomicBool) -> W
 where
     R: tokio::io::AsyncRead + Unpin,
     W: tokio::io::AsyncWrite + Unpin,
@@ -66,10 +67,10 @@ where
             break;
         }
     }
-    // A close is news that a lost connection cannot carry either.
     if !lost.load(Ordering::Relaxed) {
         let _ = to.shutdown().await;
     }
+    to
 }
 
 impl Link {
@@ -101,6 +102,7 @@ impl Link {
         let lost = AtomicBool::new(false);
         let (a_read, a_write) = inbound.into_split();
         let (b_read, b_write) = outbound.into_split();
+        // Both write halves live until both directions are done (see `pump`).
         let both_ways = async {
             tokio::join!(
                 pump(a_read, b_write, rx.clone(), &lost),

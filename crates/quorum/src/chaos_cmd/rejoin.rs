@@ -19,9 +19,9 @@ pub(super) async fn run(servers: usize, lengths_s: &[u64]) -> Result<(), String>
     for id in 1..=servers {
         ens.start(id)?;
     }
-    for &length in lengths_s {
+    for (round, &length) in lengths_s.iter().enumerate() {
         ens.wait_for_leader(Duration::from_secs(30)).await?;
-        let victim = a_follower(&ens).await?;
+        let victim = a_follower(&ens, round).await?;
         let took = isolate_and_heal(&ens, victim, Duration::from_secs(length)).await?;
         println!(
             "silent partition of server {victim} for {length} s: back in broadcast (Mode: \
@@ -32,14 +32,19 @@ pub(super) async fn run(servers: usize, lengths_s: &[u64]) -> Result<(), String>
     Ok(())
 }
 
-/// A server that follows in broadcast now.
-async fn a_follower(ens: &Ensemble) -> Result<usize, String> {
+/// A server that follows in broadcast now: the followers take turns from one round to the next,
+/// so that both a server that dials its peers and one they dial are measured.
+async fn a_follower(ens: &Ensemble, round: usize) -> Result<usize, String> {
+    let mut followers = Vec::new();
     for id in 1..=ens.servers.len() {
         if ens.mode(id).await.as_deref() == Some("follower") {
-            return Ok(id);
+            followers.push(id);
         }
     }
-    Err("no follower to isolate".into())
+    if followers.is_empty() {
+        return Err("no follower to isolate".into());
+    }
+    Ok(followers[round % followers.len()])
 }
 
 /// Cuts `victim` off silently for `length`, checks it noticed (left broadcast), heals, and
