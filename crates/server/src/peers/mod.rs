@@ -68,11 +68,13 @@ impl PeerOptions {
         self.tick.min(self.silence() / 2)
     }
 
-    /// How long a handshake may take: the silence timeout, within
+    /// How long a handshake may take: half the silence timeout, within
     /// [`MIN_HANDSHAKE_TIME`]..=[`MAX_HANDSHAKE_TIME`]. A dial that went into a black hole is
-    /// given up after this and tried again.
+    /// given up after this and tried again, so after a partition heals the dialler may still
+    /// be waiting out one such attempt: this bounds how long (a healthy handshake is one round
+    /// trip).
     pub fn handshake_timeout(&self) -> Duration {
-        self.silence().clamp(MIN_HANDSHAKE_TIME, MAX_HANDSHAKE_TIME)
+        (self.silence() / 2).clamp(MIN_HANDSHAKE_TIME, MAX_HANDSHAKE_TIME)
     }
 }
 
@@ -85,7 +87,7 @@ mod tests {
         let o = PeerOptions::new(Duration::from_millis(200), 5);
         assert_eq!(o.silence(), Duration::from_secs(1));
         assert_eq!(o.keepalive(), Duration::from_millis(200));
-        assert_eq!(o.handshake_timeout(), Duration::from_secs(1));
+        assert_eq!(o.handshake_timeout(), Duration::from_millis(500));
         let o = PeerOptions::new(Duration::from_millis(2000), 5);
         assert_eq!(o.handshake_timeout(), MAX_HANDSHAKE_TIME);
         let o = PeerOptions::new(Duration::from_millis(100), 1);

@@ -340,9 +340,9 @@ fn next_dial_backoff(previous: Duration) -> Duration {
     }
 }
 
-/// Keeps a link to `peer` up: redials at once when a link that lasted ends, and otherwise
-/// backs off from 50 ms to [`MAX_DIAL_BACKOFF`], counted from the start of each attempt (a
-/// handshake that timed out has already waited).
+/// Keeps a link to `peer` up: redials at once when a link that lasted ends or an attempt timed
+/// out (it has already waited a handshake timeout), and after quick failures (refused, reset,
+/// not proven) backs off from 50 ms to [`MAX_DIAL_BACKOFF`], counted from each attempt's start.
 async fn dial_forever(peer: u64, address: String, shared: Arc<Shared>) {
     let mut backoff = Duration::ZERO;
     let mut log = LogLimit::default();
@@ -371,6 +371,10 @@ async fn dial_forever(peer: u64, address: String, shared: Arc<Shared>) {
                 if log.allow().is_some() {
                     tracing::info!(peer, %address, ?timeout, "no handshake with peer in time");
                 }
+                // A black hole (a silent partition): the attempt itself waited, and the next
+                // starts at once, so that once the network heals the peer is reached within one
+                // handshake timeout.
+                continue;
             }
         }
         backoff = next_dial_backoff(backoff);

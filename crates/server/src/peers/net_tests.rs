@@ -91,7 +91,7 @@ async fn closed_by_peer(stream: &mut TcpStream) -> bool {
 #[tokio::test]
 async fn a_stranger_sending_a_huge_length_is_closed_at_once() {
     let ports = [free_port(), free_port(), free_port()];
-    // A handshake timeout (5 s) far longer than the wait below: the close must come from the
+    // A handshake timeout (3 s) longer than the wait below: the close must come from the
     // refused length, not from the clock.
     let mut opts = options(Some("s"));
     opts.tick = Duration::from_secs(2);
@@ -303,7 +303,7 @@ async fn connections_in_their_handshake_are_capped() {
     }
     let mut one_too_many = TcpStream::connect(("127.0.0.1", ports[0])).await.unwrap();
     assert!(closed_by_peer(&mut one_too_many).await);
-    // The first ones are still waiting for their Hello (5 s handshake timeout).
+    // The first ones are still waiting for their Hello (3 s handshake timeout).
     let mut buf = [0u8; 1];
     let still_open = tokio::time::timeout(Duration::from_millis(100), idle[0].read(&mut buf));
     assert!(
