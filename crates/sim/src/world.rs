@@ -749,36 +749,6 @@ impl World {
         self.partition_generation += 1;
     }
 
-    /// The scripted fault: cut a follower (the first server otherwise) off from everyone, both
-    /// ways, for [`Options::isolation`]'s ticks.
-    fn isolate_a_follower(&mut self) {
-        let Some(isolation) = self.opts.isolation else {
-            return;
-        };
-        let n = self.nodes.len();
-        let victim = (0..n)
-            .find(|&k| {
-                let peer = self.nodes[k].peer.as_ref();
-                peer.is_some_and(|p| p.phase() == zab::Phase::FollowingBroadcast)
-            })
-            .unwrap_or(0);
-        for other in (0..n).filter(|&k| k != victim) {
-            self.blocked[victim * n + other] = true;
-            self.blocked[other * n + victim] = true;
-        }
-        self.report.partitions += 1;
-        let id = self.nodes[victim].id;
-        self.trace(TraceEvent::Fault {
-            kind: "partition",
-            detail: format!("isolate follower {id} for {} ticks", isolation.ticks),
-        });
-        let generation = self.partition_generation;
-        self.schedule(
-            isolation.ticks * UNITS_PER_TICK,
-            Event::HealPartition(generation),
-        );
-    }
-
     fn inject_fault(&mut self) -> Result<(), Violation> {
         let n = self.nodes.len();
         let mut kinds = Vec::new();

@@ -1,5 +1,5 @@
-//! What the real peer transport does about silent links, modelled here, and how long the
-//! ensemble takes to recover once a partition heals.
+//! What the real peer transport does about silent links, modelled here; how long the ensemble
+//! takes to recover once a partition heals; and a scripted isolation to measure it on.
 //!
 //! The server's links send a keepalive every tick and drop a link that received nothing for
 //! `syncLimit` ticks (the core then gets `PeerDisconnected`). In the simulator a link is silent
@@ -7,9 +7,10 @@
 
 use zab::{Input, Phase};
 
-use super::World;
+use super::{Event, World};
 use crate::checker::Violation;
 use crate::options::UNITS_PER_TICK;
+use crate::trace::TraceEvent;
 
 /// One directed link's silent spell, as its receiver sees it.
 #[derive(Clone, Copy, Debug, Default)]
@@ -91,5 +92,35 @@ impl World {
                 .nodes
                 .iter()
                 .all(|n| n.peer.as_ref().and_then(|p| p.leader()) == leader)
+    }
+
+    /// The scripted fault: cut a follower (the first server otherwise) off from everyone, both
+    /// ways, for [`Options::isolation`]'s ticks.
+    pub(super) fn isolate_a_follower(&mut self) {
+        let Some(isolation) = self.opts.isolation else {
+            return;
+        };
+        let n = self.nodes.len();
+        let victim = (0..n)
+            .find(|&k| {
+                let peer = self.nodes[k].peer.as_ref();
+                peer.is_some_and(|p| p.phase() == zab::Phase::FollowingBroadcast)
+            })
+            .unwrap_or(0);
+        for other in (0..n).filter(|&k| k != victim) {
+            self.blocked[victim * n + other] = true;
+            self.blocked[other * n + victim] = true;
+        }
+        self.report.partitions += 1;
+        let id = self.nodes[victim].id;
+        self.trace(TraceEvent::Fault {
+            kind: "partition",
+            detail: format!("isolate follower {id} for {} ticks", isolation.ticks),
+        });
+        let generation = self.partition_generation;
+        self.schedule(
+            isolation.ticks * UNITS_PER_TICK,
+            Event::HealPartition(generation),
+        );
     }
 }
