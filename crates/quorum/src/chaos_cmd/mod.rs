@@ -159,7 +159,12 @@ async fn run_async(args: Args) -> Result<(), String> {
         Nemesis::Kill => vec![Fault::Kill],
         Nemesis::KillLeader => vec![Fault::KillLeader],
         Nemesis::Pause => vec![Fault::PauseShort, Fault::PauseLong],
-        Nemesis::Partition => vec![Fault::PartitionHalves, Fault::LeaderIsolated, Fault::Bridge],
+        Nemesis::Partition => vec![
+            Fault::PartitionHalves,
+            Fault::LeaderIsolated,
+            Fault::Bridge,
+            Fault::SilentIsolated,
+        ],
         Nemesis::All => vec![
             Fault::KillLeader,
             Fault::LeaderIsolated,
@@ -168,6 +173,7 @@ async fn run_async(args: Args) -> Result<(), String> {
             Fault::Kill,
             Fault::PauseLong,
             Fault::PartitionHalves,
+            Fault::SilentIsolated,
         ],
         Nemesis::None => vec![],
     };
