@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -135,6 +136,11 @@ class Ensemble:
                 for j in self.servers:
                     if i != j:
                         self.proxies[(i, j)] = LinkProxy(HOST, self.servers[j].peer_port)
+        # Every ensemble authenticates its peer links with a fresh shared secret.
+        self.peer_secret_file = os.path.join(self.dir, "peer.secret")
+        with open(self.peer_secret_file, "w") as f:
+            f.write(secrets.token_hex(32) + "\n")
+        os.chmod(self.peer_secret_file, 0o600)
         for s in self.servers.values():
             os.makedirs(s.data_dir, exist_ok=True)
             with open(os.path.join(s.data_dir, "myid"), "w") as f:
@@ -163,6 +169,7 @@ class Ensemble:
             "forceSync": "yes",
             "4lw.commands.whitelist": "*",
             "admin.enableServer": "false",
+            "quorum.peerSecretFile": self.peer_secret_file,
         }
         if self.snap_count is not None:
             cfg["snapCount"] = self.snap_count

@@ -146,6 +146,10 @@ fn ctrlc_handler(f: impl Fn() + Send + 'static) -> std::io::Result<()> {
 
 fn write_configs(dir: &Path, args: &Args) -> std::io::Result<Vec<PathBuf>> {
     let mut paths = Vec::new();
+    let secret_file = dir.join("peer.secret");
+    if args.servers > 1 {
+        write_peer_secret(&secret_file)?;
+    }
     for i in 1..=args.servers {
         let server_dir = dir.join(format!("s{i}"));
         let data = server_dir.join("data");
@@ -159,6 +163,7 @@ fn write_configs(dir: &Path, args: &Args) -> std::io::Result<Vec<PathBuf>> {
         let _ = writeln!(cfg, "clientPortAddress=127.0.0.1");
         let _ = writeln!(cfg, "4lw.commands.whitelist=*");
         if args.servers > 1 {
+            let _ = writeln!(cfg, "quorum.peerSecretFile={}", secret_file.display());
             for j in 1..=args.servers {
                 let peer = args.peer_port + 2 * (j as u16 - 1);
                 let _ = writeln!(cfg, "server.{j}=127.0.0.1:{peer}:{}", peer + 1);
@@ -170,6 +175,21 @@ fn write_configs(dir: &Path, args: &Args) -> std::io::Result<Vec<PathBuf>> {
         paths.push(path);
     }
     Ok(paths)
+}
+
+/// Writes a fresh random peer secret (64 hex digits), readable by its owner only: every
+/// ensemble `quorum dev` starts authenticates its peer links.
+pub(crate) fn write_peer_secret(path: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let hex = server::peers::PeerSecret::generate_text()?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    writeln!(file, "{hex}")
 }
 
 fn simulate(args: &Args) -> Result<(), String> {

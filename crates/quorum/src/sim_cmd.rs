@@ -53,7 +53,7 @@ fn parse_range(range: &str) -> Result<(u64, u64), String> {
 
 fn describe(report: &Report) -> String {
     format!(
-        "seed {} ({} servers): {} events, {} ticks, {} committed, {} messages ({} dropped, {} duplicated), {} crashes, {} partitions, syncs diff/trunc/snap {}/{}/{}",
+        "seed {} ({} servers): {} events, {} ticks, {} committed, {} messages ({} dropped, {} duplicated), {} crashes, {} partitions, syncs diff/trunc/snap {}/{}/{}, heals timed {} (longest recovery {:.1} ticks)",
         report.seed,
         report.servers,
         report.events,
@@ -66,7 +66,9 @@ fn describe(report: &Report) -> String {
         report.partitions,
         report.syncs_diff,
         report.syncs_trunc,
-        report.syncs_snap
+        report.syncs_snap,
+        report.recoveries,
+        report.recovery_ticks_max()
     )
 }
 
@@ -163,6 +165,13 @@ pub fn run(args: Args) -> Result<(), String> {
         ));
     }
     println!("all invariants held");
+    println!(
+        "recovery after a partition heals (one leader, everyone in broadcast): {} heals timed, \
+         mean {:.1} ticks, longest {:.1} ticks",
+        summary.recoveries,
+        summary.recovery_ticks_mean(),
+        summary.recovery_ticks_max
+    );
     println!(
         "{:.0} seeds/s, {:.0} events/s",
         summary.seeds_per_second(),

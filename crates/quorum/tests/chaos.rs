@@ -13,7 +13,7 @@ use std::sync::Mutex;
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Every fault `--nemesis all` injects, as the summary names them.
-const FAULTS: [&str; 7] = [
+const FAULTS: [&str; 8] = [
     "Kill",
     "KillLeader",
     "PauseShort",
@@ -21,6 +21,7 @@ const FAULTS: [&str; 7] = [
     "PartitionHalves",
     "LeaderIsolated",
     "Bridge",
+    "SilentIsolated",
 ];
 
 fn run_scenario(dir: &Path, args: &[&str]) -> (std::process::Output, Vec<Event>) {

@@ -27,6 +27,9 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// Smallest `quorum.maxPeerSendQueueBytes` taken: a queue must hold a few frames.
+pub const MIN_PEER_SEND_QUEUE_BYTES: usize = 1 << 20;
+
 /// One voting member of the ensemble (`server.N=host:peerPort:electionPort`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {
@@ -80,6 +83,14 @@ pub struct Config {
     /// feature, and never read from zoo.cfg.
     #[cfg(feature = "bugs")]
     pub unsafe_bug: Option<zab::Bug>,
+    /// The file holding the ensemble's shared peer secret (`quorum.peerSecretFile`).
+    pub peer_secret_file: Option<PathBuf>,
+    /// The secret read from `peer_secret_file` by [`Config::load`]; `None` means the peer port
+    /// trusts anyone who can reach it.
+    pub peer_secret: Option<crate::peers::PeerSecret>,
+    /// Bound on the bytes queued for one peer and not yet written
+    /// (`quorum.maxPeerSendQueueBytes`); a link that would pass it is dropped.
+    pub max_peer_send_queue_bytes: usize,
 }
 
 impl Config {
@@ -111,6 +122,9 @@ impl Config {
             warnings: Vec::new(),
             #[cfg(feature = "bugs")]
             unsafe_bug: None,
+            peer_secret_file: None,
+            peer_secret: None,
+            max_peer_send_queue_bytes: crate::peers::DEFAULT_MAX_PEER_SEND_QUEUE_BYTES,
         }
     }
 
@@ -121,6 +135,7 @@ impl Config {
             source,
         })?;
         let mut config = Config::parse(&text)?;
+        config.read_peer_secret()?;
         if !config.members.is_empty() {
             let myid_path = config.data_dir.join("myid");
             let myid = std::fs::read_to_string(&myid_path).map_err(|source| ConfigError::Read {
@@ -141,6 +156,16 @@ impl Config {
             }
         }
         Ok(config)
+    }
+
+    /// Reads the secret named by `quorum.peerSecretFile`, if any: an unreadable or empty file
+    /// is an error, so a server never starts unauthenticated by mistake.
+    pub fn read_peer_secret(&mut self) -> Result<(), ConfigError> {
+        if let Some(path) = &self.peer_secret_file {
+            let secret = crate::peers::PeerSecret::read(path).map_err(ConfigError::Invalid)?;
+            self.peer_secret = Some(secret);
+        }
+        Ok(())
     }
 
     /// Parses the text of a zoo.cfg file.
@@ -218,6 +243,11 @@ impl Config {
             }
             "autopurge.purgeInterval" => self.purge_interval_hours = number(value)?,
             "snapCount" => self.snap_count = self.at_least(key, number(value)?, 2),
+            "quorum.peerSecretFile" => self.peer_secret_file = Some(PathBuf::from(value)),
+            "quorum.maxPeerSendQueueBytes" => {
+                let bytes = self.at_least(key, number(value)?, MIN_PEER_SEND_QUEUE_BYTES as u64);
+                self.max_peer_send_queue_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
+            }
             _ if key.starts_with("server.") => {
                 let id = key["server.".len()..]
                     .parse::<u64>()
@@ -382,6 +412,8 @@ const KNOWN_KEYS: &[&str] = &[
     "snapCount",
     "autopurge.snapRetainCount",
     "autopurge.purgeInterval",
+    "quorum.peerSecretFile",
+    "quorum.maxPeerSendQueueBytes",
 ];
 
 /// Settings of ZooKeeper 3.8 that Quorum accepts and does not use.
@@ -529,6 +561,30 @@ mod tests {
             assert!(cfg.members.len() == 3 || cfg.members.len() == 5);
             assert!(cfg.ignored.is_empty(), "unknown keys: {:?}", cfg.ignored);
         }
+    }
+
+    #[test]
+    fn the_peer_secret_is_read_from_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("peer.secret");
+        let cfg_text = format!(
+            "dataDir=/x\nquorum.peerSecretFile={}\nquorum.maxPeerSendQueueBytes=5000000\n",
+            path.display()
+        );
+        let mut cfg = Config::parse(&cfg_text).unwrap();
+        assert_eq!(cfg.max_peer_send_queue_bytes, 5_000_000);
+        assert!(cfg.ignored.is_empty(), "{:?}", cfg.ignored);
+        let err = cfg.read_peer_secret().unwrap_err().to_string();
+        assert!(err.contains("cannot read the peer secret file"), "{err}");
+        std::fs::write(&path, " \n").unwrap();
+        let err = cfg.read_peer_secret().unwrap_err().to_string();
+        assert!(err.contains("is empty"), "{err}");
+        std::fs::write(&path, "s3cret\n").unwrap();
+        cfg.read_peer_secret().unwrap();
+        assert_eq!(
+            cfg.peer_secret,
+            crate::peers::PeerSecret::from_text("s3cret")
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! everything and does no IO; [`run`] drives it with tokio, [`connection`] and [`peers`] move
 //! bytes.
 
+pub mod accept_backoff;
 pub mod answers;
 pub mod clients;
 pub mod clock;

@@ -100,47 +100,73 @@ pub fn render(view: &ServerView) -> String {
     out
 }
 
-/// Serves `/metrics` until the process ends.
+/// Scrapes served at once; a connection beyond it is closed at once.
+pub const MAX_METRICS_CONNECTIONS: usize = 16;
+/// How long a scrape may take to send its request and read the answer.
+pub const METRICS_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Largest request head read.
+const MAX_REQUEST_BYTES: usize = 8192;
+
+/// Serves `/metrics` until the process ends. A stranger cannot hold the endpoint: at most
+/// [`MAX_METRICS_CONNECTIONS`] at once, each closed after [`METRICS_REQUEST_TIMEOUT`].
 pub async fn serve(listener: TcpListener, core: mpsc::Sender<CoreEvent>) {
+    // An accept error (EMFILE) would repeat at once: wait, longer each time, instead.
+    let mut backoff = crate::accept_backoff::AcceptBackoff::new("metrics");
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_METRICS_CONNECTIONS));
     loop {
-        let Ok((mut stream, _)) = listener.accept().await else {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => {
+                backoff.succeeded();
+                stream
+            }
+            Err(e) => {
+                backoff.failed(&e).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            drop(stream);
             continue;
         };
         let core = core.clone();
         tokio::spawn(async move {
-            let mut request = Vec::with_capacity(512);
-            let mut buf = [0u8; 512];
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 8192 {
-                match stream.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => request.extend_from_slice(&buf[..n]),
-                }
-            }
-            let line = String::from_utf8_lossy(&request);
-            let response = if line.starts_with("GET /metrics ") || line.starts_with("GET /metrics?")
-            {
-                let (tx, rx) = oneshot::channel();
-                let _ = core.send(CoreEvent::View { reply: tx }).await;
-                match rx.await {
-                    Ok(mut view) => {
-                        view.open_fds = crate::fds::open_count();
-                        view.max_fds = crate::fds::limit();
-                        let body = render(&view);
-                        format!(
-                            "HTTP/1.1 200 OK\r\nContent-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                            body.len()
-                        )
-                    }
-                    Err(_) => "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
-                }
-            } else {
-                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                    .to_string()
-            };
-            let _ = stream.write_all(response.as_bytes()).await;
-            let _ = stream.shutdown().await;
+            let _ = tokio::time::timeout(METRICS_REQUEST_TIMEOUT, scrape(stream, core)).await;
+            drop(slot);
         });
     }
+}
+
+/// Reads one request and answers it.
+async fn scrape(mut stream: tokio::net::TcpStream, core: mpsc::Sender<CoreEvent>) {
+    let mut request = Vec::with_capacity(512);
+    let mut buf = [0u8; 512];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < MAX_REQUEST_BYTES {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => request.extend_from_slice(&buf[..n]),
+        }
+    }
+    let line = String::from_utf8_lossy(&request);
+    let response = if line.starts_with("GET /metrics ") || line.starts_with("GET /metrics?") {
+        let (tx, rx) = oneshot::channel();
+        let _ = core.send(CoreEvent::View { reply: tx }).await;
+        match rx.await {
+            Ok(mut view) => {
+                view.open_fds = crate::fds::open_count();
+                view.max_fds = crate::fds::limit();
+                let body = render(&view);
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            }
+            Err(_) => "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
+        }
+    } else {
+        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
+    };
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
 }
 
 #[cfg(test)]

@@ -45,6 +45,11 @@ pub enum ServerError {
 
 /// Runs a server until it fails (storage errors are fatal) or the process is stopped.
 pub async fn run(mut config: Config) -> Result<(), ServerError> {
+    if config.peer_secret.is_none() {
+        config
+            .read_peer_secret()
+            .map_err(|e| ServerError::Unsupported(e.to_string()))?;
+    }
     for warning in &config.warnings {
         tracing::warn!("configuration: {warning}");
     }
@@ -123,7 +128,12 @@ async fn start_peers(
         .iter()
         .map(|m| (m.id, format!("{}:{}", m.host, m.peer_port)))
         .collect();
-    let net = crate::peers::net::start(config.my_id, listen, peers, core_tx)
+    let options = crate::peers::PeerOptions {
+        secret: config.peer_secret.clone(),
+        max_send_queue_bytes: config.max_peer_send_queue_bytes,
+        ..crate::peers::PeerOptions::new(config.tick_time, config.sync_limit)
+    };
+    let net = crate::peers::net::start(config.my_id, listen, peers, core_tx, options)
         .await
         .map_err(|source| ServerError::Listen {
             address: listen.to_string(),
@@ -197,32 +207,24 @@ async fn accept_loop(
     let open = Arc::new(AtomicUsize::new(0));
     let limits = Arc::new(limits);
     let mut next_conn: ConnId = 0;
-    let mut backoff = Duration::from_millis(10);
-    let mut last_warning: Option<Instant> = None;
-    let mut warn = |what: String| {
-        if last_warning.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
-            tracing::warn!("{what}");
-            last_warning = Some(Instant::now());
-        }
-    };
+    let mut backoff = crate::accept_backoff::AcceptBackoff::new("client");
+    let mut last_refusal: Option<Instant> = None;
     loop {
         let (stream, remote) = match listener.accept().await {
-            Ok(accepted) => accepted,
+            Ok(accepted) => {
+                backoff.succeeded();
+                accepted
+            }
             Err(e) => {
-                warn(format!(
-                    "accepting a client failed: {e}; backing off {backoff:?}"
-                ));
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(1));
+                backoff.failed(&e).await;
                 continue;
             }
         };
-        backoff = Duration::from_millis(10);
         if open.load(Ordering::Relaxed) >= limits.max_connections {
-            warn(format!(
-                "{remote}: {} client connections open (maxCnxns): refused",
-                limits.max_connections
-            ));
+            if last_refusal.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                tracing::warn!(%remote, max = limits.max_connections, "client connections at maxCnxns: refused");
+                last_refusal = Some(Instant::now());
+            }
             continue;
         }
         open.fetch_add(1, Ordering::Relaxed);

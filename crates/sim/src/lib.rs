@@ -17,7 +17,7 @@ pub mod trace;
 pub mod world;
 
 pub use checker::Violation;
-pub use options::Options;
+pub use options::{Isolation, Options};
 pub use world::{Report, World};
 
 /// Runs one seed without tracing.

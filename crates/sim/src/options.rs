@@ -35,6 +35,15 @@ pub struct Options {
     /// Mean ticks between client submissions (per client).
     pub client_interval: u64,
     pub bug: Option<Bug>,
+    /// A scripted fault on top of the drawn ones: one follower cut off from everyone.
+    pub isolation: Option<Isolation>,
+}
+
+/// Cut a follower off from every other server at `at_tick`, for `ticks` ticks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Isolation {
+    pub at_tick: u64,
+    pub ticks: u64,
 }
 
 impl Options {
@@ -71,6 +80,7 @@ impl Options {
             clients: rng.between(1, 4) as usize,
             client_interval: rng.between(1, 6),
             bug: None,
+            isolation: None,
         }
     }
 }

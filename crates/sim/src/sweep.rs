@@ -20,6 +20,10 @@ pub struct SweepSummary {
     pub syncs_diff: u64,
     pub syncs_trunc: u64,
     pub syncs_snap: u64,
+    /// Partition heals timed (see [`Report::recoveries`]), their total and the longest, in ticks.
+    pub recoveries: u64,
+    pub recovery_ticks_total: f64,
+    pub recovery_ticks_max: f64,
     pub failures: Vec<Report>,
     pub seconds: f64,
 }
@@ -27,6 +31,11 @@ pub struct SweepSummary {
 impl SweepSummary {
     pub fn seeds_per_second(&self) -> f64 {
         self.seeds as f64 / self.seconds.max(1e-9)
+    }
+
+    /// The mean time from a partition healing to one leader with everyone in broadcast.
+    pub fn recovery_ticks_mean(&self) -> f64 {
+        self.recovery_ticks_total / (self.recoveries.max(1) as f64)
     }
 
     pub fn events_per_second(&self) -> f64 {
@@ -58,6 +67,10 @@ pub fn sweep(
         summary.syncs_diff += report.syncs_diff;
         summary.syncs_trunc += report.syncs_trunc;
         summary.syncs_snap += report.syncs_snap;
+        summary.recoveries += report.recoveries;
+        summary.recovery_ticks_total +=
+            report.recovery_units_total as f64 / crate::options::UNITS_PER_TICK as f64;
+        summary.recovery_ticks_max = summary.recovery_ticks_max.max(report.recovery_ticks_max());
         if report.violation.is_some() {
             summary.failures.push(report);
             if summary.failures.len() >= stop_after {

@@ -14,6 +14,8 @@ use crate::options::{Options, UNITS_PER_TICK};
 use crate::rng::Rng;
 use crate::trace::{TraceEvent, Tracer};
 
+mod recovery;
+
 /// What happens at a point of simulated time.
 enum Event {
     Tick(usize),
@@ -32,6 +34,8 @@ enum Event {
     Disconnected(usize, usize),
     /// The faulty phase ends: heal everything.
     HealAll,
+    /// The scripted isolation of a follower begins ([`Options::isolation`]).
+    Isolate(u64),
 }
 
 struct Scheduled {
@@ -86,7 +90,20 @@ pub struct Report {
     pub syncs_diff: u64,
     pub syncs_trunc: u64,
     pub syncs_snap: u64,
+    /// Partition heals timed until one leader and every other server followed it in broadcast
+    /// (heals followed by another fault first are not counted).
+    pub recoveries: u64,
+    /// Sum and largest of those times, in time units (a tick is [`UNITS_PER_TICK`]).
+    pub recovery_units_total: u64,
+    pub recovery_units_max: u64,
     pub violation: Option<Violation>,
+}
+
+impl Report {
+    /// The longest recovery after a heal, in ticks.
+    pub fn recovery_ticks_max(&self) -> f64 {
+        self.recovery_units_max as f64 / UNITS_PER_TICK as f64
+    }
 }
 
 pub struct World {
@@ -99,6 +116,10 @@ pub struct World {
     /// `blocked[from * n + to]`: messages from → to are lost.
     blocked: Vec<bool>,
     partition_generation: u64,
+    /// Per directed link (`from * n + to`): its current silent spell, as `to` sees it.
+    silence: Vec<recovery::Silence>,
+    /// When the partition being recovered from healed.
+    recovering_since: Option<u64>,
     /// Earliest delivery time per link, to keep links FIFO unless reordering is on.
     fifo: Vec<u64>,
     faults_on: bool,
@@ -150,6 +171,8 @@ impl World {
             nodes,
             blocked: vec![false; n * n],
             partition_generation: 0,
+            silence: vec![Default::default(); n * n],
+            recovering_since: None,
             fifo: vec![0; n * n],
             faults_on: true,
             checker: Checker::new(),
@@ -229,6 +252,13 @@ impl World {
         }
         let first_fault = self.fault_delay();
         self.schedule(first_fault, Event::Fault);
+        if let Some(isolation) = self.opts.isolation {
+            let generation = self.partition_generation;
+            self.schedule(
+                isolation.at_tick * UNITS_PER_TICK,
+                Event::Isolate(generation),
+            );
+        }
         self.schedule(self.opts.fault_ticks * UNITS_PER_TICK, Event::HealAll);
         let deadline = (self.opts.fault_ticks + self.opts.liveness_ticks) * UNITS_PER_TICK;
         while let Some(Reverse(next)) = self.queue.pop() {
@@ -238,6 +268,7 @@ impl World {
             self.now = next.time;
             self.report.events += 1;
             self.handle(next.event)?;
+            self.check_recovered();
         }
         if !self.live {
             let leaders: Vec<String> = self
@@ -278,6 +309,7 @@ impl World {
                 if self.nodes[i].peer.is_some() {
                     self.maybe_compact(i)?;
                     self.step(i, Input::Tick)?;
+                    self.check_link_silence(i)?;
                 }
                 if self.healed_at.is_some() && i == 0 {
                     self.probe_liveness()?;
@@ -315,6 +347,11 @@ impl World {
             Event::Disconnected(i, peer) => {
                 let peer_id = self.nodes[peer].id;
                 self.step(i, Input::PeerDisconnected(peer_id))?;
+            }
+            Event::Isolate(generation) => {
+                if generation == self.partition_generation {
+                    self.isolate_a_follower();
+                }
             }
             Event::HealPartition(generation) => {
                 if generation == self.partition_generation {
@@ -382,6 +419,7 @@ impl World {
         }
         node.disk.crash(&mut self.rng, torn);
         node.incarnation += 1;
+        self.recovering_since = None;
         node.fsync_pending = false;
         self.report.crashes += 1;
         // The others' connections to it break; each notices a little later (a TCP reset).
@@ -713,6 +751,7 @@ impl World {
                 kind: "heal",
                 detail: "partition healed".into(),
             });
+            self.start_recovery_clock();
         }
         self.blocked.iter_mut().for_each(|b| *b = false);
         self.partition_generation += 1;
@@ -730,6 +769,7 @@ impl World {
         if kinds.is_empty() {
             return Ok(());
         }
+        self.abandon_recovery_clock();
         let kind = self.rng.pick(&kinds);
         let leader = self.nodes.iter().position(|node| {
             node.peer

@@ -11,6 +11,7 @@ mod chart;
 mod ensemble;
 mod nemesis;
 mod recorder;
+mod rejoin;
 mod workload;
 
 use chaos::history::{write_jsonl, Event, OpKind};
@@ -59,6 +60,10 @@ pub struct Args {
     /// Random seed (default: from the clock).
     #[arg(long)]
     seed: Option<u64>,
+    /// Instead of a workload: silently partition one follower for each of these times
+    /// (seconds, comma-separated), heal, and print how long it took to follow again.
+    #[arg(long, value_delimiter = ',')]
+    silent_rejoin: Vec<u64>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -97,6 +102,9 @@ pub fn run(args: Args) -> Result<(), String> {
 }
 
 async fn run_async(args: Args) -> Result<(), String> {
+    if !args.silent_rejoin.is_empty() {
+        return rejoin::run(args.servers, &args.silent_rejoin).await;
+    }
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -163,7 +171,12 @@ async fn run_async(args: Args) -> Result<(), String> {
         Nemesis::Kill => vec![Fault::Kill],
         Nemesis::KillLeader => vec![Fault::KillLeader],
         Nemesis::Pause => vec![Fault::PauseShort, Fault::PauseLong],
-        Nemesis::Partition => vec![Fault::PartitionHalves, Fault::LeaderIsolated, Fault::Bridge],
+        Nemesis::Partition => vec![
+            Fault::PartitionHalves,
+            Fault::LeaderIsolated,
+            Fault::Bridge,
+            Fault::SilentIsolated,
+        ],
         Nemesis::All => vec![
             Fault::KillLeader,
             Fault::LeaderIsolated,
@@ -172,6 +185,7 @@ async fn run_async(args: Args) -> Result<(), String> {
             Fault::Kill,
             Fault::PauseLong,
             Fault::PartitionHalves,
+            Fault::SilentIsolated,
         ],
         Nemesis::None => vec![],
     };

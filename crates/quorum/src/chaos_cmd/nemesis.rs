@@ -1,6 +1,6 @@
 //! The nemesis: one fault at a time, each healed before the next.
 
-use super::ensemble::Ensemble;
+use super::ensemble::{Cut, Ensemble};
 use super::workload::Rng;
 use super::SESSION_TIMEOUT;
 use std::time::{Duration, Instant};
@@ -14,6 +14,9 @@ pub(super) enum Fault {
     PartitionHalves,
     LeaderIsolated,
     Bridge,
+    /// One server (the leader half the time) cut off by a silent partition: its connections
+    /// stay open and drop every byte, so only the links' own silence timeout notices.
+    SilentIsolated,
 }
 
 impl Fault {
@@ -27,6 +30,7 @@ impl Fault {
             Fault::PartitionHalves => "partition",
             Fault::LeaderIsolated => "leader isolated",
             Fault::Bridge => "bridge",
+            Fault::SilentIsolated => "silent isolation",
         }
     }
 }
@@ -115,6 +119,17 @@ pub(super) async fn inject(
             hold(3000).await;
             ens.heal_links();
             format!("bridge {left:?} <-> {} <-> {right:?} for 3 s", ids[mid])
+        }
+        Fault::SilentIsolated => {
+            let victim = if rng.below(2) == 0 {
+                ens.leader().await.unwrap_or(ids[0])
+            } else {
+                ids[0]
+            };
+            ens.isolate(victim, Cut::Silent);
+            hold(3000).await;
+            ens.heal_links();
+            format!("server {victim} silently isolated for 3 s")
         }
     };
     Ok(Window {

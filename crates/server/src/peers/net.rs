@@ -1,73 +1,159 @@
 //! Connections between the servers of an ensemble: one TCP connection per pair, dialled by
 //! the server with the larger id (as ZooKeeper does, so two servers never race to connect to
-//! each other), opened with a `Hello` naming the speaker. A server accepts only members of its
-//! own configuration. A broken connection is redialled with backoff; messages sent while a
-//! peer is unreachable are dropped (Zab treats that as a lost message and recovers).
+//! each other), opened with the authenticated handshake of `auth.rs`. A server accepts only
+//! members of its own configuration that prove the shared secret.
+//!
+//! A link that receives nothing for `syncLimit` ticks is dropped (every link sends a keepalive
+//! after a tick without traffic, so only a dead or partitioned link is that quiet); the
+//! dialling side then redials at once, and with a backoff of at most a second after failures,
+//! so a healed partition is rejoined quickly. Messages sent while a peer is unreachable are
+//! dropped (Zab treats that as a lost message and recovers by resynchronizing).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-use super::codec::{self, PeerFrame, MAX_FRAME, PROTOCOL_VERSION};
+use super::auth::{self, AcceptPolicy};
+use super::codec::{self, PeerFrame};
+use super::link::{self, Closer, Registered, Times};
+use super::{
+    PeerOptions, DEFAULT_MAX_PEER_SEND_QUEUE_BYTES, FIRST_DIAL_BACKOFF, MAX_DIAL_BACKOFF,
+    MAX_UNIDENTIFIED_PEER_CONNECTIONS,
+};
+use crate::accept_backoff::{AcceptBackoff, LogLimit};
 use crate::events::CoreEvent;
 
-/// Bytes read from a peer socket at a time.
-const READ_BUFFER: usize = 64 * 1024;
-/// Bytes of queued frames written to a peer socket at once.
-const WRITE_BATCH: usize = 256 * 1024;
+/// A registered link, as the senders see it.
+struct LinkHandle {
+    generation: u64,
+    tx: mpsc::UnboundedSender<bytes::Bytes>,
+    queued_bytes: Arc<AtomicUsize>,
+    closer: Arc<Closer>,
+}
 
-/// Per peer id: the generation of its current connection and that connection's writer.
-type Writers = HashMap<u64, (u64, mpsc::UnboundedSender<Bytes>)>;
-
-/// Where frames to each peer go: the writer of its current connection.
-#[derive(Clone, Default)]
+/// Where frames to each peer go: the writer of its current link.
+#[derive(Clone)]
 pub struct PeerNet {
-    writers: Arc<Mutex<Writers>>,
+    links: Arc<Mutex<HashMap<u64, LinkHandle>>>,
     generation: Arc<AtomicU64>,
+    max_send_queue_bytes: usize,
+}
+
+impl Default for PeerNet {
+    fn default() -> PeerNet {
+        PeerNet::new(DEFAULT_MAX_PEER_SEND_QUEUE_BYTES)
+    }
 }
 
 impl PeerNet {
-    /// Sends a frame to a peer if it is connected; drops it otherwise.
-    pub fn send(&self, to: u64, frame: &PeerFrame) {
-        let writers = self.writers.lock().expect("peer table lock");
-        if let Some((_, tx)) = writers.get(&to) {
-            let _ = tx.send(codec::encode(frame));
+    fn new(max_send_queue_bytes: usize) -> PeerNet {
+        PeerNet {
+            links: Arc::default(),
+            generation: Arc::default(),
+            max_send_queue_bytes,
         }
     }
 
-    /// Peers with a live connection.
+    /// The table; a panic elsewhere while holding it leaves it consistent (every change is
+    /// one insert or remove), so a poisoned lock is used as it is.
+    fn table(&self) -> MutexGuard<'_, HashMap<u64, LinkHandle>> {
+        self.links.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a frame for a peer if it is connected; drops it otherwise. A frame that would
+    /// take the peer's queue past its bound closes the link instead: the peer is behind by
+    /// more than Zab can keep in flight, and rejoining (DIFF or SNAP) catches it up.
+    pub fn send(&self, to: u64, frame: &PeerFrame) {
+        let bytes = codec::encode(frame);
+        let links = self.table();
+        let Some(link) = links.get(&to) else { return };
+        if link.closer.is_closing() {
+            return;
+        }
+        let queued = link.queued_bytes.load(Ordering::Acquire);
+        if queued.saturating_add(bytes.len()) > self.max_send_queue_bytes {
+            tracing::warn!(
+                peer = to,
+                queued_bytes = queued,
+                frame_bytes = bytes.len(),
+                max_peer_send_queue_bytes = self.max_send_queue_bytes,
+                "peer send queue full: dropping the link (the peer resynchronizes when it rejoins)"
+            );
+            link.closer.close();
+            return;
+        }
+        link.queued_bytes.fetch_add(bytes.len(), Ordering::AcqRel);
+        let _ = link.tx.send(bytes);
+    }
+
+    /// Peers with a live link.
     pub fn connected(&self) -> Vec<u64> {
-        let mut ids: Vec<u64> = self
-            .writers
-            .lock()
-            .expect("peer table lock")
-            .keys()
-            .copied()
-            .collect();
+        let mut ids: Vec<u64> = self.table().keys().copied().collect();
         ids.sort_unstable();
         ids
     }
 
-    fn register(&self, id: u64, tx: mpsc::UnboundedSender<Bytes>) -> u64 {
-        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
-        self.writers
-            .lock()
-            .expect("peer table lock")
-            .insert(id, (generation, tx));
-        generation
+    /// Whether `id` has a live link.
+    pub fn is_connected(&self, id: u64) -> bool {
+        self.table().contains_key(&id)
     }
 
-    fn unregister(&self, id: u64, generation: u64) {
-        let mut writers = self.writers.lock().expect("peer table lock");
-        if writers.get(&id).is_some_and(|(g, _)| *g == generation) {
-            writers.remove(&id);
+    /// Makes a new link the current one for `id`. A live link is replaced only if `replace`
+    /// (the new one proved the secret); the old one is closed and the core told it is gone,
+    /// before the new link can deliver anything. Without `replace`, a live link wins.
+    fn register(
+        &self,
+        id: u64,
+        replace: bool,
+        core: &mpsc::UnboundedSender<CoreEvent>,
+    ) -> Option<Registered> {
+        let mut links = self.table();
+        if let Some(old) = links.get(&id) {
+            if !replace {
+                return None;
+            }
+            old.closer.close();
+            links.remove(&id);
+            let _ = core.send(CoreEvent::PeerDisconnected { peer: id });
+        }
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
+        let closer = Arc::new(Closer::default());
+        links.insert(
+            id,
+            LinkHandle {
+                generation,
+                tx,
+                queued_bytes: queued_bytes.clone(),
+                closer: closer.clone(),
+            },
+        );
+        Some(Registered {
+            generation,
+            rx,
+            queued_bytes,
+            closer,
+        })
+    }
+
+    /// Removes a link that ended, if it is still the current one, and tells the core — under
+    /// the lock, so that the news cannot overtake frames of a link registered after it.
+    pub(super) fn unregister(
+        &self,
+        id: u64,
+        generation: u64,
+        core: &mpsc::UnboundedSender<CoreEvent>,
+    ) {
+        let mut links = self.table();
+        if links.get(&id).is_some_and(|l| l.generation == generation) {
+            links.remove(&id);
+            let _ = core.send(CoreEvent::PeerDisconnected { peer: id });
         }
     }
 }
@@ -78,164 +164,224 @@ impl crate::replica::Transport for PeerNet {
     }
 }
 
+/// What every connection task of one server shares.
+struct Shared {
+    my_id: u64,
+    members: Vec<u64>,
+    net: PeerNet,
+    core: mpsc::UnboundedSender<CoreEvent>,
+    options: PeerOptions,
+    /// Connections accepted that have not finished the handshake.
+    unidentified: Arc<AtomicUsize>,
+    /// Refused handshakes are logged at most once a second: strangers must not flood the log.
+    refusals: Mutex<LogLimit>,
+}
+
+impl Shared {
+    fn times(&self) -> Times {
+        Times {
+            keepalive: self.options.keepalive(),
+            silence: self.options.silence(),
+        }
+    }
+
+    fn log_refusal(&self, remote: SocketAddr, reason: &str) {
+        let allowed = self
+            .refusals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .allow();
+        if let Some(suppressed) = allowed {
+            tracing::warn!(%remote, %reason, suppressed, "refused a peer connection");
+        }
+    }
+}
+
 /// Starts listening on `listen` and dialling every member with a smaller id.
 pub async fn start(
     my_id: u64,
     listen: SocketAddr,
     members: Vec<(u64, String)>,
     core: mpsc::UnboundedSender<CoreEvent>,
+    options: PeerOptions,
 ) -> std::io::Result<PeerNet> {
-    let net = PeerNet::default();
-    let listener = TcpListener::bind(listen).await?;
-    let known: Vec<u64> = members.iter().map(|(id, _)| *id).collect();
-    {
-        let net = net.clone();
-        let core = core.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, remote)) = listener.accept().await else {
-                    continue;
-                };
-                let (net, core, known) = (net.clone(), core.clone(), known.clone());
-                tokio::spawn(async move {
-                    match accept(stream, my_id, &known).await {
-                        Ok((id, stream)) => run(id, stream, net, core).await,
-                        Err(reason) => {
-                            tracing::warn!(%remote, %reason, "refused a peer connection")
-                        }
-                    }
-                });
-            }
-        });
+    if options.secret.is_none() {
+        tracing::warn!(
+            %listen,
+            "NO PEER SECRET CONFIGURED: the peer port trusts anyone who can reach it (a \
+             stranger can pose as a member, forward writes with any credentials and disrupt \
+             the ensemble); set quorum.peerSecretFile on every server"
+        );
     }
+    let listener = TcpListener::bind(listen).await?;
+    let shared = Arc::new(Shared {
+        my_id,
+        members: members.iter().map(|(id, _)| *id).collect(),
+        net: PeerNet::new(options.max_send_queue_bytes),
+        core,
+        options,
+        unidentified: Arc::default(),
+        refusals: Mutex::default(),
+    });
+    tokio::spawn(accept_loop(listener, shared.clone()));
     for (id, address) in members {
         if id < my_id {
-            tokio::spawn(dial_forever(my_id, id, address, net.clone(), core.clone()));
+            tokio::spawn(dial_forever(id, address, shared.clone()));
         }
     }
-    Ok(net)
+    Ok(shared.net.clone())
 }
 
-async fn accept(
+/// One of the [`MAX_UNIDENTIFIED_PEER_CONNECTIONS`] places for a connection still in its
+/// handshake; given back when dropped.
+struct UnidentifiedSlot(Arc<AtomicUsize>);
+
+impl UnidentifiedSlot {
+    fn take(count: &Arc<AtomicUsize>) -> Option<UnidentifiedSlot> {
+        let before = count.fetch_add(1, Ordering::AcqRel);
+        if before >= MAX_UNIDENTIFIED_PEER_CONNECTIONS {
+            count.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(UnidentifiedSlot(count.clone()))
+    }
+}
+
+impl Drop for UnidentifiedSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Accepts peer connections forever, backing off on accept errors (EMFILE must not spin).
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let mut backoff = AcceptBackoff::new("peer");
+    loop {
+        match listener.accept().await {
+            Ok((stream, remote)) => {
+                backoff.succeeded();
+                let Some(slot) = UnidentifiedSlot::take(&shared.unidentified) else {
+                    shared.log_refusal(remote, "too many connections in their handshake");
+                    continue;
+                };
+                tokio::spawn(inbound(stream, remote, slot, shared.clone()));
+            }
+            Err(e) => backoff.failed(&e).await,
+        }
+    }
+}
+
+/// One accepted connection: the handshake within its timeout, then the link. A refused or
+/// failed handshake closes only this connection; the peer's live link is not touched.
+async fn inbound(
     mut stream: TcpStream,
-    my_id: u64,
-    known: &[u64],
-) -> Result<(u64, TcpStream), String> {
-    let hello = tokio::time::timeout(Duration::from_secs(5), read_frame(&mut stream))
-        .await
-        .map_err(|_| "no Hello within 5 s".to_string())?
-        .map_err(|e| format!("reading Hello: {e}"))?;
-    match codec::decode(&hello) {
-        Ok(PeerFrame::Hello { version, id }) => {
-            if version != PROTOCOL_VERSION {
-                return Err(format!(
-                    "server {id} speaks peer protocol {version}, this one {PROTOCOL_VERSION}"
-                ));
-            }
-            if !known.contains(&id) || id == my_id {
-                return Err(format!("server {id} is not a member of this ensemble"));
-            }
-            if id < my_id {
-                return Err(format!(
-                    "server {id} should wait for this server ({my_id}) to dial"
-                ));
-            }
-            Ok((id, stream))
-        }
-        Ok(other) => Err(format!("expected Hello, got {other:?}")),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-async fn dial_forever(
-    my_id: u64,
-    id: u64,
-    address: String,
-    net: PeerNet,
-    core: mpsc::UnboundedSender<CoreEvent>,
+    remote: SocketAddr,
+    slot: UnidentifiedSlot,
+    shared: Arc<Shared>,
 ) {
-    let mut backoff = Duration::from_millis(50);
-    loop {
-        match TcpStream::connect(&address).await {
-            Ok(mut stream) => {
-                let _ = stream.set_nodelay(true);
-                let hello = codec::encode(&PeerFrame::Hello {
-                    version: PROTOCOL_VERSION,
-                    id: my_id,
-                });
-                if stream.write_all(&hello).await.is_ok() {
-                    backoff = Duration::from_millis(50);
-                    run(id, stream, net.clone(), core.clone()).await;
-                }
-            }
-            Err(e) => tracing::debug!(peer = id, %address, error = %e, "cannot reach peer"),
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(2));
-    }
-}
-
-/// Carries frames both ways until the connection breaks.
-async fn run(id: u64, stream: TcpStream, net: PeerNet, core: mpsc::UnboundedSender<CoreEvent>) {
     let _ = stream.set_nodelay(true);
-    let (reader, mut writer) = stream.into_split();
-    // Frames arrive back to back under load (PROPOSE, COMMIT, ACK); read them from a buffer
-    // rather than with two syscalls each.
-    let mut reader = tokio::io::BufReader::with_capacity(READ_BUFFER, reader);
-    let (tx, mut rx) = mpsc::unbounded_channel::<Bytes>();
-    let generation = net.register(id, tx);
-    tracing::info!(peer = id, "peer connected");
-    let writer_task = tokio::spawn(async move {
-        // Everything queued while the last write was in flight goes out in one write.
-        let mut batch = Vec::with_capacity(WRITE_BATCH);
-        while let Some(frame) = rx.recv().await {
-            batch.clear();
-            batch.extend_from_slice(&frame);
-            while batch.len() < WRITE_BATCH {
-                match rx.try_recv() {
-                    Ok(frame) => batch.extend_from_slice(&frame),
-                    Err(_) => break,
-                }
-            }
-            if writer.write_all(&batch).await.is_err() {
-                break;
-            }
-        }
-    });
-    loop {
-        let payload = match read_frame(&mut reader).await {
-            Ok(payload) => payload,
-            Err(e) => {
-                tracing::info!(peer = id, reason = %e, "peer connection closed");
-                break;
-            }
-        };
-        match codec::decode(&payload) {
-            Ok(frame) => {
-                if core.send(CoreEvent::Peer { from: id, frame }).is_err() {
-                    break;
-                }
-            }
-            Err(e) => {
-                tracing::warn!(peer = id, error = %e, "dropping a connection that sent a bad frame");
-                break;
-            }
-        }
-    }
-    net.unregister(id, generation);
-    writer_task.abort();
-    let _ = core.send(CoreEvent::PeerDisconnected { peer: id });
+    let net = shared.net.clone();
+    let is_live = move |id: u64| net.is_connected(id);
+    let policy = AcceptPolicy {
+        me: shared.my_id,
+        members: &shared.members,
+        secret: shared.options.secret.as_ref(),
+        is_live: &is_live,
+    };
+    let timeout = shared.options.handshake_timeout();
+    let result = tokio::time::timeout(timeout, auth::accept(&mut stream, &policy)).await;
+    drop(slot);
+    let id = match result {
+        Ok(Ok(id)) => id,
+        Ok(Err(e)) => return shared.log_refusal(remote, &e.0),
+        Err(_) => return shared.log_refusal(remote, &format!("no handshake within {timeout:?}")),
+    };
+    // With a secret the new connection proved itself: it replaces a live one (a restarted
+    // peer comes back at once). Without one, the live link wins.
+    let replace = shared.options.secret.is_some();
+    let Some(registered) = shared.net.register(id, replace, &shared.core) else {
+        return shared.log_refusal(remote, &format!("server {id} is already connected"));
+    };
+    tracing::info!(peer = id, %remote, authenticated = replace, "peer connected");
+    link::run(
+        id,
+        stream,
+        registered,
+        shared.net.clone(),
+        shared.core.clone(),
+        shared.times(),
+    )
+    .await;
 }
 
-async fn read_frame<R: AsyncReadExt + Unpin>(reader: &mut R) -> std::io::Result<Bytes> {
-    let len = reader.read_u32().await? as usize;
-    if len > MAX_FRAME {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("frame of {len} bytes"),
-        ));
-    }
-    let mut buf = BytesMut::zeroed(len);
-    reader.read_exact(&mut buf).await?;
-    Ok(buf.freeze())
+/// Connects to `address` and proves who this server is to `peer`.
+async fn connect_and_prove(address: &str, peer: u64, shared: &Shared) -> Result<TcpStream, String> {
+    let mut stream = TcpStream::connect(address)
+        .await
+        .map_err(|e| format!("cannot reach {address}: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    auth::dial(
+        &mut stream,
+        shared.my_id,
+        peer,
+        shared.options.secret.as_ref(),
+    )
+    .await
+    .map_err(|e| e.0)?;
+    Ok(stream)
 }
+
+/// The wait before the next dial after `previous` (zero: the link just ended).
+fn next_dial_backoff(previous: Duration) -> Duration {
+    if previous.is_zero() {
+        FIRST_DIAL_BACKOFF
+    } else {
+        (previous * 2).min(MAX_DIAL_BACKOFF)
+    }
+}
+
+/// Keeps a link to `peer` up: redials at once when a link that lasted ends or an attempt timed
+/// out (it has already waited a handshake timeout), and after quick failures (refused, reset,
+/// not proven) backs off from 50 ms to [`MAX_DIAL_BACKOFF`], counted from each attempt's start.
+async fn dial_forever(peer: u64, address: String, shared: Arc<Shared>) {
+    let mut backoff = Duration::ZERO;
+    let mut log = LogLimit::default();
+    let timeout = shared.options.handshake_timeout();
+    loop {
+        let started = Instant::now();
+        let attempt = tokio::time::timeout(timeout, connect_and_prove(&address, peer, &shared));
+        match attempt.await {
+            Ok(Ok(stream)) => {
+                if let Some(registered) = shared.net.register(peer, true, &shared.core) {
+                    tracing::info!(peer, %address, "peer connected");
+                    let (net, core) = (shared.net.clone(), shared.core.clone());
+                    link::run(peer, stream, registered, net, core, shared.times()).await;
+                    if started.elapsed() >= MAX_DIAL_BACKOFF {
+                        backoff = Duration::ZERO;
+                        continue;
+                    }
+                }
+            }
+            Ok(Err(reason)) => {
+                if log.allow().is_some() {
+                    tracing::info!(peer, %reason, "cannot connect to peer");
+                }
+            }
+            Err(_) => {
+                if log.allow().is_some() {
+                    tracing::info!(peer, %address, ?timeout, "no handshake with peer in time");
+                }
+                // A black hole (a silent partition): the attempt itself waited, and the next
+                // starts at once, so that once the network heals the peer is reached within one
+                // handshake timeout.
+                continue;
+            }
+        }
+        backoff = next_dial_backoff(backoff);
+        tokio::time::sleep(backoff.saturating_sub(started.elapsed())).await;
+    }
+}
+
+#[cfg(test)]
+#[path = "net_tests.rs"]
+mod tests;

@@ -1,0 +1,190 @@
+//! Tests of the peer wire format: every frame round-trips, garbage is an error.
+
+use super::*;
+
+fn roundtrip(frame: PeerFrame) {
+    let bytes = encode(&frame);
+    assert_eq!(
+        u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize,
+        bytes.len() - 4
+    );
+    assert_eq!(decode(&bytes[4..]).unwrap(), frame);
+    // Every cut of it is an error, never a panic.
+    for cut in 0..bytes.len() - 4 {
+        assert!(decode(&bytes[4..4 + cut]).is_err());
+    }
+}
+
+#[test]
+fn every_frame_roundtrips() {
+    let txn = Txn {
+        zxid: Zxid::new(3, 9),
+        data: Bytes::from_static(b"abc"),
+    };
+    let e = Epoch(3);
+    let vote = Vote {
+        leader: ServerId(2),
+        epoch: e,
+        zxid: Zxid::new(2, 5),
+    };
+    let messages = vec![
+        Message::Vote(Notification {
+            round: 7,
+            state: PeerState::Following,
+            vote,
+        }),
+        Message::CEpoch {
+            link: 1,
+            accepted_epoch: e,
+        },
+        Message::NewEpoch {
+            link: 1,
+            seq: 2,
+            epoch: e,
+        },
+        Message::AckEpoch {
+            link: 1,
+            epoch: e,
+            current_epoch: Epoch(2),
+            last_zxid: Zxid::new(2, 5),
+            promised: true,
+        },
+        Message::Diff {
+            link: 1,
+            seq: 3,
+            epoch: e,
+            txns: vec![txn.clone(), txn.clone()],
+        },
+        Message::Trunc {
+            link: 1,
+            seq: 4,
+            epoch: e,
+            zxid: Zxid::new(2, 1),
+        },
+        Message::Snap {
+            link: 1,
+            seq: 5,
+            epoch: e,
+            snapshot: Snapshot {
+                zxid: Zxid::new(2, 4),
+                data: Bytes::from_static(b"state"),
+            },
+        },
+        Message::NewLeader {
+            link: 1,
+            seq: 6,
+            epoch: e,
+            last_zxid: Zxid::new(3, 0),
+        },
+        Message::AckNewLeader {
+            link: 1,
+            epoch: e,
+            zxid: Zxid::new(3, 0),
+        },
+        Message::CommitNewLeader {
+            link: 1,
+            seq: 7,
+            epoch: e,
+            committed: Zxid::new(3, 0),
+        },
+        Message::Propose {
+            link: 1,
+            seq: 8,
+            epoch: e,
+            txn,
+        },
+        Message::Ack {
+            link: 1,
+            epoch: e,
+            zxid: Zxid::new(3, 9),
+        },
+        Message::Commit {
+            link: 1,
+            seq: 9,
+            epoch: e,
+            zxid: Zxid::new(3, 9),
+        },
+        Message::Ping {
+            link: 1,
+            seq: 10,
+            epoch: e,
+            round: 4,
+        },
+        Message::PingAck {
+            link: 1,
+            epoch: e,
+            round: 4,
+        },
+    ];
+    for m in messages {
+        roundtrip(PeerFrame::Zab(m));
+    }
+    roundtrip(PeerFrame::Hello {
+        version: PROTOCOL_VERSION,
+        id: 3,
+        nonce: [7; NONCE_BYTES],
+    });
+    roundtrip(PeerFrame::Challenge {
+        version: PROTOCOL_VERSION,
+        id: 1,
+        nonce: [8; NONCE_BYTES],
+        mac: [9; MAC_BYTES],
+    });
+    roundtrip(PeerFrame::Proof {
+        mac: [10; MAC_BYTES],
+    });
+    roundtrip(PeerFrame::Keepalive);
+    roundtrip(PeerFrame::Forward {
+        session: -5,
+        cxid: 9,
+        auth: vec![Id {
+            scheme: "digest".into(),
+            id: "u:h".into(),
+        }],
+        request: Bytes::from_static(b"\0\0\0\x01"),
+    });
+    roundtrip(PeerFrame::CreateSession {
+        session: 77,
+        timeout_ms: 4000,
+    });
+    roundtrip(PeerFrame::Touch {
+        sessions: vec![1, 2, 3],
+    });
+    roundtrip(PeerFrame::Sync { token: 5 });
+    roundtrip(PeerFrame::SyncDone { token: 5, zxid: 99 });
+}
+
+/// Every handshake frame fits the cap put on a stranger's first frames.
+#[test]
+fn handshake_frames_fit_the_handshake_cap() {
+    let frames = [
+        PeerFrame::Hello {
+            version: PROTOCOL_VERSION,
+            id: u64::MAX,
+            nonce: [0; NONCE_BYTES],
+        },
+        PeerFrame::Challenge {
+            version: PROTOCOL_VERSION,
+            id: u64::MAX,
+            nonce: [0; NONCE_BYTES],
+            mac: [0; MAC_BYTES],
+        },
+        PeerFrame::Proof {
+            mac: [0; MAC_BYTES],
+        },
+    ];
+    for frame in frames {
+        assert!(encode(&frame).len() - 4 <= MAX_HANDSHAKE_FRAME, "{frame:?}");
+    }
+}
+
+#[test]
+fn garbage_is_an_error() {
+    assert!(decode(&[]).is_err());
+    assert!(decode(&[99]).is_err());
+    assert!(decode(&[5, 0xff, 0xff, 0xff, 0xff]).is_err());
+    assert!(decode(&[
+        2, 5, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 3, 0x7f, 0xff, 0xff, 0xff
+    ])
+    .is_err());
+}
