@@ -160,7 +160,10 @@ async fn scrape(mut stream: tokio::net::TcpStream, core: mpsc::Sender<CoreEvent>
                     body.len()
                 )
             }
-            Err(_) => "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
+            Err(_) => {
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_string()
+            }
         }
     } else {
         "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()

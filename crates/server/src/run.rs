@@ -332,7 +332,10 @@ impl Driver {
             CoreEvent::FourLetterWord { word, reply } => {
                 let _ = reply.send(self.core.four_letter_word(word, now));
             }
-            CoreEvent::Peer { from, frame } => self.core.peer(from, frame, now)?,
+            CoreEvent::Peer { from, frame } => {
+                self.net.frames_handled(1);
+                self.core.peer(from, frame, now)?;
+            }
             CoreEvent::PeerDisconnected { peer } => {
                 // A reconnect may already be up; the core only hears of a peer that is gone.
                 if !self.net.connected().contains(&peer) {

@@ -79,7 +79,7 @@ pub(super) async fn run(
     let (reader, writer) = stream.into_split();
     let mut writer_task = tokio::spawn(write_loop(writer, link.rx, link.queued_bytes, times));
     let reason = tokio::select! {
-        reason = read_loop(id, reader, &core, times.silence) => reason,
+        reason = read_loop(id, reader, &net, &core, times.silence) => reason,
         reason = &mut writer_task => reason.unwrap_or_else(|e| format!("writer: {e}")),
         _ = link.closer.closed() => "closed by this server (replaced, or send queue full)".into(),
     };
@@ -92,6 +92,7 @@ pub(super) async fn run(
 async fn read_loop(
     id: u64,
     reader: OwnedReadHalf,
+    net: &PeerNet,
     core: &mpsc::UnboundedSender<CoreEvent>,
     silence: Duration,
 ) -> String {
@@ -109,6 +110,9 @@ async fn read_loop(
                 return "a handshake frame on an established link".into()
             }
             Ok(frame) => {
+                if !net.inbound_slot().await {
+                    return "the core stopped".into();
+                }
                 if core.send(CoreEvent::Peer { from: id, frame }).is_err() {
                     return "the core stopped".into();
                 }

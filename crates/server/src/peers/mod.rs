@@ -16,6 +16,9 @@ pub use auth::PeerSecret;
 /// proposals behind it. A link whose queue would pass it is dropped.
 pub const DEFAULT_MAX_PEER_SEND_QUEUE_BYTES: usize = codec::MAX_FRAME + (256 << 20);
 
+/// Frames from all peers handed to the core and not yet handled; readers wait beyond it.
+pub const MAX_INBOUND_PEER_FRAMES: usize = 4096;
+
 /// Most peer connections at once that have not finished the handshake; more are closed at
 /// once. An ensemble has a handful of members, so this is only ever reached by strangers.
 pub const MAX_UNIDENTIFIED_PEER_CONNECTIONS: usize = 64;

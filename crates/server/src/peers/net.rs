@@ -23,7 +23,7 @@ use super::codec::{self, PeerFrame};
 use super::link::{self, Closer, Registered, Times};
 use super::{
     PeerOptions, DEFAULT_MAX_PEER_SEND_QUEUE_BYTES, FIRST_DIAL_BACKOFF, MAX_DIAL_BACKOFF,
-    MAX_UNIDENTIFIED_PEER_CONNECTIONS,
+    MAX_INBOUND_PEER_FRAMES, MAX_UNIDENTIFIED_PEER_CONNECTIONS,
 };
 use crate::accept_backoff::{AcceptBackoff, LogLimit};
 use crate::events::CoreEvent;
@@ -42,6 +42,10 @@ pub struct PeerNet {
     links: Arc<Mutex<HashMap<u64, LinkHandle>>>,
     generation: Arc<AtomicU64>,
     max_send_queue_bytes: usize,
+    /// Frames received from peers and not yet handled by the core: a reader takes one before
+    /// handing a frame on, the driver gives it back once the core handled it, so a core that
+    /// falls behind is not buried (the links' TCP windows fill instead).
+    inbound_frames: Arc<tokio::sync::Semaphore>,
 }
 
 impl Default for PeerNet {
@@ -56,6 +60,23 @@ impl PeerNet {
             links: Arc::default(),
             generation: Arc::default(),
             max_send_queue_bytes,
+            inbound_frames: Arc::new(tokio::sync::Semaphore::new(MAX_INBOUND_PEER_FRAMES)),
+        }
+    }
+
+    /// The core handled `frames` frames from peers: their readers may hand on as many more.
+    pub fn frames_handled(&self, frames: usize) {
+        self.inbound_frames.add_permits(frames);
+    }
+
+    /// Waits until the core may take one more frame (see `inbound_frames`).
+    pub(super) async fn inbound_slot(&self) -> bool {
+        match self.inbound_frames.acquire().await {
+            Ok(permit) => {
+                permit.forget();
+                true
+            }
+            Err(_) => false,
         }
     }
 
