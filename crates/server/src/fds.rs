@@ -52,3 +52,13 @@ pub fn limit() -> u64 {
     }
     limit.rlim_cur
 }
+
+/// The `mntr` lines about file descriptors, appended off the core task (counting them walks
+/// /proc).
+pub fn descriptor_lines() -> String {
+    format!(
+        "zk_open_file_descriptor_count\t{}\nzk_max_file_descriptor_count\t{}\n",
+        open_count(),
+        limit()
+    )
+}

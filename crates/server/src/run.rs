@@ -21,7 +21,7 @@ use crate::core::{PeerOutbox, ServerReplica};
 use crate::events::{ConnIo, CoreEvent, Outgoing};
 use crate::limits::Limits;
 use crate::peers::net::PeerNet;
-use crate::replica::{FileStorage, Replica, ReplicaError, ReplicaOptions};
+use crate::replica::{FileStorage, ReplicaError, ReplicaOptions};
 use crate::session::SessionIds;
 use crate::state::ServerState;
 
@@ -182,7 +182,7 @@ fn open_replica(
         config.limits.clone(),
         SessionIds::new(config.my_id, clock.wall_ms as u64),
     );
-    let replica = Replica::open(
+    let replica = crate::replica::open(
         &config.data_dir,
         &config.data_log_dir,
         options,

@@ -61,7 +61,7 @@ fn open(
         },
         nonce: 7,
     };
-    let replica = Replica::open(dir, dir, options, Counter::default(), NoPeers, move |e| {
+    let replica = server::replica::open(dir, dir, options, Counter::default(), NoPeers, move |e| {
         let _ = tx.send(e);
     })
     .unwrap();
@@ -150,7 +150,7 @@ fn try_open(
         log_options: LogOptions::default(),
         nonce: 7,
     };
-    Replica::open(dir, dir, options, Counter::default(), NoPeers, |_| {})
+    server::replica::open(dir, dir, options, Counter::default(), NoPeers, |_| {})
 }
 
 /// With its epoch files deleted a server used to start "healthy" and panic on the first

@@ -16,10 +16,6 @@
 //! time. Without a secret the same exchange runs keyed with the empty string: it checks
 //! versions and ids but proves nothing, and the connection is marked unauthenticated.
 
-use std::fmt;
-use std::path::Path;
-use std::sync::Arc;
-
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -28,40 +24,7 @@ use super::codec::{
     self, PeerFrame, MAC_BYTES, MAX_HANDSHAKE_FRAME, NONCE_BYTES, PROTOCOL_VERSION,
 };
 use super::frame_io::read_frame;
-
-/// The secret every server of an ensemble shares. Never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PeerSecret(Arc<[u8]>);
-
-impl fmt::Debug for PeerSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PeerSecret(<redacted>)")
-    }
-}
-
-impl PeerSecret {
-    /// A secret from its text; `None` when the text is empty after trimming.
-    pub fn from_text(text: &str) -> Option<PeerSecret> {
-        let trimmed = text.trim();
-        (!trimmed.is_empty()).then(|| PeerSecret(Arc::from(trimmed.as_bytes())))
-    }
-
-    /// A fresh secret for a new ensemble: 32 random bytes from the operating system, as 64 hex
-    /// digits (the text a secret file holds).
-    pub fn generate_text() -> std::io::Result<String> {
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
-        Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-    }
-
-    /// Reads the secret from a file: its content, trimmed, must not be empty.
-    pub fn read(path: &Path) -> Result<PeerSecret, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the peer secret file {}: {e}", path.display()))?;
-        PeerSecret::from_text(&text)
-            .ok_or_else(|| format!("the peer secret file {} is empty", path.display()))
-    }
-}
+pub use super::PeerSecret;
 
 /// Which side computed a MAC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,7 +44,7 @@ struct Transcript {
 impl Transcript {
     /// The HMAC state for `side`'s MAC over this transcript.
     fn mac(&self, secret: Option<&PeerSecret>, side: Side) -> Hmac<Sha256> {
-        let key: &[u8] = secret.map_or(&[], |s| &s.0);
+        let key: &[u8] = secret.map_or(&[], |s| s.as_bytes());
         // HMAC takes keys of any length; new_from_slice cannot fail for it.
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts any key");
         mac.update(b"quorum peer handshake\0");

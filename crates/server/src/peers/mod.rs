@@ -2,19 +2,13 @@
 //! connections with their keepalives, silence timeout and bounded send queues.
 
 pub mod auth;
-pub mod codec;
 pub mod frame_io;
 mod link;
 pub mod net;
 
 use std::time::Duration;
 
-pub use auth::PeerSecret;
-
-/// Default bound on the bytes queued for one peer and not yet written to its socket: room for
-/// the largest frame ([`codec::MAX_FRAME`], 1 GiB: a SNAP of a whole tree) and 256 MiB of
-/// proposals behind it. A link whose queue would pass it is dropped.
-pub const DEFAULT_MAX_PEER_SEND_QUEUE_BYTES: usize = codec::MAX_FRAME + (256 << 20);
+pub use server_core::peers::{codec, secret, PeerSecret, DEFAULT_MAX_PEER_SEND_QUEUE_BYTES};
 
 /// Frames from all peers handed to the core and not yet handled; readers wait beyond it.
 pub const MAX_INBOUND_PEER_FRAMES: usize = 4096;

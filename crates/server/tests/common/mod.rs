@@ -18,7 +18,7 @@ use server::clock::Now;
 use server::config::Config;
 use server::core::Core;
 use server::core::PeerOutbox;
-use server::replica::{FileStorage, Replica, ReplicaOptions, StorageEvent as LogEvent};
+use server::replica::{FileStorage, ReplicaOptions, StorageEvent as LogEvent};
 use server::session::SessionIds;
 use server::state::ServerState;
 
@@ -63,7 +63,7 @@ impl Harness {
             nonce: 1,
         };
         let state = ServerState::new(config.limits.clone(), SessionIds::new(1, 1_000));
-        let replica = Replica::open(
+        let replica = server::replica::open(
             dir.path(),
             dir.path(),
             options,

@@ -187,16 +187,6 @@ pub fn answer(word: &str, view: &ServerView) -> Option<String> {
     Some(out)
 }
 
-/// The `mntr` lines about file descriptors, appended off the core task (counting them walks
-/// /proc).
-pub fn descriptor_lines() -> String {
-    format!(
-        "zk_open_file_descriptor_count\t{}\nzk_max_file_descriptor_count\t{}\n",
-        crate::fds::open_count(),
-        crate::fds::limit()
-    )
-}
-
 /// What ZooKeeper says when a word is not whitelisted.
 pub fn not_allowed(word: &str) -> String {
     format!("{word} is not executed because it is not in the whitelist.\n")

@@ -1,0 +1,230 @@
+//! The replica: the pure Zab core driven over a [`Storage`].
+//!
+//! This is the server's driver of `zab::Peer`. It carries out the core's actions in order, as
+//! the core's contract demands: epoch files, truncations and installed snapshots are durable
+//! before the next action runs, appends go to the storage, whose durability comes back as
+//! `Input::LogDurable` (through [`StorageEvent`]), and committed transactions are handed to the
+//! [`Application`]. The same replica runs over files in the server (its `replica::file_storage`)
+//! and over a simulated disk in the simulator.
+
+pub mod recover;
+pub mod recovery;
+pub mod snapshot_policy;
+pub mod storage;
+
+use bytes::Bytes;
+use zab::{Action, Boot, Input, Message, NotLeader, Peer, Phase, ServerId, Snapshot, Txn, Zxid};
+
+pub use recover::{recover, Recovered};
+pub use storage::{Storage, StorageEvent};
+
+use snapshot_policy::SnapshotPolicy;
+
+/// The replicated state machine the replica drives.
+pub trait Application {
+    /// Applies a committed transaction (strictly in zxid order).
+    fn deliver(&mut self, txn: &Txn);
+    /// The state as of the last delivered transaction.
+    fn snapshot(&self) -> Snapshot;
+    /// Replaces the whole state (restart, or SNAP from a leader).
+    fn install(&mut self, snapshot: &Snapshot) -> Result<(), String>;
+    /// A quorum confirmed this leader's leadership up to `round`.
+    fn leadership_confirmed(&mut self, round: u64);
+}
+
+/// Where messages to other servers go.
+pub trait Transport {
+    fn send(&mut self, to: ServerId, message: Message);
+}
+
+/// A transport for a single-server ensemble, which has nobody to talk to.
+pub struct NoPeers;
+
+impl Transport for NoPeers {
+    fn send(&mut self, _to: ServerId, _message: Message) {}
+}
+
+/// Why the replica stopped. Storage errors are fatal: the process must stop rather than risk
+/// acknowledging what is not on disk.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicaError {
+    #[error("storage: {0}")]
+    Storage(#[from] ::storage::StorageError),
+    #[error("snapshot: {0}")]
+    Snapshot(String),
+    #[error("refusing to start: {0}")]
+    Unrecoverable(String),
+}
+
+/// The Zab core with its disk.
+pub struct Replica<A: Application, S: Storage, T: Transport> {
+    peer: Peer,
+    storage: S,
+    pub app: A,
+    pub transport: T,
+    out: Vec<Action>,
+    /// When the next periodic snapshot is due.
+    snapshot_policy: SnapshotPolicy,
+}
+
+/// What the replica needs to start.
+pub struct ReplicaOptions {
+    pub zab: zab::Config,
+    pub snap_count: u64,
+    pub snap_retain: usize,
+    pub log_options: ::storage::LogOptions,
+    /// A number that differs between starts of the process (see `zab::Boot::nonce`).
+    pub nonce: u64,
+}
+
+impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
+    /// Restores `app` from what was recovered and starts the core over `storage`.
+    pub fn start(
+        options: ReplicaOptions,
+        recovered: Recovered,
+        mut app: A,
+        storage: S,
+        transport: T,
+    ) -> Result<Self, ReplicaError> {
+        let mut snapshot_zxid = Zxid::ZERO;
+        let mut snapshot_bytes = 0;
+        if let Some(snapshot) = &recovered.snapshot {
+            snapshot_zxid = snapshot.zxid;
+            snapshot_bytes = snapshot.data.len();
+            app.install(snapshot).map_err(ReplicaError::Snapshot)?;
+        }
+        let stored = recovered.epochs;
+        tracing::info!(
+            snapshot = %snapshot_zxid,
+            log_records = recovered.log.len(),
+            accepted_epoch = stored.accepted_epoch,
+            current_epoch = stored.current_epoch,
+            "recovered"
+        );
+        let boot = Boot {
+            accepted_epoch: zab::Epoch(stored.accepted_epoch),
+            accepted_leader: ServerId(stored.accepted_leader),
+            current_epoch: zab::Epoch(stored.current_epoch),
+            snapshot_zxid,
+            log: recovered.log,
+            nonce: options.nonce,
+        };
+        let mut replica = Replica {
+            peer: Peer::new(options.zab, boot),
+            storage,
+            app,
+            transport,
+            out: Vec::new(),
+            snapshot_policy: SnapshotPolicy::new(options.snap_count, snapshot_bytes),
+        };
+        let mut out = std::mem::take(&mut replica.out);
+        replica.peer.start(&mut out);
+        replica.execute(out)?;
+        Ok(replica)
+    }
+
+    pub fn peer(&self) -> &Peer {
+        &self.peer
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.peer.phase()
+    }
+
+    pub fn step(&mut self, input: Input) -> Result<(), ReplicaError> {
+        let mut out = std::mem::take(&mut self.out);
+        self.peer.step(input, &mut out);
+        self.execute(out)
+    }
+
+    /// What the storage reported, handed back by the driver.
+    pub fn on_storage_event(&mut self, event: StorageEvent) -> Result<(), ReplicaError> {
+        match event {
+            StorageEvent::Durable(zxid) => self.step(Input::LogDurable(zxid)),
+            StorageEvent::Fatal(error) => Err(ReplicaError::Storage(error)),
+            StorageEvent::SnapshotSaved { zxid, oldest_kept } => {
+                tracing::debug!(%zxid, "snapshot durable");
+                if let Some(oldest) = oldest_kept {
+                    self.storage.purge_through(oldest);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Starts a leadership-confirmation round (leader only; see `zab::Peer::confirm_leadership`).
+    pub fn confirm_leadership(&mut self) -> Result<Option<u64>, ReplicaError> {
+        let mut out = std::mem::take(&mut self.out);
+        let round = self.peer.confirm_leadership(&mut out);
+        self.execute(out)?;
+        Ok(round)
+    }
+
+    /// Broadcasts a transaction (leader only).
+    pub fn propose(&mut self, data: Bytes) -> Result<Result<Zxid, NotLeader>, ReplicaError> {
+        let mut out = std::mem::take(&mut self.out);
+        let result = self.peer.propose(data, &mut out);
+        self.execute(out)?;
+        Ok(result)
+    }
+
+    fn execute(&mut self, mut out: Vec<Action>) -> Result<(), ReplicaError> {
+        let mut snapshot_requests = Vec::new();
+        for action in out.drain(..) {
+            match action {
+                Action::Send { to, message } => self.transport.send(to, message),
+                Action::PersistAcceptedEpoch { epoch, leader } => {
+                    self.storage.store_accepted_epoch(epoch, leader)?
+                }
+                Action::PersistCurrentEpoch(epoch) => self.storage.store_current_epoch(epoch)?,
+                Action::Append(txns) => self.storage.append(txns),
+                Action::Truncate(zxid) => self.storage.truncate(zxid)?,
+                Action::InstallSnapshot(snapshot) => {
+                    self.app
+                        .install(&snapshot)
+                        .map_err(ReplicaError::Snapshot)?;
+                    self.storage.install_snapshot(&snapshot)?;
+                    self.snapshot_policy.taken(snapshot.data.len());
+                }
+                Action::Deliver(txn) => {
+                    self.app.deliver(&txn);
+                    self.snapshot_policy.delivered(txn.data.len());
+                }
+                Action::TakeSnapshot { for_server } => snapshot_requests.push(for_server),
+                Action::PhaseChanged { phase, epoch } => {
+                    tracing::info!(phase = phase.name(), %epoch, "zab phase");
+                }
+                Action::LeadershipConfirmed { round } => self.app.leadership_confirmed(round),
+                Action::Established { epoch, initial } => {
+                    tracing::info!(%epoch, %initial, "established as leader");
+                }
+            }
+        }
+        self.out = out;
+        for for_server in snapshot_requests {
+            let snapshot = self.app.snapshot();
+            self.step(Input::SnapshotTaken {
+                for_server,
+                snapshot,
+            })?;
+        }
+        if self.snapshot_policy.due() {
+            self.take_periodic_snapshot()?;
+        }
+        Ok(())
+    }
+
+    /// Serializes the state (the one part that holds up the core task: the driver logs events
+    /// that take long), hands
+    /// the bytes to the storage, and lets the core forget the history the snapshot covers.
+    fn take_periodic_snapshot(&mut self) -> Result<(), ReplicaError> {
+        let snapshot = self.app.snapshot();
+        let zxid = snapshot.zxid;
+        self.snapshot_policy.taken(snapshot.data.len());
+        tracing::info!(%zxid, bytes = snapshot.data.len(), "snapshot taken");
+        self.storage.save_snapshot(snapshot);
+        // The in-memory history only feeds DIFF syncs; the log on disk keeps every record
+        // until the snapshot is durable (StorageEvent::SnapshotSaved).
+        self.step(Input::Compact(zxid))
+    }
+}
