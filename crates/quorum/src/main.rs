@@ -18,6 +18,7 @@ mod dev_cmd;
 mod server_cmd;
 mod shell_cmd;
 mod sim_cmd;
+mod sim_server_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -62,10 +63,15 @@ enum BenchCommand {
 
 fn main() {
     let cli = Cli::parse();
+    // A simulation runs thousands of servers' lives: their log lines would drown its report.
+    let default_level = match cli.command {
+        Command::Sim(_) => "error",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -33,9 +33,23 @@ pub struct Args {
     /// Readable trace lines to print before a violation.
     #[arg(long, default_value_t = 60)]
     context: usize,
+    /// What to simulate: `zab` (the Zab core alone) or `server` (the real server core with
+    /// simulated clients, disks and links; docs/simulation.md).
+    #[arg(long, default_value = "zab")]
+    level: Level,
+    /// Threads for a server-level sweep.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
 }
 
-fn parse_range(range: &str) -> Result<(u64, u64), String> {
+/// What `quorum sim` runs.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Level {
+    Zab,
+    Server,
+}
+
+pub(crate) fn parse_range(range: &str) -> Result<(u64, u64), String> {
     let (a, b) = range
         .split_once("..")
         .ok_or_else(|| format!("--seeds {range}: expected A..B"))?;
@@ -87,6 +101,17 @@ fn print_violation_context(servers: usize, seed: u64, bug: Option<Bug>, context:
 }
 
 impl Args {
+    /// The broken server variant asked for with `--level server` (none without `bugs`).
+    fn server_bug(&self) -> Result<Option<server_core::bugs::ServerBug>, String> {
+        #[cfg(feature = "bugs")]
+        if let Some(name) = &self.bug {
+            return server_core::bugs::ServerBug::from_name(name)
+                .map(Some)
+                .ok_or_else(|| format!("unknown --bug {name} at --level server"));
+        }
+        Ok(None)
+    }
+
     /// The broken variant asked for (none without the `bugs` feature).
     fn bug(&self) -> Result<Option<Bug>, String> {
         #[cfg(feature = "bugs")]
@@ -100,6 +125,17 @@ impl Args {
 }
 
 pub fn run(args: Args) -> Result<(), String> {
+    if args.level == Level::Server {
+        return crate::sim_server_cmd::run(
+            args.servers,
+            args.seed,
+            args.seeds.as_deref(),
+            args.trace.as_deref(),
+            args.server_bug()?,
+            args.context,
+            args.threads,
+        );
+    }
     let bug = args.bug()?;
     if !(1..=15).contains(&args.servers) {
         return Err(format!("--servers {}: expected 1 to 15", args.servers));

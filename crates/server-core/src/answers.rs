@@ -1,53 +1,125 @@
-//! Answering in order: each connection's answers leave in the order its requests came, so a
-//! read waits behind the connection's own writes and syncs, and a write applied while a sync
-//! ahead of it still waits keeps its answer until the sync's has gone.
+//! Answering in order. Each connection's answers leave in the order its requests came, and each
+//! answer is *computed* in that order too: a read sees the state after the writes and syncs
+//! before it and before the writes after it, whatever waits in between (a sync the leader has
+//! not confirmed yet, a client slow to read). So the queue (`Conn::queue`) is worked in two
+//! passes: compute what can be computed, in order (`Conn::computed` marks how far), then send,
+//! in order, what is computed and may leave. Watch notifications take their place in the same
+//! order: after the answers computed before the change, before those computed after it.
 
 use proto::{ReplyPacket, Response};
 use tree::Outcome;
 
-use crate::clients::{ConnId, Owed, Stage};
+use crate::bugs::ServerBug;
+use crate::clients::{reply_size, ConnId, Owed, Stage};
 use crate::state::ServerState;
 
 impl ServerState {
     /// Queues an item on a connection, answering at once what can be answered.
     pub fn enqueue(&mut self, conn: ConnId, item: Owed) {
+        if self.bugs.has(ServerBug::ReadBeforeWrite) && matches!(item, Owed::Read { .. }) {
+            return self.send_now(conn, item);
+        }
+        let held = match &item {
+            Owed::Reply { reply, .. } => reply_size(reply),
+            _ => 0,
+        };
         let Some(c) = self.clients.get_mut(conn) else {
             return;
         };
         c.queue.push_back(item);
+        self.clients.hold(conn, held);
         self.drain(conn);
     }
 
-    /// Answers, in order, everything at the front of a connection's queue that can be
-    /// answered now. Stops at a write or sync still in flight, and before a read while the
-    /// connection has too many unwritten bytes (it resumes as they are written).
+    /// Computes what can be computed, then sends what can leave, in order.
     pub fn drain(&mut self, conn: ConnId) {
+        self.compute(conn, false);
+        self.send_ready(conn);
+    }
+
+    /// Computes the connection's items in order as far as it can. Reads wait while the
+    /// connection has too many unwritten bytes, unless `force`d: a write of the connection is
+    /// about to be applied, and the reads before it must not see it.
+    pub fn compute(&mut self, conn: ConnId, force: bool) {
         let applied = self.last_zxid();
+        let sync_early = self.bugs.has(ServerBug::SyncBeforeApply);
         loop {
-            let may_read = self.clients.may_answer_reads(conn);
+            let paused = !force && !self.clients.may_answer_reads(conn);
             let Some(c) = self.clients.get_mut(conn) else {
                 return;
             };
-            let ready = match c.queue.front() {
+            let at = c.computed;
+            match c.queue.get(at) {
                 None => return,
-                Some(Owed::Write { .. }) | Some(Owed::Sync { zxid: None, .. }) => false,
-                Some(Owed::Sync { zxid: Some(z), .. }) if *z > applied => {
-                    self.syncs_waiting.insert(conn);
-                    false
+                Some(Owed::Reply { .. } | Owed::Notification { .. } | Owed::Close) => {
+                    c.computed += 1
                 }
-                Some(Owed::Read { .. }) => may_read,
-                Some(Owed::Sync { .. }) | Some(Owed::Reply { .. }) | Some(Owed::Close) => true,
+                Some(Owed::Sync { zxid: Some(z), .. }) if *z <= applied || sync_early => {
+                    c.computed += 1
+                }
+                Some(Owed::Sync { zxid: Some(_), .. }) => {
+                    self.syncs_waiting.insert(conn);
+                    return;
+                }
+                Some(Owed::Sync { zxid: None, .. } | Owed::Write { .. }) => return,
+                Some(Owed::Read { .. }) if paused => return,
+                Some(Owed::Read { .. }) => self.compute_read(conn, at),
+            }
+        }
+    }
+
+    /// Answers the read at `at` from the tree as it is now; its answer waits its turn.
+    fn compute_read(&mut self, conn: ConnId, at: usize) {
+        let Some(c) = self.clients.get_mut(conn) else {
+            return;
+        };
+        let Some(Owed::Read {
+            packet,
+            started_us,
+            credit,
+        }) = c.queue.get(at)
+        else {
+            return;
+        };
+        let (packet, started_us, credit) = (packet.clone(), *started_us, *credit);
+        let reply = crate::reads::answer(self, conn, &packet);
+        let bytes = reply_size(&reply);
+        let Some(c) = self.clients.get_mut(conn) else {
+            return;
+        };
+        c.queue[at] = Owed::Reply {
+            reply,
+            started_us,
+            credit,
+        };
+        c.computed += 1;
+        self.clients.hold(conn, bytes);
+    }
+
+    /// Sends, in order, what is computed and may leave: answers, notifications, a close, a sync
+    /// the leader confirmed.
+    fn send_ready(&mut self, conn: ConnId) {
+        loop {
+            let Some(c) = self.clients.get_mut(conn) else {
+                return;
             };
+            let ready = c.computed > 0
+                && match c.queue.front() {
+                    Some(Owed::Sync { confirmed, .. }) => *confirmed,
+                    Some(_) => true,
+                    None => false,
+                };
             if !ready {
                 return;
             }
             let item = c.queue.pop_front().expect("the front exists");
-            self.answer(conn, item, applied);
+            c.computed -= 1;
+            self.send_now(conn, item);
         }
     }
 
-    /// Sends the answer for one item that reached the front.
-    fn answer(&mut self, conn: ConnId, item: Owed, applied: i64) {
+    /// Sends one item.
+    fn send_now(&mut self, conn: ConnId, item: Owed) {
         let now = self.now.mono_us;
         match item {
             Owed::Sync {
@@ -55,10 +127,12 @@ impl ServerState {
                 path,
                 started_us,
                 credit,
+                zxid,
                 ..
             } => {
+                let zxid = zxid.unwrap_or_else(|| self.last_zxid());
                 let reply =
-                    ReplyPacket::ok(xid, applied, Response::Sync(proto::SyncResponse { path }));
+                    ReplyPacket::ok(xid, zxid, Response::Sync(proto::SyncResponse { path }));
                 self.clients
                     .send_reply(conn, &reply, Some(started_us), credit, now);
             }
@@ -76,12 +150,35 @@ impl ServerState {
                 started_us,
                 credit,
             } => {
+                self.clients.unhold(conn, reply_size(&reply));
                 self.clients
                     .send_reply(conn, &reply, Some(started_us), credit, now);
             }
+            Owed::Notification { notification } => {
+                self.clients.unhold(conn, reply_size(&notification));
+                self.clients.send_notification(conn, &notification);
+            }
             Owed::Close => self.clients.close(conn, true),
-            Owed::Write { .. } => unreachable!("a write is answered in place, not popped"),
+            Owed::Write { .. } => unreachable!("a write is answered in place, never sent as is"),
         }
+    }
+
+    /// A watch notification for a connection: sent now if nothing waits ahead of it, else in
+    /// its place after what is computed (and before what is not).
+    pub fn notify(&mut self, conn: ConnId, notification: ReplyPacket) {
+        let Some(c) = self.clients.get_mut(conn) else {
+            return;
+        };
+        if c.queue.is_empty() {
+            self.clients.send_notification(conn, &notification);
+            return;
+        }
+        let bytes = reply_size(&notification);
+        let at = c.computed;
+        c.queue.insert(at, Owed::Notification { notification });
+        c.computed += 1;
+        self.clients.hold(conn, bytes);
+        self.send_ready(conn);
     }
 
     /// A write of this connection was applied: its answer takes the write's place in the
@@ -124,6 +221,7 @@ impl ServerState {
             unreachable!("is_write matched a write");
         };
         let reply = ServerState::write_reply(xid, zxid, op, outcome);
+        let bytes = reply_size(&reply);
         c.queue[at] = Owed::Reply {
             reply,
             started_us,
@@ -133,21 +231,38 @@ impl ServerState {
             c.queue.truncate(at + 1);
             self.clients.close_in_order(conn);
         }
+        self.clients.hold(conn, bytes);
         self.drain(conn);
     }
 
-    /// The leader named the zxid a sync waits for: answer it once that is applied here.
-    pub fn sync_ready(&mut self, conn: ConnId, token: u64, zxid: i64) {
+    /// The leader named the zxid a sync waits for: what follows it is computed once that is
+    /// applied here.
+    pub fn sync_zxid(&mut self, conn: ConnId, token: u64, zxid: i64) {
+        self.update_sync(conn, token, |z, _| *z = Some(zxid));
+    }
+
+    /// The leader confirmed with a quorum that it still leads: the sync may be answered.
+    pub fn sync_confirmed(&mut self, conn: ConnId, token: u64, zxid: i64) {
+        self.update_sync(conn, token, |z, confirmed| {
+            z.get_or_insert(zxid);
+            *confirmed = true;
+        });
+    }
+
+    fn update_sync(&mut self, conn: ConnId, token: u64, f: impl Fn(&mut Option<i64>, &mut bool)) {
         let Some(c) = self.clients.get_mut(conn) else {
             return;
         };
         for item in c.queue.iter_mut() {
             if let Owed::Sync {
-                token: t, zxid: z, ..
+                token: t,
+                zxid,
+                confirmed,
+                ..
             } = item
             {
                 if *t == token {
-                    *z = Some(zxid);
+                    f(zxid, confirmed);
                 }
             }
         }

@@ -8,6 +8,7 @@
 //! the simulator with simulated ones. There is no second implementation to keep in step.
 
 pub mod answers;
+pub mod bugs;
 pub mod clients;
 pub mod clock;
 pub mod config;

@@ -84,6 +84,11 @@ impl SessionBook {
         *self.owner.entry(session).or_insert(origin) == origin
     }
 
+    /// The session's holder, as the leader knows it.
+    pub fn owner(&self, session: i64) -> Option<u64> {
+        self.owner.get(&session).copied()
+    }
+
     pub fn is_closing(&self, session: i64) -> bool {
         self.closing.contains(&session)
     }

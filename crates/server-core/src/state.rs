@@ -16,6 +16,7 @@ use tree::acl::check_acl;
 use tree::{DataTree, Outcome, Outstanding, TxnRecord};
 use zab::{Snapshot, Txn, Zxid};
 
+use crate::bugs::{Bugs, ServerBug};
 use crate::clients::{Clients, ConnId};
 use crate::clock::Now;
 use crate::limits::Limits;
@@ -43,6 +44,19 @@ pub struct ServerState {
     pub established: Vec<ConnId>,
     /// The time of the event being handled (the core sets it).
     pub now: Now,
+    /// When on (`record_changes`), every change a transaction made, as its watch events:
+    /// what an outside checker (the simulator) needs to tell which notifications were due.
+    changes: Option<Vec<Change>>,
+    /// A deliberately broken variant (tests of the simulator's checkers only).
+    pub bugs: Bugs,
+}
+
+/// One change an applied transaction made, as the watch event it triggers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub zxid: i64,
+    pub path: String,
+    pub event: EventType,
 }
 
 impl ServerState {
@@ -58,7 +72,29 @@ impl ServerState {
             syncs_waiting: BTreeSet::new(),
             established: Vec::new(),
             now: Now::default(),
+            changes: None,
+            bugs: Bugs::default(),
         }
+    }
+
+    /// Runs a deliberately broken variant (the simulator's teeth).
+    pub fn with_bugs(mut self, bugs: Bugs) -> ServerState {
+        self.bugs = bugs;
+        self.clients.bugs = bugs;
+        self
+    }
+
+    /// Starts recording every change applied transactions make (see [`Change`]).
+    pub fn record_changes(&mut self) {
+        self.changes.get_or_insert_with(Vec::new);
+    }
+
+    /// The changes recorded since the last call.
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        self.changes
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// The zxid put in reply headers: the last applied.
@@ -108,7 +144,7 @@ impl ServerState {
             },
         );
         for conn in watchers {
-            self.clients.send_notification(conn, &notification);
+            self.notify(conn, notification.clone());
         }
     }
 
@@ -160,13 +196,31 @@ impl Application for ServerState {
         };
         let zxid = record.header.zxid;
         assert_eq!(zxid, txn.zxid.as_u64() as i64, "txn header and zxid differ");
+        let session = record.header.session_id;
+        let writer = self.pending.take(session, record.header.cxid);
+        if let Some(conn) = writer {
+            // The reads the connection sent before this write must not see it.
+            self.compute(conn, true);
+        }
         let result = self.tree.apply(&record);
         self.outstanding.applied(zxid);
+        let late_notifications = self.bugs.has(ServerBug::NotificationAfterReply);
+        if late_notifications {
+            if let Some(conn) = writer {
+                self.answer_write(conn, record.header.cxid, zxid, &result.outcome, false);
+            }
+        }
         for (trigger, acl) in result.triggers.iter().zip(&result.trigger_acls) {
+            if let Some(changes) = self.changes.as_mut() {
+                changes.push(Change {
+                    zxid,
+                    path: trigger.path.clone(),
+                    event: trigger.event,
+                });
+            }
             self.fire(&trigger.path, trigger.event, acl, zxid);
         }
-        let session = record.header.session_id;
-        if let Some(conn) = self.pending.take(session, record.header.cxid) {
+        if let Some(conn) = writer.filter(|_| !late_notifications) {
             // ZooKeeper closes a connection whose session moved to another server.
             let moved = result.outcome == Outcome::Error(ErrorCode::SessionMoved);
             self.answer_write(conn, record.header.cxid, zxid, &result.outcome, moved);

@@ -12,6 +12,7 @@ pub mod checker;
 pub mod disk;
 pub mod options;
 pub mod rng;
+pub mod server;
 pub mod sweep;
 pub mod trace;
 pub mod world;

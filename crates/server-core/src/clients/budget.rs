@@ -33,7 +33,11 @@ impl Clients {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        let zxid = reply.header.zxid.max(c.last_zxid);
+        let zxid = if self.bugs.has(crate::bugs::ServerBug::UnclampedReplyZxid) {
+            reply.header.zxid
+        } else {
+            reply.header.zxid.max(c.last_zxid)
+        };
         c.last_zxid = zxid;
         c.stats.sent += 1;
         self.stats.packets_sent += 1;
@@ -61,9 +65,7 @@ impl Clients {
         self.push_send(conn, frame, Credit::default());
     }
 
-    /// Hands bytes to the writer and enforces the outbound bounds: a connection past its own
-    /// is closed at once (what it has not read is dropped), and past the server's total the
-    /// connection holding the most is.
+    /// Hands bytes to the writer and enforces the outbound bounds.
     pub(super) fn push_send(&mut self, conn: ConnId, frame: Bytes, credit: Credit) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
@@ -71,9 +73,36 @@ impl Clients {
         let len = frame.len() as u64;
         c.budget.sent_bytes += len;
         c.budget.unwritten.push_back((c.budget.sent_bytes, credit));
-        let outbound = c.outbound_bytes();
         self.outbound_bytes_total += len;
         self.effects.push(ClientEffect::Send { conn, frame });
+        self.enforce_outbound_bounds(conn);
+    }
+
+    /// Counts `bytes` of an answer made and waiting its turn against the connection's
+    /// outbound bound (what it holds is memory all the same).
+    pub fn hold(&mut self, conn: ConnId, bytes: u64) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.budget.held_bytes += bytes;
+        self.outbound_bytes_total += bytes;
+        self.enforce_outbound_bounds(conn);
+    }
+
+    /// An answer held with [`Clients::hold`] leaves its turn (it is being sent).
+    pub fn unhold(&mut self, conn: ConnId, bytes: u64) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let bytes = bytes.min(c.budget.held_bytes);
+        c.budget.held_bytes -= bytes;
+        self.outbound_bytes_total -= bytes;
+    }
+
+    /// A connection past its own bound is closed at once (what it has not read is dropped),
+    /// and past the server's total the connection holding the most is.
+    fn enforce_outbound_bounds(&mut self, conn: ConnId) {
+        let outbound = self.conns.get(&conn).map_or(0, |c| c.outbound_bytes());
         if outbound > self.limits.max_outbound_bytes_per_connection {
             tracing::warn!(
                 conn,
@@ -107,7 +136,7 @@ impl Clients {
             return false;
         };
         let paused_before = c.outbound_bytes() >= self.limits.read_pause_outbound_bytes;
-        let bytes = bytes.min(c.outbound_bytes());
+        let bytes = bytes.min(c.budget.outbound_bytes());
         c.budget.written_bytes += bytes;
         self.outbound_bytes_total -= bytes;
         let mut back = Credit::default();
@@ -166,6 +195,11 @@ fn encode(header: &ReplyHeader, response: &Response) -> Bytes {
         response.encode_body(b);
     });
     buf.freeze()
+}
+
+/// Roughly the bytes of a reply (what holding it costs).
+pub fn reply_size(reply: &ReplyPacket) -> u64 {
+    (16 + size_hint(&reply.response)) as u64
 }
 
 /// Roughly the bytes of a response body's variable parts.

@@ -78,6 +78,9 @@ pub struct Conn {
     pub auth: Vec<Id>,
     /// What the connection is owed, in request order.
     pub queue: VecDeque<Owed>,
+    /// `queue[..computed]` is computed (answers made, syncs whose zxid is applied): what
+    /// follows them may be computed next.
+    pub computed: usize,
     /// Requests sent before the session was established, served once it is (ZooKeeper
     /// queues them too).
     pub early: VecDeque<(RequestPacket, Credit)>,
@@ -100,6 +103,8 @@ pub(super) struct Budget {
     pub written_bytes: u64,
     /// Credit to give back once `sent_bytes` reaches the first value: one entry per answer.
     pub unwritten: VecDeque<(u64, Credit)>,
+    /// Bytes (roughly) of answers and notifications made and waiting their turn.
+    pub held_bytes: u64,
 }
 
 impl Budget {
@@ -120,6 +125,7 @@ impl Conn {
             timeout_ms: 0,
             auth: vec![tree::acl::ip_id(remote.ip())],
             queue: VecDeque::new(),
+            computed: 0,
             early: VecDeque::new(),
             last_zxid: 0,
             stats: ConnStats {
@@ -130,13 +136,19 @@ impl Conn {
         }
     }
 
-    /// Bytes handed to the writer and not yet written.
+    /// Bytes handed to the writer and not yet written, and of answers made and waiting
+    /// their turn.
     pub fn outbound_bytes(&self) -> u64 {
-        self.budget.outbound_bytes()
+        self.budget.outbound_bytes() + self.budget.held_bytes
     }
 
     /// Requests received whose answers are not yet written.
     pub fn requests_in_flight(&self) -> u32 {
         self.budget.in_flight.requests
+    }
+
+    /// Bytes of those requests.
+    pub fn request_bytes_in_flight(&self) -> u32 {
+        self.budget.in_flight.bytes
     }
 }

@@ -7,6 +7,7 @@
 //! simulator drive the same table.
 
 mod budget;
+pub use budget::reply_size;
 pub mod conn;
 pub mod owed;
 
@@ -79,6 +80,8 @@ pub struct Clients {
     /// Set by the core while a leader has too many proposals uncommitted: credit is held
     /// back from every connection until it clears.
     pub backpressure: bool,
+    /// A deliberately broken variant (tests of the simulator's checkers only).
+    pub bugs: crate::bugs::Bugs,
     effects: Vec<ClientEffect>,
     /// Connections closed since the owner last asked (their watches must go).
     removed: Vec<ConnId>,
@@ -95,6 +98,7 @@ impl Clients {
             requests_in_flight_total: 0,
             holding: BTreeSet::new(),
             backpressure: false,
+            bugs: Default::default(),
             effects: Vec::new(),
             removed: Vec::new(),
             stats: Stats::default(),

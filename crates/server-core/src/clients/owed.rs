@@ -1,5 +1,7 @@
 //! What a connection is owed, in request order: ZooKeeper answers every connection's requests
-//! in the order they were sent, whatever mix of reads, writes and syncs is in flight.
+//! in the order they were sent, whatever mix of reads, writes and syncs is in flight, and a
+//! read sees the state its place in that order gives it: after the writes and syncs before it,
+//! before the writes after it.
 
 use proto::{OpCode, ReplyPacket, RequestPacket};
 
@@ -47,11 +49,14 @@ pub enum Owed {
         started_us: u64,
         credit: Credit,
     },
-    /// A sync: answered once the leader confirmed its leadership and named the zxid everything
-    /// proposed before the sync reached (`zxid`, unknown until then), and that is applied here.
+    /// A sync: the leader names the zxid everything proposed before the sync reached (`zxid`,
+    /// unknown until then); once that is applied here, what follows the sync can be computed;
+    /// the sync's answer (and everything behind it) leaves once the leader also `confirmed`
+    /// with a quorum that it still leads.
     Sync {
         token: u64,
         zxid: Option<i64>,
+        confirmed: bool,
         xid: i32,
         path: String,
         started_us: u64,
@@ -63,12 +68,16 @@ pub enum Owed {
         started_us: u64,
         credit: Credit,
     },
-    /// An answer already made (a write applied, an error, a ping), waiting for its turn.
+    /// An answer already made (a write applied, a read computed in its turn, an error, a
+    /// ping), waiting for its turn to leave.
     Reply {
         reply: ReplyPacket,
         started_us: u64,
         credit: Credit,
     },
+    /// A watch notification, in its place among the answers (after those computed before the
+    /// change, before those computed after it).
+    Notification { notification: ReplyPacket },
     /// Close the connection here, once everything before has been sent.
     Close,
 }

@@ -52,8 +52,12 @@ impl<S: Storage> Core<S> {
                 Ok(())
             }
             PeerFrame::Sync { token } if leading => self.leader_sync(from, token),
+            PeerFrame::SyncZxid { token, zxid } => {
+                self.local_sync_zxid(token, zxid);
+                Ok(())
+            }
             PeerFrame::SyncDone { token, zxid } => {
-                self.local_sync_ready(token, zxid);
+                self.local_sync_confirmed(token, zxid);
                 Ok(())
             }
             other => {

@@ -1,6 +1,6 @@
-//! `sync`: answered once the leader confirmed with a quorum that it still leads and everything
-//! it proposed before the sync is applied on the client's server, so sync-then-read is
-//! linearizable.
+//! `sync`: the reads behind it see everything the leader proposed before the sync (applied on
+//! the client's server first), and it is answered once the leader confirmed with a quorum that
+//! it still leads, so sync-then-read is linearizable.
 
 use std::collections::BTreeMap;
 
@@ -56,6 +56,7 @@ impl<S: Storage> Core<S> {
         let item = Owed::Sync {
             token,
             zxid: None,
+            confirmed: false,
             xid,
             path,
             started_us: self.now().mono_us,
@@ -74,10 +75,17 @@ impl<S: Storage> Core<S> {
         }
     }
 
-    /// On the leader: a sync from `origin`: everything proposed so far, once committed, and a
-    /// confirmation that this server still leads.
+    /// On the leader: a sync from `origin`. Its zxid (everything proposed so far) is named at
+    /// once — before anything proposed after it can be committed, so the reads behind the sync
+    /// can be computed in their place — and the sync is answered once a quorum confirmed that
+    /// this server still leads.
     pub(super) fn leader_sync(&mut self, origin: u64, token: u64) -> Result<(), ReplicaError> {
         let zxid = self.replica.peer().last_zxid().as_u64() as i64;
+        if origin == self.config.my_id {
+            self.local_sync_zxid(token, zxid);
+        } else {
+            self.send_peer(origin, PeerFrame::SyncZxid { token, zxid });
+        }
         let Some(round) = self.replica.confirm_leadership()? else {
             return Ok(());
         };
@@ -91,22 +99,21 @@ impl<S: Storage> Core<S> {
         Ok(())
     }
 
-    /// Answers the syncs whose zxid is committed and whose confirmation round completed.
+    /// Answers the syncs whose confirmation round completed.
     pub(super) fn settle_syncs(&mut self) {
         if self.syncs.pending.is_empty() {
             return;
         }
-        let applied = self.state().last_zxid();
         let confirmed = self.state().confirmed_round;
         let me = self.config.my_id;
         let (done, waiting): (Vec<PendingSync>, Vec<PendingSync>) =
             std::mem::take(&mut self.syncs.pending)
                 .into_iter()
-                .partition(|s| s.round <= confirmed && s.zxid <= applied);
+                .partition(|s| s.round <= confirmed);
         self.syncs.pending = waiting;
         for sync in done {
             if sync.origin == me {
-                self.local_sync_ready(sync.token, sync.zxid);
+                self.local_sync_confirmed(sync.token, sync.zxid);
             } else {
                 let frame = PeerFrame::SyncDone {
                     token: sync.token,
@@ -117,10 +124,17 @@ impl<S: Storage> Core<S> {
         }
     }
 
-    /// The leader answered one of this server's syncs.
-    pub(super) fn local_sync_ready(&mut self, token: u64, zxid: i64) {
+    /// The leader named the zxid of one of this server's syncs.
+    pub(super) fn local_sync_zxid(&mut self, token: u64, zxid: i64) {
+        if let Some(&conn) = self.syncs.tokens.get(&token) {
+            self.state_mut().sync_zxid(conn, token, zxid);
+        }
+    }
+
+    /// The leader confirmed one of this server's syncs.
+    pub(super) fn local_sync_confirmed(&mut self, token: u64, zxid: i64) {
         if let Some(conn) = self.syncs.tokens.remove(&token) {
-            self.state_mut().sync_ready(conn, token, zxid);
+            self.state_mut().sync_confirmed(conn, token, zxid);
         }
     }
 }

@@ -12,7 +12,7 @@ use proto::Id;
 use zab::{Epoch, Message, Notification, PeerState, ServerId, Snapshot, Txn, Vote, Zxid};
 
 /// The version this build speaks. 2: the authenticated handshake and keepalives.
-pub const PROTOCOL_VERSION: u8 = 2;
+pub const PROTOCOL_VERSION: u8 = 3;
 
 /// Bytes of a handshake nonce and of a handshake MAC (HMAC-SHA256).
 pub const NONCE_BYTES: usize = 32;
@@ -73,6 +73,10 @@ pub enum PeerFrame {
     /// A client resumed `session` on the sender: the leader answers writes of the session
     /// still coming from any other server SESSIONMOVED.
     Attach { session: i64 },
+    /// The leader's first answer to `Sync`: everything proposed before it reached `zxid`. Sent
+    /// at once, ahead of anything proposed later, so the reads behind the sync can be computed
+    /// in their place; `SyncDone` follows once a quorum confirmed the leadership.
+    SyncZxid { token: u64, zxid: i64 },
 }
 
 /// A frame that did not decode.
@@ -169,6 +173,11 @@ pub fn encode(frame: &PeerFrame) -> Bytes {
         PeerFrame::Attach { session } => {
             buf.put_u8(20);
             buf.put_i64(*session);
+        }
+        PeerFrame::SyncZxid { token, zxid } => {
+            buf.put_u8(21);
+            buf.put_u64(*token);
+            buf.put_i64(*zxid);
         }
     }
     let len = (buf.len() - 4) as u32;
@@ -484,6 +493,10 @@ pub fn decode(payload: &[u8]) -> Result<PeerFrame, CodecError> {
             zxid: r.i64()?,
         },
         20 => PeerFrame::Attach { session: r.i64()? },
+        21 => PeerFrame::SyncZxid {
+            token: r.u64()?,
+            zxid: r.i64()?,
+        },
         8 => PeerFrame::Challenge {
             version: r.u8()?,
             id: r.u64()?,

@@ -127,6 +127,11 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
         &self.peer
     }
 
+    /// The storage, for a driver that runs its background work itself (the simulator).
+    pub fn storage_mut(&mut self) -> &mut S {
+        &mut self.storage
+    }
+
     pub fn phase(&self) -> Phase {
         self.peer.phase()
     }

@@ -1,0 +1,95 @@
+//! What one server-level run does, drawn from its seed ("swarm" testing: each seed picks its
+//! own fault mix and load, so a sweep explores gentle and brutal runs alike).
+
+use crate::rng::Rng;
+
+/// Microseconds: the world's unit of time.
+pub type Micros = u64;
+
+pub const MS: Micros = 1_000;
+
+/// The knobs of one run.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    pub servers: usize,
+    pub seed: u64,
+    /// The servers' tickTime.
+    pub tick: Micros,
+    /// How long faults are injected; then everything heals.
+    pub faulty: Micros,
+    /// After healing: every request on an open connection must be answered, and a new write
+    /// must commit everywhere, within this.
+    pub liveness: Micros,
+    pub clients: usize,
+    /// Largest burst of requests a client sends back to back.
+    pub pipeline_max: usize,
+    /// Mean time between a client's bursts.
+    pub client_interval: Micros,
+    /// Network: one-way delay bounds, loss/duplication/reordering of Zab's messages (the
+    /// server's own frames ride TCP: in order, lost only with their link).
+    pub delay_max: Micros,
+    pub zab_drop_rate: f64,
+    pub zab_duplicate_rate: f64,
+    pub zab_reorder: bool,
+    /// Disk: the slowest fsync; whether a crash tears the unsynced tail.
+    pub fsync_max: Micros,
+    pub torn_writes: bool,
+    pub crashes: bool,
+    pub partitions: bool,
+    /// Mean time between faults.
+    pub fault_interval: Micros,
+    /// Largest clock drift between servers, in parts per million.
+    pub drift_ppm_max: u64,
+    /// Transactions between snapshots (small: SNAP syncs and recovery from snapshots happen).
+    pub snap_count: u64,
+    /// Small per-connection bounds, so that clients that stop reading hit them.
+    pub tight_limits: bool,
+    /// The broken server variant to run (tests of the checkers; needs the `bugs` feature).
+    pub bug: Option<server_core::bugs::ServerBug>,
+}
+
+impl ServerOptions {
+    pub fn from_seed(servers: usize, seed: u64) -> ServerOptions {
+        let mut rng = Rng::new(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5345_5256);
+        let tick = 100 * MS;
+        ServerOptions {
+            servers,
+            seed,
+            tick,
+            faulty: rng.between(40, 120) * tick,
+            liveness: 200 * tick,
+            clients: rng.between(2, 8) as usize,
+            pipeline_max: if rng.chance(0.5) { 200 } else { 20 },
+            client_interval: rng.between(5, 60) * MS,
+            delay_max: rng.between(200, 3_000),
+            zab_drop_rate: if rng.chance(0.5) {
+                rng.below(5) as f64 / 100.0
+            } else {
+                0.0
+            },
+            zab_duplicate_rate: if rng.chance(0.3) {
+                rng.below(3) as f64 / 100.0
+            } else {
+                0.0
+            },
+            zab_reorder: rng.chance(0.3),
+            fsync_max: if rng.chance(0.3) {
+                rng.between(5, 40) * MS
+            } else {
+                2 * MS
+            },
+            torn_writes: rng.chance(0.7),
+            crashes: rng.chance(0.7),
+            partitions: rng.chance(0.6),
+            fault_interval: rng.between(5, 40) * tick,
+            drift_ppm_max: if rng.chance(0.5) {
+                rng.between(0, 20_000)
+            } else {
+                0
+            },
+            snap_count: rng.between(20, 400),
+            tight_limits: rng.chance(0.3),
+            bug: None,
+        }
+    }
+}

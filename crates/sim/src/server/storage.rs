@@ -1,0 +1,131 @@
+//! A server's storage in the simulator: the replica's [`Storage`] over the storage crate's
+//! simulated disk ([`SimDisk`]: unsynced log bytes lost or torn on a crash), with the work the
+//! real server does on threads (fsyncs, periodic snapshots) done when the world says.
+
+use server_core::replica::{Storage, StorageEvent};
+use storage::sim::{SimDisk, SimEpochStore, SimLog, SimSnapshotStore};
+use storage::{EpochStore, SnapshotStore, StorageError, TxnLog};
+use zab::{Epoch, ServerId, Snapshot, Txn, Zxid};
+
+/// Snapshots kept on a simulated disk (as autopurge.snapRetainCount).
+const SNAPSHOTS_KEPT: usize = 3;
+
+/// The replica's storage over a simulated disk.
+#[derive(Debug)]
+pub struct SimStorage {
+    log: SimLog,
+    epochs: SimEpochStore,
+    snapshots: SimSnapshotStore,
+    /// Appended since the last fsync: the world schedules one.
+    unsynced: bool,
+    /// A periodic snapshot handed over and not yet written.
+    pending_snapshot: Option<Snapshot>,
+    /// The first error of background work, reported at the next fsync.
+    failed: Option<StorageError>,
+}
+
+impl SimStorage {
+    /// Handles on `disk` (open the log first: [`SimDisk::open_log`] runs its recovery).
+    pub fn new(disk: &SimDisk, log: SimLog) -> SimStorage {
+        SimStorage {
+            log,
+            epochs: disk.epochs(),
+            snapshots: disk.snapshots(),
+            unsynced: false,
+            pending_snapshot: None,
+            failed: None,
+        }
+    }
+
+    /// Whether records were appended since the last fsync.
+    pub fn wants_fsync(&self) -> bool {
+        self.unsynced
+    }
+
+    /// Whether a periodic snapshot waits to be written.
+    pub fn wants_snapshot_write(&self) -> bool {
+        self.pending_snapshot.is_some()
+    }
+
+    /// The group commit: makes everything appended durable.
+    pub fn fsync(&mut self) -> StorageEvent {
+        self.unsynced = false;
+        if let Some(error) = self.failed.take() {
+            return StorageEvent::Fatal(error);
+        }
+        match self.log.sync() {
+            Ok(zxid) => StorageEvent::Durable(Zxid::from_u64(zxid)),
+            Err(error) => StorageEvent::Fatal(error),
+        }
+    }
+
+    /// Writes the pending periodic snapshot and purges old ones, as the snapshot writer does;
+    /// `None` when there was none. A failed save is skipped, as in the server.
+    pub fn write_snapshot(&mut self) -> Option<StorageEvent> {
+        let snapshot = self.pending_snapshot.take()?;
+        let zxid = snapshot.zxid;
+        let data = snapshot.data;
+        if self
+            .snapshots
+            .save(zxid.as_u64(), &mut |w| w.write_all(&data))
+            .is_err()
+        {
+            return None;
+        }
+        match self.snapshots.purge(SNAPSHOTS_KEPT) {
+            Ok(oldest) => Some(StorageEvent::SnapshotSaved {
+                zxid,
+                oldest_kept: oldest.map(Zxid::from_u64),
+            }),
+            Err(error) => Some(StorageEvent::Fatal(error)),
+        }
+    }
+}
+
+impl Storage for SimStorage {
+    fn store_accepted_epoch(&mut self, epoch: Epoch, leader: ServerId) -> Result<(), StorageError> {
+        self.epochs.store_accepted_epoch(epoch.0, leader.0)
+    }
+
+    fn store_current_epoch(&mut self, epoch: Epoch) -> Result<(), StorageError> {
+        self.epochs.store_current_epoch(epoch.0)
+    }
+
+    fn append(&mut self, txns: Vec<Txn>) {
+        for txn in &txns {
+            if let Err(error) = self.log.append(txn.zxid.as_u64(), &txn.data) {
+                self.failed.get_or_insert(error);
+                return;
+            }
+        }
+        self.unsynced |= !txns.is_empty();
+    }
+
+    fn truncate(&mut self, zxid: Zxid) -> Result<(), StorageError> {
+        if self.unsynced {
+            // Records before the truncation point become durable with it (as the log writer
+            // syncs them before truncating).
+            self.log.sync()?;
+        }
+        self.log.truncate_after(zxid.as_u64())
+    }
+
+    fn install_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StorageError> {
+        let data = snapshot.data.clone();
+        self.snapshots
+            .save(snapshot.zxid.as_u64(), &mut |w| w.write_all(&data))?;
+        self.unsynced = false;
+        self.log.reset(snapshot.zxid.as_u64())
+    }
+
+    fn save_snapshot(&mut self, snapshot: Snapshot) {
+        // The newest replaces an older one not yet written (the snapshot writer does the same).
+        self.pending_snapshot = Some(snapshot);
+    }
+
+    fn purge_through(&mut self, zxid: Zxid) {
+        if let Err(error) = self.log.purge_through(zxid.as_u64()) {
+            self.failed.get_or_insert(error);
+        }
+    }
+}
