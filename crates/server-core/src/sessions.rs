@@ -30,6 +30,8 @@ pub struct SessionBook {
     closing: BTreeSet<i64>,
     /// New sessions waiting for their createSession to commit.
     connecting: BTreeMap<i64, Connecting>,
+    /// On a follower: sessions a client resumes here, waiting for the leader's `Attached`.
+    resuming: BTreeMap<i64, Connecting>,
 }
 
 impl SessionBook {
@@ -41,6 +43,7 @@ impl SessionBook {
             owner: BTreeMap::new(),
             closing: BTreeSet::new(),
             connecting: BTreeMap::new(),
+            resuming: BTreeMap::new(),
         }
     }
 
@@ -132,9 +135,20 @@ impl SessionBook {
         }
     }
 
-    /// Forgets the sessions being created here (the server stopped serving: their
+    /// A client resumes `session` here; the leader is asked to confirm it.
+    pub fn start_resuming(&mut self, session: i64, pending: Connecting) {
+        self.resuming.insert(session, pending);
+    }
+
+    /// The connection waiting for the leader to confirm `session`, if any.
+    pub fn finish_resuming(&mut self, session: i64) -> Option<Connecting> {
+        self.resuming.remove(&session)
+    }
+
+    /// Forgets the sessions being created or resumed here (the server stopped serving: their
     /// connections are closed).
     pub fn forget_connecting(&mut self) {
         self.connecting.clear();
+        self.resuming.clear();
     }
 }

@@ -89,11 +89,45 @@ impl<S: Storage> Core<S> {
         if leading {
             state.sessions.set_owner(session, my_id);
             state.sessions.heard(session, now);
+            crate::handshake::finish(state, conn, session, timeout);
         } else if let Some(leader) = leader {
+            // As ZooKeeper's REVALIDATE: the handshake finishes once the leader recorded the
+            // move, so nothing the client sends through the server it left can overtake it.
             state.sessions.touch(session);
+            let pending = Connecting {
+                conn,
+                timeout_ms: timeout,
+            };
+            state.sessions.start_resuming(session, pending);
             self.send_peer(leader, PeerFrame::Attach { session });
+        } else {
+            state.clients.close(conn, false);
         }
-        crate::handshake::finish(self.state_mut(), conn, session, timeout);
+    }
+
+    /// On the leader: a follower's client resumes `session` there.
+    pub(super) fn attach(&mut self, from: u64, session: i64) {
+        let now = self.now().mono_us;
+        let state = self.state_mut();
+        let valid = state.tree.sessions().contains(session) && !state.sessions.is_closing(session);
+        if valid {
+            state.sessions.heard(session, now);
+            state.sessions.set_owner(session, from);
+        }
+        self.send_peer(from, PeerFrame::Attached { session, valid });
+    }
+
+    /// On a follower: the leader answered a resume.
+    pub(super) fn attached(&mut self, session: i64, valid: bool) {
+        let state = self.state_mut();
+        let Some(pending) = state.sessions.finish_resuming(session) else {
+            return;
+        };
+        if valid {
+            crate::handshake::finish(state, pending.conn, session, pending.timeout_ms);
+        } else {
+            crate::handshake::refuse_expired(state, pending.conn);
+        }
     }
 
     /// A client asks for a new session: the leader proposes it; the answer waits for the

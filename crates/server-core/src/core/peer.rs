@@ -42,9 +42,11 @@ impl<S: Storage> Core<S> {
                 self.create_session(session, timeout_ms)
             }
             PeerFrame::Attach { session } if leading => {
-                let sessions = &mut self.state_mut().sessions;
-                sessions.heard(session, now);
-                sessions.set_owner(session, from);
+                self.attach(from, session);
+                Ok(())
+            }
+            PeerFrame::Attached { session, valid } => {
+                self.attached(session, valid);
                 Ok(())
             }
             PeerFrame::Touch { sessions } if leading => {

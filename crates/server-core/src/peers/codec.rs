@@ -70,9 +70,13 @@ pub enum PeerFrame {
     /// The leader's answer to `Sync`: everything up to `zxid` is committed and the leader
     /// confirmed with a quorum that it still leads.
     SyncDone { token: u64, zxid: i64 },
-    /// A client resumed `session` on the sender: the leader answers writes of the session
-    /// still coming from any other server SESSIONMOVED.
+    /// A client resumes `session` on the sender (ZooKeeper's REVALIDATE): the leader records
+    /// that the sender now holds it, answers writes of the session still coming from any other
+    /// server SESSIONMOVED, and answers with `Attached`. The client's handshake waits for it,
+    /// so no write of the session from the server it left can overtake the move.
     Attach { session: i64 },
+    /// The leader's answer to `Attach`: whether the session is open.
+    Attached { session: i64, valid: bool },
     /// The leader's first answer to `Sync`: everything proposed before it reached `zxid`. Sent
     /// at once, ahead of anything proposed later, so the reads behind the sync can be computed
     /// in their place; `SyncDone` follows once a quorum confirmed the leadership.
@@ -173,6 +177,11 @@ pub fn encode(frame: &PeerFrame) -> Bytes {
         PeerFrame::Attach { session } => {
             buf.put_u8(20);
             buf.put_i64(*session);
+        }
+        PeerFrame::Attached { session, valid } => {
+            buf.put_u8(22);
+            buf.put_i64(*session);
+            buf.put_u8(u8::from(*valid));
         }
         PeerFrame::SyncZxid { token, zxid } => {
             buf.put_u8(21);
@@ -493,6 +502,10 @@ pub fn decode(payload: &[u8]) -> Result<PeerFrame, CodecError> {
             zxid: r.i64()?,
         },
         20 => PeerFrame::Attach { session: r.i64()? },
+        22 => PeerFrame::Attached {
+            session: r.i64()?,
+            valid: r.u8()? != 0,
+        },
         21 => PeerFrame::SyncZxid {
             token: r.u64()?,
             zxid: r.i64()?,

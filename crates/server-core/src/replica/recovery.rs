@@ -21,13 +21,16 @@ pub struct Found {
 
 /// Why the recovered state cannot be started from.
 pub fn check(found: &Found) -> Result<(), String> {
+    // A server holds transactions only of epochs up to the one it accepted (a leader's
+    // history, synchronized before its NEWLEADER raises currentEpoch, may be ahead of
+    // currentEpoch but never of acceptedEpoch), and currentEpoch never passes acceptedEpoch.
     let last = found.log_last.max(found.snapshot);
-    if last.epoch.0 > found.current_epoch || found.current_epoch > found.accepted_epoch {
+    if last.epoch.0 > found.accepted_epoch || found.current_epoch > found.accepted_epoch {
         return Err(format!(
-            "the history reaches {last} (epoch {}) but currentEpoch is {} and acceptedEpoch {}: \
+            "the history reaches {last} (epoch {}) but acceptedEpoch is {} and currentEpoch {}: \
              the epoch files are missing or damaged; a server that forgot its epochs could \
              reuse zxids or follow a stale leader, so it does not start",
-            last.epoch.0, found.current_epoch, found.accepted_epoch
+            last.epoch.0, found.accepted_epoch, found.current_epoch
         ));
     }
     if found.log_base > found.snapshot {
@@ -99,10 +102,18 @@ mod tests {
         let why = check(&found).unwrap_err();
         assert!(why.contains("epoch files are missing"), "{why}");
         let behind = Found {
+            accepted_epoch: 2,
             current_epoch: 2,
             ..healthy()
         };
         assert!(check(&behind).is_err());
+        // Synchronized from a leader (accepted its epoch) but crashed before its NEWLEADER
+        // raised currentEpoch: a history ahead of currentEpoch is fine.
+        let mid_sync = Found {
+            current_epoch: 1,
+            ..healthy()
+        };
+        assert_eq!(check(&mid_sync), Ok(()));
     }
 
     #[test]

@@ -112,6 +112,7 @@ pub struct SimClient {
     pub zombie: Option<ClientConn>,
     /// The chaos history's session number: one per ZooKeeper session.
     pub history_session: u32,
+    sessions_started: u32,
     pub next_xid: i32,
     /// The highest zxid any reply carried (sent as lastZxidSeen on reconnect).
     pub last_zxid_seen: i64,
@@ -134,6 +135,7 @@ impl SimClient {
             main: None,
             zombie: None,
             history_session: 0,
+            sessions_started: 0,
             next_xid: 1,
             last_zxid_seen: 0,
             register_busy: false,
@@ -261,7 +263,9 @@ impl SimClient {
         if which == Which::Main {
             let resumed = self.session.is_some_and(|s| s.id == response.session_id);
             if !resumed {
-                self.history_session += 1;
+                // One history session per ZooKeeper session, unique over the clients.
+                self.sessions_started += 1;
+                self.history_session = ((self.index as u32) << 16) | self.sessions_started;
                 self.register_busy = false;
             }
             self.session = Some(Session {

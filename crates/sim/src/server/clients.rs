@@ -102,6 +102,7 @@ impl World {
         }
         self.report.moves += 1;
         let to = (from + 1 + self.rng.below(servers as u64 - 1) as usize) % servers;
+        self.note("move", || format!("c{c} from s{} to s{}", from + 1, to + 1));
         if self.clients[c].zombie.is_none() && self.rng.chance(0.5) {
             let old = self.clients[c].main.take().expect("checked");
             if let Some(owner) = self.owners.get_mut(&(old.server, old.id)) {
@@ -182,6 +183,7 @@ impl World {
             .unwrap_or_else(|| up[self.rng.below(up.len() as u64) as usize]);
         let conn = self.nodes[server].next_conn();
         self.owners.insert((server, conn), (c, Which::Main));
+        self.note("connect", || format!("c{c} s{}/{conn}", server + 1));
         let client = &mut self.clients[c];
         client.main = Some(ClientConn::new(server, conn, &self.limits));
         let session = client.session.map_or(0, |s| s.id);
@@ -241,6 +243,15 @@ impl World {
         };
         for (packet, bytes) in packets {
             self.report.requests += 1;
+            let server = self.clients[c].conn_mut(which).map_or(0, |k| k.server);
+            self.note("request", || {
+                format!(
+                    "c{c} {which:?} s{}/{conn} xid {} {:?}",
+                    server + 1,
+                    packet.header.xid,
+                    packet.request.opcode()
+                )
+            });
             self.send_to_server(
                 c,
                 which,
@@ -290,23 +301,47 @@ impl World {
         }
     }
 
+    /// Which of client `c`'s connections is (`server`, `conn`) now (a main connection may
+    /// have become a zombie while frames for it were on their way).
+    fn which_conn(&mut self, c: usize, server: usize, conn: ConnId) -> Option<Which> {
+        [Which::Main, Which::Zombie].into_iter().find(|&which| {
+            self.clients[c]
+                .conn_mut(which)
+                .is_some_and(|k| (k.server, k.id) == (server, conn))
+        })
+    }
+
     pub(super) fn on_to_client(
         &mut self,
         c: usize,
-        which: Which,
+        _sent_to: Which,
         (server, conn): (usize, ConnId),
         frame: Bytes,
     ) -> Step {
-        let current = self.clients[c]
-            .conn_mut(which)
-            .is_some_and(|k| (k.server, k.id) == (server, conn));
-        if !current {
+        let Some(which) = self.which_conn(c, server, conn) else {
             return Ok(());
+        };
+        if self.trace.on() {
+            let head: Vec<String> = frame
+                .get(4..20)
+                .map(|b| b.chunks(4).map(|w| format!("{w:02x?}")).collect())
+                .unwrap_or_default();
+            self.note("frame", || {
+                format!("c{c} {which:?} s{}/{conn} {}", server + 1, head.join(" "))
+            });
         }
         let (now, history, changes) = (self.now, &mut self.history, &self.changes);
-        let heard = self.clients[c]
-            .on_frame(which, frame, now, changes, history)
-            .map_err(|e| violation("client", format!("client {c} ({which:?}): {e}")))?;
+        let heard = self.clients[c].on_frame(which, frame, now, changes, history);
+        let heard = heard.map_err(|e| {
+            let server_view = self.describe_conn(server, conn);
+            violation(
+                "client",
+                format!(
+                    "client {c} ({which:?}, s{}/{conn}): {e} [server: {server_view}]",
+                    server + 1
+                ),
+            )
+        })?;
         match heard {
             Heard::Connected => self.connected(c, which),
             Heard::Expired => {
@@ -385,16 +420,16 @@ impl World {
     pub(super) fn on_closed(
         &mut self,
         c: usize,
-        which: Which,
+        _sent_to: Which,
         (server, conn): (usize, ConnId),
     ) -> Step {
-        let current = self.clients[c]
-            .conn_mut(which)
-            .is_some_and(|k| (k.server, k.id) == (server, conn));
-        if !current {
+        let Some(which) = self.which_conn(c, server, conn) else {
             return Ok(());
-        }
+        };
         self.report.connections_closed += 1;
+        self.note("closed", || {
+            format!("c{c} {which:?} s{}/{conn}", server + 1)
+        });
         let (now, history) = (self.now, &mut self.history);
         self.clients[c].on_closed(which, now, history);
         if which == Which::Main {
@@ -403,6 +438,29 @@ impl World {
             self.schedule(delay, Event::Reconnect(c));
         }
         Ok(())
+    }
+
+    /// What server `server` holds for connection `conn` (for violation reports).
+    fn describe_conn(&self, server: usize, conn: ConnId) -> String {
+        let Some(core) = self.nodes[server].core.as_ref() else {
+            return "down".into();
+        };
+        let Some(k) = core.replica.app.clients.get(conn) else {
+            return "no such connection".into();
+        };
+        let items: Vec<String> = k
+            .queue
+            .iter()
+            .take(12)
+            .map(|item| format!("{item:?}").chars().take(60).collect())
+            .collect();
+        format!(
+            "stage {:?}, computed {}, {} queued: {}",
+            k.stage,
+            k.computed,
+            k.queue.len(),
+            items.join(" | ")
+        )
     }
 
     pub(super) fn on_reconnect(&mut self, c: usize) -> Step {

@@ -98,6 +98,18 @@ impl World {
             self.trace.note(self.now, "heal", "partitions");
         }
         self.links.heal();
+        // What stalled in the partition arrives now, in order (TCP's retransmissions).
+        for (from, to, generation, frame) in self.links.take_stalled() {
+            let delay = self.rng.between(50, self.opts.delay_max);
+            let at = self.links.arrival(from, to, self.now, delay, false);
+            let event = Event::Frame {
+                from,
+                to,
+                generation,
+                frame,
+            };
+            self.schedule_at(at, event);
+        }
     }
 
     /// The faulty phase ends: partitions heal, servers restart, clients read and speak again,

@@ -1,8 +1,13 @@
 //! Links between simulated servers, as the real transport makes them: one TCP connection per
 //! pair, so the server's own frames arrive in order and are lost only with their connection.
 //! Zab's messages may in addition be lost, duplicated or reordered (Zab tolerates all of it).
-//! A partition is silent: frames vanish, and after `syncLimit` ticks of silence both ends drop
-//! the link and are told their peer disconnected; when it heals they reconnect at once.
+//! A partition is silent: frames stall (TCP keeps retransmitting them), and after `syncLimit`
+//! ticks of silence both ends drop the link, losing what stalled, and are told their peer
+//! disconnected; a partition that heals sooner delivers what stalled, in order.
+
+use std::collections::VecDeque;
+
+use server_core::peers::codec::PeerFrame;
 
 use super::options::Micros;
 
@@ -14,8 +19,10 @@ pub struct Links {
     generation: Vec<u64>,
     /// The earliest arrival of the next in-order frame.
     fifo: Vec<Micros>,
-    /// Partitioned: frames vanish.
+    /// Partitioned: frames stall.
     blocked: Vec<bool>,
+    /// Frames that arrived at a partitioned link, with the connection they were sent on.
+    stalled: Vec<VecDeque<(u64, PeerFrame)>>,
     /// Bumped at every partition and heal (a heal scheduled for an older one is void).
     pub partition_generation: u64,
 }
@@ -27,6 +34,7 @@ impl Links {
             generation: vec![0; n * n],
             fifo: vec![0; n * n],
             blocked: vec![false; n * n],
+            stalled: (0..n * n).map(|_| VecDeque::new()).collect(),
             partition_generation: 0,
         }
     }
@@ -63,11 +71,31 @@ impl Links {
         at
     }
 
-    /// The connection between `a` and `b` breaks (both directions).
+    /// The connection between `a` and `b` breaks (both directions): what stalled is lost.
     pub fn break_link(&mut self, a: usize, b: usize) {
         let (ab, ba) = (self.at(a, b), self.at(b, a));
         self.generation[ab] += 1;
         self.generation[ba] += 1;
+        self.stalled[ab].clear();
+        self.stalled[ba].clear();
+    }
+
+    /// A frame reached a partitioned link: it waits for the heal (or the break).
+    pub fn stall(&mut self, from: usize, to: usize, generation: u64, frame: PeerFrame) {
+        let i = self.at(from, to);
+        self.stalled[i].push_back((generation, frame));
+    }
+
+    /// What stalled on every link, per (from, to), taken for delivery.
+    pub fn take_stalled(&mut self) -> Vec<(usize, usize, u64, PeerFrame)> {
+        let mut out = Vec::new();
+        for from in 0..self.n {
+            for to in 0..self.n {
+                let i = self.at(from, to);
+                out.extend(self.stalled[i].drain(..).map(|(g, f)| (from, to, g, f)));
+            }
+        }
+        out
     }
 
     pub fn block(&mut self, from: usize, to: usize) {

@@ -56,11 +56,15 @@ impl ServerOptions {
             servers,
             seed,
             tick,
-            faulty: rng.between(40, 120) * tick,
+            faulty: rng.between(30, 80) * tick,
             liveness: 200 * tick,
-            clients: rng.between(2, 8) as usize,
-            pipeline_max: if rng.chance(0.5) { 200 } else { 20 },
-            client_interval: rng.between(5, 60) * MS,
+            clients: rng.between(2, 6) as usize,
+            pipeline_max: if rng.chance(0.15) {
+                200
+            } else {
+                rng.between(2, 20) as usize
+            },
+            client_interval: rng.between(20, 150) * MS,
             delay_max: rng.between(200, 3_000),
             zab_drop_rate: if rng.chance(0.5) {
                 rng.below(5) as f64 / 100.0

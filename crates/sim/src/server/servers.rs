@@ -135,8 +135,12 @@ impl World {
         generation: u64,
         frame: PeerFrame,
     ) -> Step {
-        if self.links.generation(from, to) != generation || self.links.blocked(from, to) {
+        if self.links.generation(from, to) != generation {
             self.report.peer_frames_lost += 1;
+            return Ok(());
+        }
+        if self.links.blocked(from, to) {
+            self.links.stall(from, to, generation, frame);
             return Ok(());
         }
         let from_id = self.nodes[from].id;

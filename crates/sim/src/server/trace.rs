@@ -25,7 +25,7 @@ impl Trace {
         Trace::new(None, 0)
     }
 
-    fn on(&self) -> bool {
+    pub fn on(&self) -> bool {
         self.out.is_some() || self.keep > 0
     }
 

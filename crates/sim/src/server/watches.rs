@@ -89,6 +89,10 @@ pub const NOT_YET: i64 = i64::MAX;
 #[derive(Debug, Default, Clone)]
 pub struct HeldWatches {
     held: BTreeMap<WatchSpec, i64>,
+    /// The notifications received at the latest zxid: setWatches tells a node's deletion once
+    /// per watch list it is in (data and child), as ZooKeeper does; a client takes the second
+    /// as a repeat.
+    recent: (i64, Vec<(EventType, String)>),
 }
 
 impl HeldWatches {
@@ -140,7 +144,13 @@ impl HeldWatches {
         for watch in used {
             self.held.remove(&watch);
         }
-        if matched {
+        if self.recent.0 != zxid {
+            self.recent = (zxid, Vec::new());
+        }
+        let key = (event, path.to_string());
+        let repeat = self.recent.1.contains(&key);
+        self.recent.1.push(key);
+        if matched || repeat {
             Ok(())
         } else {
             Err(format!("a notification {event:?} {path} at {zxid:#x} no watch asked for (or a one-shot watch fired twice)"))

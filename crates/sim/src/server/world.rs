@@ -193,6 +193,14 @@ impl World {
         }
     }
 
+    /// A trace note, made only when tracing.
+    pub(super) fn note(&mut self, kind: &str, detail: impl FnOnce() -> String) {
+        if self.trace.on() {
+            let detail = detail();
+            self.trace.note(self.now, kind, &detail);
+        }
+    }
+
     pub(super) fn schedule(&mut self, delay: Micros, event: Event) {
         self.schedule_at(self.now + delay, event);
     }
