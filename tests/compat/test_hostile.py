@@ -181,3 +181,53 @@ def test_connections_from_one_address_are_limited(server):
     other = raw_session(server, "127.0.0.78")
     for s in held + [other]:
         s.close()
+
+
+class LowDescriptorQuorum(zk.QuorumServer):
+    """A Quorum server whose process may open only 400 files."""
+
+    def command(self):
+        return ["prlimit", "--nofile=400:400", *super().command()]
+
+
+def test_running_out_of_descriptors_never_reaches_storage():
+    """5,000 idle connections used to take every descriptor; the next snapshot's open() failed
+    and the server exited (a fatal storage error caused by clients). Clients may now hold at most
+    the open-files limit less what the server keeps for its own files, and the accept loop backs
+    off instead of failing."""
+    raise_fd_limit()
+    srv = LowDescriptorQuorum(extra_cfg={"maxClientCnxns": 0, "snapCount": 100}).start()
+    socks = []
+    try:
+        c = kazoo(srv)
+        c.create("/fd", b"")
+        for i in range(1000):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((f"127.0.{40 + i // 50}.{1 + i % 50}", 0))
+            try:
+                s.connect((srv.host, srv.port))
+            except OSError:
+                s.close()
+                continue
+            socks.append(s)
+        # Writes enough for several snapshots while the idle connections are all there.
+        for _ in range(5):
+            pending = [c.set_async("/fd", b"v" * 100) for _ in range(100)]
+            try:
+                for p in pending:
+                    p.get(timeout=10)
+            except Exception as e:
+                raise AssertionError(
+                    f"writes failed ({e!r}); server alive: {srv.proc.poll() is None}\n"
+                    f"{srv.log_tail()}"
+                )
+        time.sleep(1)
+        assert srv.proc.poll() is None, f"the server stopped:\n{srv.log_tail()}"
+        assert c.exists("/fd").version == 500
+        snapshots = [n for n in os.listdir(srv.data_dir) if n.startswith("snapshot.")]
+        assert snapshots, "no snapshot was written"
+        c.stop()
+    finally:
+        for s in socks:
+            s.close()
+        srv.stop()

@@ -45,6 +45,23 @@ impl PendingWrites {
         Some(conn)
     }
 
+    /// When a transaction of `session` with `xid` answers a write in flight here that is not
+    /// the oldest, the older ones were lost on their way (a session's writes are applied in
+    /// the order this server sent them): they are dropped, and their connections returned, to
+    /// be closed rather than wait forever. A transaction that answers nothing here (prepped
+    /// for another server) leaves everything as it is.
+    pub fn lost_before(&mut self, session: i64, xid: i32) -> Vec<ConnId> {
+        let Some(queue) = self.by_session.get_mut(&session) else {
+            return Vec::new();
+        };
+        let Some(at) = queue.iter().position(|&(_, x)| x == xid) else {
+            return Vec::new();
+        };
+        let lost: Vec<ConnId> = queue.drain(..at).map(|(conn, _)| conn).collect();
+        self.count -= lost.len();
+        lost
+    }
+
     /// Writes in flight.
     pub fn len(&self) -> usize {
         self.count
@@ -76,6 +93,19 @@ mod tests {
         assert_eq!(p.take(7, 5), Some(1));
         assert_eq!(p.take(7, 6), Some(2));
         assert!(p.is_empty());
+    }
+
+    #[test]
+    fn writes_lost_before_an_answered_one_are_given_up() {
+        let mut p = PendingWrites::default();
+        p.push(7, 1, 10);
+        p.push(7, 2, 11);
+        p.push(7, 1, 12);
+        assert_eq!(p.take(7, 12), None);
+        assert_eq!(p.lost_before(7, 12), [1, 2]);
+        assert_eq!(p.take(7, 12), Some(1));
+        assert!(p.is_empty());
+        assert!(p.lost_before(7, 99).is_empty());
     }
 
     #[test]

@@ -49,6 +49,9 @@ pub struct ServerState {
     changes: Option<Vec<Change>>,
     /// A deliberately broken variant (tests of the simulator's checkers only).
     pub bugs: Bugs,
+    /// Writes found lost on their way to the leader (see `match_writer`); always 0 unless
+    /// something is wrong, which the simulator checks.
+    pub lost_writes: u64,
 }
 
 /// One change an applied transaction made, as the watch event it triggers.
@@ -74,6 +77,7 @@ impl ServerState {
             now: Now::default(),
             changes: None,
             bugs: Bugs::default(),
+            lost_writes: 0,
         }
     }
 
@@ -169,6 +173,30 @@ impl ServerState {
         ReplyPacket::ok(xid, zxid, response)
     }
 
+    /// The local connection an applied transaction answers. Writes of the session sent before
+    /// it and never applied were lost on their way to the leader: their connections are closed
+    /// (the clients retry) instead of waiting forever, and counted, since it should not happen.
+    fn match_writer(&mut self, session: i64, xid: i32) -> Option<ConnId> {
+        if let Some(conn) = self.pending.take(session, xid) {
+            return Some(conn);
+        }
+        let lost = self.pending.lost_before(session, xid);
+        if lost.is_empty() {
+            return None;
+        }
+        tracing::error!(
+            session = format!("0x{session:x}"),
+            xid,
+            lost = lost.len(),
+            "writes of a session were lost on their way to the leader: closing their connections"
+        );
+        self.lost_writes += lost.len() as u64;
+        for conn in lost {
+            self.clients.close(conn, true);
+        }
+        self.pending.take(session, xid)
+    }
+
     /// A session's closeSession applied: every connection still holding it is closed, after
     /// the answer to the closeSession (if it asked here) has left.
     fn session_closed(&mut self, session: i64) {
@@ -197,7 +225,7 @@ impl Application for ServerState {
         let zxid = record.header.zxid;
         assert_eq!(zxid, txn.zxid.as_u64() as i64, "txn header and zxid differ");
         let session = record.header.session_id;
-        let writer = self.pending.take(session, record.header.cxid);
+        let writer = self.match_writer(session, record.header.cxid);
         if let Some(conn) = writer {
             // The reads the connection sent before this write must not see it.
             self.compute(conn, true);

@@ -266,4 +266,30 @@ mod tests {
         assert_eq!(all, ["/a/b", "/a", "/"]);
         assert_eq!(ancestors_and_self("/").collect::<Vec<_>>(), ["/"]);
     }
+
+    /// The counts the four-letter words report are kept as watches come and go (reporting
+    /// them must not walk 200,000 watches).
+    #[test]
+    fn counts_are_kept_as_watches_come_and_go() {
+        let mut w = Watches::default();
+        for conn in 0..50 {
+            for path in ["/a", "/b", "/c"] {
+                w.add(conn, WatchKind::Data, path);
+                w.add(conn, WatchKind::Child, path);
+            }
+        }
+        w.add(7, WatchKind::Data, "/a");
+        assert_eq!(
+            (w.count(), w.path_count(), w.connection_count()),
+            (300, 3, 50)
+        );
+        w.trigger("/a", EventType::NodeDataChanged);
+        assert_eq!((w.count(), w.path_count()), (250, 3));
+        w.trigger("/b", EventType::NodeDeleted);
+        assert_eq!((w.count(), w.path_count()), (150, 2));
+        w.remove_connection(3);
+        assert_eq!((w.count(), w.connection_count()), (147, 49));
+        w.remove(4, &[WatchKind::Child], "/a");
+        assert_eq!(w.count(), 146);
+    }
 }

@@ -85,9 +85,13 @@ impl Outstanding {
         self.sessions.get(&id).map(|e| e.value)
     }
 
-    /// Every path with a pending record and that record.
+    /// Every path with a pending record and that record, in the order they were prepped
+    /// (zxid, then path): never in a hash map's order, which differs between processes, since
+    /// what prep makes of it goes into a transaction.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Option<PendingNode>)> {
-        self.paths.iter().map(|(p, e)| (p.as_str(), &e.value))
+        let mut entries: Vec<(&String, &Entry<Option<PendingNode>>)> = self.paths.iter().collect();
+        entries.sort_by(|a, b| (a.1.zxid, a.0).cmp(&(b.1.zxid, b.0)));
+        entries.into_iter().map(|(p, e)| (p.as_str(), &e.value))
     }
 
     /// Number of paths and sessions with pending records.

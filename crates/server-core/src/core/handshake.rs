@@ -55,20 +55,43 @@ impl<S: Storage> Core<S> {
         self.new_session(conn, &request)
     }
 
-    /// A client resumes its session here. Any other connection of the session on this server
-    /// is closed, and the leader learns that this server now holds it, so that writes still
-    /// coming from a server it left are answered SESSIONMOVED (ZooKeeper does both).
+    /// A client resumes its session here. The leader decides whether the session is still open
+    /// (a follower that lags would wrongly find it unknown): on the leader at once, on a follower
+    /// through `Attach`, whose answer records at the leader that this server now holds it, so
+    /// that writes still coming from a server it left are answered SESSIONMOVED (ZooKeeper's
+    /// REVALIDATE). Then any other connection of the session here is closed (ZooKeeper does
+    /// both).
     fn resume(&mut self, conn: ConnId, request: &ConnectRequest) {
         let session = request.session_id;
-        let now = self.now().mono_us;
         let my_id = self.config.my_id;
         let leading = self.leading();
         let leader = self.leader_id();
+        if request.passwd[..] != password(session)[..] {
+            crate::handshake::refuse_expired(self.state_mut(), conn);
+            return;
+        }
+        if leading {
+            let timeout = self.attach(my_id, session);
+            self.resumed(conn, session, timeout);
+        } else if let Some(leader) = leader {
+            let state = self.state_mut();
+            state.sessions.touch(session);
+            let pending = Connecting {
+                conn,
+                timeout_ms: 0,
+            };
+            state.sessions.start_resuming(session, pending);
+            self.send_peer(leader, PeerFrame::Attach { session });
+        } else {
+            self.state_mut().clients.close(conn, false);
+        }
+    }
+
+    /// Finishes resuming `session` on `conn` with the timeout the leader gave (none: the
+    /// session is gone), closing any other connection of the session here.
+    fn resumed(&mut self, conn: ConnId, session: i64, timeout_ms: Option<i32>) {
         let state = self.state_mut();
-        let timeout = state.tree.sessions().timeout(session);
-        let valid =
-            !state.sessions.is_closing(session) && request.passwd[..] == password(session)[..];
-        let Some(timeout) = timeout.filter(|_| valid) else {
+        let Some(timeout) = timeout_ms else {
             crate::handshake::refuse_expired(state, conn);
             return;
         };
@@ -86,48 +109,44 @@ impl<S: Storage> Core<S> {
             );
             state.clients.close(other, true);
         }
-        if leading {
-            state.sessions.set_owner(session, my_id);
-            state.sessions.heard(session, now);
-            crate::handshake::finish(state, conn, session, timeout);
-        } else if let Some(leader) = leader {
-            // As ZooKeeper's REVALIDATE: the handshake finishes once the leader recorded the
-            // move, so nothing the client sends through the server it left can overtake it.
-            state.sessions.touch(session);
-            let pending = Connecting {
-                conn,
-                timeout_ms: timeout,
-            };
-            state.sessions.start_resuming(session, pending);
-            self.send_peer(leader, PeerFrame::Attach { session });
-        } else {
-            state.clients.close(conn, false);
-        }
+        crate::handshake::finish(state, conn, session, timeout);
     }
 
-    /// On the leader: a follower's client resumes `session` there.
-    pub(super) fn attach(&mut self, from: u64, session: i64) {
+    /// On the leader: a client resumes `session` at server `from` (this one included). Returns
+    /// its timeout when it is open, having recorded that `from` now holds it.
+    pub(super) fn attach(&mut self, from: u64, session: i64) -> Option<i32> {
         let now = self.now().mono_us;
         let state = self.state_mut();
-        let valid = state.tree.sessions().contains(session) && !state.sessions.is_closing(session);
-        if valid {
-            state.sessions.heard(session, now);
-            state.sessions.set_owner(session, from);
-        }
-        self.send_peer(from, PeerFrame::Attached { session, valid });
+        let closing = state.sessions.is_closing(session);
+        let timeout = state
+            .tree
+            .sessions()
+            .timeout(session)
+            .filter(|_| !closing)?;
+        state.sessions.heard(session, now);
+        state.sessions.set_owner(session, from);
+        Some(timeout)
     }
 
-    /// On a follower: the leader answered a resume.
-    pub(super) fn attached(&mut self, session: i64, valid: bool) {
-        let state = self.state_mut();
-        let Some(pending) = state.sessions.finish_resuming(session) else {
+    /// On the leader: a follower asks to resume `session` for one of its clients.
+    pub(super) fn attach_for(&mut self, from: u64, session: i64) {
+        let timeout_ms = self.attach(from, session).unwrap_or(0);
+        self.send_peer(
+            from,
+            PeerFrame::Attached {
+                session,
+                timeout_ms,
+            },
+        );
+    }
+
+    /// On a follower: the leader answered a resume (`timeout_ms` 0: the session is gone).
+    pub(super) fn attached(&mut self, session: i64, timeout_ms: i32) {
+        let Some(pending) = self.state_mut().sessions.finish_resuming(session) else {
             return;
         };
-        if valid {
-            crate::handshake::finish(state, pending.conn, session, pending.timeout_ms);
-        } else {
-            crate::handshake::refuse_expired(state, pending.conn);
-        }
+        let timeout = (timeout_ms > 0).then_some(timeout_ms);
+        self.resumed(pending.conn, session, timeout);
     }
 
     /// A client asks for a new session: the leader proposes it; the answer waits for the

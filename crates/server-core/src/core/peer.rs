@@ -42,11 +42,14 @@ impl<S: Storage> Core<S> {
                 self.create_session(session, timeout_ms)
             }
             PeerFrame::Attach { session } if leading => {
-                self.attach(from, session);
+                self.attach_for(from, session);
                 Ok(())
             }
-            PeerFrame::Attached { session, valid } => {
-                self.attached(session, valid);
+            PeerFrame::Attached {
+                session,
+                timeout_ms,
+            } => {
+                self.attached(session, timeout_ms);
                 Ok(())
             }
             PeerFrame::Touch { sessions } if leading => {

@@ -201,3 +201,23 @@ impl<S: Storage> Core<S> {
         ]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `srvr` and every metrics scrape used to list every watch and every connection: 321 ms
+    /// per `srvr` with 200,000 watches. Only the words documented as walking something do.
+    #[test]
+    fn only_the_listing_words_walk_the_server() {
+        for word in crate::four_letter_words::WORDS {
+            let expected = match word {
+                "cons" | "stat" => Detail::Connections,
+                "wchc" | "wchp" => Detail::Watches,
+                "dump" => Detail::Sessions,
+                _ => Detail::Counters,
+            };
+            assert_eq!(Detail::of_word(word), expected, "{word}");
+        }
+    }
+}

@@ -75,8 +75,8 @@ pub enum PeerFrame {
     /// server SESSIONMOVED, and answers with `Attached`. The client's handshake waits for it,
     /// so no write of the session from the server it left can overtake the move.
     Attach { session: i64 },
-    /// The leader's answer to `Attach`: whether the session is open.
-    Attached { session: i64, valid: bool },
+    /// The leader's answer to `Attach`: the session's timeout, or 0 when it is not open.
+    Attached { session: i64, timeout_ms: i32 },
     /// The leader's first answer to `Sync`: everything proposed before it reached `zxid`. Sent
     /// at once, ahead of anything proposed later, so the reads behind the sync can be computed
     /// in their place; `SyncDone` follows once a quorum confirmed the leadership.
@@ -178,10 +178,13 @@ pub fn encode(frame: &PeerFrame) -> Bytes {
             buf.put_u8(20);
             buf.put_i64(*session);
         }
-        PeerFrame::Attached { session, valid } => {
+        PeerFrame::Attached {
+            session,
+            timeout_ms,
+        } => {
             buf.put_u8(22);
             buf.put_i64(*session);
-            buf.put_u8(u8::from(*valid));
+            buf.put_i32(*timeout_ms);
         }
         PeerFrame::SyncZxid { token, zxid } => {
             buf.put_u8(21);
@@ -504,7 +507,7 @@ pub fn decode(payload: &[u8]) -> Result<PeerFrame, CodecError> {
         20 => PeerFrame::Attach { session: r.i64()? },
         22 => PeerFrame::Attached {
             session: r.i64()?,
-            valid: r.u8()? != 0,
+            timeout_ms: r.i32()?,
         },
         21 => PeerFrame::SyncZxid {
             token: r.u64()?,

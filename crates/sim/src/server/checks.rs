@@ -4,8 +4,15 @@
 use server_core::limits::Limits;
 use server_core::state::ServerState;
 
-/// Every connection within its bounds, and the totals within theirs.
+/// Every connection within its bounds, and the totals within theirs; no write lost on its way
+/// to the leader.
 pub fn bounds(state: &ServerState, limits: &Limits) -> Result<(), String> {
+    if state.lost_writes > 0 {
+        return Err(format!(
+            "{} writes were lost on their way to the leader",
+            state.lost_writes
+        ));
+    }
     let clients = &state.clients;
     if clients.outbound_bytes_total() > limits.max_outbound_bytes_total {
         return Err(format!(

@@ -59,8 +59,10 @@ pub struct ClientConn {
     pub unread: VecDeque<Bytes>,
     /// Frames arrive at the client in order: the arrival time of the last one.
     pub to_client_us: u64,
-    /// A zombie: the session moved away at this time.
+    /// A zombie: the session it holds (`session`) moved away.
     pub moved: bool,
+    /// A zombie: its session.
+    pub session: Option<i64>,
 }
 
 impl ClientConn {
@@ -81,6 +83,7 @@ impl ClientConn {
             unread: VecDeque::new(),
             to_client_us: 0,
             moved: false,
+            session: None,
         }
     }
 }

@@ -104,7 +104,8 @@ impl World {
         let to = (from + 1 + self.rng.below(servers as u64 - 1) as usize) % servers;
         self.note("move", || format!("c{c} from s{} to s{}", from + 1, to + 1));
         if self.clients[c].zombie.is_none() && self.rng.chance(0.5) {
-            let old = self.clients[c].main.take().expect("checked");
+            let mut old = self.clients[c].main.take().expect("checked");
+            old.session = self.clients[c].session.map(|s| s.id);
             if let Some(owner) = self.owners.get_mut(&(old.server, old.id)) {
                 owner.1 = Which::Zombie;
             }
@@ -357,8 +358,11 @@ impl World {
     /// zombie left behind starts counting as moved, and what waited is sent.
     fn connected(&mut self, c: usize, which: Which) -> Step {
         if which == Which::Main {
+            let session = self.clients[c].session.map(|s| s.id);
             if let Some(zombie) = self.clients[c].zombie.as_mut() {
-                zombie.moved = true;
+                // Its session moved only if the new connection resumed that same session (not
+                // a new one after it expired).
+                zombie.moved |= zombie.session.is_some() && zombie.session == session;
             }
             let carried = std::mem::take(&mut self.clients[c].carried);
             if !carried.is_empty() {

@@ -93,23 +93,17 @@ impl World {
         self.schedule(heal, Event::HealPartition(partition));
     }
 
-    pub(super) fn heal_partitions(&mut self) {
+    pub(super) fn heal_partitions(&mut self) -> Step {
         if self.links.any_blocked() {
             self.trace.note(self.now, "heal", "partitions");
         }
         self.links.heal();
-        // What stalled in the partition arrives now, in order (TCP's retransmissions).
+        // What stalled in the partition arrives now, in order and ahead of what was sent
+        // after it (TCP's retransmissions).
         for (from, to, generation, frame) in self.links.take_stalled() {
-            let delay = self.rng.between(50, self.opts.delay_max);
-            let at = self.links.arrival(from, to, self.now, delay, false);
-            let event = Event::Frame {
-                from,
-                to,
-                generation,
-                frame,
-            };
-            self.schedule_at(at, event);
+            self.on_frame(from, to, generation, frame)?;
         }
+        Ok(())
     }
 
     /// The faulty phase ends: partitions heal, servers restart, clients read and speak again,
@@ -118,7 +112,7 @@ impl World {
     pub(super) fn on_heal_all(&mut self) -> Step {
         self.faults_on = false;
         self.healed_at = Some(self.now);
-        self.heal_partitions();
+        self.heal_partitions()?;
         self.trace.note(self.now, "heal", "everything");
         for i in 0..self.nodes.len() {
             if self.nodes[i].core.is_none() {

@@ -80,6 +80,10 @@ impl World {
     pub(super) fn on_tick(&mut self, i: usize) -> Step {
         let tick = self.opts.tick;
         self.schedule(tick, Event::Tick(i));
+        if i == 0 && self.trace.on() {
+            let roles = self.roles();
+            self.note("roles", || roles);
+        }
         self.with_core(i, |core, now| core.tick(now))
     }
 

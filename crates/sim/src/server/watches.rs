@@ -3,7 +3,7 @@
 //! are due to it. A due change must be notified before any reply whose zxid covers it, and a
 //! one-shot watch is notified once.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use proto::EventType;
 
@@ -12,7 +12,7 @@ use super::workload::WatchSpec;
 /// Every change the ensemble applied, by path: (zxid, event), in zxid order.
 #[derive(Debug, Default)]
 pub struct ChangeLog {
-    by_path: HashMap<String, Vec<(i64, EventType)>>,
+    by_path: BTreeMap<String, Vec<(i64, EventType)>>,
     /// The highest zxid recorded: a change at or below it was recorded by another server.
     recorded: i64,
 }

@@ -3,7 +3,7 @@
 //! bit for bit.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap};
 
 use bytes::Bytes;
 use server_core::clients::{ClientEvent, ConnId};
@@ -135,7 +135,7 @@ pub struct World {
     pub(super) links: Links,
     pub(super) clients: Vec<SimClient>,
     /// Which client owns each connection: (server, connection) → (client, which).
-    pub(super) owners: HashMap<(usize, ConnId), (usize, Which)>,
+    pub(super) owners: BTreeMap<(usize, ConnId), (usize, Which)>,
     pub(super) changes: ChangeLog,
     /// The digest every server must have at each zxid (the first server to reach it says).
     pub(super) digests: BTreeMap<i64, u64>,
@@ -178,7 +178,7 @@ impl World {
             queue: BinaryHeap::new(),
             nodes,
             clients,
-            owners: HashMap::new(),
+            owners: BTreeMap::new(),
             changes: ChangeLog::default(),
             digests: BTreeMap::new(),
             history: History::default(),
@@ -305,7 +305,7 @@ impl World {
             Event::Fault => self.on_fault(),
             Event::HealPartition(generation) => {
                 if generation == self.links.partition_generation {
-                    self.heal_partitions();
+                    self.heal_partitions()?;
                 }
                 Ok(())
             }
