@@ -304,15 +304,16 @@ impl SimClient {
             ));
         }
         conn.last_zxid = header.zxid;
+        if front.purpose == Purpose::SetWatches {
+            // Refused (an expired session), it set nothing.
+            conn.watches.settle(header.zxid, header.err == 0);
+        }
         conn.watches.check_reply(header.zxid, changes)?;
         if front.after_move && header.err == 0 {
             return Err(format!(
                 "a write (xid {}) from a connection whose session had moved to another server succeeded",
                 front.xid
             ));
-        }
-        if front.purpose == Purpose::SetWatches {
-            conn.watches.settle(header.zxid);
         }
         if let Purpose::Watch { watch, always } = &front.purpose {
             if header.err == 0 || (*always && header.err == ErrorCode::NoNode.as_i32()) {

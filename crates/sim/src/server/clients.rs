@@ -412,7 +412,7 @@ impl World {
                     NOT_YET
                 }
             };
-            main.watches.add(watch, since);
+            main.watches.add_pending(watch, since);
         }
         let planned = Planned {
             request: Request::SetWatches2(request),

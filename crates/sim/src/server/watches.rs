@@ -82,6 +82,27 @@ impl ChangeLog {
     }
 }
 
+/// Whether a notification of `event` on `path` is one `watch` asked for.
+fn matches_event(watch: &WatchSpec, event: EventType, path: &str) -> bool {
+    match watch {
+        WatchSpec::Data(p) | WatchSpec::Exist(p) => {
+            p == path
+                && matches!(
+                    event,
+                    EventType::NodeCreated | EventType::NodeDataChanged | EventType::NodeDeleted
+                )
+        }
+        WatchSpec::Child(p) => {
+            p == path && matches!(event, EventType::NodeChildrenChanged | EventType::NodeDeleted)
+        }
+        WatchSpec::Persistent(p) => p == path,
+        WatchSpec::Recursive(root) => {
+            event != EventType::NodeChildrenChanged
+                && (path == root || path.starts_with(&format!("{root}/")))
+        }
+    }
+}
+
 /// The point of a watch whose changes are not due yet (see [`HeldWatches::settle`]).
 pub const NOT_YET: i64 = i64::MAX;
 
@@ -89,6 +110,10 @@ pub const NOT_YET: i64 = i64::MAX;
 #[derive(Debug, Default, Clone)]
 pub struct HeldWatches {
     held: BTreeMap<WatchSpec, i64>,
+    /// Watches carried to a new connection by a setWatches not answered yet: they may be
+    /// notified (the server fires what changed before answering), but no reply is checked
+    /// against them until the setWatches reply (requests before it did not see them).
+    pending: BTreeMap<WatchSpec, i64>,
     /// The notifications received at the latest zxid: setWatches tells a node's deletion once
     /// per watch list it is in (data and child), as ZooKeeper does; a client takes the second
     /// as a repeat.
@@ -102,12 +127,29 @@ impl HeldWatches {
         self.held.entry(watch).or_insert(since);
     }
 
+    /// A watch carried by a setWatches on its way (see `pending`).
+    pub fn add_pending(&mut self, watch: WatchSpec, since: i64) {
+        self.pending.entry(watch).or_insert(since);
+    }
+
     /// A notification of `event` on `path` at `zxid` arrived: one-shot watches it matches are
     /// used up, persistent ones are due again only after it. Errs when no watch matches (a
     /// notification nobody asked for, or a one-shot watch fired twice).
     pub fn notified(&mut self, event: EventType, path: &str, zxid: i64) -> Result<(), String> {
         let mut matched = false;
         let mut used = Vec::new();
+        let mut used_pending = Vec::new();
+        for (watch, _) in self.pending.iter() {
+            if matches_event(watch, event, path) {
+                matched = true;
+                if !matches!(watch, WatchSpec::Persistent(_) | WatchSpec::Recursive(_)) {
+                    used_pending.push(watch.clone());
+                }
+            }
+        }
+        for watch in used_pending {
+            self.pending.remove(&watch);
+        }
         for (watch, since) in self.held.iter_mut() {
             let hit = match watch {
                 WatchSpec::Data(p) | WatchSpec::Exist(p) => {
@@ -173,16 +215,23 @@ impl HeldWatches {
     /// Watches set again after a reconnect for which changes before the setWatches reply are
     /// not due (exist, persistent: ZooKeeper re-adds them without looking back) wait with
     /// [`NOT_YET`] until that reply; from its zxid on they are due.
-    pub fn settle(&mut self, zxid: i64) {
-        for since in self.held.values_mut() {
-            if *since == NOT_YET {
-                *since = zxid;
-            }
+    pub fn settle(&mut self, zxid: i64, set: bool) {
+        let pending = std::mem::take(&mut self.pending);
+        if !set {
+            return;
+        }
+        for (watch, since) in pending {
+            let since = if since == NOT_YET { zxid } else { since };
+            self.held.entry(watch).or_insert(since);
         }
     }
 
     /// Takes every watch (to set again on the next connection).
     pub fn take(&mut self) -> BTreeMap<WatchSpec, i64> {
-        std::mem::take(&mut self.held)
+        let mut all = std::mem::take(&mut self.held);
+        for (watch, since) in std::mem::take(&mut self.pending) {
+            all.entry(watch).or_insert(since);
+        }
+        all
     }
 }
