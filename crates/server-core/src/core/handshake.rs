@@ -56,11 +56,10 @@ impl<S: Storage> Core<S> {
     }
 
     /// A client resumes its session here. The leader decides whether the session is still open
-    /// (a follower that lags would wrongly find it unknown): on the leader at once, on a follower
-    /// through `Attach`, whose answer records at the leader that this server now holds it, so
-    /// that writes still coming from a server it left are answered SESSIONMOVED (ZooKeeper's
-    /// REVALIDATE). Then any other connection of the session here is closed (ZooKeeper does
-    /// both).
+    /// (a follower that lags would wrongly find it unknown) and records that this server now
+    /// holds it, so that writes still coming from a server it left are answered SESSIONMOVED
+    /// (ZooKeeper's REVALIDATE); it answers once a quorum confirmed it still leads. Then any
+    /// other connection of the session here is closed (ZooKeeper does that too).
     fn resume(&mut self, conn: ConnId, request: &ConnectRequest) {
         let session = request.session_id;
         let my_id = self.config.my_id;
@@ -71,8 +70,10 @@ impl<S: Storage> Core<S> {
             return;
         }
         if leading {
-            let timeout = self.attach(my_id, session);
-            self.resumed(conn, session, timeout);
+            let timeout = self.attach(my_id, session).unwrap_or(0);
+            if let Err(e) = self.confirm_resume(my_id, session, timeout, Some(conn)) {
+                tracing::error!(error = %e, "confirming leadership for a resume failed");
+            }
         } else if let Some(leader) = leader {
             let state = self.state_mut();
             state.sessions.touch(session);
@@ -89,7 +90,7 @@ impl<S: Storage> Core<S> {
 
     /// Finishes resuming `session` on `conn` with the timeout the leader gave (none: the
     /// session is gone), closing any other connection of the session here.
-    fn resumed(&mut self, conn: ConnId, session: i64, timeout_ms: Option<i32>) {
+    pub(super) fn resumed(&mut self, conn: ConnId, session: i64, timeout_ms: Option<i32>) {
         let state = self.state_mut();
         let Some(timeout) = timeout_ms else {
             crate::handshake::refuse_expired(state, conn);
@@ -128,16 +129,12 @@ impl<S: Storage> Core<S> {
         Some(timeout)
     }
 
-    /// On the leader: a follower asks to resume `session` for one of its clients.
-    pub(super) fn attach_for(&mut self, from: u64, session: i64) {
+    /// On the leader: a follower asks to resume `session` for one of its clients; answered
+    /// once a quorum confirmed this server still leads (a deposed leader that has not noticed
+    /// must not record the move).
+    pub(super) fn attach_for(&mut self, from: u64, session: i64) -> Result<(), ReplicaError> {
         let timeout_ms = self.attach(from, session).unwrap_or(0);
-        self.send_peer(
-            from,
-            PeerFrame::Attached {
-                session,
-                timeout_ms,
-            },
-        );
+        self.confirm_resume(from, session, timeout_ms, None)
     }
 
     /// On a follower: the leader answered a resume (`timeout_ms` 0: the session is gone).

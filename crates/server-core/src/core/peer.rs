@@ -41,10 +41,7 @@ impl<S: Storage> Core<S> {
                 sessions.set_owner(session, from);
                 self.create_session(session, timeout_ms)
             }
-            PeerFrame::Attach { session } if leading => {
-                self.attach_for(from, session);
-                Ok(())
-            }
+            PeerFrame::Attach { session } if leading => self.attach_for(from, session),
             PeerFrame::Attached {
                 session,
                 timeout_ms,

@@ -1,6 +1,7 @@
-//! `sync`: the reads behind it see everything the leader proposed before the sync (applied on
-//! the client's server first), and it is answered once the leader confirmed with a quorum that
-//! it still leads, so sync-then-read is linearizable.
+//! What the leader answers only once a quorum confirmed that it still leads (a deposed leader
+//! that has not noticed yet must not answer): `sync`, whose reads behind it see everything the
+//! leader proposed before it, so sync-then-read is linearizable; and a session resumed on some
+//! server, so that the move is recorded by the leader that counts (see core/handshake.rs).
 
 use std::collections::BTreeMap;
 
@@ -10,14 +11,24 @@ use crate::peers::codec::PeerFrame;
 use crate::replica::ReplicaError;
 use crate::replica::Storage;
 
-/// A sync the leader is answering: once everything up to `zxid` is committed and a quorum
-/// confirmed leadership round `round`, the server `origin` is told.
+/// What the leader answers once a quorum confirmed leadership round `round`.
 #[derive(Debug)]
 struct PendingSync {
-    origin: u64,
-    token: u64,
-    zxid: i64,
     round: u64,
+    what: Awaiting,
+}
+
+#[derive(Debug)]
+enum Awaiting {
+    /// A sync from server `origin`: everything up to `zxid` was proposed before it.
+    Sync { origin: u64, token: u64, zxid: i64 },
+    /// A session resumed at server `origin` (`conn` when here): its timeout, 0 if gone.
+    Resume {
+        origin: u64,
+        session: i64,
+        timeout_ms: i32,
+        conn: Option<ConnId>,
+    },
 }
 
 /// The syncs in flight.
@@ -89,17 +100,43 @@ impl<S: Storage> Core<S> {
         let Some(round) = self.replica.confirm_leadership()? else {
             return Ok(());
         };
-        self.syncs.pending.push(PendingSync {
+        let what = Awaiting::Sync {
             origin,
             token,
             zxid,
-            round,
-        });
+        };
+        self.syncs.pending.push(PendingSync { round, what });
         self.settle_syncs();
         Ok(())
     }
 
-    /// Answers the syncs whose confirmation round completed.
+    /// On the leader: answers a resume of `session` at `origin` once a quorum confirmed this
+    /// server still leads (`conn` is the client's connection when it is here).
+    pub(super) fn confirm_resume(
+        &mut self,
+        origin: u64,
+        session: i64,
+        timeout_ms: i32,
+        conn: Option<ConnId>,
+    ) -> Result<(), ReplicaError> {
+        let Some(round) = self.replica.confirm_leadership()? else {
+            if let Some(conn) = conn {
+                self.state_mut().clients.close(conn, false);
+            }
+            return Ok(());
+        };
+        let what = Awaiting::Resume {
+            origin,
+            session,
+            timeout_ms,
+            conn,
+        };
+        self.syncs.pending.push(PendingSync { round, what });
+        self.settle_syncs();
+        Ok(())
+    }
+
+    /// Answers what waited for a confirmation round that completed.
     pub(super) fn settle_syncs(&mut self) {
         if self.syncs.pending.is_empty() {
             return;
@@ -111,15 +148,36 @@ impl<S: Storage> Core<S> {
                 .into_iter()
                 .partition(|s| s.round <= confirmed);
         self.syncs.pending = waiting;
-        for sync in done {
-            if sync.origin == me {
-                self.local_sync_confirmed(sync.token, sync.zxid);
-            } else {
-                let frame = PeerFrame::SyncDone {
-                    token: sync.token,
-                    zxid: sync.zxid,
-                };
-                self.send_peer(sync.origin, frame);
+        for pending in done {
+            match pending.what {
+                Awaiting::Sync {
+                    origin,
+                    token,
+                    zxid,
+                } if origin == me => self.local_sync_confirmed(token, zxid),
+                Awaiting::Sync {
+                    origin,
+                    token,
+                    zxid,
+                } => self.send_peer(origin, PeerFrame::SyncDone { token, zxid }),
+                Awaiting::Resume {
+                    session,
+                    timeout_ms,
+                    conn: Some(conn),
+                    ..
+                } => self.resumed(conn, session, (timeout_ms > 0).then_some(timeout_ms)),
+                Awaiting::Resume {
+                    origin,
+                    session,
+                    timeout_ms,
+                    conn: None,
+                } => self.send_peer(
+                    origin,
+                    PeerFrame::Attached {
+                        session,
+                        timeout_ms,
+                    },
+                ),
             }
         }
     }

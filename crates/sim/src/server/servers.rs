@@ -374,9 +374,11 @@ impl World {
             .map(|n| match &n.core {
                 None => format!("s{}:down", n.id),
                 Some(core) => format!(
-                    "s{}:{}@{:#x}",
+                    "s{}:{}(e{}/{})@{:#x}",
                     n.id,
                     core.replica.phase().name(),
+                    core.replica.peer().current_epoch().0,
+                    core.replica.peer().accepted_epoch().0,
                     core.replica.app.tree.last_zxid()
                 ),
             })

@@ -93,7 +93,11 @@ fn matches_event(watch: &WatchSpec, event: EventType, path: &str) -> bool {
                 )
         }
         WatchSpec::Child(p) => {
-            p == path && matches!(event, EventType::NodeChildrenChanged | EventType::NodeDeleted)
+            p == path
+                && matches!(
+                    event,
+                    EventType::NodeChildrenChanged | EventType::NodeDeleted
+                )
         }
         WatchSpec::Persistent(p) => p == path,
         WatchSpec::Recursive(root) => {
