@@ -1,0 +1,154 @@
+//! Carrying out a peer's actions, as the driver contract in `zab::io` demands: in order, with
+//! persistence done before the next action and appends made durable later by an fsync.
+
+use zab::{Action, Input, ServerId, Txn};
+
+use super::{Event, World};
+use crate::app::App;
+use crate::checker::Violation;
+use crate::trace::TraceEvent;
+
+impl World {
+    /// Carries out a peer's actions, in order, as the driver contract demands.
+    pub(super) fn apply(&mut self, i: usize, mut out: Vec<Action>) -> Result<(), Violation> {
+        let mut established = None;
+        let mut snapshot_requests = Vec::new();
+        let id = self.nodes[i].id;
+        for action in out.drain(..) {
+            match action {
+                Action::Send { to, message } => self.send(i, to.0 as usize - 1, message),
+                Action::PersistAcceptedEpoch { epoch, leader } => {
+                    let disk = &mut self.nodes[i].disk;
+                    disk.accepted_epoch = epoch;
+                    disk.accepted_leader = leader;
+                    self.trace_persist(id, "acceptedEpoch", || format!("{epoch} from {leader}"));
+                }
+                Action::PersistCurrentEpoch(epoch) => {
+                    self.nodes[i].disk.current_epoch = epoch;
+                    self.trace_persist(id, "currentEpoch", || epoch.to_string());
+                }
+                Action::Append(txns) => {
+                    let node = &mut self.nodes[i];
+                    let peer = node.peer.as_ref().expect("up");
+                    if peer.is_leading() {
+                        for txn in &txns {
+                            if txn.zxid.epoch == peer.accepted_epoch() {
+                                self.checker.on_broadcast(id, txn)?;
+                            }
+                        }
+                    }
+                    node.disk.append(&txns);
+                    if !node.fsync_pending {
+                        node.fsync_pending = true;
+                        let incarnation = node.incarnation;
+                        let delay = self.rng.between(1, self.opts.fsync_max);
+                        self.schedule(delay, Event::Fsync(i, incarnation));
+                    }
+                }
+                Action::Truncate(zxid) => {
+                    self.nodes[i].disk.truncate(zxid);
+                    self.trace_persist(id, "truncate", || zxid.to_string());
+                }
+                Action::InstallSnapshot(snapshot) => {
+                    let app = App::restore(&snapshot).expect("snapshot from a simulated leader");
+                    self.nodes[i].disk.install_snapshot(snapshot);
+                    self.nodes[i].app = app;
+                    self.checker.on_state(id, &app, "installed")?;
+                    self.trace_persist(id, "snapshot", || app.zxid.to_string());
+                }
+                Action::Deliver(txn) => self.deliver(i, &txn)?,
+                Action::TakeSnapshot { for_server } => snapshot_requests.push(for_server),
+                Action::PhaseChanged { phase, epoch } => {
+                    self.trace(TraceEvent::Phase {
+                        server: id,
+                        phase: phase.name(),
+                        epoch: epoch.0,
+                    });
+                }
+                Action::LeadershipConfirmed { round } => {
+                    let asked: Vec<(u64, u64, zab::Epoch)> = self
+                        .confirmations
+                        .iter()
+                        .filter(|((node, r), _)| *node == i && *r <= round)
+                        .map(|((_, r), (at, epoch))| (*r, *at, *epoch))
+                        .collect();
+                    for (r, at, epoch) in asked {
+                        self.confirmations.remove(&(i, r));
+                        self.checker.on_leadership_confirmed(id, epoch, at)?;
+                    }
+                }
+                Action::Established { epoch, .. } => {
+                    let now = self.now;
+                    self.checker.on_established(id, epoch, now)?;
+                    established = Some(epoch);
+                }
+            }
+        }
+        self.scratch = out;
+        if let Some(epoch) = established {
+            let app = self.nodes[i].app;
+            self.checker.after_established(id, epoch, &app)?;
+        }
+        for for_server in snapshot_requests {
+            let snapshot = self.nodes[i].app.snapshot();
+            self.step(
+                i,
+                Input::SnapshotTaken {
+                    for_server,
+                    snapshot,
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn trace_persist(
+        &mut self,
+        server: ServerId,
+        what: &'static str,
+        value: impl FnOnce() -> String,
+    ) {
+        if self.tracer.is_some() {
+            let value = value();
+            self.trace(TraceEvent::Persist {
+                server,
+                what,
+                value,
+            });
+        }
+    }
+
+    pub(super) fn deliver(&mut self, i: usize, txn: &Txn) -> Result<(), Violation> {
+        let id = self.nodes[i].id;
+        let app = self.nodes[i].app;
+        self.checker.on_deliver(id, &app, txn)?;
+        self.nodes[i].app.apply(txn);
+        if self.tracer.is_some() {
+            let digest = self.nodes[i].app.hash;
+            self.trace(TraceEvent::Deliver {
+                server: id,
+                zxid: txn.zxid.as_u64(),
+                digest,
+            });
+        }
+        if let Some((probe, _)) = &self.probe {
+            if *probe == txn.data {
+                self.probe_seen[i] = true;
+                if self.probe_seen.iter().all(|&seen| seen) {
+                    self.live = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn maybe_compact(&mut self, i: usize) -> Result<(), Violation> {
+        if !self.opts.compaction || !self.rng.chance(0.02) {
+            return Ok(());
+        }
+        let node = &mut self.nodes[i];
+        let app = node.app;
+        node.disk.compact(&app);
+        self.step(i, Input::Compact(app.zxid))
+    }
+}
