@@ -67,6 +67,14 @@ impl Disk {
         self.unsynced.clear();
     }
 
+    /// The last zxid of the durable history: the last fsynced record, or the snapshot's zxid.
+    pub fn durable_end(&self) -> Zxid {
+        match self.synced.last() {
+            Some(txn) => txn.zxid,
+            None => self.snapshot.as_ref().map_or(Zxid::ZERO, |s| s.zxid),
+        }
+    }
+
     /// What the server recovers on start, and the application restored from the snapshot.
     pub fn boot(&self, nonce: u64) -> (Boot, App) {
         let app = self.snapshot.as_ref().map_or_else(App::default, |s| {

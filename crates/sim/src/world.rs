@@ -12,7 +12,7 @@ use crate::checker::{Checker, Violation};
 use crate::disk::Disk;
 use crate::options::{Options, UNITS_PER_TICK};
 use crate::rng::Rng;
-use crate::trace::{TraceEvent, Tracer};
+use crate::trace::{Restored, TraceEvent, Tracer};
 
 mod actions;
 mod clients;
@@ -325,6 +325,8 @@ impl World {
                 if node.incarnation == incarnation && node.peer.is_some() {
                     node.fsync_pending = false;
                     if let Some(zxid) = node.disk.fsync() {
+                        let server = node.id;
+                        self.trace(TraceEvent::Durable { server, zxid });
                         self.step(i, Input::LogDurable(zxid))?;
                     }
                 }
@@ -406,8 +408,20 @@ impl World {
         node.app = app;
         node.fsync_pending = false;
         let id = node.id;
+        let restored = Restored {
+            snapshot: app.zxid,
+            count: app.count,
+            digest: app.hash,
+            log_end: boot.log.last().map_or(app.zxid, |t| t.zxid),
+            accepted_epoch: boot.accepted_epoch,
+            accepted_leader: boot.accepted_leader,
+            current_epoch: boot.current_epoch,
+        };
+        self.trace(TraceEvent::Restart {
+            server: id,
+            restored,
+        });
         self.checker.on_state(id, &app, "restarted with")?;
-        self.trace(TraceEvent::Restart { server: id });
         let mut peer = Peer::new(cfg, boot);
         let mut out = std::mem::take(&mut self.scratch);
         peer.start(&mut out);
@@ -434,7 +448,12 @@ impl World {
             }
         }
         let id = self.nodes[i].id;
-        self.trace(TraceEvent::Crash { server: id });
+        let log_end = self.nodes[i].disk.durable_end();
+        self.trace(TraceEvent::Crash {
+            server: id,
+            log_end,
+            during: None,
+        });
     }
 
     fn step(&mut self, i: usize, input: Input) -> Result<(), Violation> {

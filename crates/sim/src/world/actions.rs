@@ -1,12 +1,12 @@
 //! Carrying out a peer's actions, as the driver contract in `zab::io` demands: in order, with
 //! persistence done before the next action and appends made durable later by an fsync.
 
-use zab::{Action, Input, ServerId, Txn};
+use zab::{Action, Input, Txn};
 
 use super::{Event, World};
 use crate::app::App;
 use crate::checker::Violation;
-use crate::trace::TraceEvent;
+use crate::trace::{Persisted, TraceEvent};
 
 impl World {
     /// Carries out a peer's actions, in order, as the driver contract demands.
@@ -18,16 +18,22 @@ impl World {
             match action {
                 Action::Send { to, message } => self.send(i, to.0 as usize - 1, message),
                 Action::PersistAcceptedEpoch { epoch, leader } => {
+                    let what = Persisted::AcceptedEpoch { epoch, leader };
+                    self.trace(TraceEvent::Persist { server: id, what });
                     let disk = &mut self.nodes[i].disk;
                     disk.accepted_epoch = epoch;
                     disk.accepted_leader = leader;
-                    self.trace_persist(id, "acceptedEpoch", || format!("{epoch} from {leader}"));
                 }
                 Action::PersistCurrentEpoch(epoch) => {
+                    let what = Persisted::CurrentEpoch(epoch);
+                    self.trace(TraceEvent::Persist { server: id, what });
                     self.nodes[i].disk.current_epoch = epoch;
-                    self.trace_persist(id, "currentEpoch", || epoch.to_string());
                 }
                 Action::Append(txns) => {
+                    self.trace(TraceEvent::Append {
+                        server: id,
+                        txns: &txns,
+                    });
                     let node = &mut self.nodes[i];
                     let peer = node.peer.as_ref().expect("up");
                     if peer.is_leading() {
@@ -37,6 +43,7 @@ impl World {
                             }
                         }
                     }
+                    let node = &mut self.nodes[i];
                     node.disk.append(&txns);
                     if !node.fsync_pending {
                         node.fsync_pending = true;
@@ -46,15 +53,22 @@ impl World {
                     }
                 }
                 Action::Truncate(zxid) => {
+                    let what = Persisted::Truncate(zxid);
+                    self.trace(TraceEvent::Persist { server: id, what });
                     self.nodes[i].disk.truncate(zxid);
-                    self.trace_persist(id, "truncate", || zxid.to_string());
                 }
                 Action::InstallSnapshot(snapshot) => {
                     let app = App::restore(&snapshot).expect("snapshot from a simulated leader");
+                    self.trace(TraceEvent::Snapshot {
+                        server: id,
+                        why: "install",
+                        zxid: app.zxid,
+                        count: app.count,
+                        digest: app.hash,
+                    });
                     self.nodes[i].disk.install_snapshot(snapshot);
                     self.nodes[i].app = app;
                     self.checker.on_state(id, &app, "installed")?;
-                    self.trace_persist(id, "snapshot", || app.zxid.to_string());
                 }
                 Action::Deliver(txn) => self.deliver(i, &txn)?,
                 Action::TakeSnapshot { for_server } => snapshot_requests.push(for_server),
@@ -66,6 +80,7 @@ impl World {
                     });
                 }
                 Action::LeadershipConfirmed { round } => {
+                    self.trace(TraceEvent::Confirmed { server: id, round });
                     let asked: Vec<(u64, u64, zab::Epoch)> = self
                         .confirmations
                         .iter()
@@ -77,7 +92,12 @@ impl World {
                         self.checker.on_leadership_confirmed(id, epoch, at)?;
                     }
                 }
-                Action::Established { epoch, .. } => {
+                Action::Established { epoch, initial } => {
+                    self.trace(TraceEvent::Established {
+                        server: id,
+                        epoch,
+                        initial,
+                    });
                     let now = self.now;
                     self.checker.on_established(id, epoch, now)?;
                     established = Some(epoch);
@@ -102,35 +122,17 @@ impl World {
         Ok(())
     }
 
-    pub(super) fn trace_persist(
-        &mut self,
-        server: ServerId,
-        what: &'static str,
-        value: impl FnOnce() -> String,
-    ) {
-        if self.tracer.is_some() {
-            let value = value();
-            self.trace(TraceEvent::Persist {
-                server,
-                what,
-                value,
-            });
-        }
-    }
-
     pub(super) fn deliver(&mut self, i: usize, txn: &Txn) -> Result<(), Violation> {
         let id = self.nodes[i].id;
-        let app = self.nodes[i].app;
-        self.checker.on_deliver(id, &app, txn)?;
+        let before = self.nodes[i].app;
         self.nodes[i].app.apply(txn);
-        if self.tracer.is_some() {
-            let digest = self.nodes[i].app.hash;
-            self.trace(TraceEvent::Deliver {
-                server: id,
-                zxid: txn.zxid.as_u64(),
-                digest,
-            });
-        }
+        let digest = self.nodes[i].app.hash;
+        self.trace(TraceEvent::Deliver {
+            server: id,
+            zxid: txn.zxid,
+            digest,
+        });
+        self.checker.on_deliver(id, &before, txn)?;
         if let Some((probe, _)) = &self.probe {
             if *probe == txn.data {
                 self.probe_seen[i] = true;
@@ -149,6 +151,14 @@ impl World {
         let node = &mut self.nodes[i];
         let app = node.app;
         node.disk.compact(&app);
+        let id = node.id;
+        self.trace(TraceEvent::Snapshot {
+            server: id,
+            why: "compact",
+            zxid: app.zxid,
+            count: app.count,
+            digest: app.hash,
+        });
         self.step(i, Input::Compact(app.zxid))
     }
 }

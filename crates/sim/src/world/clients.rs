@@ -6,6 +6,7 @@ use bytes::Bytes;
 use super::World;
 use crate::checker::Violation;
 use crate::options::UNITS_PER_TICK;
+use crate::trace::TraceEvent;
 
 impl World {
     pub(super) fn new_payload(&mut self, tag: &str) -> Bytes {
@@ -55,7 +56,13 @@ impl World {
             return Ok(());
         };
         let epoch = peer.accepted_epoch();
+        let server = peer.id();
         if let Some(round) = peer.confirm_leadership(&mut out) {
+            self.trace(TraceEvent::ConfirmAsked {
+                server,
+                epoch,
+                round,
+            });
             self.confirmations
                 .insert((target, round), (self.now, epoch));
         }
