@@ -3,7 +3,9 @@
 //! Servers run the real [`zab::Peer`] over a simulated network (delay, loss, duplication,
 //! reordering, symmetric and one-way partitions) and a simulated disk (unsynced writes lost or
 //! torn on a crash), with clients submitting transactions. A [`checker::Checker`] verifies the
-//! Zab invariants after every step; after the faulty phase everything heals and a new
+//! Zab invariants after every step, and [`rules::Rules`] judges every step against the
+//! protocol's per-step rules (promises kept, answers only of durable state, quorums behind
+//! every decision, synchronization to the leader's history); after the faulty phase everything heals and a new
 //! transaction must commit on every server within a bounded number of ticks. Everything is
 //! drawn from one seed: a failing seed replays exactly.
 
@@ -12,6 +14,7 @@ pub mod checker;
 pub mod disk;
 pub mod options;
 pub mod rng;
+pub mod rules;
 pub mod server;
 pub mod sweep;
 pub mod trace;

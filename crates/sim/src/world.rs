@@ -12,6 +12,7 @@ use crate::checker::{Checker, Violation};
 use crate::disk::Disk;
 use crate::options::{Options, UNITS_PER_TICK};
 use crate::rng::Rng;
+use crate::rules::{self, Rules};
 use crate::trace::{Restored, TraceEvent, Tracer};
 
 mod actions;
@@ -128,6 +129,8 @@ pub struct World {
     fifo: Vec<u64>,
     faults_on: bool,
     checker: Checker,
+    /// The per-step protocol rules.
+    rules: Rules,
     /// Per client: the server it believes leads.
     clients: Vec<usize>,
     /// Per client: a transaction refused by a non-leader, retried at the next attempt.
@@ -180,6 +183,7 @@ impl World {
             fifo: vec![0; n * n],
             faults_on: true,
             checker: Checker::new(),
+            rules: Rules::new(n),
             retry: vec![None; clients.len()],
             clients,
             next_payload: 0,
@@ -421,6 +425,8 @@ impl World {
             server: id,
             restored,
         });
+        let disk = &self.nodes[i].disk;
+        self.rules.on_restart(rules::Server { id, disk })?;
         self.checker.on_state(id, &app, "restarted with")?;
         let mut peer = Peer::new(cfg, boot);
         let mut out = std::mem::take(&mut self.scratch);
@@ -448,6 +454,7 @@ impl World {
             }
         }
         let id = self.nodes[i].id;
+        self.rules.on_crash(id, None);
         let log_end = self.nodes[i].disk.durable_end();
         self.trace(TraceEvent::Crash {
             server: id,

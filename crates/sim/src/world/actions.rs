@@ -6,6 +6,7 @@ use zab::{Action, Input, Txn};
 use super::{Event, World};
 use crate::app::App;
 use crate::checker::Violation;
+use crate::rules;
 use crate::trace::{Persisted, TraceEvent};
 
 impl World {
@@ -16,24 +17,36 @@ impl World {
         let id = self.nodes[i].id;
         for action in out.drain(..) {
             match action {
-                Action::Send { to, message } => self.send(i, to.0 as usize - 1, message),
+                Action::Send { to, message } => self.send(i, to.0 as usize - 1, message)?,
                 Action::PersistAcceptedEpoch { epoch, leader } => {
                     let what = Persisted::AcceptedEpoch { epoch, leader };
                     self.trace(TraceEvent::Persist { server: id, what });
+                    let disk = &self.nodes[i].disk;
+                    self.rules
+                        .on_persist_accepted(rules::Server { id, disk }, epoch)?;
                     let disk = &mut self.nodes[i].disk;
                     disk.accepted_epoch = epoch;
                     disk.accepted_leader = leader;
+                    self.rules.on_accepted_written(id, epoch, leader);
                 }
                 Action::PersistCurrentEpoch(epoch) => {
                     let what = Persisted::CurrentEpoch(epoch);
                     self.trace(TraceEvent::Persist { server: id, what });
+                    let disk = &self.nodes[i].disk;
+                    let server = rules::Server { id, disk };
+                    self.rules.on_accept(server, "records currentEpoch")?;
+                    self.rules.on_persist_current(server, epoch)?;
                     self.nodes[i].disk.current_epoch = epoch;
+                    self.rules.on_current_written(id, epoch);
                 }
                 Action::Append(txns) => {
                     self.trace(TraceEvent::Append {
                         server: id,
                         txns: &txns,
                     });
+                    let disk = &self.nodes[i].disk;
+                    self.rules
+                        .on_accept(rules::Server { id, disk }, "appends")?;
                     let node = &mut self.nodes[i];
                     let peer = node.peer.as_ref().expect("up");
                     if peer.is_leading() {
@@ -55,6 +68,9 @@ impl World {
                 Action::Truncate(zxid) => {
                     let what = Persisted::Truncate(zxid);
                     self.trace(TraceEvent::Persist { server: id, what });
+                    let disk = &self.nodes[i].disk;
+                    self.rules
+                        .on_accept(rules::Server { id, disk }, "truncates")?;
                     self.nodes[i].disk.truncate(zxid);
                 }
                 Action::InstallSnapshot(snapshot) => {
@@ -66,6 +82,9 @@ impl World {
                         count: app.count,
                         digest: app.hash,
                     });
+                    let disk = &self.nodes[i].disk;
+                    let server = rules::Server { id, disk };
+                    self.rules.on_accept(server, "installs a snapshot")?;
                     self.nodes[i].disk.install_snapshot(snapshot);
                     self.nodes[i].app = app;
                     self.checker.on_state(id, &app, "installed")?;
@@ -78,9 +97,14 @@ impl World {
                         phase: phase.name(),
                         epoch: epoch.0,
                     });
+                    let disk = &self.nodes[i].disk;
+                    self.rules
+                        .on_phase(rules::Server { id, disk }, phase, epoch)?;
                 }
                 Action::LeadershipConfirmed { round } => {
                     self.trace(TraceEvent::Confirmed { server: id, round });
+                    let disk = &self.nodes[i].disk;
+                    self.rules.on_confirmed(rules::Server { id, disk }, round)?;
                     let asked: Vec<(u64, u64, zab::Epoch)> = self
                         .confirmations
                         .iter()
@@ -98,6 +122,9 @@ impl World {
                         epoch,
                         initial,
                     });
+                    let disk = &self.nodes[i].disk;
+                    self.rules
+                        .on_established(rules::Server { id, disk }, epoch, initial)?;
                     let now = self.now;
                     self.checker.on_established(id, epoch, now)?;
                     established = Some(epoch);
@@ -132,6 +159,10 @@ impl World {
             zxid: txn.zxid,
             digest,
         });
+        let disk = &self.nodes[i].disk;
+        let server = rules::Server { id, disk };
+        self.rules.on_accept(server, "delivers")?;
+        self.rules.on_deliver(server, txn.zxid)?;
         self.checker.on_deliver(id, &before, txn)?;
         if let Some((probe, _)) = &self.probe {
             if *probe == txn.data {

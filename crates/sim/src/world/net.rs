@@ -5,32 +5,42 @@ use zab::{Input, Message};
 
 use super::{Event, World};
 use crate::checker::Violation;
+use crate::rules;
 use crate::trace::TraceEvent;
 
 impl World {
-    pub(super) fn send(&mut self, from: usize, to: usize, message: Message) {
-        let n = self.nodes.len();
+    /// Server `from` sends `message` to `to`: traced, judged by the per-step rules, then lost,
+    /// duplicated or delayed by the network.
+    pub(super) fn send(
+        &mut self,
+        from: usize,
+        to: usize,
+        message: Message,
+    ) -> Result<(), Violation> {
         self.report.messages += 1;
-        if self.tracer.is_some() {
-            let (f, t) = (self.nodes[from].id, self.nodes[to].id);
-            self.trace(TraceEvent::Send {
-                from: f,
-                to: t,
-                message: &message,
-            });
-        }
+        let (id, to_id) = (self.nodes[from].id, self.nodes[to].id);
+        self.trace(TraceEvent::Send {
+            from: id,
+            to: to_id,
+            message: &message,
+        });
+        let disk = &self.nodes[from].disk;
+        let canonical = self.checker.canonical();
+        self.rules
+            .on_send(rules::Server { id, disk }, to_id, &message, canonical)?;
         let faulty = self.faults_on;
         if faulty && self.rng.chance(self.opts.drop_rate) {
             self.report.dropped += 1;
-            return self.trace_drop(from, to, &message, "lost");
+            self.trace_drop(from, to, &message, "lost");
+            return Ok(());
         }
         if faulty && self.rng.chance(self.opts.duplicate_rate) {
             self.report.duplicated += 1;
             let copy = message.clone();
             self.schedule_delivery(from, to, copy);
         }
-        let _ = n;
         self.schedule_delivery(from, to, message);
+        Ok(())
     }
 
     pub(super) fn schedule_delivery(&mut self, from: usize, to: usize, message: Message) {
@@ -87,12 +97,17 @@ impl World {
             });
         }
         let from_id = self.nodes[from].id;
-        self.step(
+        let (id, disk) = (self.nodes[to].id, &self.nodes[to].disk);
+        self.rules
+            .on_receive(rules::Server { id, disk }, from_id, &message);
+        let result = self.step(
             to,
             Input::Message {
                 from: from_id,
                 message,
             },
-        )
+        );
+        self.rules.end_step();
+        result
     }
 }
