@@ -28,6 +28,22 @@ pub enum Persisted {
     Truncate(Zxid),
 }
 
+/// A write a crash interrupted, and what of it survived.
+#[derive(Clone, Copy, Debug)]
+pub enum Interrupted {
+    /// An epoch file was being replaced; `kept_new` says whether the new value survived (the
+    /// file holds the old value otherwise, never a mix).
+    Epoch { what: Persisted, kept_new: bool },
+    /// A SNAP's snapshot was being installed: `written` says whether the snapshot file was
+    /// complete (the log was then not reset yet); otherwise it was half written and the old
+    /// snapshot and log stand.
+    Install {
+        zxid: Zxid,
+        count: u64,
+        written: bool,
+    },
+}
+
 /// What a server found on its disk when it (re)started.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Restored {
@@ -117,7 +133,7 @@ pub enum TraceEvent<'a> {
         /// The durable history's last zxid after the crash.
         log_end: Zxid,
         /// A write the crash interrupted, and what of it survived.
-        during: Option<&'a str>,
+        during: Option<Interrupted>,
     },
     Restart {
         server: ServerId,
@@ -382,8 +398,31 @@ fn json_line(t: u64, event: &TraceEvent<'_>) -> String {
                 .server("server", *server)
                 .zxid("log_end", *log_end);
             match during {
-                Some(during) => json.text("during", during),
                 None => json,
+                Some(Interrupted::Epoch { what, kept_new }) => {
+                    let json = json.text("kept", if *kept_new { "new" } else { "old" });
+                    match what {
+                        Persisted::AcceptedEpoch { epoch, leader } => json
+                            .text("during", "acceptedEpoch")
+                            .num("epoch", epoch.0)
+                            .server("leader", *leader),
+                        Persisted::CurrentEpoch(epoch) => {
+                            json.text("during", "currentEpoch").num("epoch", epoch.0)
+                        }
+                        Persisted::Truncate(zxid) => {
+                            json.text("during", "truncate").zxid("zxid", *zxid)
+                        }
+                    }
+                }
+                Some(Interrupted::Install {
+                    zxid,
+                    count,
+                    written,
+                }) => json
+                    .text("during", "install")
+                    .text("kept", if *written { "snapshot" } else { "old" })
+                    .zxid("zxid", *zxid)
+                    .num("count", count),
             }
         }
         TraceEvent::Restart { server, restored } => Json::new(t, "restart")
@@ -512,10 +551,19 @@ fn text_line(t: u64, event: &TraceEvent<'_>) -> String {
             log_end,
             during,
         } => match during {
-            Some(during) => {
-                format!("{time} {server} CRASHES during {during} (durable log to {log_end})")
-            }
             None => format!("{time} {server} CRASHES (durable log to {log_end})"),
+            Some(Interrupted::Epoch { what, kept_new }) => format!(
+                "{time} {server} CRASHES while writing {what:?}: the {} value survives (durable log to {log_end})",
+                if *kept_new { "new" } else { "old" }
+            ),
+            Some(Interrupted::Install { zxid, written, .. }) => format!(
+                "{time} {server} CRASHES while installing the snapshot at {zxid}: {} (durable log to {log_end})",
+                if *written {
+                    "the snapshot is written, the log not reset"
+                } else {
+                    "the snapshot is half written, the old one stands"
+                }
+            ),
         },
         TraceEvent::Restart { server, restored } => format!(
             "{time} {server} restarts: snapshot {} ({} transactions), log to {}, acceptedEpoch {} from {}, currentEpoch {}",

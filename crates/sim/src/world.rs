@@ -11,14 +11,16 @@ use crate::app::App;
 use crate::checker::{Checker, Violation};
 use crate::disk::Disk;
 use crate::options::{Options, UNITS_PER_TICK};
+use crate::report::Report;
 use crate::rng::Rng;
 use crate::rules::{self, Rules};
-use crate::trace::{Restored, TraceEvent, Tracer};
+use crate::trace::{Interrupted, Restored, TraceEvent, Tracer};
 
 mod actions;
 mod clients;
 mod faults;
 mod net;
+mod partitions;
 mod recovery;
 
 /// What happens at a point of simulated time.
@@ -34,13 +36,14 @@ enum Event {
     Client(usize),
     Fault,
     Restart(usize),
+    /// Partition `.0` heals.
     HealPartition(u64),
     /// Server `.0` notices that its connection to server `.1` broke.
     Disconnected(usize, usize),
     /// The faulty phase ends: heal everything.
     HealAll,
     /// The scripted isolation of a follower begins ([`Options::isolation`]).
-    Isolate(u64),
+    Isolate,
 }
 
 struct Scheduled {
@@ -74,42 +77,14 @@ struct Node {
     /// Bumped at each crash, so fsyncs scheduled before it are void.
     incarnation: u32,
     fsync_pending: bool,
+    /// This server's clock: time between its ticks, and when its next tick is due, both in
+    /// thousandths of a time unit (a tick is nominally [`UNITS_PER_TICK`] units).
+    tick_period: u64,
+    next_tick: u64,
 }
 
-/// The outcome of one run.
-#[derive(Clone, Debug, Default)]
-pub struct Report {
-    pub seed: u64,
-    pub servers: usize,
-    pub events: u64,
-    pub ticks: u64,
-    pub messages: u64,
-    pub dropped: u64,
-    pub duplicated: u64,
-    pub crashes: u64,
-    pub partitions: u64,
-    pub deliveries: u64,
-    pub committed: u64,
-    pub elections: u64,
-    pub established: u64,
-    pub syncs_diff: u64,
-    pub syncs_trunc: u64,
-    pub syncs_snap: u64,
-    /// Partition heals timed until one leader and every other server followed it in broadcast
-    /// (heals followed by another fault first are not counted).
-    pub recoveries: u64,
-    /// Sum and largest of those times, in time units (a tick is [`UNITS_PER_TICK`]).
-    pub recovery_units_total: u64,
-    pub recovery_units_max: u64,
-    pub violation: Option<Violation>,
-}
-
-impl Report {
-    /// The longest recovery after a heal, in ticks.
-    pub fn recovery_ticks_max(&self) -> f64 {
-        self.recovery_units_max as f64 / UNITS_PER_TICK as f64
-    }
-}
+/// A tick of a clock that does not drift, in thousandths of a time unit.
+const NOMINAL_TICK: u64 = UNITS_PER_TICK * 1000;
 
 pub struct World {
     opts: Options,
@@ -118,9 +93,11 @@ pub struct World {
     seq: u64,
     queue: BinaryHeap<Reverse<Scheduled>>,
     nodes: Vec<Node>,
-    /// `blocked[from * n + to]`: messages from → to are lost.
+    /// `blocked[from * n + to]`: messages from → to are lost (some partition cuts the link).
     blocked: Vec<bool>,
-    partition_generation: u64,
+    /// The partitions in force, and the last partition id handed out.
+    partitions: Vec<partitions::Partition>,
+    next_partition: u64,
     /// Per directed link (`from * n + to`): its current silent spell, as `to` sees it.
     silence: Vec<recovery::Silence>,
     /// When the partition being recovered from healed.
@@ -160,16 +137,34 @@ impl World {
                 app: App::default(),
                 incarnation: 0,
                 fsync_pending: false,
+                tick_period: NOMINAL_TICK,
+                next_tick: 0,
             })
-            .collect();
+            .collect::<Vec<Node>>();
         let clients: Vec<usize> = (0..opts.clients)
             .map(|_| rng.below(n as u64) as usize)
             .collect();
-        let report = Report {
+        let mut report = Report {
             seed: opts.seed,
             servers: n,
             ..Default::default()
         };
+        let mut nodes = nodes;
+        let drift = opts.clock_drift_permille;
+        if drift > 0 {
+            // Each clock runs at its own rate, within ± drift per mille of the nominal tick.
+            for node in &mut nodes {
+                let permille = rng.between(0, 2 * drift) as i64 - drift as i64;
+                node.tick_period = (NOMINAL_TICK as i64 + permille * UNITS_PER_TICK as i64) as u64;
+                if permille != 0 {
+                    report.faults.drifting_servers += 1;
+                    report.faults.drift_permille_max = report
+                        .faults
+                        .drift_permille_max
+                        .max(permille.unsigned_abs());
+                }
+            }
+        }
         World {
             rng,
             now: 0,
@@ -177,7 +172,8 @@ impl World {
             queue: BinaryHeap::new(),
             nodes,
             blocked: vec![false; n * n],
-            partition_generation: 0,
+            partitions: Vec::new(),
+            next_partition: 0,
             silence: vec![Default::default(); n * n],
             recovering_since: None,
             fifo: vec![0; n * n],
@@ -252,6 +248,7 @@ impl World {
         for i in 0..self.nodes.len() {
             self.boot(i)?;
             let offset = self.rng.below(UNITS_PER_TICK);
+            self.nodes[i].next_tick = (offset + 1) * 1000;
             self.schedule(offset + 1, Event::Tick(i));
         }
         for c in 0..self.clients.len() {
@@ -261,11 +258,7 @@ impl World {
         let first_fault = self.fault_delay();
         self.schedule(first_fault, Event::Fault);
         if let Some(isolation) = self.opts.isolation {
-            let generation = self.partition_generation;
-            self.schedule(
-                isolation.at_tick * UNITS_PER_TICK,
-                Event::Isolate(generation),
-            );
+            self.schedule(isolation.at_tick * UNITS_PER_TICK, Event::Isolate);
         }
         self.schedule(self.opts.fault_ticks * UNITS_PER_TICK, Event::HealAll);
         let deadline = (self.opts.fault_ticks + self.opts.liveness_ticks) * UNITS_PER_TICK;
@@ -313,7 +306,10 @@ impl World {
     fn handle(&mut self, event: Event) -> Result<(), Violation> {
         match event {
             Event::Tick(i) => {
-                self.schedule(UNITS_PER_TICK, Event::Tick(i));
+                let node = &mut self.nodes[i];
+                node.next_tick += node.tick_period;
+                let delay = node.next_tick / 1000 - self.now;
+                self.schedule(delay, Event::Tick(i));
                 if self.nodes[i].peer.is_some() {
                     self.maybe_compact(i)?;
                     self.step(i, Input::Tick)?;
@@ -358,20 +354,12 @@ impl World {
                 let peer_id = self.nodes[peer].id;
                 self.step(i, Input::PeerDisconnected(peer_id))?;
             }
-            Event::Isolate(generation) => {
-                if generation == self.partition_generation {
-                    self.isolate_a_follower();
-                }
-            }
-            Event::HealPartition(generation) => {
-                if generation == self.partition_generation {
-                    self.heal_partitions();
-                }
-            }
+            Event::Isolate => self.isolate_a_follower(),
+            Event::HealPartition(id) => self.heal_partition(id),
             Event::HealAll => {
                 self.faults_on = false;
                 self.healed_at = Some(self.now);
-                self.heal_partitions();
+                self.heal_all_partitions();
                 self.trace(TraceEvent::Fault {
                     kind: "heal",
                     detail: "all faults end".into(),
@@ -416,7 +404,7 @@ impl World {
             snapshot: app.zxid,
             count: app.count,
             digest: app.hash,
-            log_end: boot.log.last().map_or(app.zxid, |t| t.zxid),
+            log_end: node.disk.durable_end(),
             accepted_epoch: boot.accepted_epoch,
             accepted_leader: boot.accepted_leader,
             current_epoch: boot.current_epoch,
@@ -435,7 +423,9 @@ impl World {
         self.apply(i, out)
     }
 
-    fn crash(&mut self, i: usize) {
+    /// Server `i` crashes (if it is up): its unsynced writes are lost or torn, and `during` is
+    /// a write it was in the middle of, whose disk effect the caller has already made.
+    pub(super) fn crash(&mut self, i: usize, during: Option<Interrupted>) {
         let torn = self.opts.torn_writes;
         let node = &mut self.nodes[i];
         if node.peer.take().is_none() {
@@ -454,12 +444,16 @@ impl World {
             }
         }
         let id = self.nodes[i].id;
-        self.rules.on_crash(id, None);
+        let epoch_write = match during {
+            Some(Interrupted::Epoch { what, .. }) => Some(what),
+            _ => None,
+        };
+        self.rules.on_crash(id, epoch_write);
         let log_end = self.nodes[i].disk.durable_end();
         self.trace(TraceEvent::Crash {
             server: id,
             log_end,
-            during: None,
+            during,
         });
     }
 

@@ -18,6 +18,7 @@ use zab::{Epoch, Message, Phase, ServerId, Zxid};
 
 use crate::checker::Violation;
 use crate::disk::Disk;
+use crate::trace::Persisted;
 
 pub mod durable;
 pub mod promise;
@@ -138,9 +139,9 @@ impl Rules {
         self.quorum.check_confirmed(server, round)
     }
 
-    /// `server` crashed; `interrupted` is the epoch write (accepted, leader, current) it was
-    /// in the middle of, if any: its disk may hold that value or the one before.
-    pub fn on_crash(&mut self, server: ServerId, interrupted: Option<promise::EpochFiles>) {
+    /// `server` crashed; `interrupted` is the epoch write it was in the middle of, if any: its
+    /// epoch files may hold that value or the one before.
+    pub fn on_crash(&mut self, server: ServerId, interrupted: Option<Persisted>) {
         self.promise.crashed(server, interrupted);
         self.quorum.crashed(server);
     }

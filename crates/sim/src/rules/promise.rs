@@ -15,6 +15,7 @@ use zab::{Epoch, Message, Phase, ServerId};
 
 use super::{violation, Server};
 use crate::checker::Violation;
+use crate::trace::Persisted;
 
 /// The contents of one server's two epoch files.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -90,8 +91,20 @@ impl Promises {
         write(&mut self.written[index(server)]);
     }
 
-    pub fn crashed(&mut self, server: ServerId, interrupted: Option<EpochFiles>) {
-        self.interrupted[index(server)] = interrupted;
+    pub fn crashed(&mut self, server: ServerId, interrupted: Option<Persisted>) {
+        let written = self.written[index(server)];
+        self.interrupted[index(server)] = match interrupted {
+            Some(Persisted::AcceptedEpoch { epoch, leader }) => Some(EpochFiles {
+                accepted: epoch,
+                accepted_leader: leader,
+                ..written
+            }),
+            Some(Persisted::CurrentEpoch(epoch)) => Some(EpochFiles {
+                current: epoch,
+                ..written
+            }),
+            Some(Persisted::Truncate(_)) | None => None,
+        };
     }
 
     /// On restart the epoch files hold the last completed write, or the write a crash

@@ -6,8 +6,9 @@ use zab::{Action, Input, Txn};
 use super::{Event, World};
 use crate::app::App;
 use crate::checker::Violation;
+use crate::options::{CRASH_MID_EPOCH_WRITE, CRASH_MID_INSTALL, UNITS_PER_TICK};
 use crate::rules;
-use crate::trace::{Persisted, TraceEvent};
+use crate::trace::{Interrupted, Persisted, TraceEvent};
 
 impl World {
     /// Carries out a peer's actions, in order, as the driver contract demands.
@@ -15,6 +16,7 @@ impl World {
         let mut established = None;
         let mut snapshot_requests = Vec::new();
         let id = self.nodes[i].id;
+        let mut crashed = false;
         for action in out.drain(..) {
             match action {
                 Action::Send { to, message } => self.send(i, to.0 as usize - 1, message)?,
@@ -24,6 +26,10 @@ impl World {
                     let disk = &self.nodes[i].disk;
                     self.rules
                         .on_persist_accepted(rules::Server { id, disk }, epoch)?;
+                    if self.crash_mid_epoch_write(i, what) {
+                        crashed = true;
+                        break;
+                    }
                     let disk = &mut self.nodes[i].disk;
                     disk.accepted_epoch = epoch;
                     disk.accepted_leader = leader;
@@ -36,6 +42,10 @@ impl World {
                     let server = rules::Server { id, disk };
                     self.rules.on_accept(server, "records currentEpoch")?;
                     self.rules.on_persist_current(server, epoch)?;
+                    if self.crash_mid_epoch_write(i, what) {
+                        crashed = true;
+                        break;
+                    }
                     self.nodes[i].disk.current_epoch = epoch;
                     self.rules.on_current_written(id, epoch);
                 }
@@ -85,6 +95,27 @@ impl World {
                     let disk = &self.nodes[i].disk;
                     let server = rules::Server { id, disk };
                     self.rules.on_accept(server, "installs a snapshot")?;
+                    if self.faults_on
+                        && self.opts.crash_mid_install
+                        && self.rng.chance(CRASH_MID_INSTALL)
+                    {
+                        let written = self.rng.chance(0.5);
+                        self.nodes[i].disk.interrupt_install(snapshot, written);
+                        let faults = &mut self.report.faults;
+                        *if written {
+                            &mut faults.install_log_not_reset
+                        } else {
+                            &mut faults.install_half_written
+                        } += 1;
+                        let during = Interrupted::Install {
+                            zxid: app.zxid,
+                            count: app.count,
+                            written,
+                        };
+                        self.crash_mid_write(i, during);
+                        crashed = true;
+                        break;
+                    }
                     self.nodes[i].disk.install_snapshot(snapshot);
                     self.nodes[i].app = app;
                     self.checker.on_state(id, &app, "installed")?;
@@ -132,6 +163,9 @@ impl World {
             }
         }
         self.scratch = out;
+        if crashed {
+            return Ok(());
+        }
         if let Some(epoch) = established {
             let app = self.nodes[i].app;
             self.checker.after_established(id, epoch, &app)?;
@@ -147,6 +181,43 @@ impl World {
             )?;
         }
         Ok(())
+    }
+
+    /// With [`crate::Options::crash_mid_epoch_write`], the epoch write `what` of server `i`
+    /// may be interrupted by a crash: the file then holds the old value or the new one, never
+    /// a mix (it is replaced by a rename). True if the server crashed.
+    fn crash_mid_epoch_write(&mut self, i: usize, what: Persisted) -> bool {
+        if !(self.faults_on
+            && self.opts.crash_mid_epoch_write
+            && self.rng.chance(CRASH_MID_EPOCH_WRITE))
+        {
+            return false;
+        }
+        let kept_new = self.rng.chance(0.5);
+        let disk = &mut self.nodes[i].disk;
+        match (what, kept_new) {
+            (Persisted::AcceptedEpoch { epoch, leader }, true) => {
+                disk.accepted_epoch = epoch;
+                disk.accepted_leader = leader;
+            }
+            (Persisted::CurrentEpoch(epoch), true) => disk.current_epoch = epoch,
+            _ => {}
+        }
+        let faults = &mut self.report.faults;
+        *if kept_new {
+            &mut faults.epoch_write_new_kept
+        } else {
+            &mut faults.epoch_write_old_kept
+        } += 1;
+        self.crash_mid_write(i, Interrupted::Epoch { what, kept_new });
+        true
+    }
+
+    /// Server `i` crashes in the middle of a write (`during`), and restarts later.
+    fn crash_mid_write(&mut self, i: usize, during: Interrupted) {
+        self.crash(i, Some(during));
+        let delay = self.rng.between(UNITS_PER_TICK, 40 * UNITS_PER_TICK);
+        self.schedule(delay, Event::Restart(i));
     }
 
     pub(super) fn deliver(&mut self, i: usize, txn: &Txn) -> Result<(), Violation> {
