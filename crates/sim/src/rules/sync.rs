@@ -9,8 +9,9 @@
 //! sync messages of that link applied, must equal the leader's history up to z. A wrong
 //! DIFF-versus-TRUNC choice is how ZooKeeper diverged in ZOOKEEPER-1154 and ZOOKEEPER-2418.
 //!
-//! Histories are compared in full, as (zxid, payload hash) sequences: a server's history is
-//! the delivered prefix its snapshot stands for, then its log.
+//! Histories are compared in full, as zxid sequences: a server's history is the delivered
+//! prefix its snapshot stands for, then its log. Zxids suffice: the end-to-end checker holds
+//! every zxid to one payload (integrity: broadcast once, delivered as broadcast).
 
 use std::collections::HashMap;
 
@@ -18,23 +19,28 @@ use zab::{Message, ServerId, Zxid};
 
 use super::{violation, Server};
 use crate::app::App;
-use crate::checker::{payload_hash, Violation};
+use crate::checker::Violation;
 use crate::disk::Disk;
 
-/// One history: (zxid, payload hash) of every transaction, in order.
-type History = Vec<(Zxid, u64)>;
+/// One history: the zxid of every transaction, in order.
+type History = Vec<Zxid>;
+
+/// The first `count` zxids of the delivered sequence.
+fn delivered_prefix(canonical: &[(Zxid, u64)], count: usize) -> History {
+    canonical[..count.min(canonical.len())]
+        .iter()
+        .map(|&(z, _)| z)
+        .collect()
+}
 
 /// The whole history `disk` holds; `canonical` is the delivered sequence.
 pub fn history_of(disk: &Disk, canonical: &[(Zxid, u64)]) -> History {
     let (base, count) = disk.snapshot.as_ref().map_or((Zxid::ZERO, 0), |s| {
         (s.zxid, App::restore(s).map_or(0, |app| app.count as usize))
     });
-    let mut history = canonical[..count.min(canonical.len())].to_vec();
+    let mut history = delivered_prefix(canonical, count);
     let log = disk.synced.iter().chain(&disk.unsynced);
-    history.extend(
-        log.filter(|t| t.zxid > base)
-            .map(|t| (t.zxid, payload_hash(t))),
-    );
+    history.extend(log.map(|t| t.zxid).filter(|&z| z > base));
     history
 }
 
@@ -63,18 +69,18 @@ impl Syncs {
             }
             Message::Trunc { link, zxid, .. } => {
                 if let Some(history) = self.projected.get_mut(&(to, *link)) {
-                    history.retain(|(z, _)| z <= zxid);
+                    history.retain(|z| z <= zxid);
                 }
             }
             Message::Snap { link, snapshot, .. } => {
                 if let Some(history) = self.projected.get_mut(&(to, *link)) {
                     let count = App::restore(snapshot).map_or(0, |app| app.count as usize);
-                    *history = canonical[..count.min(canonical.len())].to_vec();
+                    *history = delivered_prefix(canonical, count);
                 }
             }
             Message::Diff { link, txns, .. } => {
                 if let Some(history) = self.projected.get_mut(&(to, *link)) {
-                    history.extend(txns.iter().map(|t| (t.zxid, payload_hash(t))));
+                    history.extend(txns.iter().map(|t| t.zxid));
                 }
             }
             Message::NewLeader {
@@ -87,15 +93,14 @@ impl Syncs {
                     return Ok(());
                 };
                 let mut leader = history_of(server.disk, canonical);
-                leader.retain(|(z, _)| z <= last_zxid);
+                leader.retain(|z| z <= last_zxid);
                 if follower != leader {
                     let at = follower
                         .iter()
                         .zip(&leader)
                         .position(|(a, b)| a != b)
                         .unwrap_or(follower.len().min(leader.len()));
-                    let show =
-                        |h: &History| h.get(at).map_or("nothing".into(), |(z, _)| z.to_string());
+                    let show = |h: &History| h.get(at).map_or("nothing".into(), |z| z.to_string());
                     return violation(
                         "synchronization",
                         format!(
