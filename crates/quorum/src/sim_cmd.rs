@@ -152,6 +152,7 @@ pub fn run(args: Args) -> Result<(), String> {
         };
         let (report, _) = World::new(opts, Some(Tracer::new(json, args.context))).run();
         println!("{}", describe(&report));
+        println!("faults, by what they did:\n{}", report.faults);
         if let Some(v) = &report.violation {
             print_violation_context(args.servers, seed, bug, args.context);
             return Err(format!(
@@ -178,6 +179,7 @@ pub fn run(args: Args) -> Result<(), String> {
         summary.syncs_trunc,
         summary.syncs_snap
     );
+    println!("faults, by what they did:\n{}", summary.faults);
     if let Some(failed) = summary.failures.first() {
         let v = failed
             .violation

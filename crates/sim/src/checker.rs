@@ -40,7 +40,7 @@ pub struct Checker {
     pub deliveries: u64,
 }
 
-fn payload_hash(txn: &Txn) -> u64 {
+pub(crate) fn payload_hash(txn: &Txn) -> u64 {
     crate::rng::mix(0, &txn.data)
 }
 
@@ -50,6 +50,11 @@ impl Checker {
             prefix_hash: vec![0],
             ..Default::default()
         }
+    }
+
+    /// The delivered sequence: (zxid, payload hash) of each position.
+    pub fn canonical(&self) -> &[(Zxid, u64)] {
+        &self.canonical
     }
 
     pub fn canonical_len(&self) -> u64 {

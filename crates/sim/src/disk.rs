@@ -43,6 +43,18 @@ impl Disk {
         self.unsynced.clear();
     }
 
+    /// What a crash in the middle of [`Disk::install_snapshot`] leaves (the crash itself,
+    /// [`Disk::crash`], follows). The install writes the snapshot to a temporary file, renames
+    /// it into place, then resets the log. If the rename happened (`written`), the new
+    /// snapshot stands beside the old log, whose records it covers (they are all below it: a
+    /// SNAP goes only to a follower behind the leader's snapshot); if not, the half-written
+    /// temporary file is ignored and the old snapshot and log stand.
+    pub fn interrupt_install(&mut self, snapshot: Snapshot, written: bool) {
+        if written {
+            self.snapshot = Some(snapshot);
+        }
+    }
+
     /// Takes a snapshot of the application and drops the log records it covers.
     pub fn compact(&mut self, app: &App) {
         let snapshot = app.snapshot();
@@ -65,6 +77,16 @@ impl Disk {
         let survivors: Vec<Txn> = self.unsynced.drain(..kept).collect();
         self.synced.extend(survivors);
         self.unsynced.clear();
+    }
+
+    /// The last zxid of the durable history: the last fsynced record or the snapshot's zxid,
+    /// whichever is later (after a crash in the middle of a SNAP install, the log may hold
+    /// only records below the new snapshot).
+    pub fn durable_end(&self) -> Zxid {
+        let snapshot = self.snapshot.as_ref().map_or(Zxid::ZERO, |s| s.zxid);
+        self.synced
+            .last()
+            .map_or(snapshot, |t| t.zxid.max(snapshot))
     }
 
     /// What the server recovers on start, and the application restored from the snapshot.

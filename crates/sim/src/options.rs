@@ -37,7 +37,26 @@ pub struct Options {
     pub bug: Option<Bug>,
     /// A scripted fault on top of the drawn ones: one follower cut off from everyone.
     pub isolation: Option<Isolation>,
+    /// A new partition may strike while others are in force; each heals on its own. Without
+    /// it, a new partition heals the one in force first.
+    pub overlapping_partitions: bool,
+    /// While faults are on, a server installing a SNAP's snapshot may crash in the middle of
+    /// it (with probability [`CRASH_MID_INSTALL`]).
+    pub crash_mid_install: bool,
+    /// While faults are on, a server writing an epoch file may crash in the middle of it (with
+    /// probability [`CRASH_MID_EPOCH_WRITE`]).
+    pub crash_mid_epoch_write: bool,
+    /// Each server's clock runs at its own rate, within this many per mille of the nominal
+    /// tick (0: all tick at the same rate). Timeouts, counted in ticks, expire early on a fast
+    /// clock and late on a slow one.
+    pub clock_drift_permille: u64,
 }
+
+/// The chance that a SNAP install crashes midway, when [`Options::crash_mid_install`] is on.
+pub const CRASH_MID_INSTALL: f64 = 0.5;
+/// The chance that an epoch-file write crashes midway, when
+/// [`Options::crash_mid_epoch_write`] is on.
+pub const CRASH_MID_EPOCH_WRITE: f64 = 0.05;
 
 /// Cut a follower off from every other server at `at_tick`, for `ticks` ticks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,7 +69,7 @@ impl Options {
     /// The swarm: fault kinds and intensities drawn from the seed.
     pub fn from_seed(servers: usize, seed: u64) -> Options {
         let mut rng = Rng::new(seed.wrapping_mul(0x2545_f491_4f6c_dd1d));
-        Options {
+        let mut opts = Options {
             servers,
             seed,
             fault_ticks: rng.between(150, 400),
@@ -81,6 +100,21 @@ impl Options {
             client_interval: rng.between(1, 6),
             bug: None,
             isolation: None,
-        }
+            overlapping_partitions: false,
+            crash_mid_install: false,
+            crash_mid_epoch_write: false,
+            clock_drift_permille: 0,
+        };
+        // Drawn last, so that the draws above (and the runs of seeds without these faults)
+        // stay what they were before these faults existed.
+        opts.overlapping_partitions = opts.partitions && rng.chance(0.5);
+        opts.crash_mid_install = rng.chance(0.5);
+        opts.crash_mid_epoch_write = rng.chance(0.3);
+        opts.clock_drift_permille = if rng.chance(0.3) {
+            rng.between(5, 100)
+        } else {
+            0
+        };
+        opts
     }
 }

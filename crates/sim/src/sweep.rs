@@ -5,7 +5,7 @@ use std::time::Instant;
 use zab::Bug;
 
 use crate::options::Options;
-use crate::world::Report;
+use crate::report::{FaultCounts, Report};
 
 /// Totals of a sweep.
 #[derive(Clone, Debug, Default)]
@@ -24,6 +24,8 @@ pub struct SweepSummary {
     pub recoveries: u64,
     pub recovery_ticks_total: f64,
     pub recovery_ticks_max: f64,
+    /// Faults by kind, over every seed.
+    pub faults: FaultCounts,
     pub failures: Vec<Report>,
     pub seconds: f64,
 }
@@ -71,6 +73,7 @@ pub fn sweep(
         summary.recovery_ticks_total +=
             report.recovery_units_total as f64 / crate::options::UNITS_PER_TICK as f64;
         summary.recovery_ticks_max = summary.recovery_ticks_max.max(report.recovery_ticks_max());
+        summary.faults.add(&report.faults);
         if report.violation.is_some() {
             summary.failures.push(report);
             if summary.failures.len() >= stop_after {

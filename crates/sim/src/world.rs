@@ -5,15 +5,22 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use bytes::Bytes;
-use zab::{Action, Config, Input, Message, Peer, ServerId, Txn};
+use zab::{Action, Config, Input, Message, Peer, ServerId};
 
 use crate::app::App;
 use crate::checker::{Checker, Violation};
 use crate::disk::Disk;
 use crate::options::{Options, UNITS_PER_TICK};
+use crate::report::Report;
 use crate::rng::Rng;
-use crate::trace::{TraceEvent, Tracer};
+use crate::rules::{self, Rules};
+use crate::trace::{Interrupted, Restored, TraceEvent, Tracer};
 
+mod actions;
+mod clients;
+mod faults;
+mod net;
+mod partitions;
 mod recovery;
 
 /// What happens at a point of simulated time.
@@ -29,13 +36,14 @@ enum Event {
     Client(usize),
     Fault,
     Restart(usize),
+    /// Partition `.0` heals.
     HealPartition(u64),
     /// Server `.0` notices that its connection to server `.1` broke.
     Disconnected(usize, usize),
     /// The faulty phase ends: heal everything.
     HealAll,
     /// The scripted isolation of a follower begins ([`Options::isolation`]).
-    Isolate(u64),
+    Isolate,
 }
 
 struct Scheduled {
@@ -69,42 +77,14 @@ struct Node {
     /// Bumped at each crash, so fsyncs scheduled before it are void.
     incarnation: u32,
     fsync_pending: bool,
+    /// This server's clock: time between its ticks, and when its next tick is due, both in
+    /// thousandths of a time unit (a tick is nominally [`UNITS_PER_TICK`] units).
+    tick_period: u64,
+    next_tick: u64,
 }
 
-/// The outcome of one run.
-#[derive(Clone, Debug, Default)]
-pub struct Report {
-    pub seed: u64,
-    pub servers: usize,
-    pub events: u64,
-    pub ticks: u64,
-    pub messages: u64,
-    pub dropped: u64,
-    pub duplicated: u64,
-    pub crashes: u64,
-    pub partitions: u64,
-    pub deliveries: u64,
-    pub committed: u64,
-    pub elections: u64,
-    pub established: u64,
-    pub syncs_diff: u64,
-    pub syncs_trunc: u64,
-    pub syncs_snap: u64,
-    /// Partition heals timed until one leader and every other server followed it in broadcast
-    /// (heals followed by another fault first are not counted).
-    pub recoveries: u64,
-    /// Sum and largest of those times, in time units (a tick is [`UNITS_PER_TICK`]).
-    pub recovery_units_total: u64,
-    pub recovery_units_max: u64,
-    pub violation: Option<Violation>,
-}
-
-impl Report {
-    /// The longest recovery after a heal, in ticks.
-    pub fn recovery_ticks_max(&self) -> f64 {
-        self.recovery_units_max as f64 / UNITS_PER_TICK as f64
-    }
-}
+/// A tick of a clock that does not drift, in thousandths of a time unit.
+const NOMINAL_TICK: u64 = UNITS_PER_TICK * 1000;
 
 pub struct World {
     opts: Options,
@@ -113,9 +93,11 @@ pub struct World {
     seq: u64,
     queue: BinaryHeap<Reverse<Scheduled>>,
     nodes: Vec<Node>,
-    /// `blocked[from * n + to]`: messages from → to are lost.
+    /// `blocked[from * n + to]`: messages from → to are lost (some partition cuts the link).
     blocked: Vec<bool>,
-    partition_generation: u64,
+    /// The partitions in force, and the last partition id handed out.
+    partitions: Vec<partitions::Partition>,
+    next_partition: u64,
     /// Per directed link (`from * n + to`): its current silent spell, as `to` sees it.
     silence: Vec<recovery::Silence>,
     /// When the partition being recovered from healed.
@@ -124,6 +106,8 @@ pub struct World {
     fifo: Vec<u64>,
     faults_on: bool,
     checker: Checker,
+    /// The per-step protocol rules.
+    rules: Rules,
     /// Per client: the server it believes leads.
     clients: Vec<usize>,
     /// Per client: a transaction refused by a non-leader, retried at the next attempt.
@@ -153,16 +137,34 @@ impl World {
                 app: App::default(),
                 incarnation: 0,
                 fsync_pending: false,
+                tick_period: NOMINAL_TICK,
+                next_tick: 0,
             })
-            .collect();
+            .collect::<Vec<Node>>();
         let clients: Vec<usize> = (0..opts.clients)
             .map(|_| rng.below(n as u64) as usize)
             .collect();
-        let report = Report {
+        let mut report = Report {
             seed: opts.seed,
             servers: n,
             ..Default::default()
         };
+        let mut nodes = nodes;
+        let drift = opts.clock_drift_permille;
+        if drift > 0 {
+            // Each clock runs at its own rate, within ± drift per mille of the nominal tick.
+            for node in &mut nodes {
+                let permille = rng.between(0, 2 * drift) as i64 - drift as i64;
+                node.tick_period = (NOMINAL_TICK as i64 + permille * UNITS_PER_TICK as i64) as u64;
+                if permille != 0 {
+                    report.faults.drifting_servers += 1;
+                    report.faults.drift_permille_max = report
+                        .faults
+                        .drift_permille_max
+                        .max(permille.unsigned_abs());
+                }
+            }
+        }
         World {
             rng,
             now: 0,
@@ -170,12 +172,14 @@ impl World {
             queue: BinaryHeap::new(),
             nodes,
             blocked: vec![false; n * n],
-            partition_generation: 0,
+            partitions: Vec::new(),
+            next_partition: 0,
             silence: vec![Default::default(); n * n],
             recovering_since: None,
             fifo: vec![0; n * n],
             faults_on: true,
             checker: Checker::new(),
+            rules: Rules::new(n),
             retry: vec![None; clients.len()],
             clients,
             next_payload: 0,
@@ -244,6 +248,7 @@ impl World {
         for i in 0..self.nodes.len() {
             self.boot(i)?;
             let offset = self.rng.below(UNITS_PER_TICK);
+            self.nodes[i].next_tick = (offset + 1) * 1000;
             self.schedule(offset + 1, Event::Tick(i));
         }
         for c in 0..self.clients.len() {
@@ -253,11 +258,7 @@ impl World {
         let first_fault = self.fault_delay();
         self.schedule(first_fault, Event::Fault);
         if let Some(isolation) = self.opts.isolation {
-            let generation = self.partition_generation;
-            self.schedule(
-                isolation.at_tick * UNITS_PER_TICK,
-                Event::Isolate(generation),
-            );
+            self.schedule(isolation.at_tick * UNITS_PER_TICK, Event::Isolate);
         }
         self.schedule(self.opts.fault_ticks * UNITS_PER_TICK, Event::HealAll);
         let deadline = (self.opts.fault_ticks + self.opts.liveness_ticks) * UNITS_PER_TICK;
@@ -305,7 +306,10 @@ impl World {
     fn handle(&mut self, event: Event) -> Result<(), Violation> {
         match event {
             Event::Tick(i) => {
-                self.schedule(UNITS_PER_TICK, Event::Tick(i));
+                let node = &mut self.nodes[i];
+                node.next_tick += node.tick_period;
+                let delay = node.next_tick / 1000 - self.now;
+                self.schedule(delay, Event::Tick(i));
                 if self.nodes[i].peer.is_some() {
                     self.maybe_compact(i)?;
                     self.step(i, Input::Tick)?;
@@ -321,6 +325,8 @@ impl World {
                 if node.incarnation == incarnation && node.peer.is_some() {
                     node.fsync_pending = false;
                     if let Some(zxid) = node.disk.fsync() {
+                        let server = node.id;
+                        self.trace(TraceEvent::Durable { server, zxid });
                         self.step(i, Input::LogDurable(zxid))?;
                     }
                 }
@@ -348,20 +354,12 @@ impl World {
                 let peer_id = self.nodes[peer].id;
                 self.step(i, Input::PeerDisconnected(peer_id))?;
             }
-            Event::Isolate(generation) => {
-                if generation == self.partition_generation {
-                    self.isolate_a_follower();
-                }
-            }
-            Event::HealPartition(generation) => {
-                if generation == self.partition_generation {
-                    self.heal_partitions();
-                }
-            }
+            Event::Isolate => self.isolate_a_follower(),
+            Event::HealPartition(id) => self.heal_partition(id),
             Event::HealAll => {
                 self.faults_on = false;
                 self.healed_at = Some(self.now);
-                self.heal_partitions();
+                self.heal_all_partitions();
                 self.trace(TraceEvent::Fault {
                     kind: "heal",
                     detail: "all faults end".into(),
@@ -402,8 +400,22 @@ impl World {
         node.app = app;
         node.fsync_pending = false;
         let id = node.id;
+        let restored = Restored {
+            snapshot: app.zxid,
+            count: app.count,
+            digest: app.hash,
+            log_end: node.disk.durable_end(),
+            accepted_epoch: boot.accepted_epoch,
+            accepted_leader: boot.accepted_leader,
+            current_epoch: boot.current_epoch,
+        };
+        self.trace(TraceEvent::Restart {
+            server: id,
+            restored,
+        });
+        let disk = &self.nodes[i].disk;
+        self.rules.on_restart(rules::Server { id, disk })?;
         self.checker.on_state(id, &app, "restarted with")?;
-        self.trace(TraceEvent::Restart { server: id });
         let mut peer = Peer::new(cfg, boot);
         let mut out = std::mem::take(&mut self.scratch);
         peer.start(&mut out);
@@ -411,7 +423,9 @@ impl World {
         self.apply(i, out)
     }
 
-    fn crash(&mut self, i: usize) {
+    /// Server `i` crashes (if it is up): its unsynced writes are lost or torn, and `during` is
+    /// a write it was in the middle of, whose disk effect the caller has already made.
+    pub(super) fn crash(&mut self, i: usize, during: Option<Interrupted>) {
         let torn = self.opts.torn_writes;
         let node = &mut self.nodes[i];
         if node.peer.take().is_none() {
@@ -430,7 +444,17 @@ impl World {
             }
         }
         let id = self.nodes[i].id;
-        self.trace(TraceEvent::Crash { server: id });
+        let epoch_write = match during {
+            Some(Interrupted::Epoch { what, .. }) => Some(what),
+            _ => None,
+        };
+        self.rules.on_crash(id, epoch_write);
+        let log_end = self.nodes[i].disk.durable_end();
+        self.trace(TraceEvent::Crash {
+            server: id,
+            log_end,
+            during,
+        });
     }
 
     fn step(&mut self, i: usize, input: Input) -> Result<(), Violation> {
@@ -440,405 +464,5 @@ impl World {
             None => return Ok(()),
         }
         self.apply(i, out)
-    }
-
-    /// Carries out a peer's actions, in order, as the driver contract demands.
-    fn apply(&mut self, i: usize, mut out: Vec<Action>) -> Result<(), Violation> {
-        let mut established = None;
-        let mut snapshot_requests = Vec::new();
-        let id = self.nodes[i].id;
-        for action in out.drain(..) {
-            match action {
-                Action::Send { to, message } => self.send(i, to.0 as usize - 1, message),
-                Action::PersistAcceptedEpoch { epoch, leader } => {
-                    let disk = &mut self.nodes[i].disk;
-                    disk.accepted_epoch = epoch;
-                    disk.accepted_leader = leader;
-                    self.trace_persist(id, "acceptedEpoch", || format!("{epoch} from {leader}"));
-                }
-                Action::PersistCurrentEpoch(epoch) => {
-                    self.nodes[i].disk.current_epoch = epoch;
-                    self.trace_persist(id, "currentEpoch", || epoch.to_string());
-                }
-                Action::Append(txns) => {
-                    let node = &mut self.nodes[i];
-                    let peer = node.peer.as_ref().expect("up");
-                    if peer.is_leading() {
-                        for txn in &txns {
-                            if txn.zxid.epoch == peer.accepted_epoch() {
-                                self.checker.on_broadcast(id, txn)?;
-                            }
-                        }
-                    }
-                    node.disk.append(&txns);
-                    if !node.fsync_pending {
-                        node.fsync_pending = true;
-                        let incarnation = node.incarnation;
-                        let delay = self.rng.between(1, self.opts.fsync_max);
-                        self.schedule(delay, Event::Fsync(i, incarnation));
-                    }
-                }
-                Action::Truncate(zxid) => {
-                    self.nodes[i].disk.truncate(zxid);
-                    self.trace_persist(id, "truncate", || zxid.to_string());
-                }
-                Action::InstallSnapshot(snapshot) => {
-                    let app = App::restore(&snapshot).expect("snapshot from a simulated leader");
-                    self.nodes[i].disk.install_snapshot(snapshot);
-                    self.nodes[i].app = app;
-                    self.checker.on_state(id, &app, "installed")?;
-                    self.trace_persist(id, "snapshot", || app.zxid.to_string());
-                }
-                Action::Deliver(txn) => self.deliver(i, &txn)?,
-                Action::TakeSnapshot { for_server } => snapshot_requests.push(for_server),
-                Action::PhaseChanged { phase, epoch } => {
-                    self.trace(TraceEvent::Phase {
-                        server: id,
-                        phase: phase.name(),
-                        epoch: epoch.0,
-                    });
-                }
-                Action::LeadershipConfirmed { round } => {
-                    let asked: Vec<(u64, u64, zab::Epoch)> = self
-                        .confirmations
-                        .iter()
-                        .filter(|((node, r), _)| *node == i && *r <= round)
-                        .map(|((_, r), (at, epoch))| (*r, *at, *epoch))
-                        .collect();
-                    for (r, at, epoch) in asked {
-                        self.confirmations.remove(&(i, r));
-                        self.checker.on_leadership_confirmed(id, epoch, at)?;
-                    }
-                }
-                Action::Established { epoch, .. } => {
-                    let now = self.now;
-                    self.checker.on_established(id, epoch, now)?;
-                    established = Some(epoch);
-                }
-            }
-        }
-        self.scratch = out;
-        if let Some(epoch) = established {
-            let app = self.nodes[i].app;
-            self.checker.after_established(id, epoch, &app)?;
-        }
-        for for_server in snapshot_requests {
-            let snapshot = self.nodes[i].app.snapshot();
-            self.step(
-                i,
-                Input::SnapshotTaken {
-                    for_server,
-                    snapshot,
-                },
-            )?;
-        }
-        Ok(())
-    }
-
-    fn trace_persist(
-        &mut self,
-        server: ServerId,
-        what: &'static str,
-        value: impl FnOnce() -> String,
-    ) {
-        if self.tracer.is_some() {
-            let value = value();
-            self.trace(TraceEvent::Persist {
-                server,
-                what,
-                value,
-            });
-        }
-    }
-
-    fn deliver(&mut self, i: usize, txn: &Txn) -> Result<(), Violation> {
-        let id = self.nodes[i].id;
-        let app = self.nodes[i].app;
-        self.checker.on_deliver(id, &app, txn)?;
-        self.nodes[i].app.apply(txn);
-        if self.tracer.is_some() {
-            let digest = self.nodes[i].app.hash;
-            self.trace(TraceEvent::Deliver {
-                server: id,
-                zxid: txn.zxid.as_u64(),
-                digest,
-            });
-        }
-        if let Some((probe, _)) = &self.probe {
-            if *probe == txn.data {
-                self.probe_seen[i] = true;
-                if self.probe_seen.iter().all(|&seen| seen) {
-                    self.live = true;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn maybe_compact(&mut self, i: usize) -> Result<(), Violation> {
-        if !self.opts.compaction || !self.rng.chance(0.02) {
-            return Ok(());
-        }
-        let node = &mut self.nodes[i];
-        let app = node.app;
-        node.disk.compact(&app);
-        self.step(i, Input::Compact(app.zxid))
-    }
-
-    // ---- clients ----
-
-    fn new_payload(&mut self, tag: &str) -> Bytes {
-        self.next_payload += 1;
-        Bytes::from(format!("{tag}{}", self.next_payload))
-    }
-
-    fn client_submit(&mut self, c: usize) -> Result<(), Violation> {
-        let target = self.clients[c];
-        if self.rng.chance(0.3) {
-            self.confirm_leadership(target)?;
-        }
-        let payload = match self.retry[c].take() {
-            Some(refused) => refused,
-            None => self.new_payload("c"),
-        };
-        self.propose(target, payload, Some(c))
-    }
-
-    fn propose(
-        &mut self,
-        target: usize,
-        payload: Bytes,
-        client: Option<usize>,
-    ) -> Result<(), Violation> {
-        let mut out = std::mem::take(&mut self.scratch);
-        let result = match self.nodes[target].peer.as_mut() {
-            Some(peer) => peer.propose(payload.clone(), &mut out),
-            None => Err(zab::NotLeader::NotLeader { hint: None }),
-        };
-        if let (Err(zab::NotLeader::NotLeader { hint }), Some(c)) = (result, client) {
-            // Retry the same transaction next time, at the hinted leader or somewhere else.
-            self.retry[c] = Some(payload);
-            self.clients[c] = match hint {
-                Some(leader) => leader.0 as usize - 1,
-                None => self.rng.below(self.nodes.len() as u64) as usize,
-            };
-        }
-        self.apply(target, out)
-    }
-
-    /// A client's sync at `target`: if it leads, it starts a leadership confirmation round.
-    fn confirm_leadership(&mut self, target: usize) -> Result<(), Violation> {
-        let mut out = std::mem::take(&mut self.scratch);
-        let Some(peer) = self.nodes[target].peer.as_mut() else {
-            self.scratch = out;
-            return Ok(());
-        };
-        let epoch = peer.accepted_epoch();
-        if let Some(round) = peer.confirm_leadership(&mut out) {
-            self.confirmations
-                .insert((target, round), (self.now, epoch));
-        }
-        self.apply(target, out)
-    }
-
-    /// After healing: submit a probe through the leader and wait for every server to deliver
-    /// it. A probe that does not make it in a while is replaced by a new one.
-    fn probe_liveness(&mut self) -> Result<(), Violation> {
-        let stale = self
-            .probe
-            .as_ref()
-            .is_some_and(|(_, at)| self.now - at > 40 * UNITS_PER_TICK);
-        if self.probe.is_some() && !stale {
-            return Ok(());
-        }
-        let Some(leader) = self
-            .nodes
-            .iter()
-            .position(|n| n.peer.as_ref().is_some_and(|p| p.is_leading()))
-        else {
-            return Ok(());
-        };
-        let payload = self.new_payload("probe");
-        self.probe = Some((payload.clone(), self.now));
-        self.probe_seen.iter_mut().for_each(|s| *s = false);
-        self.propose(leader, payload, None)
-    }
-
-    // ---- network ----
-
-    fn send(&mut self, from: usize, to: usize, message: Message) {
-        let n = self.nodes.len();
-        self.report.messages += 1;
-        if self.tracer.is_some() {
-            let (f, t) = (self.nodes[from].id, self.nodes[to].id);
-            self.trace(TraceEvent::Send {
-                from: f,
-                to: t,
-                message: &message,
-            });
-        }
-        let faulty = self.faults_on;
-        if faulty && self.rng.chance(self.opts.drop_rate) {
-            self.report.dropped += 1;
-            return self.trace_drop(from, to, &message, "lost");
-        }
-        if faulty && self.rng.chance(self.opts.duplicate_rate) {
-            self.report.duplicated += 1;
-            let copy = message.clone();
-            self.schedule_delivery(from, to, copy);
-        }
-        let _ = n;
-        self.schedule_delivery(from, to, message);
-    }
-
-    fn schedule_delivery(&mut self, from: usize, to: usize, message: Message) {
-        let n = self.nodes.len();
-        let mut at = self.now + self.rng.between(1, self.opts.delay_max);
-        if !(self.faults_on && self.opts.reorder) {
-            at = at.max(self.fifo[from * n + to]);
-            self.fifo[from * n + to] = at;
-        }
-        let delay = at - self.now;
-        self.schedule(delay, Event::Message { from, to, message });
-    }
-
-    fn trace_drop(&mut self, from: usize, to: usize, message: &Message, reason: &'static str) {
-        if self.tracer.is_some() {
-            let (f, t) = (self.nodes[from].id, self.nodes[to].id);
-            self.trace(TraceEvent::Drop {
-                from: f,
-                to: t,
-                message,
-                reason,
-            });
-        }
-    }
-
-    fn receive(&mut self, from: usize, to: usize, message: Message) -> Result<(), Violation> {
-        let n = self.nodes.len();
-        if self.blocked[from * n + to] {
-            self.report.dropped += 1;
-            self.trace_drop(from, to, &message, "partition");
-            return Ok(());
-        }
-        if self.nodes[to].peer.is_none() {
-            self.trace_drop(from, to, &message, "receiver down");
-            return Ok(());
-        }
-        if self.tracer.is_some() {
-            let (f, t) = (self.nodes[from].id, self.nodes[to].id);
-            self.trace(TraceEvent::Receive {
-                from: f,
-                to: t,
-                message: &message,
-            });
-        }
-        let from_id = self.nodes[from].id;
-        self.step(
-            to,
-            Input::Message {
-                from: from_id,
-                message,
-            },
-        )
-    }
-
-    // ---- faults ----
-
-    fn heal_partitions(&mut self) {
-        if self.blocked.iter().any(|&b| b) {
-            self.trace(TraceEvent::Fault {
-                kind: "heal",
-                detail: "partition healed".into(),
-            });
-            self.start_recovery_clock();
-        }
-        self.blocked.iter_mut().for_each(|b| *b = false);
-        self.partition_generation += 1;
-    }
-
-    fn inject_fault(&mut self) -> Result<(), Violation> {
-        let n = self.nodes.len();
-        let mut kinds = Vec::new();
-        if self.opts.crashes {
-            kinds.extend(["crash", "crash-leader", "crash", "power-loss"]);
-        }
-        if self.opts.partitions {
-            kinds.extend(["split", "one-way", "isolate-leader", "bridge"]);
-        }
-        if kinds.is_empty() {
-            return Ok(());
-        }
-        self.abandon_recovery_clock();
-        let kind = self.rng.pick(&kinds);
-        let leader = self.nodes.iter().position(|node| {
-            node.peer
-                .as_ref()
-                .is_some_and(|p| p.leader() == Some(node.id))
-        });
-        match kind {
-            "power-loss" => {
-                // Every server loses power at once: only what each fsynced survives.
-                self.trace(TraceEvent::Fault {
-                    kind: "power-loss",
-                    detail: "all servers".into(),
-                });
-                for victim in 0..n {
-                    self.crash(victim);
-                    let delay = self.rng.between(1, 30 * UNITS_PER_TICK);
-                    self.schedule(delay, Event::Restart(victim));
-                }
-            }
-            "crash" | "crash-leader" => {
-                let victim = match (kind, leader) {
-                    ("crash-leader", Some(l)) => l,
-                    _ => self.rng.below(n as u64) as usize,
-                };
-                self.crash(victim);
-                let delay = self.rng.between(UNITS_PER_TICK, 40 * UNITS_PER_TICK);
-                self.schedule(delay, Event::Restart(victim));
-            }
-            _ => {
-                self.heal_partitions();
-                let mut side = vec![false; n];
-                match (kind, leader) {
-                    ("isolate-leader", Some(l)) => side[l] = true,
-                    _ => {
-                        let size = self.rng.between(1, n as u64 - 1) as usize;
-                        for _ in 0..size {
-                            let k = self.rng.below(n as u64) as usize;
-                            side[k] = true;
-                        }
-                    }
-                }
-                let bridge = (kind == "bridge").then(|| self.rng.below(n as u64) as usize);
-                let one_way = kind == "one-way";
-                for a in 0..n {
-                    for b in 0..n {
-                        let cut = side[a] && !side[b] || (!one_way && !side[a] && side[b]);
-                        if cut && bridge != Some(a) && bridge != Some(b) {
-                            self.blocked[a * n + b] = true;
-                        }
-                    }
-                }
-                self.report.partitions += 1;
-                let detail = format!(
-                    "{kind}: {:?} | others{}",
-                    (0..n)
-                        .filter(|&k| side[k])
-                        .map(|k| k + 1)
-                        .collect::<Vec<_>>(),
-                    bridge.map_or(String::new(), |b| format!(", bridge s{}", b + 1))
-                );
-                self.trace(TraceEvent::Fault {
-                    kind: "partition",
-                    detail,
-                });
-                let generation = self.partition_generation;
-                let delay = self.rng.between(5 * UNITS_PER_TICK, 60 * UNITS_PER_TICK);
-                self.schedule(delay, Event::HealPartition(generation));
-            }
-        }
-        Ok(())
     }
 }

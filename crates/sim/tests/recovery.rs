@@ -23,6 +23,9 @@ fn isolation(servers: usize, seed: u64, ticks: u64) -> Options {
     opts.crashes = false;
     opts.partitions = false;
     opts.compaction = false;
+    opts.crash_mid_install = false;
+    opts.crash_mid_epoch_write = false;
+    opts.clock_drift_permille = 0;
     opts.isolation = Some(Isolation { at_tick: 40, ticks });
     opts.fault_ticks = 40 + ticks + 60;
     opts

@@ -1,6 +1,7 @@
 //! The simulator sweeps that CI runs: thousands of seeds over 3, 5 and 7 servers with every
-//! fault kind, all invariants checked at every step. The teeth (every deliberately broken
-//! protocol variant is caught by a sweep) are in teeth.rs, built with the `bugs` feature.
+//! fault kind, all invariants and per-step rules checked at every step. The teeth (every
+//! deliberately broken protocol variant is caught on the first seed where its bad step
+//! happens) are in teeth.rs, built with the `bugs` feature.
 
 use sim::sweep::sweep;
 use sim::{Options, World};
@@ -18,6 +19,16 @@ fn assert_clean(servers: usize, from: u64, to: u64) {
     assert!(summary.crashes > 0 && summary.partitions > 0 && summary.dropped > 0);
     assert!(summary.duplicated > 0 && summary.committed > 0);
     assert!(summary.syncs_diff > 0 && summary.syncs_trunc > 0 && summary.syncs_snap > 0);
+    let f = &summary.faults;
+    assert!(f.overlapping > 0 && f.drifting_servers > 0, "{f}");
+    assert!(
+        f.install_half_written > 0 && f.install_log_not_reset > 0,
+        "{f}"
+    );
+    assert!(
+        f.epoch_write_old_kept > 0 && f.epoch_write_new_kept > 0,
+        "{f}"
+    );
 }
 
 #[test]
@@ -51,6 +62,8 @@ fn regression_seeds() {
     }
 }
 
+/// A seed replays bit for bit, the drawn faults included: seeds with crashes in the middle of
+/// SNAP installs and epoch-file writes, overlapping partitions and drifting clocks.
 #[test]
 fn a_seed_replays_bit_for_bit() {
     let trace = |seed| {
@@ -68,17 +81,36 @@ fn a_seed_replays_bit_for_bit() {
         let tracer = sim::trace::Tracer::new(Some(Box::new(Shared(buffer.clone()))), 0);
         let (report, _) = World::new(Options::from_seed(5, seed), Some(tracer)).run();
         let bytes = buffer.lock().unwrap().clone();
-        (report.events, report.committed, bytes)
+        (report.events, report.committed, report.faults, bytes)
     };
-    let (a, b) = (trace(42), trace(42));
-    assert_eq!(a, b);
-    assert!(a.0 > 1000 && !a.2.is_empty());
-    let text = String::from_utf8(a.2).unwrap();
+    let mut faults = sim::FaultCounts::default();
+    let mut text = String::new();
+    for seed in [42, 18, 27, 83] {
+        let (a, b) = (trace(seed), trace(seed));
+        assert_eq!(a, b, "seed {seed} did not replay bit for bit");
+        assert!(a.0 > 1000 && !a.3.is_empty());
+        faults.add(&a.2);
+        text.push_str(&String::from_utf8(a.3).unwrap());
+    }
+    assert!(faults.install_half_written + faults.install_log_not_reset > 0);
+    assert!(faults.epoch_write_old_kept + faults.epoch_write_new_kept > 0);
+    assert!(
+        faults.overlapping > 0 && faults.drifting_servers > 0,
+        "{faults}"
+    );
     for kind in [
         "\"ev\":\"send\"",
         "\"ev\":\"deliver\"",
         "\"ev\":\"phase\"",
         "\"ev\":\"persist\"",
+        "\"ev\":\"append\"",
+        "\"ev\":\"durable\"",
+        "\"ev\":\"snapshot\"",
+        "\"ev\":\"established\"",
+        "\"ev\":\"confirm\"",
+        "\"ev\":\"confirmed\"",
+        "\"during\":\"install\"",
+        "\"promised\":",
     ] {
         assert!(text.contains(kind), "trace lacks {kind}");
     }

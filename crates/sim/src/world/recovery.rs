@@ -7,10 +7,9 @@
 
 use zab::{Input, Phase};
 
-use super::{Event, World};
+use super::World;
 use crate::checker::Violation;
 use crate::options::UNITS_PER_TICK;
-use crate::trace::TraceEvent;
 
 /// One directed link's silent spell, as its receiver sees it.
 #[derive(Clone, Copy, Debug, Default)]
@@ -28,7 +27,8 @@ impl World {
         let Some(peer) = self.nodes[i].peer.as_ref() else {
             return Ok(());
         };
-        let limit = peer.config().sync_limit * UNITS_PER_TICK;
+        // The transport's silence limit runs on this server's clock.
+        let limit = peer.config().sync_limit * self.nodes[i].tick_period / 1000;
         for j in (0..n).filter(|&j| j != i) {
             let silent = self.blocked[j * n + i] || self.nodes[j].peer.is_none();
             let spell = &mut self.silence[j * n + i];
@@ -107,20 +107,14 @@ impl World {
                 peer.is_some_and(|p| p.phase() == zab::Phase::FollowingBroadcast)
             })
             .unwrap_or(0);
+        let mut cuts = Vec::new();
         for other in (0..n).filter(|&k| k != victim) {
-            self.blocked[victim * n + other] = true;
-            self.blocked[other * n + victim] = true;
+            cuts.extend([(victim, other), (other, victim)]);
         }
-        self.report.partitions += 1;
+        self.report.faults.isolate_follower += 1;
         let id = self.nodes[victim].id;
-        self.trace(TraceEvent::Fault {
-            kind: "partition",
-            detail: format!("isolate follower {id} for {} ticks", isolation.ticks),
-        });
-        let generation = self.partition_generation;
-        self.schedule(
-            isolation.ticks * UNITS_PER_TICK,
-            Event::HealPartition(generation),
-        );
+        let detail = format!("follower {id} for {} ticks", isolation.ticks);
+        let duration = isolation.ticks * UNITS_PER_TICK;
+        self.begin_partition("isolate-follower", detail, cuts, duration);
     }
 }
