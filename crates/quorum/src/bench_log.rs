@@ -166,7 +166,7 @@ fn log_case(
     let raw_buf = vec![0x5au8; payload + 21];
     let slice = Duration::from_millis(250);
     // Warm-up outside the clock: the first append creates (and zero fills) a segment.
-    log.append(1, &data).map_err(err)?;
+    log.append(storage::Zxid::from_u64(1), &data).map_err(err)?;
     log.sync().map_err(err)?;
     let (mut zxid, mut syncs, mut raw_syncs) = (1u64, 0u64, 0u64);
     let first = zxid;
@@ -176,10 +176,15 @@ fn log_case(
         while t.elapsed() < slice {
             for _ in 0..batch {
                 zxid += 1;
-                log.append(zxid, &data).map_err(err)?;
+                log.append(storage::Zxid::from_u64(zxid), &data)
+                    .map_err(err)?;
             }
             let durable = log.sync().map_err(err)?;
-            assert_eq!(durable, zxid, "sync must cover every appended record");
+            assert_eq!(
+                durable,
+                storage::Zxid::from_u64(zxid),
+                "sync must cover every appended record"
+            );
             syncs += 1;
         }
         log_time += t.elapsed();
@@ -255,7 +260,8 @@ fn recovery(dir: &Path, args: &Args, preallocate: Preallocate) -> Result<(), Str
     while zxid * 121 < target {
         for _ in 0..4096 {
             zxid += 1;
-            log.append(zxid, &payload).map_err(err)?;
+            log.append(storage::Zxid::from_u64(zxid), &payload)
+                .map_err(err)?;
         }
         log.sync().map_err(err)?;
     }
@@ -270,7 +276,7 @@ fn recovery(dir: &Path, args: &Args, preallocate: Preallocate) -> Result<(), Str
     let t = Instant::now();
     let mut log = FileTxnLog::open(&log_dir, options(preallocate)).map_err(err)?;
     let open_secs = t.elapsed().as_secs_f64();
-    assert_eq!(log.last_zxid(), zxid);
+    assert_eq!(log.last_zxid(), storage::Zxid::from_u64(zxid));
     let cache = if args.cold {
         "cold cache"
     } else {
@@ -279,9 +285,11 @@ fn recovery(dir: &Path, args: &Args, preallocate: Preallocate) -> Result<(), Str
     println!("open, validating every record and building the index ({cache}): {open_secs:.2} s");
     drop_caches(args.cold)?;
     let t = Instant::now();
-    let (mut after, mut n) = (0u64, 0u64);
+    let (mut after, mut n) = (storage::Zxid::ZERO, 0u64);
     loop {
-        let page = log.read_range(after, u64::MAX, 8 << 20).map_err(err)?;
+        let page = log
+            .read_range(after, storage::Zxid::MAX, 8 << 20)
+            .map_err(err)?;
         let Some(last) = page.last() else { break };
         after = last.zxid;
         n += page.len() as u64;
@@ -298,7 +306,7 @@ fn recovery(dir: &Path, args: &Args, preallocate: Preallocate) -> Result<(), Str
     let entries = args.snapshot_entries;
     let t = Instant::now();
     snaps
-        .save(zxid, &mut |w| {
+        .save(storage::Zxid::from_u64(zxid), &mut |w| {
             // A small znode each: path, 16 data bytes and a 40-byte stat-like block.
             let mut buf = Vec::with_capacity(96);
             for i in 0..entries {

@@ -8,6 +8,7 @@
 
 use proto::{ReplyPacket, Response};
 use tree::Outcome;
+use zab::Zxid;
 
 use crate::bugs::ServerBug;
 use crate::clients::{reply_size, ConnId, Owed, Stage};
@@ -131,8 +132,11 @@ impl ServerState {
                 ..
             } => {
                 let zxid = zxid.unwrap_or_else(|| self.last_zxid());
-                let reply =
-                    ReplyPacket::ok(xid, zxid, Response::Sync(proto::SyncResponse { path }));
+                let reply = ReplyPacket::ok(
+                    xid,
+                    zxid.as_i64(),
+                    Response::Sync(proto::SyncResponse { path }),
+                );
                 self.clients
                     .send_reply(conn, &reply, Some(started_us), credit, now);
             }
@@ -188,7 +192,7 @@ impl ServerState {
         &mut self,
         conn: ConnId,
         xid: i32,
-        zxid: i64,
+        zxid: Zxid,
         outcome: &Outcome,
         then_close: bool,
     ) {
@@ -205,7 +209,7 @@ impl ServerState {
             tracing::error!(
                 conn,
                 xid,
-                zxid,
+                %zxid,
                 "an applied write has no place in its connection's queue"
             );
             self.clients.close(conn, true);
@@ -237,19 +241,19 @@ impl ServerState {
 
     /// The leader named the zxid a sync waits for: what follows it is computed once that is
     /// applied here.
-    pub fn sync_zxid(&mut self, conn: ConnId, token: u64, zxid: i64) {
+    pub fn sync_zxid(&mut self, conn: ConnId, token: u64, zxid: Zxid) {
         self.update_sync(conn, token, |z, _| *z = Some(zxid));
     }
 
     /// The leader confirmed with a quorum that it still leads: the sync may be answered.
-    pub fn sync_confirmed(&mut self, conn: ConnId, token: u64, zxid: i64) {
+    pub fn sync_confirmed(&mut self, conn: ConnId, token: u64, zxid: Zxid) {
         self.update_sync(conn, token, |z, confirmed| {
             z.get_or_insert(zxid);
             *confirmed = true;
         });
     }
 
-    fn update_sync(&mut self, conn: ConnId, token: u64, f: impl Fn(&mut Option<i64>, &mut bool)) {
+    fn update_sync(&mut self, conn: ConnId, token: u64, f: impl Fn(&mut Option<Zxid>, &mut bool)) {
         let Some(c) = self.clients.get_mut(conn) else {
             return;
         };

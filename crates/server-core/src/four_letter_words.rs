@@ -2,6 +2,7 @@
 //! answered in the same lines and format as ZooKeeper 3.8, because monitoring tools parse them.
 
 use std::fmt::Write as _;
+use zab::Zxid;
 
 /// The version line tools parse: `Zookeeper version: X, built on MM/DD/YYYY HH:MM GMT`. The
 /// ZooKeeper version Quorum is compatible with comes first, so version checks keep working.
@@ -29,7 +30,7 @@ pub struct ConnectionView {
     pub last_operation: String,
     pub session_timeout_ms: u64,
     pub last_cxid: i64,
-    pub last_zxid: i64,
+    pub last_zxid: Zxid,
     pub last_latency_ms: u64,
     pub min_latency_ms: u64,
     pub avg_latency_ms: f64,
@@ -41,7 +42,7 @@ pub struct ConnectionView {
 pub struct ServerView {
     /// `standalone`, `leader` or `follower` (or `looking`, when not serving).
     pub mode: String,
-    pub zxid: i64,
+    pub zxid: Zxid,
     pub epoch: u32,
     pub node_count: usize,
     pub ephemerals_count: usize,
@@ -265,7 +266,7 @@ mod tests {
     fn srvr_has_the_lines_tools_parse() {
         let view = ServerView {
             mode: "standalone".into(),
-            zxid: 0x1_0000_0005,
+            zxid: Zxid::new(1, 5),
             node_count: 5,
             ..Default::default()
         };

@@ -24,8 +24,8 @@ pub fn answer(state: &mut ServerState, conn: ConnId, packet: &RequestPacket) -> 
     };
     let zxid = state.last_zxid();
     match read(state, conn, &packet.request) {
-        Ok(response) => ReplyPacket::ok(xid, zxid, response),
-        Err(code) => ReplyPacket::error(xid, zxid, code),
+        Ok(response) => ReplyPacket::ok(xid, zxid.as_i64(), response),
+        Err(code) => ReplyPacket::error(xid, zxid.as_i64(), code),
     }
 }
 
@@ -330,7 +330,7 @@ fn set_watches(
             state: KeeperState::SyncConnected,
             path,
         };
-        let notification = ReplyPacket::notification(zxid, event);
+        let notification = ReplyPacket::notification(zxid.as_i64(), event);
         state.clients.send_notification(conn, &notification);
     }
 }
@@ -369,7 +369,7 @@ mod tests {
         ];
         let record = TxnRecord::new(
             TxnHeader {
-                zxid: 1,
+                zxid: zab::Zxid::from_u64(1),
                 time_ms: 1,
                 session_id: 0,
                 cxid: 0,

@@ -57,7 +57,7 @@ pub struct ServerState {
 /// One change an applied transaction made, as the watch event it triggers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Change {
-    pub zxid: i64,
+    pub zxid: Zxid,
     pub path: String,
     pub event: EventType,
 }
@@ -102,7 +102,7 @@ impl ServerState {
     }
 
     /// The zxid put in reply headers: the last applied.
-    pub fn last_zxid(&self) -> i64 {
+    pub fn last_zxid(&self) -> Zxid {
         self.tree.last_zxid()
     }
 
@@ -129,7 +129,7 @@ impl ServerState {
     /// but only connections whose auth passes READ on `acl` are told, as ZooKeeper 3.8 does
     /// (the ACL check in ServerCnxn.process, CVE-2024-23944): a watcher that lost sight of the
     /// node, for instance through setACL after it set the watch, gets nothing.
-    fn fire(&mut self, path: &str, event: EventType, acl: &[proto::Acl], zxid: i64) {
+    fn fire(&mut self, path: &str, event: EventType, acl: &[proto::Acl], zxid: Zxid) {
         let mut watchers = self.watches.trigger(path, event);
         watchers.retain(|&conn| {
             self.clients
@@ -140,7 +140,7 @@ impl ServerState {
             return;
         }
         let notification = ReplyPacket::notification(
-            zxid,
+            zxid.as_i64(),
             WatcherEvent {
                 event_type: event,
                 state: KeeperState::SyncConnected,
@@ -153,9 +153,9 @@ impl ServerState {
     }
 
     /// The answer to an applied write, shaped for the request's opcode.
-    pub(crate) fn write_reply(xid: i32, zxid: i64, op: OpCode, outcome: &Outcome) -> ReplyPacket {
+    pub(crate) fn write_reply(xid: i32, zxid: Zxid, op: OpCode, outcome: &Outcome) -> ReplyPacket {
         let response = match outcome {
-            Outcome::Error(code) => return ReplyPacket::error(xid, zxid, *code),
+            Outcome::Error(code) => return ReplyPacket::error(xid, zxid.as_i64(), *code),
             Outcome::Created { path, stat } => match op {
                 OpCode::Create => Response::Create(CreateResponse { path: path.clone() }),
                 _ => Response::Create2(Create2Response {
@@ -170,7 +170,7 @@ impl ServerState {
             | Outcome::SessionCreated
             | Outcome::SessionClosed => Response::Empty,
         };
-        ReplyPacket::ok(xid, zxid, response)
+        ReplyPacket::ok(xid, zxid.as_i64(), response)
     }
 
     /// The local connection an applied transaction answers. Writes of the session sent before
@@ -223,7 +223,7 @@ impl Application for ServerState {
             Err(e) => panic!("transaction {} does not decode: {e}", txn.zxid),
         };
         let zxid = record.header.zxid;
-        assert_eq!(zxid, txn.zxid.as_u64() as i64, "txn header and zxid differ");
+        assert_eq!(zxid, txn.zxid, "txn header and zxid differ");
         let session = record.header.session_id;
         let writer = self.match_writer(session, record.header.cxid);
         if let Some(conn) = writer {
@@ -273,7 +273,7 @@ impl Application for ServerState {
             .snapshot_to(&mut data)
             .expect("writing to memory cannot fail");
         Snapshot {
-            zxid: Zxid::from_u64(self.tree.last_zxid() as u64),
+            zxid: self.tree.last_zxid(),
             data: Bytes::from(data),
         }
     }
@@ -355,7 +355,7 @@ mod tests {
         }]
     }
 
-    fn deliver(state: &mut ServerState, zxid: i64, txn: TreeTxn) {
+    fn deliver(state: &mut ServerState, zxid: Zxid, txn: TreeTxn) {
         let header = TxnHeader {
             zxid,
             time_ms: 1_000,
@@ -363,10 +363,7 @@ mod tests {
             cxid: 0,
         };
         let data = Bytes::from(TxnRecord::new(header, txn).encode());
-        state.deliver(&Txn {
-            zxid: Zxid::from_u64(zxid as u64),
-            data,
-        });
+        state.deliver(&Txn { zxid: zxid, data });
     }
 
     fn create(path: &str, acl: Vec<Acl>) -> TreeTxn {
@@ -416,7 +413,7 @@ mod tests {
         }
         // Created with an ACL only alice can read: NodeCreated to alice (and super); the child
         // change of "/" (open) to everyone.
-        deliver(&mut s, 1, create("/p", alice_only()));
+        deliver(&mut s, zab::Zxid::from_u64(1), create("/p", alice_only()));
         for conn in 1..=4 {
             assert!(!s.watches.has(conn, WatchKind::Data, "/p"), "conn {conn}");
             s.watches.add(conn, WatchKind::Data, "/p");
@@ -424,7 +421,7 @@ mod tests {
         }
         deliver(
             &mut s,
-            2,
+            zab::Zxid::from_u64(2),
             TreeTxn::SetData {
                 path: "/p".into(),
                 data: None,
@@ -434,13 +431,17 @@ mod tests {
         // The watches of who may not read are gone too: nothing more reaches them.
         assert_eq!(s.watches.count(), 4);
         // A child of /p (open ACL itself): the child change is filtered with /p's ACL.
-        deliver(&mut s, 3, create("/p/c", Acl::open_unsafe()));
+        deliver(
+            &mut s,
+            zab::Zxid::from_u64(3),
+            create("/p/c", Acl::open_unsafe()),
+        );
         for conn in 1..=4 {
             s.watches.add(conn, WatchKind::Data, "/p/c");
         }
         deliver(
             &mut s,
-            4,
+            zab::Zxid::from_u64(4),
             TreeTxn::Delete {
                 path: "/p/c".into(),
             },
@@ -449,7 +450,11 @@ mod tests {
         for conn in 1..=4 {
             s.watches.add(conn, WatchKind::Data, "/p");
         }
-        deliver(&mut s, 5, TreeTxn::Delete { path: "/p".into() });
+        deliver(
+            &mut s,
+            zab::Zxid::from_u64(5),
+            TreeTxn::Delete { path: "/p".into() },
+        );
 
         let seen_by_alice = vec![
             (CREATED, "/p".to_string()),

@@ -79,7 +79,7 @@ pub fn render(view: &ServerView) -> String {
         "mean answer time, ms (rounded)",
         view.latency_avg_ms.round() as i64,
     );
-    gauge("zk_last_zxid", "last applied zxid", view.zxid);
+    gauge("zk_last_zxid", "last applied zxid", view.zxid.as_i64());
     gauge(
         "zk_current_epoch",
         "Zab currentEpoch",

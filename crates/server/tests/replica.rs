@@ -178,7 +178,7 @@ fn a_fallback_snapshot_the_log_does_not_reach_is_refused() {
     let (mut replica, events) = open(dir.path(), 1_000_000);
     commit(&mut replica, &events, 5);
     drop(replica);
-    let zxid = |c: u32| Zxid::new(1, c).as_u64();
+    let zxid = |c: u32| Zxid::new(1, c);
     let mut snapshots = FileSnapshotStore::open(dir.path()).unwrap();
     let counter = |sum: u64, count: u64| {
         let mut b = sum.to_be_bytes().to_vec();

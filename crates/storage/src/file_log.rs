@@ -139,9 +139,9 @@ impl FileTxnLog {
                 .map_err(|e| StorageError::fatal(format!("remove {}", seg.path.display()), e))?;
             fsutil::sync_dir(&dir)?;
         }
-        let last_zxid = segments.last().map_or(0, |s| s.last);
+        let last_zxid = segments.last().map_or(Zxid::ZERO, |s| s.last);
         let flushed = segments.last().map_or(HDR, |s| s.end);
-        tracing::debug!(dir = %dir.display(), segments = segments.len(), last_zxid, "transaction log opened");
+        tracing::debug!(dir = %dir.display(), segments = segments.len(), %last_zxid, "transaction log opened");
         Ok(FileTxnLog {
             dir,
             opts,
@@ -384,9 +384,9 @@ impl FileTxnLog {
             self.flushed = cut;
         }
         self.unsynced = false;
-        self.last_zxid = self.segments.last().map_or(0, |s| s.last);
+        self.last_zxid = self.segments.last().map_or(Zxid::ZERO, |s| s.last);
         self.durable_zxid = self.last_zxid;
-        tracing::info!(dir = %self.dir.display(), zxid, last_zxid = self.last_zxid, "log truncated");
+        tracing::info!(dir = %self.dir.display(), %zxid, last_zxid = %self.last_zxid, "log truncated");
         Ok(())
     }
 
@@ -402,7 +402,7 @@ impl FileTxnLog {
         self.unsynced = false;
         self.last_zxid = base;
         self.durable_zxid = base;
-        tracing::info!(dir = %self.dir.display(), base, "log reset after an installed snapshot");
+        tracing::info!(dir = %self.dir.display(), %base, "log reset after an installed snapshot");
         Ok(())
     }
 

@@ -29,20 +29,5 @@ pub use retention::purge;
 pub use snapshot::FileSnapshotStore;
 pub use traits::{EpochStore, Epochs, LogEntry, Snapshot, SnapshotStore, TxnLog};
 
-/// A Zab transaction id: `epoch << 32 | counter`. 0 means "none".
-pub type Zxid = u64;
-
-/// Builds a zxid from an epoch and a counter.
-pub fn zxid(epoch: u32, counter: u32) -> Zxid {
-    (u64::from(epoch) << 32) | u64::from(counter)
-}
-
-/// The epoch of a zxid.
-pub fn zxid_epoch(zxid: Zxid) -> u32 {
-    (zxid >> 32) as u32
-}
-
-/// The counter of a zxid.
-pub fn zxid_counter(zxid: Zxid) -> u32 {
-    zxid as u32
-}
+/// The transaction id of every record, snapshot and segment name; `Zxid::ZERO` means "none".
+pub use zxid::Zxid;

@@ -30,7 +30,7 @@ pub const END_MARKER: u8 = 0xA5;
 
 /// Appends the encoding of one record to `out`.
 pub fn encode(out: &mut Vec<u8>, zxid: Zxid, payload: &[u8]) {
-    debug_assert!(zxid != 0, "zxid 0 is reserved for 'nothing'");
+    debug_assert!(!zxid.is_zero(), "zxid 0 is reserved for 'nothing'");
     debug_assert!(payload.len() <= u32::MAX as usize);
     let mut header = [0u8; HEADER_LEN];
     header[0..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
@@ -131,7 +131,7 @@ pub fn scan(
             return Err(bad("record header checksum mismatch".into()));
         }
         let len = u32::from_le_bytes(header[0..4].try_into().expect("4 bytes"));
-        let zxid = u64::from_le_bytes(header[4..12].try_into().expect("8 bytes"));
+        let zxid = Zxid::from_le_bytes(header[4..12].try_into().expect("8 bytes"));
         let payload_crc = u32::from_le_bytes(header[12..16].try_into().expect("4 bytes"));
         if len > max_payload {
             return Err(bad(format!(
@@ -156,7 +156,7 @@ pub fn scan(
         if crc32c::crc32c(payload) != payload_crc {
             return Err(bad("record payload checksum mismatch".into()));
         }
-        if zxid == 0 {
+        if zxid.is_zero() {
             return Err(bad("record has zxid 0".into()));
         }
         if zxid <= last {
@@ -185,7 +185,7 @@ pub fn decode_checked(buf: &[u8]) -> Result<Option<Decoded<'_>>, String> {
         return Err("record header checksum mismatch".into());
     }
     let len = u32::from_le_bytes(buf[0..4].try_into().expect("4 bytes")) as usize;
-    let zxid = u64::from_le_bytes(buf[4..12].try_into().expect("8 bytes"));
+    let zxid = Zxid::from_le_bytes(buf[4..12].try_into().expect("8 bytes"));
     let payload_crc = u32::from_le_bytes(buf[12..16].try_into().expect("4 bytes"));
     let total = encoded_len(len);
     if buf.len() < total {
@@ -214,7 +214,7 @@ mod tests {
         let mut ends = Vec::new();
         for i in 1..=n {
             let payload: Vec<u8> = (0..(i as usize * 7) % 23).map(|b| b as u8).collect();
-            encode(&mut buf, i, &payload);
+            encode(&mut buf, Zxid::from_u64(i), &payload);
             ends.push(buf.len());
         }
         (buf, ends)
@@ -222,7 +222,7 @@ mod tests {
 
     fn count(buf: &[u8]) -> Result<(usize, ScanEnd), ScanError> {
         let mut n = 0;
-        let end = scan(buf, 0, 1 << 20, |_, _, _| n += 1)?;
+        let end = scan(buf, Zxid::ZERO, 1 << 20, |_, _, _| n += 1)?;
         Ok((n, end))
     }
 

@@ -72,8 +72,8 @@ impl SegmentHeader {
             return Err(format!("unsupported segment format version {version}"));
         }
         Ok(SegmentHeader {
-            first_zxid: u64::from_le_bytes(b[8..16].try_into().expect("8 bytes")),
-            prev_zxid: u64::from_le_bytes(b[16..24].try_into().expect("8 bytes")),
+            first_zxid: Zxid::from_le_bytes(b[8..16].try_into().expect("8 bytes")),
+            prev_zxid: Zxid::from_le_bytes(b[16..24].try_into().expect("8 bytes")),
             file_len: u64::from_le_bytes(b[24..32].try_into().expect("8 bytes")),
         })
     }
@@ -90,5 +90,5 @@ pub fn parse_name(name: &str) -> Option<Zxid> {
     if hex.len() != 16 || !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
         return None;
     }
-    u64::from_str_radix(hex, 16).ok()
+    u64::from_str_radix(hex, 16).ok().map(Zxid::from_u64)
 }

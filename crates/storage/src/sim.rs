@@ -328,11 +328,11 @@ impl TxnLog for SimLog {
         s.log_durable = cut;
         if keep == 0 {
             // As the file log: with every segment removed, it starts afresh.
-            s.log_base = 0;
+            s.log_base = Zxid::ZERO;
         }
         drop(s);
         self.index.truncate(keep);
-        self.last_zxid = self.index.last().map_or(0, |&(z, _)| z);
+        self.last_zxid = self.index.last().map_or(Zxid::ZERO, |&(z, _)| z);
         self.durable_zxid = self.last_zxid;
         Ok(())
     }
@@ -400,7 +400,7 @@ impl SnapshotStore for SimSnapshotStore {
             match snapshot::validate(file) {
                 Ok(z) if z == zxid => {
                     if newest_error.is_some() {
-                        tracing::warn!(zxid, "sim: falling back to an older snapshot");
+                        tracing::warn!(%zxid, "sim: falling back to an older snapshot");
                     }
                     let data =
                         file[snapshot::HEADER_LEN..file.len() - snapshot::TRAILER_LEN].to_vec();
@@ -414,7 +414,7 @@ impl SnapshotStore for SimSnapshotStore {
                     ));
                 }
                 Err((offset, why)) => {
-                    tracing::warn!(zxid, offset, reason = %why, "sim: damaged snapshot");
+                    tracing::warn!(%zxid, offset, reason = %why, "sim: damaged snapshot");
                     newest_error.get_or_insert(StorageError::corrupt(
                         format!("sim:snapshot.{zxid:016x}"),
                         offset,

@@ -72,7 +72,7 @@ pub(crate) fn validate(file: &[u8]) -> Result<Zxid, (u64, String)> {
     if h[4..8] != 1u32.to_le_bytes() {
         return Err((4, "unsupported snapshot format version".into()));
     }
-    let zxid = u64::from_le_bytes(h[8..16].try_into().expect("8"));
+    let zxid = Zxid::from_le_bytes(h[8..16].try_into().expect("8"));
     let toff = file.len() - TRAILER_LEN;
     let t = &file[toff..];
     if crc32c::crc32c(&t[0..20]) != u32::from_le_bytes(t[20..24].try_into().expect("4"))
@@ -144,7 +144,7 @@ impl FileSnapshotStore {
 fn parse_name(name: &str) -> Option<Zxid> {
     let hex = name.strip_prefix(PREFIX)?;
     (hex.len() == 16 && hex.bytes().all(|c| c.is_ascii_hexdigit()))
-        .then(|| u64::from_str_radix(hex, 16).ok())?
+        .then(|| u64::from_str_radix(hex, 16).ok().map(Zxid::from_u64))?
 }
 
 impl SnapshotStore for FileSnapshotStore {

@@ -5,7 +5,17 @@ mod common;
 
 use common::{FileHarness, Harness, SimHarness};
 use proptest::prelude::*;
-use storage::{purge, zxid, EpochStore, Epochs, LogEntry, SnapshotStore, TxnLog};
+use storage::Zxid;
+use storage::{purge, EpochStore, Epochs, LogEntry, SnapshotStore, TxnLog};
+
+/// The tests speak of zxids as plain numbers; the log takes and gives [`Zxid`]s.
+fn zxid(epoch: u32, counter: u32) -> u64 {
+    Zxid::new(epoch, counter).as_u64()
+}
+
+fn zx(packed: u64) -> Zxid {
+    Zxid::from_u64(packed)
+}
 
 fn payload(z: u64) -> Vec<u8> {
     let n = (z % 97) as usize;
@@ -13,10 +23,10 @@ fn payload(z: u64) -> Vec<u8> {
 }
 
 fn all<L: TxnLog>(log: &mut L) -> Vec<u64> {
-    log.read_range(0, u64::MAX, usize::MAX)
+    log.read_range(zx(0), zx(u64::MAX), usize::MAX)
         .unwrap()
         .into_iter()
-        .map(|e| e.zxid)
+        .map(|e| e.zxid.as_u64())
         .collect()
 }
 
@@ -24,41 +34,45 @@ fn empty_log<H: Harness>() {
     let mut h = H::new();
     let mut log = h.log();
     assert_eq!(
-        (log.last_zxid(), log.durable_zxid(), log.first_zxid()),
+        (
+            log.last_zxid().as_u64(),
+            log.durable_zxid().as_u64(),
+            log.first_zxid().map(Zxid::as_u64)
+        ),
         (0, 0, None)
     );
-    assert_eq!(log.sync().unwrap(), 0);
-    assert!(log.read_range(0, 10, 100).unwrap().is_empty());
+    assert_eq!(log.sync().unwrap().as_u64(), 0);
+    assert!(log.read_range(zx(0), zx(10), 100).unwrap().is_empty());
     drop(log);
-    assert_eq!(h.log().last_zxid(), 0);
+    assert_eq!(h.log().last_zxid().as_u64(), 0);
 }
 
 fn append_sync_reopen<H: Harness>() {
     let mut h = H::new();
     let mut log = h.log();
     for c in 1..=100 {
-        log.append(zxid(1, c), &payload(zxid(1, c))).unwrap();
+        log.append(zx(zxid(1, c)), &payload(zxid(1, c))).unwrap();
     }
     // Rolling a segment syncs the old one, so some records may already be durable.
-    assert!(log.durable_zxid() < zxid(1, 100));
-    assert_eq!(log.last_zxid(), zxid(1, 100));
-    assert_eq!(log.sync().unwrap(), zxid(1, 100));
-    log.append(zxid(2, 1), b"x").unwrap();
-    assert_eq!(log.sync().unwrap(), zxid(2, 1));
+    assert!(log.durable_zxid().as_u64() < zxid(1, 100));
+    assert_eq!(log.last_zxid().as_u64(), zxid(1, 100));
+    assert_eq!(log.sync().unwrap().as_u64(), zxid(1, 100));
+    log.append(zx(zxid(2, 1)), b"x").unwrap();
+    assert_eq!(log.sync().unwrap().as_u64(), zxid(2, 1));
     drop(log);
     let mut log = h.log();
-    assert_eq!(log.last_zxid(), zxid(2, 1));
-    assert_eq!(log.durable_zxid(), zxid(2, 1));
-    assert_eq!(log.first_zxid(), Some(zxid(1, 1)));
-    let entries = log.read_range(0, u64::MAX, usize::MAX).unwrap();
+    assert_eq!(log.last_zxid().as_u64(), zxid(2, 1));
+    assert_eq!(log.durable_zxid().as_u64(), zxid(2, 1));
+    assert_eq!(log.first_zxid().map(Zxid::as_u64), Some(zxid(1, 1)));
+    let entries = log.read_range(zx(0), zx(u64::MAX), usize::MAX).unwrap();
     assert_eq!(entries.len(), 101);
     for e in &entries[..100] {
-        assert_eq!(e.payload, payload(e.zxid));
+        assert_eq!(e.payload, payload(e.zxid.as_u64()));
     }
     assert_eq!(
         entries[100],
         LogEntry {
-            zxid: zxid(2, 1),
+            zxid: zx(zxid(2, 1)),
             payload: b"x".to_vec()
         }
     );
@@ -68,107 +82,116 @@ fn unsynced_lost_on_crash<H: Harness>() {
     let mut h = H::new();
     let mut log = h.log();
     for c in 1..=10 {
-        log.append(zxid(1, c), b"durable").unwrap();
+        log.append(zx(zxid(1, c)), b"durable").unwrap();
     }
     log.sync().unwrap();
     for c in 11..=20 {
-        log.append(zxid(1, c), b"lost").unwrap();
+        log.append(zx(zxid(1, c)), b"lost").unwrap();
     }
     drop(log);
     h.crash();
     let mut log = h.log();
-    assert_eq!(log.last_zxid(), zxid(1, 10));
+    assert_eq!(log.last_zxid().as_u64(), zxid(1, 10));
     assert_eq!(all(&mut log).len(), 10);
     // The log continues after recovery.
-    log.append(zxid(1, 11), b"again").unwrap();
+    log.append(zx(zxid(1, 11)), b"again").unwrap();
     log.sync().unwrap();
     drop(log);
-    assert_eq!(h.log().last_zxid(), zxid(1, 11));
+    assert_eq!(h.log().last_zxid().as_u64(), zxid(1, 11));
 }
 
 fn rejects_bad_arguments<H: Harness>() {
     let mut h = H::new();
     let mut log = h.log();
-    log.append(5, b"a").unwrap();
+    log.append(zx(5), b"a").unwrap();
     assert!(matches!(
-        log.append(5, b"b"),
+        log.append(zx(5), b"b"),
         Err(storage::StorageError::InvalidArgument(_))
     ));
     assert!(matches!(
-        log.append(4, b"b"),
+        log.append(zx(4), b"b"),
         Err(storage::StorageError::InvalidArgument(_))
     ));
-    log.append(6, b"c").unwrap();
-    assert_eq!(log.sync().unwrap(), 6);
+    log.append(zx(6), b"c").unwrap();
+    assert_eq!(log.sync().unwrap().as_u64(), 6);
 }
 
 fn read_range_bounds_and_paging<H: Harness>() {
     let mut h = H::new();
     let mut log = h.log();
     for z in (10..=200).step_by(10) {
-        log.append(z, &[7u8; 10]).unwrap();
+        log.append(zx(z), &[7u8; 10]).unwrap();
     }
     log.sync().unwrap();
-    let z = |v: Vec<LogEntry>| v.into_iter().map(|e| e.zxid).collect::<Vec<_>>();
+    let z = |v: Vec<LogEntry>| v.into_iter().map(|e| e.zxid.as_u64()).collect::<Vec<_>>();
     assert_eq!(
-        z(log.read_range(35, 70, usize::MAX).unwrap()),
+        z(log.read_range(zx(35), zx(70), usize::MAX).unwrap()),
         vec![40, 50, 60, 70]
     );
     assert_eq!(
-        z(log.read_range(40, 40, usize::MAX).unwrap()),
+        z(log.read_range(zx(40), zx(40), usize::MAX).unwrap()),
         Vec::<u64>::new()
     );
     assert_eq!(
-        z(log.read_range(200, 300, usize::MAX).unwrap()),
+        z(log.read_range(zx(200), zx(300), usize::MAX).unwrap()),
         Vec::<u64>::new()
     );
-    assert_eq!(z(log.read_range(0, 25, usize::MAX).unwrap()), vec![10, 20]);
+    assert_eq!(
+        z(log.read_range(zx(0), zx(25), usize::MAX).unwrap()),
+        vec![10, 20]
+    );
     // Paging: 25 bytes -> three 10-byte payloads (stop once >= 25).
     assert_eq!(
-        z(log.read_range(0, u64::MAX, 25).unwrap()),
+        z(log.read_range(zx(0), zx(u64::MAX), 25).unwrap()),
         vec![10, 20, 30]
     );
-    assert_eq!(z(log.read_range(0, u64::MAX, 0).unwrap()), vec![10]);
+    assert_eq!(z(log.read_range(zx(0), zx(u64::MAX), 0).unwrap()), vec![10]);
     // Unsynced records are readable too.
-    log.append(210, b"p").unwrap();
-    assert_eq!(z(log.read_range(200, 300, 100).unwrap()), vec![210]);
+    log.append(zx(210), b"p").unwrap();
+    assert_eq!(z(log.read_range(zx(200), zx(300), 100).unwrap()), vec![210]);
 }
 
 fn truncate_is_durable<H: Harness>() {
     let mut h = H::new();
     let mut log = h.log();
     for z in 1..=60 {
-        log.append(z, &payload(z)).unwrap();
+        log.append(zx(z), &payload(z)).unwrap();
     }
     log.sync().unwrap();
-    log.append(61, b"pending").unwrap();
-    log.truncate_after(100).unwrap(); // no-op
-    assert_eq!(log.last_zxid(), 61);
-    log.truncate_after(25).unwrap();
-    assert_eq!((log.last_zxid(), log.durable_zxid()), (25, 25));
+    log.append(zx(61), b"pending").unwrap();
+    log.truncate_after(zx(100)).unwrap(); // no-op
+    assert_eq!(log.last_zxid().as_u64(), 61);
+    log.truncate_after(zx(25)).unwrap();
+    assert_eq!(
+        (log.last_zxid().as_u64(), log.durable_zxid().as_u64()),
+        (25, 25)
+    );
     assert_eq!(all(&mut log), (1..=25).collect::<Vec<_>>());
     drop(log);
     h.crash();
     let mut log = h.log();
-    assert_eq!(log.last_zxid(), 25);
-    log.append(26, b"new 26").unwrap();
+    assert_eq!(log.last_zxid().as_u64(), 25);
+    log.append(zx(26), b"new 26").unwrap();
     log.sync().unwrap();
     drop(log);
     let mut log = h.log();
-    let e = log.read_range(25, 26, usize::MAX).unwrap();
+    let e = log.read_range(zx(25), zx(26), usize::MAX).unwrap();
     assert_eq!(
         e,
         vec![LogEntry {
-            zxid: 26,
+            zxid: zx(26),
             payload: b"new 26".to_vec()
         }]
     );
-    log.truncate_after(0).unwrap();
-    assert_eq!((log.last_zxid(), log.first_zxid()), (0, None));
+    log.truncate_after(zx(0)).unwrap();
+    assert_eq!(
+        (log.last_zxid().as_u64(), log.first_zxid().map(Zxid::as_u64)),
+        (0, None)
+    );
     drop(log);
     let mut log = h.log();
-    assert_eq!(log.last_zxid(), 0);
-    log.append(1, b"fresh").unwrap();
+    assert_eq!(log.last_zxid().as_u64(), 0);
+    log.append(zx(1), b"fresh").unwrap();
     log.sync().unwrap();
 }
 
@@ -176,23 +199,23 @@ fn purge_keeps_what_is_needed<H: Harness>() {
     let mut h = H::new();
     let mut log = h.log();
     for z in 1..=300 {
-        log.append(z, &payload(z)).unwrap();
+        log.append(zx(z), &payload(z)).unwrap();
     }
     log.sync().unwrap();
-    log.purge_through(150).unwrap();
-    let first = log.first_zxid().unwrap();
+    log.purge_through(zx(150)).unwrap();
+    let first = log.first_zxid().map(Zxid::as_u64).unwrap();
     assert!(
         first <= 151,
         "purged a record above the purge point: first is {first}"
     );
     assert_eq!(all(&mut log), (first..=300).collect::<Vec<_>>());
-    log.purge_through(u64::MAX).unwrap();
-    assert_eq!(log.last_zxid(), 300);
+    log.purge_through(zx(u64::MAX)).unwrap();
+    assert_eq!(log.last_zxid().as_u64(), 300);
     assert!(all(&mut log).contains(&300));
     drop(log);
     let mut log = h.log();
-    assert_eq!(log.last_zxid(), 300);
-    let f = log.first_zxid().unwrap();
+    assert_eq!(log.last_zxid().as_u64(), 300);
+    let f = log.first_zxid().map(Zxid::as_u64).unwrap();
     assert_eq!(all(&mut log), (f..=300).collect::<Vec<_>>());
 }
 
@@ -201,42 +224,46 @@ fn purge_keeps_what_is_needed<H: Harness>() {
 fn base_follows_purges_and_resets<H: Harness>() {
     let mut h = H::new();
     let mut log = h.log();
-    assert_eq!(log.base_zxid(), 0);
+    assert_eq!(log.base_zxid().as_u64(), 0);
     for z in 1..=300 {
-        log.append(z, &payload(z)).unwrap();
+        log.append(zx(z), &payload(z)).unwrap();
     }
     log.sync().unwrap();
-    assert_eq!(log.base_zxid(), 0);
-    log.purge_through(150).unwrap();
-    let first = log.first_zxid().unwrap();
+    assert_eq!(log.base_zxid().as_u64(), 0);
+    log.purge_through(zx(150)).unwrap();
+    let first = log.first_zxid().map(Zxid::as_u64).unwrap();
     assert_eq!(
-        log.base_zxid(),
+        log.base_zxid().as_u64(),
         first - 1,
         "the record before the first kept"
     );
     drop(log);
     let mut log = h.log();
-    assert_eq!(log.base_zxid(), first - 1, "after a reopen");
-    log.reset(1000).unwrap();
+    assert_eq!(log.base_zxid().as_u64(), first - 1, "after a reopen");
+    log.reset(zx(1000)).unwrap();
     assert_eq!(
-        (log.base_zxid(), log.last_zxid(), log.first_zxid()),
+        (
+            log.base_zxid().as_u64(),
+            log.last_zxid().as_u64(),
+            log.first_zxid().map(Zxid::as_u64)
+        ),
         (1000, 1000, None)
     );
     assert!(
-        log.append(999, b"old").is_err(),
+        log.append(zx(999), b"old").is_err(),
         "the next record follows the base"
     );
-    log.append(1001, b"a").unwrap();
-    log.append(1002, b"b").unwrap();
+    log.append(zx(1001), b"a").unwrap();
+    log.append(zx(1002), b"b").unwrap();
     log.sync().unwrap();
     drop(log);
     let mut log = h.log();
-    assert_eq!(log.base_zxid(), 1000);
+    assert_eq!(log.base_zxid().as_u64(), 1000);
     assert_eq!(all(&mut log), [1001, 1002]);
 }
 
 fn save<S: SnapshotStore>(s: &mut S, zxid: u64, data: &[u8]) {
-    s.save(zxid, &mut |w| w.write_all(data)).unwrap();
+    s.save(zx(zxid), &mut |w| w.write_all(data)).unwrap();
 }
 
 fn snapshots_newest_and_fallback<H: Harness>() {
@@ -258,19 +285,26 @@ fn snapshots_newest_and_fallback<H: Harness>() {
         30,
         b"state at thirty, long enough to be damaged somewhere in the data",
     );
-    assert_eq!(s.list().unwrap(), vec![10, 20, 30]);
+    assert_eq!(
+        s.list()
+            .unwrap()
+            .into_iter()
+            .map(Zxid::as_u64)
+            .collect::<Vec<_>>(),
+        vec![10, 20, 30]
+    );
     let newest = s.load_newest().unwrap().unwrap();
-    assert_eq!(newest.zxid, 30);
+    assert_eq!(newest.zxid.as_u64(), 30);
     assert!(newest.data.starts_with(b"state at thirty"));
     drop(s);
-    h.damage_snapshot(30);
+    h.damage_snapshot(zx(30));
     let mut s = h.snaps();
     let fallback = s.load_newest().unwrap().unwrap();
-    assert_eq!(fallback.zxid, 20);
+    assert_eq!(fallback.zxid.as_u64(), 20);
     assert!(fallback.data.starts_with(b"state at twenty"));
     drop(s);
-    h.damage_snapshot(20);
-    h.damage_snapshot(10);
+    h.damage_snapshot(zx(20));
+    h.damage_snapshot(zx(10));
     let err = h.snaps().load_newest().unwrap_err();
     assert!(err.is_corrupt(), "{err}");
 }
@@ -278,7 +312,7 @@ fn snapshots_newest_and_fallback<H: Harness>() {
 fn snapshot_streaming_and_empty<H: Harness>() {
     let mut h = H::new();
     let mut s = h.snaps();
-    s.save(7, &mut |w| {
+    s.save(zx(7), &mut |w| {
         for i in 0..1000u32 {
             w.write_all(&i.to_le_bytes())?;
         }
@@ -289,9 +323,9 @@ fn snapshot_streaming_and_empty<H: Harness>() {
     assert_eq!(s.load_newest().unwrap().unwrap().data, b"");
     s.purge(2).unwrap();
     drop(s);
-    h.damage_snapshot(8);
+    h.damage_snapshot(zx(8));
     let snap = h.snaps().load_newest().unwrap().unwrap();
-    assert_eq!(snap.zxid, 7);
+    assert_eq!(snap.zxid.as_u64(), 7);
     assert_eq!(snap.data.len(), 4000);
     assert_eq!(&snap.data[4..8], &1u32.to_le_bytes());
 }
@@ -300,13 +334,20 @@ fn failed_serializer_leaves_nothing<H: Harness>() {
     let mut h = H::new();
     let mut s = h.snaps();
     save(&mut s, 5, b"good");
-    let r = s.save(9, &mut |w| {
+    let r = s.save(zx(9), &mut |w| {
         w.write_all(b"half")?;
         Err(std::io::Error::other("serializer failed"))
     });
     assert!(r.is_err());
-    assert_eq!(s.list().unwrap(), vec![5]);
-    assert_eq!(s.load_newest().unwrap().unwrap().zxid, 5);
+    assert_eq!(
+        s.list()
+            .unwrap()
+            .into_iter()
+            .map(Zxid::as_u64)
+            .collect::<Vec<_>>(),
+        vec![5]
+    );
+    assert_eq!(s.load_newest().unwrap().unwrap().zxid.as_u64(), 5);
 }
 
 fn retention<H: Harness>() {
@@ -314,20 +355,27 @@ fn retention<H: Harness>() {
     let mut s = h.snaps();
     let mut log = h.log();
     for z in 1..=400 {
-        log.append(z, &payload(z)).unwrap();
+        log.append(zx(z), &payload(z)).unwrap();
         if z % 100 == 0 {
             log.sync().unwrap();
             save(&mut s, z, format!("snap {z}").as_bytes());
         }
     }
     purge(&mut s, &mut log, 2).unwrap();
-    assert_eq!(s.list().unwrap(), vec![300, 400]);
-    let first = log.first_zxid().unwrap();
+    assert_eq!(
+        s.list()
+            .unwrap()
+            .into_iter()
+            .map(Zxid::as_u64)
+            .collect::<Vec<_>>(),
+        vec![300, 400]
+    );
+    let first = log.first_zxid().map(Zxid::as_u64).unwrap();
     assert!(
         first <= 301,
         "records needed to replay from snapshot 300 were purged (first {first})"
     );
-    assert_eq!(s.purge(1).unwrap(), Some(400));
+    assert_eq!(s.purge(1).unwrap(), Some(zx(400)));
 }
 
 fn epochs<H: Harness>() {
@@ -425,11 +473,11 @@ fn model_check<H: Harness>(ops: &[Op]) {
                 let z = z.max(next);
                 next = z + 1;
                 let p: Vec<u8> = (0..len).map(|i| (z as usize ^ i) as u8).collect();
-                log.append(z, &p).unwrap();
+                log.append(zx(z), &p).unwrap();
                 model.push((z, p));
             }
             Op::Sync => {
-                let d = log.sync().unwrap();
+                let d = log.sync().unwrap().as_u64();
                 durable = model.len();
                 assert_eq!(d, model.last().map_or(0, |r| r.0));
             }
@@ -440,7 +488,7 @@ fn model_check<H: Harness>(ops: &[Op]) {
                 let keep = model.len().saturating_sub(back).max(floor);
                 if keep < model.len() {
                     let z = if keep == 0 { 0 } else { model[keep - 1].0 };
-                    log.truncate_after(z).unwrap();
+                    log.truncate_after(zx(z)).unwrap();
                     model.truncate(keep);
                     durable = keep;
                 }
@@ -456,7 +504,7 @@ fn model_check<H: Harness>(ops: &[Op]) {
                 h.crash();
                 log = h.log();
                 // Everything synced survives; unsynced records may survive, as a prefix.
-                let last = log.last_zxid();
+                let last = log.last_zxid().as_u64();
                 let kept = model.iter().position(|r| r.0 == last).map_or(0, |i| i + 1);
                 assert!(
                     last == 0 || kept > 0,
@@ -473,8 +521,8 @@ fn model_check<H: Harness>(ops: &[Op]) {
                 if durable > first {
                     let i = durable.saturating_sub(back + 1).max(first);
                     let z = model[i].0;
-                    log.purge_through(z).unwrap();
-                    let f = log.first_zxid().unwrap();
+                    log.purge_through(zx(z)).unwrap();
+                    let f = log.first_zxid().map(Zxid::as_u64).unwrap();
                     assert!(
                         f <= model[i + 1..].first().map_or(z, |r| r.0),
                         "purged above {z}"
@@ -484,14 +532,14 @@ fn model_check<H: Harness>(ops: &[Op]) {
         }
         // Invariants after every step.
         let last = model.last().map_or(0, |r| r.0);
-        assert_eq!(log.last_zxid(), last, "after {op:?}");
-        let got = log.read_range(0, u64::MAX, usize::MAX).unwrap();
-        let got_first = got.first().map(|e| e.zxid);
-        assert_eq!(log.first_zxid(), got_first);
+        assert_eq!(log.last_zxid().as_u64(), last, "after {op:?}");
+        let got = log.read_range(zx(0), zx(u64::MAX), usize::MAX).unwrap();
+        let got_first = got.first().map(|e| e.zxid.as_u64());
+        assert_eq!(log.first_zxid().map(Zxid::as_u64), got_first);
         assert!(
-            got_first.is_none_or(|f| log.base_zxid() < f),
+            got_first.is_none_or(|f| log.base_zxid().as_u64() < f),
             "base {} not before the first record {got_first:?} after {op:?}",
-            log.base_zxid()
+            log.base_zxid().as_u64()
         );
         // What is readable is a suffix of the model that ends at its last record and never
         // brings back purged records.
@@ -503,7 +551,7 @@ fn model_check<H: Harness>(ops: &[Op]) {
         );
         first = start;
         for (e, m) in got.iter().zip(&model[start..]) {
-            assert_eq!((e.zxid, &e.payload), (m.0, &m.1), "after {op:?}");
+            assert_eq!((e.zxid.as_u64(), &e.payload), (m.0, &m.1), "after {op:?}");
         }
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use storage::sim::SimDisk;
-use storage::{FileTxnLog, LogOptions, Preallocate, StorageError, TxnLog};
+use storage::{FileTxnLog, LogOptions, Preallocate, StorageError, TxnLog, Zxid};
 
 const HDR: usize = 64;
 
@@ -28,7 +28,8 @@ fn write_batches<L: TxnLog>(log: &mut L, sync_last: bool) -> (Vec<u64>, usize) {
         for r in 0..(batch % 4 + 1) {
             z += 1 + (r % 2) * 3;
             let len = ((z * 37) % 60) as usize;
-            log.append(z, &vec![(z as u8) | 1; len]).unwrap();
+            log.append(Zxid::from_u64(z), &vec![(z as u8) | 1; len])
+                .unwrap();
             zxids.push(z);
         }
         if batch < 13 {
@@ -70,9 +71,9 @@ fn record_ends(seg: &[u8]) -> Vec<usize> {
 fn recovered(dir: &Path) -> Result<Vec<u64>, StorageError> {
     let mut log = FileTxnLog::open(dir, options())?;
     Ok(log
-        .read_range(0, u64::MAX, usize::MAX)?
+        .read_range(Zxid::ZERO, Zxid::MAX, usize::MAX)?
         .into_iter()
-        .map(|e| e.zxid)
+        .map(|e| e.zxid.as_u64())
         .collect())
 }
 
@@ -194,17 +195,17 @@ fn sim_crash_at_every_byte_of_the_unsynced_batch() {
         disk.crash_keeping(kept);
         let mut log = disk.open_log().unwrap();
         let got: Vec<u64> = log
-            .read_range(0, u64::MAX, usize::MAX)
+            .read_range(Zxid::ZERO, Zxid::MAX, usize::MAX)
             .unwrap()
             .into_iter()
-            .map(|e| e.zxid)
+            .map(|e| e.zxid.as_u64())
             .collect();
         assert!(
             got.len() >= durable && got[..] == zxids[..got.len()],
             "kept {kept}: {got:?}"
         );
         // The log is usable after recovery.
-        log.append(1000, b"after").unwrap();
+        log.append(Zxid::from_u64(1000), b"after").unwrap();
         log.sync().unwrap();
     }
 }
@@ -218,7 +219,7 @@ fn sim_every_bit_flip_is_whole_history_or_corruption() {
     let bits = {
         // Size of the log in bits: read everything back and add up encoded sizes.
         let mut l = probe.open_log().unwrap();
-        l.read_range(0, u64::MAX, usize::MAX)
+        l.read_range(Zxid::ZERO, Zxid::MAX, usize::MAX)
             .unwrap()
             .iter()
             .map(|e| (21 + e.payload.len()) * 8)
@@ -233,10 +234,10 @@ fn sim_every_bit_flip_is_whole_history_or_corruption() {
         match disk.open_log() {
             Ok(mut l) => {
                 let got: Vec<u64> = l
-                    .read_range(0, u64::MAX, usize::MAX)
+                    .read_range(Zxid::ZERO, Zxid::MAX, usize::MAX)
                     .unwrap()
                     .into_iter()
-                    .map(|e| e.zxid)
+                    .map(|e| e.zxid.as_u64())
                     .collect();
                 assert_eq!(got, zxids, "bit {bit}");
             }
@@ -249,16 +250,16 @@ fn sim_every_bit_flip_is_whole_history_or_corruption() {
 fn sim_injected_fsync_failure_is_fatal_and_sticky() {
     let disk = SimDisk::new();
     let mut log = disk.open_log().unwrap();
-    log.append(1, b"a").unwrap();
+    log.append(Zxid::from_u64(1), b"a").unwrap();
     log.sync().unwrap();
-    log.append(2, b"b").unwrap();
+    log.append(Zxid::from_u64(2), b"b").unwrap();
     disk.fail_next_sync();
     assert!(log.sync().unwrap_err().is_fatal());
-    assert!(log.append(3, b"c").unwrap_err().is_fatal());
+    assert!(log.append(Zxid::from_u64(3), b"c").unwrap_err().is_fatal());
     assert!(log.sync().unwrap_err().is_fatal());
     disk.crash_keeping(0);
     let log = disk.open_log().unwrap();
-    assert_eq!(log.last_zxid(), 1);
+    assert_eq!(log.last_zxid(), Zxid::from_u64(1));
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! answer the client, and lists the watch triggers in the order the changes happened.
 
 use proto::{ErrorCode, EventType, MultiResult, Stat};
+use zxid::Zxid;
 
 use crate::acl_cache::SharedAcl;
 use crate::path;
@@ -195,7 +196,7 @@ impl DataTree {
             .map_or_else(|| SharedAcl::from([]), |n| n.acl.clone())
     }
 
-    fn delete(&mut self, path: &str, zxid: i64, out: &mut Fired) -> Outcome {
+    fn delete(&mut self, path: &str, zxid: Zxid, out: &mut Fired) -> Outcome {
         let acl = self.acl_of(path);
         match self.delete_node(path, zxid) {
             Ok(()) => {
@@ -279,7 +280,7 @@ mod tests {
 
     fn apply(tree: &mut DataTree, zxid: i64, session_id: i64, txn: Txn) -> ApplyResult {
         let header = TxnHeader {
-            zxid,
+            zxid: Zxid::from_i64(zxid),
             time_ms: 1_000 + zxid,
             session_id,
             cxid: 1,

@@ -10,7 +10,7 @@
 //! ```
 //! use proto::{Acl, CreateRequest, ErrorCode, Request};
 //! use tree::{
-//!     prep, prep_create_session, DataTree, Outstanding, PrepCtx, Txn, TxnHeader, TxnRecord,
+//!     prep, prep_create_session, DataTree, Outstanding, PrepCtx, Txn, TxnHeader, TxnRecord, Zxid,
 //! };
 //!
 //! let mut tree = DataTree::new();
@@ -18,19 +18,19 @@
 //! let header = |zxid| TxnHeader { zxid, time_ms: 1_700_000_000_000, session_id: 7, cxid: 1 };
 //!
 //! // A session opens (replicated state), then creates an ephemeral sequential node.
-//! let open = prep_create_session(&mut pending, 7, 30_000, 1);
+//! let open = prep_create_session(&mut pending, 7, 30_000, Zxid::new(1, 1));
 //! let req = Request::Create(CreateRequest {
 //!     path: "/lock-".into(),
 //!     data: None,
 //!     acl: Acl::open_unsafe(),
 //!     flags: 3,
 //! });
-//! let ctx = PrepCtx { zxid: 2, session_id: 7, auth: &[], extended_types: false, skip_acl: false };
+//! let ctx = PrepCtx { zxid: Zxid::new(1, 2), session_id: 7, auth: &[], extended_types: false, skip_acl: false };
 //! // Pipelined: prepped before the session's txn is applied.
 //! let create = prep(&tree, &mut pending, &req, &ctx).unwrap_or_else(Txn::Error);
 //!
 //! // Zab commits the encoded records; every replica decodes and applies them in order.
-//! for (zxid, txn) in [(1, open), (2, create)] {
+//! for (zxid, txn) in [(Zxid::new(1, 1), open), (Zxid::new(1, 2), create)] {
 //!     let bytes = TxnRecord::new(header(zxid), txn).encode();
 //!     let result = tree.apply(&TxnRecord::decode(&bytes).unwrap());
 //!     pending.applied(zxid);
@@ -69,3 +69,4 @@ pub use prep::{
 };
 pub use tree::DataTree;
 pub use txn::{CreateTxn, Txn, TxnHeader, TxnRecord};
+pub use zxid::Zxid;

@@ -1,6 +1,7 @@
 //! One znode: data, ACL, full Stat, children, and what kind of node it is.
 
 use std::collections::BTreeSet;
+use zxid::Zxid;
 
 use bytes::Bytes;
 use proto::Stat;
@@ -86,10 +87,10 @@ impl Node {
 
     /// A fresh node, as ZooKeeper's `createStat` builds it: all zxids the create's zxid, both
     /// times the create's time, all versions 0.
-    pub fn new(data: Option<Bytes>, acl: SharedAcl, kind: NodeKind, zxid: i64, time: i64) -> Node {
+    pub fn new(data: Option<Bytes>, acl: SharedAcl, kind: NodeKind, zxid: Zxid, time: i64) -> Node {
         let stat = Stat {
-            czxid: zxid,
-            mzxid: zxid,
+            czxid: zxid.as_i64(),
+            mzxid: zxid.as_i64(),
             ctime: time,
             mtime: time,
             version: 0,
@@ -98,7 +99,7 @@ impl Node {
             ephemeral_owner: kind.ephemeral_owner(),
             data_length: data_len(&data),
             num_children: 0,
-            pzxid: zxid,
+            pzxid: zxid.as_i64(),
         };
         Node {
             data,

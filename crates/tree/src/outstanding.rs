@@ -8,6 +8,7 @@
 //! ([`Outstanding::clear`]).
 
 use std::collections::{HashMap, VecDeque};
+use zxid::Zxid;
 
 use crate::acl_cache::SharedAcl;
 
@@ -56,7 +57,7 @@ pub enum PendingSession {
 
 #[derive(Debug, Clone)]
 struct Entry<T> {
-    zxid: i64,
+    zxid: Zxid,
     value: T,
 }
 
@@ -64,9 +65,9 @@ struct Entry<T> {
 #[derive(Debug, Clone, Default)]
 pub struct Outstanding {
     paths: HashMap<String, Entry<Option<PendingNode>>>,
-    path_order: VecDeque<(i64, String)>,
+    path_order: VecDeque<(Zxid, String)>,
     sessions: HashMap<i64, Entry<PendingSession>>,
-    session_order: VecDeque<(i64, i64)>,
+    session_order: VecDeque<(Zxid, i64)>,
 }
 
 impl Outstanding {
@@ -104,19 +105,19 @@ impl Outstanding {
         self.paths.is_empty() && self.sessions.is_empty()
     }
 
-    pub(crate) fn put(&mut self, zxid: i64, path: String, value: Option<PendingNode>) {
+    pub(crate) fn put(&mut self, zxid: Zxid, path: String, value: Option<PendingNode>) {
         self.path_order.push_back((zxid, path.clone()));
         self.paths.insert(path, Entry { zxid, value });
     }
 
-    pub(crate) fn put_session(&mut self, zxid: i64, id: i64, value: PendingSession) {
+    pub(crate) fn put_session(&mut self, zxid: Zxid, id: i64, value: PendingSession) {
         self.session_order.push_back((zxid, id));
         self.sessions.insert(id, Entry { zxid, value });
     }
 
     /// The tree has applied every txn up to `zxid`: drop the records they made (a record
     /// overwritten by a later txn stays until that one is applied too).
-    pub fn applied(&mut self, zxid: i64) {
+    pub fn applied(&mut self, zxid: Zxid) {
         while let Some((z, _)) = self.path_order.front() {
             if *z > zxid {
                 break;

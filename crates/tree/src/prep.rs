@@ -10,6 +10,7 @@
 //! per-op results.
 
 use std::collections::{BTreeSet, HashMap};
+use zxid::Zxid;
 
 use bytes::Bytes;
 use proto::{perms, Acl, CreateMode, ErrorCode, Id, MultiOp, Request};
@@ -28,7 +29,7 @@ use crate::txn::{CreateTxn, Txn};
 pub struct PrepCtx<'a> {
     /// The zxid the txn will get; records made by prep carry it so that
     /// [`Outstanding::applied`] can drop them once the tree has caught up.
-    pub zxid: i64,
+    pub zxid: Zxid,
     /// The requesting session (owner of ephemerals it creates).
     pub session_id: i64,
     /// The connection's ids: `ip:<addr>`, `digest:user:hash` after auth, `super:` for the
@@ -93,7 +94,7 @@ pub fn prep_create_session(
     outstanding: &mut Outstanding,
     session_id: i64,
     timeout_ms: i32,
-    zxid: i64,
+    zxid: Zxid,
 ) -> Txn {
     outstanding.put_session(zxid, session_id, PendingSession::Open);
     Txn::CreateSession {
@@ -109,7 +110,7 @@ pub fn prep_close_session(
     tree: &DataTree,
     outstanding: &mut Outstanding,
     session_id: i64,
-    zxid: i64,
+    zxid: Zxid,
 ) -> Txn {
     let mut paths: BTreeSet<String> = tree.ephemerals(session_id).into_iter().collect();
     let mut gone = BTreeSet::new();
@@ -158,7 +159,7 @@ pub fn prep_delete_container(
     tree: &DataTree,
     outstanding: &mut Outstanding,
     path: &str,
-    zxid: i64,
+    zxid: Zxid,
 ) -> Result<Txn, ErrorCode> {
     let mut view = View::new(tree, outstanding);
     let parent = parent_for_delete(path)?;
@@ -203,7 +204,7 @@ enum CreateOp {
 struct Changes(Vec<(String, Option<PendingNode>)>);
 
 impl Changes {
-    fn commit(self, out: &mut Outstanding, zxid: i64) {
+    fn commit(self, out: &mut Outstanding, zxid: Zxid) {
         for (p, v) in self.0 {
             out.put(zxid, p, v);
         }

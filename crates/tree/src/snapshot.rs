@@ -9,6 +9,7 @@
 //! adds framing and checksums around this.
 
 use std::io::{Read, Write};
+use zxid::Zxid;
 
 use proto::Stat;
 
@@ -38,7 +39,7 @@ impl DataTree {
         let mut e = Enc { w };
         e.w.write_all(MAGIC)?;
         e.u8(SNAPSHOT_FORMAT_VERSION)?;
-        e.i64(self.last_zxid)?;
+        e.i64(self.last_zxid.as_i64())?;
         e.u64(self.nodes.len() as u64)?;
         // Serializing holds up the server (see the server's snapshot policy), so the walk
         // allocates nothing per node: the stack holds (parent path, child name) borrowed from
@@ -93,7 +94,7 @@ impl DataTree {
         tree.ttls.clear();
         tree.digest = 0;
         tree.data_size = 0;
-        tree.last_zxid = d.i64()?;
+        tree.last_zxid = Zxid::from_i64(d.i64()?);
         let count = d.u64()?;
         for i in 0..count {
             let p = d.str()?;
@@ -112,7 +113,7 @@ impl DataTree {
             let kind = d.kind()?;
             let data = d.data()?;
             let acl = tree.acls.intern(&d.acl()?);
-            let mut node = Node::new(data, acl, kind, 0, 0);
+            let mut node = Node::new(data, acl, kind, Zxid::ZERO, 0);
             node.stat = Stat {
                 czxid: d.i64()?,
                 mzxid: d.i64()?,
@@ -194,7 +195,8 @@ mod tests {
                 parent_cversion: i + 1,
                 with_stat: false,
             };
-            t.create_node(&c, 2 + i64::from(i), 0).unwrap();
+            t.create_node(&c, Zxid::from_i64(2 + i64::from(i)), 0)
+                .unwrap();
         }
         let mut buf = Vec::new();
         t.snapshot_to(&mut buf).unwrap();

@@ -3,6 +3,7 @@
 //! [`DataTree::apply`](crate::apply), so every replica changes its tree the same way.
 
 use std::collections::{BTreeSet, HashMap};
+use zxid::Zxid;
 
 use bytes::Bytes;
 use proto::{Acl, ErrorCode, Stat};
@@ -30,7 +31,7 @@ pub struct DataTree {
     pub(crate) ttls: BTreeSet<String>,
     pub(crate) digest: u64,
     pub(crate) data_size: u64,
-    pub(crate) last_zxid: i64,
+    pub(crate) last_zxid: Zxid,
 }
 
 impl Default for DataTree {
@@ -67,11 +68,11 @@ impl DataTree {
             ttls: BTreeSet::new(),
             digest: 0,
             data_size: 0,
-            last_zxid: 0,
+            last_zxid: Zxid::ZERO,
         };
         let system = |tree: &mut DataTree, acl: Vec<Acl>| {
             let acl = tree.acls.intern(&acl);
-            let mut n = Node::new(Some(Bytes::new()), acl, NodeKind::Persistent, 0, 0);
+            let mut n = Node::new(Some(Bytes::new()), acl, NodeKind::Persistent, Zxid::ZERO, 0);
             n.stat = Stat::default();
             n
         };
@@ -183,7 +184,7 @@ impl DataTree {
     }
 
     /// The zxid of the last txn applied (0 for a fresh tree).
-    pub fn last_zxid(&self) -> i64 {
+    pub fn last_zxid(&self) -> Zxid {
         self.last_zxid
     }
 
@@ -242,7 +243,7 @@ impl DataTree {
     pub(crate) fn create_node(
         &mut self,
         c: &CreateTxn,
-        zxid: i64,
+        zxid: Zxid,
         time: i64,
     ) -> Result<Stat, ErrorCode> {
         let path = c.path.as_str();
@@ -257,7 +258,7 @@ impl DataTree {
         self.update(parent, |p| {
             if c.parent_cversion > p.stat.cversion {
                 p.stat.cversion = c.parent_cversion;
-                p.stat.pzxid = zxid;
+                p.stat.pzxid = zxid.as_i64();
             }
             p.children.insert(name);
         });
@@ -268,15 +269,15 @@ impl DataTree {
 
     /// ZooKeeper's `deleteNode`: removes the node and bumps the parent's pzxid (never its
     /// cversion: only creates count as child changes there).
-    pub(crate) fn delete_node(&mut self, path: &str, zxid: i64) -> Result<(), ErrorCode> {
+    pub(crate) fn delete_node(&mut self, path: &str, zxid: Zxid) -> Result<(), ErrorCode> {
         let (parent, name) = path::split(path).ok_or(ErrorCode::NoNode)?;
         if !self.nodes.contains_key(parent) || !self.nodes.contains_key(path) {
             return Err(ErrorCode::NoNode);
         }
         self.update(parent, |p| {
             p.children.remove(name);
-            if zxid > p.stat.pzxid {
-                p.stat.pzxid = zxid;
+            if zxid.as_i64() > p.stat.pzxid {
+                p.stat.pzxid = zxid.as_i64();
             }
         });
         let node = self.nodes.remove(path).expect("checked above");
@@ -301,14 +302,14 @@ impl DataTree {
         path: &str,
         data: Option<Bytes>,
         version: i32,
-        zxid: i64,
+        zxid: Zxid,
         time: i64,
     ) -> Result<Stat, ErrorCode> {
         self.update(path, |n| {
             n.data = data;
             n.stat.version = version;
             n.stat.mtime = time;
-            n.stat.mzxid = zxid;
+            n.stat.mzxid = zxid.as_i64();
         })
         .ok_or(ErrorCode::NoNode)?;
         Ok(self.nodes[path].client_stat())

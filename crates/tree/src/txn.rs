@@ -5,6 +5,7 @@
 
 use bytes::Bytes;
 use proto::{Acl, ErrorCode};
+use zxid::Zxid;
 
 use crate::node::NodeKind;
 
@@ -12,7 +13,7 @@ use crate::node::NodeKind;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TxnHeader {
     /// The zxid the txn commits at.
-    pub zxid: i64,
+    pub zxid: Zxid,
     /// Leader wall-clock time at prep, ms since the epoch: becomes ctime/mtime.
     pub time_ms: i64,
     /// The session that sent the request (0 for the leader's own txns).

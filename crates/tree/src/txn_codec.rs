@@ -4,6 +4,7 @@
 //! panics, and rejects trailing bytes and nested multis.
 
 use proto::ErrorCode;
+use zxid::Zxid;
 
 use crate::codec::{corrupt, CodecError, Dec, Enc};
 use crate::txn::{CreateTxn, Txn, TxnHeader, TxnRecord};
@@ -56,7 +57,7 @@ impl TxnRecord {
         let h = &self.header;
         (|| {
             e.u8(TXN_FORMAT_VERSION)?;
-            e.i64(h.zxid)?;
+            e.i64(h.zxid.as_i64())?;
             e.i64(h.time_ms)?;
             e.i64(h.session_id)?;
             e.i32(h.cxid)?;
@@ -76,7 +77,7 @@ impl TxnRecord {
             return corrupt(format!("unknown txn format version {version}"));
         }
         let header = TxnHeader {
-            zxid: d.i64()?,
+            zxid: Zxid::from_i64(d.i64()?),
             time_ms: d.i64()?,
             session_id: d.i64()?,
             cxid: d.i32()?,

@@ -137,10 +137,15 @@ fn run(steps: Vec<(u8, Op, bool)>) -> Result<(), TestCaseError> {
         let record = match op {
             Op::Open => {
                 l.zxid += 1;
-                let txn = tree::prep_create_session(&mut l.out, session, 5_000, l.zxid);
+                let txn = tree::prep_create_session(
+                    &mut l.out,
+                    session,
+                    5_000,
+                    tree::Zxid::from_i64(l.zxid),
+                );
                 TxnRecord::new(
                     tree::TxnHeader {
-                        zxid: l.zxid,
+                        zxid: tree::Zxid::from_i64(l.zxid),
                         time_ms: l.time,
                         session_id: session,
                         cxid: 0,
@@ -150,10 +155,15 @@ fn run(steps: Vec<(u8, Op, bool)>) -> Result<(), TestCaseError> {
             }
             Op::Close => {
                 l.zxid += 1;
-                let txn = tree::prep_close_session(&l.tree, &mut l.out, session, l.zxid);
+                let txn = tree::prep_close_session(
+                    &l.tree,
+                    &mut l.out,
+                    session,
+                    tree::Zxid::from_i64(l.zxid),
+                );
                 TxnRecord::new(
                     tree::TxnHeader {
-                        zxid: l.zxid,
+                        zxid: tree::Zxid::from_i64(l.zxid),
                         time_ms: l.time,
                         session_id: session,
                         cxid: 0,

@@ -51,7 +51,7 @@ fn created_path(r: &tree::ApplyResult) -> String {
 fn create_sets_stat_like_zookeeper() {
     let mut l = leader();
     let r = l.run(S, create("/a", 0));
-    let (zxid, time) = (r.header.zxid, r.header.time_ms);
+    let (zxid, time) = (r.header.zxid.as_i64(), r.header.time_ms);
     let (data, stat, acl) = l.tree.get("/a").unwrap();
     assert_eq!(data.as_deref(), Some(&b"d"[..]));
     assert_eq!(acl, Acl::open_unsafe().as_slice());
@@ -124,7 +124,7 @@ fn delete_bumps_parent_pzxid_and_the_cversion_clients_see() {
     // ZooKeeper 3.8 stores creates only and shows 2 × creates − children: a delete shows as
     // one more child change, while the next sequential name still counts creates.
     assert_eq!(after.cversion, before.cversion + 1);
-    assert_eq!(after.pzxid, r.header.zxid);
+    assert_eq!(after.pzxid, r.header.zxid.as_i64());
     assert_eq!(after.num_children, 0);
     assert_eq!(
         r.triggers,
@@ -187,7 +187,7 @@ fn set_data_checks_version_and_bumps_it() {
     };
     assert_eq!(
         (stat.version, stat.mzxid, stat.mtime),
-        (1, r.header.zxid, r.header.time_ms)
+        (1, r.header.zxid.as_i64(), r.header.time_ms)
     );
     assert_eq!(stat.data_length, 3);
     assert!(stat.czxid < stat.mzxid);
@@ -259,7 +259,7 @@ fn unknown_or_closed_session_is_sessionexpired() {
         ErrorCode::SessionExpired
     );
     // Pipelined: a write prepped after the close but before it applies.
-    let close = tree::prep_close_session(&l.tree, &mut l.out, S, 99);
+    let close = tree::prep_close_session(&l.tree, &mut l.out, S, tree::Zxid::from_i64(99));
     let r = l.prep(S, &[], &create("/b", 0));
     assert_eq!(r.txn, Txn::Error(ErrorCode::SessionExpired));
     let _ = close;
@@ -288,7 +288,7 @@ fn close_session_deletes_ephemerals_and_fires_watches() {
     // In the iteration order of ZooKeeper's HashSet of the session's ephemerals (Java 17's
     // string hash), which is the order its watches fire in; checked against Java.
     assert_eq!(deleted, ["/p/e20000000001", "/p/e1"]);
-    assert_eq!(l.tree.stat("/p").unwrap().pzxid, r.header.zxid);
+    assert_eq!(l.tree.stat("/p").unwrap().pzxid, r.header.zxid.as_i64());
 }
 
 #[test]
@@ -298,10 +298,10 @@ fn close_session_sees_pipelined_ephemerals() {
     let c = l.prep(S, &[], &create("/p/e", 1));
     let close = {
         l.zxid += 1;
-        let txn = tree::prep_close_session(&l.tree, &mut l.out, S, l.zxid);
+        let txn = tree::prep_close_session(&l.tree, &mut l.out, S, tree::Zxid::from_i64(l.zxid));
         TxnRecord::new(
             TxnHeader {
-                zxid: l.zxid,
+                zxid: tree::Zxid::from_i64(l.zxid),
                 time_ms: l.time,
                 session_id: S,
                 cxid: 0,
@@ -444,7 +444,11 @@ fn multi_ops_see_earlier_ops_and_answer_in_zookeepers_shapes() {
     let stat = l.tree.stat("/m").unwrap();
     assert_eq!(
         (stat.czxid, stat.mzxid, stat.pzxid),
-        (r.header.zxid, r.header.zxid, r.header.zxid)
+        (
+            r.header.zxid.as_i64(),
+            r.header.zxid.as_i64(),
+            r.header.zxid.as_i64()
+        )
     );
 }
 
@@ -652,11 +656,17 @@ fn ttl_needs_extended_types() {
     assert_eq!(stored, 0xff00_0000_0000_0064_u64 as i64);
     assert!(l.tree.expired_ttl_nodes(stat.mtime + 100).is_empty());
     assert_eq!(l.tree.expired_ttl_nodes(stat.mtime + 101), ["/t0000000000"]);
-    let txn = prep_delete_container(&l.tree, &mut l.out, "/t0000000000", l.zxid + 1).unwrap();
+    let txn = prep_delete_container(
+        &l.tree,
+        &mut l.out,
+        "/t0000000000",
+        tree::Zxid::from_i64(l.zxid + 1),
+    )
+    .unwrap();
     l.zxid += 1;
     let r = l.apply(TxnRecord::new(
         TxnHeader {
-            zxid: l.zxid,
+            zxid: tree::Zxid::from_i64(l.zxid),
             time_ms: l.time,
             session_id: 0,
             cxid: 0,
@@ -683,16 +693,17 @@ fn container_deleted_after_last_child_goes() {
     // A child arriving in between makes the leader's delete fail.
     let pending = l.prep(S, &[], &create("/c/y", 0));
     assert_eq!(
-        prep_delete_container(&l.tree, &mut l.out, "/c", 1000),
+        prep_delete_container(&l.tree, &mut l.out, "/c", tree::Zxid::from_i64(1000)),
         Err(ErrorCode::NotEmpty)
     );
     l.apply(pending);
     l.run(S, delete("/c/y", -1));
     l.zxid += 1;
-    let txn = prep_delete_container(&l.tree, &mut l.out, "/c", l.zxid).unwrap();
+    let txn =
+        prep_delete_container(&l.tree, &mut l.out, "/c", tree::Zxid::from_i64(l.zxid)).unwrap();
     let r = l.apply(TxnRecord::new(
         TxnHeader {
-            zxid: l.zxid,
+            zxid: tree::Zxid::from_i64(l.zxid),
             time_ms: l.time,
             session_id: 0,
             cxid: 0,
@@ -704,7 +715,7 @@ fn container_deleted_after_last_child_goes() {
     // Persistent and ephemeral nodes are never deleted this way.
     l.run(S, create("/p", 0));
     assert_eq!(
-        prep_delete_container(&l.tree, &mut l.out, "/p", 1),
+        prep_delete_container(&l.tree, &mut l.out, "/p", tree::Zxid::from_i64(1)),
         Err(ErrorCode::BadVersion)
     );
 }

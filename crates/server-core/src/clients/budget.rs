@@ -36,9 +36,9 @@ impl Clients {
         let zxid = if self.bugs.has(crate::bugs::ServerBug::UnclampedReplyZxid) {
             reply.header.zxid
         } else {
-            reply.header.zxid.max(c.last_zxid)
+            reply.header.zxid.max(c.last_zxid.as_i64())
         };
-        c.last_zxid = zxid;
+        c.last_zxid = zab::Zxid::from_i64(zxid);
         c.stats.sent += 1;
         self.stats.packets_sent += 1;
         if let Some(started) = started_us {
@@ -59,7 +59,9 @@ impl Clients {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        c.last_zxid = c.last_zxid.max(notification.header.zxid);
+        c.last_zxid = c
+            .last_zxid
+            .max(zab::Zxid::from_i64(notification.header.zxid));
         self.stats.packets_sent += 1;
         let frame = encode(&notification.header, &notification.response);
         self.push_send(conn, frame, Credit::default());

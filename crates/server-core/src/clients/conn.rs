@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use zab::Zxid;
 
 use proto::{Id, RequestPacket};
 
@@ -85,7 +86,7 @@ pub struct Conn {
     /// queues them too).
     pub early: VecDeque<(RequestPacket, Credit)>,
     /// The highest zxid any reply on this connection carried: no later reply carries less.
-    pub last_zxid: i64,
+    pub last_zxid: Zxid,
     pub stats: ConnStats,
     pub(super) budget: Budget,
 }
@@ -127,7 +128,7 @@ impl Conn {
             queue: VecDeque::new(),
             computed: 0,
             early: VecDeque::new(),
-            last_zxid: 0,
+            last_zxid: Zxid::ZERO,
             stats: ConnStats {
                 last_op: "NA",
                 ..ConnStats::default()

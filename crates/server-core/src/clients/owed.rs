@@ -4,6 +4,7 @@
 //! before the writes after it.
 
 use proto::{OpCode, ReplyPacket, RequestPacket};
+use zab::Zxid;
 
 /// What a request took from its connection's budget (one request, its frame's bytes); given
 /// back once its answer has been written to the socket.
@@ -55,7 +56,7 @@ pub enum Owed {
     /// with a quorum that it still leads.
     Sync {
         token: u64,
-        zxid: Option<i64>,
+        zxid: Option<Zxid>,
         confirmed: bool,
         xid: i32,
         path: String,

@@ -59,7 +59,6 @@ impl<S: Storage> Core<S> {
             let Some(zxid) = self.replica.peer().next_zxid() else {
                 return Ok(());
             };
-            let zxid = zxid.as_u64() as i64;
             tracing::info!(session = format!("0x{session:x}"), "session expired");
             let state = &mut self.replica.app;
             state.sessions.start_closing(session);
@@ -79,7 +78,6 @@ impl<S: Storage> Core<S> {
             let Some(zxid) = self.replica.peer().next_zxid() else {
                 return Ok(());
             };
-            let zxid = zxid.as_u64() as i64;
             let state = &mut self.replica.app;
             if let Ok(txn) =
                 tree::prep::prep_delete_container(&state.tree, &mut state.outstanding, &path, zxid)

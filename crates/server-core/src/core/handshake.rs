@@ -36,13 +36,13 @@ impl<S: Storage> Core<S> {
             state.clients.close(conn, false);
             return Ok(());
         }
-        if request.last_zxid_seen > our_last {
+        if request.last_zxid_seen > our_last.as_i64() {
             // The client saw more than this server has: it must find a server that is not
             // behind (ZooKeeper refuses the same way).
             tracing::info!(
                 conn,
                 client = request.last_zxid_seen,
-                ours = our_last,
+                ours = %our_last,
                 "refusing a client that is ahead of us"
             );
             state.clients.close(conn, false);
@@ -192,7 +192,6 @@ impl<S: Storage> Core<S> {
         let Some(zxid) = self.replica.peer().next_zxid() else {
             return Ok(());
         };
-        let zxid = zxid.as_u64() as i64;
         let txn = tree::prep::prep_create_session(
             &mut self.state_mut().outstanding,
             session,

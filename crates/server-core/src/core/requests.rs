@@ -104,7 +104,7 @@ impl<S: Storage> Core<S> {
         code: ErrorCode,
         credit: Credit,
     ) {
-        let reply = ReplyPacket::error(xid, self.state().last_zxid(), code);
+        let reply = ReplyPacket::error(xid, self.state().last_zxid().as_i64(), code);
         self.reply_in_order(conn, reply, credit);
         self.state_mut().clients.close_in_order(conn);
         self.state_mut().drain(conn);
@@ -120,7 +120,7 @@ impl<S: Storage> Core<S> {
             }
             _ => ErrorCode::MarshallingError,
         };
-        let reply = ReplyPacket::error(header.xid, self.state().last_zxid(), code);
+        let reply = ReplyPacket::error(header.xid, self.state().last_zxid().as_i64(), code);
         let serving = self
             .state()
             .clients
@@ -134,11 +134,11 @@ impl<S: Storage> Core<S> {
     fn authenticate(&mut self, conn: ConnId, xid: i32, auth: &proto::AuthPacket) -> ReplyPacket {
         let zxid = self.state().last_zxid();
         if auth.scheme != "digest" {
-            return ReplyPacket::error(xid, zxid, ErrorCode::AuthFailed);
+            return ReplyPacket::error(xid, zxid.as_i64(), ErrorCode::AuthFailed);
         }
         let ids = tree::acl::digest_auth_ids(&auth.auth, self.config.super_digest.as_deref());
         if ids.is_empty() {
-            return ReplyPacket::error(xid, zxid, ErrorCode::AuthFailed);
+            return ReplyPacket::error(xid, zxid.as_i64(), ErrorCode::AuthFailed);
         }
         if let Some(c) = self.state_mut().clients.get_mut(conn) {
             for id in ids {
@@ -147,7 +147,7 @@ impl<S: Storage> Core<S> {
                 }
             }
         }
-        ReplyPacket::ok(xid, zxid, proto::Response::Empty)
+        ReplyPacket::ok(xid, zxid.as_i64(), proto::Response::Empty)
     }
 
     /// A write: queued in the connection's order, then proposed here (leader) or forwarded.
@@ -223,7 +223,6 @@ impl<S: Storage> Core<S> {
         let Some(zxid) = self.replica.peer().next_zxid() else {
             return Ok(());
         };
-        let zxid = zxid.as_u64() as i64;
         let ctx = PrepCtx {
             zxid,
             session_id: session,
@@ -244,7 +243,7 @@ impl<S: Storage> Core<S> {
 
     pub(super) fn propose(
         &mut self,
-        zxid: i64,
+        zxid: zab::Zxid,
         session: i64,
         cxid: i32,
         txn: tree::Txn,
@@ -260,7 +259,7 @@ impl<S: Storage> Core<S> {
             Ok(assigned) => {
                 assert_eq!(
                     assigned.as_u64() as i64,
-                    zxid,
+                    zxid.as_i64(),
                     "the zxid prep stamped is the zxid Zab assigned"
                 );
                 Ok(())

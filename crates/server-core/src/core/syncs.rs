@@ -4,6 +4,7 @@
 //! server, so that the move is recorded by the leader that counts (see core/handshake.rs).
 
 use std::collections::BTreeMap;
+use zab::Zxid;
 
 use super::Core;
 use crate::clients::{ConnId, Credit, Owed};
@@ -21,7 +22,7 @@ struct PendingSync {
 #[derive(Debug)]
 enum Awaiting {
     /// A sync from server `origin`: everything up to `zxid` was proposed before it.
-    Sync { origin: u64, token: u64, zxid: i64 },
+    Sync { origin: u64, token: u64, zxid: Zxid },
     /// A session resumed at server `origin` (`conn` when here): its timeout, 0 if gone.
     Resume {
         origin: u64,
@@ -91,7 +92,7 @@ impl<S: Storage> Core<S> {
     /// can be computed in their place — and the sync is answered once a quorum confirmed that
     /// this server still leads.
     pub(super) fn leader_sync(&mut self, origin: u64, token: u64) -> Result<(), ReplicaError> {
-        let zxid = self.replica.peer().last_zxid().as_u64() as i64;
+        let zxid = self.replica.peer().last_zxid();
         if origin == self.config.my_id {
             self.local_sync_zxid(token, zxid);
         } else {
@@ -183,14 +184,14 @@ impl<S: Storage> Core<S> {
     }
 
     /// The leader named the zxid of one of this server's syncs.
-    pub(super) fn local_sync_zxid(&mut self, token: u64, zxid: i64) {
+    pub(super) fn local_sync_zxid(&mut self, token: u64, zxid: Zxid) {
         if let Some(&conn) = self.syncs.tokens.get(&token) {
             self.state_mut().sync_zxid(conn, token, zxid);
         }
     }
 
     /// The leader confirmed one of this server's syncs.
-    pub(super) fn local_sync_confirmed(&mut self, token: u64, zxid: i64) {
+    pub(super) fn local_sync_confirmed(&mut self, token: u64, zxid: Zxid) {
         if let Some(conn) = self.syncs.tokens.remove(&token) {
             self.state_mut().sync_confirmed(conn, token, zxid);
         }

@@ -69,7 +69,7 @@ pub enum PeerFrame {
     Sync { token: u64 },
     /// The leader's answer to `Sync`: everything up to `zxid` is committed and the leader
     /// confirmed with a quorum that it still leads.
-    SyncDone { token: u64, zxid: i64 },
+    SyncDone { token: u64, zxid: Zxid },
     /// A client resumes `session` on the sender (ZooKeeper's REVALIDATE): the leader records
     /// that the sender now holds it, answers writes of the session still coming from any other
     /// server SESSIONMOVED, and answers with `Attached`. The client's handshake waits for it,
@@ -80,7 +80,7 @@ pub enum PeerFrame {
     /// The leader's first answer to `Sync`: everything proposed before it reached `zxid`. Sent
     /// at once, ahead of anything proposed later, so the reads behind the sync can be computed
     /// in their place; `SyncDone` follows once a quorum confirmed the leadership.
-    SyncZxid { token: u64, zxid: i64 },
+    SyncZxid { token: u64, zxid: Zxid },
 }
 
 /// A frame that did not decode.
@@ -172,7 +172,7 @@ pub fn encode(frame: &PeerFrame) -> Bytes {
         PeerFrame::SyncDone { token, zxid } => {
             buf.put_u8(7);
             buf.put_u64(*token);
-            buf.put_i64(*zxid);
+            buf.put_i64(zxid.as_i64());
         }
         PeerFrame::Attach { session } => {
             buf.put_u8(20);
@@ -189,7 +189,7 @@ pub fn encode(frame: &PeerFrame) -> Bytes {
         PeerFrame::SyncZxid { token, zxid } => {
             buf.put_u8(21);
             buf.put_u64(*token);
-            buf.put_i64(*zxid);
+            buf.put_i64(zxid.as_i64());
         }
     }
     let len = (buf.len() - 4) as u32;
@@ -502,7 +502,7 @@ pub fn decode(payload: &[u8]) -> Result<PeerFrame, CodecError> {
         6 => PeerFrame::Sync { token: r.u64()? },
         7 => PeerFrame::SyncDone {
             token: r.u64()?,
-            zxid: r.i64()?,
+            zxid: Zxid::from_i64(r.i64()?),
         },
         20 => PeerFrame::Attach { session: r.i64()? },
         22 => PeerFrame::Attached {
@@ -511,7 +511,7 @@ pub fn decode(payload: &[u8]) -> Result<PeerFrame, CodecError> {
         },
         21 => PeerFrame::SyncZxid {
             token: r.u64()?,
-            zxid: r.i64()?,
+            zxid: Zxid::from_i64(r.i64()?),
         },
         8 => PeerFrame::Challenge {
             version: r.u8()?,

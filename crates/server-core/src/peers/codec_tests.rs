@@ -151,7 +151,10 @@ fn every_frame_roundtrips() {
         sessions: vec![1, 2, 3],
     });
     roundtrip(PeerFrame::Sync { token: 5 });
-    roundtrip(PeerFrame::SyncDone { token: 5, zxid: 99 });
+    roundtrip(PeerFrame::SyncDone {
+        token: 5,
+        zxid: zab::Zxid::from_u64(99),
+    });
 }
 
 /// Every handshake frame fits the cap put on a stranger's first frames.

@@ -27,7 +27,7 @@ pub fn recover(
 ) -> Result<Recovered, ReplicaError> {
     let stored = epochs.load()?;
     let snapshot = snapshots.load_newest()?.map(|s| Snapshot {
-        zxid: Zxid::from_u64(s.zxid),
+        zxid: s.zxid,
         data: Bytes::from(s.data),
     });
     let snapshot_zxid = snapshot.as_ref().map_or(Zxid::ZERO, |s| s.zxid);
@@ -35,21 +35,21 @@ pub fn recover(
         accepted_epoch: stored.accepted_epoch,
         current_epoch: stored.current_epoch,
         snapshot: snapshot_zxid,
-        newest_snapshot_file: snapshots.list()?.last().map(|&z| Zxid::from_u64(z)),
-        log_base: Zxid::from_u64(log.base_zxid()),
-        log_last: Zxid::from_u64(log.last_zxid()),
+        newest_snapshot_file: snapshots.list()?.last().copied(),
+        log_base: log.base_zxid(),
+        log_last: log.last_zxid(),
     };
     recovery::check(&found).map_err(ReplicaError::Unrecoverable)?;
     let mut txns = Vec::new();
     let last = log.last_zxid();
-    let mut after = snapshot_zxid.as_u64();
+    let mut after = snapshot_zxid;
     while after < last {
         let page = log.read_range(after, last, 16 << 20)?;
         let Some(end) = page.last().map(|e| e.zxid) else {
             break;
         };
         txns.extend(page.into_iter().map(|e| Txn {
-            zxid: Zxid::from_u64(e.zxid),
+            zxid: e.zxid,
             data: Bytes::from(e.payload),
         }));
         after = end;

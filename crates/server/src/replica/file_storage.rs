@@ -74,7 +74,7 @@ impl Storage for FileStorage {
     fn install_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StorageError> {
         let data = snapshot.data.clone();
         self.snapshots
-            .save(snapshot.zxid.as_u64(), &mut |w| w.write_all(&data))?;
+            .save(snapshot.zxid, &mut |w| w.write_all(&data))?;
         tracing::info!(zxid = %snapshot.zxid, bytes = data.len(), "snapshot saved");
         self.log.reset(snapshot.zxid)
     }

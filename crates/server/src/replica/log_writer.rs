@@ -104,7 +104,7 @@ fn run(
             match command {
                 Command::Append(txns) => {
                     for txn in &txns {
-                        log.append(txn.zxid.as_u64(), &txn.data)?;
+                        log.append(txn.zxid, &txn.data)?;
                     }
                     pending |= !txns.is_empty();
                 }
@@ -112,10 +112,10 @@ fn run(
                     // Records before the truncation point stay pending; sync them first so the
                     // report below stays truthful.
                     if pending {
-                        report(StorageEvent::Durable(Zxid::from_u64(log.sync()?)));
+                        report(StorageEvent::Durable(log.sync()?));
                         pending = false;
                     }
-                    let result = log.truncate_after(zxid.as_u64());
+                    let result = log.truncate_after(zxid);
                     let fatal = result.as_ref().is_err_and(|e| e.is_fatal());
                     let _ = reply.send(result);
                     if fatal {
@@ -125,19 +125,19 @@ fn run(
                 Command::Reset(zxid, reply) => {
                     // What was appended before is dropped with the rest: nothing to report.
                     pending = false;
-                    let result = log.reset(zxid.as_u64());
+                    let result = log.reset(zxid);
                     let fatal = result.as_ref().is_err_and(|e| e.is_fatal());
                     let _ = reply.send(result);
                     if fatal {
                         return Err(StorageError::InvalidArgument("log reset failed".into()));
                     }
                 }
-                Command::Purge(zxid) => log.purge_through(zxid.as_u64())?,
+                Command::Purge(zxid) => log.purge_through(zxid)?,
             }
             next = commands.try_recv().ok();
         }
         if pending {
-            report(StorageEvent::Durable(Zxid::from_u64(log.sync()?)));
+            report(StorageEvent::Durable(log.sync()?));
         }
     }
     Ok(())

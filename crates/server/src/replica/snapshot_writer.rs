@@ -15,7 +15,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 
 use storage::{FileSnapshotStore, SnapshotStore, StorageError};
-use zab::{Snapshot, Zxid};
+use zab::Snapshot;
 
 use super::storage::StorageEvent;
 
@@ -81,7 +81,7 @@ fn run(
         }
         let zxid = snapshot.zxid;
         let data = snapshot.data;
-        if let Err(error) = store.save(zxid.as_u64(), &mut |w| w.write_all(&data)) {
+        if let Err(error) = store.save(zxid, &mut |w| w.write_all(&data)) {
             // A periodic snapshot that could not be written leaves no trace (it is written
             // under a temporary name) and loses nothing (the log keeps every record until a
             // snapshot is durable): the server goes on and tries again at the next one. Out
@@ -90,7 +90,7 @@ fn run(
             continue;
         }
         tracing::info!(%zxid, bytes = data.len(), "snapshot saved");
-        let oldest_kept = store.purge(retain)?.map(Zxid::from_u64);
+        let oldest_kept = store.purge(retain)?;
         report(StorageEvent::SnapshotSaved { zxid, oldest_kept });
     }
     Ok(())

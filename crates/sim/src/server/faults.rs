@@ -145,7 +145,7 @@ impl World {
         if !(0..n).all(|i| self.serving(i)) || (0..n).filter(|&i| self.leads(i)).count() != 1 {
             return false;
         }
-        let states: Vec<(i64, u64)> = self
+        let states: Vec<(zab::Zxid, u64)> = self
             .nodes
             .iter()
             .filter_map(|node| node.core.as_ref())

@@ -54,7 +54,7 @@ impl SimStorage {
             return StorageEvent::Fatal(error);
         }
         match self.log.sync() {
-            Ok(zxid) => StorageEvent::Durable(Zxid::from_u64(zxid)),
+            Ok(zxid) => StorageEvent::Durable(zxid),
             Err(error) => StorageEvent::Fatal(error),
         }
     }
@@ -67,7 +67,7 @@ impl SimStorage {
         let data = snapshot.data;
         if self
             .snapshots
-            .save(zxid.as_u64(), &mut |w| w.write_all(&data))
+            .save(zxid, &mut |w| w.write_all(&data))
             .is_err()
         {
             return None;
@@ -75,7 +75,7 @@ impl SimStorage {
         match self.snapshots.purge(SNAPSHOTS_KEPT) {
             Ok(oldest) => Some(StorageEvent::SnapshotSaved {
                 zxid,
-                oldest_kept: oldest.map(Zxid::from_u64),
+                oldest_kept: oldest,
             }),
             Err(error) => Some(StorageEvent::Fatal(error)),
         }
@@ -93,7 +93,7 @@ impl Storage for SimStorage {
 
     fn append(&mut self, txns: Vec<Txn>) {
         for txn in &txns {
-            if let Err(error) = self.log.append(txn.zxid.as_u64(), &txn.data) {
+            if let Err(error) = self.log.append(txn.zxid, &txn.data) {
                 self.failed.get_or_insert(error);
                 return;
             }
@@ -107,15 +107,15 @@ impl Storage for SimStorage {
             // syncs them before truncating).
             self.log.sync()?;
         }
-        self.log.truncate_after(zxid.as_u64())
+        self.log.truncate_after(zxid)
     }
 
     fn install_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StorageError> {
         let data = snapshot.data.clone();
         self.snapshots
-            .save(snapshot.zxid.as_u64(), &mut |w| w.write_all(&data))?;
+            .save(snapshot.zxid, &mut |w| w.write_all(&data))?;
         self.unsynced = false;
-        self.log.reset(snapshot.zxid.as_u64())
+        self.log.reset(snapshot.zxid)
     }
 
     fn save_snapshot(&mut self, snapshot: Snapshot) {
@@ -124,7 +124,7 @@ impl Storage for SimStorage {
     }
 
     fn purge_through(&mut self, zxid: Zxid) {
-        if let Err(error) = self.log.purge_through(zxid.as_u64()) {
+        if let Err(error) = self.log.purge_through(zxid) {
             self.failed.get_or_insert(error);
         }
     }

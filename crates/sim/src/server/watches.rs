@@ -22,14 +22,16 @@ impl ChangeLog {
     pub fn record(&mut self, changes: Vec<server_core::state::Change>) {
         let mut top = self.recorded;
         for change in changes {
-            if change.zxid <= self.recorded {
+            // Clients see zxids as ZooKeeper's signed longs: the checker speaks their language.
+            let zxid = change.zxid.as_i64();
+            if zxid <= self.recorded {
                 continue;
             }
-            top = top.max(change.zxid);
+            top = top.max(zxid);
             self.by_path
                 .entry(change.path)
                 .or_default()
-                .push((change.zxid, change.event));
+                .push((zxid, change.event));
         }
         self.recorded = top;
     }

@@ -138,7 +138,7 @@ pub struct World {
     pub(super) owners: BTreeMap<(usize, ConnId), (usize, Which)>,
     pub(super) changes: ChangeLog,
     /// The digest every server must have at each zxid (the first server to reach it says).
-    pub(super) digests: BTreeMap<i64, u64>,
+    pub(super) digests: BTreeMap<zab::Zxid, u64>,
     pub(super) history: History,
     pub(super) faults_on: bool,
     pub(super) healed_at: Option<Micros>,

@@ -23,7 +23,7 @@ pub trait Harness {
     /// Crash after the handles were dropped: what was not synced is gone.
     fn crash(&mut self);
     /// Damages the snapshot at `zxid`.
-    fn damage_snapshot(&mut self, zxid: u64);
+    fn damage_snapshot(&mut self, zxid: storage::Zxid);
     /// Damages the acceptedEpoch file.
     fn damage_accepted_epoch(&mut self);
 }
@@ -74,7 +74,7 @@ impl Harness for FileHarness {
     fn crash(&mut self) {
         // Unsynced appends live in the dropped handle's memory: they are gone already.
     }
-    fn damage_snapshot(&mut self, zxid: u64) {
+    fn damage_snapshot(&mut self, zxid: storage::Zxid) {
         self.flip(&format!("data/snapshot.{zxid:016x}"), 40);
     }
     fn damage_accepted_epoch(&mut self) {
@@ -107,7 +107,7 @@ impl Harness for SimHarness {
     fn crash(&mut self) {
         self.disk.crash_keeping(0);
     }
-    fn damage_snapshot(&mut self, zxid: u64) {
+    fn damage_snapshot(&mut self, zxid: storage::Zxid) {
         self.disk.flip_snapshot_bit(zxid, 40 * 8 + 4);
     }
     fn damage_accepted_epoch(&mut self) {

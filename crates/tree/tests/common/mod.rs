@@ -42,7 +42,7 @@ impl Leader {
         self.zxid += 1;
         self.time += 10;
         TxnHeader {
-            zxid: self.zxid,
+            zxid: tree::Zxid::from_i64(self.zxid),
             time_ms: self.time,
             session_id,
             cxid: self.zxid as i32,
