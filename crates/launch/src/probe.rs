@@ -12,8 +12,9 @@ pub const TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Sends `word` to the server on `port` and returns its whole answer.
 pub fn four_letter(port: u16, word: &str, timeout: Duration) -> std::io::Result<String> {
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    debug_assert_eq!(HOST, "127.0.0.1");
+    let addr: std::net::SocketAddr = format!("{HOST}:{port}")
+        .parse()
+        .map_err(std::io::Error::other)?;
     let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
