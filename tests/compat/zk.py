@@ -269,20 +269,22 @@ def start_target(kind: str, **kw) -> _Server:
 class Proxy:
     """A TCP forwarder from a local port to a server.
 
-    ``blackhole()`` stops forwarding in both directions without closing anything (the client and
+    It listens on ``listen_port`` when given (a port someone else wrote into a config), else on a
+    free port. ``blackhole()`` stops forwarding in both directions without closing anything (the client and
     server see silence, as in a partition); ``heal()`` resumes. ``reply_filter``, if given, is
     called with each whole server->client frame (without its 4-byte length) of each connection
     and returns the frame to send (or None to drop it); ``request_filter`` likewise sees client
     frames. Frames are only parsed when a filter is set.
     """
 
-    def __init__(self, target_host: str, target_port: int, reply_filter=None, request_filter=None):
+    def __init__(self, target_host: str, target_port: int, reply_filter=None, request_filter=None,
+                 listen_port: int = 0):
         self.target = (target_host, target_port)
         self.reply_filter = reply_filter
         self.request_filter = request_filter
         self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.bind(("127.0.0.1", listen_port))
         self.lsock.listen(64)
         self.host, self.port = self.lsock.getsockname()
         self._open = threading.Event()

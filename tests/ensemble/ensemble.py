@@ -1,11 +1,15 @@
 """A replicated Quorum ensemble of real processes on loopback, for the ensemble tests.
 
-``Ensemble(n)`` writes, per server id 1..n, a directory with ``zoo.cfg``, ``data/myid`` and
-``server.log``, and runs ``quorum server --config zoo.cfg`` (``QUORUM_BIN``, resolved as in
-``tests/compat/zk.py``) in its own process group. Ports (client and peer) are free loopback
-ports. Servers are addressed by their id (1..n), as in zoo.cfg.
+``Ensemble(n)`` has the Rust launcher write the ensemble's folder: ``quorum dev --configure-only
+--free-ports --describe FILE`` (the same code that launches ``quorum dev``, ``quorum chaos`` and
+the Rust tests) writes, per server id 1..n, a directory with ``zoo.cfg``, ``data/myid`` and
+``server.log``, a shared peer secret, and a JSON description of the ports and files. This module
+writes no zoo.cfg of its own; it runs ``quorum server --config zoo.cfg`` (``QUORUM_BIN``, resolved
+as in ``tests/compat/zk.py``) itself, in its own process group, because the tests kill, stop,
+pause and restart single servers at will. Servers are addressed by their id (1..n), as in zoo.cfg.
 
-With ``proxied=True`` every server's ``server.N`` entries for the *other* servers point at a
+With ``proxied=True`` the launcher routes every server's ``server.N`` entries for the *other*
+servers through a port of their own (``--peers-via-proxies``), where this module runs a
 ``LinkProxy`` (one per ordered pair), so a test can cut the peer links of one server
 (``isolate``/``reconnect``) while clients still reach it; its own entry stays the real port it
 listens on. Peer connections are dialled by the larger id, so only the proxies ``(i, j)`` with
@@ -15,15 +19,15 @@ The ensemble always cleans up: ``close()`` (also the context manager's exit, and
 for anything left) SIGKILLs every server's process group, closes the proxies and removes the
 directory, unless ``ENSEMBLE_KEEP=1`` asks to keep it (the path is printed).
 
-Reuses ``tests/compat/zk.py`` (free ports, four-letter words, the raw session handshake, the
-binary lookup and the TCP ``Proxy``).
+Reuses ``tests/compat/zk.py`` (four-letter words, the raw session handshake, the binary lookup
+and the TCP ``Proxy``).
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -74,10 +78,11 @@ class Server:
     def __init__(self, ens: "Ensemble", sid: int):
         self.ens = ens
         self.id = sid
-        self.dir = os.path.join(ens.dir, f"s{sid}")
-        self.data_dir = os.path.join(self.dir, "data")
-        self.cfg_path = os.path.join(self.dir, "zoo.cfg")
-        self.log_path = os.path.join(self.dir, "server.log")
+        # Filled in from the launcher's description.
+        self.dir = ""
+        self.data_dir = ""
+        self.cfg_path = ""
+        self.log_path = ""
         self.client_port = 0
         self.peer_port = 0
         self.election_port = 0
@@ -123,32 +128,12 @@ class Ensemble:
         self.servers = {i: Server(self, i) for i in range(1, n + 1)}
         self.proxies: dict[tuple[int, int], LinkProxy] = {}
         self._closed = False
-        used = set()
-        for s in self.servers.values():
-            for attr in ("client_port", "peer_port", "election_port"):
-                p = zk.free_port()
-                while p in used:
-                    p = zk.free_port()
-                used.add(p)
-                setattr(s, attr, p)
-        if proxied:
-            for i in self.servers:
-                for j in self.servers:
-                    if i != j:
-                        self.proxies[(i, j)] = LinkProxy(HOST, self.servers[j].peer_port)
-        # Every ensemble authenticates its peer links with a fresh shared secret.
-        self.peer_secret_file = os.path.join(self.dir, "peer.secret")
-        with open(self.peer_secret_file, "w") as f:
-            f.write(secrets.token_hex(32) + "\n")
-        os.chmod(self.peer_secret_file, 0o600)
-        for s in self.servers.values():
-            os.makedirs(s.data_dir, exist_ok=True)
-            with open(os.path.join(s.data_dir, "myid"), "w") as f:
-                f.write(f"{s.id}\n")
-            with open(s.cfg_path, "w") as f:
-                for k, v in self.config(s.id).items():
-                    f.write(f"{k}={v}\n")
         _live.add(self)
+        try:
+            self._configure()
+        except BaseException:
+            self.close()
+            raise
 
     # ------------------------------------------------------------------ configuration
 
@@ -156,30 +141,38 @@ class Ensemble:
     def sync_limit_s(self) -> float:
         return SYNC_LIMIT * self.tick_ms / 1000.0
 
-    def config(self, sid: int) -> dict:
-        s = self.servers[sid]
-        cfg = {
-            "tickTime": self.tick_ms,
-            "initLimit": INIT_LIMIT,
-            "syncLimit": SYNC_LIMIT,
-            "dataDir": s.data_dir,
-            "clientPort": s.client_port,
-            "clientPortAddress": HOST,
-            "maxClientCnxns": 0,
-            "forceSync": "yes",
-            "4lw.commands.whitelist": "*",
-            "admin.enableServer": "false",
-            "quorum.peerSecretFile": self.peer_secret_file,
-        }
+    def settings(self) -> dict:
+        """The zoo.cfg settings beyond the launcher's defaults (tickTime, initLimit=10,
+        syncLimit=5, dataDir, clientPort, clientPortAddress, 4lw, peer secret, server.N)."""
+        cfg = {"maxClientCnxns": 0, "forceSync": "yes", "admin.enableServer": "false"}
         if self.snap_count is not None:
             cfg["snapCount"] = self.snap_count
         cfg.update(self.extra_cfg)
-        for j, other in self.servers.items():
-            port = other.peer_port
-            if self.proxied and j != sid:
-                port = self.proxies[(sid, j)].port
-            cfg[f"server.{j}"] = f"{HOST}:{port}:{other.election_port}"
         return cfg
+
+    def _configure(self):
+        """Has ``quorum dev --configure-only`` write the folder, then reads its description."""
+        desc_path = os.path.join(self.dir, "ensemble.json")
+        cmd = [zk.quorum_bin(), "dev", "--servers", str(self.n), "--dir", self.dir,
+               "--free-ports", "--tick-time", str(self.tick_ms),
+               "--configure-only", "--describe", desc_path]
+        for k, v in self.settings().items():
+            cmd += ["--set", f"{k}={v}"]
+        if self.proxied:
+            cmd.append("--peers-via-proxies")
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            raise RuntimeError(f"quorum dev --configure-only failed:\n{done.stdout}{done.stderr}")
+        with open(desc_path) as f:
+            desc = json.load(f)
+        for d in desc["servers"]:
+            s = self.servers[d["id"]]
+            s.client_port, s.peer_port, s.election_port = (
+                d["client_port"], d["peer_port"], d["election_port"])
+            s.dir, s.data_dir, s.cfg_path, s.log_path = d["dir"], d["data_dir"], d["config"], d["log"]
+        for link in desc["links"]:
+            self.proxies[(link["from"], link["to"])] = LinkProxy(
+                HOST, link["target"], listen_port=link["port"])
 
     # ------------------------------------------------------------------ connect strings
 

@@ -1,15 +1,20 @@
 //! `quorum dev`: a local ensemble in one command.
 //!
-//! Writes one zoo.cfg and myid per server under a folder it prints, starts each server as a
-//! child process of this one (logs in `sN/server.log`), prints the connect string, and stops
-//! them all on Ctrl-C. `--simulate` instead runs the same Zab core in the deterministic
-//! simulator and narrates what happens.
+//! Launches the servers through the `launch` crate (one zoo.cfg and myid per server under a
+//! folder it prints, each server a child process of this one with its log in `sN/server.log`),
+//! prints the connect string, and stops them all on Ctrl-C or SIGTERM. `--simulate` instead runs
+//! the same Zab core in the deterministic simulator and narrates what happens.
+//!
+//! Scripts use it too: `--free-ports` and `--describe FILE` (a JSON description written once
+//! every server serves) let them run an ensemble without writing configs of their own, and
+//! `--configure-only` only writes the folder, for a harness that controls each process itself.
 
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use launch::{Ensemble, EnsembleSpec, Ports};
 use sim::trace::Tracer;
 use sim::{Options, World};
 
@@ -29,6 +34,27 @@ pub struct Args {
     /// Peer port of the first server; the others follow.
     #[arg(long, default_value_t = 12888)]
     peer_port: u16,
+    /// Use free ports the system picks instead of --client-port and --peer-port (see
+    /// --describe to learn them).
+    #[arg(long)]
+    free_ports: bool,
+    /// tickTime of every server, in ms.
+    #[arg(long, default_value_t = 500)]
+    tick_time: u64,
+    /// An extra zoo.cfg setting for every server, KEY=VALUE (repeatable); it replaces a default.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
+    settings: Vec<(String, String)>,
+    /// Write a JSON description of the ensemble (folder, ports, files, process ids) to this
+    /// file once every server serves under one leader.
+    #[arg(long, value_name = "FILE")]
+    describe: Option<PathBuf>,
+    /// Only write the folder (and --describe's file), start nothing, and exit.
+    #[arg(long)]
+    configure_only: bool,
+    /// With --configure-only: each server dials each other one through a free port of its own
+    /// (listed under "links" in --describe's file), where the caller runs a proxy it can cut.
+    #[arg(long, requires = "configure_only")]
+    peers_via_proxies: bool,
     /// Run the simulated ensemble instead, narrating elections, epochs and faults.
     #[arg(long)]
     simulate: bool,
@@ -36,6 +62,16 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     seed: u64,
 }
+
+fn parse_setting(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+        _ => Err(format!("{text:?}: expected KEY=VALUE")),
+    }
+}
+
+/// How long `--describe` waits for the ensemble to serve.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub fn run(args: Args) -> Result<(), String> {
     if !(1..=9).contains(&args.servers) {
@@ -53,57 +89,81 @@ pub fn run(args: Args) -> Result<(), String> {
             std::env::temp_dir().join(format!("quorum-dev-{stamp}-{}", std::process::id()))
         }
     };
-    let configs = write_configs(&dir, &args).map_err(|e| format!("{}: {e}", dir.display()))?;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the quorum binary: {e}"))?;
-    let mut children = Vec::new();
-    for (i, config) in configs.iter().enumerate() {
-        let log_path = config.with_file_name("server.log");
-        let log =
-            std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
-        let err = log.try_clone().map_err(|e| e.to_string())?;
-        let child = Command::new(&exe)
-            .arg("server")
-            .arg("--config")
-            .arg(config)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(err)
-            .spawn()
-            .map_err(|e| format!("cannot start server {}: {e}", i + 1))?;
-        children.push(Guard(child));
+    let ports = if args.free_ports {
+        Ports::Free
+    } else {
+        Ports::Fixed {
+            client: args.client_port,
+            peer: args.peer_port,
+        }
+    };
+    let mut spec = EnsembleSpec::new(args.servers, exe)
+        .ports(ports)
+        .tick_ms(args.tick_time)
+        .dir(&dir);
+    for (key, value) in &args.settings {
+        spec = spec.set(key, value);
     }
-    let connect: Vec<String> = (0..args.servers)
-        .map(|i| format!("127.0.0.1:{}", args.client_port + i as u16))
-        .collect();
+    let mut plan = spec.plan()?;
+    if args.peers_via_proxies {
+        plan.route_through_free_ports()?;
+    }
+    let mut ens = plan.write()?;
+    if args.configure_only {
+        if let Some(path) = &args.describe {
+            write_description(path, &ens)?;
+        }
+        println!(
+            "quorum dev: configured {} servers under {}",
+            args.servers,
+            dir.display()
+        );
+        return Ok(());
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc_handler(move || stop.store(true, Ordering::SeqCst))
+            .map_err(|e| format!("cannot handle signals: {e}"))?;
+    }
+    ens.start_all()?;
     println!(
         "quorum dev: {} servers, data and logs under {}",
         args.servers,
         dir.display()
     );
-    for i in 0..args.servers {
+    for id in ens.ids() {
         println!(
-            "  server {}: client port {}, log {}",
-            i + 1,
-            args.client_port + i as u16,
-            dir.join(format!("s{}/server.log", i + 1)).display()
+            "  server {id}: client port {}, log {}",
+            ens.client_port(id),
+            ens.log_path(id).display()
         );
     }
-    println!("connect string: {}", connect.join(","));
-    println!("try: quorum shell --server {}", connect.join(","));
+    let connect = ens.connect_string();
+    println!("connect string: {connect}");
+    println!("try: quorum shell --server {connect}");
     println!("Ctrl-C stops the ensemble.");
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        let _ = ctrlc_handler(move || stop.store(true, std::sync::atomic::Ordering::SeqCst));
+    if let Some(path) = &args.describe {
+        ens.wait_ready(READY_TIMEOUT)?;
+        write_description(path, &ens)?;
     }
-    let mut exited = vec![false; children.len()];
-    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-        for (i, child) in children.iter_mut().enumerate() {
-            if !exited[i] {
-                if let Ok(Some(status)) = child.0.try_wait() {
+    watch(&mut ens, &stop)?;
+    println!("stopping");
+    Ok(())
+}
+
+/// Reports each server that exits, until `stop` (or until none is left); dropping the ensemble
+/// afterwards kills the rest.
+fn watch(ens: &mut Ensemble, stop: &AtomicBool) -> Result<(), String> {
+    let mut exited = vec![false; ens.len()];
+    while !stop.load(Ordering::SeqCst) {
+        for id in ens.ids() {
+            if !exited[id - 1] {
+                if let Some(status) = ens.exited(id) {
                     // The others keep serving (that is the point of an ensemble); say so.
-                    println!("server {} exited ({status}); see its log", i + 1);
-                    exited[i] = true;
+                    println!("server {id} exited ({status}); see its log");
+                    exited[id - 1] = true;
                 }
             }
         }
@@ -112,84 +172,42 @@ pub fn run(args: Args) -> Result<(), String> {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    println!("stopping");
     Ok(())
 }
 
-/// Kills the child when dropped, so no server outlives `quorum dev`.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// Writes the description whole under a temporary name, then renames it: a script polling for
+/// the file never reads half of it.
+fn write_description(path: &std::path::Path, ens: &Ensemble) -> Result<(), String> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, ens.describe().json() + "\n")
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Calls `f` on SIGINT or SIGTERM.
+/// Calls `f` on SIGINT or SIGTERM. The handlers are in place when this returns, so a script
+/// that signals as soon as it sees the output never kills this process before its servers.
 fn ctrlc_handler(f: impl Fn() + Send + 'static) -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let (mut int, mut term) = {
+        let _in_runtime = runtime.enter();
+        (
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::terminate())?,
+        )
+    };
     std::thread::spawn(move || {
         runtime.block_on(async {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+                _ = int.recv() => {}
+                _ = term.recv() => {}
             }
         });
         f();
     });
     Ok(())
-}
-
-fn write_configs(dir: &Path, args: &Args) -> std::io::Result<Vec<PathBuf>> {
-    let mut paths = Vec::new();
-    let secret_file = dir.join("peer.secret");
-    if args.servers > 1 {
-        write_peer_secret(&secret_file)?;
-    }
-    for i in 1..=args.servers {
-        let server_dir = dir.join(format!("s{i}"));
-        let data = server_dir.join("data");
-        std::fs::create_dir_all(&data)?;
-        let mut cfg = String::new();
-        let _ = writeln!(cfg, "tickTime=500");
-        let _ = writeln!(cfg, "initLimit=10");
-        let _ = writeln!(cfg, "syncLimit=5");
-        let _ = writeln!(cfg, "dataDir={}", data.display());
-        let _ = writeln!(cfg, "clientPort={}", args.client_port + i as u16 - 1);
-        let _ = writeln!(cfg, "clientPortAddress=127.0.0.1");
-        let _ = writeln!(cfg, "4lw.commands.whitelist=*");
-        if args.servers > 1 {
-            let _ = writeln!(cfg, "quorum.peerSecretFile={}", secret_file.display());
-            for j in 1..=args.servers {
-                let peer = args.peer_port + 2 * (j as u16 - 1);
-                let _ = writeln!(cfg, "server.{j}=127.0.0.1:{peer}:{}", peer + 1);
-            }
-            std::fs::write(data.join("myid"), format!("{i}\n"))?;
-        }
-        let path = server_dir.join("zoo.cfg");
-        std::fs::write(&path, cfg)?;
-        paths.push(path);
-    }
-    Ok(paths)
-}
-
-/// Writes a fresh random peer secret (64 hex digits), readable by its owner only: every
-/// ensemble `quorum dev` starts authenticates its peer links.
-pub(crate) fn write_peer_secret(path: &Path) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let hex = server::peers::PeerSecret::generate_text()?;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    writeln!(file, "{hex}")
 }
 
 fn simulate(args: &Args) -> Result<(), String> {

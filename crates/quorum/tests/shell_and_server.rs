@@ -7,11 +7,9 @@
 //! tests run in parallel and leave nothing behind; the `Server` guard kills the process when the
 //! test ends, panics included.
 
-use std::fs::OpenOptions;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,84 +18,46 @@ use client::zk;
 
 const QUORUM: &str = env!("CARGO_BIN_EXE_quorum");
 
-/// A `quorum server` process on loopback; killed (SIGKILL) when dropped.
+/// A standalone `quorum server` process on loopback, launched by the `launch` crate (free port,
+/// temporary folder); killed (SIGKILL) when dropped.
 struct Server {
-    child: Option<Child>,
-    dir: tempfile::TempDir,
+    ens: launch::Ensemble,
     port: u16,
 }
 
 impl Server {
     fn start() -> Server {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
-        let data = dir.path().join("data");
-        std::fs::create_dir_all(&data).unwrap();
         // A short tick keeps session timeouts (2..20 ticks) short, so a test never waits on them.
-        let config = format!(
-            "tickTime=500\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
-             4lw.commands.whitelist=*\n",
-            data.display()
-        );
-        std::fs::write(dir.path().join("zoo.cfg"), config).unwrap();
-        let mut server = Server {
-            child: None,
-            dir,
-            port,
-        };
+        let ens = launch::EnsembleSpec::new(1, QUORUM)
+            .tick_ms(500)
+            .write()
+            .expect("write the server's folder");
+        let port = ens.client_port(1);
+        let mut server = Server { ens, port };
         server.spawn();
         server
     }
 
     fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.ens.address(1)
     }
 
-    fn log_path(&self) -> PathBuf {
-        self.dir.path().join("server.log")
-    }
-
-    /// Starts the process and waits until it answers `ruok` with `imok`: listening alone is
-    /// not enough, the request path must be up.
+    /// Starts the process and waits until `srvr` says it serves: listening alone is not
+    /// enough, the request path must be up.
     fn spawn(&mut self) {
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_path())
-            .unwrap();
-        let child = Command::new(QUORUM)
-            .arg("server")
-            .arg("--config")
-            .arg(self.dir.path().join("zoo.cfg"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start quorum server");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("server exited with {status}:\n{}", self.log());
-            }
-            if four_letter_word(self.port, "ruok").as_deref() == Some("imok") {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "server not ready:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
+        self.ens.start(1).expect("start quorum server");
+        if let Err(e) = self.ens.wait_serving(1, Duration::from_secs(15)) {
+            panic!("server not ready: {e}");
         }
+    }
+
+    fn pid(&self) -> u32 {
+        self.ens.pid(1).expect("the server runs")
     }
 
     /// SIGKILL: no chance to flush or clean up, as in a power cut of the process.
     fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.ens.kill(1);
     }
 
     fn restart(&mut self) {
@@ -106,13 +66,7 @@ impl Server {
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.log_path()).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
+        self.ens.log(1)
     }
 }
 
@@ -734,7 +688,7 @@ fn rss_kib(pid: u32) -> u64 {
 #[test]
 fn a_client_that_does_not_read_is_throttled() {
     let server = Server::start();
-    let pid = server.child.as_ref().unwrap().id();
+    let pid = server.pid();
     let mut greedy = handshaken(&server);
     greedy
         .set_write_timeout(Some(Duration::from_secs(1)))

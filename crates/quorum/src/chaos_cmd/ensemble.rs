@@ -1,268 +1,76 @@
-//! The ensemble under test: servers as OS processes in a temporary folder on loopback ports,
-//! every peer link (server i dialling server j) through an in-process proxy that can cut it.
+//! The ensemble under test: servers launched by the `launch` crate (OS processes in a temporary
+//! folder, on free loopback ports), every peer link (server i dialling server j) routed through
+//! an in-process proxy ([`Link`]) that can cut it.
+//!
+//! Probing asks the servers with blocking four-letter words; `block_in_place` keeps the
+//! workload's tasks running on the runtime's other worker meanwhile.
 
-use super::{HOST, TICK_MS};
+use super::links::{Cut, Link};
+use super::TICK_MS;
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-
-/// How a peer link's proxy treats traffic.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Cut {
-    /// Bytes flow.
-    Open,
-    /// Bytes are neither forwarded nor refused (a blackhole); on heal, the connections it held
-    /// are closed, as a real network would have lost them with whoever sent them.
-    Blackhole,
-    /// A silent partition: connections stay open and every byte is dropped, both ways. A
-    /// connection that lost bytes never carries any again (its stream is broken, as a TCP
-    /// connection stuck in retransmission backoff); only its ends can give up on it, by their
-    /// own timeouts. Connections opened after the heal flow normally.
-    Silent,
-}
-
-/// A peer link's proxy: forwards connections to a server's peer port unless cut.
-struct Link {
-    cut: watch::Sender<Cut>,
-    port: u16,
-}
-
-async fn cut_begins(rx: &mut watch::Receiver<Cut>) {
-    let _ = rx.wait_for(|c| *c == Cut::Blackhole).await;
-}
-
-async fn healed(rx: &mut watch::Receiver<Cut>) {
-    let _ = rx.wait_for(|c| *c == Cut::Open).await;
-}
-
-/// Reads and drops everything from `from` until it closes.
-async fn swallow<R: tokio::io::AsyncRead + Unpin>(mut from: R) {
-    let mut buf = vec![0u8; 16 * 1024];
-    while matches!(from.read(&mut buf).await, Ok(n) if n > 0) {}
-}
-
-/// Forwards `from` to `to` until `from` closes; from the first byte read while the link is
-/// silent on, the connection is `lost` and its bytes are dropped (both ways) for good. Returns
-/// `to` unclosed when lost: dropping it would send a FIN, news a silent partition cannot carry.
-async fn pump<R, W>(mut from: R, mut to: W, rx: watch::Receiver<Cut>, lost: &AtomicBool) -> W
-where
-    R: tokio::io::AsyncRead + Unpin,
-    W: tokio::io::AsyncWrite + Unpin,
-{
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = match from.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        if *rx.borrow() == Cut::Silent {
-            lost.store(true, Ordering::Relaxed);
-        }
-        if !lost.load(Ordering::Relaxed) && to.write_all(&buf[..n]).await.is_err() {
-            break;
-        }
-    }
-    if !lost.load(Ordering::Relaxed) {
-        let _ = to.shutdown().await;
-    }
-    to
-}
-
-impl Link {
-    pub(super) async fn start(target: u16) -> std::io::Result<Link> {
-        let listener = TcpListener::bind((HOST, 0)).await?;
-        let port = listener.local_addr()?.port();
-        let (cut, rx) = watch::channel(Cut::Open);
-        tokio::spawn(async move {
-            while let Ok((inbound, _)) = listener.accept().await {
-                tokio::spawn(Link::carry(inbound, target, rx.clone()));
-            }
-        });
-        Ok(Link { cut, port })
-    }
-
-    /// One proxied connection, as the link's cut mode says.
-    async fn carry(inbound: TcpStream, target: u16, mut rx: watch::Receiver<Cut>) {
-        let _ = inbound.set_nodelay(true);
-        let mode = *rx.borrow();
-        match mode {
-            Cut::Blackhole => return healed(&mut rx).await,
-            Cut::Silent => return swallow(inbound).await,
-            Cut::Open => {}
-        }
-        let Ok(outbound) = TcpStream::connect((HOST, target)).await else {
-            return;
-        };
-        let _ = outbound.set_nodelay(true);
-        let lost = AtomicBool::new(false);
-        let (a_read, a_write) = inbound.into_split();
-        let (b_read, b_write) = outbound.into_split();
-        // Both write halves live until both directions are done (see `pump`).
-        let both_ways = async {
-            tokio::join!(
-                pump(a_read, b_write, rx.clone(), &lost),
-                pump(b_read, a_write, rx.clone(), &lost)
-            )
-        };
-        let mut cut_rx = rx.clone();
-        tokio::select! {
-            _ = both_ways => {}
-            _ = cut_begins(&mut cut_rx) => healed(&mut rx).await,
-        }
-    }
-
-    fn set(&self, cut: Cut) {
-        self.cut.send_replace(cut);
-    }
-}
-
-pub(super) struct Server {
-    dir: PathBuf,
-    client_port: u16,
-    pub(super) child: Option<Child>,
-    pub(super) paused: bool,
-}
+use std::time::Duration;
+use tokio::task::block_in_place;
 
 pub(super) struct Ensemble {
-    pub(super) servers: Vec<Server>,
+    servers: launch::Ensemble,
     /// (i, j): server i's link to server j.
     links: HashMap<(usize, usize), Link>,
-    /// This binary, resolved once: if it is replaced on disk during a run (a rebuild),
-    /// `current_exe` would name the deleted file.
-    exe: PathBuf,
-    /// A deliberately broken Zab core every server runs (`quorum server --unsafe-bug`).
-    bug: Option<zab::Bug>,
-    _dir: tempfile::TempDir,
-}
-
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind((HOST, 0))?.local_addr()?.port())
 }
 
 impl Ensemble {
     pub(super) async fn create(n: usize, bug: Option<zab::Bug>) -> Result<Ensemble, String> {
-        let dir = tempfile::Builder::new()
-            .prefix("quorum-chaos-")
-            .tempdir()
-            .map_err(|e| format!("temporary directory: {e}"))?;
-        let mut ports = Vec::new();
-        let mut used = std::collections::HashSet::new();
-        while ports.len() < 3 * n {
-            let p = free_port().map_err(|e| e.to_string())?;
-            if used.insert(p) {
-                ports.push(p);
-            }
+        // This binary, resolved once: if it is replaced on disk during a run (a rebuild),
+        // `current_exe` would name the deleted file.
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let mut spec = launch::EnsembleSpec::new(n, exe)
+            .temp_prefix("quorum-chaos-")
+            .tick_ms(TICK_MS)
+            .set("maxClientCnxns", 0)
+            .set("forceSync", "yes")
+            .set("admin.enableServer", "false");
+        if let Some(bug) = bug {
+            spec = spec.server_arg(format!("--unsafe-bug={}", bug.name()));
         }
-        let (client, peer, election) = (&ports[..n], &ports[n..2 * n], &ports[2 * n..]);
+        let mut plan = spec.plan()?;
         let mut links = HashMap::new();
         for i in 1..=n {
-            for j in 1..=n {
-                if i != j {
-                    let link = Link::start(peer[j - 1]).await.map_err(|e| e.to_string())?;
-                    links.insert((i, j), link);
-                }
+            for j in (1..=n).filter(|&j| j != i) {
+                let link = Link::start(plan.peer_port(j))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                plan.route(i, j, link.port);
+                links.insert((i, j), link);
             }
-        }
-        let secret_file = dir.path().join("peer.secret");
-        crate::dev_cmd::write_peer_secret(&secret_file).map_err(|e| format!("peer secret: {e}"))?;
-        let mut servers = Vec::new();
-        for i in 1..=n {
-            let sdir = dir.path().join(format!("s{i}"));
-            let data = sdir.join("data");
-            std::fs::create_dir_all(&data).map_err(|e| e.to_string())?;
-            std::fs::write(data.join("myid"), format!("{i}\n")).map_err(|e| e.to_string())?;
-            let mut cfg = format!(
-                "tickTime={TICK_MS}\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={}\n\
-                 clientPortAddress={HOST}\nmaxClientCnxns=0\nforceSync=yes\n\
-                 4lw.commands.whitelist=*\nadmin.enableServer=false\n\
-                 quorum.peerSecretFile={}\n",
-                data.display(),
-                client[i - 1],
-                secret_file.display()
-            );
-            for j in 1..=n {
-                let port = if i == j {
-                    peer[j - 1]
-                } else {
-                    links[&(i, j)].port
-                };
-                cfg.push_str(&format!("server.{j}={HOST}:{port}:{}\n", election[j - 1]));
-            }
-            std::fs::write(sdir.join("zoo.cfg"), cfg).map_err(|e| e.to_string())?;
-            servers.push(Server {
-                dir: sdir,
-                client_port: client[i - 1],
-                child: None,
-                paused: false,
-            });
         }
         Ok(Ensemble {
-            servers,
+            servers: plan.write()?,
             links,
-            exe: std::env::current_exe().map_err(|e| e.to_string())?,
-            bug,
-            _dir: dir,
         })
     }
 
+    /// Number of servers.
+    pub(super) fn len(&self) -> usize {
+        self.servers.len()
+    }
+
     pub(super) fn connect_string(&self) -> String {
-        let hosts: Vec<String> = self
-            .servers
-            .iter()
-            .map(|s| format!("{HOST}:{}", s.client_port))
-            .collect();
-        hosts.join(",")
+        self.servers.connect_string()
     }
 
     pub(super) fn start(&mut self, id: usize) -> Result<(), String> {
-        let exe = self.exe.clone();
-        let bug = self.bug;
-        let s = &mut self.servers[id - 1];
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(s.dir.join("server.log"))
-            .map_err(|e| e.to_string())?;
-        use std::os::unix::process::CommandExt;
-        let child = Command::new(exe)
-            .arg("server")
-            .arg("--config")
-            .arg(s.dir.join("zoo.cfg"))
-            .args(bug.map(|b| format!("--unsafe-bug={}", b.name())))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(|e| e.to_string())?)
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .map_err(|e| format!("cannot start server {id}: {e}"))?;
-        s.child = Some(child);
-        s.paused = false;
-        Ok(())
+        self.servers.start(id)
     }
 
     pub(super) fn kill(&mut self, id: usize) {
-        let s = &mut self.servers[id - 1];
-        if let Some(mut child) = s.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        s.paused = false;
+        self.servers.kill(id);
     }
 
+    /// SIGSTOP (`stop`) or SIGCONT server `id`.
     pub(super) fn signal(&mut self, id: usize, stop: bool) {
-        let s = &mut self.servers[id - 1];
-        if let Some(child) = &s.child {
-            let sig = if stop { libc::SIGSTOP } else { libc::SIGCONT };
-            // SAFETY: kill(2) on a child process this harness started and has not reaped.
-            unsafe {
-                libc::kill(child.id() as libc::pid_t, sig);
-            }
-            s.paused = stop;
+        if stop {
+            self.servers.pause(id);
+        } else {
+            self.servers.resume(id);
         }
     }
 
@@ -290,77 +98,28 @@ impl Ensemble {
     /// Resumes paused servers, restarts dead ones, heals every link.
     pub(super) fn heal_all(&mut self) -> Result<(), String> {
         self.heal_links();
-        for id in 1..=self.servers.len() {
-            if self.servers[id - 1].paused {
-                self.signal(id, false);
+        for id in self.servers.ids() {
+            if self.servers.paused(id) {
+                self.servers.resume(id);
             }
-            if self.servers[id - 1].child.is_none() {
-                self.start(id)?;
+            if !self.servers.running(id) {
+                self.servers.start(id)?;
             }
         }
         Ok(())
     }
 
-    pub(super) async fn mode(&self, id: usize) -> Option<String> {
-        let s = &self.servers[id - 1];
-        if s.child.is_none() || s.paused {
-            return None;
-        }
-        let port = s.client_port;
-        let ask = async move {
-            let mut conn = TcpStream::connect((HOST, port)).await.ok()?;
-            conn.write_all(b"srvr").await.ok()?;
-            let mut out = String::new();
-            conn.read_to_string(&mut out).await.ok()?;
-            out.lines()
-                .find_map(|l| l.strip_prefix("Mode:").map(|m| m.trim().to_string()))
-        };
-        tokio::time::timeout(Duration::from_secs(1), ask)
-            .await
-            .ok()
-            .flatten()
+    /// Server `id`'s `srvr` mode; `None` when it is down, paused or silent.
+    pub(super) async fn mode(&mut self, id: usize) -> Option<String> {
+        block_in_place(|| self.servers.mode(id))
     }
 
-    pub(super) async fn leader(&self) -> Option<usize> {
-        for id in 1..=self.servers.len() {
-            if self.mode(id).await.as_deref() == Some("leader") {
-                return Some(id);
-            }
-        }
-        None
+    pub(super) async fn leader(&mut self) -> Option<usize> {
+        block_in_place(|| self.servers.leader())
     }
 
     /// Until one server leads and a quorum serves.
-    pub(super) async fn wait_for_leader(&self, timeout: Duration) -> Result<usize, String> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let mut leaders = Vec::new();
-            let mut serving = 0;
-            for id in 1..=self.servers.len() {
-                match self.mode(id).await.as_deref() {
-                    Some("leader") => {
-                        leaders.push(id);
-                        serving += 1
-                    }
-                    Some("follower") => serving += 1,
-                    _ => {}
-                }
-            }
-            if leaders.len() == 1 && serving > self.servers.len() / 2 {
-                return Ok(leaders[0]);
-            }
-            if Instant::now() > deadline {
-                return Err(format!("no leader within {timeout:?}"));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-impl Drop for Ensemble {
-    fn drop(&mut self) {
-        for id in 1..=self.servers.len() {
-            self.kill(id);
-        }
+    pub(super) async fn wait_for_leader(&mut self, timeout: Duration) -> Result<usize, String> {
+        block_in_place(|| self.servers.wait_for_leader(timeout))
     }
 }

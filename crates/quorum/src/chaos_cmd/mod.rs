@@ -9,6 +9,7 @@
 
 mod chart;
 mod ensemble;
+mod links;
 mod nemesis;
 mod recorder;
 mod rejoin;

@@ -1,6 +1,7 @@
 //! The nemesis: one fault at a time, each healed before the next.
 
-use super::ensemble::{Cut, Ensemble};
+use super::ensemble::Ensemble;
+use super::links::Cut;
 use super::workload::Rng;
 use super::SESSION_TIMEOUT;
 use std::time::{Duration, Instant};
@@ -48,7 +49,7 @@ pub(super) async fn inject(
     rng: &mut Rng,
     start: Instant,
 ) -> Result<Window, String> {
-    let n = ens.servers.len();
+    let n = ens.len();
     let begin = start.elapsed();
     let mut ids: Vec<usize> = (1..=n).collect();
     for i in (1..n).rev() {

@@ -6,7 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::ensemble::{Cut, Ensemble};
+use super::ensemble::Ensemble;
+use super::links::Cut;
 
 /// How often the victim's mode is asked while waiting for it.
 const POLL: Duration = Duration::from_millis(20);
@@ -21,8 +22,8 @@ pub(super) async fn run(servers: usize, lengths_s: &[u64]) -> Result<(), String>
     }
     for (round, &length) in lengths_s.iter().enumerate() {
         ens.wait_for_leader(Duration::from_secs(30)).await?;
-        let victim = a_follower(&ens, round).await?;
-        let took = isolate_and_heal(&ens, victim, Duration::from_secs(length)).await?;
+        let victim = a_follower(&mut ens, round).await?;
+        let took = isolate_and_heal(&mut ens, victim, Duration::from_secs(length)).await?;
         println!(
             "silent partition of server {victim} for {length} s: back in broadcast (Mode: \
              follower) {:.2} s after healing",
@@ -34,9 +35,9 @@ pub(super) async fn run(servers: usize, lengths_s: &[u64]) -> Result<(), String>
 
 /// A server that follows in broadcast now: the followers take turns from one round to the next,
 /// so that both a server that dials its peers and one they dial are measured.
-async fn a_follower(ens: &Ensemble, round: usize) -> Result<usize, String> {
+async fn a_follower(ens: &mut Ensemble, round: usize) -> Result<usize, String> {
     let mut followers = Vec::new();
-    for id in 1..=ens.servers.len() {
+    for id in 1..=ens.len() {
         if ens.mode(id).await.as_deref() == Some("follower") {
             followers.push(id);
         }
@@ -50,7 +51,7 @@ async fn a_follower(ens: &Ensemble, round: usize) -> Result<usize, String> {
 /// Cuts `victim` off silently for `length`, checks it noticed (left broadcast), heals, and
 /// returns the time from the heal until it follows in broadcast again.
 async fn isolate_and_heal(
-    ens: &Ensemble,
+    ens: &mut Ensemble,
     victim: usize,
     length: Duration,
 ) -> Result<Duration, String> {
