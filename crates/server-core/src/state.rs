@@ -363,7 +363,7 @@ mod tests {
             cxid: 0,
         };
         let data = Bytes::from(TxnRecord::new(header, txn).encode());
-        state.deliver(&Txn { zxid: zxid, data });
+        state.deliver(&Txn { zxid, data });
     }
 
     fn create(path: &str, acl: Vec<Acl>) -> TreeTxn {
