@@ -14,6 +14,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod bench_cmd;
 mod bench_log;
 mod chaos_cmd;
+mod consensus_cmd;
 mod dev_cmd;
 mod server_cmd;
 mod shell_cmd;
@@ -44,6 +45,10 @@ enum Command {
     /// Fault injection on a real ensemble: a recorded concurrent workload under kills, pauses
     /// and partitions, checked for linearizability and ZooKeeper's other guarantees.
     Chaos(chaos_cmd::Args),
+    /// Single-decree consensus through the service: propose a value; model-check why it needs
+    /// a conditional write.
+    #[command(subcommand)]
+    Consensus(consensus_cmd::ConsensusCmd),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -66,6 +71,8 @@ fn main() {
     // A simulation runs thousands of servers' lives: their log lines would drown its report.
     let default_level = match cli.command {
         Command::Sim(_) => "error",
+        // Proposers print their decision on stdout; the client's reconnection chatter is noise.
+        Command::Consensus(_) => "warn",
         _ => "info",
     };
     tracing_subscriber::fmt()
@@ -81,6 +88,7 @@ fn main() {
         Command::Shell(args) => shell_cmd::run(args),
         Command::Sim(args) => sim_cmd::run(args),
         Command::Chaos(args) => chaos_cmd::run(args),
+        Command::Consensus(cmd) => consensus_cmd::run(cmd),
         Command::Bench(BenchCommand::Log(args)) => bench_log::run(args),
         Command::Bench(BenchCommand::Run(args)) => bench_cmd::run(args),
         Command::Bench(BenchCommand::Baseline(args)) => bench_cmd::baseline(args),
