@@ -33,6 +33,9 @@ pub struct ProposeOptions {
     pub deadline: Duration,
     /// Per-connection attempt timeout.
     pub connect_timeout: Duration,
+    /// Testing: wait this long after the first connection before the first create, so that a
+    /// test can hold a wave of connected proposers and fire their creates into a fault.
+    pub hold: Duration,
 }
 
 /// How the value was learned.
@@ -43,6 +46,9 @@ pub struct Decision {
     /// Our create made the decision (known either from its reply or, after a lost reply, from
     /// reading our own value back).
     pub ours: bool,
+    /// We learned that our value won by reading it back after NodeExists: our own create had
+    /// been applied and its reply lost (or someone proposed the same value).
+    pub read_back: bool,
     /// Requests that failed with a connection or session error and were retried.
     pub retries: u32,
 }
@@ -59,6 +65,9 @@ pub async fn propose(
     let mut retries = 0u32;
     let mut client: Option<zk::Client> = None;
     let mut parents_ready = false;
+    let mut held = false;
+    // Failures on the current client since it connected.
+    let mut failures_here = 0u32;
     let mut last_error = String::from("no attempt");
     loop {
         if start.elapsed() > options.deadline {
@@ -72,6 +81,10 @@ pub async fn propose(
             _ => match client::connect(&options.servers, options.connect_timeout).await {
                 Ok(zk) => {
                     log(format!("connected (session 0x{:x})", zk.session_id().0));
+                    if !held {
+                        held = true;
+                        tokio::time::sleep(options.hold).await;
+                    }
                     client = Some(zk.clone());
                     zk
                 }
@@ -85,10 +98,11 @@ pub async fn propose(
             },
         };
         match attempt(&zk, options, value, &mut parents_ready).await {
-            Ok(Some((decided, ours))) => {
+            Ok(Some((decided, ours, read_back))) => {
                 return Ok(Decision {
                     value: decided,
                     ours,
+                    read_back,
                     retries,
                 })
             }
@@ -101,8 +115,10 @@ pub async fn propose(
                 // A session error ends this client; any other error is retried on it (the
                 // client reconnects to another server of the same session by itself), but a
                 // fresh session after repeated failures costs nothing: the node is persistent.
-                if terminal(&e) || retries % 5 == 0 {
+                failures_here += 1;
+                if terminal(&e) || failures_here >= 5 {
                     client = None;
+                    failures_here = 0;
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
@@ -121,20 +137,20 @@ fn terminal(e: &zk::Error) -> bool {
     )
 }
 
-/// One create-or-read. `Ok(Some((value, ours)))` once decided.
+/// One create-or-read. `Ok(Some((value, ours, read_back)))` once decided.
 async fn attempt(
     zk: &zk::Client,
     options: &ProposeOptions,
     value: &[u8],
     parents_ready: &mut bool,
-) -> Result<Option<(Vec<u8>, bool)>, zk::Error> {
+) -> Result<Option<(Vec<u8>, bool, bool)>, zk::Error> {
     let acl = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
     if !*parents_ready {
         create_parents(zk, &options.path).await?;
         *parents_ready = true;
     }
     match zk.create(&options.path, value, &acl).await {
-        Ok(_) => return Ok(Some((value.to_vec(), true))),
+        Ok(_) => return Ok(Some((value.to_vec(), true, false))),
         Err(zk::Error::NodeExists) => {}
         Err(zk::Error::NoNode) => {
             // A parent is missing after all (someone deleted it): make it again.
@@ -149,7 +165,7 @@ async fn attempt(
     match zk.get_data(&options.path).await {
         Ok((data, _)) => {
             let ours = data == value;
-            Ok(Some((data, ours)))
+            Ok(Some((data, ours, ours)))
         }
         Err(zk::Error::NoNode) => Ok(None),
         Err(e) => Err(e),

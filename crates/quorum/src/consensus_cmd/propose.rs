@@ -16,6 +16,9 @@ pub struct Args {
     /// Give up after this many seconds without a decision.
     #[arg(long, default_value_t = 60)]
     timeout: u64,
+    /// Testing: wait this many ms after connecting before the first create.
+    #[arg(long, default_value_t = 0, hide = true)]
+    hold_ms: u64,
 }
 
 pub fn run(args: Args) -> Result<(), String> {
@@ -27,6 +30,7 @@ pub fn run(args: Args) -> Result<(), String> {
         path: args.path,
         deadline: Duration::from_secs(args.timeout),
         connect_timeout: Duration::from_secs(4),
+        hold: Duration::from_millis(args.hold_ms),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -40,7 +44,9 @@ pub fn run(args: Args) -> Result<(), String> {
     println!(
         "proposed {:?}; {} ({} retries)",
         args.value,
-        if decision.ours {
+        if decision.read_back {
+            "our value was decided (read back after NodeExists)"
+        } else if decision.ours {
             "our value was decided"
         } else {
             "another value was decided"
