@@ -215,7 +215,7 @@ impl Config {
             step_bound: 8,
             lost_replies: match object {
                 Object::Kv => 0,
-                Object::Cas => 1,
+                Object::Cas => 2,
             },
         }
     }
@@ -249,8 +249,11 @@ enum Event {
     Step {
         pid: usize,
         op: Op,
+        /// What the process saw (`LOST` when the reply was lost).
         result: Val,
-        /// `Some(applied)` when the reply was lost.
+        /// What the object returned (differs from `result` when the reply was lost).
+        actual: Val,
+        /// `Some(took effect)` when the reply was lost.
         lost: Option<bool>,
         decided: Option<Val>,
     },
@@ -381,6 +384,7 @@ pub fn check(protocol: &dyn Protocol, config: Config) -> Report {
                 }
             }
             for (store, seen_result, lost) in outcomes {
+                let actual = if lost == Some(false) { EMPTY } else { result };
                 let mut next = state.clone();
                 next.store = store;
                 let p = &mut next.procs[pid];
@@ -402,6 +406,7 @@ pub fn check(protocol: &dyn Protocol, config: Config) -> Report {
                         pid,
                         op,
                         result: seen_result,
+                        actual,
                         lost,
                         decided,
                     },
@@ -512,15 +517,22 @@ fn schedule(nodes: &[(State, usize, Event)], at: usize, crash_stalled: bool) -> 
                     pid,
                     op,
                     result,
+                    actual,
                     lost,
                     decided,
                 } => {
                     let _ = write!(line, "P{pid} {op}");
-                    match (op, lost) {
-                        (_, Some(true)) => line.push_str(" -> reply lost (it took effect)"),
-                        (_, Some(false)) => line.push_str(" -> reply lost (it never took effect)"),
-                        (Op::Put(..) | Op::Delete(_), None) => {}
-                        (_, None) => {
+                    let quiet = matches!(op, Op::Put(..) | Op::Delete(_));
+                    match lost {
+                        Some(true) if quiet => {
+                            line.push_str(" -> took effect, but the reply is lost")
+                        }
+                        Some(true) => {
+                            let _ = write!(line, " -> {}, but the reply is lost", val_name(actual));
+                        }
+                        Some(false) => line.push_str(" -> lost before it took effect"),
+                        None if quiet => {}
+                        None => {
                             let _ = write!(line, " -> {}", val_name(result));
                         }
                     }

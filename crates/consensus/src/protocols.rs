@@ -529,7 +529,7 @@ mod tests {
             let report = check(&CreateAssumeWon, Config::new(Object::Cas, n));
             let c = report.counterexample.expect("a counterexample");
             assert_eq!(c.violation, Violation::Agreement);
-            assert!(c.schedule.iter().any(|l| l.contains("reply lost")));
+            assert!(c.schedule.iter().any(|l| l.contains("lost")));
         }
         // Without lost replies it is the correct protocol.
         let mut config = Config::new(Object::Cas, 3);

@@ -33,16 +33,15 @@ pub fn run(args: Args) -> Result<(), String> {
     let mut config = Config::new(object, n);
     config.step_bound = args.step_bound;
     let proposals: Vec<String> = (0..n).map(|i| format!("P{i} proposes {}", i + 1)).collect();
+    let losses = match config.lost_replies {
+        0 => String::new(),
+        k => format!(", and up to {k} lost replies per process"),
+    };
     println!(
-        "object {}, {n} processes ({}); every interleaving and crash point{}; \
+        "object {}, {n} processes ({}); every interleaving and crash point{losses}; \
          a process must decide within {} of its own steps",
         object.name(),
         proposals.join(", "),
-        if config.lost_replies > 0 {
-            ", and each process may lose one reply"
-        } else {
-            ""
-        },
         config.step_bound
     );
     println!();
