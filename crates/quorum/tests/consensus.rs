@@ -3,7 +3,11 @@
 //! every one of them must print the same decided value, one of the proposals. And `quorum
 //! consensus search` must break every put/get/delete protocol and none of the CAS ones.
 
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const QUORUM: &str = env!("CARGO_BIN_EXE_quorum");
@@ -177,4 +181,107 @@ fn search_breaks_every_kv_protocol_and_no_cas_protocol() {
         );
         assert_eq!(cas.matches("no schedule breaks").count(), 2, "{cas}");
     }
+}
+
+/// A loopback proxy to `upstream` that, the first time a client sends a create of `path`,
+/// forwards it and then cuts the connection without passing on the reply: the create is applied
+/// and its reply lost. Later connections pass everything. Returns the proxy's port.
+fn reply_losing_proxy(upstream: String, path: &str) -> (u16, Arc<AtomicBool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let fired = Arc::new(AtomicBool::new(false));
+    let path = path.as_bytes().to_vec();
+    let fired_here = fired.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { return };
+            let Ok(mut server) = TcpStream::connect(&upstream) else {
+                continue;
+            };
+            let cut = Arc::new(AtomicBool::new(false));
+            // Server to client, until the cut.
+            let (mut from_server, mut to_client) =
+                (server.try_clone().unwrap(), client.try_clone().unwrap());
+            let cut_here = cut.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                loop {
+                    match from_server.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) if !cut_here.load(SeqCst) => {
+                            if to_client.write_all(&buf[..n]).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(_) => return,
+                    }
+                }
+            });
+            // Client to server, frame by frame (4-byte length, then the frame).
+            let (path, fired) = (path.clone(), fired_here.clone());
+            std::thread::spawn(move || {
+                let mut first = true;
+                loop {
+                    let mut len = [0u8; 4];
+                    if client.read_exact(&mut len).is_err() {
+                        return;
+                    }
+                    let mut frame = vec![0u8; u32::from_be_bytes(len) as usize];
+                    if client.read_exact(&mut frame).is_err() {
+                        return;
+                    }
+                    // After the connect request: xid, opcode (create, create2, createTTL), path.
+                    let target = !first
+                        && frame.len() >= 12 + path.len()
+                        && [1i32, 15, 21]
+                            .iter()
+                            .any(|op| frame[4..8] == op.to_be_bytes())
+                        && frame[8..12] == (path.len() as i32).to_be_bytes()
+                        && frame[12..12 + path.len()] == path[..];
+                    first = false;
+                    if target && !fired.swap(true, SeqCst) {
+                        cut.store(true, SeqCst);
+                        let _ = server.write_all(&len);
+                        let _ = server.write_all(&frame);
+                        std::thread::sleep(Duration::from_millis(500));
+                        let _ = client.shutdown(std::net::Shutdown::Both);
+                        let _ = server.shutdown(std::net::Shutdown::Both);
+                        return;
+                    }
+                    if server.write_all(&len).is_err() || server.write_all(&frame).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, fired)
+}
+
+/// The case the retry rule exists for: our create is applied, its reply is lost, the retry gets
+/// NodeExists. The proposer must read the node, find its own value and report it decided.
+#[test]
+fn a_create_whose_reply_is_lost_is_resolved_by_reading_it_back() {
+    let mut ens = launch::EnsembleSpec::new(1, QUORUM)
+        .temp_prefix("quorum-consensus-lost-")
+        .write()
+        .expect("write server");
+    ens.launch(Duration::from_secs(30)).expect("server up");
+    let path = "/consensus/lost-reply";
+    let (port, fired) = reply_losing_proxy(ens.address(1), path);
+    let child = proposer(&format!("127.0.0.1:{port}"), path, "mine", 0);
+    let out = child.wait_with_output().expect("wait for proposer");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(fired.load(SeqCst), "the proxy never saw the create");
+    assert_eq!(stdout.lines().last(), Some("mine"), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("read back after NodeExists"),
+        "{stdout}\n{stderr}"
+    );
+    assert!(stderr.contains("retrying"), "{stderr}");
+    // Another proposer, directly: it loses and learns the same value.
+    let (other, _) = decided("other", proposer(&ens.address(1), path, "theirs", 0));
+    assert_eq!(other, "mine");
 }
