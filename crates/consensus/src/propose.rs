@@ -172,17 +172,22 @@ async fn attempt(
     }
 }
 
+/// The proper ancestors of `path` below the root, outermost first.
+fn parents(path: &str) -> Vec<&str> {
+    path.match_indices('/')
+        .map(|(i, _)| &path[..i])
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
 /// Creates every ancestor of `path` that is missing (empty, persistent).
 async fn create_parents(zk: &zk::Client, path: &str) -> Result<(), zk::Error> {
     let acl = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
-    let mut at = 0;
-    while let Some(i) = path[at + 1..].find('/') {
-        let parent = &path[..at + 1 + i];
+    for parent in parents(path) {
         match zk.create(parent, b"", &acl).await {
             Ok(_) | Err(zk::Error::NodeExists) => {}
             Err(e) => return Err(e),
         }
-        at += 1 + i;
     }
     Ok(())
 }
@@ -191,13 +196,10 @@ async fn create_parents(zk: &zk::Client, path: &str) -> Result<(), zk::Error> {
 mod tests {
     #[test]
     fn parents_of_a_path() {
-        let path = "/consensus/a/b";
-        let mut at = 0;
-        let mut parents = Vec::new();
-        while let Some(i) = path[at + 1..].find('/') {
-            parents.push(&path[..at + 1 + i]);
-            at += 1 + i;
-        }
-        assert_eq!(parents, ["/consensus", "/consensus/a"]);
+        assert_eq!(
+            super::parents("/consensus/a/b"),
+            ["/consensus", "/consensus/a"]
+        );
+        assert!(super::parents("/top").is_empty());
     }
 }
