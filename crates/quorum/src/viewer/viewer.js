@@ -487,6 +487,7 @@
   function fieldTable(title, e, cls) {
     let html = "<div class='ev " + (cls || "") + "'>" + escapeHtml(title) + "</div><table>";
     Object.keys(e).forEach(function (k) {
+      if (k === "line") return; // the viewer's own: it is in the title
       html += "<tr><td>" + escapeHtml(k) + "</td><td>" + escapeHtml(typeof e[k] === "object" ? JSON.stringify(e[k]) : String(e[k])) + "</td></tr>";
     });
     return html + "</table>";
@@ -578,8 +579,12 @@
   document.getElementById("zoom-out").onclick = function () { zoom(1 / 0.7); };
   document.getElementById("fit").onclick = function () { setWindow(model.tMin, model.tMax); };
   document.getElementById("jump").onclick = jumpToViolation;
+  // The message types named in a comma-separated list, upper-cased.
+  function typeSet(text) {
+    return new Set(text.split(",").map(function (s) { return s.trim().toUpperCase(); }).filter(Boolean));
+  }
   document.getElementById("hide").addEventListener("input", function (e) {
-    view.hidden = new Set(e.target.value.split(",").map(function (s) { return s.trim().toUpperCase(); }).filter(Boolean));
+    view.hidden = typeSet(e.target.value);
     draw();
   });
   window.addEventListener("resize", draw);
@@ -610,6 +615,11 @@
     return other || model.violations.find(function (v) { return v.line === n; }) || null;
   }
   const params = new URLSearchParams(location.hash.slice(1));
+  if (params.has("hide")) {
+    const input = document.getElementById("hide");
+    input.value = params.get("hide");
+    view.hidden = typeSet(input.value);
+  }
   if (params.has("violation")) jumpToViolation();
   else if (params.has("t0") && params.has("t1")) setWindow(Number(params.get("t0")), Number(params.get("t1")));
   else if (model.arrows.length > 200) {
