@@ -512,6 +512,9 @@
       html += fieldTable(item.ev + " (line " + item.line + ")", item, item.ev === "violation" ? "violation" : "");
     }
     f.innerHTML = html;
+    // For the browser test: what is selected (a message's type, or the event's name).
+    document.getElementById("summary").dataset.selected =
+      item.type !== undefined && "from" in item ? item.type : typeof item.ev === "object" ? item.ev.ev : item.ev;
     draw();
   }
 
