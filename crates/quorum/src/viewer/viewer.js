@@ -418,7 +418,9 @@
       ctx.strokeStyle = "#d50000"; ctx.lineWidth = 3;
       ctx.beginPath(); ctx.moveTo(px, AXIS - 4); ctx.lineTo(px, L.top + model.servers.length * L.laneH); ctx.stroke();
       ctx.fillStyle = "#d50000"; ctx.font = "600 11px system-ui, sans-serif";
-      ctx.fillText("VIOLATION " + (v.invariant || ""), px + 4, L.top - 2);
+      const text = "VIOLATION " + (v.invariant || "");
+      const w = ctx.measureText(text).width;
+      ctx.fillText(text, px + 4 + w > right ? px - 4 - w : px + 4, L.top - 2);
       hits.push({ kind: "line", item: v, x0: px });
     });
     ctx.restore();
