@@ -324,6 +324,7 @@
   }
 
   function draw() {
+    const started = performance.now();
     const dpr = window.devicePixelRatio || 1;
     view.width = canvas.clientWidth || 800;
     view.height = canvas.clientHeight || 400;
@@ -425,6 +426,10 @@
     });
     ctx.restore();
     drawOverview();
+    // For the browser test: how long the last frame took, and what it drew.
+    const summary = document.getElementById("summary");
+    summary.dataset.drawMs = String(Math.round(performance.now() - started));
+    summary.dataset.drawn = String(drawnArrows);
     document.getElementById("stats").textContent =
       model.servers.length + " servers, " + parsed.events.length + " events, " + model.arrows.length +
       " messages; showing ticks " + ticks(view.t0) + "–" + ticks(view.t1) + " (" + drawnArrows + " arrows)";
@@ -642,7 +647,6 @@
   summary.dataset.events = String(parsed.events.length);
   summary.dataset.badLines = String(parsed.bad.length);
   summary.dataset.violations = String(model.violations.length);
-  summary.dataset.drawn = String(drawnArrows);
   summary.dataset.types = types.join(",");
   summary.dataset.errors = String(window.viewerErrors ? window.viewerErrors.length : 0);
   summary.dataset.ready = "1";
