@@ -61,6 +61,10 @@ pub struct Args {
     /// Seed of the simulated run (with --simulate).
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// With --simulate: also write the run as a trace (JSON lines) to this file, for
+    /// `quorum trace view` (docs/trace-viewer.md).
+    #[arg(long, value_name = "FILE", requires = "simulate")]
+    trace: Option<PathBuf>,
 }
 
 fn parse_setting(text: &str) -> Result<(String, String), String> {
@@ -217,8 +221,19 @@ fn simulate(args: &Args) -> Result<(), String> {
     );
     println!("Time is [tick.tenth]; faults come and go, then everything heals.\n");
     let opts = Options::from_seed(args.servers, args.seed);
-    let tracer = Tracer::new(None, 0).with_story(Box::new(std::io::stdout()));
-    let (report, _) = World::new(opts, Some(tracer)).run();
+    let json = match &args.trace {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| format!("--trace {}: {e}", path.display()))?;
+            Some(Box::new(std::io::BufWriter::new(file)) as Box<dyn std::io::Write>)
+        }
+        None => None,
+    };
+    let tracer = Tracer::new(json, 0).with_story(Box::new(std::io::stdout()));
+    let (report, tracer) = World::new(opts, Some(tracer)).run();
+    if let Some(mut tracer) = tracer {
+        tracer.flush();
+    }
     println!(
         "\n{} ticks: {} transactions committed, {} elections, {} epochs established, {} crashes, {} partitions, {} messages ({} lost).",
         report.ticks,
@@ -234,6 +249,13 @@ fn simulate(args: &Args) -> Result<(), String> {
         Some(v) => Err(format!("VIOLATION of {}: {}", v.invariant, v.detail)),
         None => {
             println!("Every replica delivered the same transactions in the same order.");
+            if let Some(path) = &args.trace {
+                println!(
+                    "Trace in {}; draw it with: quorum trace view {} --html run.html",
+                    path.display(),
+                    path.display()
+                );
+            }
             Ok(())
         }
     }

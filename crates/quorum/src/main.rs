@@ -20,6 +20,8 @@ mod server_cmd;
 mod shell_cmd;
 mod sim_cmd;
 mod sim_server_cmd;
+mod trace_cmd;
+mod viewer;
 
 #[derive(Parser)]
 #[command(
@@ -42,6 +44,10 @@ enum Command {
     Shell(shell_cmd::Args),
     /// Run the deterministic Zab simulator: replay one seed or sweep many.
     Sim(sim_cmd::Args),
+    /// Tools for simulator traces: `trace view TRACE --html FILE` draws one as a message
+    /// sequence chart.
+    #[command(subcommand)]
+    Trace(trace_cmd::Command),
     /// Fault injection on a real ensemble: a recorded concurrent workload under kills, pauses
     /// and partitions, checked for linearizability and ZooKeeper's other guarantees.
     Chaos(chaos_cmd::Args),
@@ -89,6 +95,7 @@ fn main() {
         Command::Sim(args) => sim_cmd::run(args),
         Command::Chaos(args) => chaos_cmd::run(args),
         Command::Consensus(cmd) => consensus_cmd::run(cmd),
+        Command::Trace(command) => trace_cmd::run(command),
         Command::Bench(BenchCommand::Log(args)) => bench_log::run(args),
         Command::Bench(BenchCommand::Run(args)) => bench_cmd::run(args),
         Command::Bench(BenchCommand::Baseline(args)) => bench_cmd::baseline(args),
