@@ -140,6 +140,7 @@ impl Node {
         let bug = self.config.bug();
         match input {
             Input::Propose(value) => {
+                self.proposer.observe(self.acceptor.promised);
                 let effects = self.proposer.propose(value);
                 self.apply(effects, &mut out);
             }
@@ -148,6 +149,7 @@ impl Node {
                     // Already decided: tell the learners again (they may have missed it).
                     self.tell_learners(value, &mut out);
                 } else {
+                    self.proposer.observe(self.acceptor.promised);
                     let effects = self.proposer.timeout();
                     self.apply(effects, &mut out);
                 }

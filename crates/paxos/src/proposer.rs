@@ -197,6 +197,12 @@ impl Proposer {
         }
     }
 
+    /// A ballot seen (its own acceptor's promise, say): the next ballot will overtake it,
+    /// rather than start below it only to be refused.
+    pub fn observe(&mut self, ballot: Ballot) {
+        self.max_seen = self.max_seen.max(ballot.round);
+    }
+
     /// A refusal: remember the round to overtake; a refused ballot is abandoned (the driver's
     /// timeout starts the next one, so duelling proposers do not retry in lockstep).
     pub fn on_nack(&mut self, ballot: Ballot, promised: Ballot) {
