@@ -60,6 +60,6 @@ fn accept_below_promise_is_caught() {
 
 #[test]
 fn decide_on_minority_is_caught() {
-    first_caught(Bug::DecideOnMinority, 3, 14);
+    first_caught(Bug::DecideOnMinority, 3, 127);
     first_caught(Bug::DecideOnMinority, 5, 32);
 }
