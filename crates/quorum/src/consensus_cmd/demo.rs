@@ -196,7 +196,7 @@ fn line(t: u64, event: &Event) -> String {
         Event::Send {
             msg: Message::Nack { .. },
             ..
-        } => format!("{text}   <- refused"),
+        } => format!("{text}   ✗ refused"),
         _ => text,
     }
 }
