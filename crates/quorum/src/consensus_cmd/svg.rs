@@ -13,7 +13,7 @@ use super::demo::Story;
 const LANE_X: [f64; 3] = [110.0, 290.0, 470.0];
 const TOP: f64 = 70.0;
 const ROW: f64 = 16.0;
-const WIDTH: f64 = 1060.0;
+const WIDTH: f64 = 1180.0;
 
 fn x(p: ProcessId) -> f64 {
     LANE_X[p as usize - 1]
