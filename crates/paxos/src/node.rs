@@ -226,3 +226,56 @@ impl Node {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(id: ProcessId) -> Node {
+        Node::new(Config::new(id, vec![1, 2, 3]), None)
+    }
+
+    #[test]
+    fn a_promise_waits_for_its_write() {
+        let mut n = node(2);
+        let prepare = Message::Prepare {
+            ballot: Ballot::new(1, 1),
+        };
+        let out = n.step(Input::Receive {
+            from: 1,
+            msg: prepare,
+        });
+        assert!(matches!(out.as_slice(), [Action::Persist { seq: 1, .. }]));
+        let out = n.step(Input::Durable { seq: 1 });
+        assert!(matches!(
+            out.as_slice(),
+            [Action::Send {
+                to: 1,
+                msg: Message::Promise { .. }
+            }]
+        ));
+    }
+
+    #[test]
+    fn the_highest_accepted_value_is_carried_forward() {
+        let mut n = node(1);
+        n.step(Input::Propose("red".into()));
+        n.step(Input::Durable { seq: 1 });
+        let ballot = n.proposer().ballot;
+        for (from, accepted) in [
+            (2, Some((Ballot::new(1, 2), "blue".to_string()))),
+            (3, Some((Ballot::new(1, 3), "green".to_string()))),
+        ] {
+            let out = n.step(Input::Receive {
+                from,
+                msg: Message::Promise { ballot, accepted },
+            });
+            if from == 3 {
+                assert!(out.iter().all(|a| matches!(
+                    a,
+                    Action::Send { msg: Message::Accept { value, .. }, .. } if value == "green"
+                )));
+            }
+        }
+    }
+}
