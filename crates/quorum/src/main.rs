@@ -19,6 +19,7 @@ mod dev_cmd;
 mod server_cmd;
 mod shell_cmd;
 mod sim_cmd;
+mod sim_paxos_cmd;
 mod sim_server_cmd;
 mod trace_cmd;
 mod viewer;
@@ -58,6 +59,9 @@ enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Single-decree consensus (Paxos): the talk's story replayed step by step.
+    #[command(subcommand)]
+    Consensus(consensus_cmd::ConsensusCmd),
 }
 
 #[derive(Subcommand)]
@@ -100,6 +104,7 @@ fn main() {
         Command::Bench(BenchCommand::Run(args)) => bench_cmd::run(args),
         Command::Bench(BenchCommand::Baseline(args)) => bench_cmd::baseline(args),
         Command::Bench(BenchCommand::Chart(args)) => bench_cmd::chart(args),
+        Command::Consensus(cmd) => consensus_cmd::run(cmd),
     };
     if let Err(message) = result {
         eprintln!("quorum: {message}");

@@ -40,6 +40,21 @@ pub struct Args {
     /// Threads for a server-level sweep.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Which protocol: `zab` (the default; `--level` applies) or `paxos` (single-decree Paxos,
+    /// the `paxos` crate; docs/paxos.md). With `paxos`, `--bug` takes forget-promise,
+    /// ignore-accepted, accept-below-promise or decide-on-minority.
+    #[arg(long, default_value = "zab")]
+    protocol: Protocol,
+    /// Number of acceptors, with `--protocol paxos`.
+    #[arg(long, default_value_t = 3)]
+    acceptors: usize,
+}
+
+/// Which protocol `quorum sim` runs.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Protocol {
+    Zab,
+    Paxos,
 }
 
 /// What `quorum sim` runs.
@@ -125,6 +140,26 @@ impl Args {
 }
 
 pub fn run(args: Args) -> Result<(), String> {
+    if args.protocol == Protocol::Paxos {
+        #[cfg(feature = "bugs")]
+        let bug = match &args.bug {
+            Some(name) => Some(
+                paxos::Bug::from_name(name)
+                    .ok_or_else(|| format!("unknown --bug {name} with --protocol paxos"))?,
+            ),
+            None => None,
+        };
+        #[cfg(not(feature = "bugs"))]
+        let bug = None;
+        return crate::sim_paxos_cmd::run(
+            args.acceptors,
+            args.seed,
+            args.seeds.as_deref(),
+            args.trace.as_deref(),
+            bug,
+            args.context,
+        );
+    }
     if args.level == Level::Server {
         return crate::sim_server_cmd::run(
             args.servers,

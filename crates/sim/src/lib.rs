@@ -14,6 +14,7 @@ pub mod app;
 pub mod checker;
 pub mod disk;
 pub mod options;
+pub mod paxos;
 pub mod report;
 pub mod rng;
 pub mod rules;
