@@ -52,16 +52,13 @@ enum Command {
     /// Fault injection on a real ensemble: a recorded concurrent workload under kills, pauses
     /// and partitions, checked for linearizability and ZooKeeper's other guarantees.
     Chaos(chaos_cmd::Args),
-    /// Single-decree consensus through the service: propose a value; model-check why it needs
-    /// a conditional write.
+    /// Single-decree consensus: the talk's Paxos story replayed; a value proposed through the
+    /// service; a model check of why it needs a conditional write.
     #[command(subcommand)]
     Consensus(consensus_cmd::ConsensusCmd),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
-    /// Single-decree consensus (Paxos): the talk's story replayed step by step.
-    #[command(subcommand)]
-    Consensus(consensus_cmd::ConsensusCmd),
 }
 
 #[derive(Subcommand)]
@@ -104,7 +101,6 @@ fn main() {
         Command::Bench(BenchCommand::Run(args)) => bench_cmd::run(args),
         Command::Bench(BenchCommand::Baseline(args)) => bench_cmd::baseline(args),
         Command::Bench(BenchCommand::Chart(args)) => bench_cmd::chart(args),
-        Command::Consensus(cmd) => consensus_cmd::run(cmd),
     };
     if let Err(message) = result {
         eprintln!("quorum: {message}");
