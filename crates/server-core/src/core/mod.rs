@@ -228,6 +228,9 @@ impl<S: Storage> Core<S> {
         let now = self.now().mono_us;
         let state = self.state_mut();
         state.outstanding.clear();
+        // Confirmation rounds restart at 1 with every leadership: a round confirmed under an
+        // earlier one says nothing about this one.
+        state.confirmed_round = 0;
         let sessions: Vec<i64> = state.tree.sessions().iter().map(|(id, _)| id).collect();
         state.sessions.new_leadership(leading, &sessions, now);
         self.syncs.forget_leader();
