@@ -8,11 +8,21 @@
 //! server, the client library and the deterministic simulator all run this same code.
 
 pub mod bookie;
+pub mod bug;
+pub mod cas;
 pub mod ids;
 pub mod message;
 pub mod metadata;
+pub mod reader;
+pub mod recovery;
 pub mod striping;
+pub mod writer;
 
+pub use bug::{Bug, Injected};
+pub use cas::CasResult;
 pub use ids::{BookieId, EntryId, LedgerId};
 pub use message::{Refusal, Request, Response};
 pub use metadata::{Fragment, LedgerMetadata, LedgerState};
+pub use reader::{Reader, ReaderAction, ReaderInput};
+pub use recovery::{Recovery, RecoveryAction, RecoveryInput};
+pub use writer::{AppendRefusal, Writer, WriterAction, WriterConfig, WriterError, WriterInput};
