@@ -5,4 +5,5 @@
 //! checkpoints and recovery), [`wire`] (the TCP codec) and [`server`] (the tokio driver with
 //! its bounds, and registration in Quorum).
 
+pub mod store;
 pub mod wire;
