@@ -5,5 +5,7 @@
 //! checkpoints and recovery), [`wire`] (the TCP codec) and [`server`] (the tokio driver with
 //! its bounds, and registration in Quorum).
 
+pub mod register;
+pub mod server;
 pub mod store;
 pub mod wire;

@@ -287,8 +287,16 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
             WireError::TooLong { len, cap },
         ));
     }
-    let mut body = vec![0u8; len as usize];
-    reader.read_exact(&mut body).await?;
+    // Grow with what arrives rather than allocate the announced length at once: a client that
+    // announces a large frame and sends it slowly holds only what it sent.
+    let mut body = Vec::with_capacity((len as usize).min(64 << 10));
+    (&mut *reader)
+        .take(u64::from(len))
+        .read_to_end(&mut body)
+        .await?;
+    if body.len() != len as usize {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
     Ok(Some(body))
 }
 
