@@ -165,6 +165,16 @@ impl FileTxnLog {
         self.segments.len()
     }
 
+    /// Writes every appended record to the file system without fdatasync: they survive a
+    /// crash of the process but not of the machine. For stores run with fsync switched off
+    /// (tests, benchmarks of everything but the disk), which still want a killed process to
+    /// find its records on restart.
+    pub fn write_out(&mut self) -> Result<()> {
+        self.check()?;
+        let r = self.write_pending();
+        self.guard(r)
+    }
+
     fn check(&self) -> Result<()> {
         match &self.poisoned {
             None => Ok(()),
