@@ -1,5 +1,13 @@
-//! The ledger client library (see docs/ledgers.md): ledger metadata kept in Quorum ([`meta`]).
+//! The ledger client library (see docs/ledgers.md): ledger metadata kept in Quorum ([`meta`]),
+//! connections to bookies ([`bookies`]), and the drivers that run the `ledger` crate's state
+//! machines against them: [`writer`], [`recovery`], [`reader`].
 
+pub mod bookies;
 pub mod meta;
+pub mod reader;
+pub mod recovery;
+pub mod watchdog;
+pub mod writer;
 
 pub use meta::{MetaError, MetaStore, Versioned};
+pub use writer::{LedgerWriter, WriteError, WriteOptions};

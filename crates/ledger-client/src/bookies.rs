@@ -1,0 +1,194 @@
+//! Connections to bookies: one TCP connection per bookie, requests pipelined on it, answers
+//! delivered as [`Event`]s on one channel for the driver that owns the state machine.
+//!
+//! A connection that fails (cannot connect, bad hello, an IO error, a frame that does not
+//! decode) is reported once as [`EventKind::Failed`] and dropped; the next request to that
+//! bookie dials again. Whether a bookie is *failed* for the protocol (and replaced) is the
+//! driver's judgement, from these reports and from its timeouts.
+//!
+//! The channels are unbounded on purpose: what flows through them is bounded by the state
+//! machines themselves (a writer has at most `max_pending_entries × Qw` adds in flight, a
+//! recovery or reader a few requests per bookie), and a bounded channel here could deadlock a
+//! driver that waits to send while the answers it must read wait for it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use bookie::wire;
+use ledger::{BookieId, Request, Response};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+/// How long dialing and the hello may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Something a bookie connection reports.
+#[derive(Debug)]
+pub struct Event {
+    pub bookie: BookieId,
+    pub kind: EventKind,
+}
+
+#[derive(Debug)]
+pub enum EventKind {
+    Response(Response),
+    /// The connection failed; requests sent on it and not answered will not be.
+    Failed(String),
+}
+
+/// The bookie connections of one driver.
+pub struct BookiePool {
+    addresses: BTreeMap<BookieId, String>,
+    connections: HashMap<BookieId, mpsc::UnboundedSender<Request>>,
+    events: mpsc::UnboundedSender<Event>,
+    max_frame_bytes: u32,
+}
+
+impl BookiePool {
+    /// A pool over the registered bookies `addresses`, and the channel its events arrive on.
+    pub fn new(
+        addresses: BTreeMap<BookieId, String>,
+    ) -> (BookiePool, mpsc::UnboundedReceiver<Event>) {
+        let (events, receiver) = mpsc::unbounded_channel();
+        let pool = BookiePool {
+            addresses,
+            connections: HashMap::new(),
+            events,
+            max_frame_bytes: wire::DEFAULT_MAX_FRAME_BYTES,
+        };
+        (pool, receiver)
+    }
+
+    /// The bookies known to be registered.
+    pub fn registered(&self) -> Vec<BookieId> {
+        self.addresses.keys().copied().collect()
+    }
+
+    /// Replaces the registry (after re-reading it).
+    pub fn set_addresses(&mut self, addresses: BTreeMap<BookieId, String>) {
+        self.addresses = addresses;
+    }
+
+    /// Sends `request` to `bookie`, dialing if needed. A bookie with no known address is
+    /// reported failed at once.
+    pub fn send(&mut self, bookie: BookieId, request: Request) {
+        if let Some(tx) = self.connections.get(&bookie) {
+            match tx.send(request) {
+                Ok(()) => return,
+                // The connection task ended (and reported why); dial again.
+                Err(mpsc::error::SendError(request)) => {
+                    self.connections.remove(&bookie);
+                    return self.send(bookie, request);
+                }
+            }
+        }
+        let Some(address) = self.addresses.get(&bookie).cloned() else {
+            let _ = self.events.send(Event {
+                bookie,
+                kind: EventKind::Failed("not registered".into()),
+            });
+            return;
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(request);
+        self.connections.insert(bookie, tx);
+        let events = self.events.clone();
+        let cap = self.max_frame_bytes;
+        tokio::spawn(async move {
+            if let Err(why) = run(bookie, &address, rx, &events, cap).await {
+                let _ = events.send(Event {
+                    bookie,
+                    kind: EventKind::Failed(why),
+                });
+            }
+        });
+    }
+
+    /// Forgets the connection to `bookie` (after the driver judged it failed), so that the next
+    /// request dials afresh instead of queueing behind a stuck one.
+    pub fn disconnect(&mut self, bookie: BookieId) {
+        self.connections.remove(&bookie);
+    }
+}
+
+/// One connection: dial, hello, then write requests and read answers until either side fails.
+async fn run(
+    bookie: BookieId,
+    address: &str,
+    mut requests: mpsc::UnboundedReceiver<Request>,
+    events: &mpsc::UnboundedSender<Event>,
+    cap: u32,
+) -> Result<(), String> {
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, hello(address))
+        .await
+        .map_err(|_| format!("no hello from {address} within {CONNECT_TIMEOUT:?}"))??;
+    let (mut reader, mut writer) = stream.into_split();
+    let reading = async {
+        loop {
+            let body = wire::read_frame(&mut reader, cap)
+                .await
+                .map_err(|e| format!("reading from {address}: {e}"))?
+                .ok_or_else(|| format!("{address} closed the connection"))?;
+            let response = wire::decode_response(&body)
+                .map_err(|e| format!("bad answer from {address}: {e}"))?;
+            if events
+                .send(Event {
+                    bookie,
+                    kind: EventKind::Response(response),
+                })
+                .is_err()
+            {
+                return Ok::<(), String>(());
+            }
+        }
+    };
+    let writing = async {
+        let mut buffer = Vec::new();
+        while let Some(request) = requests.recv().await {
+            buffer.clear();
+            wire::encode_request(&mut buffer, &request);
+            // Batch what is already queued into one write.
+            while let Ok(more) = requests.try_recv() {
+                wire::encode_request(&mut buffer, &more);
+                if buffer.len() > 1 << 20 {
+                    break;
+                }
+            }
+            writer
+                .write_all(&buffer)
+                .await
+                .map_err(|e| format!("writing to {address}: {e}"))?;
+        }
+        Ok::<(), String>(())
+    };
+    tokio::select! {
+        result = reading => result,
+        result = writing => result,
+    }
+}
+
+async fn hello(address: &str) -> Result<TcpStream, String> {
+    let mut stream = TcpStream::connect(address)
+        .await
+        .map_err(|e| format!("connecting to {address}: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    let mut buffer = Vec::new();
+    wire::encode_hello(&mut buffer, wire::PROTOCOL_VERSION);
+    stream
+        .write_all(&buffer)
+        .await
+        .map_err(|e| format!("hello to {address}: {e}"))?;
+    let body = wire::read_frame(&mut stream, wire::MAX_HELLO_BYTES)
+        .await
+        .map_err(|e| format!("hello from {address}: {e}"))?
+        .ok_or_else(|| format!("{address} closed the connection before its hello"))?;
+    let version = wire::decode_hello(&body).map_err(|e| format!("hello from {address}: {e}"))?;
+    if version != wire::PROTOCOL_VERSION {
+        return Err(format!(
+            "{address} speaks ledger protocol {version}, we speak {}",
+            wire::PROTOCOL_VERSION
+        ));
+    }
+    Ok(stream)
+}
