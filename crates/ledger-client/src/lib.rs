@@ -4,6 +4,7 @@
 
 pub mod bookies;
 pub mod meta;
+pub mod open;
 pub mod reader;
 pub mod recovery;
 pub mod watchdog;

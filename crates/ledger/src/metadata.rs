@@ -11,12 +11,15 @@
 //! ack-quorum 2
 //! state CLOSED
 //! last-entry 41
+//! writer host-4242-9f3c
 //! fragment 0 1,2,3
 //! fragment 17 1,4,3
 //! ```
 //!
-//! `last-entry` is `none` while the ledger is not closed, and for a ledger closed empty. A
-//! fragment names the ensemble that holds the entries from its first entry id up to the next
+//! `last-entry` is `none` while the ledger is not closed, and for a ledger closed empty.
+//! `writer` names the client that claimed the ledger for writing (`none` until one does): a
+//! ledger has exactly one writer, and a second client that tries to claim it finds the claim
+//! and refuses, so two writers never assign the same entry ids. A fragment names the ensemble that holds the entries from its first entry id up to the next
 //! fragment's; bookie positions in an ensemble matter (entry e goes to the Qw bookies from
 //! position `e mod E`), so a replacement keeps the position of the bookie it replaces.
 
@@ -28,6 +31,8 @@ use crate::ids::{BookieId, EntryId};
 pub const FORMAT_VERSION: u32 = 1;
 /// Largest ensemble accepted (it bounds what a metadata znode can make a client allocate).
 pub const MAX_ENSEMBLE: usize = 64;
+/// Longest writer token accepted.
+pub const MAX_WRITER_BYTES: usize = 128;
 /// Largest number of fragments accepted.
 pub const MAX_FRAGMENTS: usize = 10_000;
 
@@ -79,6 +84,8 @@ pub struct LedgerMetadata {
     pub state: LedgerState,
     /// Set only when CLOSED: the last entry of the ledger (`None` if it was closed empty).
     pub last_entry: Option<EntryId>,
+    /// The client that claimed the ledger for writing (see the module docs).
+    pub writer: Option<String>,
     /// In increasing order of first entry, the first starting at 0.
     pub fragments: Vec<Fragment>,
 }
@@ -112,6 +119,7 @@ impl LedgerMetadata {
             ack_quorum,
             state: LedgerState::Open,
             last_entry: None,
+            writer: None,
             fragments: vec![Fragment {
                 first_entry: 0,
                 bookies: ensemble,
@@ -167,6 +175,11 @@ impl LedgerMetadata {
                 )));
             }
         }
+        if let Some(writer) = &self.writer {
+            if !valid_writer(writer) {
+                return Err(bad(format!("bad writer token {writer:?}")));
+            }
+        }
         if self.state != LedgerState::Closed && self.last_entry.is_some() {
             return Err(bad("last-entry set on a ledger that is not closed"));
         }
@@ -183,6 +196,10 @@ impl LedgerMetadata {
             self.state.name(),
             self.last_entry.map_or("none".to_string(), |e| e.to_string()),
         );
+        text.push_str(&format!(
+            "writer {}\n",
+            self.writer.as_deref().unwrap_or("none")
+        ));
         for fragment in &self.fragments {
             let bookies: Vec<String> = fragment.bookies.iter().map(|b| b.to_string()).collect();
             text.push_str(&format!(
@@ -229,6 +246,10 @@ impl LedgerMetadata {
                     .map_err(|_| bad(format!("bad last-entry {n:?}")))?,
             ),
         };
+        let writer = match field("writer")?.as_str() {
+            "none" => None,
+            token => Some(token.to_string()),
+        };
         let mut fragments = Vec::new();
         for line in lines {
             if fragments.len() >= MAX_FRAGMENTS {
@@ -242,11 +263,22 @@ impl LedgerMetadata {
             ack_quorum,
             state,
             last_entry,
+            writer,
             fragments,
         };
         metadata.validate()?;
         Ok(metadata)
     }
+}
+
+/// A writer token is one short word of letters, digits and `.-_:`, and not `none`.
+pub fn valid_writer(token: &str) -> bool {
+    !token.is_empty()
+        && token.len() <= MAX_WRITER_BYTES
+        && token != "none"
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-:".contains(&b))
 }
 
 fn parse_fragment(line: &str) -> Result<Fragment, MetadataError> {
@@ -286,6 +318,7 @@ mod tests {
         });
         m.state = LedgerState::Closed;
         m.last_entry = Some(41);
+        m.writer = Some("host-4242-9f3c".into());
         let bytes = m.encode();
         assert_eq!(LedgerMetadata::decode(&bytes).unwrap(), m);
         assert_eq!(m.fragment_for(16).first_entry, 0);

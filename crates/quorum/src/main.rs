@@ -16,6 +16,7 @@ mod bench_log;
 mod chaos_cmd;
 mod consensus_cmd;
 mod dev_cmd;
+mod ledger_cmd;
 mod server_cmd;
 mod shell_cmd;
 mod sim_cmd;
@@ -59,6 +60,9 @@ enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// BookKeeper-style ledgers over the registered bookies: create, write, read, recover,
+    /// describe.
+    Ledger(ledger_cmd::Args),
 }
 
 #[derive(Subcommand)]
@@ -79,7 +83,7 @@ fn main() {
     let default_level = match cli.command {
         Command::Sim(_) => "error",
         // Proposers print their decision on stdout; the client's reconnection chatter is noise.
-        Command::Consensus(_) => "warn",
+        Command::Consensus(_) | Command::Ledger(_) => "warn",
         _ => "info",
     };
     tracing_subscriber::fmt()
@@ -97,6 +101,7 @@ fn main() {
         Command::Chaos(args) => chaos_cmd::run(args),
         Command::Consensus(cmd) => consensus_cmd::run(cmd),
         Command::Trace(command) => trace_cmd::run(command),
+        Command::Ledger(args) => ledger_cmd::run(args),
         Command::Bench(BenchCommand::Log(args)) => bench_log::run(args),
         Command::Bench(BenchCommand::Run(args)) => bench_cmd::run(args),
         Command::Bench(BenchCommand::Baseline(args)) => bench_cmd::baseline(args),
