@@ -13,6 +13,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench_cmd;
 mod bench_log;
+mod bookie_cmd;
 mod chaos_cmd;
 mod consensus_cmd;
 mod dev_cmd;
@@ -59,6 +60,8 @@ enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run a bookie: a storage node of ledgers, registered in Quorum (docs/ledgers.md).
+    Bookie(bookie_cmd::Args),
 }
 
 #[derive(Subcommand)]
@@ -101,6 +104,7 @@ fn main() {
         Command::Bench(BenchCommand::Run(args)) => bench_cmd::run(args),
         Command::Bench(BenchCommand::Baseline(args)) => bench_cmd::baseline(args),
         Command::Bench(BenchCommand::Chart(args)) => bench_cmd::chart(args),
+        Command::Bookie(args) => bookie_cmd::run(args),
     };
     if let Err(message) = result {
         eprintln!("quorum: {message}");
