@@ -61,17 +61,20 @@ async fn register(zk: &zk::Client, id: u32, address: &str) -> Result<(), zk::Err
     }
     let ephemeral = zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all());
     let path = bookie_path(id);
+    let mut waiting_logged = false;
     loop {
         match zk.create(&path, address.as_bytes(), &ephemeral).await {
             Ok(_) => return Ok(()),
             Err(zk::Error::NodeExists) => match zk.check_stat(&path).await? {
                 Some(stat) if stat.ephemeral_owner == zk.session_id().0 => return Ok(()),
                 Some(stat) => {
-                    tracing::info!(
-                        %path,
-                        owner = stat.ephemeral_owner,
-                        "bookie znode held by an older session; waiting for it to expire"
-                    );
+                    if !std::mem::replace(&mut waiting_logged, true) {
+                        tracing::info!(
+                            %path,
+                            owner = stat.ephemeral_owner,
+                            "bookie znode held by an older session; waiting for it to expire"
+                        );
+                    }
                     tokio::time::sleep(RETRY_DELAY).await;
                 }
                 None => {}

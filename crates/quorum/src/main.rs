@@ -13,6 +13,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench_cmd;
 mod bench_log;
+mod bookie_cmd;
 mod chaos_cmd;
 mod consensus_cmd;
 mod dev_cmd;
@@ -63,6 +64,8 @@ enum Command {
     /// BookKeeper-style ledgers over the registered bookies: create, write, read, recover,
     /// describe.
     Ledger(ledger_cmd::Args),
+    /// Run a bookie: a storage node of ledgers, registered in Quorum (docs/ledgers.md).
+    Bookie(bookie_cmd::Args),
 }
 
 #[derive(Subcommand)]
@@ -106,6 +109,7 @@ fn main() {
         Command::Bench(BenchCommand::Run(args)) => bench_cmd::run(args),
         Command::Bench(BenchCommand::Baseline(args)) => bench_cmd::baseline(args),
         Command::Bench(BenchCommand::Chart(args)) => bench_cmd::chart(args),
+        Command::Bookie(args) => bookie_cmd::run(args),
     };
     if let Err(message) = result {
         eprintln!("quorum: {message}");

@@ -19,6 +19,7 @@ pub mod checkpoint;
 pub mod entry_log;
 pub mod journal;
 pub mod journal_record;
+mod lock;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -68,6 +69,9 @@ impl StoreOptions {
 #[derive(Debug)]
 pub struct Store {
     dir: PathBuf,
+    /// Held for the store's life: a second bookie on the same directory would interleave
+    /// records with ours.
+    _lock: lock::DirLock,
     entry_log: EntryLog,
     index: HashMap<(LedgerId, EntryId), Location>,
     facts: BTreeMap<LedgerId, LedgerFacts>,
@@ -88,6 +92,7 @@ impl Store {
     /// Opens the store in `dir` (creating an empty one if `dir` holds none) and recovers it.
     pub fn open(dir: &Path, opts: StoreOptions) -> Result<Opened, String> {
         fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+        let lock = lock::DirLock::acquire(dir)?;
         let log_path = dir.join(ENTRY_LOG);
         let journal_dir = dir.join(JOURNAL_DIR);
         let ckpt = match Checkpoint::load(dir)? {
@@ -139,6 +144,7 @@ impl Store {
         }
         let mut store = Store {
             dir: dir.to_path_buf(),
+            _lock: lock,
             entry_log,
             index,
             facts: ckpt.facts.into_iter().collect(),

@@ -241,3 +241,13 @@ fn missing_files_refuse_to_start() {
         fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+#[test]
+fn a_second_open_of_one_directory_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let first = Store::open(tmp.path(), OPTS).unwrap();
+    let err = Store::open(tmp.path(), OPTS).unwrap_err();
+    assert!(err.contains("locked"), "{err}");
+    drop(first);
+    Store::open(tmp.path(), OPTS).unwrap();
+}
