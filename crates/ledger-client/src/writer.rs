@@ -102,6 +102,7 @@ impl LedgerWriter {
             unassigned: Vec::new(),
             close: None,
             max_pending: options.max_pending_entries.max(1),
+            stopped: None,
         };
         tokio::spawn(driver.run(receiver, events));
         Ok(LedgerWriter { ledger, commands })
@@ -147,6 +148,8 @@ struct Driver {
     close: Option<oneshot::Sender<Result<Option<EntryId>, WriteError>>>,
     /// The machine's own bound: appends are fed only below it, so it never refuses one.
     max_pending: usize,
+    /// Why the writer stopped, told to every append that comes after.
+    stopped: Option<WriteError>,
 }
 
 impl Driver {
@@ -184,7 +187,8 @@ impl Driver {
                 break;
             }
         }
-        self.fail_all(WriteError::Stopped);
+        let why = self.stopped.clone().unwrap_or(WriteError::Stopped);
+        self.fail_all(why);
     }
 
     async fn event(&mut self, event: Event) {
@@ -244,7 +248,8 @@ impl Driver {
             }
             WriterAction::AppendRefused { .. } => {
                 if let Some(ack) = self.unassigned.pop() {
-                    let _ = ack.send(Err(WriteError::Stopped));
+                    let why = self.stopped.clone().unwrap_or(WriteError::Stopped);
+                    let _ = ack.send(Err(why));
                 }
                 None
             }
@@ -255,7 +260,9 @@ impl Driver {
                 None
             }
             WriterAction::Failed { why, .. } => {
-                self.fail_all(why.into());
+                let why = WriteError::from(why);
+                self.stopped.get_or_insert(why.clone());
+                self.fail_all(why);
                 None
             }
             WriterAction::Closed { last_entry } => {
@@ -297,7 +304,9 @@ impl Driver {
 
     fn unreachable(&mut self, why: String) -> CasResult {
         tracing::error!(ledger = self.ledger, %why, "cannot change the ledger's metadata; the writer stops");
-        self.fail_all(WriteError::Metadata(why));
+        let why = WriteError::Metadata(why);
+        self.stopped.get_or_insert(why.clone());
+        self.fail_all(why);
         // Tell the machine the ledger moved on so that it stops too.
         let mut metadata = self.machine.metadata().clone();
         metadata.state = LedgerState::InRecovery;

@@ -15,6 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use launch::{Ensemble, EnsembleSpec, Ports};
+
+use crate::dev_bookies::Bookies;
 use sim::trace::Tracer;
 use sim::{Options, World};
 
@@ -38,6 +40,13 @@ pub struct Args {
     /// --describe to learn them).
     #[arg(long)]
     free_ports: bool,
+    /// Also start this many bookies (ledger storage nodes, docs/ledgers.md) registered with the
+    /// ensemble.
+    #[arg(long, default_value_t = 0)]
+    bookies: usize,
+    /// Port of the first bookie; the others follow (with --free-ports: free ports instead).
+    #[arg(long, default_value_t = 3181)]
+    bookie_port: u16,
     /// tickTime of every server, in ms.
     #[arg(long, default_value_t = 500)]
     tick_time: u64,
@@ -147,21 +156,25 @@ pub fn run(args: Args) -> Result<(), String> {
     let connect = ens.connect_string();
     println!("connect string: {connect}");
     println!("try: quorum shell --server {connect}");
+    let mut bookies = start_bookies(&args, &dir, &connect)?;
     println!("Ctrl-C stops the ensemble.");
     if let Some(path) = &args.describe {
         ens.wait_ready(READY_TIMEOUT)?;
         write_description(path, &ens)?;
     }
-    watch(&mut ens, &stop)?;
+    watch(&mut ens, &mut bookies, &stop)?;
     println!("stopping");
     Ok(())
 }
 
 /// Reports each server that exits, until `stop` (or until none is left); dropping the ensemble
 /// afterwards kills the rest.
-fn watch(ens: &mut Ensemble, stop: &AtomicBool) -> Result<(), String> {
+fn watch(ens: &mut Ensemble, bookies: &mut Bookies, stop: &AtomicBool) -> Result<(), String> {
     let mut exited = vec![false; ens.len()];
     while !stop.load(Ordering::SeqCst) {
+        for (id, status) in bookies.exited() {
+            println!("bookie {id} exited ({status}); see its log");
+        }
         for id in ens.ids() {
             if !exited[id - 1] {
                 if let Some(status) = ens.exited(id) {
@@ -177,6 +190,20 @@ fn watch(ens: &mut Ensemble, stop: &AtomicBool) -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(200));
     }
     Ok(())
+}
+
+/// Starts `--bookies` bookies registered with the ensemble at `connect`, and says where.
+fn start_bookies(args: &Args, dir: &std::path::Path, connect: &str) -> Result<Bookies, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the quorum binary: {e}"))?;
+    let first_port = (!args.free_ports).then_some(args.bookie_port);
+    let bookies = Bookies::start(&exe, dir, args.bookies, first_port, connect)?;
+    for (id, address, log) in bookies.describe() {
+        println!("  bookie {id}: {address}, log {}", log.display());
+    }
+    if args.bookies > 0 {
+        println!("try: quorum ledger --quorum {connect} create --ensemble 3 --write-quorum 2 --ack-quorum 2");
+    }
+    Ok(bookies)
 }
 
 /// Writes the description whole under a temporary name, then renames it: a script polling for

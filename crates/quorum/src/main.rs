@@ -16,6 +16,7 @@ mod bench_log;
 mod bookie_cmd;
 mod chaos_cmd;
 mod consensus_cmd;
+mod dev_bookies;
 mod dev_cmd;
 mod ledger_cmd;
 mod server_cmd;

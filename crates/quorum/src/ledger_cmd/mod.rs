@@ -60,6 +60,8 @@ enum LedgerCmd {
     Describe { id: u64 },
     /// List ledger ids.
     List,
+    /// List the registered bookies: id and address.
+    Bookies,
 }
 
 pub fn run(args: Args) -> Result<(), String> {
@@ -98,6 +100,12 @@ pub fn run(args: Args) -> Result<(), String> {
                 Ok(())
             }
             LedgerCmd::Describe { id } => describe::run(&meta, id, timeout).await,
+            LedgerCmd::Bookies => {
+                for (id, address) in meta.bookies().await.map_err(|e| e.to_string())? {
+                    println!("{id} {address}");
+                }
+                Ok(())
+            }
             LedgerCmd::List => {
                 for id in meta.ledgers().await.map_err(|e| e.to_string())? {
                     println!("{id}");
