@@ -272,8 +272,8 @@ fn a_killed_bookie_is_replaced_and_the_ledger_stays_whole() {
     let described = setup.describe(&id);
     let last_fragment = described
         .lines()
-        .filter_map(|l| l.split_once("bookies ").map(|(_, b)| b.to_string()))
-        .last()
+        .rev()
+        .find_map(|l| l.split_once("bookies ").map(|(_, b)| b.to_string()))
         .expect("a fragment line");
     assert!(
         !last_fragment
