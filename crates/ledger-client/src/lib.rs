@@ -3,6 +3,7 @@
 //! machines against them: [`writer`], [`recovery`], [`reader`].
 
 pub mod bookies;
+pub mod log;
 pub mod meta;
 pub mod open;
 pub mod reader;

@@ -303,3 +303,68 @@ fn a_ledger_has_one_writer() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(setup.read_all(&id), vec!["first".to_string()]);
 }
+
+#[test]
+fn a_second_writer_of_a_log_of_ledgers_makes_the_first_fail_and_the_log_stays_one_sequence() {
+    let setup = Setup::start(3);
+    let log_writer = |name: &str| {
+        Command::new(QUORUM)
+            .args([
+                "ledger",
+                "--quorum",
+                &setup.connect,
+                "--request-timeout-ms",
+                "1000",
+            ])
+            .args(["log-write", name])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn log writer")
+    };
+    let mut first = log_writer("orders");
+    let mut stdin = first.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        for i in 0..300 {
+            if stdin.write_all(format!("first {i}\n").as_bytes()).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut second = log_writer("orders");
+    second
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"second 0\nsecond 1\nsecond 2\n")
+        .unwrap();
+    let second = second.wait_with_output().unwrap();
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    let first = first.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    let first_err = text(&first.stderr);
+    assert!(
+        !first.status.success(),
+        "the first writer must fail: {first_err}"
+    );
+    assert!(first_err.contains("fenced"), "{first_err}");
+    let acked = acknowledged(&first_err);
+    let out = setup.ledger(&["log-read", "orders"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let entries: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
+    let firsts = entries
+        .iter()
+        .take_while(|e| e.starts_with("first "))
+        .count();
+    assert!(
+        firsts >= acked,
+        "{acked} acknowledged to the first writer, {firsts} in the log"
+    );
+    for (i, entry) in entries[..firsts].iter().enumerate() {
+        assert_eq!(entry, &format!("first {i}"));
+    }
+    assert_eq!(entries[firsts..], ["second 0", "second 1", "second 2"]);
+}

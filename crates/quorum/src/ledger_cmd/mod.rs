@@ -62,6 +62,11 @@ enum LedgerCmd {
     List,
     /// List the registered bookies: id and address.
     Bookies,
+    /// Take over the log of ledgers NAME (fencing its previous writer) and append one entry
+    /// per stdin line to a new ledger; closes it at end of input.
+    LogWrite(write::LogArgs),
+    /// Print every entry of the log of ledgers NAME, one per line.
+    LogRead { name: String },
 }
 
 pub fn run(args: Args) -> Result<(), String> {
@@ -106,6 +111,8 @@ pub fn run(args: Args) -> Result<(), String> {
                 }
                 Ok(())
             }
+            LedgerCmd::LogWrite(log) => write::run_log(meta, log, timeout).await,
+            LedgerCmd::LogRead { name } => log_read(&meta, &name, timeout).await,
             LedgerCmd::List => {
                 for id in meta.ledgers().await.map_err(|e| e.to_string())? {
                     println!("{id}");
@@ -114,6 +121,27 @@ pub fn run(args: Args) -> Result<(), String> {
             }
         }
     })
+}
+
+async fn log_read(meta: &MetaStore, name: &str, timeout: Duration) -> Result<(), String> {
+    use std::io::Write;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut failed = None;
+    let deadline = Duration::from_secs(60);
+    let result = ledger_client::log::read(meta, name, timeout, deadline, |_, _, payload| {
+        if failed.is_none() {
+            if let Err(e) = out.write_all(&payload).and_then(|_| out.write_all(b"\n")) {
+                failed = Some(e);
+            }
+        }
+    })
+    .await;
+    out.flush().map_err(|e| format!("stdout: {e}"))?;
+    if let Some(e) = failed {
+        return Err(format!("stdout: {e}"));
+    }
+    result.map(|_| ()).map_err(|e| e.to_string())
 }
 
 async fn read(
