@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench_cmd;
+mod bench_ledger;
 mod bench_log;
 mod bookie_cmd;
 mod chaos_cmd;
@@ -71,6 +72,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Ledgers: add-entry throughput and latency against the fsync floor, and recovery time.
+    Ledger(bench_ledger::Args),
     /// Durable append throughput of the transaction log next to the disk's raw fdatasync rate.
     Log(bench_log::Args),
     /// Drive a ZooKeeper-protocol ensemble (Quorum or Apache ZooKeeper) with a workload.
@@ -88,6 +91,7 @@ fn main() {
         Command::Sim(_) => "error",
         // Proposers print their decision on stdout; the client's reconnection chatter is noise.
         Command::Consensus(_) | Command::Ledger(_) => "warn",
+        Command::Bench(BenchCommand::Ledger(_)) => "warn",
         _ => "info",
     };
     tracing_subscriber::fmt()
@@ -107,6 +111,7 @@ fn main() {
         Command::Trace(command) => trace_cmd::run(command),
         Command::Ledger(args) => ledger_cmd::run(args),
         Command::Bench(BenchCommand::Log(args)) => bench_log::run(args),
+        Command::Bench(BenchCommand::Ledger(args)) => bench_ledger::run(args),
         Command::Bench(BenchCommand::Run(args)) => bench_cmd::run(args),
         Command::Bench(BenchCommand::Baseline(args)) => bench_cmd::baseline(args),
         Command::Bench(BenchCommand::Chart(args)) => bench_cmd::chart(args),
