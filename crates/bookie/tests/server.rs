@@ -324,9 +324,18 @@ async fn a_client_that_never_reads_costs_bounded_memory() {
         }
         hostile
     });
-    // The hostile client's writes stall or fail; either way the bookie's queue stays bounded.
-    let _ = tokio::time::timeout(Duration::from_secs(3), sending).await;
+    // Its 64 requests in flight ask for 1 MiB of replies, more than its budget: once the socket
+    // buffers are full the bookie closes it, and its queued replies stayed within the budget.
+    let _ = tokio::time::timeout(Duration::from_secs(5), sending).await;
     let stats = server.stats();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while stats.connections.load(Ordering::Relaxed) > 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the hostile connection is still open"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let peak = stats.out_bytes_peak.load(Ordering::Relaxed);
     assert!(
         peak <= budget,
@@ -344,5 +353,63 @@ async fn a_client_that_never_reads_costs_bounded_memory() {
         }])
         .await;
     assert!(matches!(answers[&9], Response::Entry { .. }));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_within_its_budget_is_paused_not_closed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = config(tmp.path());
+    cfg.limits.connection_outbound_bytes = 256 << 10;
+    cfg.limits.connection_inflight_requests = 4;
+    cfg.fsync = false;
+    let server = BookieServer::start(cfg).await.unwrap();
+    let mut client = Client::connect(server.local_addr()).await;
+    let big = Request::Add {
+        tag: 0,
+        ledger: 1,
+        entry: 0,
+        lac: None,
+        payload: vec![7; 16 << 10],
+        recovery: false,
+    };
+    client.call_all(&[big]).await;
+    // 4 × 16 KiB in flight fit in the budget: the bookie stops reading instead of closing, and
+    // once the client reads again every answer arrives.
+    let reads: Vec<Request> = (1..=2000)
+        .map(|tag| Request::Read {
+            tag,
+            ledger: 1,
+            entry: 0,
+            fence: false,
+        })
+        .collect();
+    let mut frames = Vec::new();
+    for r in &reads {
+        wire::encode_request(&mut frames, r);
+    }
+    let (mut rd, mut wr) = client.stream.into_split();
+    let sender = tokio::spawn(async move { wr.write_all(&frames).await.map(|()| wr) });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let stats = server.stats();
+    assert!(stats.out_bytes_peak.load(Ordering::Relaxed) <= 256 << 10);
+    assert_eq!(
+        stats.connections.load(Ordering::Relaxed),
+        1,
+        "paused, not closed"
+    );
+    let mut answered = 0;
+    while answered < reads.len() {
+        let body = wire::read_frame(&mut rd, wire::DEFAULT_MAX_FRAME_BYTES)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(
+            wire::decode_response(&body).unwrap(),
+            Response::Entry { .. }
+        ));
+        answered += 1;
+    }
+    let _wr = sender.await.unwrap().unwrap();
     server.shutdown().await;
 }

@@ -68,6 +68,7 @@ impl BookieServer {
     /// Opens and recovers the store, binds the port, and starts serving (and registering, if
     /// `config.quorum` is set). Fails if the store is damaged or the port is taken.
     pub async fn start(config: Config) -> Result<BookieServer, String> {
+        config.validate()?;
         let dir = config.data_dir.clone();
         let store_opts = config.store_options();
         let Opened { store, journal } =
