@@ -80,7 +80,11 @@ fn add(tag: u64, ledger: u64, entry: u64) -> Request {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipelined_requests_are_answered_by_tag_and_survive_a_restart() {
     let tmp = tempfile::tempdir().unwrap();
-    let server = BookieServer::start(config(tmp.path())).await.unwrap();
+    // Checkpoints every few KiB of journal, so the restart below recovers from a checkpoint, a
+    // purged journal and a replayed tail.
+    let mut cfg = config(tmp.path());
+    cfg.limits.checkpoint_journal_bytes = 2048;
+    let server = BookieServer::start(cfg).await.unwrap();
     let mut client = Client::connect(server.local_addr()).await;
 
     // 300 adds over three ledgers, with reads of earlier entries and a fence of ledger 3 half
@@ -168,6 +172,7 @@ async fn pipelined_requests_are_answered_by_tag_and_survive_a_restart() {
     );
     eprintln!("group commit: {records} records in {syncs} syncs");
     assert!(syncs < records, "pipelined records share syncs");
+    assert!(stats.checkpoints.load(Ordering::Relaxed) > 0);
 
     server.shutdown().await;
     let server = BookieServer::start(config(tmp.path())).await.unwrap();
