@@ -1,0 +1,204 @@
+//! `quorum bookie` as a real process next to a real Quorum server: it registers its ephemeral
+//! znode, keeps acknowledged entries and fences across a SIGKILL, and registers again after the
+//! restart once the killed process's session has expired.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bookie::ledger::{Refusal, Request, Response};
+use bookie::wire;
+use client::zk;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+const QUORUM: &str = env!("CARGO_BIN_EXE_quorum");
+
+/// A `quorum bookie` process, killed (SIGKILL) when dropped.
+struct BookieProcess(Child);
+
+impl BookieProcess {
+    fn start(
+        id: u32,
+        data: &std::path::Path,
+        port: u16,
+        quorum: &str,
+        log: &std::path::Path,
+    ) -> Self {
+        let log = std::fs::File::create(log).unwrap();
+        let child = Command::new(QUORUM)
+            .args(["bookie", "--id", &id.to_string(), "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data")
+            .arg(data)
+            .args(["--quorum", quorum])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start quorum bookie");
+        BookieProcess(child)
+    }
+}
+
+impl Drop for BookieProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until /ledgers/bookies/<id> holds `address` under a session other than `not_owner`;
+/// returns the owning session.
+async fn registered(zk: &zk::Client, id: u32, address: &str, not_owner: i64) -> i64 {
+    let path = format!("/ledgers/bookies/{id}");
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        if let Ok((data, stat)) = zk.get_data(&path).await {
+            if data == address.as_bytes() && stat.ephemeral_owner != not_owner {
+                return stat.ephemeral_owner;
+            }
+        }
+        assert!(Instant::now() < deadline, "{path} not registered in time");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn connect(port: u16) -> TcpStream {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut s = loop {
+        match TcpStream::connect(("127.0.0.1", port)).await {
+            Ok(s) => break s,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(e) => panic!("bookie not listening: {e}"),
+        }
+    };
+    let mut hello = Vec::new();
+    wire::encode_hello(&mut hello, wire::PROTOCOL_VERSION);
+    s.write_all(&hello).await.unwrap();
+    let body = wire::read_frame(&mut s, 64).await.unwrap().unwrap();
+    assert_eq!(wire::decode_hello(&body), Ok(wire::PROTOCOL_VERSION));
+    s
+}
+
+async fn call(s: &mut TcpStream, requests: &[Request]) -> Vec<Response> {
+    let mut out = Vec::new();
+    for r in requests {
+        wire::encode_request(&mut out, r);
+    }
+    s.write_all(&out).await.unwrap();
+    let mut answers = Vec::new();
+    for _ in requests {
+        let body = wire::read_frame(s, 1 << 20).await.unwrap().unwrap();
+        answers.push(wire::decode_response(&body).unwrap());
+    }
+    answers.sort_by_key(|r| r.tag());
+    answers
+}
+
+fn add(tag: u64, ledger: u64, entry: u64) -> Request {
+    Request::Add {
+        tag,
+        ledger,
+        entry,
+        lac: entry.checked_sub(1),
+        payload: format!("{ledger}/{entry}").into_bytes(),
+        recovery: false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bookie_registers_and_keeps_entries_and_fences_across_a_sigkill() {
+    let mut ens = launch::EnsembleSpec::new(1, QUORUM)
+        .tick_ms(500)
+        .write()
+        .expect("write the server's folder");
+    ens.start(1).expect("start quorum server");
+    ens.wait_serving(1, Duration::from_secs(15))
+        .expect("server serving");
+    let quorum = ens.address(1);
+    let zk = client::connect(&quorum, Duration::from_secs(10))
+        .await
+        .unwrap();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("bookie");
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    let log = tmp.path().join("bookie.log");
+    let bookie = BookieProcess::start(4, &data, port, &quorum, &log);
+    let first_owner = registered(&zk, 4, &address, 0).await;
+
+    let mut s = connect(port).await;
+    let mut requests: Vec<Request> = (0..50).map(|e| add(e, 1, e)).collect();
+    requests.push(Request::ReadLac {
+        tag: 50,
+        ledger: 2,
+        fence: true,
+    });
+    let answers = call(&mut s, &requests).await;
+    for (e, a) in answers[..50].iter().enumerate() {
+        assert_eq!(
+            a,
+            &Response::Added {
+                tag: e as u64,
+                ledger: 1,
+                entry: e as u64
+            }
+        );
+    }
+    // A fencing LAC read of a ledger the bookie never saw: the fence is stored, nothing else.
+    assert_eq!(
+        answers[50],
+        Response::Lac {
+            tag: 50,
+            ledger: 2,
+            lac: None,
+            last_entry: None
+        }
+    );
+
+    // SIGKILL: no flush, no goodbye. Everything acknowledged must be back after the restart.
+    drop(bookie);
+    let _bookie = BookieProcess::start(4, &data, port, &quorum, &log);
+    let mut s = connect(port).await;
+    let mut requests: Vec<Request> = (0..50)
+        .map(|e| Request::Read {
+            tag: e,
+            ledger: 1,
+            entry: e,
+            fence: false,
+        })
+        .collect();
+    requests.push(add(50, 2, 0));
+    let answers = call(&mut s, &requests).await;
+    for (e, a) in answers[..50].iter().enumerate() {
+        assert!(
+            matches!(a, Response::Entry { payload, .. } if payload == format!("1/{e}").as_bytes()),
+            "{a:?}"
+        );
+    }
+    assert!(
+        matches!(
+            answers[50],
+            Response::Refused {
+                why: Refusal::Fenced,
+                ..
+            }
+        ),
+        "the fence on a ledger never written survived the SIGKILL: {:?}",
+        answers[50]
+    );
+    // The old session's znode goes when it expires; the new process then registers itself.
+    let second_owner = registered(&zk, 4, &address, first_owner).await;
+    assert_ne!(first_owner, second_owner);
+}
