@@ -1,6 +1,6 @@
 //! `quorum bookie` as a real process next to a real Quorum server: it registers its ephemeral
-//! znode, keeps acknowledged entries and fences across a SIGKILL, and registers again after the
-//! restart once the killed process's session has expired.
+//! znode, keeps acknowledged entries and fences across a SIGKILL, registers again after the
+//! restart once the killed process's session has expired, and after its own session expired.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -117,7 +117,7 @@ fn add(tag: u64, ledger: u64, entry: u64) -> Request {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bookie_registers_and_keeps_entries_and_fences_across_a_sigkill() {
+async fn a_bookie_registers_survives_a_sigkill_and_registers_again_after_session_expiry() {
     let mut ens = launch::EnsembleSpec::new(1, QUORUM)
         .tick_ms(500)
         .write()
@@ -169,7 +169,7 @@ async fn a_bookie_registers_and_keeps_entries_and_fences_across_a_sigkill() {
 
     // SIGKILL: no flush, no goodbye. Everything acknowledged must be back after the restart.
     drop(bookie);
-    let _bookie = BookieProcess::start(4, &data, port, &quorum, &log);
+    let bookie = BookieProcess::start(4, &data, port, &quorum, &log);
     let mut s = connect(port).await;
     let mut requests: Vec<Request> = (0..50)
         .map(|e| Request::Read {
@@ -201,4 +201,22 @@ async fn a_bookie_registers_and_keeps_entries_and_fences_across_a_sigkill() {
     // The old session's znode goes when it expires; the new process then registers itself.
     let second_owner = registered(&zk, 4, &address, first_owner).await;
     assert_ne!(first_owner, second_owner);
+
+    // Session expiry: a stopped bookie cannot heartbeat, Quorum expires its session and drops
+    // the znode; once resumed, the bookie learns of the expiry and registers again.
+    let pid = bookie.0.id() as i32;
+    // SAFETY: signals to a child process this test started and still owns.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let path = "/ledgers/bookies/4";
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while zk.check_stat(path).await.unwrap().is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the stopped bookie's session never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    let third_owner = registered(&zk, 4, &address, second_owner).await;
+    assert_ne!(third_owner, second_owner);
 }
