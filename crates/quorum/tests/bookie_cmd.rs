@@ -1,6 +1,7 @@
 //! `quorum bookie` as a real process next to a real Quorum server: it registers its ephemeral
 //! znode, keeps acknowledged entries and fences across a SIGKILL, registers again after the
-//! restart once the killed process's session has expired, and after its own session expired.
+//! restart once the killed process's session has expired, and after its own session expired;
+//! a clean stop removes the znode at once.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -226,6 +227,17 @@ async fn a_bookie_registers_survives_a_sigkill_and_registers_again_after_session
     unsafe { libc::kill(pid, libc::SIGCONT) };
     let third_owner = registered(&zk, 4, &address, second_owner).await;
     assert_ne!(third_owner, second_owner);
+
+    // SIGTERM: the bookie closes its session, so the znode goes at once, not at expiry (10 s).
+    let stopping = Instant::now();
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    while zk.check_stat(path).await.unwrap().is_some() {
+        assert!(
+            stopping.elapsed() < Duration::from_secs(5),
+            "the znode outlived a clean stop"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// SIGKILL in the middle of a pipelined burst from several connections: after the restart every
