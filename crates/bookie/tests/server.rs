@@ -426,3 +426,17 @@ async fn a_client_that_never_reads_within_its_budget_is_paused_not_closed() {
     let _wr = sender.await.unwrap().unwrap();
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn limits_that_cannot_work_are_refused_at_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = config(tmp.path());
+    cfg.limits.connection_inflight_requests = 0;
+    assert!(BookieServer::start(cfg).await.is_err());
+    let mut cfg = config(tmp.path());
+    cfg.limits.checkpoint_interval = Duration::ZERO;
+    assert!(BookieServer::start(cfg).await.is_err());
+    let mut cfg = config(tmp.path());
+    cfg.limits.max_frame_bytes = 10;
+    assert!(BookieServer::start(cfg).await.is_err());
+}

@@ -41,7 +41,8 @@ impl Config {
         }
     }
 
-    /// Checks that every bound lets the server work at all.
+    /// Checks that every bound lets the server work at all (and that none would make a
+    /// constructor panic: a zero-capacity queue, a zero-period timer).
     pub fn validate(&self) -> Result<(), String> {
         let l = &self.limits;
         let positive = [
@@ -63,6 +64,9 @@ impl Config {
         }
         if l.connection_inflight_requests > u32::MAX as usize >> 1 {
             return Err("connection_inflight_requests is too large".into());
+        }
+        if l.checkpoint_interval.is_zero() {
+            return Err("checkpoint_interval must be positive".into());
         }
         if l.max_frame_bytes <= wire::ADD_HEADER_BYTES {
             return Err(format!(
