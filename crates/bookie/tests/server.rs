@@ -440,3 +440,25 @@ async fn limits_that_cannot_work_are_refused_at_start() {
     cfg.limits.max_frame_bytes = 10;
     assert!(BookieServer::start(cfg).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_limit_are_closed_and_a_freed_slot_is_reused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = config(tmp.path());
+    cfg.limits.max_connections = 2;
+    let server = BookieServer::start(cfg).await.unwrap();
+    let first = Client::connect(server.local_addr()).await;
+    let _second = Client::connect(server.local_addr()).await;
+    let mut third = TcpStream::connect(server.local_addr()).await.unwrap();
+    expect_closed(&mut third, Duration::from_secs(5)).await;
+    drop(first);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while server.stats().connections.load(Ordering::Relaxed) > 1 {
+        assert!(tokio::time::Instant::now() < deadline, "slot not freed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut fourth = Client::connect(server.local_addr()).await;
+    let answers = fourth.call_all(&[add(1, 1, 0)]).await;
+    assert!(matches!(answers[&1], Response::Added { .. }));
+    server.shutdown().await;
+}
