@@ -9,3 +9,7 @@ pub mod register;
 pub mod server;
 pub mod store;
 pub mod wire;
+
+/// The protocol crate whose messages and rules this server carries, re-exported so that users
+/// of the codec name one version of it.
+pub use ledger;

@@ -9,11 +9,14 @@
 use std::time::Duration;
 
 use client::zk;
+use tokio::sync::watch;
 
 /// Parent of the bookie znodes.
 pub const BOOKIES_PATH: &str = "/ledgers/bookies";
 /// Wait between attempts after a failure.
 const RETRY_DELAY: Duration = Duration::from_secs(1);
+/// How long a stopping bookie waits for its session to close.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Deadline of one connection attempt.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -22,10 +25,39 @@ pub fn bookie_path(id: u32) -> String {
     format!("{BOOKIES_PATH}/{id}")
 }
 
-/// Keeps bookie `id` registered at `quorum` with `address` until the task is dropped.
-pub async fn keep_registered(quorum: String, id: u32, address: String) {
+/// Keeps bookie `id` registered at `quorum` with `address` until `stop` turns true; then
+/// closes the session, so the znode goes at once rather than when the session expires.
+pub async fn keep_registered(
+    quorum: String,
+    id: u32,
+    address: String,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut session = None;
+    tokio::select! {
+        () = register_loop(&quorum, id, &address, &mut session) => {}
+        _ = stop.wait_for(|stop| *stop) => {}
+    }
+    if let Some((zk, mut states)) = session.take() {
+        // Dropping the last handle makes the client send CloseSession.
+        drop(zk);
+        let closed = async { while !states.changed().await.is_terminated() {} };
+        if tokio::time::timeout(CLOSE_TIMEOUT, closed).await.is_ok() {
+            tracing::info!(path = %bookie_path(id), "bookie unregistered");
+        }
+    }
+}
+
+/// Registers, waits for the session to end, and registers again, forever. The registered
+/// session is kept in `session` so that the caller can close it.
+async fn register_loop(
+    quorum: &str,
+    id: u32,
+    address: &str,
+    session: &mut Option<(zk::Client, zk::StateWatcher)>,
+) {
     loop {
-        let zk = match client::connect(&quorum, CONNECT_TIMEOUT).await {
+        let zk = match client::connect(quorum, CONNECT_TIMEOUT).await {
             Ok(zk) => zk,
             Err(e) => {
                 tracing::warn!(%quorum, error = %e, "cannot reach Quorum to register the bookie; retrying");
@@ -33,13 +65,15 @@ pub async fn keep_registered(quorum: String, id: u32, address: String) {
                 continue;
             }
         };
-        if let Err(e) = register(&zk, id, &address).await {
+        let states = zk.state_watcher();
+        let (zk, states) = session.insert((zk, states));
+        if let Err(e) = register(zk, id, address).await {
             tracing::warn!(error = %e, "bookie registration failed; retrying");
+            *session = None;
             tokio::time::sleep(RETRY_DELAY).await;
             continue;
         }
         tracing::info!(path = %bookie_path(id), %address, session = %zk.session_id(), "bookie registered");
-        let mut states = zk.state_watcher();
         loop {
             let state = states.changed().await;
             if state.is_terminated() {
@@ -47,6 +81,7 @@ pub async fn keep_registered(quorum: String, id: u32, address: String) {
                 break;
             }
         }
+        *session = None;
     }
 }
 

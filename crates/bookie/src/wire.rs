@@ -22,6 +22,8 @@ pub const LENGTH_BYTES: usize = 4;
 /// Bytes an add request spends besides its payload (kind, tag, ledger, entry, LAC, recovery,
 /// payload length); a frame cap of `max entry + ADD_HEADER_BYTES` admits every allowed entry.
 pub const ADD_HEADER_BYTES: u32 = 1 + 8 + 8 + 8 + 9 + 1 + 4;
+/// What a frame's buffer starts with before it grows with the bytes that arrive.
+const FIRST_READ_BYTES: usize = 64 << 10;
 /// Default cap on a frame body after the hello: an 8 MiB entry and its header.
 pub const DEFAULT_MAX_FRAME_BYTES: u32 = (8 << 20) + 64;
 
@@ -287,15 +289,24 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
             WireError::TooLong { len, cap },
         ));
     }
-    // Grow with what arrives rather than allocate the announced length at once: a client that
-    // announces a large frame and sends it slowly holds only what it sent.
-    let mut body = Vec::with_capacity((len as usize).min(64 << 10));
-    (&mut *reader)
-        .take(u64::from(len))
-        .read_to_end(&mut body)
-        .await?;
-    if body.len() != len as usize {
-        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    // Grow with what arrives rather than allocate the announced length at once, so a client
+    // that announces a large frame and sends it slowly holds about what it sent; and grow
+    // exactly, doubling but never past the frame's length, so no frame costs more than its cap.
+    let len = len as usize;
+    let mut body: Vec<u8> = Vec::new();
+    while body.len() < len {
+        if body.len() == body.capacity() {
+            let target = (body.capacity() * 2).clamp(FIRST_READ_BYTES.min(len), len);
+            body.reserve_exact(target - body.len());
+        }
+        let start = body.len();
+        let end = body.capacity().min(len);
+        body.resize(end, 0);
+        let n = reader.read(&mut body[start..]).await?;
+        body.truncate(start + n);
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
     }
     Ok(Some(body))
 }

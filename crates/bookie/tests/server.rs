@@ -80,7 +80,11 @@ fn add(tag: u64, ledger: u64, entry: u64) -> Request {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipelined_requests_are_answered_by_tag_and_survive_a_restart() {
     let tmp = tempfile::tempdir().unwrap();
-    let server = BookieServer::start(config(tmp.path())).await.unwrap();
+    // Checkpoints every few KiB of journal, so the restart below recovers from a checkpoint, a
+    // purged journal and a replayed tail.
+    let mut cfg = config(tmp.path());
+    cfg.limits.checkpoint_journal_bytes = 2048;
+    let server = BookieServer::start(cfg).await.unwrap();
     let mut client = Client::connect(server.local_addr()).await;
 
     // 300 adds over three ledgers, with reads of earlier entries and a fence of ledger 3 half
@@ -168,6 +172,15 @@ async fn pipelined_requests_are_answered_by_tag_and_survive_a_restart() {
     );
     eprintln!("group commit: {records} records in {syncs} syncs");
     assert!(syncs < records, "pipelined records share syncs");
+    // Checkpoints run on their own thread; the first was started early in the burst.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while stats.checkpoints.load(Ordering::Relaxed) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint finished"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     server.shutdown().await;
     let server = BookieServer::start(config(tmp.path())).await.unwrap();
@@ -324,9 +337,18 @@ async fn a_client_that_never_reads_costs_bounded_memory() {
         }
         hostile
     });
-    // The hostile client's writes stall or fail; either way the bookie's queue stays bounded.
-    let _ = tokio::time::timeout(Duration::from_secs(3), sending).await;
+    // Its 64 requests in flight ask for 1 MiB of replies, more than its budget: once the socket
+    // buffers are full the bookie closes it, and its queued replies stayed within the budget.
+    let _ = tokio::time::timeout(Duration::from_secs(5), sending).await;
     let stats = server.stats();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while stats.connections.load(Ordering::Relaxed) > 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the hostile connection is still open"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let peak = stats.out_bytes_peak.load(Ordering::Relaxed);
     assert!(
         peak <= budget,
@@ -344,5 +366,99 @@ async fn a_client_that_never_reads_costs_bounded_memory() {
         }])
         .await;
     assert!(matches!(answers[&9], Response::Entry { .. }));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_within_its_budget_is_paused_not_closed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = config(tmp.path());
+    cfg.limits.connection_outbound_bytes = 256 << 10;
+    cfg.limits.connection_inflight_requests = 4;
+    cfg.fsync = false;
+    let server = BookieServer::start(cfg).await.unwrap();
+    let mut client = Client::connect(server.local_addr()).await;
+    let big = Request::Add {
+        tag: 0,
+        ledger: 1,
+        entry: 0,
+        lac: None,
+        payload: vec![7; 16 << 10],
+        recovery: false,
+    };
+    client.call_all(&[big]).await;
+    // 4 × 16 KiB in flight fit in the budget: the bookie stops reading instead of closing, and
+    // once the client reads again every answer arrives.
+    let reads: Vec<Request> = (1..=2000)
+        .map(|tag| Request::Read {
+            tag,
+            ledger: 1,
+            entry: 0,
+            fence: false,
+        })
+        .collect();
+    let mut frames = Vec::new();
+    for r in &reads {
+        wire::encode_request(&mut frames, r);
+    }
+    let (mut rd, mut wr) = client.stream.into_split();
+    let sender = tokio::spawn(async move { wr.write_all(&frames).await.map(|()| wr) });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let stats = server.stats();
+    assert!(stats.out_bytes_peak.load(Ordering::Relaxed) <= 256 << 10);
+    assert_eq!(
+        stats.connections.load(Ordering::Relaxed),
+        1,
+        "paused, not closed"
+    );
+    let mut answered = 0;
+    while answered < reads.len() {
+        let body = wire::read_frame(&mut rd, wire::DEFAULT_MAX_FRAME_BYTES)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(
+            wire::decode_response(&body).unwrap(),
+            Response::Entry { .. }
+        ));
+        answered += 1;
+    }
+    let _wr = sender.await.unwrap().unwrap();
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn limits_that_cannot_work_are_refused_at_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = config(tmp.path());
+    cfg.limits.connection_inflight_requests = 0;
+    assert!(BookieServer::start(cfg).await.is_err());
+    let mut cfg = config(tmp.path());
+    cfg.limits.checkpoint_interval = Duration::ZERO;
+    assert!(BookieServer::start(cfg).await.is_err());
+    let mut cfg = config(tmp.path());
+    cfg.limits.max_frame_bytes = 10;
+    assert!(BookieServer::start(cfg).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_limit_are_closed_and_a_freed_slot_is_reused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = config(tmp.path());
+    cfg.limits.max_connections = 2;
+    let server = BookieServer::start(cfg).await.unwrap();
+    let first = Client::connect(server.local_addr()).await;
+    let _second = Client::connect(server.local_addr()).await;
+    let mut third = TcpStream::connect(server.local_addr()).await.unwrap();
+    expect_closed(&mut third, Duration::from_secs(5)).await;
+    drop(first);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while server.stats().connections.load(Ordering::Relaxed) > 1 {
+        assert!(tokio::time::Instant::now() < deadline, "slot not freed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut fourth = Client::connect(server.local_addr()).await;
+    let answers = fourth.call_all(&[add(1, 1, 0)]).await;
+    assert!(matches!(answers[&1], Response::Added { .. }));
     server.shutdown().await;
 }

@@ -70,14 +70,29 @@ pub fn run(args: Args) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(async {
-        let server = BookieServer::start(config).await?;
+        let mut server = BookieServer::start(config).await?;
         println!("bookie {} listening on {}", args.id, server.local_addr());
-        tokio::select! {
+        let result = tokio::select! {
             result = server.wait() => result.map_err(|e| format!("bookie stopped: {e}")),
-            _ = tokio::signal::ctrl_c() => {
-                tracing::info!("interrupted; stopping the bookie");
+            signal = stop_signal() => {
+                tracing::info!(signal, "stopping the bookie");
                 Ok(())
             }
-        }
+        };
+        server.shutdown().await;
+        result
     })
+}
+
+/// SIGINT or SIGTERM.
+async fn stop_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return "SIGINT";
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
 }

@@ -41,6 +41,42 @@ impl Config {
         }
     }
 
+    /// Checks that every bound lets the server work at all (and that none would make a
+    /// constructor panic: a zero-capacity queue, a zero-period timer).
+    pub fn validate(&self) -> Result<(), String> {
+        let l = &self.limits;
+        let positive = [
+            ("max_connections", l.max_connections),
+            (
+                "connection_inflight_requests",
+                l.connection_inflight_requests,
+            ),
+            ("connection_outbound_bytes", l.connection_outbound_bytes),
+            ("core_queue_requests", l.core_queue_requests),
+            ("journal_inflight_bytes", l.journal_inflight_bytes),
+            ("max_ledgers", l.bookie.max_ledgers),
+            ("max_held_replies", l.bookie.max_held_replies),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        if l.connection_inflight_requests > u32::MAX as usize >> 1 {
+            return Err("connection_inflight_requests is too large".into());
+        }
+        if l.checkpoint_interval.is_zero() {
+            return Err("checkpoint_interval must be positive".into());
+        }
+        if l.max_frame_bytes <= wire::ADD_HEADER_BYTES {
+            return Err(format!(
+                "max_frame_bytes must exceed {} (an add's header)",
+                wire::ADD_HEADER_BYTES
+            ));
+        }
+        Ok(())
+    }
+
     /// The store options these limits imply: an entry is as large as a frame allows.
     pub fn store_options(&self) -> StoreOptions {
         StoreOptions {

@@ -14,7 +14,9 @@ use std::time::Instant;
 
 use ledger::bookie::{Action, Bookie};
 use ledger::{Request, Response};
-use tokio::sync::mpsc;
+use std::thread::JoinHandle;
+
+use tokio::sync::{mpsc, oneshot};
 
 use super::config::Limits;
 use super::conn::ConnHandle;
@@ -33,6 +35,9 @@ pub enum CoreMsg {
     Closed { id: ConnId },
 }
 
+/// Where a checkpoint thread reports the record number it made durable.
+type CheckpointResult = oneshot::Receiver<Result<u64, String>>;
+
 pub struct Core {
     pub bookie: Bookie<ConnId>,
     pub store: Store,
@@ -45,6 +50,18 @@ pub struct Core {
     unsynced_bytes: usize,
     journal_bytes_since_checkpoint: u64,
     last_checkpoint: Instant,
+    /// The checkpoint being made durable on its own thread, if any, and where it reports.
+    checkpointing: Option<(JoinHandle<()>, CheckpointResult)>,
+}
+
+impl Drop for Core {
+    /// Waits for a running checkpoint: it writes into the store's directory, and the store's
+    /// lock (released with this task) must not let another bookie in before it is done.
+    fn drop(&mut self) {
+        if let Some((thread, _)) = self.checkpointing.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl Core {
@@ -66,6 +83,7 @@ impl Core {
             unsynced_bytes: 0,
             journal_bytes_since_checkpoint: 0,
             last_checkpoint: Instant::now(),
+            checkpointing: None,
         }
     }
 
@@ -108,6 +126,17 @@ impl Core {
                         self.execute(actions)?;
                     }
                 },
+                done = async { (&mut self.checkpointing.as_mut().expect("guarded").1).await },
+                    if self.checkpointing.is_some() =>
+                {
+                    if let Some((thread, _)) = self.checkpointing.take() {
+                        let _ = thread.join();
+                    }
+                    let seq = done.map_err(|_| "the checkpoint thread stopped".to_string())??;
+                    self.store.checkpoint_done(seq);
+                    self.journal.purge_through(seq)?;
+                    self.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
+                }
                 _ = tick.tick() => self.maybe_checkpoint(false)?,
             }
             self.maybe_checkpoint(true)?;
@@ -181,16 +210,22 @@ impl Core {
         let time_due = !eager
             && self.journal_bytes_since_checkpoint > 0
             && self.last_checkpoint.elapsed() >= self.limits.checkpoint_interval;
-        if !(bytes_due || time_due) {
+        if !(bytes_due || time_due) || self.checkpointing.is_some() {
             return Ok(());
         }
-        // Blocking file IO on the core task: a checkpoint is one fdatasync of the entry log
-        // and one small atomic file write, rare next to the journal's syncs.
-        let seq = self.store.checkpoint()?;
-        self.journal.purge_through(seq)?;
+        // The entry log's fsync can take a while after many megabytes: it runs on its own
+        // thread while this task goes on serving; the journal is purged once it is durable.
+        let job = self.store.begin_checkpoint()?;
+        let (tx, rx) = oneshot::channel();
+        let thread = std::thread::Builder::new()
+            .name("bookie-checkpoint".into())
+            .spawn(move || {
+                let _ = tx.send(job.run());
+            })
+            .map_err(|e| format!("cannot start a checkpoint thread: {e}"))?;
+        self.checkpointing = Some((thread, rx));
         self.journal_bytes_since_checkpoint = 0;
         self.last_checkpoint = Instant::now();
-        self.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 }

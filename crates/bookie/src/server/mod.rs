@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use ledger::bookie::Bookie;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 
 pub use config::{Config, Limits};
@@ -59,15 +59,18 @@ impl Stats {
 pub struct BookieServer {
     addr: SocketAddr,
     stats: Arc<Stats>,
-    core: JoinHandle<Result<(), String>>,
+    /// `None` once awaited.
+    core: Option<JoinHandle<Result<(), String>>>,
     accept: JoinHandle<()>,
     registration: Option<JoinHandle<()>>,
+    stop_registration: watch::Sender<bool>,
 }
 
 impl BookieServer {
     /// Opens and recovers the store, binds the port, and starts serving (and registering, if
     /// `config.quorum` is set). Fails if the store is damaged or the port is taken.
     pub async fn start(config: Config) -> Result<BookieServer, String> {
+        config.validate()?;
         let dir = config.data_dir.clone();
         let store_opts = config.store_options();
         let Opened { store, journal } =
@@ -88,19 +91,21 @@ impl BookieServer {
         let core = core::Core::new(bookie, store, journal, config.limits, stats.clone());
         let core = tokio::spawn(core.run(rx));
         let accept = tokio::spawn(accept_loop(listener, tx, config.limits, stats.clone()));
+        let (stop_registration, stop) = watch::channel(false);
         let registration = config.quorum.clone().map(|quorum| {
             let advertise = config.advertise.clone().unwrap_or_else(|| addr.to_string());
             tokio::spawn(crate::register::keep_registered(
-                quorum, config.id, advertise,
+                quorum, config.id, advertise, stop,
             ))
         });
         tracing::info!(id = config.id, %addr, fsync = config.fsync, "bookie serving");
         Ok(BookieServer {
             addr,
             stats,
-            core,
             accept,
+            core: Some(core),
             registration,
+            stop_registration,
         })
     }
 
@@ -114,38 +119,50 @@ impl BookieServer {
         &self.stats
     }
 
-    /// Runs until the store fails (the only way a bookie stops on its own).
-    pub async fn wait(mut self) -> Result<(), String> {
-        let result = (&mut self.core)
-            .await
-            .unwrap_or_else(|e| Err(format!("core task ended: {e}")));
-        self.stop().await;
-        result
+    /// Runs until the store fails (the only way a bookie stops on its own). Call
+    /// [`BookieServer::shutdown`] afterwards (or instead, to stop it).
+    pub async fn wait(&mut self) -> Result<(), String> {
+        match self.core.as_mut() {
+            None => Ok(()),
+            Some(core) => {
+                let result = core
+                    .await
+                    .unwrap_or_else(|e| Err(format!("core task ended: {e}")));
+                self.core = None;
+                result
+            }
+        }
     }
 
     /// Stops everything at once, as a crash would for the network side: connections are cut,
     /// queued replies dropped. The journal thread finishes the records it was handed and
-    /// exits; only what was acknowledged is promised durable either way.
+    /// exits; only what was acknowledged is promised durable either way. The Quorum session is
+    /// closed so the registration goes at once.
     pub async fn shutdown(mut self) {
-        self.stop().await;
-    }
-
-    async fn stop(&mut self) {
         self.accept.abort();
-        self.core.abort();
-        if let Some(r) = self.registration.take() {
-            r.abort();
-            let _ = r.await;
+        if let Some(core) = self.core.take() {
+            core.abort();
+            let _ = core.await;
         }
         let _ = (&mut self.accept).await;
-        let _ = (&mut self.core).await;
+        let _ = self.stop_registration.send(true);
+        if let Some(mut r) = self.registration.take() {
+            if tokio::time::timeout(Duration::from_secs(5), &mut r)
+                .await
+                .is_err()
+            {
+                r.abort();
+            }
+        }
     }
 }
 
 impl Drop for BookieServer {
     fn drop(&mut self) {
         self.accept.abort();
-        self.core.abort();
+        if let Some(core) = &self.core {
+            core.abort();
+        }
         if let Some(r) = &self.registration {
             r.abort();
         }

@@ -42,6 +42,21 @@ pub struct Location {
 /// A decoded entry record.
 pub type StoredEntry = (LedgerId, EntryId, Option<EntryId>, Vec<u8>);
 
+/// Makes the entry log's written bytes durable.
+#[derive(Debug)]
+pub struct Syncer {
+    file: File,
+    path: PathBuf,
+}
+
+impl Syncer {
+    pub fn sync(&self) -> Result<(), String> {
+        self.file
+            .sync_data()
+            .map_err(|e| format!("fdatasync {}: {e}", self.path.display()))
+    }
+}
+
 /// The open entry log.
 #[derive(Debug)]
 pub struct EntryLog {
@@ -225,11 +240,24 @@ impl EntryLog {
 
     /// Writes out and fdatasyncs: every record so far is durable. Returns the length.
     pub fn sync(&mut self) -> Result<u64, String> {
+        let (syncer, len) = self.prepare_sync()?;
+        syncer.sync()?;
+        Ok(len)
+    }
+
+    /// Writes out every record and returns a handle that fdatasyncs them (on another thread if
+    /// wished: appends may continue meanwhile, past the returned length), and that length.
+    pub fn prepare_sync(&mut self) -> Result<(Syncer, u64), String> {
         self.write_out()?;
-        self.file
-            .sync_data()
-            .map_err(|e| format!("fdatasync {}: {e}", self.path.display()))?;
-        Ok(self.flushed)
+        let file = self
+            .file
+            .try_clone()
+            .map_err(|e| format!("duplicate {}: {e}", self.path.display()))?;
+        let syncer = Syncer {
+            file,
+            path: self.path.clone(),
+        };
+        Ok((syncer, self.flushed))
     }
 
     /// Reads and verifies the record at `at`, which must be for (`ledger`, `entry`).

@@ -210,16 +210,32 @@ impl Store {
     /// Makes the entry log and the facts durable up to the last applied record and returns
     /// its number: journal records up to it may then be purged.
     pub fn checkpoint(&mut self) -> Result<u64, String> {
-        let entry_log_len = self.entry_log.sync()?;
-        let ckpt = Checkpoint {
-            seq: self.applied_seq,
-            entry_log_len,
-            facts: self.facts.iter().map(|(l, f)| (*l, *f)).collect(),
-        };
-        ckpt.store(&self.dir)?;
-        self.checkpoint_seq = ckpt.seq;
-        tracing::debug!(seq = ckpt.seq, entry_log_len, "checkpoint");
-        Ok(ckpt.seq)
+        let job = self.begin_checkpoint()?;
+        let seq = job.run()?;
+        self.checkpoint_done(seq);
+        Ok(seq)
+    }
+
+    /// The part of a checkpoint that must run on the store's owner: writes out the entry log
+    /// and takes the facts as of the last applied record. The returned job does the slow part
+    /// (the fsyncs) anywhere, while the store goes on applying records; report its success
+    /// with [`Store::checkpoint_done`].
+    pub fn begin_checkpoint(&mut self) -> Result<CheckpointJob, String> {
+        let (syncer, entry_log_len) = self.entry_log.prepare_sync()?;
+        Ok(CheckpointJob {
+            syncer,
+            dir: self.dir.clone(),
+            checkpoint: Checkpoint {
+                seq: self.applied_seq,
+                entry_log_len,
+                facts: self.facts.iter().map(|(l, f)| (*l, *f)).collect(),
+            },
+        })
+    }
+
+    /// A checkpoint job finished: its record number is the new checkpoint.
+    pub fn checkpoint_done(&mut self, seq: u64) {
+        self.checkpoint_seq = self.checkpoint_seq.max(seq);
     }
 
     /// Every ledger's facts (for `Bookie::restore`).
@@ -240,6 +256,29 @@ impl Store {
     /// Number of entries indexed.
     pub fn entry_count(&self) -> usize {
         self.index.len()
+    }
+}
+
+/// The slow part of a checkpoint: fsync the entry log up to the length taken, then replace the
+/// checkpoint file. Runs off the core task so reads and adds go on meanwhile.
+#[derive(Debug)]
+pub struct CheckpointJob {
+    syncer: entry_log::Syncer,
+    dir: PathBuf,
+    checkpoint: Checkpoint,
+}
+
+impl CheckpointJob {
+    /// Returns the record number the checkpoint covers.
+    pub fn run(self) -> Result<u64, String> {
+        self.syncer.sync()?;
+        self.checkpoint.store(&self.dir)?;
+        tracing::debug!(
+            seq = self.checkpoint.seq,
+            entry_log_len = self.checkpoint.entry_log_len,
+            "checkpoint"
+        );
+        Ok(self.checkpoint.seq)
     }
 }
 

@@ -251,3 +251,55 @@ fn a_second_open_of_one_directory_is_refused() {
     drop(first);
     Store::open(tmp.path(), OPTS).unwrap();
 }
+
+#[test]
+fn checkpoints_purge_the_journal_and_recovery_still_finds_everything() {
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = StoreOptions {
+        max_entry_bytes: 256,
+        journal_segment_bytes: 2048,
+    };
+    let rs: Vec<Record> = (0..200u64)
+        .map(|i| Record::Entry {
+            ledger: 4,
+            entry: i,
+            lac: i.checked_sub(1),
+            payload: vec![i as u8; 100],
+        })
+        .collect();
+    let segments = |dir: &Path| fs::read_dir(dir.join(JOURNAL_DIR)).unwrap().count();
+    let mut most = 0;
+    {
+        let Opened { mut store, journal } = Store::open(tmp.path(), opts).unwrap();
+        let mut j = Journal::start(journal, 0, true).unwrap();
+        let fence = Record::Fence { ledger: 4 };
+        for (i, r) in rs.iter().chain([&fence]).enumerate() {
+            let seq = i as u64 + 1;
+            store.apply(seq, r).unwrap();
+            let mut b = Vec::new();
+            journal_record::encode(&mut b, r);
+            j.append(seq, b).unwrap();
+            if seq == 150 {
+                // Wait for the journal to hold everything so far, so the segments are there.
+                let state = j.state();
+                while state.borrow().durable_seq < 150 {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                most = segments(tmp.path());
+                let upto = store.checkpoint().unwrap();
+                assert_eq!(upto, 150);
+                j.purge_through(upto).unwrap();
+            }
+        }
+        j.close();
+    }
+    assert!(most > 5, "{most} segments");
+    assert!(segments(tmp.path()) < most, "purged after the checkpoint");
+    let Opened { store, .. } = Store::open(tmp.path(), opts).unwrap();
+    assert_eq!(store.last_seq(), 201);
+    assert!(store.facts.get(&4).unwrap().fenced);
+    for i in 0..200u64 {
+        let (lac, payload) = store.read_entry(4, i).unwrap().unwrap();
+        assert_eq!((lac, payload), (i.checked_sub(1), vec![i as u8; 100]));
+    }
+}

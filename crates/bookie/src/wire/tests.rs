@@ -185,3 +185,27 @@ async fn a_frame_over_the_cap_is_refused_before_reading_its_body() {
     let mut cut: &[u8] = &[0, 0];
     assert!(read_frame(&mut cut, 64).await.is_err());
 }
+
+#[tokio::test]
+async fn frames_of_every_size_arrive_whole_in_small_pieces_and_never_overallocate() {
+    for len in [0usize, 1, 100, 64 << 10, (64 << 10) + 1, 300_001] {
+        let body: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let mut framed = (len as u32).to_be_bytes().to_vec();
+        framed.extend_from_slice(&body);
+        let (mut tx, mut rx) = tokio::io::duplex(1000);
+        let writer = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            tx.write_all(&framed).await.unwrap();
+        });
+        let got = read_frame(&mut rx, 1 << 20).await.unwrap().unwrap();
+        writer.await.unwrap();
+        assert_eq!(got, body);
+        assert!(
+            got.capacity() <= len.max(1),
+            "{len}: capacity {}",
+            got.capacity()
+        );
+    }
+    let mut cut: &[u8] = &[0, 0, 0, 9, 1, 2];
+    assert!(read_frame(&mut cut, 64).await.is_err());
+}
