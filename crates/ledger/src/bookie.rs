@@ -77,6 +77,9 @@ pub struct BookieLimits {
     pub max_ledgers: usize,
     /// Answers held back waiting for durability; beyond it requests are refused `TooBusy`.
     pub max_held_replies: usize,
+    /// Payload bytes of the entries in held answers (reads waiting behind writes); beyond it
+    /// requests are refused `TooBusy`, so pipelined reads of large entries cannot pile up.
+    pub max_held_bytes: usize,
 }
 
 impl Default for BookieLimits {
@@ -84,6 +87,7 @@ impl Default for BookieLimits {
         BookieLimits {
             max_ledgers: 1_000_000,
             max_held_replies: 100_000,
+            max_held_bytes: 256 << 20,
         }
     }
 }
@@ -100,6 +104,8 @@ pub struct Bookie<C> {
     /// Answers waiting for a record number to become durable, in issue order (so the numbers
     /// they wait for never decrease).
     held: VecDeque<(u64, C, Response)>,
+    /// Payload bytes in `held`.
+    held_bytes: usize,
 }
 
 impl<C> Bookie<C> {
@@ -116,6 +122,7 @@ impl<C> Bookie<C> {
             issued_seq: last_seq,
             durable_seq: last_seq,
             held: VecDeque::new(),
+            held_bytes: 0,
         }
     }
 
@@ -155,6 +162,7 @@ impl<C> Bookie<C> {
         let ledger = request.ledger();
         let mut actions = Vec::new();
         if self.held.len() >= self.limits.max_held_replies
+            || self.held_bytes >= self.limits.max_held_bytes
             || (!self.ledgers.contains_key(&ledger)
                 && self.ledgers.len() >= self.limits.max_ledgers)
         {
@@ -214,6 +222,7 @@ impl<C> Bookie<C> {
             .is_some_and(|(need, _, _)| *need <= self.durable_seq)
         {
             let (_, to, response) = self.held.pop_front().expect("checked non-empty");
+            self.held_bytes -= payload_bytes(&response);
             actions.push(Action::Reply { to, response });
         }
         actions
@@ -312,8 +321,17 @@ impl<C> Bookie<C> {
         if self.issued_seq <= self.durable_seq && self.held.is_empty() {
             actions.push(Action::Reply { to, response });
         } else {
+            self.held_bytes += payload_bytes(&response);
             self.held.push_back((self.issued_seq, to, response));
         }
+    }
+}
+
+/// Entry bytes an answer carries.
+fn payload_bytes(response: &Response) -> usize {
+    match response {
+        Response::Entry { payload, .. } => payload.len(),
+        _ => 0,
     }
 }
 
@@ -493,6 +511,7 @@ mod tests {
         let limits = BookieLimits {
             max_ledgers: 1,
             max_held_replies: 10,
+            max_held_bytes: 1 << 20,
         };
         let mut bookie: Bookie<u8> = Bookie::new(limits);
         bookie.handle(
@@ -523,5 +542,59 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn reads_waiting_behind_writes_are_bounded_by_their_bytes() {
+        let mut store = Mem::default();
+        let limits = BookieLimits {
+            max_ledgers: 10,
+            max_held_replies: 1000,
+            max_held_bytes: 2000,
+        };
+        let mut bookie: Bookie<u8> = Bookie::new(limits);
+        let big = |tag, entry| Request::Add {
+            tag,
+            ledger: 7,
+            entry,
+            lac: None,
+            payload: vec![0; 1500],
+            recovery: false,
+        };
+        let actions = bookie.handle(1, big(1, 0), &store);
+        let (seq, _) = apply(&mut store, &actions);
+        bookie.durable(seq);
+        // A write not yet durable holds the reads behind it.
+        let actions = bookie.handle(1, big(2, 1), &store);
+        apply(&mut store, &actions);
+        let read = |tag| Request::Read {
+            tag,
+            ledger: 7,
+            entry: 0,
+            fence: false,
+        };
+        assert!(bookie.handle(2, read(3), &store).is_empty(), "held");
+        assert!(
+            bookie.handle(2, read(4), &store).is_empty(),
+            "held: 1500 bytes so far"
+        );
+        let refused = bookie.handle(2, read(5), &store);
+        assert!(matches!(
+            &refused[0],
+            Action::Reply {
+                response: Response::Refused {
+                    why: Refusal::TooBusy,
+                    ..
+                },
+                ..
+            }
+        ));
+        assert_eq!(bookie.durable(bookie.issued_seq()).len(), 3);
+        assert_eq!(bookie.held_replies(), 0);
+        assert_eq!(
+            bookie.handle(2, read(6), &store).len(),
+            1,
+            "answered at once again"
+        );
     }
 }

@@ -56,6 +56,7 @@ impl Config {
             ("journal_inflight_bytes", l.journal_inflight_bytes),
             ("max_ledgers", l.bookie.max_ledgers),
             ("max_held_replies", l.bookie.max_held_replies),
+            ("max_held_bytes", l.bookie.max_held_bytes),
         ];
         for (name, value) in positive {
             if value == 0 {
