@@ -19,6 +19,7 @@ mod dev_cmd;
 mod server_cmd;
 mod shell_cmd;
 mod sim_cmd;
+mod sim_ledger_cmd;
 mod sim_paxos_cmd;
 mod sim_server_cmd;
 mod trace_cmd;
