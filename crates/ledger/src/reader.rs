@@ -41,7 +41,7 @@ pub enum ReaderAction {
     Missing {
         entry: EntryId,
     },
-    /// Finished: entries up to `last` (none if nothing was readable) were returned.
+    /// Finished: entries from `from` up to `last` (none if nothing was readable) were returned.
     Done {
         last: Option<EntryId>,
     },
@@ -52,6 +52,7 @@ pub enum ReaderAction {
 pub struct Reader {
     ledger: LedgerId,
     metadata: LedgerMetadata,
+    from: EntryId,
     to: EntryId,
     next: EntryId,
     /// Entries up to here may be read.
@@ -74,6 +75,7 @@ impl Reader {
     ) -> (Reader, Vec<ReaderAction>) {
         let mut reader = Reader {
             ledger,
+            from,
             to,
             next: from,
             bound: None,
@@ -223,9 +225,8 @@ impl Reader {
 
     fn finish(&mut self, out: &mut Vec<ReaderAction>) {
         self.done = true;
-        out.push(ReaderAction::Done {
-            last: self.next.checked_sub(1),
-        });
+        let last = (self.next > self.from).then(|| self.next - 1);
+        out.push(ReaderAction::Done { last });
     }
 }
 

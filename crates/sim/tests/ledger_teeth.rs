@@ -55,7 +55,7 @@ fn recovery_trusts_one_lac_is_caught() {
 
 #[test]
 fn ensemble_change_without_cas_is_caught() {
-    first_caught(Bug::EnsembleChangeWithoutCas, 2, "closed ledger complete");
+    first_caught(Bug::EnsembleChangeWithoutCas, 8, "closed ledger complete");
 }
 
 /// With *fence holds* switched off, the end-to-end invariants alone: recovery without fencing
