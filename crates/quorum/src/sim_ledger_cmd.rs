@@ -67,9 +67,10 @@ pub fn run(
     let (from, to) = parse_range(seeds.unwrap_or("0..2000"))?;
     let s = sweep(from, to, bug, 1);
     println!(
-        "{} seeds: {} events, {} messages ({} dropped), {} bookie crashes, {} cuts, {} pauses, {} appended, {} acknowledged, {} ensemble changes, {} recoveries ({} seeds fenced a writer still writing), {} closed, {} entries read",
+        "{} seeds: {} events, {} messages ({} dropped), {} bookie crashes, {} cuts, {} pauses, {} appended, {} acknowledged, {} ensemble changes, {} recoveries ({} started while another was at work, {} seeds fenced a writer still writing), {} closed, {} entries read",
         s.seeds, s.events, s.messages, s.dropped, s.crashes, s.partitions, s.pauses, s.appended,
-        s.acknowledged, s.ensemble_changes, s.recoveries, s.writer_fenced, s.closed, s.entries_read
+        s.acknowledged, s.ensemble_changes, s.recoveries, s.concurrent_recoveries, s.writer_fenced,
+        s.closed, s.entries_read
     );
     println!("{:.0} seeds/s", s.seeds_per_second());
     if let Some(failed) = s.failures.first() {

@@ -13,9 +13,10 @@ fn assert_clean(from: u64, to: u64) -> LedgerSweep {
         );
     }
     eprintln!(
-        "{} seeds in {:.1}s ({:.0} seeds/s): {} events, {} messages ({} dropped), {} bookie crashes, {} cuts, {} pauses, {} entries appended, {} acknowledged, {} ensemble changes, {} recoveries ({} seeds fenced a writer still writing), {} closed, {} entries read, longest close-and-read-back after heal {} units",
+        "{} seeds in {:.1}s ({:.0} seeds/s): {} events, {} messages ({} dropped), {} bookie crashes, {} cuts, {} pauses, {} entries appended, {} acknowledged, {} ensemble changes, {} recoveries ({} started while another was at work; {} seeds fenced a writer still writing), {} closed, {} entries read, longest close-and-read-back after heal {} units",
         s.seeds, s.seconds, s.seeds_per_second(), s.events, s.messages, s.dropped, s.crashes,
         s.partitions, s.pauses, s.appended, s.acknowledged, s.ensemble_changes, s.recoveries,
+        s.concurrent_recoveries,
         s.writer_fenced, s.closed, s.entries_read, s.done_after_heal_max
     );
     s
@@ -30,6 +31,7 @@ fn twenty_thousand_seeds() {
     );
     assert!(s.crashes > 10_000 && s.partitions > 10_000 && s.pauses > 10_000);
     assert!(s.ensemble_changes > 2_000 && s.writer_fenced > 2_000 && s.recoveries > 20_000);
+    assert!(s.concurrent_recoveries > 1_000);
 }
 
 #[test]

@@ -122,6 +122,11 @@ impl Client {
         (Client::new(Machine::Reader(reader)), outs)
     }
 
+    /// Whether the client is a recovery still at work.
+    pub fn recovering(&self) -> bool {
+        matches!(&self.machine, Machine::Recovery(r) if !r.done())
+    }
+
     /// Whether the client has nothing more to do.
     pub fn finished(&self) -> bool {
         match &self.machine {

@@ -22,6 +22,8 @@ pub struct LedgerSweep {
     pub acknowledged: u64,
     pub ensemble_changes: u64,
     pub recoveries: u64,
+    /// Recoveries started while another was still at work.
+    pub concurrent_recoveries: u64,
     /// Seeds where a recovery completed its fence while the writer was still writing.
     pub writer_fenced: u64,
     /// Seeds whose ledger was closed by a recovery or the writer.
@@ -74,6 +76,7 @@ pub fn sweep_with(
         s.acknowledged += r.acknowledged.map_or(0, |a| a + 1);
         s.ensemble_changes += r.ensemble_changes;
         s.recoveries += r.recoveries;
+        s.concurrent_recoveries += r.concurrent_recoveries;
         s.writer_fenced += u64::from(r.writer_fenced);
         s.closed += u64::from(r.closed_last.is_some());
         s.entries_read += r.entries_read;

@@ -150,6 +150,8 @@ pub struct LedgerReport {
     /// Ensemble changes the metadata store applied.
     pub ensemble_changes: u64,
     pub recoveries: u64,
+    /// Recoveries started while another was still at work.
+    pub concurrent_recoveries: u64,
     /// Recoveries that completed their fence while the writer was still writing.
     pub writer_fenced: bool,
     /// The last entry of the closed ledger (outer `None`: never closed).
@@ -689,6 +691,9 @@ impl LedgerWorld {
     fn start_recovery(&mut self) {
         let id = self.new_client_id();
         self.report.recoveries += 1;
+        if self.clients.values().any(|c| c.recovering()) {
+            self.report.concurrent_recoveries += 1;
+        }
         let (metadata, version) = self.store.clone();
         self.note(|| format!("C{id}: recovery starts from {metadata:?} v{version}"));
         let (client, outs) = Client::recovery(&self.opts, metadata, version);
