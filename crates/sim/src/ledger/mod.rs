@@ -12,6 +12,7 @@
 pub mod bookies;
 pub mod checks;
 pub mod clients;
+mod drive;
 mod faults;
 pub mod options;
 pub mod sweep;

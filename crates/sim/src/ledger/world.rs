@@ -21,7 +21,7 @@ use ledger::{BookieId, EntryId, LedgerId, LedgerMetadata, Request, Response};
 
 use super::bookies::{ClientId, SimBookie};
 use super::checks::{DurableEntries, LedgerChecker, Violation};
-use super::clients::{Client, ClientInput, Out};
+use super::clients::{Client, ClientInput};
 use super::options::LedgerOptions;
 use crate::rng::Rng;
 
@@ -181,17 +181,17 @@ pub struct LedgerWorld {
     pub(super) cut_id: u64,
     pub(super) faulty: bool,
     pub(super) healed_at: Option<u64>,
-    next_op: u64,
+    pub(super) next_op: u64,
     /// The payload of the append being handed to the writer.
-    appending: Option<Vec<u8>>,
-    final_reader: Option<ClientId>,
-    done: bool,
+    pub(super) appending: Option<Vec<u8>>,
+    pub(super) final_reader: Option<ClientId>,
+    pub(super) done: bool,
     pub(super) report: LedgerReport,
     pub(super) log: Option<Vec<(u64, String)>>,
 }
 
 /// The bookies' durable entries of the run's ledger, for the checker.
-struct Durables<'a>(&'a [SimBookie]);
+pub(super) struct Durables<'a>(pub(super) &'a [SimBookie]);
 
 impl DurableEntries for Durables<'_> {
     fn durable_payload(&self, bookie: BookieId, entry: EntryId) -> Option<&[u8]> {
@@ -262,7 +262,7 @@ impl LedgerWorld {
         }
     }
 
-    fn check(&mut self, result: Result<(), Violation>) {
+    pub(super) fn check(&mut self, result: Result<(), Violation>) {
         if let Err(v) = result {
             self.fail(v);
         }
@@ -547,173 +547,10 @@ impl LedgerWorld {
         }
     }
 
-    fn carry_out(&mut self, client: ClientId, out: Out) {
-        match out {
-            Out::Send { to, request } => {
-                let tag = request.tag();
-                let mut timeout = self.opts.timeout;
-                if let Some(c) = self.clients.get_mut(&client) {
-                    c.outstanding.insert(tag, to);
-                    timeout <<= c.backoff.get(&to).copied().unwrap_or(0).min(6);
-                }
-                self.schedule(timeout, Task::RequestTimeout { client, tag });
-                self.send(Task::ToBookie {
-                    client,
-                    bookie: to,
-                    request,
-                });
-            }
-            Out::Cas { expected, metadata } => {
-                self.next_op += 1;
-                let op = self.next_op;
-                if let Some(c) = self.clients.get_mut(&client) {
-                    c.store = Some(super::clients::StoreOp {
-                        op,
-                        rereading: false,
-                    });
-                }
-                self.send(Task::ToStore {
-                    client,
-                    op,
-                    request: StoreRequest::Cas { expected, metadata },
-                });
-                let timeout = self.opts.timeout;
-                self.schedule(timeout, Task::StoreTimeout { client, op });
-            }
-            Out::Assigned(entry) => {
-                let payload = self.appending.take().unwrap_or_default();
-                self.report.appended += 1;
-                let result = self.checker.assigned(entry, payload);
-                self.check(result);
-            }
-            Out::Acknowledged(entry) => {
-                let result = self.checker.acknowledged(entry, &Durables(&self.bookies));
-                self.check(result);
-            }
-            Out::FencingComplete => {
-                let writing = self.clients.get(&WRITER).is_some_and(|w| !w.finished());
-                self.report.writer_fenced |= writing;
-                self.checker.fencing_complete(&self.store.0);
-            }
-            Out::Closed(last) => self.closed_reported(client, last),
-            Out::Read { entry, payload } => {
-                self.report.entries_read += 1;
-                let result = self.checker.read(entry, &payload);
-                self.check(result);
-            }
-            Out::Missing(entry) => self.fail(Violation {
-                invariant: "readers find every entry",
-                detail: format!("C{client} found entry {entry} on no bookie of its write set"),
-            }),
-            Out::ReaderDone(last) => {
-                if self.final_reader == Some(client) {
-                    self.final_read(last);
-                }
-            }
-        }
-    }
-
-    /// A client reported the ledger closed with `last`: it must be what the store holds.
-    fn closed_reported(&mut self, client: ClientId, last: Option<EntryId>) {
-        let stored = self.checker.closed_last();
-        if stored != Some(last) {
-            self.fail(Violation {
-                invariant: "everyone agrees on the close",
-                detail: format!(
-                    "C{client} reports the ledger closed at {last:?}; the store: {stored:?}"
-                ),
-            });
-        }
-    }
-
-    /// The final reader read the closed ledger up to `last`.
-    fn final_read(&mut self, last: Option<EntryId>) {
-        let closed = self.checker.closed_last().flatten();
-        if last != closed {
-            self.fail(Violation {
-                invariant: "the closed ledger reads back whole",
-                detail: format!("read up to {last:?}, closed at {closed:?}"),
-            });
-            return;
-        }
-        self.report.done_after_heal = self.healed_at.map(|h| self.now - h);
-        self.done = true;
-    }
-
-    fn maybe_start_final_reader(&mut self) {
-        if self.healed_at.is_none()
-            || self.final_reader.is_some()
-            || self.checker.closed_last().is_none()
-        {
-            return;
-        }
-        let id = self.new_client_id();
-        self.final_reader = Some(id);
-        let (client, outs) = Client::reader(self.store.0.clone(), 0, EntryId::MAX);
-        self.clients.insert(id, client);
-        for out in outs {
-            self.carry_out(id, out);
-        }
-    }
-
     pub(super) fn new_client_id(&mut self) -> ClientId {
         let id = self.next_client;
         self.next_client += 1;
         id
-    }
-
-    fn append(&mut self) {
-        let Some(writer) = self.clients.get(&WRITER) else {
-            return;
-        };
-        if writer.finished() || self.report.appended >= self.opts.entries {
-            return;
-        }
-        let payload = format!(
-            "s{}e{}r{}",
-            self.opts.seed,
-            self.report.appended,
-            self.rng.below(1000)
-        );
-        self.appending = Some(payload.clone().into_bytes());
-        self.step(WRITER, ClientInput::Append(payload.into_bytes()));
-        self.appending = None;
-        if self.report.appended >= self.opts.entries {
-            if self.opts.writer_closes {
-                self.step(WRITER, ClientInput::Close);
-            }
-            return;
-        }
-        let next = self.rng.between(1, self.opts.append_every);
-        self.schedule(next, Task::Append);
-    }
-
-    fn start_recovery(&mut self) {
-        let id = self.new_client_id();
-        self.report.recoveries += 1;
-        if self.clients.values().any(|c| c.recovering()) {
-            self.report.concurrent_recoveries += 1;
-        }
-        let (metadata, version) = self.store.clone();
-        self.note(|| format!("C{id}: recovery starts from {metadata:?} v{version}"));
-        let (client, outs) = Client::recovery(&self.opts, metadata, version);
-        self.clients.insert(id, client);
-        for out in outs {
-            self.carry_out(id, out);
-        }
-    }
-
-    fn start_reader(&mut self) {
-        let id = self.new_client_id();
-        let from = self
-            .rng
-            .below(self.checker.acked_max().map_or(0, |a| a + 2) + 1);
-        let to = from + self.rng.below(20);
-        let (client, outs) = Client::reader(self.store.0.clone(), from, to);
-        self.clients.insert(id, client);
-        for out in outs {
-            self.carry_out(id, out);
-        }
     }
 }
 
