@@ -21,6 +21,7 @@ pub enum ClientInput {
     Cas(CasResult),
     Append(Vec<u8>),
     Close,
+    Metadata(LedgerMetadata),
 }
 
 /// What a client's machine asked for, in one vocabulary.
@@ -42,6 +43,7 @@ pub enum Out {
         entry: EntryId,
         payload: Vec<u8>,
     },
+    ReadMetadata,
     Missing(EntryId),
     ReaderDone(Option<EntryId>),
 }
@@ -150,6 +152,7 @@ impl Client {
                     ClientInput::Cas(result) => WriterInput::Cas(result),
                     ClientInput::Append(payload) => WriterInput::Append(payload),
                     ClientInput::Close => WriterInput::Close,
+                    ClientInput::Metadata(_) => return Vec::new(),
                 };
                 w.step(input).into_iter().filter_map(writer_out).collect()
             }
@@ -160,7 +163,7 @@ impl Client {
                     }
                     ClientInput::BookieFailed(bookie) => RecoveryInput::BookieFailed { bookie },
                     ClientInput::Cas(result) => RecoveryInput::Cas(result),
-                    ClientInput::Append(_) | ClientInput::Close => return Vec::new(),
+                    _ => return Vec::new(),
                 };
                 r.step(input).into_iter().map(recovery_out).collect()
             }
@@ -170,6 +173,7 @@ impl Client {
                         ReaderInput::Response { from, response }
                     }
                     ClientInput::BookieFailed(bookie) => ReaderInput::BookieFailed { bookie },
+                    ClientInput::Metadata(metadata) => ReaderInput::Metadata(metadata),
                     _ => return Vec::new(),
                 };
                 r.step(input).into_iter().map(reader_out).collect()
@@ -202,6 +206,7 @@ fn reader_out(action: ReaderAction) -> Out {
     match action {
         ReaderAction::Send { to, request } => Out::Send { to, request },
         ReaderAction::Entry { entry, payload } => Out::Read { entry, payload },
+        ReaderAction::ReadMetadata => Out::ReadMetadata,
         ReaderAction::Missing { entry } => Out::Missing(entry),
         ReaderAction::Done { last } => Out::ReaderDone(last),
     }

@@ -64,6 +64,11 @@ impl LedgerWorld {
                 let result = self.checker.read(entry, &payload);
                 self.check(result);
             }
+            // A linearizable read of the store, at once.
+            Out::ReadMetadata => {
+                let metadata = self.store.0.clone();
+                self.step(client, ClientInput::Metadata(metadata));
+            }
             Out::Missing(entry) => self.fail(Violation {
                 invariant: "readers find every entry",
                 detail: format!("C{client} found entry {entry} on no bookie of its write set"),
