@@ -291,3 +291,68 @@ fn forward(old: &LedgerMetadata, new: &LedgerMetadata) -> Result<(), Violation> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ledger::Fragment;
+
+    fn open() -> LedgerMetadata {
+        LedgerMetadata::new(vec![1, 2, 3], 2, 2).unwrap()
+    }
+
+    #[test]
+    fn metadata_that_goes_back_is_caught() {
+        let mut changed = open();
+        changed.fragments.push(Fragment {
+            first_entry: 5,
+            bookies: vec![1, 4, 3],
+        });
+        assert!(forward(&open(), &changed).is_ok());
+        // Dropping or rewriting an earlier fragment.
+        assert!(forward(&changed, &open()).is_err());
+        let mut rewritten = changed.clone();
+        rewritten.fragments[0].bookies = vec![1, 2, 5];
+        assert!(forward(&changed, &rewritten).is_err());
+        // The state only moves forward, and a closed ledger never changes.
+        let mut recovering = changed.clone();
+        recovering.state = LedgerState::InRecovery;
+        assert!(forward(&changed, &recovering).is_ok());
+        assert!(forward(&recovering, &changed).is_err());
+        let mut closed = recovering.clone();
+        closed.state = LedgerState::Closed;
+        closed.last_entry = Some(7);
+        assert!(forward(&recovering, &closed).is_ok());
+        let mut reclosed = closed.clone();
+        reclosed.last_entry = Some(8);
+        assert!(forward(&closed, &reclosed).is_err());
+        // No fragment changes once the writer is superseded.
+        let mut moved = recovering.clone();
+        moved.fragments[1].bookies = vec![1, 5, 3];
+        assert!(forward(&recovering, &moved).is_err());
+    }
+
+    struct Nothing;
+    impl DurableEntries for Nothing {
+        fn durable_payload(&self, _: BookieId, _: EntryId) -> Option<&[u8]> {
+            None
+        }
+    }
+
+    #[test]
+    fn a_close_below_an_acknowledged_entry_and_a_late_acknowledgement_are_caught() {
+        let mut checker = LedgerChecker::new(true);
+        checker.assigned(0, b"a".to_vec()).unwrap();
+        checker.acknowledged(0, &Nothing).unwrap();
+        let mut closed = open();
+        closed.state = LedgerState::Closed;
+        let v = checker
+            .metadata_changed(&open(), &closed, &Nothing)
+            .unwrap_err();
+        assert_eq!(v.invariant, "closed ledger complete");
+        assert_eq!(
+            checker.acknowledged(1, &Nothing).unwrap_err().invariant,
+            "nothing acknowledged beyond the close"
+        );
+    }
+}
