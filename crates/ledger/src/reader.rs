@@ -5,7 +5,10 @@
 //! must not disturb the writer) and from the LACs stored with the entries it reads. Every entry
 //! up to the LAC was acknowledged, so Qa bookies of its write set hold it; the reader tries the
 //! bookies of the write set in turn. If every one of them says it has no such entry, the entry
-//! is reported [`ReaderAction::Missing`]: that can only be a broken protocol or a lost disk.
+//! looked for again after a fresh read of the metadata ([`ReaderAction::ReadMetadata`]): the
+//! writer may have moved it to a new fragment since this reader read the metadata. Only if the
+//! fresh metadata names the same bookies is it reported [`ReaderAction::Missing`]: that can only
+//! be a broken protocol or a lost disk.
 
 use crate::ids::{BookieId, EntryId, LedgerId};
 use crate::message::{Refusal, Request, Response};
@@ -23,6 +26,8 @@ pub enum ReaderInput {
     BookieFailed {
         bookie: BookieId,
     },
+    /// The metadata, read again as asked by [`ReaderAction::ReadMetadata`].
+    Metadata(LedgerMetadata),
 }
 
 /// What a reader asks the driver to do, and returns.
@@ -37,11 +42,13 @@ pub enum ReaderAction {
         entry: EntryId,
         payload: Vec<u8>,
     },
+    /// Read the ledger's metadata again and answer with [`ReaderInput::Metadata`].
+    ReadMetadata,
     /// No bookie of the write set of `entry` has it, although it is within the bound.
     Missing {
         entry: EntryId,
     },
-    /// Finished: entries up to `last` (none if nothing was readable) were returned.
+    /// Finished: entries from `from` up to `last` (none if nothing was readable) were returned.
     Done {
         last: Option<EntryId>,
     },
@@ -52,6 +59,7 @@ pub enum ReaderAction {
 pub struct Reader {
     ledger: LedgerId,
     metadata: LedgerMetadata,
+    from: EntryId,
     to: EntryId,
     next: EntryId,
     /// Entries up to here may be read.
@@ -61,6 +69,8 @@ pub struct Reader {
     /// The read in flight: tag, bookie, index in the write set, and answers "not here" so far.
     in_flight: Option<(u64, BookieId, usize, usize)>,
     next_tag: u64,
+    /// Waiting for the metadata read again because every bookie said no to `next`.
+    rereading: bool,
     done: bool,
 }
 
@@ -74,12 +84,14 @@ impl Reader {
     ) -> (Reader, Vec<ReaderAction>) {
         let mut reader = Reader {
             ledger,
+            from,
             to,
             next: from,
             bound: None,
             lac_waiting: Vec::new(),
             in_flight: None,
             next_tag: 1,
+            rereading: false,
             done: false,
             metadata,
         };
@@ -120,6 +132,7 @@ impl Reader {
         }
         match input {
             ReaderInput::Response { from, response } => self.response(from, response, &mut out),
+            ReaderInput::Metadata(metadata) => self.fresh_metadata(metadata, &mut out),
             ReaderInput::BookieFailed { bookie } => {
                 self.lac_waiting.retain(|b| *b != bookie);
                 if let Some((_, b, index, nos)) = self.in_flight {
@@ -185,8 +198,8 @@ impl Reader {
         let m = &self.metadata;
         if nos >= m.write_quorum {
             self.in_flight = None;
-            out.push(ReaderAction::Missing { entry: self.next });
-            self.finish(out);
+            self.rereading = true;
+            out.push(ReaderAction::ReadMetadata);
             return;
         }
         let entry = self.next;
@@ -208,9 +221,28 @@ impl Reader {
         });
     }
 
+    /// Every bookie said no to `next`: look again if the fresh metadata names other bookies.
+    fn fresh_metadata(&mut self, metadata: LedgerMetadata, out: &mut Vec<ReaderAction>) {
+        if !self.rereading {
+            return;
+        }
+        self.rereading = false;
+        let entry = self.next;
+        let same = metadata.fragment_for(entry) == self.metadata.fragment_for(entry)
+            && metadata.ensemble_size == self.metadata.ensemble_size
+            && metadata.write_quorum == self.metadata.write_quorum;
+        if same {
+            out.push(ReaderAction::Missing { entry });
+            self.finish(out);
+            return;
+        }
+        self.metadata = metadata;
+        self.try_bookie(0, 0, out);
+    }
+
     /// Starts the next read if one is allowed, or finishes.
     fn proceed(&mut self, out: &mut Vec<ReaderAction>) {
-        if self.done || self.in_flight.is_some() {
+        if self.done || self.in_flight.is_some() || self.rereading {
             return;
         }
         let limit = self.bound.map(|b| b.min(self.to));
@@ -223,9 +255,8 @@ impl Reader {
 
     fn finish(&mut self, out: &mut Vec<ReaderAction>) {
         self.done = true;
-        out.push(ReaderAction::Done {
-            last: self.next.checked_sub(1),
-        });
+        let last = (self.next > self.from).then(|| self.next - 1);
+        out.push(ReaderAction::Done { last });
     }
 }
 

@@ -90,7 +90,7 @@ fn a_reader_of_a_closed_ledger_reads_to_the_last_entry_and_reports_a_missing_one
     let mut metadata = LedgerMetadata::new(vec![1, 2, 3], 2, 2).unwrap();
     metadata.state = LedgerState::Closed;
     metadata.last_entry = Some(0);
-    let (mut r, out) = Reader::start(7, metadata, 0, 5);
+    let (mut r, out) = Reader::start(7, metadata.clone(), 0, 5);
     let [(1, ref q)] = reads(&out)[..] else {
         panic!("{out:?}")
     };
@@ -113,6 +113,8 @@ fn a_reader_of_a_closed_ledger_reads_to_the_last_entry_and_reports_a_missing_one
             why: Refusal::NoLedger,
         },
     });
+    assert_eq!(out, vec![ReaderAction::ReadMetadata]);
+    let out = r.step(ReaderInput::Metadata(metadata));
     assert_eq!(
         out,
         vec![

@@ -19,8 +19,10 @@
 //! everything up to it on Qa bookies, and only the first CAS to CLOSED wins; the other finds the
 //! ledger CLOSED and adopts its last entry. Bookies that do not answer stall recovery (their
 //! requests are sent again when the driver says they failed); it never closes without the
-//! answers above. Write-backs carry the LAC read in step 2, never a recovered entry: another
-//! recovery may close the ledger before a recovered entry, and readers must not see it.
+//! answers above. Write-backs carry the LAC read in step 2, never a recovered entry: a second
+//! recovery would take that LAC as settled and skip entries not yet written back to Qa bookies,
+//! and another recovery may close the ledger before a recovered entry, which readers must not
+//! see.
 
 use std::collections::{BTreeMap, BTreeSet};
 

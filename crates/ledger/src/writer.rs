@@ -136,8 +136,8 @@ pub struct Writer {
     pending: BTreeMap<EntryId, Pending>,
     next_tag: u64,
     cas: Option<CasFor>,
-    /// Bookies judged failed: never chosen as replacements, and replaced after the CAS in
-    /// flight if still in the ensemble.
+    /// Bookies judged failed (until they next acknowledge an add): not chosen as
+    /// replacements, and replaced after the CAS in flight if still in the ensemble.
     failed: BTreeSet<BookieId>,
     /// The candidates given with the latest failure.
     candidates: Vec<BookieId>,
@@ -298,6 +298,8 @@ impl Writer {
         }
         match response {
             Response::Added { ledger, entry, .. } if ledger == self.config.ledger => {
+                // It answers: a candidate again.
+                self.failed.remove(&from);
                 let counts = self.write_bookies(entry).contains(&from);
                 if let Some(pending) = self.pending.get_mut(&entry) {
                     if counts && pending.sent.contains(&from) {

@@ -23,6 +23,7 @@ mod ledger_cmd;
 mod server_cmd;
 mod shell_cmd;
 mod sim_cmd;
+mod sim_ledger_cmd;
 mod sim_paxos_cmd;
 mod sim_server_cmd;
 mod trace_cmd;

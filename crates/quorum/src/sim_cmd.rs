@@ -40,9 +40,11 @@ pub struct Args {
     /// Threads for a server-level sweep.
     #[arg(long, default_value_t = 2)]
     threads: usize,
-    /// Which protocol: `zab` (the default; `--level` applies) or `paxos` (single-decree Paxos,
-    /// the `paxos` crate; docs/paxos.md). With `paxos`, `--bug` takes forget-promise,
-    /// ignore-accepted, accept-below-promise or decide-on-minority.
+    /// Which protocol: `zab` (the default; `--level` applies), `paxos` (single-decree Paxos,
+    /// the `paxos` crate; docs/paxos.md) or `ledger` (BookKeeper-style ledgers, the `ledger`
+    /// crate; docs/ledgers.md). With `paxos`, `--bug` takes forget-promise, ignore-accepted,
+    /// accept-below-promise or decide-on-minority; with `ledger`, recovery-without-fence,
+    /// fence-too-few, recovery-trusts-one-lac or ensemble-change-without-cas.
     #[arg(long, default_value = "zab")]
     protocol: Protocol,
     /// Number of acceptors, with `--protocol paxos`.
@@ -55,6 +57,7 @@ pub struct Args {
 enum Protocol {
     Zab,
     Paxos,
+    Ledger,
 }
 
 /// What `quorum sim` runs.
@@ -159,6 +162,19 @@ pub fn run(args: Args) -> Result<(), String> {
             bug,
             args.context,
         );
+    }
+    if args.protocol == Protocol::Ledger {
+        #[cfg(feature = "bugs")]
+        let bug = match &args.bug {
+            Some(name) => Some(
+                ledger::Bug::from_name(name)
+                    .ok_or_else(|| format!("unknown --bug {name} with --protocol ledger"))?,
+            ),
+            None => None,
+        };
+        #[cfg(not(feature = "bugs"))]
+        let bug = None;
+        return crate::sim_ledger_cmd::run(args.seed, args.seeds.as_deref(), bug, args.context);
     }
     if args.level == Level::Server {
         return crate::sim_server_cmd::run(
