@@ -4,6 +4,7 @@
 //! ledger, or the last-add-confirmed of an OPEN one. It does not fence: reading never disturbs
 //! the writer.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use ledger::reader::{Reader, ReaderAction, ReaderInput};
@@ -42,16 +43,21 @@ pub async fn read(
     let versioned = meta.read(ledger).await?;
     let (mut pool, mut events) = BookiePool::new(meta.bookies().await?);
     let mut watchdog = Watchdog::new(request_timeout);
-    let (mut machine, mut pending) = Reader::start(ledger, versioned.metadata, from, to);
+    let (mut machine, actions) = Reader::start(ledger, versioned.metadata, from, to);
+    let mut pending: VecDeque<ReaderAction> = actions.into();
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     loop {
-        for action in std::mem::take(&mut pending) {
+        while let Some(action) = pending.pop_front() {
             match action {
                 ReaderAction::Send { to, request } => {
                     watchdog.sent(to, request.tag(), Instant::now());
                     pool.send(to, request);
                 }
                 ReaderAction::Entry { entry, payload } => sink(entry, payload),
+                ReaderAction::ReadMetadata => {
+                    let fresh = meta.read(ledger).await?.metadata;
+                    pending.extend(machine.step(ReaderInput::Metadata(fresh)));
+                }
                 ReaderAction::Missing { entry } => {
                     return Err(ReadError::Missing { ledger, entry })
                 }
@@ -65,12 +71,12 @@ pub async fn read(
             Some(event) = events.recv() => match event.kind {
                 EventKind::Response(response) => {
                     watchdog.answered(event.bookie, response.tag());
-                    pending = machine.step(ReaderInput::Response { from: event.bookie, response });
+                    pending.extend(machine.step(ReaderInput::Response { from: event.bookie, response }));
                 }
                 EventKind::Failed(_) => {
                     watchdog.forget(event.bookie);
                     pool.disconnect(event.bookie);
-                    pending = machine.step(ReaderInput::BookieFailed { bookie: event.bookie });
+                    pending.extend(machine.step(ReaderInput::BookieFailed { bookie: event.bookie }));
                 }
             },
             _ = tick.tick() => {

@@ -4,6 +4,10 @@
 //! The protocol cannot tell a dead bookie from a slow one, and does not need to: a bookie judged
 //! failed is only replaced (by the writer) or asked again (by recovery and readers), and every
 //! state machine stays safe whatever the judgement.
+//!
+//! Each judgement doubles that bookie's timeout (up to 64 times the base) until it answers
+//! again: a bookie that is slow rather than dead is otherwise asked everything again on every
+//! timeout and falls further behind for ever (the simulator found this as a liveness failure).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -14,13 +18,19 @@ use ledger::BookieId;
 pub struct Watchdog {
     timeout: Duration,
     in_flight: HashMap<BookieId, BTreeMap<u64, Instant>>,
+    /// Judgements since the bookie last answered: its timeout is doubled this many times.
+    strikes: HashMap<BookieId, u32>,
 }
+
+/// Most doublings of a bookie's timeout.
+const MAX_STRIKES: u32 = 6;
 
 impl Watchdog {
     pub fn new(timeout: Duration) -> Watchdog {
         Watchdog {
             timeout,
             in_flight: HashMap::new(),
+            strikes: HashMap::new(),
         }
     }
 
@@ -34,6 +44,13 @@ impl Watchdog {
         if let Some(tags) = self.in_flight.get_mut(&bookie) {
             tags.remove(&tag);
         }
+        self.strikes.remove(&bookie);
+    }
+
+    /// The current timeout of `bookie`.
+    pub fn timeout_of(&self, bookie: BookieId) -> Duration {
+        let strikes = self.strikes.get(&bookie).copied().unwrap_or(0);
+        self.timeout * (1 << strikes.min(MAX_STRIKES))
     }
 
     /// Forgets everything in flight to `bookie` (it was judged failed).
@@ -41,13 +58,14 @@ impl Watchdog {
         self.in_flight.remove(&bookie);
     }
 
-    /// Bookies with a request older than the timeout; they are forgotten.
+    /// Bookies with a request older than their timeout; they are forgotten and their timeout
+    /// doubles.
     pub fn expired(&mut self, now: Instant) -> Vec<BookieId> {
-        let timeout = self.timeout;
         let late: Vec<BookieId> = self
             .in_flight
             .iter()
-            .filter(|(_, tags)| {
+            .filter(|(bookie, tags)| {
+                let timeout = self.timeout_of(**bookie);
                 tags.values()
                     .any(|sent| now.duration_since(*sent) >= timeout)
             })
@@ -55,6 +73,7 @@ impl Watchdog {
             .collect();
         for bookie in &late {
             self.in_flight.remove(bookie);
+            *self.strikes.entry(*bookie).or_default() += 1;
         }
         late
     }
@@ -76,5 +95,26 @@ mod tests {
             .is_empty());
         assert_eq!(watchdog.expired(start + Duration::from_secs(1)), vec![1]);
         assert!(watchdog.expired(start + Duration::from_secs(5)).is_empty());
+    }
+
+    #[test]
+    fn a_late_bookie_gets_more_time_until_it_answers() {
+        let start = Instant::now();
+        let mut watchdog = Watchdog::new(Duration::from_secs(1));
+        watchdog.sent(1, 1, start);
+        assert_eq!(watchdog.expired(start + Duration::from_secs(1)), vec![1]);
+        watchdog.sent(1, 2, start);
+        assert!(watchdog
+            .expired(start + Duration::from_millis(1999))
+            .is_empty());
+        assert_eq!(watchdog.expired(start + Duration::from_secs(2)), vec![1]);
+        assert_eq!(watchdog.timeout_of(1), Duration::from_secs(4));
+        for _ in 0..10 {
+            watchdog.sent(1, 3, start);
+            watchdog.expired(start + Duration::from_secs(1000));
+        }
+        assert_eq!(watchdog.timeout_of(1), Duration::from_secs(64));
+        watchdog.answered(1, 3);
+        assert_eq!(watchdog.timeout_of(1), Duration::from_secs(1));
     }
 }
