@@ -91,6 +91,22 @@ struct WriteBack {
     acked: BTreeSet<BookieId>,
 }
 
+/// Entries read ahead at once in step 3. Each read of an entry waits behind the write-backs
+/// issued before it on that bookie (a bookie answers only once what it wrote is durable), so
+/// reading one entry at a time costs one fsync per entry; a window overlaps them.
+pub const READ_WINDOW: u64 = 64;
+
+/// What the reads of one entry have found.
+#[derive(Clone, Debug, Default)]
+struct Probe {
+    /// The entry, from any bookie that has it.
+    found: Option<Vec<u8>>,
+    /// Bookies of its write set that said they do not have it.
+    no: BTreeSet<BookieId>,
+    /// More than Qw − Qa said so: Qa of them can never hold it.
+    absent: bool,
+}
+
 /// One recovery of one ledger.
 #[derive(Debug)]
 pub struct Recovery {
@@ -106,9 +122,10 @@ pub struct Recovery {
     max_lac: Option<EntryId>,
     /// Everything up to here is known to be acknowledged (set when reading starts).
     settled: Option<EntryId>,
-    /// The entry being read, and the bookies that said they do not have it.
+    /// The first entry not yet resolved; reads go out for it and the next ones in a window.
     reading: EntryId,
-    no: BTreeSet<BookieId>,
+    /// What the reads of each entry in the window have found so far.
+    window: BTreeMap<EntryId, Probe>,
     last_recovered: Option<EntryId>,
     read_done: bool,
     write_backs: BTreeMap<EntryId, WriteBack>,
@@ -134,7 +151,7 @@ impl Recovery {
             max_lac: None,
             settled: None,
             reading: 0,
-            no: BTreeSet::new(),
+            window: BTreeMap::new(),
             last_recovered: None,
             read_done: false,
             write_backs: BTreeMap::new(),
@@ -304,9 +321,18 @@ impl Recovery {
         self.read(self.settled.map_or(0, |s| s + 1), out);
     }
 
+    /// Starts reading from `entry`, `READ_WINDOW` entries at once.
     fn read(&mut self, entry: EntryId, out: &mut Vec<RecoveryAction>) {
         self.reading = entry;
-        self.no.clear();
+        self.window.clear();
+        for e in entry..entry.saturating_add(READ_WINDOW) {
+            self.probe(e, out);
+        }
+    }
+
+    /// Sends the reads of `entry` to its write set.
+    fn probe(&mut self, entry: EntryId, out: &mut Vec<RecoveryAction>) {
+        self.window.insert(entry, Probe::default());
         for bookie in self.write_bookies(entry) {
             self.send(bookie, Purpose::Read(entry), out);
         }
@@ -328,34 +354,78 @@ impl Recovery {
     }
 
     fn recovered(&mut self, entry: EntryId, payload: Vec<u8>, out: &mut Vec<RecoveryAction>) {
-        if self.phase != Phase::Reading || entry != self.reading {
+        if self.phase != Phase::Reading {
             return;
         }
-        self.forget_reads(entry);
-        self.last_recovered = Some(entry);
-        self.write_backs.insert(
-            entry,
-            WriteBack {
-                payload,
-                acked: BTreeSet::new(),
-            },
-        );
-        for bookie in self.write_bookies(entry) {
-            self.send(bookie, Purpose::WriteBack(entry), out);
+        let Some(probe) = self.window.get_mut(&entry) else {
+            return;
+        };
+        if probe.found.is_none() && !probe.absent {
+            probe.found = Some(payload);
+            self.forget_reads(entry);
         }
-        self.read(entry + 1, out);
+        self.advance(out);
     }
 
     fn not_there(&mut self, entry: EntryId, from: BookieId, out: &mut Vec<RecoveryAction>) {
-        if self.phase != Phase::Reading || entry != self.reading {
+        if self.phase != Phase::Reading {
             return;
         }
-        self.no.insert(from);
         let m = &self.metadata;
-        if self.no.len() > m.write_quorum - m.ack_quorum {
+        let tolerated = m.write_quorum - m.ack_quorum;
+        let Some(probe) = self.window.get_mut(&entry) else {
+            return;
+        };
+        if probe.found.is_some() || probe.absent {
+            return;
+        }
+        probe.no.insert(from);
+        if probe.no.len() > tolerated {
+            probe.absent = true;
             self.forget_reads(entry);
-            self.read_done = true;
-            self.maybe_close(out);
+        }
+        self.advance(out);
+    }
+
+    /// Consumes the resolved entries at the front of the window in order: a recovered one is
+    /// written back to its whole write set and the window slides on; the first absent one ends
+    /// step 3 (entries are acknowledged in order, so nothing after it was). Entries found after
+    /// an absent one are dropped: they were never acknowledged and are not written back.
+    fn advance(&mut self, out: &mut Vec<RecoveryAction>) {
+        while !self.read_done {
+            let entry = self.reading;
+            let Some(probe) = self.window.get(&entry) else {
+                return;
+            };
+            if probe.absent {
+                self.read_done = true;
+                let ahead: Vec<EntryId> = self.window.keys().copied().collect();
+                for e in ahead {
+                    self.forget_reads(e);
+                }
+                self.window.clear();
+                self.maybe_close(out);
+                return;
+            }
+            let Some(payload) = probe.found.clone() else {
+                return;
+            };
+            self.window.remove(&entry);
+            self.last_recovered = Some(entry);
+            self.write_backs.insert(
+                entry,
+                WriteBack {
+                    payload,
+                    acked: BTreeSet::new(),
+                },
+            );
+            for bookie in self.write_bookies(entry) {
+                self.send(bookie, Purpose::WriteBack(entry), out);
+            }
+            self.reading = entry + 1;
+            if let Some(next) = entry.checked_add(READ_WINDOW) {
+                self.probe(next, out);
+            }
         }
     }
 

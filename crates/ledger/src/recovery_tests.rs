@@ -57,16 +57,15 @@ fn recovery_fences_every_write_quorum_then_reads_forward_writes_back_and_closes(
     assert!(answer(&mut r, 1, &fences[0].1, lac(fences[0].1.tag())).is_empty());
     let out = answer(&mut r, 2, &fences[1].1, lac(fences[1].1.tag()));
     assert_eq!(out[0], RecoveryAction::FencingComplete);
+    // Fencing reads from the entry after the largest LAC, a window of them at once.
     let reads = sent(&out);
+    assert_eq!(reads.len() as u64, 3 * READ_WINDOW);
     assert!(reads.iter().all(|(_, q)| matches!(
         q,
-        Request::Read {
-            entry: 5,
-            fence: true,
-            ..
-        }
+        Request::Read { entry, fence: true, .. } if (5..5 + READ_WINDOW).contains(entry)
     )));
-    // Entry 5 is found on one bookie: written back to the whole write set, and 6 is read.
+    // Entry 5 is found on one bookie: written back to the whole write set, and the window
+    // slides on by one entry.
     let (to, q) = &reads[0];
     let out = answer(
         &mut r,
@@ -86,14 +85,19 @@ fn recovery_fences_every_write_quorum_then_reads_forward_writes_back_and_closes(
         .filter(|(_, q)| matches!(q, Request::Add { recovery: true, .. }))
         .collect();
     assert_eq!(backs.len(), 3);
-    let reads6: Vec<_> = requests
+    let slid = requests
+        .iter()
+        .filter(|(_, q)| matches!(q, Request::Read { entry, .. } if *entry == 5 + READ_WINDOW))
+        .count();
+    assert_eq!(slid, 3);
+    let reads6: Vec<_> = reads
         .iter()
         .filter(|(_, q)| matches!(q, Request::Read { entry: 6, .. }))
         .collect();
     assert_eq!(reads6.len(), 3);
     // Entry 6: two of three say NO_ENTRY (more than Qw - Qa = 1): absent. But entry 5 has not
     // reached Qa bookies yet, so no close.
-    for (to, q) in &reads6[..2] {
+    for &(to, q) in &reads6[..2] {
         let out = answer(
             &mut r,
             *to,
@@ -195,8 +199,10 @@ fn an_unanswered_bookie_is_asked_again_and_recovery_waits() {
     answer(&mut r, resent[0].0, &resent[0].1, lac(resent[0].1.tag()));
     let out = answer(&mut r, fences[1].0, &fences[1].1, lac(fences[1].1.tag()));
     assert_eq!(out[0], RecoveryAction::FencingComplete);
-    // An empty ledger: entry 0 is read.
-    assert!(sent(&out)
+    // An empty ledger: reading starts at entry 0.
+    let reads = sent(&out);
+    assert!(reads
         .iter()
-        .all(|(_, q)| matches!(q, Request::Read { entry: 0, .. })));
+        .all(|(_, q)| matches!(q, Request::Read { entry, .. } if *entry < READ_WINDOW)));
+    assert!(matches!(reads[0].1, Request::Read { entry: 0, .. }));
 }

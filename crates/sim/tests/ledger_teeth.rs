@@ -45,7 +45,7 @@ fn recovery_without_fence_is_caught() {
 
 #[test]
 fn fence_too_few_is_caught() {
-    first_caught(Bug::FenceTooFew, 269, "fence holds");
+    first_caught(Bug::FenceTooFew, 352, "fence holds");
 }
 
 #[test]
@@ -81,7 +81,7 @@ fn end_to_end_invariants_alone() {
     );
     assert_eq!(
         (failed.seed, v.invariant),
-        (1, "nothing acknowledged beyond the close")
+        (0, "nothing acknowledged beyond the close")
     );
     let s = sweep_with(0, 2_000, 1, |o| {
         o.bug = Some(Bug::FenceTooFew);
