@@ -123,25 +123,53 @@ pub fn run(args: Args) -> Result<(), String> {
     })
 }
 
-async fn log_read(meta: &MetaStore, name: &str, timeout: Duration) -> Result<(), String> {
-    use std::io::Write;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut failed = None;
-    let deadline = Duration::from_secs(60);
-    let result = ledger_client::log::read(meta, name, timeout, deadline, |_, _, payload| {
-        if failed.is_none() {
-            if let Err(e) = out.write_all(&payload).and_then(|_| out.write_all(b"\n")) {
-                failed = Some(e);
+/// Entries printed to stdout, one per line; the first write error is kept and reported once
+/// the read is over (a closed pipe must not look like a successful read).
+struct Lines {
+    out: std::io::BufWriter<std::io::StdoutLock<'static>>,
+    failed: Option<std::io::Error>,
+}
+
+impl Lines {
+    fn new() -> Lines {
+        Lines {
+            out: std::io::BufWriter::new(std::io::stdout().lock()),
+            failed: None,
+        }
+    }
+
+    fn put(&mut self, payload: &[u8]) {
+        use std::io::Write;
+        if self.failed.is_none() {
+            if let Err(e) = self
+                .out
+                .write_all(payload)
+                .and_then(|_| self.out.write_all(b"\n"))
+            {
+                self.failed = Some(e);
             }
         }
+    }
+
+    fn finish<T, E: std::fmt::Display>(mut self, result: Result<T, E>) -> Result<(), String> {
+        use std::io::Write;
+        self.out.flush().map_err(|e| format!("stdout: {e}"))?;
+        if let Some(e) = self.failed {
+            return Err(format!("stdout: {e}"));
+        }
+        result.map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+const READ_DEADLINE: Duration = Duration::from_secs(60);
+
+async fn log_read(meta: &MetaStore, name: &str, timeout: Duration) -> Result<(), String> {
+    let mut lines = Lines::new();
+    let result = ledger_client::log::read(meta, name, timeout, READ_DEADLINE, |_, _, payload| {
+        lines.put(&payload)
     })
     .await;
-    out.flush().map_err(|e| format!("stdout: {e}"))?;
-    if let Some(e) = failed {
-        return Err(format!("stdout: {e}"));
-    }
-    result.map(|_| ()).map_err(|e| e.to_string())
+    lines.finish(result)
 }
 
 async fn read(
@@ -151,29 +179,9 @@ async fn read(
     to: u64,
     timeout: Duration,
 ) -> Result<(), String> {
-    use std::io::Write;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut failed = None;
-    let result = ledger_client::reader::read(
-        meta,
-        id,
-        from,
-        to,
-        timeout,
-        Duration::from_secs(60),
-        |_, payload| {
-            if failed.is_none() {
-                if let Err(e) = out.write_all(&payload).and_then(|_| out.write_all(b"\n")) {
-                    failed = Some(e);
-                }
-            }
-        },
-    )
-    .await;
-    out.flush().map_err(|e| format!("stdout: {e}"))?;
-    if let Some(e) = failed {
-        return Err(format!("stdout: {e}"));
-    }
-    result.map(|_| ()).map_err(|e| e.to_string())
+    let mut lines = Lines::new();
+    let sink = |_, payload: Vec<u8>| lines.put(&payload);
+    let result =
+        ledger_client::reader::read(meta, id, from, to, timeout, READ_DEADLINE, sink).await;
+    lines.finish(result)
 }
