@@ -66,6 +66,13 @@ pub struct Args {
     #[cfg(feature = "bugs")]
     #[arg(long, value_parser = crate::server_cmd::parse_bug)]
     unsafe_bug: Option<zab::Bug>,
+    /// Test only, with --target ledgers: the workload's recoveries run this deliberately broken
+    /// variant (recovery-without-fence, fence-too-few, recovery-trusts-one-lac), to show that
+    /// the checker catches a broken recovery on real processes. Only in builds with the `bugs`
+    /// feature.
+    #[cfg(feature = "bugs")]
+    #[arg(long, value_parser = ledgers::parse_bug)]
+    unsafe_ledger_bug: Option<ledger::bug::Bug>,
     /// Draw latency over time, with the fault windows shaded, into this SVG file.
     #[arg(long)]
     chart: Option<PathBuf>,
@@ -101,6 +108,14 @@ const OP_TIMEOUT: Duration = Duration::from_secs(5);
 const HOST: &str = "127.0.0.1";
 
 impl Args {
+    /// The broken recovery the ledger workload runs (none without the `bugs` feature).
+    fn ledger_bug(&self) -> Option<ledger::bug::Bug> {
+        #[cfg(feature = "bugs")]
+        return self.unsafe_ledger_bug;
+        #[cfg(not(feature = "bugs"))]
+        None
+    }
+
     /// The broken core every server runs (none without the `bugs` feature).
     fn unsafe_bug(&self) -> Option<zab::Bug> {
         #[cfg(feature = "bugs")]

@@ -7,6 +7,7 @@ use super::check::{Final, FinalLedger};
 use super::history::What;
 use super::log_pair::LOG;
 use super::workload::{recover_one, Shared, REQUEST_TIMEOUT};
+use ledger::bug::Injected;
 use ledger::{EntryId, LedgerId, LedgerState};
 use ledger_client::{log, reader, MetaStore};
 use std::collections::BTreeMap;
@@ -61,7 +62,8 @@ async fn close(shared: &Shared, meta: &Arc<MetaStore>, id: LedgerId) -> Result<b
         if state == LedgerState::Closed {
             return Ok(false);
         }
-        recover_one(shared, meta, id).await;
+        // The correct protocol, whatever the workload ran: this closes what is left.
+        recover_one(shared, meta, id, Injected::NONE).await;
         let done = shared
             .rec
             .events()

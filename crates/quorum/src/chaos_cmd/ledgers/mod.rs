@@ -34,6 +34,27 @@ const BOOKIES: usize = 5;
 /// How long tasks get to finish once told to stop, before they are aborted.
 const WIND_DOWN: Duration = Duration::from_secs(15);
 
+/// `--unsafe-ledger-bug NAME`: a broken variant of the protocol by its name.
+#[cfg(feature = "bugs")]
+pub(super) fn parse_bug(name: &str) -> Result<ledger::bug::Bug, String> {
+    ledger::bug::Bug::from_name(name).ok_or_else(|| {
+        let names: Vec<_> = ledger::bug::Bug::ALL.iter().map(|b| b.name()).collect();
+        format!("unknown bug {name:?}; one of {}", names.join(", "))
+    })
+}
+
+/// The recovery variant the workload's recoveries run: the correct one unless a test build
+/// asked for a broken one.
+fn injected(args: &Args) -> ledger::bug::Injected {
+    #[cfg(feature = "bugs")]
+    return ledger::bug::Injected::bug(args.ledger_bug());
+    #[cfg(not(feature = "bugs"))]
+    {
+        let _ = args.ledger_bug();
+        ledger::bug::Injected::NONE
+    }
+}
+
 /// Runs the ledger chaos as `args` say; `Err` on any violation.
 pub(super) async fn run(args: &Args, seed: u64) -> Result<(), String> {
     println!(
@@ -44,6 +65,12 @@ pub(super) async fn run(args: &Args, seed: u64) -> Result<(), String> {
         nemesis_name(args.nemesis),
         args.time
     );
+    if let Some(bug) = args.ledger_bug() {
+        println!(
+            "  the workload's recoveries run the DELIBERATELY BROKEN {:?}",
+            bug.name()
+        );
+    }
     let mut rng = Rng(seed);
     let started = Instant::now();
     let mut ens = Ensemble::create(SERVERS, None).await?;
@@ -59,6 +86,7 @@ pub(super) async fn run(args: &Args, seed: u64) -> Result<(), String> {
         stop: AtomicBool::new(false),
         connect: connect_string,
         active: Mutex::new(Vec::new()),
+        injected: injected(args),
     });
     let tasks = spawn_workload(&shared, args, &mut rng);
     let mut target = Target {

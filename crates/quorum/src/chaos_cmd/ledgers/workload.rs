@@ -8,8 +8,9 @@ use super::super::workload::Rng;
 use super::super::SESSION_TIMEOUT;
 use super::history::{Recorder, What};
 use client::zk;
+use ledger::bug::Injected;
 use ledger::LedgerId;
-use ledger_client::recovery::recover;
+use ledger_client::recovery::recover_running;
 use ledger_client::{open, LedgerWriter, MetaStore, WriteError, WriteOptions};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,6 +34,8 @@ pub(super) struct Shared {
     pub(super) connect: String,
     /// Ledgers whose writer is appending now: what the recoveries pick from.
     pub(super) active: Mutex<Vec<LedgerId>>,
+    /// The variant the workload's recoveries run (broken only in `--unsafe-ledger-bug` runs).
+    pub(super) injected: Injected,
 }
 
 impl Shared {
@@ -207,15 +210,21 @@ pub(super) async fn recoverer(shared: Arc<Shared>, mut rng: Rng) {
                 None => return,
             },
         };
-        recover_one(&shared, &store, ledger).await;
+        recover_one(&shared, &store, ledger, shared.injected).await;
         meta = Some(store);
     }
 }
 
 /// Recovers `ledger`, recording the start and the outcome.
-pub(super) async fn recover_one(shared: &Shared, meta: &Arc<MetaStore>, ledger: LedgerId) {
+pub(super) async fn recover_one(
+    shared: &Shared,
+    meta: &Arc<MetaStore>,
+    ledger: LedgerId,
+    injected: Injected,
+) {
     shared.rec.record(What::RecoveryStarted { ledger });
-    match recover(meta.clone(), ledger, REQUEST_TIMEOUT, RECOVERY_DEADLINE).await {
+    let (timeout, deadline) = (REQUEST_TIMEOUT, RECOVERY_DEADLINE);
+    match recover_running(meta.clone(), ledger, timeout, deadline, injected).await {
         Ok(last) => shared.rec.record(What::Recovered { ledger, last }),
         Err(e) => shared.rec.record(What::RecoveryFailed {
             ledger,
