@@ -87,7 +87,11 @@ pub(super) fn print(
         *kinds.entry(format!("{:?}", w.fault)).or_default() += 1;
     }
     println!("  faults injected {}: {kinds:?}", windows.len());
-    println!("  violations: {}", violations.len());
+    let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
+    for v in violations {
+        *by_kind.entry(v.kind).or_default() += 1;
+    }
+    println!("  violations: {} {by_kind:?}", violations.len());
     for v in violations.iter().take(20) {
         println!("    {v}");
     }
