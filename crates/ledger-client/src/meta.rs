@@ -55,10 +55,19 @@ pub enum MetaError {
 }
 
 /// Whether a failed request may be retried (the outcome is unknown, not refused).
+///
+/// The client crate hands the requests in flight on a connection that broke the error that
+/// broke it: `ConnectionLoss`, or a `Custom` error ("no response from connection in …ms" when a
+/// server stops answering, an IO error). Either way the session goes on (disconnected, then
+/// reconnected elsewhere) and the request's outcome is unknown, so both are retried; before,
+/// a writer stopped whenever a Quorum server paused for a second.
 fn retryable(error: &zk::Error) -> bool {
     matches!(
         error,
-        zk::Error::ConnectionLoss | zk::Error::Timeout | zk::Error::Throttled
+        zk::Error::ConnectionLoss
+            | zk::Error::Timeout
+            | zk::Error::Throttled
+            | zk::Error::Custom(_)
     )
 }
 

@@ -40,6 +40,19 @@ pub async fn recover(
     request_timeout: Duration,
     deadline: Duration,
 ) -> Result<Option<EntryId>, RecoverError> {
+    recover_running(meta, ledger, request_timeout, deadline, Injected::NONE).await
+}
+
+/// [`recover`] running the recovery variant `injected`: always the correct one, except in test
+/// builds with the `ledger/bugs` feature, where a chaos run shows its checker catches a broken
+/// recovery on real processes.
+pub async fn recover_running(
+    meta: Arc<MetaStore>,
+    ledger: LedgerId,
+    request_timeout: Duration,
+    deadline: Duration,
+    injected: Injected,
+) -> Result<Option<EntryId>, RecoverError> {
     let start = Instant::now();
     let versioned = meta.read(ledger).await?;
     let (mut pool, mut events) = BookiePool::new(meta.bookies().await?);
@@ -48,7 +61,7 @@ pub async fn recover(
         ledger,
         versioned.metadata,
         versioned.version as u64,
-        Injected::NONE,
+        injected,
     );
     let mut pending: VecDeque<RecoveryAction> = actions.into();
     let mut tick = tokio::time::interval(Duration::from_millis(100));

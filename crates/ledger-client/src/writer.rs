@@ -6,7 +6,7 @@
 //! flight, bounded by `max_pending_entries`, beyond which [`LedgerWriter::append`] waits.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ledger::bug::Injected;
@@ -70,6 +70,8 @@ enum Command {
 pub struct LedgerWriter {
     ledger: LedgerId,
     commands: mpsc::Sender<Command>,
+    /// Why the driver stopped, left for appends that come after it is gone.
+    why: Arc<Mutex<Option<WriteError>>>,
 }
 
 impl LedgerWriter {
@@ -92,6 +94,7 @@ impl LedgerWriter {
         let machine = Writer::new(config, versioned.metadata, versioned.version as u64);
         let (pool, events) = BookiePool::new(bookies);
         let (commands, receiver) = mpsc::channel(options.max_pending_entries.max(1));
+        let why = Arc::new(Mutex::new(None));
         let driver = Driver {
             ledger,
             machine,
@@ -103,9 +106,14 @@ impl LedgerWriter {
             close: None,
             max_pending: options.max_pending_entries.max(1),
             stopped: None,
+            why: why.clone(),
         };
         tokio::spawn(driver.run(receiver, events));
-        Ok(LedgerWriter { ledger, commands })
+        Ok(LedgerWriter {
+            ledger,
+            commands,
+            why,
+        })
     }
 
     pub fn ledger(&self) -> LedgerId {
@@ -119,7 +127,7 @@ impl LedgerWriter {
         if let Err(mpsc::error::SendError(Command::Append(_, tx))) =
             self.commands.send(Command::Append(payload, tx)).await
         {
-            let _ = tx.send(Err(WriteError::Stopped));
+            let _ = tx.send(Err(self.why()));
         }
         rx
     }
@@ -130,8 +138,14 @@ impl LedgerWriter {
         self.commands
             .send(Command::Close(tx))
             .await
-            .map_err(|_| WriteError::Stopped)?;
-        rx.await.map_err(|_| WriteError::Stopped)?
+            .map_err(|_| self.why())?;
+        rx.await.map_err(|_| self.why())?
+    }
+
+    /// Why the writer stopped (`Stopped` if it never said).
+    fn why(&self) -> WriteError {
+        let why = self.why.lock().unwrap_or_else(|e| e.into_inner());
+        why.clone().unwrap_or(WriteError::Stopped)
     }
 }
 
@@ -150,6 +164,8 @@ struct Driver {
     max_pending: usize,
     /// Why the writer stopped, told to every append that comes after.
     stopped: Option<WriteError>,
+    /// The same, for the handle once this driver is gone.
+    why: Arc<Mutex<Option<WriteError>>>,
 }
 
 impl Driver {
@@ -188,6 +204,15 @@ impl Driver {
             }
         }
         let why = self.stopped.clone().unwrap_or(WriteError::Stopped);
+        *self.why.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.clone());
+        // Appends queued behind the stop learn why too, not only that the writer is gone.
+        commands.close();
+        while let Ok(command) = commands.try_recv() {
+            match command {
+                Command::Append(_, ack) => drop(ack.send(Err(why.clone()))),
+                Command::Close(done) => drop(done.send(Err(why.clone()))),
+            }
+        }
         self.fail_all(why);
     }
 

@@ -9,6 +9,7 @@
 
 mod chart;
 mod ensemble;
+mod ledgers;
 mod links;
 mod nemesis;
 mod recorder;
@@ -30,6 +31,16 @@ use workload::{connect, worker, Rng, Shared};
 /// Arguments of `quorum chaos`.
 #[derive(clap::Args)]
 pub struct Args {
+    /// What to run under faults: the Zab ensemble's ZooKeeper workload (zab), or ledgers on
+    /// bookies with Quorum as their metadata store (ledgers; 3 servers, 5 bookies).
+    #[arg(long, value_enum, default_value = "zab")]
+    target: Target,
+    /// With --target ledgers: writer tasks, each writing ledger after ledger.
+    #[arg(long, default_value_t = 4)]
+    writers: usize,
+    /// With --target ledgers: tasks recovering ledgers while they are written.
+    #[arg(long, default_value_t = 2)]
+    recoveries: usize,
     /// How long to run the workload under faults, in seconds (at least long enough for each
     /// fault of the nemesis once).
     #[arg(long, default_value_t = 60)]
@@ -55,6 +66,13 @@ pub struct Args {
     #[cfg(feature = "bugs")]
     #[arg(long, value_parser = crate::server_cmd::parse_bug)]
     unsafe_bug: Option<zab::Bug>,
+    /// Test only, with --target ledgers: the workload's recoveries run this deliberately broken
+    /// variant (recovery-without-fence, fence-too-few, recovery-trusts-one-lac), to show that
+    /// the checker catches a broken recovery on real processes. Only in builds with the `bugs`
+    /// feature.
+    #[cfg(feature = "bugs")]
+    #[arg(long, value_parser = ledgers::parse_bug)]
+    unsafe_ledger_bug: Option<ledger::bug::Bug>,
     /// Draw latency over time, with the fault windows shaded, into this SVG file.
     #[arg(long)]
     chart: Option<PathBuf>,
@@ -65,6 +83,12 @@ pub struct Args {
     /// (seconds, comma-separated), heal, and print how long it took to follow again.
     #[arg(long, value_delimiter = ',')]
     silent_rejoin: Vec<u64>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Target {
+    Zab,
+    Ledgers,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -84,6 +108,14 @@ const OP_TIMEOUT: Duration = Duration::from_secs(5);
 const HOST: &str = "127.0.0.1";
 
 impl Args {
+    /// The broken recovery the ledger workload runs (none without the `bugs` feature).
+    fn ledger_bug(&self) -> Option<ledger::bug::Bug> {
+        #[cfg(feature = "bugs")]
+        return self.unsafe_ledger_bug;
+        #[cfg(not(feature = "bugs"))]
+        None
+    }
+
     /// The broken core every server runs (none without the `bugs` feature).
     fn unsafe_bug(&self) -> Option<zab::Bug> {
         #[cfg(feature = "bugs")]
@@ -112,6 +144,9 @@ async fn run_async(args: Args) -> Result<(), String> {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(1)
     }) | 1;
+    if args.target == Target::Ledgers {
+        return ledgers::run(&args, seed).await;
+    }
     let mut rng = Rng(seed);
     println!(
         "chaos: {} servers, {} sessions, nemesis {:?}, {} s, seed {seed}",
