@@ -48,7 +48,16 @@ pub enum WriteError {
     Metadata(String),
     #[error("the writer has stopped")]
     Stopped,
+    #[error("an entry of {bytes} bytes is over the limit of {max} bytes")]
+    TooLarge { bytes: usize, max: usize },
 }
+
+/// Largest entry a writer sends. A bookie with its default limits takes add frames up to
+/// `wire::DEFAULT_MAX_FRAME_BYTES` and closes a connection that sends a larger one, which the
+/// writer could only take for a failed bookie and replace, again and again; so a larger entry is
+/// refused here, alone, and the ledger goes on.
+pub const MAX_ENTRY_BYTES: usize =
+    (bookie::wire::DEFAULT_MAX_FRAME_BYTES - bookie::wire::ADD_HEADER_BYTES) as usize;
 
 impl From<WriterError> for WriteError {
     fn from(why: WriterError) -> Self {
@@ -124,6 +133,14 @@ impl LedgerWriter {
     /// Waits while `max_pending_entries` appends are unacknowledged.
     pub async fn append(&self, payload: Vec<u8>) -> oneshot::Receiver<Result<EntryId, WriteError>> {
         let (tx, rx) = oneshot::channel();
+        if payload.len() > MAX_ENTRY_BYTES {
+            let too_large = WriteError::TooLarge {
+                bytes: payload.len(),
+                max: MAX_ENTRY_BYTES,
+            };
+            let _ = tx.send(Err(too_large));
+            return rx;
+        }
         if let Err(mpsc::error::SendError(Command::Append(_, tx))) =
             self.commands.send(Command::Append(payload, tx)).await
         {

@@ -284,6 +284,28 @@ fn a_killed_bookie_is_replaced_and_the_ledger_stays_whole() {
 }
 
 #[test]
+fn an_entry_over_the_limit_is_refused_alone_and_the_writer_exits_non_zero() {
+    let setup = Setup::start(3);
+    let id = setup.create(3, 2, 2);
+    let mut writer = setup.spawn_writer(&id);
+    let mut stdin = writer.stdin.take().unwrap();
+    let huge = "x".repeat(9 << 20);
+    stdin
+        .write_all(format!("small\n{huge}\nafter\n").as_bytes())
+        .unwrap();
+    drop(stdin);
+    let out = writer.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("over the limit"), "{stderr}");
+    assert_eq!(acknowledged(&stderr), 2);
+    assert_eq!(
+        setup.read_all(&id),
+        vec!["small".to_string(), "after".to_string()]
+    );
+}
+
+#[test]
 fn a_ledger_has_one_writer() {
     let setup = Setup::start(3);
     let id = setup.create(3, 2, 2);
