@@ -6,10 +6,12 @@
 //! bookie dials again. Whether a bookie is *failed* for the protocol (and replaced) is the
 //! driver's judgement, from these reports and from its timeouts.
 //!
-//! The channels are unbounded on purpose: what flows through them is bounded by the state
-//! machines themselves (a writer has at most `max_pending_entries × Qw` adds in flight, a
-//! recovery or reader a few requests per bookie), and a bounded channel here could deadlock a
-//! driver that waits to send while the answers it must read wait for it.
+//! The request channels are unbounded on purpose: only our own driver fills them, with what the
+//! state machines bound (a writer has at most `max_pending_entries × Qw` adds in flight), and
+//! the driver must never wait to send while the answers it has to read wait for it. The event
+//! channel, which a bookie fills, is bounded (`MAX_QUEUED_EVENTS`): a bookie that answers faster
+//! than the driver reads (or sends answers nobody asked for) is read no further until the driver
+//! catches up, so it back-pressures its own socket instead of growing the client's memory.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -19,6 +21,10 @@ use ledger::{BookieId, Request, Response};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+
+/// Events (bookie answers, failure reports) queued for the driver before the connections stop
+/// reading from their bookies.
+pub const MAX_QUEUED_EVENTS: usize = 4096;
 
 /// How long dialing and the hello may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -41,16 +47,14 @@ pub enum EventKind {
 pub struct BookiePool {
     addresses: BTreeMap<BookieId, String>,
     connections: HashMap<BookieId, mpsc::UnboundedSender<Request>>,
-    events: mpsc::UnboundedSender<Event>,
+    events: mpsc::Sender<Event>,
     max_frame_bytes: u32,
 }
 
 impl BookiePool {
     /// A pool over the registered bookies `addresses`, and the channel its events arrive on.
-    pub fn new(
-        addresses: BTreeMap<BookieId, String>,
-    ) -> (BookiePool, mpsc::UnboundedReceiver<Event>) {
-        let (events, receiver) = mpsc::unbounded_channel();
+    pub fn new(addresses: BTreeMap<BookieId, String>) -> (BookiePool, mpsc::Receiver<Event>) {
+        let (events, receiver) = mpsc::channel(MAX_QUEUED_EVENTS);
         let pool = BookiePool {
             addresses,
             connections: HashMap::new(),
@@ -84,9 +88,11 @@ impl BookiePool {
             }
         }
         let Some(address) = self.addresses.get(&bookie).cloned() else {
-            let _ = self.events.send(Event {
-                bookie,
-                kind: EventKind::Failed("not registered".into()),
+            // Reported from a task: the driver calling this is the one that drains the events.
+            let events = self.events.clone();
+            tokio::spawn(async move {
+                let kind = EventKind::Failed("not registered".into());
+                let _ = events.send(Event { bookie, kind }).await;
             });
             return;
         };
@@ -97,10 +103,12 @@ impl BookiePool {
         let cap = self.max_frame_bytes;
         tokio::spawn(async move {
             if let Err(why) = run(bookie, &address, rx, &events, cap).await {
-                let _ = events.send(Event {
-                    bookie,
-                    kind: EventKind::Failed(why),
-                });
+                let _ = events
+                    .send(Event {
+                        bookie,
+                        kind: EventKind::Failed(why),
+                    })
+                    .await;
             }
         });
     }
@@ -117,7 +125,7 @@ async fn run(
     bookie: BookieId,
     address: &str,
     mut requests: mpsc::UnboundedReceiver<Request>,
-    events: &mpsc::UnboundedSender<Event>,
+    events: &mpsc::Sender<Event>,
     cap: u32,
 ) -> Result<(), String> {
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, hello(address))
@@ -137,6 +145,7 @@ async fn run(
                     bookie,
                     kind: EventKind::Response(response),
                 })
+                .await
                 .is_err()
             {
                 return Ok::<(), String>(());

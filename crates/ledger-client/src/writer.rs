@@ -189,7 +189,7 @@ impl Driver {
     async fn run(
         mut self,
         mut commands: mpsc::Receiver<Command>,
-        mut events: mpsc::UnboundedReceiver<Event>,
+        mut events: mpsc::Receiver<Event>,
     ) {
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         loop {
