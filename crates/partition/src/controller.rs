@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use crate::bug::Injected;
-use crate::ids::{BrokerEpoch, BrokerId, TopicPartition};
+use crate::ids::{BrokerEpoch, BrokerId, LeaderEpoch, TopicPartition};
 use crate::state::{IsrRequest, Member, PartitionState};
 
 #[derive(Clone, Debug)]
@@ -71,11 +71,16 @@ pub enum ControllerAction {
     },
     /// Read the state znode again and feed it back.
     Reread { tp: TopicPartition },
-    /// Tell `leader` its ISR request was refused; `deposed` when it no longer leads.
+    /// Tell `leader` its ISR request (made as leader of `leader_epoch`) was refused; `deposed`
+    /// when a newer leader epoch exists. `state_version` is the version the controller holds:
+    /// when it is newer than the one the request was based on, the state has changed (perhaps
+    /// by this very request, applied from an earlier copy) and the leader must wait to see it.
     IsrRefused {
         tp: TopicPartition,
         leader: BrokerId,
+        leader_epoch: LeaderEpoch,
         deposed: bool,
+        state_version: u64,
     },
     /// An unclean election happened: records the partition had committed may be lost.
     UncleanElection {
@@ -216,6 +221,7 @@ impl Controller {
         }
         if let Some(request) = known.request.take() {
             let verdict = judge(&self.live, known, &request);
+            let state_version = known.version;
             match verdict {
                 Ok(isr) => {
                     let mut state = known.state.clone();
@@ -225,7 +231,9 @@ impl Controller {
                 Err(deposed) => self.actions.push(ControllerAction::IsrRefused {
                     tp: tp.clone(),
                     leader: request.leader,
+                    leader_epoch: request.leader_epoch,
                     deposed,
+                    state_version,
                 }),
             }
         }
@@ -273,10 +281,15 @@ fn judge(
     request: &IsrRequest,
 ) -> Result<Vec<Member>, bool> {
     let state = &known.state;
-    if state.leader != Some(request.leader) || state.leader_epoch != request.leader_epoch {
+    if request.leader_epoch < state.leader_epoch {
         return Err(true);
     }
-    if request.state_version != known.version {
+    // A newer epoch than ours means this controller's view is behind: not a verdict on the
+    // leader (it will see the state again and ask again).
+    if request.leader_epoch > state.leader_epoch
+        || state.leader != Some(request.leader)
+        || request.state_version != known.version
+    {
         return Err(false);
     }
     let mut seen = Vec::new();

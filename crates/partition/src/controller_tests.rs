@@ -173,7 +173,9 @@ fn isr_requests_from_a_deposed_leader_are_refused() {
         vec![ControllerAction::IsrRefused {
             tp: tp(),
             leader: 1,
-            deposed: true
+            leader_epoch: 4,
+            deposed: true,
+            state_version: 9,
         }]
     );
     let shrink = IsrRequest {

@@ -53,8 +53,12 @@ pub(crate) struct LeaderRole {
     pub epoch: LeaderEpoch,
     pub state_version: u64,
     pub isr: Vec<Member>,
-    /// The ISR asked of the controller and not yet seen in the state.
+    /// The ISR asked of the controller and not yet seen in the state, and when it was asked
+    /// (a request or its refusal can be lost: after `request_timeout_ms` it is asked again).
+    /// Until the outcome is known the high watermark counts the joining replica too (KIP-497's
+    /// "maximal ISR"): the controller may have applied the request without this leader seeing it.
     pending_isr: Option<Vec<Member>>,
+    pending_isr_since: u64,
     /// Where this epoch's records start (a follower must reach it to rejoin the ISR).
     epoch_start: Offset,
     became_ms: u64,
@@ -91,6 +95,7 @@ impl Replica {
             state_version: version,
             isr: state.isr.clone(),
             pending_isr: None,
+            pending_isr_since: 0,
             epoch_start: self.log_end,
             became_ms: self.now_ms,
             progress: BTreeMap::new(),
@@ -352,6 +357,16 @@ impl Replica {
     }
 
     pub(crate) fn leader_tick(&mut self) {
+        let (now, timeout) = (self.now_ms, self.config.request_timeout_ms);
+        let resend = match self.leader_mut() {
+            Some(leader) if now.saturating_sub(leader.pending_isr_since) >= timeout => {
+                leader.pending_isr.clone()
+            }
+            _ => None,
+        };
+        if let Some(isr) = resend {
+            self.leader_request_isr(isr);
+        }
         self.leader_progress();
         self.leader_consider_shrink();
         self.leader_consider_expand();
@@ -411,11 +426,12 @@ impl Replica {
     }
 
     fn leader_request_isr(&mut self, isr: Vec<Member>) {
-        let me = self.config.me;
+        let (me, now) = (self.config.me, self.now_ms);
         let Some(leader) = self.leader_mut() else {
             return;
         };
         leader.pending_isr = Some(isr.clone());
+        leader.pending_isr_since = now;
         let request = IsrRequest {
             leader: me,
             leader_epoch: leader.epoch,
@@ -425,15 +441,20 @@ impl Replica {
         self.actions.push(Action::RequestIsr { request });
     }
 
-    pub(crate) fn leader_isr_refused(&mut self, deposed: bool) {
+    pub(crate) fn leader_isr_refused(&mut self, epoch: LeaderEpoch, deposed: bool, version: u64) {
         let injected = self.config.injected;
-        let Some(leader) = self.leader_mut() else {
+        let Some(leader) = self.leader_mut().filter(|l| l.epoch == epoch) else {
             return;
         };
-        let proposed = leader.pending_isr.take();
         if !deposed {
+            // Refused as it stands: the state is the one we hold, so nothing was applied. If the
+            // controller holds a newer version, wait to see it (it may contain our change).
+            if version <= leader.state_version {
+                leader.pending_isr = None;
+            }
             return;
         }
+        let proposed = leader.pending_isr.take();
         if injected.is(Bug::LeaderIgnoresRefusal) {
             if let Some(isr) = proposed {
                 leader.isr = isr;

@@ -47,6 +47,10 @@ pub struct ReplicaConfig {
     pub max_parked_fetches: usize,
     /// Idempotent producers remembered.
     pub max_producers: usize,
+    /// The ids this replica gives its own requests start above this. A driver that replaces a
+    /// replica within one process (after its session expired) gives the new one a fresh range,
+    /// so a late answer to the old one cannot be taken for an answer to the new one.
+    pub request_id_base: u64,
     pub injected: Injected,
 }
 
@@ -85,9 +89,12 @@ pub enum Input {
     AnswerLost {
         id: u64,
     },
-    /// The controller refused this leader's ISR request; `deposed` when it no longer leads.
+    /// The controller refused the ISR request this replica made as leader of `leader_epoch`;
+    /// `deposed` when a newer leader epoch exists; `state_version` is the controller's version.
     IsrRefused {
+        leader_epoch: LeaderEpoch,
         deposed: bool,
+        state_version: u64,
     },
     Tick {
         now_ms: u64,
@@ -158,6 +165,7 @@ impl Replica {
             producers.record(header);
         }
         Replica {
+            next_request_id: config.request_id_base + 1,
             config,
             role: Role::Idle,
             log_end: recovered.log_end,
@@ -168,7 +176,6 @@ impl Replica {
             state: None,
             deposed_in: None,
             now_ms,
-            next_request_id: 1,
             actions: Vec::new(),
         }
     }
@@ -214,7 +221,11 @@ impl Replica {
             Input::Appended { end } => self.on_appended(end),
             Input::Answer { id, response } => self.follower_answer(id, Some(response)),
             Input::AnswerLost { id } => self.follower_answer(id, None),
-            Input::IsrRefused { deposed } => self.leader_isr_refused(deposed),
+            Input::IsrRefused {
+                leader_epoch,
+                deposed,
+                state_version,
+            } => self.leader_isr_refused(leader_epoch, deposed, state_version),
             Input::Tick { now_ms } => self.on_tick(now_ms),
         }
         self.follower_poll();

@@ -23,6 +23,7 @@ fn config(me: u32) -> ReplicaConfig {
         max_pending_produces: 10,
         max_parked_fetches: 10,
         max_producers: 10,
+        request_id_base: 0,
         injected: Injected::NONE,
     }
 }
@@ -231,7 +232,11 @@ fn a_deposed_leader_stops_when_its_isr_request_is_refused() {
     assert!(actions
         .iter()
         .any(|a| matches!(a, Action::RequestIsr { request } if request.isr == vec![member(1)])));
-    let actions = leader.step(Input::IsrRefused { deposed: true });
+    let actions = leader.step(Input::IsrRefused {
+        leader_epoch: 1,
+        deposed: true,
+        state_version: 2,
+    });
     assert_eq!(
         replies(&actions),
         vec![Response::Error(ErrorCode::NotLeader)]

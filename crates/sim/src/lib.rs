@@ -14,6 +14,7 @@ pub mod app;
 pub mod checker;
 pub mod disk;
 pub mod ledger;
+pub mod log;
 pub mod options;
 pub mod paxos;
 pub mod report;
