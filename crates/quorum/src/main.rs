@@ -24,6 +24,7 @@ mod server_cmd;
 mod shell_cmd;
 mod sim_cmd;
 mod sim_ledger_cmd;
+mod sim_log_cmd;
 mod sim_paxos_cmd;
 mod sim_server_cmd;
 mod trace_cmd;

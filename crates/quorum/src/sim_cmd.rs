@@ -41,10 +41,12 @@ pub struct Args {
     #[arg(long, default_value_t = 2)]
     threads: usize,
     /// Which protocol: `zab` (the default; `--level` applies), `paxos` (single-decree Paxos,
-    /// the `paxos` crate; docs/paxos.md) or `ledger` (BookKeeper-style ledgers, the `ledger`
-    /// crate; docs/ledgers.md). With `paxos`, `--bug` takes forget-promise, ignore-accepted,
+    /// the `paxos` crate; docs/paxos.md), `ledger` (BookKeeper-style ledgers, the `ledger`
+    /// crate; docs/ledgers.md) or `log` (the Kafka-style partition log, the `partition` crate;
+    /// docs/log.md). With `paxos`, `--bug` takes forget-promise, ignore-accepted,
     /// accept-below-promise or decide-on-minority; with `ledger`, recovery-without-fence,
-    /// fence-too-few, recovery-trusts-one-lac or ensemble-change-without-cas.
+    /// fence-too-few, recovery-trusts-one-lac or ensemble-change-without-cas; with `log`,
+    /// ack-all-on-leader-only, hw-ignores-isr, truncate-to-hw or leader-ignores-refusal.
     #[arg(long, default_value = "zab")]
     protocol: Protocol,
     /// Number of acceptors, with `--protocol paxos`.
@@ -58,6 +60,7 @@ enum Protocol {
     Zab,
     Paxos,
     Ledger,
+    Log,
 }
 
 /// What `quorum sim` runs.
@@ -175,6 +178,19 @@ pub fn run(args: Args) -> Result<(), String> {
         #[cfg(not(feature = "bugs"))]
         let bug = None;
         return crate::sim_ledger_cmd::run(args.seed, args.seeds.as_deref(), bug, args.context);
+    }
+    if args.protocol == Protocol::Log {
+        #[cfg(feature = "bugs")]
+        let bug = match &args.bug {
+            Some(name) => Some(
+                partition::Bug::from_name(name)
+                    .ok_or_else(|| format!("unknown --bug {name} with --protocol log"))?,
+            ),
+            None => None,
+        };
+        #[cfg(not(feature = "bugs"))]
+        let bug = None;
+        return crate::sim_log_cmd::run(args.seed, args.seeds.as_deref(), bug, args.context);
     }
     if args.level == Level::Server {
         return crate::sim_server_cmd::run(

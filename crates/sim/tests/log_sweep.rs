@@ -1,5 +1,6 @@
 //! The partition log under the simulator's fault model: every seed safe (the invariants of
-//! `sim::log::checks`) and live (after the heal every partition converges).
+//! `sim::log::checks`) and live (after the heal every partition converges). `LOG_SEEDS=N`
+//! sweeps another count.
 
 use sim::log::{sweep, LogSweep};
 
@@ -23,13 +24,17 @@ fn assert_clean(from: u64, to: u64) -> LogSweep {
 }
 
 #[test]
-fn sweep_seeds() {
+fn ten_thousand_seeds() {
     let to: u64 = std::env::var("LOG_SEEDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(3_000);
+        .unwrap_or(10_000);
     let s = assert_clean(0, to);
-    assert!(s.crashes > 0 && s.leader_elections > 0 && s.truncations > 0);
+    if to >= 10_000 {
+        assert!(s.crashes > 30_000 && s.cuts > 30_000 && s.pauses > 20_000);
+        assert!(s.leader_elections > 50_000 && s.isr_changes > 50_000 && s.truncations > 2_000);
+        assert!(s.acked_all > 200_000 && s.consumed > 300_000);
+    }
 }
 
 #[test]
