@@ -291,3 +291,23 @@ fn fsync_policy_names() {
     }
     assert!(FsyncPolicy::parse("always").is_err());
 }
+
+#[test]
+fn truncation_across_segments_survives_reopen() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut store, _) = open(tmp.path(), 8);
+    let record = [7u8; 300];
+    let batches: Vec<Batch> = (0..40)
+        .map(|i| batch(i * 2, 1 + i as u32 / 10, &[&record, b"x"], None))
+        .collect();
+    fill(&mut store, &batches);
+    let before = segments(tmp.path()).len();
+    assert!(before >= 3, "{before} segments");
+    store.truncate(20).unwrap();
+    assert!(segments(tmp.path()).len() < before);
+    drop(store);
+    let (mut store, recovered) = open(tmp.path(), 8);
+    assert_eq!(recovered.log_end, 20);
+    assert_eq!(recovered.epochs.entries(), &[(1, 0)]);
+    assert_eq!(store.read(0, 20, usize::MAX).unwrap(), batches[..10]);
+}
