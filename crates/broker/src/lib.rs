@@ -10,6 +10,7 @@
 //! are not written yet.
 
 pub mod batch_codec;
+pub mod meta;
 mod reader;
 pub mod store;
 pub mod topic;

@@ -120,10 +120,12 @@ impl IsrRequest {
     }
 }
 
-/// `/topics/T`: how many partitions and which brokers hold each (the first is preferred leader).
+/// `/topics/T`: how many partitions and which brokers hold each (the first is preferred
+/// leader), and the topic's `min.insync.replicas` (None: the brokers' default).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Assignment {
     pub replicas: Vec<Vec<BrokerId>>,
+    pub min_insync: Option<usize>,
 }
 
 impl Assignment {
@@ -133,7 +135,10 @@ impl Assignment {
         let replicas = (0..partitions as usize)
             .map(|i| (0..replication).map(|k| brokers[(i + k) % n]).collect())
             .collect();
-        Assignment { replicas }
+        Assignment {
+            replicas,
+            min_insync: None,
+        }
     }
 
     pub fn encode(&self) -> String {
@@ -141,6 +146,9 @@ impl Assignment {
         for (i, replicas) in self.replicas.iter().enumerate() {
             let ids: Vec<String> = replicas.iter().map(|id| id.to_string()).collect();
             text.push_str(&format!("replicas.{i}={}\n", ids.join(",")));
+        }
+        if let Some(min) = self.min_insync {
+            text.push_str(&format!("min_insync={min}\n"));
         }
         text
     }
@@ -161,7 +169,14 @@ impl Assignment {
             }
             replicas.push(ids);
         }
-        Ok(Assignment { replicas })
+        let min_insync = match fields.get("min_insync") {
+            Ok(v) => Some(parse_num(v, "min_insync")?),
+            Err(_) => None,
+        };
+        Ok(Assignment {
+            replicas,
+            min_insync,
+        })
     }
 }
 
@@ -282,7 +297,8 @@ mod tests {
             }],
         };
         assert_eq!(IsrRequest::decode(&request.encode()), Ok(request));
-        let assignment = Assignment::round_robin(&[1, 2, 3], 4, 2);
+        let mut assignment = Assignment::round_robin(&[1, 2, 3], 4, 2);
+        assignment.min_insync = Some(2);
         assert_eq!(assignment.replicas[3], vec![1, 2]);
         assert_eq!(Assignment::decode(&assignment.encode()), Ok(assignment));
         assert!(Assignment::decode("partitions=99999999999\n").is_err());
