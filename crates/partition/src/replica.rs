@@ -213,6 +213,20 @@ impl Replica {
         }
     }
 
+    /// The broker registered again under a new session (its old one expired while the process
+    /// ran on): the replica keeps its log but forgets its role and the state it had seen, and
+    /// acts again only on states read under the new broker epoch. Waiting clients are told
+    /// NOT_LEADER; `request_id_base` gives its requests a fresh range of ids.
+    pub fn new_session(&mut self, broker_epoch: BrokerEpoch, request_id_base: u64) -> Vec<Action> {
+        self.become_idle();
+        self.config.broker_epoch = broker_epoch;
+        self.config.request_id_base = request_id_base;
+        self.next_request_id = request_id_base + 1;
+        self.state = None;
+        self.deposed_in = None;
+        std::mem::take(&mut self.actions)
+    }
+
     /// Feeds one input; returns what to do, in order.
     pub fn step(&mut self, input: Input) -> Vec<Action> {
         match input {

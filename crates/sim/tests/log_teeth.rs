@@ -45,7 +45,7 @@ fn ack_all_on_leader_only_is_caught() {
 
 #[test]
 fn hw_ignores_isr_is_caught() {
-    first_caught(Bug::HwIgnoresIsr, 11, "acknowledged records kept");
+    first_caught(Bug::HwIgnoresIsr, 11, "HW never goes back");
 }
 
 #[test]

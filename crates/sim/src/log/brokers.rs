@@ -116,6 +116,8 @@ pub(super) struct SimBroker {
     pub hosted: Option<Hosted>,
     pub disk_busy_until: u64,
     next_op: u64,
+    /// Registrations so far (each gives the replicas a fresh range of request ids).
+    sessions: u64,
 }
 
 impl SimBroker {
@@ -133,6 +135,7 @@ impl SimBroker {
             hosted: None,
             disk_busy_until: 0,
             next_op: 0,
+            sessions: 0,
         }
     }
 }
@@ -233,7 +236,7 @@ impl LogWorld {
             Msg::SessionExpired { epoch } if b.epoch == Some(epoch) => {
                 // The session is gone: start again as a new incarnation, keeping the disk.
                 self.note(|| format!("broker {id} learns its session expired"));
-                self.reincarnate(id);
+                self.session_lost(id);
             }
             Msg::Elected {
                 epoch,
@@ -309,20 +312,13 @@ impl LogWorld {
         }
     }
 
-    /// A new incarnation of a live process (its session expired): what it wrote is flushed
-    /// before it opens its replicas again, as the broker does before re-registering.
-    fn reincarnate(&mut self, id: BrokerId) {
+    /// The process lives on but its session expired: it registers again, and its replicas
+    /// carry on (a leader that has not noticed is a zombie) until the new session starts them
+    /// afresh (`Replica::new_session`), as the broker does.
+    fn session_lost(&mut self, id: BrokerId) {
         let b = self.broker(id);
-        b.life += 1;
         b.epoch = None;
         b.hosted = None;
-        b.replicas.clear();
-        b.tokens.clear();
-        for disk in b.disks.values_mut() {
-            disk.synced = disk.batches.len();
-        }
-        let life = b.life;
-        self.schedule(1, Task::Tick { broker: id, life });
     }
 
     fn token(&mut self, id: BrokerId, from: Endpoint, tag: u64) -> u64 {
@@ -352,7 +348,9 @@ impl LogWorld {
 
     fn registered(&mut self, id: BrokerId, epoch: BrokerEpoch) {
         let now = self.now;
-        let life = self.brokers[id as usize - 1].life;
+        let b = &mut self.brokers[id as usize - 1];
+        b.sessions += 1;
+        let base = b.sessions << 32;
         let held: Vec<(TopicPartition, Vec<BrokerId>)> = self
             .store
             .states
@@ -367,15 +365,25 @@ impl LogWorld {
             .collect();
         let configs: Vec<ReplicaConfig> = held
             .into_iter()
-            .map(|(tp, replicas)| replica_config(&self.opts, life, id, epoch, &tp, replicas))
+            .map(|(tp, replicas)| replica_config(&self.opts, base, id, epoch, &tp, replicas))
             .collect();
         let b = self.broker(id);
         b.epoch = Some(epoch);
+        let mut replies = Vec::new();
         for config in configs {
-            let disk = b.disks.entry(config.tp.clone()).or_default();
             let tp = config.tp.clone();
+            if let Some(replica) = b.replicas.get_mut(&tp) {
+                replies.push((tp, replica.new_session(epoch, base)));
+                continue;
+            }
+            let disk = b.disks.entry(tp.clone()).or_default();
             b.replicas
                 .insert(tp, Replica::new(config, disk.recovered(), now));
+        }
+        for (tp, actions) in replies {
+            for action in actions {
+                self.replica_action(id, &tp, None, action);
+            }
         }
         self.note(|| format!("broker {id} registered with epoch {epoch}"));
         self.resync(id);
@@ -634,7 +642,7 @@ impl LogWorld {
 
 fn replica_config(
     opts: &super::options::LogOptions,
-    life: u64,
+    request_id_base: u64,
     me: BrokerId,
     broker_epoch: BrokerEpoch,
     tp: &TopicPartition,
@@ -654,7 +662,7 @@ fn replica_config(
         max_pending_produces: 64,
         max_parked_fetches: 16,
         max_producers: 64,
-        request_id_base: life << 32,
+        request_id_base,
         injected: injected(opts.bug),
     }
 }
