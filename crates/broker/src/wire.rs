@@ -11,7 +11,10 @@
 //! the broker closes the connection, as the bookie does. Decoding never allocates more than
 //! the body it was given, whose length the caller checked against its cap before reading it.
 
-use partition::{LeaderEpoch, Offset, Producer, ReplicaFetch, Request, Response, TopicPartition};
+use partition::{
+    IsrRequest, LeaderEpoch, Member, Offset, Producer, ReplicaFetch, Request, Response,
+    TopicPartition,
+};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::batch_codec::{encode_batch, encoded_len, read_batch, BATCH_HEADER_BYTES};
@@ -54,10 +57,12 @@ const REQ_PRODUCE: u8 = 1;
 const REQ_FETCH: u8 = 2;
 const REQ_OFFSET_FOR_EPOCH: u8 = 3;
 const REQ_DESCRIBE: u8 = 4;
+const REQ_ALTER_ISR: u8 = 5;
 const RESP_PRODUCED: u8 = 1;
 const RESP_FETCHED: u8 = 2;
 const RESP_EPOCH_END: u8 = 3;
 const RESP_ERROR: u8 = 4;
+const RESP_ISR_ANSWER: u8 = 6;
 const RESP_DESCRIBED: u8 = 5;
 
 /// Why bytes could not be decoded (a frame body, a hello, or a stored batch).
@@ -102,6 +107,21 @@ pub enum BrokerRequest {
     },
     /// What this broker's replica of `tp` is (answered by [`BrokerResponse::Described`]).
     Describe { tag: u64, tp: TopicPartition },
+    /// A partition leader asks the controller to set the ISR (KIP-497's AlterPartition);
+    /// answered by [`BrokerResponse::IsrAnswer`].
+    AlterIsr {
+        tag: u64,
+        tp: TopicPartition,
+        request: IsrRequest,
+    },
+}
+
+/// Why the controller refused an ISR request (see `partition::Input::IsrRefused`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IsrRefusal {
+    pub leader_epoch: LeaderEpoch,
+    pub deposed: bool,
+    pub state_version: u64,
 }
 
 /// A replica's role, as a broker describes it.
@@ -129,12 +149,20 @@ pub enum BrokerResponse {
         high_watermark: Offset,
         log_end: Offset,
     },
+    /// The controller's answer to [`BrokerRequest::AlterIsr`]: taken up (the leader sees the
+    /// outcome in the state znode), or refused.
+    IsrAnswer {
+        tag: u64,
+        refused: Option<IsrRefusal>,
+    },
 }
 
 impl BrokerRequest {
     pub fn tag(&self) -> u64 {
         match self {
-            BrokerRequest::Partition { tag, .. } | BrokerRequest::Describe { tag, .. } => *tag,
+            BrokerRequest::Partition { tag, .. }
+            | BrokerRequest::Describe { tag, .. }
+            | BrokerRequest::AlterIsr { tag, .. } => *tag,
         }
     }
 }
@@ -142,7 +170,9 @@ impl BrokerRequest {
 impl BrokerResponse {
     pub fn tag(&self) -> u64 {
         match self {
-            BrokerResponse::Partition { tag, .. } | BrokerResponse::Described { tag, .. } => *tag,
+            BrokerResponse::Partition { tag, .. }
+            | BrokerResponse::Described { tag, .. }
+            | BrokerResponse::IsrAnswer { tag, .. } => *tag,
         }
     }
 }
@@ -200,6 +230,17 @@ fn read_tp(r: &mut Reader<'_>) -> Result<TopicPartition, WireError> {
 pub fn encode_request(out: &mut Vec<u8>, request: &BrokerRequest) {
     frame(out, |b| match request {
         BrokerRequest::Describe { tag, tp } => put_head(b, REQ_DESCRIBE, *tag, tp),
+        BrokerRequest::AlterIsr { tag, tp, request } => {
+            put_head(b, REQ_ALTER_ISR, *tag, tp);
+            put_u32(b, request.leader);
+            put_u32(b, request.leader_epoch);
+            put_u64(b, request.state_version);
+            put_u32(b, request.isr.len() as u32);
+            for member in &request.isr {
+                put_u32(b, member.broker);
+                put_u64(b, member.epoch);
+            }
+        }
         BrokerRequest::Partition { tag, tp, request } => match request {
             Request::Produce {
                 acks,
@@ -268,6 +309,11 @@ pub fn decode_request(body: &[u8]) -> Result<BrokerRequest, WireError> {
             r.finish()?;
             return Ok(BrokerRequest::Describe { tag, tp });
         }
+        REQ_ALTER_ISR => {
+            let request = read_isr_request(&mut r)?;
+            r.finish()?;
+            return Ok(BrokerRequest::AlterIsr { tag, tp, request });
+        }
         REQ_PRODUCE => read_produce(&mut r)?,
         REQ_FETCH => Request::Fetch {
             offset: r.u64()?,
@@ -288,6 +334,26 @@ pub fn decode_request(body: &[u8]) -> Result<BrokerRequest, WireError> {
     };
     r.finish()?;
     Ok(BrokerRequest::Partition { tag, tp, request })
+}
+
+fn read_isr_request(r: &mut Reader<'_>) -> Result<IsrRequest, WireError> {
+    let leader = r.u32()?;
+    let leader_epoch = r.u32()?;
+    let state_version = r.u64()?;
+    let count = r.count(12)?;
+    let mut isr = Vec::with_capacity(count);
+    for _ in 0..count {
+        isr.push(Member {
+            broker: r.u32()?,
+            epoch: r.u64()?,
+        });
+    }
+    Ok(IsrRequest {
+        leader,
+        leader_epoch,
+        state_version,
+        isr,
+    })
 }
 
 fn read_produce(r: &mut Reader<'_>) -> Result<Request, WireError> {
@@ -334,6 +400,19 @@ pub fn encode_response(out: &mut Vec<u8>, response: &BrokerResponse) {
             put_u64(b, *log_end);
         }
         BrokerResponse::Partition { tag, response } => put_partition_response(b, *tag, response),
+        BrokerResponse::IsrAnswer { tag, refused } => {
+            b.push(RESP_ISR_ANSWER);
+            put_u64(b, *tag);
+            match refused {
+                None => b.extend_from_slice(&[0; 14]),
+                Some(why) => {
+                    b.push(1);
+                    put_u32(b, why.leader_epoch);
+                    b.push(u8::from(why.deposed));
+                    put_u64(b, why.state_version);
+                }
+            }
+        }
     });
 }
 
@@ -383,6 +462,17 @@ pub fn decode_response(body: &[u8]) -> Result<BrokerResponse, WireError> {
             let described = read_described(&mut r, tag)?;
             r.finish()?;
             return Ok(described);
+        }
+        RESP_ISR_ANSWER => {
+            let refused = r.opt(13, |r| {
+                Ok(IsrRefusal {
+                    leader_epoch: r.u32()?,
+                    deposed: r.flag()?,
+                    state_version: r.u64()?,
+                })
+            })?;
+            r.finish()?;
+            return Ok(BrokerResponse::IsrAnswer { tag, refused });
         }
         RESP_PRODUCED => Response::Produced {
             base_offset: r.u64()?,

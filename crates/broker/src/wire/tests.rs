@@ -357,3 +357,51 @@ fn the_fetched_bound_holds_for_the_smallest_batches() {
         );
     }
 }
+
+#[test]
+fn isr_requests_and_answers_round_trip_and_truncations_fail() {
+    use partition::{IsrRequest, Member};
+    let request = BrokerRequest::AlterIsr {
+        tag: 9,
+        tp: TopicPartition::new("orders", 2),
+        request: IsrRequest {
+            leader: 1,
+            leader_epoch: 4,
+            state_version: 17,
+            isr: vec![
+                Member {
+                    broker: 1,
+                    epoch: 5,
+                },
+                Member {
+                    broker: 3,
+                    epoch: 8,
+                },
+            ],
+        },
+    };
+    let mut out = Vec::new();
+    encode_request(&mut out, &request);
+    let body = &out[LENGTH_BYTES..];
+    assert_eq!(decode_request(body).unwrap(), request);
+    for cut in 0..body.len() {
+        assert!(decode_request(&body[..cut]).is_err());
+    }
+    for refused in [
+        None,
+        Some(IsrRefusal {
+            leader_epoch: 4,
+            deposed: true,
+            state_version: 18,
+        }),
+    ] {
+        let answer = BrokerResponse::IsrAnswer { tag: 9, refused };
+        let mut out = Vec::new();
+        encode_response(&mut out, &answer);
+        let body = &out[LENGTH_BYTES..];
+        assert_eq!(decode_response(body).unwrap(), answer);
+        for cut in 0..body.len() {
+            assert!(decode_response(&body[..cut]).is_err());
+        }
+    }
+}
