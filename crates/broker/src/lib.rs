@@ -6,12 +6,14 @@
 //! - [`batch_codec`]: the one encoding of a batch, shared by the store and the wire, so a
 //!   fetch can be answered with the bytes as stored.
 //!
-//! The tokio driver of `partition::Replica`, registration in Quorum and the controller's driver
-//! are not written yet.
+//! - [`meta`]: the partition log's metadata in Quorum.
+//! - [`server`]: the broker itself, the tokio driver of `partition::Replica` and
+//!   `partition::Controller`.
 
 pub mod batch_codec;
 pub mod meta;
 mod reader;
+pub mod server;
 pub mod store;
 pub mod topic;
 pub mod wire;

@@ -106,7 +106,9 @@ struct Known {
 #[derive(Debug)]
 pub struct Controller {
     config: ControllerConfig,
-    live: BTreeMap<BrokerId, BrokerEpoch>,
+    /// The live registrations; None until first told (deciding before would take every
+    /// broker for dead).
+    live: Option<BTreeMap<BrokerId, BrokerEpoch>>,
     partitions: BTreeMap<TopicPartition, Known>,
     resigned: bool,
     actions: Vec<ControllerAction>,
@@ -116,7 +118,7 @@ impl Controller {
     pub fn new(config: ControllerConfig) -> Controller {
         Controller {
             config,
-            live: BTreeMap::new(),
+            live: None,
             partitions: BTreeMap::new(),
             resigned: false,
             actions: Vec::new(),
@@ -137,7 +139,7 @@ impl Controller {
         }
         match input {
             ControllerInput::Brokers(live) => {
-                self.live = live;
+                self.live = Some(live);
                 let all: Vec<TopicPartition> = self.partitions.keys().cloned().collect();
                 for tp in all {
                     self.decide(&tp);
@@ -213,6 +215,9 @@ impl Controller {
 
     /// Decides what partition `tp` needs, if nothing is in flight for it.
     fn decide(&mut self, tp: &TopicPartition) {
+        let Some(live) = self.live.clone() else {
+            return;
+        };
         let Some(known) = self.partitions.get_mut(tp) else {
             return;
         };
@@ -220,7 +225,7 @@ impl Controller {
             return;
         }
         if let Some(request) = known.request.take() {
-            let verdict = judge(&self.live, known, &request);
+            let verdict = judge(&live, known, &request);
             let state_version = known.version;
             match verdict {
                 Ok(isr) => {
@@ -240,7 +245,7 @@ impl Controller {
         let Some(known) = self.partitions.get(tp) else {
             return;
         };
-        if let Some((state, unclean)) = repair(&self.live, known, self.config.unclean_election) {
+        if let Some((state, unclean)) = repair(&live, known, self.config.unclean_election) {
             if let (Some(leader), true) = (state.leader, unclean) {
                 self.actions.push(ControllerAction::UncleanElection {
                     tp: tp.clone(),

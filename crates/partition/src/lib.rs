@@ -28,7 +28,7 @@ pub use controller::{
 pub use epochs::EpochCache;
 pub use ids::{BrokerEpoch, BrokerId, LeaderEpoch, Offset, ProducerId, TopicPartition};
 pub use message::{Acks, ErrorCode, ReplicaFetch, Request, Response};
-pub use replica::{Action, Input, Recovered, Replica, ReplicaConfig, Token};
+pub use replica::{Action, Input, Recovered, Replica, ReplicaConfig, RoleView, Token};
 pub use state::{Assignment, IsrRequest, Member, PartitionState};
 
 #[cfg(test)]

@@ -130,6 +130,19 @@ pub enum Action {
     RequestIsr { request: IsrRequest },
 }
 
+/// A replica's role, as it can be shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleView {
+    Idle,
+    Leader {
+        epoch: LeaderEpoch,
+    },
+    Follower {
+        leader: BrokerId,
+        epoch: LeaderEpoch,
+    },
+}
+
 /// The replica's role now.
 #[derive(Debug)]
 pub(crate) enum Role {
@@ -202,6 +215,20 @@ impl Replica {
         match &self.role {
             Role::Leader(leader) => Some(leader.epoch),
             _ => None,
+        }
+    }
+
+    /// What this replica is now.
+    pub fn role(&self) -> RoleView {
+        match &self.role {
+            Role::Idle => RoleView::Idle,
+            Role::Leader(leader) => RoleView::Leader {
+                epoch: leader.epoch,
+            },
+            Role::Follower(f) => RoleView::Follower {
+                leader: f.leader,
+                epoch: f.epoch,
+            },
         }
     }
 

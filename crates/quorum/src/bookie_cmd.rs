@@ -85,7 +85,7 @@ pub fn run(args: Args) -> Result<(), String> {
 }
 
 /// SIGINT or SIGTERM.
-async fn stop_signal() -> &'static str {
+pub async fn stop_signal() -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut term) = signal(SignalKind::terminate()) else {
         let _ = tokio::signal::ctrl_c().await;

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use launch::{Ensemble, EnsembleSpec, Ports};
 
-use crate::dev_bookies::Bookies;
+use crate::dev_nodes::Nodes;
 use sim::trace::Tracer;
 use sim::{Options, World};
 
@@ -47,6 +47,13 @@ pub struct Args {
     /// Port of the first bookie; the others follow (with --free-ports: free ports instead).
     #[arg(long, default_value_t = 3181)]
     bookie_port: u16,
+    /// Also start this many brokers of the partition log (docs/log.md) registered with the
+    /// ensemble.
+    #[arg(long, default_value_t = 0)]
+    brokers: usize,
+    /// Port of the first broker; the others follow (with --free-ports: free ports instead).
+    #[arg(long, default_value_t = 9092)]
+    broker_port: u16,
     /// tickTime of every server, in ms.
     #[arg(long, default_value_t = 500)]
     tick_time: u64,
@@ -156,24 +163,30 @@ pub fn run(args: Args) -> Result<(), String> {
     let connect = ens.connect_string();
     println!("connect string: {connect}");
     println!("try: quorum shell --server {connect}");
-    let mut bookies = start_bookies(&args, &dir, &connect)?;
+    let mut nodes = vec![
+        start_nodes(&args, &dir, &connect, "bookie")?,
+        start_nodes(&args, &dir, &connect, "broker")?,
+    ];
     println!("Ctrl-C stops the ensemble.");
     if let Some(path) = &args.describe {
         ens.wait_ready(READY_TIMEOUT)?;
         write_description(path, &ens)?;
     }
-    watch(&mut ens, &mut bookies, &stop)?;
+    watch(&mut ens, &mut nodes, &stop)?;
     println!("stopping");
     Ok(())
 }
 
 /// Reports each server that exits, until `stop` (or until none is left); dropping the ensemble
 /// afterwards kills the rest.
-fn watch(ens: &mut Ensemble, bookies: &mut Bookies, stop: &AtomicBool) -> Result<(), String> {
+fn watch(ens: &mut Ensemble, nodes: &mut [Nodes], stop: &AtomicBool) -> Result<(), String> {
     let mut exited = vec![false; ens.len()];
     while !stop.load(Ordering::SeqCst) {
-        for (id, status) in bookies.exited() {
-            println!("bookie {id} exited ({status}); see its log");
+        for group in nodes.iter_mut() {
+            let kind = group.kind();
+            for (id, status) in group.exited() {
+                println!("{kind} {id} exited ({status}); see its log");
+            }
         }
         for id in ens.ids() {
             if !exited[id - 1] {
@@ -192,18 +205,35 @@ fn watch(ens: &mut Ensemble, bookies: &mut Bookies, stop: &AtomicBool) -> Result
     Ok(())
 }
 
-/// Starts `--bookies` bookies registered with the ensemble at `connect`, and says where.
-fn start_bookies(args: &Args, dir: &std::path::Path, connect: &str) -> Result<Bookies, String> {
+/// Starts `--bookies` bookies or `--brokers` brokers (`kind`) registered with the ensemble at
+/// `connect`, and says where.
+fn start_nodes(
+    args: &Args,
+    dir: &std::path::Path,
+    connect: &str,
+    kind: &'static str,
+) -> Result<Nodes, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the quorum binary: {e}"))?;
-    let first_port = (!args.free_ports).then_some(args.bookie_port);
-    let bookies = Bookies::start(&exe, dir, args.bookies, first_port, connect)?;
-    for (id, address, log) in bookies.describe() {
-        println!("  bookie {id}: {address}, log {}", log.display());
+    let (count, port) = match kind {
+        "bookie" => (args.bookies, args.bookie_port),
+        _ => (args.brokers, args.broker_port),
+    };
+    let first_port = (!args.free_ports).then_some(port);
+    let nodes = Nodes::start(&exe, dir, kind, count, first_port, connect)?;
+    for (id, address, log) in nodes.describe() {
+        println!("  {kind} {id}: {address}, log {}", log.display());
     }
-    if args.bookies > 0 {
-        println!("try: quorum ledger --quorum {connect} create --ensemble 3 --write-quorum 2 --ack-quorum 2");
+    match kind {
+        "bookie" if count > 0 => println!(
+            "try: quorum ledger --quorum {connect} create --ensemble 3 --write-quorum 2 --ack-quorum 2"
+        ),
+        "broker" if count > 0 => println!(
+            "try: quorum log --quorum {connect} create-topic orders --partitions 3 --replicas {}",
+            count.min(3)
+        ),
+        _ => {}
     }
-    Ok(bookies)
+    Ok(nodes)
 }
 
 /// Writes the description whole under a temporary name, then renames it: a script polling for

@@ -15,10 +15,11 @@ mod bench_cmd;
 mod bench_ledger;
 mod bench_log;
 mod bookie_cmd;
+mod broker_cmd;
 mod chaos_cmd;
 mod consensus_cmd;
-mod dev_bookies;
 mod dev_cmd;
+mod dev_nodes;
 mod ledger_cmd;
 mod server_cmd;
 mod shell_cmd;
@@ -70,6 +71,8 @@ enum Command {
     Ledger(ledger_cmd::Args),
     /// Run a bookie: a storage node of ledgers, registered in Quorum (docs/ledgers.md).
     Bookie(bookie_cmd::Args),
+    /// Run a broker of the partition log, registered in Quorum (docs/log.md).
+    Broker(broker_cmd::Args),
 }
 
 #[derive(Subcommand)]
@@ -118,6 +121,7 @@ fn main() {
         Command::Bench(BenchCommand::Baseline(args)) => bench_cmd::baseline(args),
         Command::Bench(BenchCommand::Chart(args)) => bench_cmd::chart(args),
         Command::Bookie(args) => bookie_cmd::run(args),
+        Command::Broker(args) => broker_cmd::run(args),
     };
     if let Err(message) = result {
         eprintln!("quorum: {message}");
