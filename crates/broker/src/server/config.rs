@@ -124,6 +124,9 @@ pub struct Limits {
     pub max_producers: usize,
     /// Bytes a follower asks for in one fetch.
     pub replica_fetch_bytes: u32,
+    /// The most record bytes one fetch answer carries, whatever the fetch asked for (one batch
+    /// more at most: a batch is never split).
+    pub max_fetch_bytes: u32,
     /// Requests to one other broker in flight.
     pub peer_inflight_requests: usize,
 }
@@ -142,6 +145,7 @@ impl Default for Limits {
             max_parked_fetches: 1024,
             max_producers: 10_000,
             replica_fetch_bytes: 1 << 20,
+            max_fetch_bytes: 4 << 20,
             peer_inflight_requests: 1024,
         }
     }

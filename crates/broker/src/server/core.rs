@@ -185,7 +185,15 @@ impl Core {
             return;
         };
         match request {
-            BrokerRequest::Partition { tag, tp, request } => {
+            BrokerRequest::Partition {
+                tag,
+                tp,
+                mut request,
+            } => {
+                // A fetch asks for at most what one answer frame may carry.
+                if let partition::Request::Fetch { max_bytes, .. } = &mut request {
+                    *max_bytes = (*max_bytes).min(self.config.limits.max_fetch_bytes);
+                }
                 if !self.slots.contains_key(&tp) {
                     let response = Response::Error(partition::ErrorCode::NotLeader);
                     return conn.answer(&BrokerResponse::Partition { tag, response });
