@@ -20,6 +20,7 @@ mod consensus_cmd;
 mod dev_bookies;
 mod dev_cmd;
 mod ledger_cmd;
+mod log_cmd;
 mod server_cmd;
 mod shell_cmd;
 mod sim_cmd;
@@ -68,6 +69,9 @@ enum Command {
     /// BookKeeper-style ledgers over the registered bookies: create, write, read, recover,
     /// describe.
     Ledger(ledger_cmd::Args),
+    /// The partition log through its brokers: create-topic, produce, consume, describe, list
+    /// (docs/log.md).
+    Log(log_cmd::Args),
     /// Run a bookie: a storage node of ledgers, registered in Quorum (docs/ledgers.md).
     Bookie(bookie_cmd::Args),
 }
@@ -92,7 +96,7 @@ fn main() {
     let default_level = match cli.command {
         Command::Sim(_) => "error",
         // Proposers print their decision on stdout; the client's reconnection chatter is noise.
-        Command::Consensus(_) | Command::Ledger(_) => "warn",
+        Command::Consensus(_) | Command::Ledger(_) | Command::Log(_) => "warn",
         Command::Bench(BenchCommand::Ledger(_)) => "warn",
         _ => "info",
     };
@@ -112,6 +116,7 @@ fn main() {
         Command::Consensus(cmd) => consensus_cmd::run(cmd),
         Command::Trace(command) => trace_cmd::run(command),
         Command::Ledger(args) => ledger_cmd::run(args),
+        Command::Log(args) => log_cmd::run(args),
         Command::Bench(BenchCommand::Log(args)) => bench_log::run(args),
         Command::Bench(BenchCommand::Ledger(args)) => bench_ledger::run(args),
         Command::Bench(BenchCommand::Run(args)) => bench_cmd::run(args),
