@@ -126,7 +126,7 @@ impl<M: Metadata> Cluster<M> {
         let leader = self.leader(tp).await?;
         let result = self.call_at(&leader, tp, request).await;
         if let Err(e) = &result {
-            self.after_error(tp, &leader, e).await;
+            self.after_error(tp, &leader, e);
         }
         result
     }
@@ -171,17 +171,17 @@ impl<M: Metadata> Cluster<M> {
         };
         let result = sent.await;
         if let Err(e) = &result {
-            self.after_error(tp, &leader, e).await;
+            self.after_error(tp, &leader, e);
         }
         result
     }
 
-    async fn after_error(&self, tp: &TopicPartition, leader: &Leader, e: &LogError) {
+    fn after_error(&self, tp: &TopicPartition, leader: &Leader, e: &LogError) {
         if e.stale_leader() {
             self.invalidate(tp);
         }
         if matches!(e, LogError::Timeout(_) | LogError::Broken { .. }) {
-            self.pool.forget(&leader.address).await;
+            self.pool.forget(&leader.address);
         }
     }
 }

@@ -304,17 +304,18 @@ async fn write_frames(
 }
 
 /// Connections by broker address, reused by every request to that broker; a broken one is
-/// replaced at the next request.
+/// replaced at the next request. Dialing happens outside the lock, so one unreachable broker
+/// does not hold up requests to the others.
 pub struct Pool {
     config: ConnConfig,
-    conns: tokio::sync::Mutex<HashMap<String, Conn>>,
+    conns: Mutex<HashMap<String, Conn>>,
 }
 
 impl Pool {
     pub fn new(config: ConnConfig) -> Pool {
         Pool {
             config,
-            conns: tokio::sync::Mutex::new(HashMap::new()),
+            conns: Mutex::new(HashMap::new()),
         }
     }
 
@@ -322,19 +323,29 @@ impl Pool {
         &self.config
     }
 
-    /// The connection to `addr`, dialing it if there is none or it broke.
+    fn conns(&self) -> std::sync::MutexGuard<'_, HashMap<String, Conn>> {
+        self.conns.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The connection to `addr`, dialing it if there is none or it broke. Two requests that
+    /// dial at once may both connect; the first stored is kept and the other dropped.
     pub async fn get(&self, addr: &str) -> Result<Conn, LogError> {
-        let mut conns = self.conns.lock().await;
-        if let Some(conn) = conns.get(addr).filter(|c| !c.is_broken()) {
+        if let Some(conn) = self.conns().get(addr).filter(|c| !c.is_broken()) {
             return Ok(conn.clone());
         }
-        let conn = Conn::connect(addr, &self.config).await?;
-        conns.insert(addr.to_string(), conn.clone());
-        Ok(conn)
+        let dialed = Conn::connect(addr, &self.config).await?;
+        let mut conns = self.conns();
+        match conns.get(addr).filter(|c| !c.is_broken()) {
+            Some(conn) => Ok(conn.clone()),
+            None => {
+                conns.insert(addr.to_string(), dialed.clone());
+                Ok(dialed)
+            }
+        }
     }
 
     /// Drops the connection to `addr` (after a timeout: the next request dials afresh).
-    pub async fn forget(&self, addr: &str) {
-        self.conns.lock().await.remove(addr);
+    pub fn forget(&self, addr: &str) {
+        self.conns().remove(addr);
     }
 }

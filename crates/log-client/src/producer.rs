@@ -215,12 +215,11 @@ impl<M: Metadata> PartitionSender<M> {
                 },
             };
             let batch = self.fill(first, &mut rx);
-            let records: Vec<Vec<u8>> = batch.iter().map(|q| q.record.clone()).collect();
+            let (records, dones): (Vec<_>, Vec<_>) =
+                batch.into_iter().map(|q| (q.record, q.done)).unzip();
             let outcome = self.deliver(records).await;
-            for (i, q) in batch.into_iter().enumerate() {
-                let _ = q
-                    .done
-                    .send(outcome.clone().map(|o| o.map(|base| base + i as u64)));
+            for (i, done) in dones.into_iter().enumerate() {
+                let _ = done.send(outcome.clone().map(|o| o.map(|base| base + i as u64)));
             }
         }
     }

@@ -164,3 +164,40 @@ async fn a_batch_is_given_up_after_the_delivery_timeout() {
     assert!(producer.send(Some(5), b"a".to_vec()).await.is_err());
     producer.close().await;
 }
+
+#[tokio::test]
+async fn a_full_queue_makes_send_wait() {
+    let mut broker = FakeBroker::start().await;
+    let cluster = cluster(1, &broker.addr);
+    let config = ProducerConfig {
+        max_queued_records: 2,
+        ..config(Acks::All)
+    };
+    let producer = std::sync::Arc::new(Producer::new(cluster, "t", config).await.unwrap());
+    let first = producer.send(Some(0), b"0".to_vec()).await.unwrap();
+    let in_flight = broker.next().await;
+    // The queue takes two more while the first batch waits; the third send must wait.
+    let mut queued = Vec::new();
+    for i in 1..3 {
+        queued.push(producer.send(Some(0), vec![b'0' + i]).await.unwrap());
+    }
+    let blocked = {
+        let producer = producer.clone();
+        tokio::spawn(async move { producer.send(Some(0), b"3".to_vec()).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!blocked.is_finished(), "send did not wait for room");
+    in_flight.respond(Response::Produced { base_offset: 0 });
+    assert_eq!(first.wait().await, Ok(Some(0)));
+    let last = blocked.await.unwrap().unwrap();
+    broker.auto(|incoming| {
+        let (tag, _) = incoming.produce();
+        Some(Response::Produced {
+            base_offset: tag.unwrap().first_seq,
+        })
+    });
+    for (i, delivery) in queued.into_iter().enumerate() {
+        assert_eq!(delivery.wait().await, Ok(Some(1 + i as u64)));
+    }
+    assert_eq!(last.wait().await, Ok(Some(3)));
+}
