@@ -21,6 +21,7 @@ mod consensus_cmd;
 mod dev_cmd;
 mod dev_nodes;
 mod ledger_cmd;
+mod log_cmd;
 mod server_cmd;
 mod shell_cmd;
 mod sim_cmd;
@@ -69,6 +70,9 @@ enum Command {
     /// BookKeeper-style ledgers over the registered bookies: create, write, read, recover,
     /// describe.
     Ledger(ledger_cmd::Args),
+    /// The partition log through its brokers: create-topic, produce, consume, describe, list
+    /// (docs/log.md).
+    Log(log_cmd::Args),
     /// Run a bookie: a storage node of ledgers, registered in Quorum (docs/ledgers.md).
     Bookie(bookie_cmd::Args),
     /// Run a broker of the partition log, registered in Quorum (docs/log.md).
@@ -95,7 +99,7 @@ fn main() {
     let default_level = match cli.command {
         Command::Sim(_) => "error",
         // Proposers print their decision on stdout; the client's reconnection chatter is noise.
-        Command::Consensus(_) | Command::Ledger(_) => "warn",
+        Command::Consensus(_) | Command::Ledger(_) | Command::Log(_) => "warn",
         Command::Bench(BenchCommand::Ledger(_)) => "warn",
         _ => "info",
     };
@@ -115,6 +119,7 @@ fn main() {
         Command::Consensus(cmd) => consensus_cmd::run(cmd),
         Command::Trace(command) => trace_cmd::run(command),
         Command::Ledger(args) => ledger_cmd::run(args),
+        Command::Log(args) => log_cmd::run(args),
         Command::Bench(BenchCommand::Log(args)) => bench_log::run(args),
         Command::Bench(BenchCommand::Ledger(args)) => bench_ledger::run(args),
         Command::Bench(BenchCommand::Run(args)) => bench_cmd::run(args),
