@@ -151,9 +151,9 @@ impl<M: Metadata> Cluster<M> {
                 ..
             } => Err(LogError::Broker(code)),
             BrokerResponse::Partition { response, .. } => Ok(response),
-            BrokerResponse::Described { .. } => Err(LogError::Protocol(
-                "Described to a partition request".into(),
-            )),
+            BrokerResponse::Described { .. } | BrokerResponse::IsrAnswer { .. } => Err(
+                LogError::Protocol("a partition request answered with another kind".into()),
+            ),
         }
     }
 
