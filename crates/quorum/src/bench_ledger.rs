@@ -68,7 +68,7 @@ pub fn run(args: Args) -> Result<(), String> {
     ens.launch(Duration::from_secs(30))?;
     let connect = ens.connect_string();
     let bookies = shapes.iter().map(|s| s.0).max().unwrap_or(3);
-    let _bookies = Nodes::start(&exe, root.path(), "bookie", bookies, None, &connect)?;
+    let _bookies = Nodes::start(&exe, root.path(), "bookie", bookies, None, &connect, &[])?;
     let floor =
         fdatasync(root.path(), args.entry_bytes, 500).map_err(|e| format!("fdatasync: {e}"))?;
     let floor = Timings::of(floor);

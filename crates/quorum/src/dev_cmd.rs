@@ -219,7 +219,7 @@ fn start_nodes(
         _ => (args.brokers, args.broker_port),
     };
     let first_port = (!args.free_ports).then_some(port);
-    let nodes = Nodes::start(&exe, dir, kind, count, first_port, connect)?;
+    let nodes = Nodes::start(&exe, dir, kind, count, first_port, connect, &[])?;
     for (id, address, log) in nodes.describe() {
         println!("  {kind} {id}: {address}, log {}", log.display());
     }

@@ -14,6 +14,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod bench_cmd;
 mod bench_ledger;
 mod bench_log;
+mod bench_produce;
 mod bookie_cmd;
 mod broker_cmd;
 mod chaos_cmd;
@@ -83,6 +84,9 @@ enum Command {
 enum BenchCommand {
     /// Ledgers: add-entry throughput and latency against the fsync floor, and recovery time.
     Ledger(bench_ledger::Args),
+    /// The partition log: produce throughput and latency (acks=1, acks=all) against the fsync
+    /// floor, and failover time when a partition leader is killed.
+    Produce(bench_produce::Args),
     /// Durable append throughput of the transaction log next to the disk's raw fdatasync rate.
     Log(bench_log::Args),
     /// Drive a ZooKeeper-protocol ensemble (Quorum or Apache ZooKeeper) with a workload.
@@ -100,7 +104,7 @@ fn main() {
         Command::Sim(_) => "error",
         // Proposers print their decision on stdout; the client's reconnection chatter is noise.
         Command::Consensus(_) | Command::Ledger(_) | Command::Log(_) => "warn",
-        Command::Bench(BenchCommand::Ledger(_)) => "warn",
+        Command::Bench(BenchCommand::Ledger(_) | BenchCommand::Produce(_)) => "warn",
         _ => "info",
     };
     tracing_subscriber::fmt()
@@ -122,6 +126,7 @@ fn main() {
         Command::Log(args) => log_cmd::run(args),
         Command::Bench(BenchCommand::Log(args)) => bench_log::run(args),
         Command::Bench(BenchCommand::Ledger(args)) => bench_ledger::run(args),
+        Command::Bench(BenchCommand::Produce(args)) => bench_produce::run(args),
         Command::Bench(BenchCommand::Run(args)) => bench_cmd::run(args),
         Command::Bench(BenchCommand::Baseline(args)) => bench_cmd::baseline(args),
         Command::Bench(BenchCommand::Chart(args)) => bench_cmd::chart(args),
