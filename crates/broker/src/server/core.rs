@@ -291,7 +291,10 @@ impl Core {
                         fsync: self.config.fsync,
                         ..StoreConfig::default()
                     };
-                    PartitionStore::open(&dir, &config).map_err(|e| e.to_string())?
+                    // Creating a log preallocates its first segment: let the runtime's other
+                    // tasks run meanwhile.
+                    tokio::task::block_in_place(|| PartitionStore::open(&dir, &config))
+                        .map_err(|e| e.to_string())?
                 }
             };
             let config = self.replica_config(&tp, replicas, min_insync, epoch);

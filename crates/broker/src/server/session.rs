@@ -142,10 +142,11 @@ async fn follow(
             Some(names) = topics_rx.recv() => {
                 match topics(zk, names).await {
                     Ok(assignments) => {
-                        watch_states(zk, config, &assignments, &mut watched, &mut tasks, core);
-                        if core.send(CoreMsg::Topics(assignments)).await.is_err() {
+                        // The core opens the replicas first, so that the states find them.
+                        if core.send(CoreMsg::Topics(assignments.clone())).await.is_err() {
                             return "the core stopped".into();
                         }
+                        watch_states(zk, config, &assignments, &mut watched, &mut tasks, core);
                     }
                     Err(e) => tracing::warn!(error = %e, "reading the topics failed"),
                 }
