@@ -17,6 +17,7 @@ pub mod ledger;
 pub mod log;
 pub mod options;
 pub mod paxos;
+pub mod queue;
 pub mod report;
 pub mod rng;
 pub mod rules;

@@ -1,9 +1,6 @@
 //! One simulated run: servers running the real Zab core over a simulated network and disk,
 //! with clients, faults, and the checker watching every step.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-
 use bytes::Bytes;
 use zab::{Action, Config, Input, Message, Peer, ServerId};
 
@@ -11,6 +8,7 @@ use crate::app::App;
 use crate::checker::{Checker, Violation};
 use crate::disk::Disk;
 use crate::options::{Options, UNITS_PER_TICK};
+use crate::queue::EventQueue;
 use crate::report::Report;
 use crate::rng::Rng;
 use crate::rules::{self, Rules};
@@ -46,29 +44,6 @@ enum Event {
     Isolate,
 }
 
-struct Scheduled {
-    time: u64,
-    seq: u64,
-    event: Event,
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.time, self.seq) == (other.time, other.seq)
-    }
-}
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Scheduled {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.time, self.seq).cmp(&(other.time, other.seq))
-    }
-}
-
 struct Node {
     id: ServerId,
     peer: Option<Peer>,
@@ -90,8 +65,7 @@ pub struct World {
     opts: Options,
     rng: Rng,
     now: u64,
-    seq: u64,
-    queue: BinaryHeap<Reverse<Scheduled>>,
+    queue: EventQueue<Event>,
     nodes: Vec<Node>,
     /// `blocked[from * n + to]`: messages from → to are lost (some partition cuts the link).
     blocked: Vec<bool>,
@@ -168,8 +142,7 @@ impl World {
         World {
             rng,
             now: 0,
-            seq: 0,
-            queue: BinaryHeap::new(),
+            queue: EventQueue::default(),
             nodes,
             blocked: vec![false; n * n],
             partitions: Vec::new(),
@@ -196,12 +169,7 @@ impl World {
     }
 
     fn schedule(&mut self, delay: u64, event: Event) {
-        self.seq += 1;
-        self.queue.push(Reverse(Scheduled {
-            time: self.now + delay,
-            seq: self.seq,
-            event,
-        }));
+        self.queue.push(self.now + delay, event);
     }
 
     fn trace(&mut self, event: TraceEvent<'_>) {
@@ -262,13 +230,13 @@ impl World {
         }
         self.schedule(self.opts.fault_ticks * UNITS_PER_TICK, Event::HealAll);
         let deadline = (self.opts.fault_ticks + self.opts.liveness_ticks) * UNITS_PER_TICK;
-        while let Some(Reverse(next)) = self.queue.pop() {
-            if next.time > deadline || self.live {
+        while let Some((next_time, next_event)) = self.queue.pop() {
+            if next_time > deadline || self.live {
                 break;
             }
-            self.now = next.time;
+            self.now = next_time;
             self.report.events += 1;
-            self.handle(next.event)?;
+            self.handle(next_event)?;
             self.check_recovered();
         }
         if !self.live {

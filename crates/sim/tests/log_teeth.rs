@@ -40,7 +40,7 @@ fn first_caught(bug: Bug, first: u64, invariant: &str) {
 
 #[test]
 fn ack_all_on_leader_only_is_caught() {
-    first_caught(Bug::AckAllOnLeaderOnly, 5, "consumers see one log");
+    first_caught(Bug::AckAllOnLeaderOnly, 5, "acknowledged records kept");
 }
 
 #[test]

@@ -13,8 +13,7 @@
 //! starts if the ledger is not closed, and the ledger must be closed and read back whole by a
 //! final reader within `liveness_units`.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 
 use ledger::bookie::{Action as BookieAction, Record};
 use ledger::{BookieId, EntryId, LedgerId, LedgerMetadata, Request, Response};
@@ -23,6 +22,7 @@ use super::bookies::{ClientId, SimBookie};
 use super::checks::{DurableEntries, LedgerChecker, Violation};
 use super::clients::{Client, ClientInput};
 use super::options::LedgerOptions;
+use crate::queue::EventQueue;
 use crate::rng::Rng;
 
 /// The run's ledger.
@@ -108,29 +108,6 @@ pub enum Task {
     Deadline,
 }
 
-struct Scheduled {
-    at: u64,
-    order: u64,
-    task: Task,
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.order) == (other.at, other.order)
-    }
-}
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Scheduled {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at, self.order).cmp(&(other.at, other.order))
-    }
-}
-
 /// What a run did.
 #[derive(Clone, Debug, Default)]
 pub struct LedgerReport {
@@ -168,8 +145,7 @@ pub struct LedgerWorld {
     pub(super) opts: LedgerOptions,
     pub(super) rng: Rng,
     pub(super) now: u64,
-    order: u64,
-    queue: BinaryHeap<Reverse<Scheduled>>,
+    queue: EventQueue<Task>,
     pub(super) bookies: Vec<SimBookie>,
     pub(super) clients: BTreeMap<ClientId, Client>,
     pub(super) next_client: ClientId,
@@ -216,8 +192,7 @@ impl LedgerWorld {
         let mut world = LedgerWorld {
             rng: Rng::new(opts.seed),
             now: 0,
-            order: 0,
-            queue: BinaryHeap::new(),
+            queue: EventQueue::default(),
             bookies: (0..opts.bookies).map(|_| SimBookie::new()).collect(),
             clients: BTreeMap::new(),
             next_client: WRITER + 1,
@@ -241,12 +216,7 @@ impl LedgerWorld {
     }
 
     pub(super) fn schedule(&mut self, delay: u64, task: Task) {
-        self.order += 1;
-        self.queue.push(Reverse(Scheduled {
-            at: self.now + delay,
-            order: self.order,
-            task,
-        }));
+        self.queue.push(self.now + delay, task);
     }
 
     pub(super) fn note(&mut self, line: impl FnOnce() -> String) {
@@ -282,10 +252,10 @@ impl LedgerWorld {
         let first_fault = self.rng.between(1, self.opts.fault_interval);
         self.schedule(first_fault, Task::Fault);
         self.schedule(self.opts.fault_units, Task::EndFaults);
-        while let Some(Reverse(next)) = self.queue.pop() {
-            self.now = next.at;
+        while let Some((next_at, next_task)) = self.queue.pop() {
+            self.now = next_at;
             self.report.events += 1;
-            self.handle(next.task);
+            self.handle(next_task);
             if self.report.violation.is_some() || self.done {
                 break;
             }

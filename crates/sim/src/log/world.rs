@@ -8,8 +8,7 @@
 //! converge — a leader, every replica caught up, every producer done — within
 //! `liveness_units`, when the final checks run.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 
 use partition::{
     Assignment, BrokerEpoch, BrokerId, IsrRequest, PartitionState, Request, Response,
@@ -21,6 +20,7 @@ use super::checks::{LogChecker, Violation};
 use super::clients::{Consumer, Producer};
 use super::options::LogOptions;
 use super::store::SimStore;
+use crate::queue::EventQueue;
 use crate::rng::Rng;
 
 /// The run's topic.
@@ -172,29 +172,6 @@ pub enum Task {
     Deadline,
 }
 
-struct Scheduled {
-    at: u64,
-    order: u64,
-    task: Task,
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.order) == (other.at, other.order)
-    }
-}
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Scheduled {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at, self.order).cmp(&(other.at, other.order))
-    }
-}
-
 /// What a run did.
 #[derive(Clone, Debug, Default)]
 pub struct LogReport {
@@ -226,8 +203,7 @@ pub struct LogWorld {
     pub(super) opts: LogOptions,
     pub(super) rng: Rng,
     pub(super) now: u64,
-    order: u64,
-    queue: BinaryHeap<Reverse<Scheduled>>,
+    queue: EventQueue<Task>,
     pub(super) assignment: Assignment,
     pub(super) brokers: Vec<SimBroker>,
     pub(super) store: SimStore,
@@ -262,8 +238,7 @@ impl LogWorld {
         let mut world = LogWorld {
             rng: Rng::new(opts.seed),
             now: 0,
-            order: 0,
-            queue: BinaryHeap::new(),
+            queue: EventQueue::default(),
             brokers: ids.iter().map(|&id| SimBroker::new(id)).collect(),
             assignment,
             store,
@@ -306,23 +281,18 @@ impl LogWorld {
     /// Runs to the end; returns the report and, if traced, the event lines.
     pub fn run(mut self) -> (LogReport, Vec<(u64, String)>) {
         while !self.done && self.report.violation.is_none() {
-            let Some(Reverse(next)) = self.queue.pop() else {
+            let Some((next_at, next_task)) = self.queue.pop() else {
                 break;
             };
-            self.now = next.at;
+            self.now = next_at;
             self.report.events += 1;
-            self.handle(next.task);
+            self.handle(next_task);
         }
         (self.report, self.log.unwrap_or_default())
     }
 
     pub(super) fn schedule(&mut self, delay: u64, task: Task) {
-        self.order += 1;
-        self.queue.push(Reverse(Scheduled {
-            at: self.now + delay,
-            order: self.order,
-            task,
-        }));
+        self.queue.push(self.now + delay, task);
     }
 
     pub(super) fn note(&mut self, line: impl FnOnce() -> String) {

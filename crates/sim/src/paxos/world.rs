@@ -9,14 +9,14 @@
 //! heals: crashed processes restart, the network becomes reliable, and only the first proposer
 //! keeps its timer — it runs alone and every process must then decide within a bound.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 
 use paxos::{Action, Ballot, Config, Durable, Input, Message, Node, ProcessId};
 
 use super::checks::{Checker, Violation};
 use super::options::PaxosOptions;
 use super::trace::Event;
+use crate::queue::EventQueue;
 use crate::rng::Rng;
 
 /// Something scheduled to happen.
@@ -45,29 +45,6 @@ enum Task {
     },
     EndFaults,
     Deadline,
-}
-
-struct Scheduled {
-    at: u64,
-    order: u64,
-    task: Task,
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.order) == (other.at, other.order)
-    }
-}
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Scheduled {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at, self.order).cmp(&(other.at, other.order))
-    }
 }
 
 /// One simulated process: its node while up, and its disk.
@@ -114,8 +91,7 @@ pub struct PaxosWorld {
     opts: PaxosOptions,
     rng: Rng,
     now: u64,
-    order: u64,
-    queue: BinaryHeap<Reverse<Scheduled>>,
+    queue: EventQueue<Task>,
     procs: Vec<Proc>,
     checker: Checker,
     /// Cut links (from, to) of the partition in force, and its id.
@@ -154,8 +130,7 @@ impl PaxosWorld {
             checker: Checker::new(values),
             opts,
             now: 0,
-            order: 0,
-            queue: BinaryHeap::new(),
+            queue: EventQueue::default(),
             procs,
             cut: Vec::new(),
             partition_id: 0,
@@ -166,12 +141,7 @@ impl PaxosWorld {
     }
 
     fn schedule(&mut self, delay: u64, task: Task) {
-        self.order += 1;
-        self.queue.push(Reverse(Scheduled {
-            at: self.now + delay,
-            order: self.order,
-            task,
-        }));
+        self.queue.push(self.now + delay, task);
     }
 
     fn log(&mut self, event: Event) {
@@ -196,10 +166,10 @@ impl PaxosWorld {
         let first_fault = self.rng.between(1, self.opts.fault_interval);
         self.schedule(first_fault, Task::Fault);
         self.schedule(self.opts.fault_units, Task::EndFaults);
-        while let Some(Reverse(next)) = self.queue.pop() {
-            self.now = next.at;
+        while let Some((next_at, next_task)) = self.queue.pop() {
+            self.now = next_at;
             self.report.events += 1;
-            self.handle(next.task);
+            self.handle(next_task);
             if self.report.violation.is_some() {
                 break;
             }

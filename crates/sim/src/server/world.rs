@@ -2,8 +2,7 @@
 //! faults, and the checks after every step. Everything comes from one seed, so a run replays
 //! bit for bit.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use server_core::clients::{ClientEvent, ConnId};
@@ -18,6 +17,7 @@ use super::options::{Micros, ServerOptions, MS};
 use super::trace::Trace;
 use super::watches::ChangeLog;
 use super::Report;
+use crate::queue::EventQueue;
 use crate::rng::Rng;
 
 /// What happens at a point of simulated time.
@@ -84,29 +84,6 @@ pub(super) enum Event {
     Settle,
 }
 
-struct Scheduled {
-    time: Micros,
-    seq: u64,
-    event: Event,
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.time, self.seq) == (other.time, other.seq)
-    }
-}
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Scheduled {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.time, self.seq).cmp(&(other.time, other.seq))
-    }
-}
-
 /// A violated check: which, and what happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
@@ -129,8 +106,7 @@ pub struct World {
     pub(super) limits: Limits,
     pub(super) rng: Rng,
     pub(super) now: Micros,
-    seq: u64,
-    queue: BinaryHeap<Reverse<Scheduled>>,
+    queue: EventQueue<Event>,
     pub(super) nodes: Vec<Node>,
     pub(super) links: Links,
     pub(super) clients: Vec<SimClient>,
@@ -174,8 +150,7 @@ impl World {
             limits,
             rng,
             now: 0,
-            seq: 0,
-            queue: BinaryHeap::new(),
+            queue: EventQueue::default(),
             nodes,
             clients,
             owners: BTreeMap::new(),
@@ -206,12 +181,7 @@ impl World {
     }
 
     pub(super) fn schedule_at(&mut self, time: Micros, event: Event) {
-        self.seq += 1;
-        self.queue.push(Reverse(Scheduled {
-            time: time.max(self.now),
-            seq: self.seq,
-            event,
-        }));
+        self.queue.push(time.max(self.now), event);
     }
 
     /// Runs to the end: faults, then healing, then the checks that need everything answered.
@@ -246,16 +216,16 @@ impl World {
         self.schedule(first_fault, Event::Fault);
         self.schedule(self.opts.faulty, Event::HealAll);
         let deadline = self.opts.faulty + self.opts.liveness;
-        while let Some(Reverse(next)) = self.queue.pop() {
+        while let Some((next_time, next_event)) = self.queue.pop() {
             if self.settled {
                 return Ok(());
             }
-            if next.time > deadline {
+            if next_time > deadline {
                 return Err(self.liveness_violation());
             }
-            self.now = next.time;
+            self.now = next_time;
             self.report.events += 1;
-            self.handle(next.event)?;
+            self.handle(next_event)?;
         }
         Err(violation("liveness", "the world ran out of events"))
     }
