@@ -9,8 +9,10 @@
 
 mod chart;
 mod ensemble;
+mod fleet;
 mod ledgers;
 mod links;
+mod log;
 mod nemesis;
 mod recorder;
 mod rejoin;
@@ -31,8 +33,10 @@ use workload::{connect, worker, Rng, Shared};
 /// Arguments of `quorum chaos`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// What to run under faults: the Zab ensemble's ZooKeeper workload (zab), or ledgers on
-    /// bookies with Quorum as their metadata store (ledgers; 3 servers, 5 bookies).
+    /// What to run under faults: the Zab ensemble's ZooKeeper workload (zab), ledgers on
+    /// bookies with Quorum as their metadata store (ledgers; 3 servers, 5 bookies), or the
+    /// partition log on brokers with Quorum as configuration master (log; 3 servers, 3 or 4
+    /// brokers).
     #[arg(long, value_enum, default_value = "zab")]
     target: Target,
     /// With --target ledgers: writer tasks, each writing ledger after ledger.
@@ -41,6 +45,12 @@ pub struct Args {
     /// With --target ledgers: tasks recovering ledgers while they are written.
     #[arg(long, default_value_t = 2)]
     recoveries: usize,
+    /// With --target log: brokers (3 or 4).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(3..=4).map(usize::from))]
+    brokers: usize,
+    /// With --target log: producers (acks=all, idempotent), each writing to every partition.
+    #[arg(long, default_value_t = 3)]
+    producers: usize,
     /// How long to run the workload under faults, in seconds (at least long enough for each
     /// fault of the nemesis once).
     #[arg(long, default_value_t = 60)]
@@ -89,6 +99,7 @@ pub struct Args {
 enum Target {
     Zab,
     Ledgers,
+    Log,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -146,6 +157,9 @@ async fn run_async(args: Args) -> Result<(), String> {
     }) | 1;
     if args.target == Target::Ledgers {
         return ledgers::run(&args, seed).await;
+    }
+    if args.target == Target::Log {
+        return log::run(&args, seed).await;
     }
     let mut rng = Rng(seed);
     println!(
