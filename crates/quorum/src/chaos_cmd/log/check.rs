@@ -156,8 +156,8 @@ fn consumers(history: &History, logs: &BTreeMap<u32, &[String]>, found: &mut Vec
     for (i, read) in history.reads.iter().enumerate() {
         let p = read.partition;
         let Some(log) = logs.get(&p) else { continue };
-        let mut next: Offset = 0;
-        for (offset, record) in &read.records {
+        for (next, (offset, record)) in (0..).zip(&read.records) {
+            let next: Offset = next;
             if *offset != next {
                 let detail = format!("session {i} on {p}: offset {offset} after {next}");
                 violation(found, "consumer-gap", detail);
@@ -171,7 +171,6 @@ fn consumers(history: &History, logs: &BTreeMap<u32, &[String]>, found: &mut Vec
                 violation(found, "consumer-diverges", detail);
                 break;
             }
-            next += 1;
         }
     }
 }
