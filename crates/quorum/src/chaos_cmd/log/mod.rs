@@ -18,9 +18,11 @@ use super::ensemble::Ensemble;
 use super::fleet::{Fleet, Spec};
 use super::workload::Rng;
 use super::{nemesis_name, Args};
-use check::Violation;
+use check::{FinalPartition, Violation};
 use history::{History, Outcome};
+use log_client::{Cluster, QuorumMeta};
 use nemesis::{faults, inject, Injected, Target};
+use partition::LeaderEpoch;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -34,6 +36,8 @@ const REPLICATION: usize = 3;
 const MIN_INSYNC: usize = 2;
 /// The brokers' Quorum session timeout: short, so that failovers happen within a fault.
 const SESSION_TIMEOUT_MS: u64 = 4000;
+/// Every partition at the end, by number.
+type Finals = BTreeMap<u32, FinalPartition>;
 /// How long tasks get to finish once told to stop, before they are aborted.
 const WIND_DOWN: Duration = Duration::from_secs(30);
 
@@ -85,24 +89,7 @@ pub(super) async fn run(args: &Args, seed: u64) -> Result<(), String> {
     for task in consumers {
         task.abort();
     }
-    let mut violations = Vec::new();
-    let (fin, epochs) = match finale::wait_settled(&admin).await {
-        Ok(views) => {
-            let epochs = views
-                .iter()
-                .map(|v| v.state.as_ref().map_or(0, |s| s.leader_epoch))
-                .collect::<Vec<_>>();
-            let leaders = finale::read_leaders(&admin).await;
-            (finale::read_replicas(&mut fleet, &views, leaders), epochs)
-        }
-        Err(e) => {
-            violations.push(Violation {
-                kind: "liveness",
-                detail: e,
-            });
-            (BTreeMap::new(), Vec::new())
-        }
-    };
+    let (fin, epochs, mut violations) = finale(&admin, &mut fleet).await;
     let history = shared.rec.history();
     let checking = Instant::now();
     violations.extend(check::check(&history, &fin));
@@ -131,6 +118,32 @@ pub(super) async fn run(args: &Args, seed: u64) -> Result<(), String> {
     }
 }
 
+/// Once the producers are done: the final logs of every partition and the final leader
+/// epochs, or a liveness violation if the replicas do not catch up.
+async fn finale(
+    admin: &Arc<Cluster<QuorumMeta>>,
+    fleet: &mut Fleet,
+) -> (Finals, Vec<LeaderEpoch>, Vec<Violation>) {
+    match finale::wait_settled(admin).await {
+        Ok(views) => {
+            let epochs = views
+                .iter()
+                .map(|v| v.state.as_ref().map_or(0, |s| s.leader_epoch))
+                .collect();
+            let leaders = finale::read_leaders(admin).await;
+            let fin = finale::read_replicas(fleet, &views, leaders);
+            (fin, epochs, Vec::new())
+        }
+        Err(detail) => {
+            let liveness = Violation {
+                kind: "liveness",
+                detail,
+            };
+            (BTreeMap::new(), Vec::new(), vec![liveness])
+        }
+    }
+}
+
 /// `quorum broker` with short timeouts, so that failovers happen within a fault.
 fn broker_spec() -> Spec {
     let args = [
@@ -150,10 +163,7 @@ fn broker_spec() -> Spec {
 
 /// Waits for `brokers` registrations, creates the topic, waits for every partition's first
 /// leader; returns the admin's cluster.
-async fn setup(
-    connect_string: &str,
-    brokers: usize,
-) -> Result<Arc<log_client::Cluster<log_client::QuorumMeta>>, String> {
+async fn setup(connect_string: &str, brokers: usize) -> Result<Arc<Cluster<QuorumMeta>>, String> {
     let stop = AtomicBool::new(false);
     let cluster = workload::cluster(connect_string, &stop)
         .await
@@ -250,7 +260,7 @@ async fn wind_down(tasks: Tasks) {
 /// every violation.
 fn print_summary(
     h: &History,
-    epochs: &[partition::LeaderEpoch],
+    epochs: &[LeaderEpoch],
     windows: &[Injected],
     violations: &[Violation],
 ) {
