@@ -105,7 +105,7 @@ pub(super) async fn run(args: &Args, seed: u64) -> Result<(), String> {
     if let Some(path) = &args.history {
         write_history(path, &history)?;
     }
-    print_summary(&history, &epochs, &windows, &violations);
+    print_summary(&history, &fin, &epochs, &windows, &violations);
     println!(
         "  checked in {:.2} s; whole run {:.1} s",
         checking.elapsed().as_secs_f64(),
@@ -260,6 +260,7 @@ async fn wind_down(tasks: Tasks) {
 /// every violation.
 fn print_summary(
     h: &History,
+    fin: &Finals,
     epochs: &[LeaderEpoch],
     windows: &[Injected],
     violations: &[Violation],
@@ -275,11 +276,23 @@ fn print_summary(
         .filter(|s| matches!(s.outcome, Outcome::Failed(_)))
         .count();
     let unknown = h.sent.len() - acked - failed;
+    let in_log: std::collections::HashSet<&str> = fin
+        .values()
+        .filter_map(|f| f.leader_log.as_ref().ok())
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    let unacked_in_log = h
+        .sent
+        .iter()
+        .filter(|s| !matches!(s.outcome, Outcome::Acked(_)) && in_log.contains(s.record.as_str()))
+        .count();
     let read: usize = h.reads.iter().map(|r| r.records.len()).sum();
     let ended = h.reads.iter().filter(|r| r.error.is_some()).count();
     println!("summary (log):");
     println!(
-        "  records sent {}: acknowledged {acked}, failed {failed}, unknown {unknown}",
+        "  records sent {}: acknowledged {acked}, failed {failed}, unknown {unknown}; \
+         of the failed and unknown, {unacked_in_log} are in the final log",
         h.sent.len()
     );
     println!(
