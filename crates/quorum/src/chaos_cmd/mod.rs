@@ -83,6 +83,13 @@ pub struct Args {
     #[cfg(feature = "bugs")]
     #[arg(long, value_parser = ledgers::parse_bug)]
     unsafe_ledger_bug: Option<ledger::bug::Bug>,
+    /// Test only, with --target log: the brokers run with unclean leader election enabled and
+    /// the nemesis only runs the fault that makes it lose acknowledged records (a lagging
+    /// replica left alone), to show that the checker catches lost records on real processes.
+    /// Only in builds with the `bugs` feature.
+    #[cfg(feature = "bugs")]
+    #[arg(long)]
+    unsafe_log_unclean: bool,
     /// Draw latency over time, with the fault windows shaded, into this SVG file.
     #[arg(long)]
     chart: Option<PathBuf>,
@@ -125,6 +132,15 @@ impl Args {
         return self.unsafe_ledger_bug;
         #[cfg(not(feature = "bugs"))]
         None
+    }
+
+    /// Whether the log target runs its unsafe unclean-election variant (never without the
+    /// `bugs` feature).
+    fn log_unclean(&self) -> bool {
+        #[cfg(feature = "bugs")]
+        return self.unsafe_log_unclean;
+        #[cfg(not(feature = "bugs"))]
+        false
     }
 
     /// The broken core every server runs (none without the `bugs` feature).

@@ -36,6 +36,9 @@ const REPLICATION: usize = 3;
 const MIN_INSYNC: usize = 2;
 /// The brokers' Quorum session timeout: short, so that failovers happen within a fault.
 const SESSION_TIMEOUT_MS: u64 = 4000;
+/// The brokers' `replica.lag.time.max.ms`: short, so that a lagging replica leaves the ISR
+/// within a fault.
+const LAG_MAX_MS: u64 = 2000;
 /// Every partition at the end, by number.
 type Finals = BTreeMap<u32, FinalPartition>;
 /// How long tasks get to finish once told to stop, before they are aborted.
@@ -52,6 +55,9 @@ pub(super) async fn run(args: &Args, seed: u64) -> Result<(), String> {
         nemesis_name(args.nemesis),
         args.time
     );
+    if args.log_unclean() {
+        println!("  the brokers run with UNCLEAN LEADER ELECTION and the nemesis forces one");
+    }
     let mut rng = Rng(seed);
     let started = Instant::now();
     let mut ens = Ensemble::create(SERVERS, None).await?;
@@ -60,7 +66,12 @@ pub(super) async fn run(args: &Args, seed: u64) -> Result<(), String> {
     }
     ens.wait_for_leader(Duration::from_secs(30)).await?;
     let connect_string = ens.connect_string();
-    let mut fleet = Fleet::start(args.brokers, &connect_string, broker_spec()).await?;
+    let mut fleet = Fleet::start(
+        args.brokers,
+        &connect_string,
+        broker_spec(args.log_unclean()),
+    )
+    .await?;
     let admin = setup(&connect_string, args.brokers).await?;
     let shared = Arc::new(Shared {
         rec: Default::default(),
@@ -145,17 +156,21 @@ async fn finale(
 }
 
 /// `quorum broker` with short timeouts, so that failovers happen within a fault.
-fn broker_spec() -> Spec {
-    let args = [
-        ("--replica-lag-time-max-ms", "2000".to_string()),
+fn broker_spec(unclean: bool) -> Spec {
+    let mut args = vec![
+        ("--replica-lag-time-max-ms", LAG_MAX_MS.to_string()),
         ("--session-timeout-ms", SESSION_TIMEOUT_MS.to_string()),
         ("--min-insync", MIN_INSYNC.to_string()),
     ];
+    if unclean {
+        args.push(("--unclean-leader-election", String::new()));
+    }
     Spec {
         kind: "broker",
         args: args
             .into_iter()
             .flat_map(|(k, v)| [k.to_string(), v])
+            .filter(|a| !a.is_empty())
             .collect(),
         own_quorum_links: true,
     }
@@ -212,7 +227,11 @@ async fn run_nemesis(
     rng: &mut Rng,
     t0: Instant,
 ) -> Result<(Vec<Injected>, Vec<u32>), String> {
-    let faults = faults(args.nemesis);
+    let faults = if args.log_unclean() {
+        vec![nemesis::Fault::UncleanFailover]
+    } else {
+        faults(args.nemesis)
+    };
     let deadline = t0 + Duration::from_secs(args.time);
     let (mut windows, mut crashed) = (Vec::new(), Vec::new());
     loop {

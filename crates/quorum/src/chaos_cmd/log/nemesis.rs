@@ -10,7 +10,7 @@ use super::super::links::Cut;
 use super::super::nemesis::{hold, isolate_server, kill_server, pause_server};
 use super::super::workload::Rng;
 use super::super::Nemesis;
-use super::{PARTITIONS, SESSION_TIMEOUT_MS, TOPIC};
+use super::{LAG_MAX_MS, PARTITIONS, SESSION_TIMEOUT_MS, TOPIC};
 use client::zk;
 use partition::TopicPartition;
 use std::time::{Duration, Instant};
@@ -23,6 +23,10 @@ pub(super) enum Fault {
     PauseServer,
     PartitionBroker,
     IsolateServer,
+    /// Test only (`--unsafe-log-unclean`): a follower paused until it drops out of the ISR,
+    /// then resumed as the two others are killed, so that an unclean election makes it leader
+    /// without the records acknowledged meanwhile.
+    UncleanFailover,
 }
 
 /// The faults of `nemesis`, in the order they cycle.
@@ -74,6 +78,7 @@ pub(super) async fn inject(
         Fault::PauseServer => pause_server(t.ens, rng).await,
         Fault::PartitionBroker => partition_broker(t.fleet, t.zk, rng).await,
         Fault::IsolateServer => isolate_server(t.ens, rng).await,
+        Fault::UncleanFailover => unclean_failover(t.fleet, t.zk).await?,
     };
     Ok(Injected {
         fault,
@@ -144,4 +149,29 @@ async fn partition_broker(fleet: &mut Fleet, zk: &zk::Client, rng: &mut Rng) -> 
     fleet.cut(id, Cut::Open);
     fleet.cut_quorum(id, Cut::Open);
     format!("{role}broker {id} cut from everyone and from Quorum ({mode:?}) for {ms} ms")
+}
+
+/// See [`Fault::UncleanFailover`]: on partition 0, its leader and another replica are killed
+/// once the third has lagged out of the ISR; restarted after the third was elected.
+async fn unclean_failover(fleet: &mut Fleet, zk: &zk::Client) -> Result<String, String> {
+    let tp = TopicPartition::new(TOPIC, 0);
+    let state = broker::meta::read_state(zk, &tp)
+        .await
+        .map_err(|e| e.to_string())?;
+    let leader = state.and_then(|(s, _)| s.leader).unwrap_or(1);
+    let n = fleet.len() as u32;
+    let lagging = leader % n + 1;
+    let other = lagging % n + 1;
+    fleet.pause(lagging, true);
+    hold(2 * LAG_MAX_MS + 1000).await;
+    fleet.kill(leader);
+    fleet.kill(other);
+    fleet.pause(lagging, false);
+    hold(SESSION_TIMEOUT_MS + 4000).await;
+    fleet.restart(leader)?;
+    fleet.restart(other)?;
+    Ok(format!(
+        "broker {lagging} paused out of the ISR, then leader {leader} and {other} killed \
+         (unclean election)"
+    ))
 }
