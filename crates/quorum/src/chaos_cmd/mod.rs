@@ -9,8 +9,10 @@
 
 mod chart;
 mod ensemble;
+mod fleet;
 mod ledgers;
 mod links;
+mod log;
 mod nemesis;
 mod recorder;
 mod rejoin;
@@ -31,8 +33,10 @@ use workload::{connect, worker, Rng, Shared};
 /// Arguments of `quorum chaos`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// What to run under faults: the Zab ensemble's ZooKeeper workload (zab), or ledgers on
-    /// bookies with Quorum as their metadata store (ledgers; 3 servers, 5 bookies).
+    /// What to run under faults: the Zab ensemble's ZooKeeper workload (zab), ledgers on
+    /// bookies with Quorum as their metadata store (ledgers; 3 servers, 5 bookies), or the
+    /// partition log on brokers with Quorum as configuration master (log; 3 servers, 3 or 4
+    /// brokers).
     #[arg(long, value_enum, default_value = "zab")]
     target: Target,
     /// With --target ledgers: writer tasks, each writing ledger after ledger.
@@ -41,6 +45,12 @@ pub struct Args {
     /// With --target ledgers: tasks recovering ledgers while they are written.
     #[arg(long, default_value_t = 2)]
     recoveries: usize,
+    /// With --target log: brokers (3 or 4).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(3..=4).map(usize::from))]
+    brokers: usize,
+    /// With --target log: producers (acks=all, idempotent), each writing to every partition.
+    #[arg(long, default_value_t = 3)]
+    producers: usize,
     /// How long to run the workload under faults, in seconds (at least long enough for each
     /// fault of the nemesis once).
     #[arg(long, default_value_t = 60)]
@@ -73,6 +83,13 @@ pub struct Args {
     #[cfg(feature = "bugs")]
     #[arg(long, value_parser = ledgers::parse_bug)]
     unsafe_ledger_bug: Option<ledger::bug::Bug>,
+    /// Test only, with --target log: the brokers run with unclean leader election enabled and
+    /// the nemesis only runs the fault that makes it lose acknowledged records (a lagging
+    /// replica left alone), to show that the checker catches lost records on real processes.
+    /// Only in builds with the `bugs` feature.
+    #[cfg(feature = "bugs")]
+    #[arg(long)]
+    unsafe_log_unclean: bool,
     /// Draw latency over time, with the fault windows shaded, into this SVG file.
     #[arg(long)]
     chart: Option<PathBuf>,
@@ -89,6 +106,7 @@ pub struct Args {
 enum Target {
     Zab,
     Ledgers,
+    Log,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -114,6 +132,15 @@ impl Args {
         return self.unsafe_ledger_bug;
         #[cfg(not(feature = "bugs"))]
         None
+    }
+
+    /// Whether the log target runs its unsafe unclean-election variant (never without the
+    /// `bugs` feature).
+    fn log_unclean(&self) -> bool {
+        #[cfg(feature = "bugs")]
+        return self.unsafe_log_unclean;
+        #[cfg(not(feature = "bugs"))]
+        false
     }
 
     /// The broken core every server runs (none without the `bugs` feature).
@@ -146,6 +173,9 @@ async fn run_async(args: Args) -> Result<(), String> {
     }) | 1;
     if args.target == Target::Ledgers {
         return ledgers::run(&args, seed).await;
+    }
+    if args.target == Target::Log {
+        return log::run(&args, seed).await;
     }
     let mut rng = Rng(seed);
     println!(

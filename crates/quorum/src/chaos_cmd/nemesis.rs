@@ -140,3 +140,48 @@ pub(super) async fn inject(
         end: start.elapsed(),
     })
 }
+
+// Faults of Quorum servers, shared by the ledger and log targets.
+
+pub(super) async fn hold(ms: u64) {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+}
+
+/// A server: the leader half of the time.
+pub(super) async fn a_server(ens: &mut Ensemble, rng: &mut Rng) -> usize {
+    let any = 1 + rng.below(ens.len());
+    if rng.below(2) == 0 {
+        ens.leader().await.unwrap_or(any)
+    } else {
+        any
+    }
+}
+
+pub(super) async fn kill_server(ens: &mut Ensemble, rng: &mut Rng) -> Result<String, String> {
+    let id = a_server(ens, rng).await;
+    ens.kill(id);
+    hold(2500).await;
+    ens.start(id)?;
+    Ok(format!("SIGKILL server {id}, restarted after 2.5 s"))
+}
+
+pub(super) async fn pause_server(ens: &mut Ensemble, rng: &mut Rng) -> String {
+    let id = a_server(ens, rng).await;
+    let ms = if rng.below(2) == 0 {
+        1000
+    } else {
+        SESSION_TIMEOUT.as_millis() as u64 + 2000
+    };
+    ens.signal(id, true);
+    hold(ms).await;
+    ens.signal(id, false);
+    format!("SIGSTOP server {id} for {ms} ms")
+}
+
+pub(super) async fn isolate_server(ens: &mut Ensemble, rng: &mut Rng) -> String {
+    let id = a_server(ens, rng).await;
+    ens.isolate(id, Cut::Blackhole);
+    hold(3000).await;
+    ens.heal_links();
+    format!("server {id} isolated from its peers for 3 s")
+}

@@ -7,7 +7,6 @@
 //! log of ledgers from each other. After healing, every ledger still open is recovered, every
 //! ledger and the log are read back, and the history is checked ([`check`]).
 
-mod bookies;
 mod check;
 mod finale;
 mod history;
@@ -17,9 +16,9 @@ mod summary;
 mod workload;
 
 use super::ensemble::Ensemble;
+use super::fleet::{Fleet, Spec};
 use super::workload::{connect, Rng};
 use super::{nemesis_name, Args};
-use bookies::Fleet;
 use history::Recorder;
 use ledger_client::MetaStore;
 use nemesis::{faults, inject, Injected, Target};
@@ -79,7 +78,12 @@ pub(super) async fn run(args: &Args, seed: u64) -> Result<(), String> {
     }
     ens.wait_for_leader(Duration::from_secs(30)).await?;
     let connect_string = ens.connect_string();
-    let mut fleet = Fleet::start(BOOKIES, &connect_string).await?;
+    let spec = Spec {
+        kind: "bookie",
+        args: Vec::new(),
+        own_quorum_links: false,
+    };
+    let mut fleet = Fleet::start(BOOKIES, &connect_string, spec).await?;
     wait_registered(&connect_string, BOOKIES).await?;
     let shared = Arc::new(Shared {
         rec: Recorder::new(),

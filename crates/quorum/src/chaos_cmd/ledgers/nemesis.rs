@@ -4,10 +4,11 @@
 //! before the next.
 
 use super::super::ensemble::Ensemble;
+use super::super::fleet::Fleet;
 use super::super::links::Cut;
+use super::super::nemesis::{hold, isolate_server, kill_server, pause_server};
 use super::super::workload::Rng;
-use super::super::{Nemesis, SESSION_TIMEOUT};
-use super::bookies::Fleet;
+use super::super::Nemesis;
 use super::workload::REQUEST_TIMEOUT;
 use std::time::{Duration, Instant};
 
@@ -79,10 +80,6 @@ pub(super) async fn inject(
     })
 }
 
-async fn hold(ms: u64) {
-    tokio::time::sleep(Duration::from_millis(ms)).await;
-}
-
 /// One bookie, or (a third of the time) two at once, of the `fleet`'s.
 fn victims(fleet: &Fleet, rng: &mut Rng) -> Vec<u32> {
     let n = fleet.len() as u32;
@@ -92,16 +89,6 @@ fn victims(fleet: &Fleet, rng: &mut Rng) -> Vec<u32> {
         ids.push(1 + (first + rng.below(n as usize - 1) as u32) % n);
     }
     ids
-}
-
-/// A server: the leader half of the time.
-async fn a_server(ens: &mut Ensemble, rng: &mut Rng) -> usize {
-    let any = 1 + rng.below(ens.len());
-    if rng.below(2) == 0 {
-        ens.leader().await.unwrap_or(any)
-    } else {
-        any
-    }
 }
 
 async fn kill_bookies(fleet: &mut Fleet, rng: &mut Rng) -> Result<String, String> {
@@ -116,14 +103,6 @@ async fn kill_bookies(fleet: &mut Fleet, rng: &mut Rng) -> Result<String, String
     Ok(format!("SIGKILL bookies {ids:?}, restarted after 2.5 s"))
 }
 
-async fn kill_server(ens: &mut Ensemble, rng: &mut Rng) -> Result<String, String> {
-    let id = a_server(ens, rng).await;
-    ens.kill(id);
-    hold(2500).await;
-    ens.start(id)?;
-    Ok(format!("SIGKILL server {id}, restarted after 2.5 s"))
-}
-
 async fn pause_bookie(fleet: &mut Fleet, rng: &mut Rng) -> String {
     let id = victims(fleet, rng)[0];
     // Shorter than a request's timeout, or long enough to be replaced.
@@ -136,19 +115,6 @@ async fn pause_bookie(fleet: &mut Fleet, rng: &mut Rng) -> String {
     hold(ms).await;
     fleet.pause(id, false);
     format!("SIGSTOP bookie {id} for {ms} ms")
-}
-
-async fn pause_server(ens: &mut Ensemble, rng: &mut Rng) -> String {
-    let id = a_server(ens, rng).await;
-    let ms = if rng.below(2) == 0 {
-        1000
-    } else {
-        SESSION_TIMEOUT.as_millis() as u64 + 2000
-    };
-    ens.signal(id, true);
-    hold(ms).await;
-    ens.signal(id, false);
-    format!("SIGSTOP server {id} for {ms} ms")
 }
 
 async fn partition_bookies(fleet: &mut Fleet, rng: &mut Rng) -> String {
@@ -168,12 +134,4 @@ async fn partition_bookies(fleet: &mut Fleet, rng: &mut Rng) -> String {
         fleet.cut(id, Cut::Open);
     }
     format!("bookies {ids:?} partitioned from the clients ({mode:?}) for 3 s")
-}
-
-async fn isolate_server(ens: &mut Ensemble, rng: &mut Rng) -> String {
-    let id = a_server(ens, rng).await;
-    ens.isolate(id, Cut::Blackhole);
-    hold(3000).await;
-    ens.heal_links();
-    format!("server {id} isolated from its peers for 3 s")
 }
