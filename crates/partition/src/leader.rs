@@ -402,9 +402,12 @@ impl Replica {
         }
     }
 
-    /// Proposes admitting a follower that has caught up to the HW and this epoch's start.
+    /// Proposes admitting a follower that has caught up to the HW and this epoch's start, and
+    /// is fetching now: the progress of a follower that stopped fetching (dead, or restarted
+    /// under a new broker epoch it has not fetched with yet) must not be proposed again and
+    /// again while a live one waits.
     fn leader_consider_expand(&mut self) {
-        let hw = self.high_watermark;
+        let (hw, now, lag) = (self.high_watermark, self.now_ms, self.config.lag_max_ms);
         let Some(leader) = self.leader_mut() else {
             return;
         };
@@ -413,7 +416,9 @@ impl Replica {
         }
         let floor = hw.max(leader.epoch_start);
         let joining = leader.progress.iter().find(|(broker, p)| {
-            p.fetch_offset >= floor && !leader.isr.iter().any(|m| m.broker == **broker)
+            p.fetch_offset >= floor
+                && now.saturating_sub(p.last_fetch_ms) <= lag
+                && !leader.isr.iter().any(|m| m.broker == **broker)
         });
         if let Some((&broker, p)) = joining {
             let mut isr = leader.isr.clone();

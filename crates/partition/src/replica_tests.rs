@@ -275,3 +275,30 @@ fn a_follower_lacking_the_leaders_epoch_asks_again() {
     let actions = follower.step(Input::Answer { id, response });
     assert_eq!(actions[0], Action::Truncate { to: 3 });
 }
+
+#[test]
+fn a_follower_that_stopped_fetching_is_not_proposed_for_the_isr() {
+    let mut leader = leader_of(&[1]);
+    // Broker 2 fetches once and is proposed; the controller refuses (it is not live), and the
+    // state is unchanged.
+    let actions = leader.step(fetch_from(2, 0, 1));
+    assert!(actions.iter().any(|a| matches!(a, Action::RequestIsr { .. })));
+    leader.step(Input::IsrRefused {
+        leader_epoch: 1,
+        deposed: false,
+        state_version: 1,
+    });
+    // Long after, broker 2 has not fetched again and is not proposed again; broker 3, fetching
+    // now, is.
+    let actions = leader.step(Input::Tick { now_ms: 5_000 });
+    assert!(!actions.iter().any(|a| matches!(a, Action::RequestIsr { .. })));
+    let actions = leader.step(fetch_from(3, 0, 1));
+    let proposed: Vec<_> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::RequestIsr { request } => Some(request.isr.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(proposed, vec![vec![member(1), member(3)]]);
+}
