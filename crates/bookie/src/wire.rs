@@ -5,25 +5,26 @@
 //! starts with a hello frame each way. Decoding is strict (unknown kinds, booleans other than
 //! 0/1, short or trailing bytes are errors) so that a confused peer is noticed at its first
 //! frame rather than misread, and it never allocates more than the body it was given — whose
-//! length the caller has already checked against its cap before reading it.
+//! length the caller has already checked against its cap before reading it. Frames and the
+//! hello are the `framing` crate's, shared with the broker; [`read_frame`], [`LENGTH_BYTES`]
+//! and [`MAX_HELLO_BYTES`] are re-exported from it.
 
+use framing::{frame, HelloError, Protocol};
+pub use framing::{read_frame, LENGTH_BYTES, MAX_HELLO_BYTES};
 use ledger::message::{Refusal, Request, Response};
-use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// The first four bytes of every hello.
 pub const MAGIC: &[u8; 4] = b"QLDG";
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u16 = 1;
-/// Largest hello frame body accepted: the hello is tiny, and a first frame that announces more
-/// is not a ledger client (a stray HTTP request, a port scanner, a 1 GiB length).
-pub const MAX_HELLO_BYTES: u32 = 64;
-/// Bytes of the frame length prefix.
-pub const LENGTH_BYTES: usize = 4;
+/// The bookie protocol's hello.
+pub const PROTOCOL: Protocol = Protocol {
+    magic: MAGIC,
+    version: PROTOCOL_VERSION,
+};
 /// Bytes an add request spends besides its payload (kind, tag, ledger, entry, LAC, recovery,
 /// payload length); a frame cap of `max entry + ADD_HEADER_BYTES` admits every allowed entry.
 pub const ADD_HEADER_BYTES: u32 = 1 + 8 + 8 + 8 + 9 + 1 + 4;
-/// What a frame's buffer starts with before it grows with the bytes that arrive.
-const FIRST_READ_BYTES: usize = 64 << 10;
 /// Default cap on a frame body after the hello: an 8 MiB entry and its header.
 pub const DEFAULT_MAX_FRAME_BYTES: u32 = (8 << 20) + 64;
 
@@ -52,17 +53,16 @@ pub enum WireError {
     UnknownRefusal(u8),
     #[error("hello does not start with the magic QLDG")]
     BadMagic,
-    #[error("frame of {len} bytes exceeds the cap of {cap}")]
-    TooLong { len: u32, cap: u32 },
 }
 
-/// Appends a frame holding `body` (length prefix included) to `out`.
-fn frame(out: &mut Vec<u8>, body: impl FnOnce(&mut Vec<u8>)) {
-    let start = out.len();
-    out.extend_from_slice(&[0; LENGTH_BYTES]);
-    body(out);
-    let len = (out.len() - start - LENGTH_BYTES) as u32;
-    out[start..start + LENGTH_BYTES].copy_from_slice(&len.to_be_bytes());
+impl From<HelloError> for WireError {
+    fn from(e: HelloError) -> Self {
+        match e {
+            HelloError::Short { at, needed } => WireError::Short { at, needed },
+            HelloError::BadMagic(_) => WireError::BadMagic,
+            HelloError::Trailing(left) => WireError::Trailing(left),
+        }
+    }
 }
 
 fn put_u64(out: &mut Vec<u8>, v: u64) {
@@ -87,21 +87,12 @@ fn put_payload(out: &mut Vec<u8>, payload: &[u8]) {
 /// Appends the hello frame (either direction: the client's names the version it speaks, the
 /// bookie's the version it answers with).
 pub fn encode_hello(out: &mut Vec<u8>, version: u16) {
-    frame(out, |b| {
-        b.extend_from_slice(MAGIC);
-        b.extend_from_slice(&version.to_be_bytes());
-    });
+    framing::encode_hello(out, MAGIC, version);
 }
 
 /// The protocol version of a hello body.
 pub fn decode_hello(body: &[u8]) -> Result<u16, WireError> {
-    let mut r = Reader::new(body);
-    if r.take(4)? != MAGIC {
-        return Err(WireError::BadMagic);
-    }
-    let version = u16::from_be_bytes(r.array()?);
-    r.finish()?;
-    Ok(version)
+    Ok(framing::decode_hello(body, MAGIC)?)
 }
 
 /// Appends the frame of `request` to `out`.
@@ -261,54 +252,6 @@ pub fn decode_response(body: &[u8]) -> Result<Response, WireError> {
     };
     r.finish()?;
     Ok(response)
-}
-
-/// Reads one frame body of at most `cap` bytes. `Ok(None)` at a clean end of stream (before
-/// any byte of a frame). The length is checked against `cap` before anything is allocated,
-/// so a hostile length costs nothing.
-pub async fn read_frame<R: AsyncRead + Unpin>(
-    reader: &mut R,
-    cap: u32,
-) -> std::io::Result<Option<Vec<u8>>> {
-    let mut len = [0u8; LENGTH_BYTES];
-    let mut got = 0;
-    while got < LENGTH_BYTES {
-        let n = reader.read(&mut len[got..]).await?;
-        if n == 0 {
-            if got == 0 {
-                return Ok(None);
-            }
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        got += n;
-    }
-    let len = u32::from_be_bytes(len);
-    if len > cap {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            WireError::TooLong { len, cap },
-        ));
-    }
-    // Grow with what arrives rather than allocate the announced length at once, so a client
-    // that announces a large frame and sends it slowly holds about what it sent; and grow
-    // exactly, doubling but never past the frame's length, so no frame costs more than its cap.
-    let len = len as usize;
-    let mut body: Vec<u8> = Vec::new();
-    while body.len() < len {
-        if body.len() == body.capacity() {
-            let target = (body.capacity() * 2).clamp(FIRST_READ_BYTES.min(len), len);
-            body.reserve_exact(target - body.len());
-        }
-        let start = body.len();
-        let end = body.capacity().min(len);
-        body.resize(end, 0);
-        let n = reader.read(&mut body[start..]).await?;
-        body.truncate(start + n);
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-    }
-    Ok(Some(body))
 }
 
 /// A bounds-checked cursor over a frame body: every read fails cleanly past the end.

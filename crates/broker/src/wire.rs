@@ -10,12 +10,15 @@
 //! There is no "malformed" answer: a body that does not decode has no tag one could trust, so
 //! the broker closes the connection, as the bookie does. Decoding never allocates more than
 //! the body it was given, whose length the caller checked against its cap before reading it.
+//! Frames and the hello are the `framing` crate's, shared with the bookie; [`read_frame`],
+//! [`LENGTH_BYTES`] and [`MAX_HELLO_BYTES`] are re-exported from it.
 
+use framing::{frame, HelloError, Protocol};
+pub use framing::{read_frame, LENGTH_BYTES, MAX_HELLO_BYTES};
 use partition::{
     IsrRequest, LeaderEpoch, Member, Offset, Producer, ReplicaFetch, Request, Response,
     TopicPartition,
 };
-use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::batch_codec::{encode_batch, encoded_len, read_batch, BATCH_HEADER_BYTES};
 use crate::reader::{put_bytes, put_u16, put_u32, put_u64, Reader};
@@ -28,10 +31,11 @@ use codes::{acks_from, acks_to, error_from, error_to, role_from, role_to};
 pub const MAGIC: &[u8; 4] = b"QLOG";
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u16 = 1;
-/// Largest hello body accepted: a first frame that announces more is not a log client.
-pub const MAX_HELLO_BYTES: u32 = 64;
-/// Bytes of the frame length prefix.
-pub const LENGTH_BYTES: usize = 4;
+/// The broker protocol's hello.
+pub const PROTOCOL: Protocol = Protocol {
+    magic: MAGIC,
+    version: PROTOCOL_VERSION,
+};
 /// A produce frame is at most this much longer than the batch it becomes (encoded by
 /// `batch_codec`), and a fetch answer carrying one batch too; so a cap of the largest batch
 /// plus this admits every batch the store accepts.
@@ -50,8 +54,6 @@ pub fn fetched_body_bound(max_bytes: u32, max_batch: u32) -> u64 {
 
 /// Kind, tag, high watermark, log end and batch count of a Fetched body.
 const FETCHED_HEADER_BYTES: u64 = 1 + 8 + 8 + 8 + 4;
-/// What a frame's buffer starts with before it grows with the bytes that arrive.
-const FIRST_READ_BYTES: usize = 64 << 10;
 
 const REQ_PRODUCE: u8 = 1;
 const REQ_FETCH: u8 = 2;
@@ -92,8 +94,16 @@ pub enum WireError {
     BadBatch(&'static str),
     #[error("hello does not start with the magic QLOG")]
     BadMagic,
-    #[error("frame of {len} bytes exceeds the cap of {cap}")]
-    TooLong { len: u32, cap: u32 },
+}
+
+impl From<HelloError> for WireError {
+    fn from(e: HelloError) -> Self {
+        match e {
+            HelloError::Short { at, needed } => WireError::Short { at, needed },
+            HelloError::BadMagic(_) => WireError::BadMagic,
+            HelloError::Trailing(left) => WireError::Trailing(left),
+        }
+    }
 }
 
 /// What a client or another broker asks a broker.
@@ -177,33 +187,15 @@ impl BrokerResponse {
     }
 }
 
-/// Appends a frame holding `body` (length prefix included) to `out`.
-fn frame(out: &mut Vec<u8>, body: impl FnOnce(&mut Vec<u8>)) {
-    let start = out.len();
-    out.extend_from_slice(&[0; LENGTH_BYTES]);
-    body(out);
-    let len = (out.len() - start - LENGTH_BYTES) as u32;
-    out[start..start + LENGTH_BYTES].copy_from_slice(&len.to_be_bytes());
-}
-
 /// Appends the hello frame (the client's names the version it speaks, the broker's the
 /// version it answers with).
 pub fn encode_hello(out: &mut Vec<u8>, version: u16) {
-    frame(out, |b| {
-        b.extend_from_slice(MAGIC);
-        put_u16(b, version);
-    });
+    framing::encode_hello(out, MAGIC, version);
 }
 
 /// The protocol version of a hello body.
 pub fn decode_hello(body: &[u8]) -> Result<u16, WireError> {
-    let mut r = Reader::new(body);
-    if r.take(4)? != MAGIC {
-        return Err(WireError::BadMagic);
-    }
-    let version = r.u16()?;
-    r.finish()?;
-    Ok(version)
+    Ok(framing::decode_hello(body, MAGIC)?)
 }
 
 fn put_head(b: &mut Vec<u8>, kind: u8, tag: u64, tp: &TopicPartition) {
@@ -513,51 +505,6 @@ fn read_fetched(r: &mut Reader<'_>) -> Result<Response, WireError> {
         log_end,
         batches,
     })
-}
-
-/// Reads one frame body of at most `cap` bytes. `Ok(None)` at a clean end of stream (before
-/// any byte of a frame). The length is checked against `cap` before anything is allocated,
-/// and the buffer grows with what arrives, so a hostile or slow peer holds about what it sent.
-pub async fn read_frame<R: AsyncRead + Unpin>(
-    reader: &mut R,
-    cap: u32,
-) -> std::io::Result<Option<Vec<u8>>> {
-    let mut len = [0u8; LENGTH_BYTES];
-    let mut got = 0;
-    while got < LENGTH_BYTES {
-        let n = reader.read(&mut len[got..]).await?;
-        if n == 0 {
-            if got == 0 {
-                return Ok(None);
-            }
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        got += n;
-    }
-    let len = u32::from_be_bytes(len);
-    if len > cap {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            WireError::TooLong { len, cap },
-        ));
-    }
-    let len = len as usize;
-    let mut body: Vec<u8> = Vec::new();
-    while body.len() < len {
-        if body.len() == body.capacity() {
-            // Double, but never past the frame's length: no frame costs more than its cap.
-            let target = (body.capacity() * 2).clamp(FIRST_READ_BYTES.min(len), len);
-            body.reserve_exact(target - body.len());
-        }
-        let start = body.len();
-        body.resize(body.capacity().min(len), 0);
-        let n = reader.read(&mut body[start..]).await?;
-        body.truncate(start + n);
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-    }
-    Ok(Some(body))
 }
 
 #[cfg(test)]

@@ -1,43 +1,37 @@
-//! One client connection: the hello, then a reader that feeds the core and a writer that
-//! drains the connection's replies.
+//! One client connection: the `framing` skeleton (the hello, a reader bounded by in-flight
+//! slots and the outbound budget, a batching writer, a kill switch) fed with the bookie's
+//! requests.
 //!
 //! Three bounds keep a connection from costing more than its share: the reader takes a slot
 //! of `connection_inflight_requests` before reading each request (the core gives it back with
 //! the reply); it stops reading while more than half of `connection_outbound_bytes` of replies
 //! wait to be written (a client that does not read gets no more work done); and the core
 //! closes the connection when a reply would exceed that budget. The hello must arrive within
-//! `hello_timeout` and fit in `wire::MAX_HELLO_BYTES`.
+//! `hello_timeout` and fit in `wire::MAX_HELLO_BYTES`. Reply bytes are counted in [`Stats`].
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use tokio::io::{AsyncWriteExt, BufWriter};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use framing::{ConnLimits, OutBytesGauge};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio::sync::mpsc;
 
 use super::config::Limits;
 use super::core::{ConnId, CoreMsg};
 use super::Stats;
 use crate::wire;
 
-/// What the connection and the core share.
-#[derive(Debug)]
-pub struct Shared {
-    /// Reply bytes queued and not yet written.
-    pub out_bytes: AtomicUsize,
-    /// Signalled when the writer has written some replies.
-    pub drained: Notify,
-    /// Slots for requests in flight; the reader takes one per request, the core returns it.
-    pub inflight: Semaphore,
-    /// Signalled by the core to close the connection at once.
-    pub kill: Notify,
-}
+/// The core's handle on a connection: [`ConnHandle::send`] queues a reply frame and gives its
+/// request's slot back, or kills a connection it would put over its outbound budget.
+pub use framing::ConnHandle;
 
-/// The core's handle on a connection.
-pub struct ConnHandle {
-    pub out: mpsc::UnboundedSender<Vec<u8>>,
-    pub shared: Arc<Shared>,
+impl OutBytesGauge for Stats {
+    fn add(&self, n: usize) {
+        self.add_out_bytes(n);
+    }
+
+    fn sub(&self, n: usize) {
+        self.sub_out_bytes(n);
+    }
 }
 
 /// Serves one accepted connection until it ends.
@@ -48,141 +42,28 @@ pub async fn serve(
     limits: Limits,
     stats: Arc<Stats>,
 ) {
-    let _ = stream.set_nodelay(true);
-    let peer = stream.peer_addr().ok();
-    let (mut rd, mut wr) = stream.into_split();
-    match hello(&mut rd, &mut wr, &limits).await {
-        Ok(()) => {}
-        Err(why) => {
-            tracing::debug!(?peer, %why, "connection closed before or at its hello");
-            return;
-        }
-    }
-    let shared = Arc::new(Shared {
-        out_bytes: AtomicUsize::new(0),
-        drained: Notify::new(),
-        inflight: Semaphore::new(limits.connection_inflight_requests),
-        kill: Notify::new(),
-    });
-    let (out_tx, out_rx) = mpsc::unbounded_channel();
-    let handle = ConnHandle {
-        out: out_tx,
-        shared: shared.clone(),
+    let conn_limits = ConnLimits {
+        hello_timeout: limits.hello_timeout,
+        max_frame_bytes: limits.max_frame_bytes,
+        inflight_requests: limits.connection_inflight_requests,
+        outbound_bytes: limits.connection_outbound_bytes,
+    };
+    let Some((conn, handle)) =
+        framing::handshake(stream, wire::PROTOCOL, conn_limits, Some(stats)).await
+    else {
+        return;
     };
     if core.send(CoreMsg::Open { id, handle }).await.is_err() {
         return;
     }
-    let outcome = tokio::select! {
-        r = read_loop(rd, id, &core, &limits, &shared) => r,
-        r = write_loop(wr, out_rx, &shared, &stats) => r,
-        _ = shared.kill.notified() => Err("over its outbound budget".into()),
-    };
-    if let Err(why) = outcome {
-        tracing::debug!(?peer, conn = id, %why, "connection closed");
-    }
-    stats.sub_out_bytes(shared.out_bytes.swap(0, Ordering::AcqRel));
-    let _ = core.send(CoreMsg::Closed { id }).await;
-}
-
-/// Reads the client's hello and answers with ours. A client speaking another version gets our
-/// version and is closed, so it can tell why.
-async fn hello(
-    rd: &mut OwnedReadHalf,
-    wr: &mut OwnedWriteHalf,
-    limits: &Limits,
-) -> Result<(), String> {
-    let body = tokio::time::timeout(
-        limits.hello_timeout,
-        wire::read_frame(rd, wire::MAX_HELLO_BYTES),
-    )
-    .await
-    .map_err(|_| "no hello in time".to_string())?
-    .map_err(|e| format!("reading the hello: {e}"))?
-    .ok_or("closed before its hello")?;
-    let version = wire::decode_hello(&body).map_err(|e| e.to_string())?;
-    let mut reply = Vec::new();
-    wire::encode_hello(&mut reply, wire::PROTOCOL_VERSION);
-    tokio::time::timeout(limits.hello_timeout, wr.write_all(&reply))
-        .await
-        .map_err(|_| "hello reply not taken in time".to_string())?
-        .map_err(|e| format!("writing the hello: {e}"))?;
-    if version != wire::PROTOCOL_VERSION {
-        return Err(format!("client speaks protocol version {version}"));
-    }
-    Ok(())
-}
-
-async fn read_loop(
-    mut rd: OwnedReadHalf,
-    id: ConnId,
-    core: &mpsc::Sender<CoreMsg>,
-    limits: &Limits,
-    shared: &Shared,
-) -> Result<(), String> {
-    let pause_at = limits.connection_outbound_bytes / 2;
-    loop {
-        wait_for_drain(shared, pause_at).await;
-        shared
-            .inflight
-            .acquire()
-            .await
-            .map_err(|_| "closed")?
-            .forget();
-        let body = match wire::read_frame(&mut rd, limits.max_frame_bytes).await {
-            Ok(Some(body)) => body,
-            Ok(None) => break,
-            Err(e) => return Err(format!("reading a request: {e}")),
-        };
+    let to_core = &core;
+    conn.run(id, |body| async move {
         let request = wire::decode_request(&body).map_err(|e| format!("bad request: {e}"))?;
-        core.send(CoreMsg::Request { id, request })
+        to_core
+            .send(CoreMsg::Request { id, request })
             .await
-            .map_err(|_| "the core stopped")?;
-    }
-    // The client finished sending: deliver every answer still owed before closing. The slot
-    // taken before the end of stream was never used, so all slots back means all answered.
-    let all = limits.connection_inflight_requests as u32;
-    shared.inflight.add_permits(1);
-    let _ = shared
-        .inflight
-        .acquire_many(all)
-        .await
-        .map_err(|_| "closed")?;
-    wait_for_drain(shared, 1).await;
-    Ok(())
-}
-
-/// Returns once fewer than `below` reply bytes are queued.
-async fn wait_for_drain(shared: &Shared, below: usize) {
-    loop {
-        let drained = shared.drained.notified();
-        tokio::pin!(drained);
-        drained.as_mut().enable();
-        if shared.out_bytes.load(Ordering::Acquire) < below {
-            return;
-        }
-        drained.await;
-    }
-}
-
-async fn write_loop(
-    wr: OwnedWriteHalf,
-    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
-    shared: &Shared,
-    stats: &Stats,
-) -> Result<(), String> {
-    let mut wr = BufWriter::with_capacity(64 << 10, wr);
-    let io = |e: std::io::Error| format!("writing replies: {e}");
-    while let Some(frame) = rx.recv().await {
-        let mut written = frame.len();
-        wr.write_all(&frame).await.map_err(io)?;
-        while let Ok(frame) = rx.try_recv() {
-            written += frame.len();
-            wr.write_all(&frame).await.map_err(io)?;
-        }
-        wr.flush().await.map_err(io)?;
-        shared.out_bytes.fetch_sub(written, Ordering::AcqRel);
-        stats.sub_out_bytes(written);
-        shared.drained.notify_waiters();
-    }
-    Err("the core dropped the connection".into())
+            .map_err(|_| "the core stopped".to_string())
+    })
+    .await;
+    let _ = core.send(CoreMsg::Closed { id }).await;
 }

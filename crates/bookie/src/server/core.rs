@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+use framing::SendError;
 use ledger::bookie::{Action, Bookie};
 use ledger::{Request, Response};
 use std::thread::JoinHandle;
@@ -182,24 +183,19 @@ impl Core {
         };
         let mut frame = Vec::new();
         wire::encode_response(&mut frame, response);
-        conn.shared.inflight.add_permits(1);
-        let queued = conn.shared.out_bytes.load(Ordering::Acquire);
-        if queued + frame.len() > self.limits.connection_outbound_bytes {
-            tracing::info!(
-                conn = to,
-                queued_bytes = queued,
-                "closing a connection that does not read its replies"
-            );
-            conn.shared.kill.notify_one();
-            self.conns.remove(&to);
-            return;
-        }
-        self.stats.add_out_bytes(frame.len());
-        conn.shared
-            .out_bytes
-            .fetch_add(frame.len(), Ordering::AcqRel);
-        if conn.out.send(frame).is_err() {
-            self.conns.remove(&to);
+        match conn.send(frame) {
+            Ok(()) => {}
+            Err(SendError::OverBudget { queued }) => {
+                tracing::info!(
+                    conn = to,
+                    queued_bytes = queued,
+                    "closing a connection that does not read its replies"
+                );
+                self.conns.remove(&to);
+            }
+            Err(SendError::Closed) => {
+                self.conns.remove(&to);
+            }
         }
     }
 

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use ledger::bookie::Bookie;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch, Semaphore};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 
 pub use config::{Config, Limits};
 
@@ -169,59 +169,23 @@ impl Drop for BookieServer {
     }
 }
 
-/// First wait after an accept error; doubles while errors repeat, up to [`MAX_ACCEPT_BACKOFF`].
-const FIRST_ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
-const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
-
-/// Accepts connections until aborted. Dropping it (abort) drops the `JoinSet` and with it
-/// every connection task.
+/// Accepts connections until aborted (see [`framing::accept_loop`]), counting them in
+/// [`Stats::connections`].
 async fn accept_loop(
     listener: TcpListener,
     core: mpsc::Sender<core::CoreMsg>,
     limits: Limits,
     stats: Arc<Stats>,
 ) {
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let mut conns = JoinSet::new();
     let mut next_id: core::ConnId = 0;
-    let mut backoff = FIRST_ACCEPT_BACKOFF;
-    let mut refused = 0u64;
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            Some(_) = conns.join_next() => continue,
-        };
-        let stream = match accepted {
-            Ok((stream, _)) => {
-                backoff = FIRST_ACCEPT_BACKOFF;
-                stream
-            }
-            Err(e) => {
-                // EMFILE and friends repeat at once if retried at once: wait, longer each time.
-                tracing::warn!(error = %e, delay_ms = backoff.as_millis() as u64, "accept failed; backing off");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_ACCEPT_BACKOFF);
-                continue;
-            }
-        };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            refused += 1;
-            if refused.is_power_of_two() {
-                tracing::warn!(
-                    max_connections = limits.max_connections,
-                    refused,
-                    "connection limit reached; closing new connections"
-                );
-            }
-            continue;
-        };
+    framing::accept_loop(listener, limits.max_connections, |stream| {
         next_id += 1;
         let (id, core, stats) = (next_id, core.clone(), stats.clone());
-        conns.spawn(async move {
+        async move {
             stats.connections.fetch_add(1, Ordering::Relaxed);
             conn::serve(stream, id, core, limits, stats.clone()).await;
             stats.connections.fetch_sub(1, Ordering::Relaxed);
-            drop(slot);
-        });
-    }
+        }
+    })
+    .await
 }

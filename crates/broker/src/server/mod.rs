@@ -18,13 +18,12 @@ mod watch;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use partition::{Recovered, TopicPartition};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, Semaphore};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 pub use config::{Config, Limits};
 
@@ -169,44 +168,12 @@ async fn ticker(core: mpsc::Sender<core::CoreMsg>) {
     }
 }
 
-const FIRST_ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
-const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
-
-/// Accepts connections until aborted (which drops every connection task with the `JoinSet`).
+/// Accepts connections until aborted (see [`framing::accept_loop`]).
 async fn accept_loop(listener: TcpListener, core: mpsc::Sender<core::CoreMsg>, limits: Limits) {
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let mut conns = JoinSet::new();
     let mut next_id: core::ConnId = 0;
-    let mut backoff = FIRST_ACCEPT_BACKOFF;
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            Some(_) = conns.join_next() => continue,
-        };
-        let stream = match accepted {
-            Ok((stream, _)) => {
-                backoff = FIRST_ACCEPT_BACKOFF;
-                stream
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, delay_ms = backoff.as_millis() as u64, "accept failed; backing off");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_ACCEPT_BACKOFF);
-                continue;
-            }
-        };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tracing::debug!(
-                max = limits.max_connections,
-                "connection limit reached; closing a new connection"
-            );
-            continue;
-        };
+    framing::accept_loop(listener, limits.max_connections, |stream| {
         next_id += 1;
-        let (id, core) = (next_id, core.clone());
-        conns.spawn(async move {
-            conn::serve(stream, id, core, limits).await;
-            drop(slot);
-        });
-    }
+        conn::serve(stream, next_id, core.clone(), limits)
+    })
+    .await
 }
