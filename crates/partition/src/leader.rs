@@ -43,8 +43,9 @@ pub(crate) struct Parked {
     token: Token,
     from: Offset,
     max_bytes: u32,
-    /// A follower reads up to the durable end, a consumer up to the high watermark.
-    follower: bool,
+    /// The follower fetching (it reads up to the durable end); None for a consumer (up to the
+    /// high watermark).
+    follower: Option<BrokerId>,
     deadline_ms: u64,
 }
 
@@ -68,6 +69,21 @@ pub(crate) struct LeaderRole {
 }
 
 impl LeaderRole {
+    /// A follower whose fetch waits here at the log end has everything now and is fetching now
+    /// (its fetch is held for records that have not come): it counts as caught up and seen at
+    /// `now`, however long the hold (`fetch_max_wait`) is against `replica.lag.time.max.ms`.
+    fn note_waiting_followers(&mut self, now: u64, durable: Offset) {
+        for parked in &self.parked {
+            let Some(broker) = parked.follower.filter(|_| parked.from >= durable) else {
+                continue;
+            };
+            if let Some(p) = self.progress.get_mut(&broker) {
+                p.last_caught_up_ms = p.last_caught_up_ms.max(now);
+                p.last_fetch_ms = p.last_fetch_ms.max(now);
+            }
+        }
+    }
+
     pub(crate) fn waiting_tokens(&self) -> Vec<Token> {
         let pending = self.pending.iter().filter(|p| p.acks != Acks::None);
         pending
@@ -216,7 +232,7 @@ impl Replica {
             token,
             from: offset,
             max_bytes,
-            follower: replica.is_some(),
+            follower: replica.map(|r| r.broker),
             deadline_ms,
         };
         if let Some(leader) = self.leader_mut() {
@@ -292,7 +308,7 @@ impl Replica {
         let now = self.now_ms;
         let mut serve = Vec::new();
         leader.parked.retain(|f| {
-            let up_to = if f.follower { durable } else { hw };
+            let up_to = if f.follower.is_some() { durable } else { hw };
             let ready = f.from < up_to || f.deadline_ms <= now;
             if ready {
                 serve.push((*f, up_to));
@@ -375,12 +391,14 @@ impl Replica {
     /// Proposes removing ISR followers that lag or restarted.
     fn leader_consider_shrink(&mut self) {
         let (me, now, lag) = (self.config.me, self.now_ms, self.config.lag_max_ms);
+        let durable = self.durable_end;
         let Some(leader) = self.leader_mut() else {
             return;
         };
         if leader.pending_isr.is_some() {
             return;
         }
+        leader.note_waiting_followers(now, durable);
         let keep: Vec<Member> = leader
             .isr
             .iter()
@@ -408,12 +426,14 @@ impl Replica {
     /// again while a live one waits.
     fn leader_consider_expand(&mut self) {
         let (hw, now, lag) = (self.high_watermark, self.now_ms, self.config.lag_max_ms);
+        let durable = self.durable_end;
         let Some(leader) = self.leader_mut() else {
             return;
         };
         if leader.pending_isr.is_some() {
             return;
         }
+        leader.note_waiting_followers(now, durable);
         let floor = hw.max(leader.epoch_start);
         let joining = leader.progress.iter().find(|(broker, p)| {
             p.fetch_offset >= floor

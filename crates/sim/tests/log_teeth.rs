@@ -50,7 +50,7 @@ fn hw_ignores_isr_is_caught() {
 
 #[test]
 fn truncate_to_hw_is_caught() {
-    first_caught(Bug::TruncateToHw, 5, "acknowledged records kept");
+    first_caught(Bug::TruncateToHw, 14, "acknowledged records kept");
 }
 
 #[test]
