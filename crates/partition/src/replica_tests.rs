@@ -282,7 +282,9 @@ fn a_follower_that_stopped_fetching_is_not_proposed_for_the_isr() {
     // Broker 2 fetches once and is proposed; the controller refuses (it is not live), and the
     // state is unchanged.
     let actions = leader.step(fetch_from(2, 0, 1));
-    assert!(actions.iter().any(|a| matches!(a, Action::RequestIsr { .. })));
+    assert!(actions
+        .iter()
+        .any(|a| matches!(a, Action::RequestIsr { .. })));
     leader.step(Input::IsrRefused {
         leader_epoch: 1,
         deposed: false,
@@ -291,7 +293,9 @@ fn a_follower_that_stopped_fetching_is_not_proposed_for_the_isr() {
     // Long after, broker 2 has not fetched again and is not proposed again; broker 3, fetching
     // now, is.
     let actions = leader.step(Input::Tick { now_ms: 5_000 });
-    assert!(!actions.iter().any(|a| matches!(a, Action::RequestIsr { .. })));
+    assert!(!actions
+        .iter()
+        .any(|a| matches!(a, Action::RequestIsr { .. })));
     let actions = leader.step(fetch_from(3, 0, 1));
     let proposed: Vec<_> = actions
         .iter()
