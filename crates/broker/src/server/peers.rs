@@ -213,8 +213,10 @@ async fn serve(
             pending.insert(next_tag, (route, Instant::now()));
             let mut frame = Vec::new();
             wire::encode_request(&mut frame, &request);
-            if let Err(e) = wr.write_all(&frame).await {
-                break format!("write: {e}");
+            match tokio::time::timeout(limits.request_timeout, wr.write_all(&frame)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => break format!("write: {e}"),
+                Err(_) => break "write timed out (the peer does not read)".to_string(),
             }
         }
         tokio::select! {
@@ -230,7 +232,14 @@ async fn serve(
                 Some(Ok(None)) | None => break "closed by the peer".to_string(),
                 Some(Err(e)) => break format!("read: {e}"),
             },
-            _ = sweep.tick() => expire(core, pending, limits.request_timeout).await,
+            _ = sweep.tick() => {
+                // An unanswered request means the stream cannot be trusted any more (bytes may
+                // have been lost in between, leaving the peer reading a frame that never ends):
+                // drop the link, so the next request dials afresh.
+                if expire(core, pending, limits.request_timeout).await {
+                    break "a request went unanswered".to_string();
+                }
+            }
         }
     };
     reader.abort();
@@ -270,19 +279,22 @@ async fn answered(
     let _ = core.send(msg).await;
 }
 
+/// Reports the requests older than `timeout` lost; true if there were any.
 async fn expire(
     core: &mpsc::Sender<CoreMsg>,
     pending: &mut BTreeMap<u64, (Route, Instant)>,
     timeout: Duration,
-) {
+) -> bool {
     let late: Vec<u64> = pending
         .iter()
         .filter(|(_, (_, sent))| sent.elapsed() >= timeout)
         .map(|(&tag, _)| tag)
         .collect();
+    let any = !late.is_empty();
     for tag in late {
         if let Some((route, _)) = pending.remove(&tag) {
             lost(core, route).await;
         }
     }
+    any
 }
