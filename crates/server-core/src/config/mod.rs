@@ -13,6 +13,17 @@ use std::time::Duration;
 
 use crate::limits::Limits;
 
+mod keys;
+mod limit_keys;
+mod members;
+#[cfg(test)]
+mod tests;
+
+use keys::{is_zookeeper_key, key_values, parse_bool, parse_number, KNOWN_KEYS};
+use limit_keys::LIMIT_KEYS;
+use members::parse_member;
+pub use members::Member;
+
 /// A configuration error, naming what is wrong and where.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -29,15 +40,6 @@ pub enum ConfigError {
 
 /// Smallest `quorum.maxPeerSendQueueBytes` taken: a queue must hold a few frames.
 pub const MIN_PEER_SEND_QUEUE_BYTES: usize = 1 << 20;
-
-/// One voting member of the ensemble (`server.N=host:peerPort:electionPort`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Member {
-    pub id: u64,
-    pub host: String,
-    pub peer_port: u16,
-    pub election_port: u16,
-}
 
 /// The server's configuration.
 #[derive(Clone, Debug)]
@@ -312,52 +314,6 @@ impl Config {
         Ok(())
     }
 
-    /// One of the limits' keys (after jute.maxbuffer, which some depend on).
-    fn apply_limit(&mut self, key: &str, value: u64) {
-        let least_request_bytes = u64::from(Limits::min_request_bytes(self.max_packet_bytes));
-        let limits = &mut self.limits;
-        match key {
-            "maxClientCnxns" => limits.max_connections_per_ip = value as usize,
-            "maxCnxns" if value > 0 => limits.max_connections = value as usize,
-            "maxCnxns" => {}
-            "globalOutstandingLimit" => limits.global_outstanding_requests = value.max(1),
-            "zookeeper.nio.sessionlessCnxnTimeout" | "sessionlessCnxnTimeout" => {
-                limits.sessionless_connection_timeout_ms = value
-            }
-            "quorum.maxRequestsPerConnection" => {
-                limits.max_requests_per_connection = value.clamp(1, u64::from(u32::MAX)) as u32
-            }
-            "quorum.maxRequestBytesPerConnection" => {
-                let bytes = value.clamp(least_request_bytes, u64::from(u32::MAX));
-                if bytes != value {
-                    self.warnings.push(format!(
-                        "{key}={value} cannot hold one jute.maxbuffer packet; using {bytes}"
-                    ));
-                }
-                self.limits.max_request_bytes_per_connection = bytes as u32;
-            }
-            "quorum.maxOutboundBytesPerConnection" => {
-                let least = 2 * self.max_packet_bytes as u64;
-                if value < least {
-                    self.warnings.push(format!(
-                        "{key}={value} cannot hold two jute.maxbuffer answers; using {least}"
-                    ));
-                }
-                self.limits.max_outbound_bytes_per_connection = value.max(least);
-            }
-            "quorum.maxOutboundBytesTotal" => {
-                let least = self.limits.max_outbound_bytes_per_connection;
-                if value < least {
-                    self.warnings.push(format!(
-                        "{key}={value} is below one connection's bound; using {least}"
-                    ));
-                }
-                self.limits.max_outbound_bytes_total = value.max(least);
-            }
-            _ => unreachable!("{key} is in LIMIT_KEYS"),
-        }
-    }
-
     /// The address clients connect to.
     pub fn client_address(&self) -> SocketAddr {
         SocketAddr::new(self.client_port_address, self.client_port)
@@ -380,271 +336,4 @@ struct Deferred {
     min_timeout: Option<Duration>,
     max_timeout: Option<Duration>,
     limits: Vec<(String, u64)>,
-}
-
-/// The keys of [`crate::limits::Limits`].
-const LIMIT_KEYS: &[&str] = &[
-    "maxClientCnxns",
-    "maxCnxns",
-    "globalOutstandingLimit",
-    "zookeeper.nio.sessionlessCnxnTimeout",
-    "sessionlessCnxnTimeout",
-    "quorum.maxRequestsPerConnection",
-    "quorum.maxRequestBytesPerConnection",
-    "quorum.maxOutboundBytesPerConnection",
-    "quorum.maxOutboundBytesTotal",
-];
-
-/// The other keys Quorum reads (for "did you mean" hints).
-const KNOWN_KEYS: &[&str] = &[
-    "dataDir",
-    "dataLogDir",
-    "tickTime",
-    "initLimit",
-    "syncLimit",
-    "clientPort",
-    "clientPortAddress",
-    "jute.maxbuffer",
-    "minSessionTimeout",
-    "maxSessionTimeout",
-    "4lw.commands.whitelist",
-    "metricsProvider.httpPort",
-    "snapCount",
-    "autopurge.snapRetainCount",
-    "autopurge.purgeInterval",
-    "quorum.peerSecretFile",
-    "quorum.maxPeerSendQueueBytes",
-];
-
-/// Settings of ZooKeeper 3.8 that Quorum accepts and does not use.
-fn is_zookeeper_key(key: &str) -> bool {
-    const KEYS: &[&str] = &[
-        "standaloneEnabled",
-        "reconfigEnabled",
-        "dynamicConfigFile",
-        "quorumListenOnAllIPs",
-        "electionAlg",
-        "electionPortBindRetry",
-        "cnxTimeout",
-        "syncEnabled",
-        "forceSync",
-        "preAllocSize",
-        "leaderServes",
-        "peerType",
-        "secureClientPort",
-        "secureClientPortAddress",
-        "sslQuorum",
-        "portUnification",
-        "serverCnxnFactory",
-        "skipACL",
-        "localSessionsEnabled",
-        "localSessionsUpgradingEnabled",
-        "clientPortListenBacklog",
-        "connectToLearnerMasterLimit",
-        "txnLogSizeLimitInKb",
-        "snapSizeLimitInKb",
-        "commitLogCount",
-        "fsync.warningthresholdms",
-        "initLimit.extra",
-        "audit.enable",
-        "multiAddress.enabled",
-        "multiAddress.reachabilityCheckEnabled",
-    ];
-    const PREFIXES: &[&str] = &[
-        "ssl.",
-        "authProvider.",
-        "metricsProvider.",
-        "admin.",
-        "zookeeper.",
-        "quorum.auth.",
-        "quorum.cnxn.",
-        "group.",
-        "weight.",
-    ];
-    KEYS.contains(&key) || PREFIXES.iter().any(|p| key.starts_with(p))
-}
-
-/// The `(line, key, value)` of every setting, in order.
-fn key_values(text: &str) -> Result<Vec<(usize, String, String)>, ConfigError> {
-    let mut values = Vec::new();
-    for (index, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let Some((key, value)) = line.split_once('=') else {
-            return Err(ConfigError::Line {
-                line: index + 1,
-                message: format!("expected key=value, found {line:?}"),
-            });
-        };
-        values.push((index + 1, key.trim().to_string(), value.trim().to_string()));
-    }
-    Ok(values)
-}
-
-/// A decimal number, or hexadecimal with `0x` (jute.maxbuffer is often written so).
-fn parse_number(value: &str) -> Option<u64> {
-    match value.strip_prefix("0x") {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None => value.parse().ok(),
-    }
-}
-
-fn parse_bool(value: &str) -> Option<bool> {
-    match value.to_ascii_lowercase().as_str() {
-        "true" | "yes" | "1" => Some(true),
-        "false" | "no" | "0" => Some(false),
-        _ => None,
-    }
-}
-
-/// `host:peerPort:electionPort[:role][;clientAddress]`
-fn parse_member(id: u64, value: &str) -> Result<Member, String> {
-    let address = value.split(';').next().unwrap_or_default();
-    let parts: Vec<&str> = address.split(':').collect();
-    if parts.len() < 3 {
-        return Err(format!(
-            "server.{id}: expected host:peerPort:electionPort, found {value:?}"
-        ));
-    }
-    let port = |s: &str| {
-        s.parse::<u16>()
-            .map_err(|_| format!("server.{id}: bad port {s:?}"))
-    };
-    Ok(Member {
-        id,
-        host: parts[0].to_string(),
-        peer_port: port(parts[1])?,
-        election_port: port(parts[2])?,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_zookeeper_zoo_cfg_parses() {
-        let cfg = Config::parse(
-            "# comment\ntickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=/var/lib/zk\n\
-             clientPort=2181\n4lw.commands.whitelist=ruok, srvr,mntr\nautopurge.purgeInterval=1\n\
-             server.1=a:2888:3888\nserver.2=b:2888:3888;0.0.0.0:2181\nserver.3=c:2888:3888:participant\n\
-             admin.enableServer=false\n",
-        )
-        .unwrap();
-        assert_eq!(cfg.tick_time, Duration::from_millis(2000));
-        assert_eq!(cfg.min_session_timeout, Duration::from_millis(4000));
-        assert_eq!(cfg.max_session_timeout, Duration::from_millis(40000));
-        assert_eq!(cfg.data_log_dir, PathBuf::from("/var/lib/zk"));
-        assert_eq!(cfg.members.len(), 3);
-        assert_eq!(
-            cfg.members[1],
-            Member {
-                id: 2,
-                host: "b".into(),
-                peer_port: 2888,
-                election_port: 3888
-            }
-        );
-        assert!(cfg.allows_four_letter_word("srvr") && !cfg.allows_four_letter_word("dump"));
-        assert!(cfg.ignored.is_empty() && cfg.warnings.is_empty(), "{cfg:?}");
-    }
-
-    #[test]
-    fn the_example_configurations_parse() {
-        for text in [
-            include_str!("../../../examples/ensemble-3/server1.cfg"),
-            include_str!("../../../examples/ensemble-5/server5.cfg"),
-        ] {
-            let cfg = Config::parse(text).unwrap();
-            assert!(cfg.members.len() == 3 || cfg.members.len() == 5);
-            assert!(cfg.ignored.is_empty(), "unknown keys: {:?}", cfg.ignored);
-        }
-    }
-
-    #[test]
-    fn the_peer_secret_is_read_from_its_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("peer.secret");
-        let cfg_text = format!(
-            "dataDir=/x\nquorum.peerSecretFile={}\nquorum.maxPeerSendQueueBytes=5000000\n",
-            path.display()
-        );
-        let mut cfg = Config::parse(&cfg_text).unwrap();
-        assert_eq!(cfg.max_peer_send_queue_bytes, 5_000_000);
-        assert!(cfg.ignored.is_empty(), "{:?}", cfg.ignored);
-        let err = cfg.read_peer_secret().unwrap_err().to_string();
-        assert!(err.contains("cannot read the peer secret file"), "{err}");
-        std::fs::write(&path, " \n").unwrap();
-        let err = cfg.read_peer_secret().unwrap_err().to_string();
-        assert!(err.contains("is empty"), "{err}");
-        std::fs::write(&path, "s3cret\n").unwrap();
-        cfg.read_peer_secret().unwrap();
-        assert_eq!(
-            cfg.peer_secret,
-            crate::peers::PeerSecret::from_text("s3cret")
-        );
-    }
-
-    #[test]
-    fn bad_values_name_the_line() {
-        let err = Config::parse("dataDir=/x\ntickTime=fast\n")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("line 2") && err.contains("tickTime"), "{err}");
-        let err = Config::parse("tickTime=2000\n").unwrap_err().to_string();
-        assert!(err.contains("dataDir"), "{err}");
-        let err = Config::parse("dataDir=/x\nserver.1=a:1\n")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("server.1"), "{err}");
-        let err = Config::parse("dataDir=/x\nminSessionTimeout=9000\nmaxSessionTimeout=4000\n")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("minSessionTimeout"), "{err}");
-    }
-
-    /// A typo must not pass silently: `clientport=2182` used to leave the server on 2181
-    /// without a word.
-    #[test]
-    fn unknown_keys_and_clamped_values_are_warned_about() {
-        let cfg = Config::parse(
-            "dataDir=/x\nclientport=2182\nsyncLimit=0\nadmin.enableServer=false\nfoo=bar\n",
-        )
-        .unwrap();
-        assert_eq!(cfg.client_port, 2181);
-        assert_eq!(cfg.sync_limit, 1);
-        let text = cfg.warnings.join("\n");
-        assert!(
-            text.contains("clientport=2182") && text.contains("did you mean clientPort?"),
-            "{text}"
-        );
-        assert!(text.contains("syncLimit=0"), "{text}");
-        assert!(text.contains("foo=bar"), "{text}");
-        assert!(
-            !text.contains("admin.enableServer"),
-            "a ZooKeeper key is not a typo: {text}"
-        );
-        assert_eq!(cfg.warnings.len(), 3, "{text}");
-    }
-
-    #[test]
-    fn limits_are_read_and_kept_consistent_with_jute_maxbuffer() {
-        let cfg = Config::parse(
-            "dataDir=/x\nmaxClientCnxns=5\nmaxCnxns=100\nglobalOutstandingLimit=50\n\
-             quorum.maxRequestBytesPerConnection=10\njute.maxbuffer=0x200000\n",
-        )
-        .unwrap();
-        assert_eq!(cfg.limits.max_connections_per_ip, 5);
-        assert_eq!(cfg.limits.max_connections, 100);
-        assert_eq!(cfg.limits.global_outstanding_requests, 50);
-        assert_eq!(cfg.max_packet_bytes, 0x200000);
-        assert_eq!(cfg.limits.max_request_bytes_per_connection, 0x200000 + 4);
-        assert!(cfg
-            .warnings
-            .iter()
-            .any(|w| w.contains("maxRequestBytesPerConnection")));
-        assert!(cfg.limits.max_outbound_bytes_per_connection >= 2 * 0x200000);
-    }
 }
