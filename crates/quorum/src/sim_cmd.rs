@@ -14,6 +14,9 @@ pub struct Args {
     /// Number of servers (3, 5 or 7 are the usual sizes).
     #[arg(long, default_value_t = 3)]
     servers: usize,
+    /// Observers (non-voting learners) beside the servers, at the Zab level.
+    #[arg(long, default_value_t = 0)]
+    observers: usize,
     /// Replay one seed.
     #[arg(long, conflicts_with = "seeds")]
     seed: Option<u64>,
@@ -25,7 +28,8 @@ pub struct Args {
     trace: Option<String>,
     /// Run a deliberately broken protocol variant (testing the checker):
     /// ack-before-durable, ack-newleader-before-durable, commit-on-minority,
-    /// accept-stale-newepoch, skip-trunc, confirm-without-quorum. Only in builds with the
+    /// accept-stale-newepoch, skip-trunc, confirm-without-quorum, observer-counts (with
+    /// `--observers`). Only in builds with the
     /// `bugs` feature.
     #[cfg(feature = "bugs")]
     #[arg(long)]
@@ -109,8 +113,9 @@ fn describe(report: &Report) -> String {
 
 /// Replays `seed` with a readable trace kept in memory and prints the lines before the
 /// violation.
-fn print_violation_context(servers: usize, seed: u64, bug: Option<Bug>, context: usize) {
-    let mut opts = Options::from_seed(servers, seed);
+fn print_violation_context(cluster: (usize, usize), seed: u64, bug: Option<Bug>, context: usize) {
+    let mut opts = Options::from_seed(cluster.0, seed);
+    opts.observers = cluster.1;
     opts.bug = bug;
     let (_, tracer) = World::new(opts, Some(Tracer::new(None, context))).run();
     if let Some(tracer) = tracer {
@@ -207,8 +212,10 @@ pub fn run(args: Args) -> Result<(), String> {
     if !(1..=15).contains(&args.servers) {
         return Err(format!("--servers {}: expected 1 to 15", args.servers));
     }
+    let cluster = (args.servers, args.observers);
     if let Some(seed) = args.seed {
         let mut opts = Options::from_seed(args.servers, seed);
+        opts.observers = args.observers;
         opts.bug = bug;
         let json = match &args.trace {
             Some(path) => {
@@ -221,7 +228,7 @@ pub fn run(args: Args) -> Result<(), String> {
         println!("{}", describe(&report));
         println!("faults, by what they did:\n{}", report.faults);
         if let Some(v) = &report.violation {
-            print_violation_context(args.servers, seed, bug, args.context);
+            print_violation_context(cluster, seed, bug, args.context);
             return Err(format!(
                 "seed {seed}: VIOLATION of {}: {}",
                 v.invariant, v.detail
@@ -231,11 +238,12 @@ pub fn run(args: Args) -> Result<(), String> {
         return Ok(());
     }
     let (from, to) = parse_range(args.seeds.as_deref().unwrap_or("0..1000"))?;
-    let summary = sim::sweep::sweep(args.servers, from, to, bug, 1);
+    let summary = sim::sweep::sweep_observed(args.servers, args.observers, from, to, bug, 1);
     println!(
-        "{} seeds on {} servers: {} events, {} committed, {} crashes, {} partitions, {} dropped, {} duplicated, syncs diff/trunc/snap {}/{}/{}",
+        "{} seeds on {} servers (+{} observers): {} events, {} committed, {} crashes, {} partitions, {} dropped, {} duplicated, syncs diff/trunc/snap {}/{}/{}",
         summary.seeds,
         args.servers,
+        args.observers,
         summary.events,
         summary.committed,
         summary.crashes,
@@ -253,18 +261,19 @@ pub fn run(args: Args) -> Result<(), String> {
             .as_ref()
             .expect("a failure has a violation");
         println!("{}", describe(failed));
-        print_violation_context(args.servers, failed.seed, bug, args.context);
+        print_violation_context(cluster, failed.seed, bug, args.context);
         println!(
             "{:.0} seeds/s, {:.0} events/s",
             summary.seeds_per_second(),
             summary.events_per_second()
         );
         return Err(format!(
-            "seed {}: VIOLATION of {}: {} (replay: quorum sim --servers {} --seed {}{})",
+            "seed {}: VIOLATION of {}: {} (replay: quorum sim --servers {} --observers {} --seed {}{})",
             failed.seed,
             v.invariant,
             v.detail,
             args.servers,
+            args.observers,
             failed.seed,
             bug.map_or(String::new(), |b| format!(" --bug {}", b.name()))
         ));

@@ -11,7 +11,11 @@ pub const UNITS_PER_TICK: u64 = 10;
 
 #[derive(Clone, Debug)]
 pub struct Options {
+    /// Voting servers.
     pub servers: usize,
+    /// Observers beside them (non-voting learners, ids after the voters'); not drawn from the
+    /// seed: a sweep chooses how many.
+    pub observers: usize,
     pub seed: u64,
     /// Ticks of the faulty phase.
     pub fault_ticks: u64,
@@ -71,6 +75,7 @@ impl Options {
         let mut rng = Rng::new(seed.wrapping_mul(0x2545_f491_4f6c_dd1d));
         let mut opts = Options {
             servers,
+            observers: 0,
             seed,
             fault_ticks: rng.between(150, 400),
             liveness_ticks: 300,

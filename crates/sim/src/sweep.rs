@@ -53,10 +53,23 @@ pub fn sweep(
     bug: Option<Bug>,
     stop_after: usize,
 ) -> SweepSummary {
+    sweep_observed(servers, 0, from, to, bug, stop_after)
+}
+
+/// As [`sweep`], with `observers` non-voting servers beside the `servers` voters.
+pub fn sweep_observed(
+    servers: usize,
+    observers: usize,
+    from: u64,
+    to: u64,
+    bug: Option<Bug>,
+    stop_after: usize,
+) -> SweepSummary {
     let start = Instant::now();
     let mut summary = SweepSummary::default();
     for seed in from..to {
         let mut opts = Options::from_seed(servers, seed);
+        opts.observers = observers;
         opts.bug = bug;
         let report = crate::run(opts);
         summary.seeds += 1;

@@ -101,7 +101,7 @@ pub struct World {
 
 impl World {
     pub fn new(opts: Options, tracer: Option<Tracer>) -> World {
-        let n = opts.servers;
+        let n = opts.servers + opts.observers;
         let mut rng = Rng::new(opts.seed);
         let nodes = (0..n)
             .map(|i| Node {
@@ -152,7 +152,7 @@ impl World {
             fifo: vec![0; n * n],
             faults_on: true,
             checker: Checker::new(),
-            rules: Rules::new(n),
+            rules: Rules::new(opts.servers, n),
             retry: vec![None; clients.len()],
             clients,
             next_payload: 0,
@@ -345,8 +345,9 @@ impl World {
     // ---- servers ----
 
     fn config(&self, i: usize) -> Config {
-        let members = self.nodes.iter().map(|n| n.id).collect();
-        let mut cfg = Config::new(self.nodes[i].id, members);
+        let (voters, observers) = self.nodes.split_at(self.opts.servers);
+        let mut cfg = Config::new(self.nodes[i].id, voters.iter().map(|n| n.id).collect());
+        cfg.observers = observers.iter().map(|n| n.id).collect();
         #[cfg(feature = "bugs")]
         {
             cfg.bug = self.opts.bug;

@@ -46,6 +46,23 @@ fn seven_servers_2000_seeds() {
     assert_clean(7, 0, 2_000);
 }
 
+/// Observers (non-voting learners) beside the voters: every quorum is still one of voters
+/// (the per-step rules count only what voters sent), no observer leads, and observers deliver
+/// the same sequence as everyone else.
+#[test]
+fn three_voters_two_observers_2000_seeds() {
+    let summary = sim::sweep::sweep_observed(3, 2, 0, 2_000, None, 1);
+    if let Some(failed) = summary.failures.first() {
+        let v = failed.violation.as_ref().unwrap();
+        panic!(
+            "seed {} with 3 voters and 2 observers: {}: {} (replay: quorum sim --servers 3 --observers 2 --seed {})",
+            failed.seed, v.invariant, v.detail, failed.seed
+        );
+    }
+    assert!(summary.crashes > 0 && summary.partitions > 0 && summary.committed > 0);
+    assert!(summary.syncs_trunc > 0 && summary.syncs_snap > 0);
+}
+
 /// Seeds that once failed (found by sweeps while the core was built), kept as regression tests.
 /// The simulator has changed since, so they may no longer drive the same schedule; they are
 /// cheap, and they stay.

@@ -96,3 +96,26 @@ fn teeth_confirm_without_quorum() {
     assert_caught(Bug::ConfirmWithoutQuorum, 3, 0, 288);
     assert_caught(Bug::ConfirmWithoutQuorum, 5, 0, 279);
 }
+
+/// A leader that counts observers toward its quorums: with 3 voters and 2 observers it can
+/// commit what only observers and itself hold. The per-step quorum rules count only what
+/// voters sent, so the first decision that needed an observer is reported.
+#[test]
+fn teeth_observer_counts() {
+    let summary = sim::sweep::sweep_observed(3, 2, 0, 100, Some(Bug::ObserverCounts), 1);
+    let failed = summary
+        .failures
+        .first()
+        .expect("observer-counts was not caught in 100 seeds");
+    let v = failed.violation.as_ref().unwrap();
+    eprintln!(
+        "observer-counts: seed {}: {}: {}",
+        failed.seed, v.invariant, v.detail
+    );
+    assert!(
+        v.invariant.ends_with("quorum"),
+        "observer-counts caught as {}: {}",
+        v.invariant,
+        v.detail
+    );
+}

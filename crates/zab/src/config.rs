@@ -8,8 +8,13 @@ use crate::types::ServerId;
 pub struct Config {
     /// This server.
     pub id: ServerId,
-    /// Every voting member, including `id`. Static: 2f+1 servers tolerate f crashes.
+    /// Every voting member (`id` included, unless this server observes). Static: 2f+1 voters
+    /// tolerate f crashes.
     pub members: Vec<ServerId>,
+    /// Non-voting members (ZooKeeper's observers): they join a leader and learn every
+    /// committed transaction like followers, but are never counted toward a quorum, never vote
+    /// and never lead, so adding them adds read capacity without slowing commits or elections.
+    pub observers: Vec<ServerId>,
     /// Ticks a follower (or prospective leader) may spend connecting to its leader and
     /// synchronizing before it gives up and returns to election (ZooKeeper's `initLimit`).
     pub init_limit: u64,
@@ -32,6 +37,7 @@ impl Config {
         Config {
             id,
             members,
+            observers: Vec::new(),
             init_limit: 10,
             sync_limit: 5,
             election_resend_ticks: 2,
@@ -55,13 +61,25 @@ impl Config {
         }
     }
 
-    /// The size of a majority of the members.
+    /// The size of a majority of the voting members.
     pub fn quorum_size(&self) -> usize {
         self.members.len() / 2 + 1
     }
 
+    /// Whether `id` belongs to the ensemble, as a voter or an observer.
     pub fn is_member(&self, id: ServerId) -> bool {
+        self.is_voter(id) || self.observers.contains(&id)
+    }
+
+    /// Whether `id` votes: its promises and acknowledgements count toward quorums.
+    pub fn is_voter(&self, id: ServerId) -> bool {
         self.members.contains(&id)
+    }
+
+    /// Whether a leader counts `id` toward its quorums: voters only (the broken variant
+    /// [`Bug::ObserverCounts`] counts observers too).
+    pub(crate) fn counts_toward_quorum(&self, id: ServerId) -> bool {
+        self.is_voter(id) || self.has_bug(Bug::ObserverCounts)
     }
 }
 
@@ -82,16 +100,19 @@ pub enum Bug {
     /// A leader confirms its leadership (for a sync) without asking a quorum, as ZooKeeper's
     /// sync does (ZOOKEEPER-1675): a deposed leader then answers.
     ConfirmWithoutQuorum,
+    /// A leader counts observers' promises and acknowledgements toward its quorums.
+    ObserverCounts,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 6] = [
+    pub const ALL: [Bug; 7] = [
         Bug::AckBeforeDurable,
         Bug::AckNewLeaderBeforeDurable,
         Bug::CommitOnMinority,
         Bug::AcceptStaleNewEpoch,
         Bug::SkipTrunc,
         Bug::ConfirmWithoutQuorum,
+        Bug::ObserverCounts,
     ];
 
     pub fn name(self) -> &'static str {
@@ -102,6 +123,7 @@ impl Bug {
             Bug::AcceptStaleNewEpoch => "accept-stale-newepoch",
             Bug::SkipTrunc => "skip-trunc",
             Bug::ConfirmWithoutQuorum => "confirm-without-quorum",
+            Bug::ObserverCounts => "observer-counts",
         }
     }
 

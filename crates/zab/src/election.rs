@@ -126,7 +126,10 @@ impl Peer {
             return;
         }
         match n.state {
-            PeerState::Looking => self.on_looking_vote(from, n),
+            // Observers neither vote nor are voted for: a looking observer only waits for a
+            // leader to announce itself, and voters never count an observer's vote.
+            PeerState::Looking if self.votes_with(from) => self.on_looking_vote(from, n),
+            PeerState::Looking => {}
             PeerState::Leading if n.vote.leader == from => self.join(from, n.round),
             PeerState::Leading | PeerState::Following => {}
         }
@@ -164,11 +167,20 @@ impl Peer {
         self.check_election();
     }
 
-    /// Decides once a quorum of this round's votes agree with ours.
+    /// Whether this server and `other` take part in the same election: both are voters.
+    fn votes_with(&self, other: ServerId) -> bool {
+        self.cfg.is_voter(self.cfg.id) && self.cfg.is_voter(other)
+    }
+
+    /// Decides once a quorum of this round's votes agree with ours. An observer never decides:
+    /// it joins whichever leader announces itself.
     fn check_election(&mut self) {
         let Role::Looking(looking) = &self.role else {
             return;
         };
+        if !self.cfg.is_voter(self.cfg.id) {
+            return;
+        }
         let agreeing = looking
             .received
             .values()

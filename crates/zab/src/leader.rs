@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
-use crate::config::Bug;
+use crate::config::{Bug, Config};
 use crate::io::{Action, NotLeader, Phase};
 use crate::message::Message;
 use crate::peer::{Peer, Role};
@@ -82,6 +82,15 @@ pub(crate) struct Leading {
 }
 
 impl Leading {
+    /// The learners whose promises and acknowledgements count toward quorums: the voters
+    /// (observers learn, but never count).
+    fn counted<'a>(&'a self, cfg: &'a Config) -> impl Iterator<Item = &'a Learner> + 'a {
+        self.learners
+            .iter()
+            .filter(|(&id, _)| cfg.counts_toward_quorum(id))
+            .map(|(_, l)| l)
+    }
+
     /// Followers in a given state.
     fn learners_in(&self, state: LearnerState) -> Vec<ServerId> {
         self.learners
@@ -158,6 +167,14 @@ impl Peer {
         }
     }
 
+    /// The leader's state beside the configuration (to count quorums while changing it).
+    fn leading_and_config(&mut self) -> (&mut Leading, &Config) {
+        match &mut self.role {
+            Role::Leading(l) => (l, &self.cfg),
+            _ => unreachable!("leader handler outside the leading role"),
+        }
+    }
+
     fn leading_ref(&self) -> &Leading {
         match &self.role {
             Role::Leading(l) => l,
@@ -184,15 +201,14 @@ impl Peer {
         let now = self.now;
         let (init_limit, sync_limit) = (self.cfg.init_limit, self.cfg.sync_limit);
         let quorum = self.cfg.quorum_size();
-        let leading = self.leading();
+        let (leading, cfg) = self.leading_and_config();
         if leading.phase != LeaderPhase::Broadcast {
             if now - leading.started > init_limit {
                 return self.go_looking();
             }
         } else {
             let heard = leading
-                .learners
-                .values()
+                .counted(cfg)
                 .filter(|l| l.state == LearnerState::Active && now - l.last_heard <= sync_limit)
                 .count();
             if heard + 1 < quorum {
@@ -323,8 +339,8 @@ impl Peer {
         let quorum = self.cfg.quorum_size();
         let me = self.cfg.id;
         let own = self.accepted_epoch;
-        let leading = self.leading();
-        if leading.epoch.is_some() || leading.learners.len() + 1 < quorum {
+        let (leading, cfg) = self.leading_and_config();
+        if leading.epoch.is_some() || leading.counted(cfg).count() + 1 < quorum {
             return;
         }
         let highest = leading
@@ -367,8 +383,11 @@ impl Peer {
         }
         learner.state = LearnerState::AckedEpoch { promised };
         learner.position = (current_epoch, last_zxid);
+        // An observer ahead of the leader holds only uncommitted proposals beyond it (anything
+        // committed is on a quorum of voters, which the discovery quorum intersects): it is
+        // truncated, never followed, since it cannot lead.
         if phase == LeaderPhase::Discovery {
-            if (current_epoch, last_zxid) > own {
+            if (current_epoch, last_zxid) > own && self.cfg.is_voter(from) {
                 // Zab adopts the most up-to-date history of the quorum. Ours must be it, or
                 // we step aside, voting for that follower so that the election finds it.
                 self.stats.follower_ahead += 1;
@@ -389,11 +408,10 @@ impl Peer {
     fn maybe_finish_discovery(&mut self) {
         let quorum = self.cfg.quorum_size();
         let last = self.history.last();
-        let leading = self.leading();
+        let (leading, cfg) = self.leading_and_config();
         let Some(epoch) = leading.epoch else { return };
         let promised = leading
-            .learners
-            .values()
+            .counted(cfg)
             .filter(|l| l.state == LearnerState::AckedEpoch { promised: true })
             .count();
         if promised + 1 < quorum {
@@ -564,9 +582,12 @@ impl Peer {
     /// is committed and broadcast begins.
     fn maybe_establish(&mut self) {
         let quorum = self.cfg.quorum_size();
-        let leading = self.leading();
-        let active = leading.learners_in(LearnerState::Active);
-        if !leading.self_acked_new_leader || active.len() + 1 < quorum {
+        let (leading, cfg) = self.leading_and_config();
+        let active = leading
+            .counted(cfg)
+            .filter(|l| l.state == LearnerState::Active)
+            .count();
+        if !leading.self_acked_new_leader || active + 1 < quorum {
             return;
         }
         let epoch = leading.epoch.expect("epoch chosen");
@@ -590,13 +611,12 @@ impl Peer {
         let quorum = self.cfg.quorum_size();
         let durable = self.history.durable();
         let on_minority = self.cfg.has_bug(Bug::CommitOnMinority);
-        let leading = self.leading();
+        let (leading, cfg) = self.leading_and_config();
         if leading.phase != LeaderPhase::Broadcast {
             return;
         }
         let mut acks: Vec<Zxid> = leading
-            .learners
-            .values()
+            .counted(cfg)
             .filter(|l| l.state == LearnerState::Active)
             .map(|l| l.acked)
             .collect();
@@ -652,10 +672,9 @@ impl Peer {
         } else {
             quorum
         };
-        let leading = self.leading();
+        let (leading, cfg) = self.leading_and_config();
         let mut rounds: Vec<u64> = leading
-            .learners
-            .values()
+            .counted(cfg)
             .filter(|l| l.state == LearnerState::Active)
             .map(|l| l.confirmed_round)
             .collect();

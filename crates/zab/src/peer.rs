@@ -263,9 +263,11 @@ impl Peer {
         self.out.push(Action::Send { to, message });
     }
 
+    /// Every other member, voters and observers.
     pub(crate) fn others(&self) -> impl Iterator<Item = ServerId> + '_ {
         let me = self.cfg.id;
-        self.cfg.members.iter().copied().filter(move |&m| m != me)
+        let everyone = self.cfg.members.iter().chain(&self.cfg.observers);
+        everyone.copied().filter(move |&m| m != me)
     }
 
     pub(crate) fn set_phase(&mut self, phase: Phase, epoch: Epoch) {

@@ -27,7 +27,23 @@ struct Net {
 
 impl Net {
     fn new(n: u64) -> Net {
-        let peers: Vec<Peer> = (1..=n).map(|i| peer(i, n)).collect();
+        Net::with_observers(n, 0)
+    }
+
+    /// `voters` voting servers (ids 1..) and `observers` more after them.
+    fn with_observers(voters: u64, observers: u64) -> Net {
+        let n = voters + observers;
+        let peers: Vec<Peer> = (1..=n)
+            .map(|i| {
+                let mut cfg = Config::new(ServerId(i), (1..=voters).map(ServerId).collect());
+                cfg.observers = (voters + 1..=n).map(ServerId).collect();
+                let boot = Boot {
+                    nonce: i * 1000,
+                    ..Boot::default()
+                };
+                Peer::new(cfg, boot)
+            })
+            .collect();
         let n = n as usize;
         Net {
             peers,
@@ -142,6 +158,37 @@ fn three_servers_elect_the_highest_id_and_commit_in_order() {
     net.settle(2);
     for delivered in &net.delivered {
         assert_eq!(delivered, &zxids);
+    }
+}
+
+#[test]
+fn observers_learn_everything_but_never_vote_lead_or_count() {
+    let mut net = Net::with_observers(3, 2);
+    net.start();
+    net.settle(5);
+    assert_eq!(
+        net.leader(),
+        2,
+        "the highest voter leads, not the higher observers"
+    );
+    let first = net.propose("seen by all");
+    net.settle(2);
+    for delivered in &net.delivered {
+        assert_eq!(delivered, &vec![first], "observers deliver too");
+    }
+    // Only the leader's and the observers' disks work: three durable copies of five servers,
+    // but one voter of three is no quorum.
+    net.hold_fsync = vec![true, true, false, false, false];
+    let second = net.propose("held");
+    net.settle(1);
+    assert!(
+        net.delivered.iter().all(|d| d.len() == 1),
+        "a leader counted an observer's acknowledgement"
+    );
+    net.hold_fsync[0] = false;
+    net.settle(1);
+    for delivered in &net.delivered {
+        assert_eq!(delivered, &vec![first, second]);
     }
 }
 

@@ -40,10 +40,11 @@ pub struct Rules {
 }
 
 impl Rules {
-    pub fn new(servers: usize) -> Rules {
+    /// Rules for `voters` voting servers among `servers` (the rest observe).
+    pub fn new(voters: usize, servers: usize) -> Rules {
         Rules {
             promise: promise::Promises::new(servers),
-            quorum: quorum::Quorums::new(servers),
+            quorum: quorum::Quorums::new(voters, servers),
             sync: sync::Syncs::default(),
         }
     }

@@ -12,6 +12,9 @@
 //!   the leader included if its log holds it durably, acknowledged it.
 //! - Leadership confirmation (Quorum's linearizable sync): a round is confirmed only once a
 //!   quorum, the leader included, answered a ping of that round or a later one.
+//!
+//! Quorums are of voters: what an observer sends is never counted here, and an observer never
+//! leads, so a leader that counts an observer is caught at its first decision that needed it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -49,6 +52,8 @@ fn raise<K: Ord, V: Ord + Copy>(map: &mut BTreeMap<K, V>, key: K, value: V) {
 
 pub struct Quorums {
     size: usize,
+    /// Servers `1..=voters` vote; the others observe.
+    voters: usize,
     attempts: Vec<Option<Attempt>>,
 }
 
@@ -57,11 +62,16 @@ fn index(id: ServerId) -> usize {
 }
 
 impl Quorums {
-    pub fn new(servers: usize) -> Quorums {
+    pub fn new(voters: usize, servers: usize) -> Quorums {
         Quorums {
-            size: servers / 2 + 1,
+            size: voters / 2 + 1,
+            voters,
             attempts: (0..servers).map(|_| None).collect(),
         }
+    }
+
+    fn is_voter(&self, id: ServerId) -> bool {
+        index(id) < self.voters
     }
 
     pub fn on_phase(
@@ -70,6 +80,12 @@ impl Quorums {
         phase: Phase,
         epoch: Epoch,
     ) -> Result<(), Violation> {
+        if matches!(phase, Phase::LeadingDiscovery) && !self.is_voter(server.id) {
+            return violation(
+                "observer leads",
+                format!("observer {} started leading {epoch}", server.id),
+            );
+        }
         let attempt = &mut self.attempts[index(server.id)];
         match phase {
             Phase::LeadingDiscovery => {
@@ -135,6 +151,9 @@ impl Quorums {
 
     /// A message reaches `to` (before it steps on it).
     pub fn on_receive(&mut self, to: ServerId, from: ServerId, message: &Message) {
+        if !self.is_voter(from) {
+            return;
+        }
         let Some(attempt) = self.attempts[index(to)].as_mut() else {
             return;
         };
