@@ -71,7 +71,13 @@ fn server_config(dir: &Path, spec: &EnsembleSpec, layout: &Layout, i: usize) -> 
             } else {
                 layout.dialled(i, j)
             };
-            let _ = writeln!(cfg, "server.{j}={HOST}:{peer}:{}", layout.election[j - 1]);
+            let role = if j > spec.servers - spec.observers {
+                ":observer"
+            } else {
+                ""
+            };
+            let election = layout.election[j - 1];
+            let _ = writeln!(cfg, "server.{j}={HOST}:{peer}:{election}{role}");
         }
     }
     cfg

@@ -62,6 +62,12 @@ impl Plan {
         if !(1..=9).contains(&n) {
             return Err(format!("{n} servers: expected 1 to 9"));
         }
+        if spec.observers > 0 && spec.observers >= n {
+            return Err(format!(
+                "{} observers of {n} servers: at least one must vote",
+                spec.observers
+            ));
+        }
         let mut taken = HashSet::new();
         let layout = match spec.ports {
             Ports::Fixed { client, peer } => {

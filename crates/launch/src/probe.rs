@@ -34,5 +34,8 @@ pub fn mode(port: u16) -> Option<String> {
 
 /// Whether a mode is one in which the server opens client sessions.
 pub fn serving(mode: Option<&str>) -> bool {
-    matches!(mode, Some("leader" | "follower" | "standalone"))
+    matches!(
+        mode,
+        Some("leader" | "follower" | "observer" | "standalone")
+    )
 }

@@ -24,6 +24,8 @@ pub enum Ports {
 #[derive(Clone, Debug)]
 pub struct EnsembleSpec {
     pub(crate) servers: usize,
+    /// How many of the servers (the last ones) are observers.
+    pub(crate) observers: usize,
     pub(crate) binary: PathBuf,
     pub(crate) ports: Ports,
     pub(crate) tick_ms: u64,
@@ -39,6 +41,7 @@ impl EnsembleSpec {
     pub fn new(servers: usize, binary: impl Into<PathBuf>) -> EnsembleSpec {
         EnsembleSpec {
             servers,
+            observers: 0,
             binary: binary.into(),
             ports: Ports::Free,
             tick_ms: 500,
@@ -47,6 +50,13 @@ impl EnsembleSpec {
             temp_prefix: "quorum-ensemble-".into(),
             server_args: Vec::new(),
         }
+    }
+
+    /// Makes the last `observers` of the servers observers (`server.N=…:observer`): they
+    /// learn and serve but never vote. At least one server must stay a voter.
+    pub fn observers(mut self, observers: usize) -> Self {
+        self.observers = observers;
+        self
     }
 
     /// How ports are chosen (default: free ports).

@@ -26,6 +26,10 @@ pub struct Args {
     /// Number of servers (3 or 5 for a real ensemble; 1 runs a standalone server).
     #[arg(long, default_value_t = 3)]
     servers: usize,
+    /// Also start this many observers (non-voting servers that serve reads and forward
+    /// writes; docs/operations.md), after the servers.
+    #[arg(long, default_value_t = 0)]
+    observers: usize,
     /// Folder for the servers' data, configs and logs (default: a new folder in the system's
     /// temporary directory).
     #[arg(long)]
@@ -97,6 +101,9 @@ pub fn run(args: Args) -> Result<(), String> {
     if !(1..=9).contains(&args.servers) {
         return Err(format!("--servers {}: expected 1 to 9", args.servers));
     }
+    if args.observers > 0 && (args.servers < 2 || args.simulate) {
+        return Err("--observers needs a replicated ensemble (--servers 2 or more)".into());
+    }
     if args.simulate {
         return simulate(&args);
     }
@@ -118,7 +125,8 @@ pub fn run(args: Args) -> Result<(), String> {
             peer: args.peer_port,
         }
     };
-    let mut spec = EnsembleSpec::new(args.servers, exe)
+    let mut spec = EnsembleSpec::new(args.servers + args.observers, exe)
+        .observers(args.observers)
         .ports(ports)
         .tick_ms(args.tick_time)
         .dir(&dir);

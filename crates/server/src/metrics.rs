@@ -20,8 +20,10 @@ pub fn render(view: &ServerView) -> String {
         g.set(value);
         registry.register(name, help, g);
     };
-    let serving =
-        i64::from(view.mode == "standalone" || view.mode == "leader" || view.mode == "follower");
+    let serving = i64::from(matches!(
+        view.mode.as_str(),
+        "standalone" | "leader" | "follower" | "observer"
+    ));
     gauge(
         "zk_up",
         "1 when the server serves clients (standalone, leader or follower)",

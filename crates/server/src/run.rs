@@ -148,14 +148,6 @@ fn open_replica(
     config: &Config,
     core_tx: mpsc::UnboundedSender<CoreEvent>,
 ) -> Result<ServerReplica<FileStorage>, ServerError> {
-    let members: Vec<zab::ServerId> = if config.is_standalone() {
-        vec![zab::ServerId(config.my_id)]
-    } else {
-        config.members.iter().map(|m| zab::ServerId(m.id)).collect()
-    };
-    let mut zab_config = zab::Config::new(zab::ServerId(config.my_id), members);
-    zab_config.init_limit = config.init_limit;
-    zab_config.sync_limit = config.sync_limit;
     #[cfg(feature = "bugs")]
     if let Some(bug) = config.unsafe_bug {
         tracing::error!(
@@ -163,8 +155,8 @@ fn open_replica(
             "running a DELIBERATELY BROKEN Zab core: this server may lose acknowledged writes \
              or serve stale reads; for testing checkers only"
         );
-        zab_config.bug = Some(bug);
     }
+    let zab_config = config.zab_config();
     let clock = SystemClock::new().now();
     let options = ReplicaOptions {
         zab: zab_config,

@@ -19,6 +19,7 @@ pub(super) const KNOWN_KEYS: &[&str] = &[
     "snapCount",
     "autopurge.snapRetainCount",
     "autopurge.purgeInterval",
+    "peerType",
     "quorum.peerSecretFile",
     "quorum.maxPeerSendQueueBytes",
 ];
@@ -37,7 +38,6 @@ pub(super) fn is_zookeeper_key(key: &str) -> bool {
         "forceSync",
         "preAllocSize",
         "leaderServes",
-        "peerType",
         "secureClientPort",
         "secureClientPortAddress",
         "sslQuorum",

@@ -72,8 +72,11 @@ pub struct Config {
     pub purge_interval_hours: u64,
     /// Transactions between snapshots (snapCount).
     pub snap_count: u64,
-    /// Voting members; empty in standalone mode.
+    /// The ensemble's members, voters and observers; empty in standalone mode.
     pub members: Vec<Member>,
+    /// `peerType` (ZooKeeper's own-role key): `Some(true)` for observer. It must agree with
+    /// this server's `server.N` line, which is what the other servers go by.
+    pub peer_type_observer: Option<bool>,
     /// This server's id (from `myid` in dataDir); 1 in standalone mode.
     pub my_id: u64,
     /// Keys the file set that Quorum does not know (not even as ZooKeeper keys it ignores).
@@ -119,6 +122,7 @@ impl Config {
             purge_interval_hours: 0,
             snap_count: 100_000,
             members: Vec::new(),
+            peer_type_observer: None,
             my_id: 1,
             ignored: BTreeMap::new(),
             warnings: Vec::new(),
@@ -156,8 +160,24 @@ impl Config {
                     config.my_id
                 )));
             }
+            config.check_peer_type()?;
         }
         Ok(config)
+    }
+
+    /// `peerType` must say what this server's `server.N` line says: a server that thought
+    /// itself an observer while the others counted its vote (or the reverse) would break the
+    /// quorum arithmetic they share.
+    fn check_peer_type(&self) -> Result<(), ConfigError> {
+        match self.peer_type_observer {
+            Some(observer) if observer != self.is_observer() => Err(ConfigError::Invalid(format!(
+                "peerType={} but server.{} is listed as {}",
+                role_name(observer),
+                self.my_id,
+                role_name(self.is_observer())
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Reads the secret named by `quorum.peerSecretFile`, if any: an unreadable or empty file
@@ -245,6 +265,17 @@ impl Config {
             }
             "autopurge.purgeInterval" => self.purge_interval_hours = number(value)?,
             "snapCount" => self.snap_count = self.at_least(key, number(value)?, 2),
+            "peerType" => {
+                self.peer_type_observer = Some(match value {
+                    "observer" => true,
+                    "participant" => false,
+                    _ => {
+                        return Err(format!(
+                            "peerType: {value:?} is neither participant nor observer"
+                        ))
+                    }
+                })
+            }
             "quorum.peerSecretFile" => self.peer_secret_file = Some(PathBuf::from(value)),
             "quorum.maxPeerSendQueueBytes" => {
                 let bytes = self.at_least(key, number(value)?, MIN_PEER_SEND_QUEUE_BYTES as u64);
@@ -307,6 +338,11 @@ impl Config {
         if self.members.windows(2).any(|w| w[0].id == w[1].id) {
             return Err(ConfigError::Invalid("a server id is listed twice".into()));
         }
+        if !self.members.is_empty() && self.members.iter().all(|m| m.observer) {
+            return Err(ConfigError::Invalid(
+                "every server.N is an observer: at least one must vote".into(),
+            ));
+        }
         self.limits = Limits::defaults(self.max_packet_bytes);
         for (key, value) in later.limits {
             self.apply_limit(&key, value);
@@ -326,6 +362,51 @@ impl Config {
 
     pub fn is_standalone(&self) -> bool {
         self.members.len() <= 1
+    }
+
+    /// The Zab core's configuration: who votes and who observes (a standalone server is a
+    /// one-voter ensemble) and the timeouts in ticks. The server and the simulator's server
+    /// world both take it from here.
+    pub fn zab_config(&self) -> zab::Config {
+        let voters = if self.is_standalone() {
+            vec![zab::ServerId(self.my_id)]
+        } else {
+            self.voter_ids().map(zab::ServerId).collect()
+        };
+        let mut zab = zab::Config::new(zab::ServerId(self.my_id), voters);
+        zab.observers = self.observer_ids().map(zab::ServerId).collect();
+        zab.init_limit = self.init_limit;
+        zab.sync_limit = self.sync_limit;
+        #[cfg(feature = "bugs")]
+        {
+            zab.bug = self.unsafe_bug;
+        }
+        zab
+    }
+
+    /// Whether this server observes (its `server.N` line says `:observer`).
+    pub fn is_observer(&self) -> bool {
+        self.members
+            .iter()
+            .any(|m| m.id == self.my_id && m.observer)
+    }
+
+    /// The ids of the voting members.
+    pub fn voter_ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.members.iter().filter(|m| !m.observer).map(|m| m.id)
+    }
+
+    /// The ids of the observers.
+    pub fn observer_ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.members.iter().filter(|m| m.observer).map(|m| m.id)
+    }
+}
+
+fn role_name(observer: bool) -> &'static str {
+    if observer {
+        "observer"
+    } else {
+        "participant"
     }
 }
 

@@ -20,7 +20,8 @@ fn a_zookeeper_zoo_cfg_parses() {
             id: 2,
             host: "b".into(),
             peer_port: 2888,
-            election_port: 3888
+            election_port: 3888,
+            observer: false,
         }
     );
     assert!(cfg.allows_four_letter_word("srvr") && !cfg.allows_four_letter_word("dump"));
@@ -122,4 +123,46 @@ fn limits_are_read_and_kept_consistent_with_jute_maxbuffer() {
         .iter()
         .any(|w| w.contains("maxRequestBytesPerConnection")));
     assert!(cfg.limits.max_outbound_bytes_per_connection >= 2 * 0x200000);
+}
+
+#[test]
+fn observers_are_members_that_do_not_vote() {
+    let cfg = Config::parse(
+        "dataDir=/d\nserver.1=a:2888:3888\nserver.2=b:2888:3888:participant\n\
+         server.3=c:2888:3888;2181\nserver.4=d:2888:3888:observer;0.0.0.0:2181\n",
+    )
+    .unwrap();
+    assert_eq!(cfg.voter_ids().collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert_eq!(cfg.observer_ids().collect::<Vec<_>>(), vec![4]);
+    let mut observer = cfg.clone();
+    observer.my_id = 4;
+    assert!(observer.is_observer() && !cfg.is_observer());
+    let zab = observer.zab_config();
+    assert_eq!(zab.quorum_size(), 2, "a majority of the three voters");
+    assert!(zab.is_member(zab::ServerId(4)) && !zab.is_voter(zab::ServerId(4)));
+}
+
+#[test]
+fn bad_roles_and_a_peer_type_that_disagrees_are_refused() {
+    let err = Config::parse("dataDir=/d\nserver.1=a:2888:3888:witness\n").unwrap_err();
+    assert!(
+        err.to_string().contains("neither participant nor observer"),
+        "{err}"
+    );
+    let err = Config::parse("dataDir=/d\nserver.1=a:2888:3888:observer\n").unwrap_err();
+    assert!(err.to_string().contains("at least one must vote"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_path = dir.path().join("zoo.cfg");
+    let text = format!(
+        "dataDir={}\npeerType=observer\nserver.1=a:2888:3888\nserver.2=b:2888:3888\n",
+        dir.path().display()
+    );
+    std::fs::write(&cfg_path, text).unwrap();
+    std::fs::write(dir.path().join("myid"), "2\n").unwrap();
+    let err = Config::load(&cfg_path).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("peerType=observer but server.2 is listed as participant"),
+        "{err}"
+    );
 }

@@ -63,6 +63,7 @@ impl<S: Storage> Core<S> {
         match self.replica.phase() {
             zab::Phase::LeadingBroadcast if self.config.is_standalone() => "standalone",
             zab::Phase::LeadingBroadcast => "leader",
+            zab::Phase::FollowingBroadcast if self.config.is_observer() => "observer",
             zab::Phase::FollowingBroadcast => "follower",
             _ => "looking",
         }

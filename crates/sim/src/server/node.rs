@@ -85,12 +85,7 @@ impl Node {
             ServerState::new(limits.clone(), SessionIds::new(self.id, now.wall_ms as u64))
                 .with_bugs(bugs(opts));
         state.record_changes();
-        let mut zab = zab::Config::new(
-            zab::ServerId(self.id),
-            (1..=opts.servers as u64).map(zab::ServerId).collect(),
-        );
-        zab.init_limit = config.init_limit;
-        zab.sync_limit = config.sync_limit;
+        let mut zab = config.zab_config();
         zab.diff_batch_max = 64;
         let options = ReplicaOptions {
             zab,
@@ -158,6 +153,7 @@ fn config(id: u64, opts: &ServerOptions, limits: &Limits) -> Config {
             host: format!("s{id}"),
             peer_port: 2888,
             election_port: 3888,
+            observer: false,
         })
         .collect();
     config
