@@ -205,14 +205,26 @@ fn leader(view: &ServerView, context: &AdminContext) -> Map<String, Value> {
     }))
 }
 
-/// The voting members as `host:peerPort:electionPort:participant`, by id (empty standalone).
+/// The voting members by id, as ZooKeeper 3.8 describes them (empty standalone). Only this
+/// server's client address is known: ZooKeeper also leaves it empty for a member whose
+/// `server.N` line names none.
 fn voting_view(context: &AdminContext) -> Map<String, Value> {
     let cfg = &context.config;
     let mut members = Map::new();
     if !cfg.is_standalone() {
         for m in &cfg.members {
-            let line = format!("{}:{}:{}:participant", m.host, m.peer_port, m.election_port);
-            members.insert(m.id.to_string(), Value::from(line));
+            let client_address = if m.id == cfg.my_id {
+                cfg.client_address().to_string()
+            } else {
+                String::new()
+            };
+            let member = json!({
+                "server_addresses": [format!("{}:{}", m.host, m.peer_port)],
+                "election_addresses": [format!("{}:{}", m.host, m.election_port)],
+                "client_address": client_address,
+                "learner_type": "participant",
+            });
+            members.insert(m.id.to_string(), member);
         }
     }
     object(json!({ "current_config": members }))
@@ -244,4 +256,52 @@ fn dir_size(dir: &std::path::Path) -> u64 {
         }
     }
     total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    /// The shape a real ZooKeeper 3.8 ensemble answers (server 1 of three, on loopback).
+    #[test]
+    fn voting_view_describes_each_member_as_zookeeper_does() {
+        let mut config = crate::config::Config::parse(
+            "dataDir=/x\nclientPort=2181\nclientPortAddress=127.0.0.1\n\
+             server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\n",
+        )
+        .unwrap();
+        config.my_id = 1;
+        let context = AdminContext {
+            config: Arc::new(config),
+            started: Instant::now(),
+        };
+        let view = Value::Object(voting_view(&context));
+        let expected = json!({ "current_config": {
+            "1": {
+                "server_addresses": ["127.0.0.1:2888"],
+                "election_addresses": ["127.0.0.1:3888"],
+                "client_address": "127.0.0.1:2181",
+                "learner_type": "participant",
+            },
+            "2": {
+                "server_addresses": ["127.0.0.1:2889"],
+                "election_addresses": ["127.0.0.1:3889"],
+                "client_address": "",
+                "learner_type": "participant",
+            },
+        }});
+        assert_eq!(view, expected);
+        let leader = Value::Object(leader(
+            &ServerView {
+                mode: "follower".into(),
+                leader: Some(2),
+                ..Default::default()
+            },
+            &context,
+        ));
+        let expected = json!({ "is_leader": false, "leader_id": 2, "leader_ip": "127.0.0.1" });
+        assert_eq!(leader, expected);
+    }
 }

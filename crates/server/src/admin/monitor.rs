@@ -49,6 +49,8 @@ pub fn monitor(view: &ServerView, context: &AdminContext) -> Map<String, Value> 
         map.append(&mut object(json!({
             "learners": view.followers.len(),
             "synced_followers": synced,
+            "synced_non_voting_followers": 0,
+            "synced_observers": 0,
             "pending_syncs": view.followers.len() - synced,
         })));
     }
