@@ -342,3 +342,26 @@ async fn many_connections_are_bounded() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(command(&server, "ruok").await["error"], Value::Null);
 }
+
+/// A taken admin port stops the start, and the error says which keys to change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_admin_port_is_a_clear_startup_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let admin_port = taken.local_addr().unwrap().port();
+    let config = server::config::Config::parse(&format!(
+        "dataDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\n\
+         admin.serverAddress=127.0.0.1\nadmin.serverPort={admin_port}\n",
+        dir.path().display(),
+        free_port()
+    ))
+    .unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(10), server::run(config))
+        .await
+        .expect("the start must fail, not serve");
+    let err = result.unwrap_err().to_string();
+    assert!(
+        err.contains("admin.serverPort") && err.contains(&admin_port.to_string()),
+        "{err}"
+    );
+}
