@@ -11,6 +11,7 @@ use tokio::net::TcpStream;
 struct Server {
     client: String,
     admin: String,
+    metrics: String,
     _dir: tempfile::TempDir,
 }
 
@@ -27,11 +28,11 @@ const IDLE_TIMEOUT_MS: u64 = 1000;
 
 async fn start() -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let (port, admin_port) = (free_port(), free_port());
+    let (port, admin_port, metrics_port) = (free_port(), free_port(), free_port());
     let config = server::config::Config::parse(&format!(
         "tickTime=500\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
          admin.serverAddress=127.0.0.1\nadmin.serverPort={admin_port}\n\
-         admin.idleTimeout={IDLE_TIMEOUT_MS}\n",
+         admin.idleTimeout={IDLE_TIMEOUT_MS}\nmetricsProvider.httpPort={metrics_port}\n",
         dir.path().display()
     ))
     .unwrap();
@@ -40,6 +41,7 @@ async fn start() -> Server {
     let server = Server {
         client: format!("127.0.0.1:{port}"),
         admin: format!("127.0.0.1:{admin_port}"),
+        metrics: format!("127.0.0.1:{metrics_port}"),
         _dir: dir,
     };
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -364,4 +366,15 @@ async fn a_taken_admin_port_is_a_clear_startup_error() {
         err.contains("admin.serverPort") && err.contains(&admin_port.to_string()),
         "{err}"
     );
+}
+
+/// The metrics endpoint is served by the same HTTP module, with its own path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_served_beside_the_admin_server() {
+    let server = start().await;
+    let answer = get(&server.metrics, "/metrics").await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert!(answer.contains("zk_znode_count "), "{answer}");
+    let other = get(&server.metrics, "/commands/ruok").await.unwrap();
+    assert!(other.starts_with("HTTP/1.1 404 "), "{other}");
 }
