@@ -32,6 +32,9 @@ import time
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 ZK_JAR = "/usr/share/java/zookeeper.jar"
 ZK_LOGGER_JAR = "/usr/share/java/slf4j-simple.jar"  # a logger binding, when installed
+# The servlet API, which ZooKeeper's AdminServer (Jetty) needs and the jar's manifest does not
+# name; Debian installs it with Jetty (libservlet-api-java).
+ZK_SERVLET_JAR = "/usr/share/java/servlet-api.jar"
 MAIN_CLASS = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 
 # Tick of the test servers: sessions may be negotiated between 2 and 20 ticks (1 s .. 10 s).
@@ -218,12 +221,14 @@ class ZooKeeperServer(_Server):
         cp = [ZK_JAR]
         if os.path.exists(ZK_LOGGER_JAR):
             cp.append(ZK_LOGGER_JAR)
+        if os.path.exists(ZK_SERVLET_JAR):
+            cp.append(ZK_SERVLET_JAR)
         java = shutil.which("java") or "/usr/bin/java"
         return [
             java,
             "-Xmx512m",
             "-XX:+UseSerialGC",
-            "-Dzookeeper.admin.enableServer=false",
+            f"-Dzookeeper.admin.enableServer={self.config()['admin.enableServer']}",
             # Containers are checked every second (ZooKeeper's default is a minute).
             "-Dznode.container.checkIntervalMs=1000",
             "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",

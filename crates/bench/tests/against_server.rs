@@ -16,7 +16,7 @@ async fn start_server() -> (tempfile::TempDir, String) {
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     let config = server::config::Config::parse(&format!(
-        "tickTime=500\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n",
+        "tickTime=500\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n",
         data.display()
     ))
     .unwrap();

@@ -49,6 +49,9 @@ fn server_config(dir: &Path, spec: &EnsembleSpec, layout: &Layout, i: usize) -> 
         ("clientPort".into(), layout.client[i - 1].to_string()),
         ("clientPortAddress".into(), HOST.into()),
         ("4lw.commands.whitelist".into(), "*".into()),
+        // ZooKeeper's AdminServer default (on, port 8080) would make the servers of one
+        // machine fight over the port: on only when the spec asks (`admin.*` settings).
+        ("admin.enableServer".into(), "false".into()),
     ];
     if spec.servers > 1 {
         let secret = dir.join(SECRET_FILE).display().to_string();
@@ -119,6 +122,7 @@ mod tests {
         let cfg = server_config(dir.path(), &plan.spec, &layout, 1);
         assert!(cfg.contains("syncLimit=3\n") && !cfg.contains("syncLimit=5"));
         assert!(cfg.contains("forceSync=yes\n"));
+        assert!(cfg.contains("admin.enableServer=false\n"));
         assert!(cfg.contains("clientPort=2181\n"));
         assert!(cfg.contains("server.1=127.0.0.1:12888:12889\n"));
         assert!(cfg.contains("server.2=127.0.0.1:40000:12891\n"));

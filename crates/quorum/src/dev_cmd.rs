@@ -62,6 +62,8 @@ pub struct Args {
     #[arg(long, default_value_t = 500)]
     tick_time: u64,
     /// An extra zoo.cfg setting for every server, KEY=VALUE (repeatable); it replaces a default.
+    /// The AdminServer is off (`admin.enableServer=false`) so local servers never clash on
+    /// port 8080; turning it on for more than one server needs a port per server.
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
     settings: Vec<(String, String)>,
     /// Write a JSON description of the ensemble (folder, ports, files, process ids) to this

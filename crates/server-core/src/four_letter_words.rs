@@ -87,6 +87,9 @@ pub struct ServerView {
     pub syncs: (u64, u64, u64),
     /// Elections this server took part in, since start.
     pub elections: u64,
+    /// The leader this server follows or is (none while looking), for the AdminServer's
+    /// `leader` command.
+    pub leader: Option<u64>,
 }
 
 /// The answer to `word`, or `None` for a word Quorum does not know.

@@ -60,8 +60,10 @@ pub enum CoreEvent {
     },
     /// The connection to another server broke.
     PeerDisconnected { peer: u64 },
-    /// The figures the metrics endpoint reports.
+    /// The figures the metrics endpoint and the AdminServer report, walking as much of the
+    /// server as `detail` asks.
     View {
+        detail: crate::core::Detail,
         reply: oneshot::Sender<crate::four_letter_words::ServerView>,
     },
     /// From the storage's writer threads.

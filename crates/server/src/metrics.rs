@@ -5,12 +5,13 @@
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
+use crate::core::Detail;
 use crate::events::CoreEvent;
 use crate::four_letter_words::ServerView;
+use crate::http::{HttpLimits, Request, Response};
 
 /// The metrics text for one view of the server.
 pub fn render(view: &ServerView) -> String {
@@ -106,72 +107,39 @@ pub fn render(view: &ServerView) -> String {
 pub const MAX_METRICS_CONNECTIONS: usize = 16;
 /// How long a scrape may take to send its request and read the answer.
 pub const METRICS_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-/// Largest request head read.
-const MAX_REQUEST_BYTES: usize = 8192;
+
+/// What the metrics listener allows a stranger.
+const METRICS_HTTP_LIMITS: HttpLimits = HttpLimits {
+    label: "metrics",
+    max_connections: MAX_METRICS_CONNECTIONS,
+    exchange_timeout: METRICS_REQUEST_TIMEOUT,
+};
 
 /// Serves `/metrics` until the process ends. A stranger cannot hold the endpoint: at most
 /// [`MAX_METRICS_CONNECTIONS`] at once, each closed after [`METRICS_REQUEST_TIMEOUT`].
 pub async fn serve(listener: TcpListener, core: mpsc::Sender<CoreEvent>) {
-    // An accept error (EMFILE) would repeat at once: wait, longer each time, instead.
-    let mut backoff = crate::accept_backoff::AcceptBackoff::new("metrics");
-    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_METRICS_CONNECTIONS));
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => {
-                backoff.succeeded();
-                stream
-            }
-            Err(e) => {
-                backoff.failed(&e).await;
-                continue;
-            }
-        };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            drop(stream);
-            continue;
-        };
-        let core = core.clone();
-        tokio::spawn(async move {
-            let _ = tokio::time::timeout(METRICS_REQUEST_TIMEOUT, scrape(stream, core)).await;
-            drop(slot);
-        });
-    }
+    crate::http::serve(listener, METRICS_HTTP_LIMITS, move |request| {
+        scrape(request, core.clone())
+    })
+    .await
 }
 
-/// Reads one request and answers it.
-async fn scrape(mut stream: tokio::net::TcpStream, core: mpsc::Sender<CoreEvent>) {
-    let mut request = Vec::with_capacity(512);
-    let mut buf = [0u8; 512];
-    while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < MAX_REQUEST_BYTES {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => request.extend_from_slice(&buf[..n]),
-        }
+/// Answers one request.
+async fn scrape(request: Request, core: mpsc::Sender<CoreEvent>) -> Response {
+    if request.path != "/metrics" {
+        return Response::empty(404);
     }
-    let line = String::from_utf8_lossy(&request);
-    let response = if line.starts_with("GET /metrics ") || line.starts_with("GET /metrics?") {
-        let (tx, rx) = oneshot::channel();
-        let _ = core.send(CoreEvent::View { reply: tx }).await;
-        match rx.await {
-            Ok(mut view) => {
-                view.open_fds = crate::fds::open_count();
-                view.max_fds = crate::fds::limit();
-                let body = render(&view);
-                format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                )
-            }
-            Err(_) => {
-                "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                    .to_string()
-            }
-        }
-    } else {
-        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
-    };
-    let _ = stream.write_all(response.as_bytes()).await;
-    let _ = stream.shutdown().await;
+    if request.method != "GET" && request.method != "HEAD" {
+        return Response::empty(405);
+    }
+    match crate::view_request::ask(&core, Detail::Counters).await {
+        Some(view) => Response::new(
+            200,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            render(&view),
+        ),
+        None => Response::empty(503),
+    }
 }
 
 #[cfg(test)]

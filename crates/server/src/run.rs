@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use crate::clients::{ClientEffect, ClientEvent, ConnId};
 use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::core::{Core, Detail};
+use crate::core::Core;
 use crate::core::{PeerOutbox, ServerReplica};
 use crate::events::{ConnIo, CoreEvent, Outgoing};
 use crate::limits::Limits;
@@ -34,6 +34,14 @@ const CLIENT_EVENT_QUEUE_EVENTS: usize = 16 * 1024;
 pub enum ServerError {
     #[error("cannot listen on {address}: {source}")]
     Listen {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "cannot start the AdminServer on {address} (admin.serverAddress, admin.serverPort; \
+         admin.enableServer=false turns it off): {source}"
+    )]
+    AdminListen {
         address: String,
         source: std::io::Error,
     },
@@ -96,12 +104,34 @@ pub async fn run(mut config: Config) -> Result<(), ServerError> {
         tracing::info!(%address, "serving /metrics");
         tokio::spawn(crate::metrics::serve(metrics, client_tx.clone()));
     }
+    if config.admin.enabled {
+        start_admin(&config, client_tx.clone()).await?;
+    }
     drop(client_tx);
     let tick_time = config.tick_time;
     let core = Core::new(config, replica)?;
     Driver::new(core, net)
         .run(client_rx, core_rx, tick_time)
         .await
+}
+
+/// Binds the AdminServer's port (failing the start if it cannot) and serves it.
+async fn start_admin(config: &Config, core: mpsc::Sender<CoreEvent>) -> Result<(), ServerError> {
+    let address = SocketAddr::new(config.admin.address, config.admin.port);
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|source| ServerError::AdminListen {
+            address: address.to_string(),
+            source,
+        })?;
+    let url = &config.admin.command_url;
+    tracing::info!(%address, "AdminServer answering {url}/<command>");
+    let context = crate::admin::AdminContext {
+        config: Arc::new(config.clone()),
+        started: Instant::now(),
+    };
+    tokio::spawn(crate::admin::serve(listener, core, context));
+    Ok(())
 }
 
 /// Listens for and dials the other servers (nothing in a standalone server).
@@ -334,8 +364,8 @@ impl Driver {
                     self.core.peer_disconnected(peer, now)?;
                 }
             }
-            CoreEvent::View { reply } => {
-                let _ = reply.send(self.core.view(Detail::Counters));
+            CoreEvent::View { detail, reply } => {
+                let _ = reply.send(self.core.view(detail));
             }
             CoreEvent::Storage(event) => self.core.storage_event(event, now)?,
         }
@@ -387,7 +417,7 @@ fn event_kind(event: &CoreEvent) -> &'static str {
         CoreEvent::FourLetterWord { .. } => "four-letter word",
         CoreEvent::Peer { .. } => "peer frame",
         CoreEvent::PeerDisconnected { .. } => "peer disconnected",
-        CoreEvent::View { .. } => "metrics",
+        CoreEvent::View { .. } => "view",
         CoreEvent::Storage(_) => "storage",
     }
 }

@@ -22,6 +22,11 @@ pub(super) const KNOWN_KEYS: &[&str] = &[
     "peerType",
     "quorum.peerSecretFile",
     "quorum.maxPeerSendQueueBytes",
+    "admin.enableServer",
+    "admin.serverAddress",
+    "admin.serverPort",
+    "admin.commandURL",
+    "admin.idleTimeout",
 ];
 
 /// Settings of ZooKeeper 3.8 that Quorum accepts and does not use.
@@ -42,7 +47,6 @@ pub(super) fn is_zookeeper_key(key: &str) -> bool {
         "secureClientPortAddress",
         "sslQuorum",
         "portUnification",
-        "serverCnxnFactory",
         "skipACL",
         "localSessionsEnabled",
         "localSessionsUpgradingEnabled",
@@ -59,11 +63,8 @@ pub(super) fn is_zookeeper_key(key: &str) -> bool {
     ];
     const PREFIXES: &[&str] = &[
         "ssl.",
-        "authProvider.",
         "metricsProvider.",
-        "admin.",
         "zookeeper.",
-        "quorum.auth.",
         "quorum.cnxn.",
         "group.",
         "weight.",

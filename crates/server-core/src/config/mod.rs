@@ -1,8 +1,9 @@
 //! Server configuration, read from a zoo.cfg-compatible file so an existing ZooKeeper
 //! configuration works unchanged.
 //!
-//! Keys of ZooKeeper that Quorum has no use for are accepted and ignored; any other unknown key
-//! is kept and reported as a warning at start (a typo such as `clientport=` must not pass
+//! Keys of ZooKeeper that Quorum has no use for are accepted and ignored, with one warning each
+//! for those that configure Java machinery Quorum lacks (SASL, the network layer); any other
+//! unknown key is kept and reported as a warning at start (a typo such as `clientport=` must not pass
 //! silently), and so is every value Quorum had to raise or lower into its range. Known keys
 //! with bad values are errors that name the key and the line.
 
@@ -13,12 +14,18 @@ use std::time::Duration;
 
 use crate::limits::Limits;
 
+mod admin;
+#[cfg(test)]
+mod admin_tests;
+mod java_only;
 mod keys;
 mod limit_keys;
 mod members;
 #[cfg(test)]
 mod tests;
 
+pub use admin::AdminConfig;
+use java_only::java_only_reason;
 use keys::{is_zookeeper_key, key_values, parse_bool, parse_number, KNOWN_KEYS};
 use limit_keys::LIMIT_KEYS;
 use members::parse_member;
@@ -96,10 +103,13 @@ pub struct Config {
     /// Bound on the bytes queued for one peer and not yet written
     /// (`quorum.maxPeerSendQueueBytes`); a link that would pass it is dropped.
     pub max_peer_send_queue_bytes: usize,
+    /// The HTTP AdminServer (`admin.*`).
+    pub admin: AdminConfig,
 }
 
 impl Config {
-    /// Defaults as ZooKeeper's, for a server with its data in `data_dir`.
+    /// Defaults as ZooKeeper's, for a server with its data in `data_dir`, except that the
+    /// AdminServer is off: only a zoo.cfg ([`Config::parse`]) gets ZooKeeper's default of on.
     pub fn standalone(data_dir: PathBuf, client_port: u16) -> Config {
         let tick_time = Duration::from_millis(2000);
         Config {
@@ -131,6 +141,7 @@ impl Config {
             peer_secret_file: None,
             peer_secret: None,
             max_peer_send_queue_bytes: crate::peers::DEFAULT_MAX_PEER_SEND_QUEUE_BYTES,
+            admin: AdminConfig::disabled(),
         }
     }
 
@@ -199,6 +210,7 @@ impl Config {
             .map(|(_, _, v)| PathBuf::from(v))
             .ok_or_else(|| ConfigError::Invalid("dataDir is not set".into()))?;
         let mut config = Config::standalone(data_dir, 2181);
+        config.admin = AdminConfig::zookeeper_default();
         let mut later = Deferred::default();
         for (line, key, value) in values {
             config
@@ -281,6 +293,7 @@ impl Config {
                 let bytes = self.at_least(key, number(value)?, MIN_PEER_SEND_QUEUE_BYTES as u64);
                 self.max_peer_send_queue_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
             }
+            _ if key.starts_with("admin.") => self.apply_admin(key, value)?,
             _ if key.starts_with("server.") => {
                 let id = key["server.".len()..]
                     .parse::<u64>()
@@ -308,6 +321,10 @@ impl Config {
     /// A key Quorum does not use: silently accepted if ZooKeeper knows it, kept and warned
     /// about otherwise.
     fn unknown(&mut self, key: &str, value: &str) {
+        if let Some(why) = java_only_reason(key) {
+            self.java_only(key, value, why);
+            return;
+        }
         if is_zookeeper_key(key) {
             tracing::debug!(key, "a ZooKeeper setting Quorum does not use");
             return;

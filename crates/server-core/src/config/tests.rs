@@ -101,7 +101,7 @@ fn unknown_keys_and_clamped_values_are_warned_about() {
     assert!(text.contains("foo=bar"), "{text}");
     assert!(
         !text.contains("admin.enableServer"),
-        "a ZooKeeper key is not a typo: {text}"
+        "a key Quorum reads is not a typo: {text}"
     );
     assert_eq!(cfg.warnings.len(), 3, "{text}");
 }

@@ -107,6 +107,7 @@ impl<S: Storage> Core<S> {
                 peer.stats().sync_snap,
             ),
             elections: peer.stats().elections,
+            leader: peer.leader().map(|id| id.0),
             ..ServerView::default()
         };
         if detail != Detail::Counters {
