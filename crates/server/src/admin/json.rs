@@ -205,14 +205,14 @@ fn leader(view: &ServerView, context: &AdminContext) -> Map<String, Value> {
     }))
 }
 
-/// The voting members by id, as ZooKeeper 3.8 describes them (empty standalone). Only this
-/// server's client address is known: ZooKeeper also leaves it empty for a member whose
-/// `server.N` line names none.
+/// The voting members by id, as ZooKeeper 3.8 describes them (empty standalone; observers do
+/// not vote, so they are not listed). Only this server's client address is known: ZooKeeper
+/// also leaves it empty for a member whose `server.N` line names none.
 fn voting_view(context: &AdminContext) -> Map<String, Value> {
     let cfg = &context.config;
     let mut members = Map::new();
     if !cfg.is_standalone() {
-        for m in &cfg.members {
+        for m in cfg.members.iter().filter(|m| !m.observer) {
             let client_address = if m.id == cfg.my_id {
                 cfg.client_address().to_string()
             } else {
