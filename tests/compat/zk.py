@@ -32,6 +32,9 @@ import time
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 ZK_JAR = "/usr/share/java/zookeeper.jar"
 ZK_LOGGER_JAR = "/usr/share/java/slf4j-simple.jar"  # a logger binding, when installed
+# Netty jars the TLS server (NettyServerCnxnFactory) and the Netty client need that the jar's
+# manifest does not name.
+NETTY_EXTRA_JARS = ["/usr/share/java/netty-codec.jar", "/usr/share/java/netty-resolver.jar"]
 MAIN_CLASS = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 
 # Tick of the test servers: sessions may be negotiated between 2 and 20 ticks (1 s .. 10 s).
@@ -218,6 +221,7 @@ class ZooKeeperServer(_Server):
         cp = [ZK_JAR]
         if os.path.exists(ZK_LOGGER_JAR):
             cp.append(ZK_LOGGER_JAR)
+        cp += [jar for jar in NETTY_EXTRA_JARS if os.path.exists(jar)]
         java = shutil.which("java") or "/usr/bin/java"
         return [
             java,

@@ -5,6 +5,7 @@
 //! [`run`] is the driver: it reads the clock, hands events to the core one at a time and
 //! carries out what the core decides; [`connection`] and [`peers`] only move bytes.
 
+pub mod accept;
 pub mod accept_backoff;
 pub mod connection;
 pub mod events;
@@ -13,6 +14,7 @@ pub mod metrics;
 pub mod peers;
 pub mod replica;
 pub mod run;
+pub mod tls;
 
 pub use server_core::{
     answers, clients, clock, config, core, four_letter_words, handshake, limits, pending_writes,

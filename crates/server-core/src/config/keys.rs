@@ -38,8 +38,6 @@ pub(super) fn is_zookeeper_key(key: &str) -> bool {
         "preAllocSize",
         "leaderServes",
         "peerType",
-        "secureClientPort",
-        "secureClientPortAddress",
         "sslQuorum",
         "portUnification",
         "serverCnxnFactory",
