@@ -148,3 +148,27 @@ def test_zkcli_with_the_netty_tls_client(tls_target):
     out = r.stdout + r.stderr
     assert f"Created {p}" in out, out
     assert "secret" in r.stdout.splitlines(), out
+
+
+def tls_four_letter(srv, word):
+    context = ssl.create_default_context(cafile=fixture("ca.pem"))
+    context.load_cert_chain(fixture("client.crt"), fixture("client.key"))
+    with socket.create_connection(("127.0.0.1", srv.secure_port), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(word.encode())
+            chunks = []
+            while True:
+                try:
+                    b = s.recv(65536)
+                except (ssl.SSLError, OSError):
+                    break
+                if not b:
+                    break
+                chunks.append(b)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_four_letter_words_over_tls(tls_target):
+    """ZooKeeper's Netty server answers four-letter words sent over TLS on the secure port."""
+    assert tls_four_letter(tls_target, "ruok") == "imok"
+    assert "Mode: standalone" in tls_four_letter(tls_target, "srvr")

@@ -250,6 +250,12 @@ async fn tls_and_plain_clients_side_by_side() {
     let mut secure = tls_connect(server.secure, &with_cert).await.unwrap();
     let got = create_and_get(&mut secure, "/after-strangers", b"ok").await;
     assert_eq!(got.unwrap(), b"ok");
+    // All three slots are taken, handshakes under way included: the plain port, which shares
+    // maxCnxns with the secure one, turns the next connection away at once.
+    let mut fourth = TcpStream::connect(("127.0.0.1", server.plain))
+        .await
+        .unwrap();
+    assert!(create_and_get(&mut fourth, "/fourth", b"no").await.is_err());
     drop(secure);
     tokio::time::sleep(SLOT_RELEASE).await;
     for mut stranger in [silent, garbage] {
