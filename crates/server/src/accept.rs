@@ -79,14 +79,19 @@ pub async fn accept_loop(listener: TcpListener, clients: Arc<Clients>, secure: O
             }
         };
         let max = clients.limits.max_connections;
-        if clients.open.load(Ordering::Relaxed) >= max {
+        // Checked and taken in one step: the other port's loop takes slots too.
+        let taken = clients
+            .open
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |open| {
+                (open < max).then_some(open + 1)
+            });
+        if taken.is_err() {
             if last_refusal.is_none_or(|t| t.elapsed() >= REFUSAL_LOG_INTERVAL) {
                 tracing::warn!(%remote, max, "client connections at maxCnxns: refused");
                 last_refusal = Some(Instant::now());
             }
             continue;
         }
-        clients.open.fetch_add(1, Ordering::Relaxed);
         let slot = Slot(clients.clone());
         let conn = clients.next_conn.fetch_add(1, Ordering::Relaxed) + 1;
         let secure = secure.clone();

@@ -151,6 +151,8 @@ pub(super) const TLS_KEYS: &[&str] = &[
     "ssl.ciphersuites",
     "ssl.hostnameVerification",
     "ssl.handshakeDetectionTimeoutMillis",
+    "ssl.crl",
+    "ssl.ocsp",
 ];
 
 /// Whether `key` is one of the keys [`TlsConfig::apply`] reads.
@@ -201,6 +203,15 @@ impl TlsConfig {
                     .filter(|&ms| ms > 0)
                     .ok_or_else(|| format!("{key}: not a positive number: {value:?}"))?;
                 self.handshake_timeout = Duration::from_millis(ms);
+            }
+            "ssl.crl" | "ssl.ocsp" => {
+                // Revocation checks ask the network at handshake time; a server told to make
+                // them and silently not making them would be worse than saying so.
+                if parse_bool(value).ok_or_else(|| format!("{key}: {value:?}"))? {
+                    warnings.push(format!(
+                        "{key}=true: certificate revocation is not checked by Quorum"
+                    ));
+                }
             }
             _ => return Err(format!("{key}: not a TLS key")),
         }
@@ -323,7 +334,7 @@ mod tests {
              zookeeper.ssl.trustStore.location=/k/trust.p12\nssl.trustStore.password=t\n\
              ssl.clientAuth=want\nssl.enabledProtocols=TLSv1.3,TLSv1.2\n\
              ssl.ciphersuites=TLS_AES_128_GCM_SHA256,TLS_RSA_WITH_AES_128_CBC_SHA\n\
-             ssl.hostnameVerification=false\n\
+             ssl.hostnameVerification=false\nssl.crl=false\nzookeeper.ssl.ocsp=true\n\
              serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n",
         )
         .unwrap();
@@ -334,8 +345,9 @@ mod tests {
         assert_eq!(tls.client_auth, ClientAuth::Want);
         assert_eq!(tls.versions(), [TlsVersion::Tls13, TlsVersion::Tls12]);
         assert_eq!(tls.cipher_suites, Some(vec!["TLS_AES_128_GCM_SHA256"]));
-        assert_eq!(cfg.warnings.len(), 1, "{:?}", cfg.warnings);
+        assert_eq!(cfg.warnings.len(), 2, "{:?}", cfg.warnings);
         assert!(cfg.warnings[0].contains("TLS_RSA_WITH_AES_128_CBC_SHA"));
+        assert!(cfg.warnings[1].contains("revocation"));
         assert!(cfg.ignored.is_empty(), "{:?}", cfg.ignored);
         // ZooKeeper listens on no plain port when only secureClientPort is set.
         assert_eq!(cfg.plain_client_port(), None);
