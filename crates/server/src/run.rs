@@ -77,12 +77,7 @@ pub async fn run(mut config: Config) -> Result<(), ServerError> {
     start_clients(&config, client_tx.clone()).await?;
     if config.metrics_port != 0 {
         let address = SocketAddr::new(config.client_port_address, config.metrics_port);
-        let metrics = TcpListener::bind(address)
-            .await
-            .map_err(|source| ServerError::Listen {
-                address: address.to_string(),
-                source,
-            })?;
+        let metrics = bind(address).await?;
         tracing::info!(%address, "serving /metrics");
         tokio::spawn(crate::metrics::serve(metrics, client_tx.clone()));
     }
