@@ -35,6 +35,9 @@ ZK_LOGGER_JAR = "/usr/share/java/slf4j-simple.jar"  # a logger binding, when ins
 # The servlet API, which ZooKeeper's AdminServer (Jetty) needs and the jar's manifest does not
 # name; Debian installs it with Jetty (libservlet-api-java).
 ZK_SERVLET_JAR = "/usr/share/java/servlet-api.jar"
+# Netty jars the TLS server (NettyServerCnxnFactory) and the Netty client need that the jar's
+# manifest does not name.
+NETTY_EXTRA_JARS = ["/usr/share/java/netty-codec.jar", "/usr/share/java/netty-resolver.jar"]
 MAIN_CLASS = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 
 # Tick of the test servers: sessions may be negotiated between 2 and 20 ticks (1 s .. 10 s).
@@ -223,6 +226,7 @@ class ZooKeeperServer(_Server):
             cp.append(ZK_LOGGER_JAR)
         if os.path.exists(ZK_SERVLET_JAR):
             cp.append(ZK_SERVLET_JAR)
+        cp += [jar for jar in NETTY_EXTRA_JARS if os.path.exists(jar)]
         java = shutil.which("java") or "/usr/bin/java"
         return [
             java,

@@ -13,8 +13,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use proto::{ConnectRequest, Decode, FrameDecoder, RequestPacket};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 
@@ -39,8 +38,8 @@ const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 /// Why a connection that sent a four-letter word ends (its answer is flushed first).
 const FOUR_LETTER_WORD_ANSWERED: &str = "four-letter word answered";
 
-/// Serves one accepted connection until it closes.
-pub async fn serve(
+/// Serves one accepted plain connection until it closes.
+pub async fn serve_tcp(
     stream: TcpStream,
     remote: SocketAddr,
     conn: ConnId,
@@ -50,6 +49,23 @@ pub async fn serve(
 ) {
     let _ = stream.set_nodelay(true);
     let (reader, writer) = stream.into_split();
+    serve(reader, writer, remote, conn, core, max_packet_bytes, limits).await
+}
+
+/// Serves one connection, given its two halves (a TCP socket's, or a TLS stream's once its
+/// handshake is done), until it closes.
+pub async fn serve<R, W>(
+    reader: R,
+    writer: W,
+    remote: SocketAddr,
+    conn: ConnId,
+    core: mpsc::Sender<CoreEvent>,
+    max_packet_bytes: usize,
+    limits: &Limits,
+) where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let (out_tx, out_rx) = mpsc::unbounded_channel::<Outgoing>();
     let io = ConnIo {
         out: out_tx.clone(),
@@ -106,8 +122,8 @@ pub async fn serve(
 }
 
 /// Writes what the core queues, in batches, reporting each batch once written.
-async fn write_loop(
-    mut writer: OwnedWriteHalf,
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut writer: W,
     mut rx: mpsc::UnboundedReceiver<Outgoing>,
     conn: ConnId,
     core: mpsc::Sender<CoreEvent>,
@@ -165,7 +181,7 @@ struct Reader {
 
 impl Reader {
     /// Reads until the connection ends; returns why.
-    async fn run(self, mut reader: OwnedReadHalf) -> String {
+    async fn run<R: AsyncRead + Unpin>(self, mut reader: R) -> String {
         let mut buffer = BytesMut::with_capacity(INITIAL_READ_BUFFER_BYTES);
         let first = FrameDecoder::new(MAX_FIRST_FRAME_BYTES);
         // The ConnectRequest, or a four-letter word in place of its length.
@@ -267,8 +283,8 @@ impl Reader {
 
 /// Reads more bytes, reserving room for the frame being read (a little at a time, so a claimed
 /// length is not allocated before its bytes arrive). Errs with the reason at the end.
-async fn read_more(
-    reader: &mut OwnedReadHalf,
+async fn read_more<R: AsyncRead + Unpin>(
+    reader: &mut R,
     buffer: &mut BytesMut,
     decoder: &FrameDecoder,
 ) -> Result<(), String> {

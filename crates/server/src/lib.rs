@@ -6,6 +6,7 @@
 //! [`run`] is the driver: it reads the clock, hands events to the core one at a time and
 //! carries out what the core decides; [`connection`] and [`peers`] only move bytes.
 
+pub mod accept;
 pub mod accept_backoff;
 pub mod admin;
 pub mod connection;
@@ -16,6 +17,7 @@ pub mod metrics;
 pub mod peers;
 pub mod replica;
 pub mod run;
+pub mod tls;
 pub mod view_request;
 
 pub use server_core::{

@@ -6,24 +6,24 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+use crate::accept::{accept_loop, Clients};
 use crate::clients::{ClientEffect, ClientEvent, ConnId};
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::core::Core;
 use crate::core::{PeerOutbox, ServerReplica};
 use crate::events::{ConnIo, CoreEvent, Outgoing};
-use crate::limits::Limits;
 use crate::peers::net::PeerNet;
 use crate::replica::{FileStorage, ReplicaError, ReplicaOptions};
 use crate::session::SessionIds;
 use crate::state::ServerState;
+use crate::tls::SecurePort;
 
 /// Client-side events (requests, writes done, four-letter words) waiting for the core; readers
 /// and writers wait when it is full.
@@ -49,6 +49,9 @@ pub enum ServerError {
     Replica(#[from] ReplicaError),
     #[error("{0}")]
     Unsupported(String),
+    /// A client TLS setting or store that cannot be used.
+    #[error("{0}")]
+    Tls(String),
 }
 
 /// Runs a server until it fails (storage errors are fatal) or the process is stopped.
@@ -79,28 +82,10 @@ pub async fn run(mut config: Config) -> Result<(), ServerError> {
     let (core_tx, core_rx) = mpsc::unbounded_channel::<CoreEvent>();
     let net = start_peers(&config, core_tx.clone()).await?;
     let replica = open_replica(&config, core_tx)?;
-    let address = config.client_address();
-    let listener = TcpListener::bind(address)
-        .await
-        .map_err(|source| ServerError::Listen {
-            address: address.to_string(),
-            source,
-        })?;
-    tracing::info!(%address, standalone = config.is_standalone(), "listening for clients");
-    tokio::spawn(accept_loop(
-        listener,
-        client_tx.clone(),
-        config.max_packet_bytes,
-        config.limits.clone(),
-    ));
+    start_clients(&config, client_tx.clone()).await?;
     if config.metrics_port != 0 {
         let address = SocketAddr::new(config.client_port_address, config.metrics_port);
-        let metrics = TcpListener::bind(address)
-            .await
-            .map_err(|source| ServerError::Listen {
-                address: address.to_string(),
-                source,
-            })?;
+        let metrics = bind(address).await?;
         tracing::info!(%address, "serving /metrics");
         tokio::spawn(crate::metrics::serve(metrics, client_tx.clone()));
     }
@@ -132,6 +117,48 @@ async fn start_admin(config: &Config, core: mpsc::Sender<CoreEvent>) -> Result<(
     };
     tokio::spawn(crate::admin::serve(listener, core, context));
     Ok(())
+}
+
+/// Listens for clients on the plain and the secure client port, whichever are configured.
+async fn start_clients(
+    config: &Config,
+    client_tx: mpsc::Sender<CoreEvent>,
+) -> Result<(), ServerError> {
+    // The stores are opened before anything listens: a bad one stops the server at start.
+    let secure = match config.secure_client_address() {
+        Some(address) => Some((
+            address,
+            SecurePort::new(&config.tls).map_err(ServerError::Tls)?,
+        )),
+        None => None,
+    };
+    let clients = Arc::new(Clients::new(
+        client_tx,
+        config.max_packet_bytes,
+        config.limits.clone(),
+    ));
+    let standalone = config.is_standalone();
+    if config.plain_client_port().is_some() {
+        let address = config.client_address();
+        let listener = bind(address).await?;
+        tracing::info!(%address, standalone, "listening for clients");
+        tokio::spawn(accept_loop(listener, clients.clone(), None));
+    }
+    if let Some((address, port)) = secure {
+        let listener = bind(address).await?;
+        tracing::info!(%address, standalone, "listening for TLS clients");
+        tokio::spawn(accept_loop(listener, clients, Some(port)));
+    }
+    Ok(())
+}
+
+async fn bind(address: SocketAddr) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| ServerError::Listen {
+            address: address.to_string(),
+            source,
+        })
 }
 
 /// Listens for and dials the other servers (nothing in a standalone server).
@@ -215,48 +242,6 @@ fn open_replica(
         },
     )?;
     Ok(replica)
-}
-
-/// Accepts client connections. Beyond `max_connections` open sockets a new one is closed at
-/// once, so clients can never take the descriptors the server needs; accept errors (out of
-/// descriptors, say) back off instead of spinning.
-async fn accept_loop(
-    listener: TcpListener,
-    core: mpsc::Sender<CoreEvent>,
-    max_packet: usize,
-    limits: Limits,
-) {
-    let open = Arc::new(AtomicUsize::new(0));
-    let limits = Arc::new(limits);
-    let mut next_conn: ConnId = 0;
-    let mut backoff = crate::accept_backoff::AcceptBackoff::new("client");
-    let mut last_refusal: Option<Instant> = None;
-    loop {
-        let (stream, remote) = match listener.accept().await {
-            Ok(accepted) => {
-                backoff.succeeded();
-                accepted
-            }
-            Err(e) => {
-                backoff.failed(&e).await;
-                continue;
-            }
-        };
-        if open.load(Ordering::Relaxed) >= limits.max_connections {
-            if last_refusal.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
-                tracing::warn!(%remote, max = limits.max_connections, "client connections at maxCnxns: refused");
-                last_refusal = Some(Instant::now());
-            }
-            continue;
-        }
-        open.fetch_add(1, Ordering::Relaxed);
-        next_conn += 1;
-        let (core, open, limits, conn) = (core.clone(), open.clone(), limits.clone(), next_conn);
-        tokio::spawn(async move {
-            crate::connection::serve(stream, remote, conn, core, max_packet, &limits).await;
-            open.fetch_sub(1, Ordering::Relaxed);
-        });
-    }
 }
 
 /// Events on the core that take longer than this are logged: the core task holds up every

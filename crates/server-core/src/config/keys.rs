@@ -43,8 +43,6 @@ pub(super) fn is_zookeeper_key(key: &str) -> bool {
         "forceSync",
         "preAllocSize",
         "leaderServes",
-        "secureClientPort",
-        "secureClientPortAddress",
         "sslQuorum",
         "portUnification",
         "skipACL",

@@ -23,6 +23,7 @@ mod limit_keys;
 mod members;
 #[cfg(test)]
 mod tests;
+pub mod tls;
 
 pub use admin::AdminConfig;
 use java_only::java_only_reason;
@@ -30,6 +31,7 @@ use keys::{is_zookeeper_key, key_values, parse_bool, parse_number, KNOWN_KEYS};
 use limit_keys::LIMIT_KEYS;
 use members::parse_member;
 pub use members::Member;
+use tls::{is_tls_key, TlsConfig, TLS_KEYS};
 
 /// A configuration error, naming what is wrong and where.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +61,11 @@ pub struct Config {
     pub data_log_dir: PathBuf,
     pub client_port: u16,
     pub client_port_address: IpAddr,
+    /// Whether the plain client port listens: not when only `secureClientPort` is set, as in
+    /// ZooKeeper.
+    pub plain_client_port_listens: bool,
+    /// Client TLS: `secureClientPort` and the `ssl.*` keys.
+    pub tls: TlsConfig,
     /// Largest packet accepted from a client (jute.maxbuffer).
     pub max_packet_bytes: usize,
     /// What clients may make the server hold (see [`crate::limits`]).
@@ -120,6 +127,8 @@ impl Config {
             data_dir,
             client_port,
             client_port_address: IpAddr::from([0, 0, 0, 0]),
+            plain_client_port_listens: true,
+            tls: TlsConfig::default(),
             max_packet_bytes: 1024 * 1024,
             limits: Limits::defaults(1024 * 1024),
             min_session_timeout: tick_time * 2,
@@ -240,7 +249,8 @@ impl Config {
             "dataLogDir" => later.data_log_dir = Some(PathBuf::from(value)),
             "clientPort" => {
                 self.client_port = u16::try_from(number(value)?)
-                    .map_err(|_| format!("clientPort out of range: {value}"))?
+                    .map_err(|_| format!("clientPort out of range: {value}"))?;
+                later.client_port_set = true;
             }
             "clientPortAddress" => {
                 self.client_port_address = value
@@ -294,6 +304,7 @@ impl Config {
                 self.max_peer_send_queue_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
             }
             _ if key.starts_with("admin.") => self.apply_admin(key, value)?,
+            _ if is_tls_key(key) => self.tls.apply(key, value, &mut self.warnings)?,
             _ if key.starts_with("server.") => {
                 let id = key["server.".len()..]
                     .parse::<u64>()
@@ -332,6 +343,7 @@ impl Config {
         let hint = KNOWN_KEYS
             .iter()
             .chain(LIMIT_KEYS)
+            .chain(TLS_KEYS)
             .find(|k| k.eq_ignore_ascii_case(key))
             .map(|k| format!(" (did you mean {k}?)"))
             .unwrap_or_default();
@@ -364,12 +376,30 @@ impl Config {
         for (key, value) in later.limits {
             self.apply_limit(&key, value);
         }
+        self.tls.finish().map_err(ConfigError::Invalid)?;
+        self.plain_client_port_listens =
+            later.client_port_set || self.tls.secure_client_port.is_none();
         Ok(())
     }
 
     /// The address clients connect to.
     pub fn client_address(&self) -> SocketAddr {
         SocketAddr::new(self.client_port_address, self.client_port)
+    }
+
+    /// The plain client port, if it listens.
+    pub fn plain_client_port(&self) -> Option<u16> {
+        self.plain_client_port_listens.then_some(self.client_port)
+    }
+
+    /// The address TLS clients connect to, if the secure port listens.
+    pub fn secure_client_address(&self) -> Option<SocketAddr> {
+        let port = self.tls.secure_client_port?;
+        let ip = self
+            .tls
+            .secure_client_port_address
+            .unwrap_or(self.client_port_address);
+        Some(SocketAddr::new(ip, port))
     }
 
     /// Whether the four-letter word `word` may be answered.
@@ -434,4 +464,5 @@ struct Deferred {
     min_timeout: Option<Duration>,
     max_timeout: Option<Duration>,
     limits: Vec<(String, u64)>,
+    client_port_set: bool,
 }

@@ -185,8 +185,11 @@ impl<S: Storage> Core<S> {
         let cfg = &self.config;
         let limits = &cfg.limits;
         let ms = |d: std::time::Duration| d.as_millis().to_string();
-        vec![
-            ("clientPort".into(), cfg.client_port.to_string()),
+        let mut lines = vec![("clientPort".into(), cfg.client_port.to_string())];
+        if let Some(port) = cfg.tls.secure_client_port {
+            lines.push(("secureClientPort".into(), port.to_string()));
+        }
+        lines.extend([
             ("dataDir".into(), cfg.data_dir.display().to_string()),
             ("dataLogDir".into(), cfg.data_log_dir.display().to_string()),
             ("tickTime".into(), ms(cfg.tick_time)),
@@ -200,7 +203,8 @@ impl<S: Storage> Core<S> {
             ("serverId".into(), cfg.my_id.to_string()),
             ("initLimit".into(), cfg.init_limit.to_string()),
             ("syncLimit".into(), cfg.sync_limit.to_string()),
-        ]
+        ]);
+        lines
     }
 }
 
