@@ -89,7 +89,7 @@ async fn start(dir: tempfile::TempDir, tls: &str) -> Server {
     std::fs::create_dir_all(&data).unwrap();
     let config = Config::parse(&format!(
         "tickTime=500\ndataDir={}\nclientPort={plain}\nclientPortAddress=127.0.0.1\n\
-         secureClientPort={secure}\n{tls}",
+         secureClientPort={secure}\nadmin.enableServer=false\n{tls}",
         data.display()
     ))
     .unwrap();
