@@ -21,6 +21,7 @@ pub(super) const KNOWN_KEYS: &[&str] = &[
     "autopurge.purgeInterval",
     "quorum.peerSecretFile",
     "quorum.maxPeerSendQueueBytes",
+    "readonlymode.enabled",
 ];
 
 /// Settings of ZooKeeper 3.8 that Quorum accepts and does not use.

@@ -63,6 +63,9 @@ pub struct Config {
     /// Port of the Prometheus /metrics endpoint (0: off).
     pub metrics_port: u16,
     pub extended_types_enabled: bool,
+    /// Serve read-only clients while cut off from the quorum (ZooKeeper's system property
+    /// `readonlymode.enabled`, read here from zoo.cfg).
+    pub read_only_enabled: bool,
     /// `user:base64(sha1(user:password))` of the super user, who passes every ACL check
     /// (zookeeper.DigestAuthenticationProvider.superDigest).
     pub super_digest: Option<String>,
@@ -114,6 +117,7 @@ impl Config {
             four_letter_words: vec!["srvr".into()],
             metrics_port: 0,
             extended_types_enabled: false,
+            read_only_enabled: false,
             super_digest: None,
             snap_retain_count: 3,
             purge_interval_hours: 0,
@@ -234,6 +238,10 @@ impl Config {
             }
             "zookeeper.extendedTypesEnabled" | "extendedTypesEnabled" => {
                 self.extended_types_enabled =
+                    parse_bool(value).ok_or_else(|| format!("{key}: {value:?}"))?
+            }
+            "readonlymode.enabled" | "zookeeper.readonlymode.enabled" => {
+                self.read_only_enabled =
                     parse_bool(value).ok_or_else(|| format!("{key}: {value:?}"))?
             }
             "zookeeper.DigestAuthenticationProvider.superDigest"

@@ -123,3 +123,15 @@ fn limits_are_read_and_kept_consistent_with_jute_maxbuffer() {
         .any(|w| w.contains("maxRequestBytesPerConnection")));
     assert!(cfg.limits.max_outbound_bytes_per_connection >= 2 * 0x200000);
 }
+
+#[test]
+fn read_only_mode_is_off_unless_set_under_either_name() {
+    let base = "dataDir=/d\n";
+    assert!(!Config::parse(base).unwrap().read_only_enabled);
+    for key in ["readonlymode.enabled", "zookeeper.readonlymode.enabled"] {
+        let cfg = Config::parse(&format!("{base}{key}=true\n")).unwrap();
+        assert!(cfg.read_only_enabled, "{key}");
+        assert!(cfg.warnings.is_empty(), "{key}: {:?}", cfg.warnings);
+    }
+    assert!(Config::parse(&format!("{base}readonlymode.enabled=maybe\n")).is_err());
+}

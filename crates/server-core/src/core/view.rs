@@ -64,6 +64,8 @@ impl<S: Storage> Core<S> {
             zab::Phase::LeadingBroadcast if self.config.is_standalone() => "standalone",
             zab::Phase::LeadingBroadcast => "leader",
             zab::Phase::FollowingBroadcast => "follower",
+            // ZooKeeper's ReadOnlyZooKeeperServer names its state so in srvr, stat and mntr.
+            _ if self.read_only() => "read-only",
             _ => "looking",
         }
     }
@@ -106,6 +108,7 @@ impl<S: Storage> Core<S> {
                 peer.stats().sync_snap,
             ),
             elections: peer.stats().elections,
+            read_only: self.read_only(),
             ..ServerView::default()
         };
         if detail != Detail::Counters {
