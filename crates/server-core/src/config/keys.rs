@@ -22,6 +22,8 @@ pub(super) const KNOWN_KEYS: &[&str] = &[
     "quorum.peerSecretFile",
     "quorum.maxPeerSendQueueBytes",
     "readonlymode.enabled",
+    "localSessionsEnabled",
+    "localSessionsUpgradingEnabled",
 ];
 
 /// Settings of ZooKeeper 3.8 that Quorum accepts and does not use.
@@ -45,8 +47,6 @@ pub(super) fn is_zookeeper_key(key: &str) -> bool {
         "portUnification",
         "serverCnxnFactory",
         "skipACL",
-        "localSessionsEnabled",
-        "localSessionsUpgradingEnabled",
         "clientPortListenBacklog",
         "connectToLearnerMasterLimit",
         "txnLogSizeLimitInKb",

@@ -66,6 +66,12 @@ pub struct Config {
     /// Serve read-only clients while cut off from the quorum (ZooKeeper's system property
     /// `readonlymode.enabled`, read here from zoo.cfg).
     pub read_only_enabled: bool,
+    /// ZooKeeper's `localSessionsEnabled`: sessions may live on one server only. Here it is
+    /// what lets a read-only server open sessions (ZooKeeper 3.8 refuses a new session on a
+    /// read-only server unless it can be local); elsewhere sessions stay global.
+    pub local_sessions_enabled: bool,
+    /// ZooKeeper's `localSessionsUpgradingEnabled` (default true): kept for `conf`.
+    pub local_sessions_upgrading_enabled: bool,
     /// `user:base64(sha1(user:password))` of the super user, who passes every ACL check
     /// (zookeeper.DigestAuthenticationProvider.superDigest).
     pub super_digest: Option<String>,
@@ -118,6 +124,8 @@ impl Config {
             metrics_port: 0,
             extended_types_enabled: false,
             read_only_enabled: false,
+            local_sessions_enabled: false,
+            local_sessions_upgrading_enabled: true,
             super_digest: None,
             snap_retain_count: 3,
             purge_interval_hours: 0,
@@ -242,6 +250,14 @@ impl Config {
             }
             "readonlymode.enabled" | "zookeeper.readonlymode.enabled" => {
                 self.read_only_enabled =
+                    parse_bool(value).ok_or_else(|| format!("{key}: {value:?}"))?
+            }
+            "localSessionsEnabled" => {
+                self.local_sessions_enabled =
+                    parse_bool(value).ok_or_else(|| format!("{key}: {value:?}"))?
+            }
+            "localSessionsUpgradingEnabled" => {
+                self.local_sessions_upgrading_enabled =
                     parse_bool(value).ok_or_else(|| format!("{key}: {value:?}"))?
             }
             "zookeeper.DigestAuthenticationProvider.superDigest"

@@ -134,4 +134,7 @@ fn read_only_mode_is_off_unless_set_under_either_name() {
         assert!(cfg.warnings.is_empty(), "{key}: {:?}", cfg.warnings);
     }
     assert!(Config::parse(&format!("{base}readonlymode.enabled=maybe\n")).is_err());
+    let cfg = Config::parse(&format!("{base}localSessionsEnabled=true\n")).unwrap();
+    assert!(cfg.local_sessions_enabled && cfg.local_sessions_upgrading_enabled);
+    assert!(!Config::parse(base).unwrap().local_sessions_enabled);
 }

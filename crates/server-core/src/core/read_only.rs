@@ -3,7 +3,8 @@
 //! reads from the tree it last applied and refuses what would change it; when it finds a
 //! leader it closes every read-only connection, and the clients look for a read-write server.
 //!
-//! A read-only session lives on this server only, for as long as its connection: nothing is
+//! A read-only session is a local session (`localSessionsEnabled`, without which ZooKeeper 3.8
+//! opens none here): it lives on this server only, for as long as its connection: nothing is
 //! proposed for it (there is no quorum to propose to), the tree never hears of it, and the
 //! ensemble will not know it, so a client that takes it to a read-write server is told it
 //! expired and starts a new one (what ZooKeeper 3.8 does with sessions made read-only).
@@ -58,6 +59,17 @@ impl<S: Storage> Core<S> {
             } else {
                 crate::handshake::refuse_expired(self.state_mut(), conn);
             }
+            return;
+        }
+        if !self.config.local_sessions_enabled {
+            // ZooKeeper 3.8's read-only server refuses a createSession that cannot be local
+            // (its ReadOnlyRequestProcessor answers it NOT_READONLY in place of a
+            // ConnectResponse, which the client drops): the client tries another server.
+            tracing::info!(
+                conn,
+                "a read-only session needs localSessionsEnabled: refused"
+            );
+            self.state_mut().clients.close(conn, false);
             return;
         }
         let timeout_ms = negotiate_timeout(

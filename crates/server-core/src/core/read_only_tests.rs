@@ -65,6 +65,7 @@ fn server(id: u64) -> Core<MemoryDisk> {
     config.members = (1..=3).map(member).collect();
     config.my_id = id;
     config.read_only_enabled = true;
+    config.local_sessions_enabled = true;
     config.four_letter_words = vec!["*".into()];
     config.tick_time = std::time::Duration::from_millis(TICK_MS);
     let mut zab = zab::Config::new(ServerId(id), (1..=3).map(ServerId).collect());
@@ -355,6 +356,19 @@ fn pipelined_requests_are_answered_in_order_and_writes_refused() {
     assert!(
         !s.closed.contains_key(&7),
         "refusals do not close the connection"
+    );
+}
+
+#[test]
+fn without_local_sessions_no_session_is_opened_read_only() {
+    let mut s = Driver::new(1);
+    s.core.config.local_sessions_enabled = false;
+    s.until_read_only();
+    s.connect(1, 0, true);
+    assert_eq!(s.received(1).0, None);
+    assert!(
+        s.closed.contains_key(&1),
+        "ZooKeeper 3.8 opens only local sessions read-only"
     );
 }
 
