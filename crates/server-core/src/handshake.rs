@@ -54,6 +54,17 @@ pub fn refuse_expired(state: &mut ServerState, conn: ConnId) {
     state.clients.close(conn, true);
 }
 
+/// As [`refuse_expired`], from a read-only server (whose every ConnectResponse says so, as
+/// ZooKeeper's does).
+pub fn refuse_expired_read_only(state: &mut ServerState, conn: ConnId) {
+    let response = ConnectResponse {
+        read_only: true,
+        ..ConnectResponse::expired()
+    };
+    state.clients.send_frame(conn, frame(&response));
+    state.clients.close(conn, true);
+}
+
 fn frame(response: &ConnectResponse) -> Bytes {
     let mut buf = BytesMut::with_capacity(48);
     proto::write_frame(&mut buf, |b| response.encode(b));

@@ -3,8 +3,11 @@
 //! a read-only server (the ConnectRequest's canBeReadOnly), from the state it last applied.
 //!
 //! What is decided here, without IO: when the mode starts and ends ([`ReadOnlyMode`]), which
-//! requests a read-only server answers and which it refuses ([`gate`]), and which sessions
-//! were made in the current read-only spell. The core (`core/read_only.rs`) acts on it.
+//! requests a read-only server answers and which it refuses ([`gate`]), and the sessions made
+//! in the current read-only spell ([`ReadOnlySessions`]). The core (`core/read_only.rs`) acts
+//! on it.
+
+use std::collections::BTreeMap;
 
 use proto::Request;
 
@@ -56,9 +59,8 @@ pub struct ReadOnlyMode {
     /// Since when (monotonic µs) the server has been looking for a leader, while it is.
     looking_since_us: Option<u64>,
     active: bool,
-    /// The last session id issued before the current read-only spell: ids after it (up to the
-    /// generator's last) were made by this server while read-only.
-    sessions_after: i64,
+    /// The sessions made in the current spell (forgotten when it ends).
+    pub sessions: ReadOnlySessions,
 }
 
 impl ReadOnlyMode {
@@ -69,7 +71,7 @@ impl ReadOnlyMode {
             grace_us: READ_ONLY_GRACE_MS.max(tick_ms) * 1000,
             looking_since_us: None,
             active: false,
-            sessions_after: i64::MAX,
+            sessions: ReadOnlySessions::default(),
         }
     }
 
@@ -78,14 +80,13 @@ impl ReadOnlyMode {
         self.active
     }
 
-    /// Notes whether the server is looking for a leader at `now_us`. `last_session` is the
-    /// last session id issued so far (to tell later the sessions this spell makes).
-    pub fn update(&mut self, looking: bool, now_us: u64, last_session: i64) -> Change {
+    /// Notes whether the server is looking for a leader at `now_us`.
+    pub fn update(&mut self, looking: bool, now_us: u64) -> Change {
         if !looking {
             self.looking_since_us = None;
             if self.active {
                 self.active = false;
-                self.sessions_after = i64::MAX;
+                self.sessions = ReadOnlySessions::default();
                 return Change::Left;
             }
             return Change::None;
@@ -93,15 +94,72 @@ impl ReadOnlyMode {
         let since = *self.looking_since_us.get_or_insert(now_us);
         if self.enabled && !self.active && now_us.saturating_sub(since) >= self.grace_us {
             self.active = true;
-            self.sessions_after = last_session;
             return Change::Entered;
         }
         Change::None
     }
+}
 
-    /// Whether `session` was made by this server in the current read-only spell.
-    pub fn made_here(&self, session: i64, last_session: i64) -> bool {
-        self.active && session > self.sessions_after && session <= last_session
+/// Most sessions a read-only server keeps at once: past it, new read-only clients are refused
+/// until some expire (each costs little, but a client looping on connect must not grow the
+/// table without end).
+pub const MAX_READ_ONLY_SESSIONS: usize = 100_000;
+
+/// The sessions of a read-only spell: ZooKeeper's local sessions, known to this server only,
+/// resumable here until they expire (a client whose connection broke comes back to them),
+/// never to the ensemble.
+#[derive(Debug, Default)]
+pub struct ReadOnlySessions {
+    /// Session id → (timeout in ms, last heard of in monotonic µs).
+    open: BTreeMap<i64, (i32, u64)>,
+}
+
+impl ReadOnlySessions {
+    /// Records a new session; false when the table is full.
+    pub fn open(&mut self, session: i64, timeout_ms: i32, now_us: u64) -> bool {
+        if self.open.len() >= MAX_READ_ONLY_SESSIONS {
+            return false;
+        }
+        self.open.insert(session, (timeout_ms, now_us));
+        true
+    }
+
+    /// The session's timeout, if it is open here (heard of now).
+    pub fn resume(&mut self, session: i64, now_us: u64) -> Option<i32> {
+        let (timeout_ms, heard) = self.open.get_mut(&session)?;
+        *heard = now_us;
+        Some(*timeout_ms)
+    }
+
+    pub fn heard(&mut self, session: i64, now_us: u64) {
+        if let Some((_, heard)) = self.open.get_mut(&session) {
+            *heard = now_us;
+        }
+    }
+
+    pub fn contains(&self, session: i64) -> bool {
+        self.open.contains_key(&session)
+    }
+
+    pub fn close(&mut self, session: i64) {
+        self.open.remove(&session);
+    }
+
+    /// Removes and returns the sessions not heard of within their timeout.
+    pub fn expire(&mut self, now_us: u64) -> Vec<i64> {
+        let due = |(timeout_ms, heard): &(i32, u64)| {
+            now_us.saturating_sub(*heard) >= (*timeout_ms).max(0) as u64 * 1000
+        };
+        let expired: Vec<i64> = self
+            .open
+            .iter()
+            .filter(|(_, v)| due(v))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &expired {
+            self.open.remove(id);
+        }
+        expired
     }
 }
 
@@ -114,37 +172,56 @@ mod tests {
     #[test]
     fn turns_read_only_after_the_grace_and_back_when_the_quorum_returns() {
         let mut mode = ReadOnlyMode::new(true, 500);
-        assert_eq!(mode.update(true, 10_000 * MS, 7), Change::None);
-        assert_eq!(mode.update(true, 11_999 * MS, 7), Change::None);
+        assert_eq!(mode.update(true, 10_000 * MS), Change::None);
+        assert_eq!(mode.update(true, 11_999 * MS), Change::None);
         assert!(!mode.active());
-        assert_eq!(mode.update(true, 12_000 * MS, 7), Change::Entered);
+        assert_eq!(mode.update(true, 12_000 * MS), Change::Entered);
         assert!(mode.active());
-        assert_eq!(mode.update(true, 13_000 * MS, 9), Change::None);
-        assert!(mode.made_here(8, 9) && mode.made_here(9, 9));
-        assert!(!mode.made_here(7, 9), "made before the spell");
-        assert!(!mode.made_here(10, 9), "never issued");
-        assert_eq!(mode.update(false, 14_000 * MS, 9), Change::Left);
-        assert!(!mode.active() && !mode.made_here(8, 9));
-        assert_eq!(mode.update(false, 15_000 * MS, 9), Change::None);
+        assert!(mode.sessions.open(8, 4000, 12_000 * MS));
+        assert_eq!(mode.update(true, 13_000 * MS), Change::None);
+        assert_eq!(mode.update(false, 14_000 * MS), Change::Left);
+        assert!(
+            !mode.active() && !mode.sessions.contains(8),
+            "sessions end with the spell"
+        );
+        assert_eq!(mode.update(false, 15_000 * MS), Change::None);
     }
 
     #[test]
     fn the_grace_is_a_tick_when_ticks_are_longer_and_restarts_with_each_election() {
         let mut mode = ReadOnlyMode::new(true, 3000);
-        mode.update(true, 0, 0);
-        assert_eq!(mode.update(true, 2999 * MS, 0), Change::None);
-        mode.update(false, 2999 * MS, 0);
-        mode.update(true, 4000 * MS, 0);
-        assert_eq!(mode.update(true, 6999 * MS, 0), Change::None);
-        assert_eq!(mode.update(true, 7000 * MS, 0), Change::Entered);
+        mode.update(true, 0);
+        assert_eq!(mode.update(true, 2999 * MS), Change::None);
+        mode.update(false, 2999 * MS);
+        mode.update(true, 4000 * MS);
+        assert_eq!(mode.update(true, 6999 * MS), Change::None);
+        assert_eq!(mode.update(true, 7000 * MS), Change::Entered);
     }
 
     #[test]
     fn never_read_only_unless_enabled() {
         let mut mode = ReadOnlyMode::new(false, 2000);
-        mode.update(true, 0, 0);
-        assert_eq!(mode.update(true, 1_000_000 * MS, 0), Change::None);
+        mode.update(true, 0);
+        assert_eq!(mode.update(true, 1_000_000 * MS), Change::None);
         assert!(!mode.active());
+    }
+
+    #[test]
+    fn sessions_expire_unless_heard_of_and_the_table_is_bounded() {
+        let mut sessions = ReadOnlySessions::default();
+        assert!(sessions.open(1, 4000, 0));
+        assert!(sessions.open(2, 4000, 0));
+        sessions.heard(1, 3000 * MS);
+        assert_eq!(sessions.expire(3999 * MS), Vec::<i64>::new());
+        assert_eq!(sessions.expire(4000 * MS), vec![2]);
+        assert_eq!(sessions.resume(1, 6000 * MS), Some(4000));
+        assert_eq!(sessions.resume(2, 6000 * MS), None);
+        sessions.close(1);
+        assert!(!sessions.contains(1));
+        for id in 0..MAX_READ_ONLY_SESSIONS as i64 {
+            assert!(sessions.open(id, 4000, 0));
+        }
+        assert!(!sessions.open(-1, 4000, 0), "full");
     }
 
     #[test]

@@ -40,11 +40,6 @@ impl SessionIds {
         self.next += 1;
         self.next
     }
-
-    /// The last id issued (or the base, before any).
-    pub fn last_id(&self) -> i64 {
-        self.next
-    }
 }
 
 /// The timeout a session gets: the client's wish, within the server's bounds.

@@ -4,10 +4,10 @@
 //! leader it closes every read-only connection, and the clients look for a read-write server.
 //!
 //! A read-only session is a local session (`localSessionsEnabled`, without which ZooKeeper 3.8
-//! opens none here): it lives on this server only, for as long as its connection: nothing is
-//! proposed for it (there is no quorum to propose to), the tree never hears of it, and the
-//! ensemble will not know it, so a client that takes it to a read-write server is told it
-//! expired and starts a new one (what ZooKeeper 3.8 does with sessions made read-only).
+//! opens none here): nothing is proposed for it (there is no quorum to propose to) and the tree
+//! never hears of it. It can be resumed on this server until it expires, and the ensemble never
+//! knows it, so a client that takes it to a read-write server is told it expired and starts a
+//! new one (what ZooKeeper 3.8 does).
 
 use proto::{ConnectRequest, ErrorCode, ReplyPacket, Request, RequestPacket, Response};
 
@@ -15,7 +15,7 @@ use super::Core;
 use crate::clients::{ConnId, Credit, Owed};
 use crate::read_only::{gate, Change, Gate};
 use crate::replica::Storage;
-use crate::session::negotiate_timeout;
+use crate::session::{negotiate_timeout, password};
 
 impl<S: Storage> Core<S> {
     /// Whether the server is read-only now.
@@ -27,8 +27,7 @@ impl<S: Storage> Core<S> {
     pub(super) fn update_read_only(&mut self) {
         let looking = self.replica.phase() == zab::Phase::Looking;
         let now_us = self.now().mono_us;
-        let last_session = self.state().sessions.ids.last_id();
-        match self.read_only.update(looking, now_us, last_session) {
+        match self.read_only.update(looking, now_us) {
             Change::None => {}
             Change::Entered => {
                 tracing::info!("no quorum: serving read-only clients from the last applied state");
@@ -43,23 +42,13 @@ impl<S: Storage> Core<S> {
     }
 
     /// A read-only client connects while the server is read-only (the zxid check is done).
-    /// A session the ensemble made, or one made read-only here, is not resumed: ZooKeeper
-    /// closes such a connection (RENEW_GLOBAL_SESSION_IN_RO_MODE) and the client looks for a
-    /// read-write server. An unknown session is expired; a new one is made here.
+    /// A session of this spell is resumed; one the ensemble made is not (ZooKeeper closes the
+    /// connection: RENEW_GLOBAL_SESSION_IN_RO_MODE, and the client looks for a read-write
+    /// server); an unknown one is expired. A new one is made here, as a local session.
     pub(super) fn connect_read_only(&mut self, conn: ConnId, request: &ConnectRequest) {
         let session = request.session_id;
         if session != 0 {
-            let state = self.state();
-            let last = state.sessions.ids.last_id();
-            let known =
-                state.tree.sessions().contains(session) || self.read_only.made_here(session, last);
-            if known {
-                tracing::info!(conn, "refusing to resume a session on a read-only server");
-                self.state_mut().clients.close(conn, false);
-            } else {
-                crate::handshake::refuse_expired(self.state_mut(), conn);
-            }
-            return;
+            return self.resume_read_only(conn, request);
         }
         if !self.config.local_sessions_enabled {
             // ZooKeeper 3.8's read-only server refuses a createSession that cannot be local
@@ -77,9 +66,62 @@ impl<S: Storage> Core<S> {
             self.config.min_session_timeout,
             self.config.max_session_timeout,
         );
+        let now_us = self.now().mono_us;
+        let session = self.state_mut().sessions.ids.next_id();
+        if !self.read_only.sessions.open(session, timeout_ms, now_us) {
+            tracing::warn!(conn, "too many read-only sessions: refused");
+            self.state_mut().clients.close(conn, false);
+            return;
+        }
+        crate::handshake::finish_read_only(self.state_mut(), conn, session, timeout_ms);
+    }
+
+    fn resume_read_only(&mut self, conn: ConnId, request: &ConnectRequest) {
+        let session = request.session_id;
+        let now_us = self.now().mono_us;
+        if self.state().tree.sessions().contains(session) {
+            tracing::info!(conn, "refusing to resume the ensemble's session read-only");
+            self.state_mut().clients.close(conn, false);
+            return;
+        }
+        let timeout = (request.passwd[..] == password(session)[..])
+            .then(|| self.read_only.sessions.resume(session, now_us))
+            .flatten();
         let state = self.state_mut();
-        let session = state.sessions.ids.next_id();
+        let Some(timeout_ms) = timeout else {
+            crate::handshake::refuse_expired_read_only(state, conn);
+            return;
+        };
+        let others: Vec<ConnId> = state
+            .clients
+            .iter()
+            .filter(|c| c.session_id == session && c.id != conn)
+            .map(|c| c.id)
+            .collect();
+        for other in others {
+            state.clients.close(other, true);
+        }
         crate::handshake::finish_read_only(state, conn, session, timeout_ms);
+    }
+
+    /// Expires the read-only sessions not heard of within their timeout, closing their
+    /// connections (ZooKeeper's local session tracker does the same).
+    pub(super) fn expire_read_only_sessions(&mut self) {
+        let now_us = self.now().mono_us;
+        let expired = self.read_only.sessions.expire(now_us);
+        if expired.is_empty() {
+            return;
+        }
+        let state = self.state_mut();
+        let conns: Vec<ConnId> = state
+            .clients
+            .iter()
+            .filter(|c| expired.contains(&c.session_id))
+            .map(|c| c.id)
+            .collect();
+        for conn in conns {
+            state.clients.close(conn, false);
+        }
     }
 
     /// Serves a request on a read-only server: reads in their turn, writes and syncs refused
@@ -87,11 +129,14 @@ impl<S: Storage> Core<S> {
     pub(super) fn read_only_request(
         &mut self,
         conn: ConnId,
+        session: i64,
         packet: RequestPacket,
         credit: Credit,
     ) {
         let xid = packet.header.xid;
         let zxid = self.state().last_zxid().as_i64();
+        let now_us = self.now().mono_us;
+        self.read_only.sessions.heard(session, now_us);
         match gate(&packet.request) {
             Gate::Auth => {
                 let Request::Auth(auth) = &packet.request else {
@@ -105,16 +150,16 @@ impl<S: Storage> Core<S> {
                 self.reply_in_order(conn, reply, credit);
             }
             Gate::Close => {
+                self.read_only.sessions.close(session);
                 let reply = ReplyPacket::ok(xid, zxid, Response::Empty);
                 self.reply_in_order(conn, reply, credit);
                 self.state_mut().clients.close_in_order(conn);
                 self.state_mut().drain(conn);
             }
             Gate::Read => {
-                let started_us = self.now().mono_us;
                 let item = Owed::Read {
                     packet,
-                    started_us,
+                    started_us: now_us,
                     credit,
                 };
                 self.state_mut().enqueue(conn, item);

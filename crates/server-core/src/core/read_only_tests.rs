@@ -385,14 +385,38 @@ fn close_session_ends_the_read_only_session_and_it_cannot_be_resumed() {
     let got: Vec<(i32, i32)> = replies.iter().map(|(h, _)| (h.xid, h.err)).collect();
     assert_eq!(got, vec![(1, 0), (2, 0)], "nothing after the closeSession");
     assert!(s.closed.contains_key(&1));
-    // A session made read-only here is refused on reconnection (closed, as ZooKeeper's
-    // validateSession does); one nobody knows is expired.
+    // Closed: gone, as any closed session (the answer still says read-only).
     s.connect(2, session, true);
-    assert_eq!(s.received(2).0, None);
-    assert!(s.closed.contains_key(&2));
-    s.connect(3, 0x0400_0000_0000_0001, true);
-    let expired = s.received(3).0.expect("an answer");
+    let expired = s.received(2).0.expect("an answer");
     assert_eq!((expired.session_id, expired.timeout), (0, 0));
+    assert!(expired.read_only);
+}
+
+/// A read-only session outlives its connection until its timeout, on this server only; the
+/// ensemble's sessions are not resumed read-only (ZooKeeper closes the connection).
+#[test]
+fn a_read_only_session_is_resumed_here_until_it_expires() {
+    let mut s = Driver::new(1);
+    s.until_read_only();
+    s.connect(1, 0, true);
+    let session = s.received(1).0.expect("connected").session_id;
+    s.client(ClientEvent::Closed { conn: 1 });
+    s.connect(2, session, true);
+    let resumed = s.received(2).0.expect("resumed");
+    assert_eq!((resumed.session_id, resumed.read_only), (session, true));
+    s.send(2, 1, get_data("/a", false));
+    assert_eq!(s.received(2).1.len(), 1);
+    s.client(ClientEvent::Closed { conn: 2 });
+    for _ in 0..(10_000 / TICK_MS) {
+        s.tick();
+    }
+    s.connect(3, session, true);
+    let expired = s.received(3).0.expect("an answer");
+    assert_eq!(expired.session_id, 0, "expired after its 10 s timeout");
+    // The session the tree holds (opened before the quorum was lost).
+    s.connect(4, 0x0300_0000_0000_0001, true);
+    assert_eq!(s.received(4).0, None);
+    assert!(s.closed.contains_key(&4));
 }
 
 /// Server 1 is read-only with a client; server 2 comes back, they elect a leader, server 1

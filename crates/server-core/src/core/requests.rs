@@ -57,7 +57,7 @@ impl<S: Storage> Core<S> {
         let session = c.session_id;
         if self.read_only.active() {
             // Every session here is read-only: the tree does not know it.
-            self.read_only_request(conn, packet, credit);
+            self.read_only_request(conn, session, packet, credit);
             return Ok(());
         }
         let state = self.state_mut();
