@@ -12,6 +12,7 @@
 use proto::{ConnectRequest, ErrorCode, ReplyPacket, Request, RequestPacket, Response};
 
 use super::Core;
+use crate::bugs::ServerBug;
 use crate::clients::{ConnId, Credit, Owed};
 use crate::read_only::{gate, Change, Gate};
 use crate::replica::Storage;
@@ -146,7 +147,11 @@ impl<S: Storage> Core<S> {
                 self.reply_in_order(conn, reply, credit);
             }
             Gate::Refuse => {
-                let reply = ReplyPacket::error(xid, zxid, ErrorCode::NotReadOnly);
+                let reply = if self.state().bugs.has(ServerBug::ReadOnlyWrites) {
+                    ReplyPacket::ok(xid, zxid, Response::Empty)
+                } else {
+                    ReplyPacket::error(xid, zxid, ErrorCode::NotReadOnly)
+                };
                 self.reply_in_order(conn, reply, credit);
             }
             Gate::Close => {
