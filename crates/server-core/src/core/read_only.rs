@@ -81,8 +81,7 @@ impl<S: Storage> Core<S> {
         let session = request.session_id;
         let now_us = self.now().mono_us;
         if self.state().tree.sessions().contains(session) {
-            tracing::info!(conn, "refusing to resume the ensemble's session read-only");
-            self.state_mut().clients.close(conn, false);
+            self.refuse_ensemble_session(conn, session);
             return;
         }
         let timeout = (request.passwd[..] == password(session)[..])
@@ -103,6 +102,24 @@ impl<S: Storage> Core<S> {
             state.clients.close(other, true);
         }
         crate::handshake::finish_read_only(state, conn, session, timeout_ms);
+    }
+
+    /// A session of the ensemble comes to the read-only server. ZooKeeper closes the
+    /// connection of a global session (RENEW_GLOBAL_SESSION_IN_RO_MODE: the client keeps it and
+    /// looks for a read-write server); with local sessions on, a session that never made an
+    /// ephemeral node was local to its server, unknown here, and is told it expired (the client
+    /// then opens a read-only session). Quorum's sessions are all global, so it tells them
+    /// apart the way ZooKeeper would have made them.
+    fn refuse_ensemble_session(&mut self, conn: ConnId, session: i64) {
+        let local = self.config.local_sessions_enabled;
+        let state = self.state_mut();
+        let upgraded = !state.tree.ephemerals(session).is_empty();
+        if local && !upgraded {
+            crate::handshake::refuse_expired_read_only(state, conn);
+        } else {
+            tracing::info!(conn, "refusing to resume the ensemble's session read-only");
+            state.clients.close(conn, false);
+        }
     }
 
     /// Expires the read-only sessions not heard of within their timeout, closing their

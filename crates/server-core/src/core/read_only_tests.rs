@@ -413,10 +413,16 @@ fn a_read_only_session_is_resumed_here_until_it_expires() {
     s.connect(3, session, true);
     let expired = s.received(3).0.expect("an answer");
     assert_eq!(expired.session_id, 0, "expired after its 10 s timeout");
-    // The session the tree holds (opened before the quorum was lost).
+    // The session the tree holds (opened before the quorum was lost, no ephemeral made): with
+    // local sessions it would have been local to its server, so it is expired here.
     s.connect(4, 0x0300_0000_0000_0001, true);
-    assert_eq!(s.received(4).0, None);
-    assert!(s.closed.contains_key(&4));
+    let expired = s.received(4).0.expect("an answer");
+    assert_eq!((expired.session_id, expired.read_only), (0, true));
+    // Without local sessions it is global: not resumed here, the connection is closed.
+    s.core.config.local_sessions_enabled = false;
+    s.connect(5, 0x0300_0000_0000_0001, true);
+    assert_eq!(s.received(5).0, None);
+    assert!(s.closed.contains_key(&5));
 }
 
 /// Server 1 is read-only with a client; server 2 comes back, they elect a leader, server 1
