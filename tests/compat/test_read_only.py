@@ -5,7 +5,8 @@ from the quorum, turns read-only (ZooKeeper: ``-Dreadonlymode.enabled=true``; Qu
 zoo.cfg key ``readonlymode.enabled``; both need ``localSessionsEnabled=true``, without which
 ZooKeeper 3.8 opens no session on a read-only server): ``isro`` says ``ro``, a ``KazooClient(read_only=True)``
 connects and reads what was committed, and a write raises ``NotReadOnlyCallError``; a client that
-does not accept read-only is refused. Then the others start again: the survivor leaves read-only
+does not accept read-only is refused; a read-only client whose session predates the split is told
+it expired and reads through a new read-only session. Then the others start again: the survivor leaves read-only
 mode and writes work again, from the read-only client (after it moved to a read-write session)
 and from a new one.
 """
@@ -132,11 +133,21 @@ def test_read_only_client_reads_and_is_refused_writes_until_the_quorum_returns(e
     retry(lambda: writer.create("/ro", b"committed"))
     writer.stop()
     writer.close()
+    # A read-only client with a session from before: that session (local to its server with
+    # local sessions) is expired by the read-only server, and the client opens a read-only one.
+    early = KazooClient(hosts=one.connect_string, read_only=True, timeout=10.0)
+    early.start(timeout=30)
 
     two.stop()
     three.stop()
     wait_for("the survivor to turn read-only", lambda: one.isro() == "ro", members=ensemble)
     assert "Mode: read-only" in zk.four_letter(one.server.host, one.server.port, "srvr")
+    try:
+        assert retry(lambda: early.get("/ro"))[0] == b"committed"
+        assert early.client_state == KeeperState.CONNECTED_RO
+    finally:
+        early.stop()
+        early.close()
 
     # A client that does not accept a read-only server is refused.
     plain = KazooClient(hosts=one.connect_string, timeout=4.0)
