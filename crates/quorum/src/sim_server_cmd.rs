@@ -11,7 +11,8 @@ use sim::server::{Report, ServerOptions, Trace, World};
 fn describe(r: &Report) -> String {
     format!(
         "seed {} ({} servers): {} events, {} simulated ms, {} requests, {} register ops, {} crashes, \
-         {} partitions, {} session moves, {} expired, {} stopped reading, settled {} ms after healing",
+         {} partitions, {} session moves, {} expired, {} read-only sessions, {} stopped reading, \
+         settled {} ms after healing",
         r.seed,
         r.servers,
         r.events,
@@ -22,6 +23,7 @@ fn describe(r: &Report) -> String {
         r.partitions,
         r.moves,
         r.sessions_expired,
+        r.read_only_sessions,
         r.stopped_reading,
         r.settle_ms
     )
@@ -86,7 +88,8 @@ pub fn run(
     let summary = sweep(servers, from, to, bug, threads);
     println!(
         "{} seeds on {} servers: {} events, {} requests, {} register ops, {} crashes, {} partitions, \
-         {} session moves, {} sessions expired, {} clients stopped reading; longest settle {} ms",
+         {} session moves, {} sessions expired, {} read-only sessions, {} clients stopped reading; \
+         longest settle {} ms",
         summary.seeds,
         servers,
         summary.events,
@@ -96,6 +99,7 @@ pub fn run(
         summary.partitions,
         summary.moves,
         summary.sessions_expired,
+        summary.read_only_sessions,
         summary.stopped_reading,
         summary.settle_ms_max
     );

@@ -16,15 +16,18 @@ pub enum ServerBug {
     MovedSessionWrites,
     /// Replies carry the zxid of when they were made, even below one the connection saw.
     UnclampedReplyZxid,
+    /// A read-only server answers a write as done (without proposing it anywhere).
+    ReadOnlyWrites,
 }
 
 impl ServerBug {
-    pub const ALL: [ServerBug; 5] = [
+    pub const ALL: [ServerBug; 6] = [
         ServerBug::ReadBeforeWrite,
         ServerBug::NotificationAfterReply,
         ServerBug::SyncBeforeApply,
         ServerBug::MovedSessionWrites,
         ServerBug::UnclampedReplyZxid,
+        ServerBug::ReadOnlyWrites,
     ];
 
     pub fn name(self) -> &'static str {
@@ -34,6 +37,7 @@ impl ServerBug {
             ServerBug::SyncBeforeApply => "sync-before-apply",
             ServerBug::MovedSessionWrites => "moved-session-writes",
             ServerBug::UnclampedReplyZxid => "unclamped-reply-zxid",
+            ServerBug::ReadOnlyWrites => "read-only-writes",
         }
     }
 

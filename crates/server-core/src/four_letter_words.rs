@@ -185,7 +185,13 @@ pub fn answer(word: &str, view: &ServerView) -> Option<String> {
                 .unwrap_or_default();
             let _ = writeln!(out, "user.dir={dir}");
         }
-        "isro" => out.push_str(if view.read_only { "ro" } else { "rw" }),
+        // ZooKeeper's IsroCommand: "null" while no server runs (looking), "ro" in read-only
+        // mode, "rw" otherwise; kazoo's read-only client looks for "rw" to move to.
+        "isro" => out.push_str(match (view.read_only, view.mode.as_str()) {
+            (true, _) => "ro",
+            (false, "looking") => "null",
+            _ => "rw",
+        }),
         _ => return None,
     }
     Some(out)

@@ -10,6 +10,22 @@ use crate::state::ServerState;
 /// Binds `conn` to `session`, sends the ConnectResponse, and marks the connection so the core
 /// serves the requests it sent before this answer.
 pub fn finish(state: &mut ServerState, conn: ConnId, session: i64, timeout_ms: i32) {
+    establish(state, conn, session, timeout_ms, false);
+}
+
+/// As [`finish`], on a read-only server: the ConnectResponse says readOnly, so the client
+/// knows its writes will be refused and keeps looking for a read-write server.
+pub fn finish_read_only(state: &mut ServerState, conn: ConnId, session: i64, timeout_ms: i32) {
+    establish(state, conn, session, timeout_ms, true);
+}
+
+fn establish(
+    state: &mut ServerState,
+    conn: ConnId,
+    session: i64,
+    timeout_ms: i32,
+    read_only: bool,
+) {
     let Some(c) = state.clients.get_mut(conn) else {
         return;
     };
@@ -24,7 +40,7 @@ pub fn finish(state: &mut ServerState, conn: ConnId, session: i64, timeout_ms: i
         timeout: timeout_ms,
         session_id: session,
         passwd: Bytes::copy_from_slice(&password(session)),
-        read_only: false,
+        read_only,
     };
     state.clients.send_frame(conn, frame(&response));
     state.established.push(conn);
@@ -35,6 +51,17 @@ pub fn refuse_expired(state: &mut ServerState, conn: ConnId) {
     state
         .clients
         .send_frame(conn, frame(&ConnectResponse::expired()));
+    state.clients.close(conn, true);
+}
+
+/// As [`refuse_expired`], from a read-only server (whose every ConnectResponse says so, as
+/// ZooKeeper's does).
+pub fn refuse_expired_read_only(state: &mut ServerState, conn: ConnId) {
+    let response = ConnectResponse {
+        read_only: true,
+        ..ConnectResponse::expired()
+    };
+    state.clients.send_frame(conn, frame(&response));
     state.clients.close(conn, true);
 }
 

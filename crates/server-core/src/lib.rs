@@ -18,6 +18,7 @@ pub mod handshake;
 pub mod limits;
 pub mod peers;
 pub mod pending_writes;
+pub mod read_only;
 pub mod reads;
 pub mod replica;
 pub mod session;

@@ -23,6 +23,8 @@ fn assert_clean(servers: usize, from: u64, to: u64) {
         summary.stopped_reading > 0 && summary.register_ops > 0,
         "{summary:?}"
     );
+    // Servers cut off by partitions served read-only clients.
+    assert!(summary.read_only_sessions > 0, "{summary:?}");
 }
 
 #[test]

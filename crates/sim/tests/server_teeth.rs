@@ -47,3 +47,9 @@ fn a_reply_zxid_going_back_is_caught() {
     let found = caught(ServerBug::UnclampedReplyZxid);
     assert!(found.contains("zxid went back"), "{found}");
 }
+
+#[test]
+fn a_read_only_server_that_acknowledges_a_write_is_caught() {
+    let found = caught(ServerBug::ReadOnlyWrites);
+    assert!(found.contains("read-only server answered"), "{found}");
+}

@@ -27,6 +27,9 @@ pub(super) const KNOWN_KEYS: &[&str] = &[
     "admin.serverPort",
     "admin.commandURL",
     "admin.idleTimeout",
+    "readonlymode.enabled",
+    "localSessionsEnabled",
+    "localSessionsUpgradingEnabled",
 ];
 
 /// Settings of ZooKeeper 3.8 that Quorum accepts and does not use.
@@ -46,8 +49,6 @@ pub(super) fn is_zookeeper_key(key: &str) -> bool {
         "sslQuorum",
         "portUnification",
         "skipACL",
-        "localSessionsEnabled",
-        "localSessionsUpgradingEnabled",
         "clientPortListenBacklog",
         "connectToLearnerMasterLimit",
         "txnLogSizeLimitInKb",

@@ -77,6 +77,15 @@ pub struct Config {
     /// Port of the Prometheus /metrics endpoint (0: off).
     pub metrics_port: u16,
     pub extended_types_enabled: bool,
+    /// Serve read-only clients while cut off from the quorum (ZooKeeper's system property
+    /// `readonlymode.enabled`, read here from zoo.cfg).
+    pub read_only_enabled: bool,
+    /// ZooKeeper's `localSessionsEnabled`: sessions may live on one server only. Here it is
+    /// what lets a read-only server open sessions (ZooKeeper 3.8 refuses a new session on a
+    /// read-only server unless it can be local); elsewhere sessions stay global.
+    pub local_sessions_enabled: bool,
+    /// ZooKeeper's `localSessionsUpgradingEnabled` (default true): kept for `conf`.
+    pub local_sessions_upgrading_enabled: bool,
     /// `user:base64(sha1(user:password))` of the super user, who passes every ACL check
     /// (zookeeper.DigestAuthenticationProvider.superDigest).
     pub super_digest: Option<String>,
@@ -136,6 +145,9 @@ impl Config {
             four_letter_words: vec!["srvr".into()],
             metrics_port: 0,
             extended_types_enabled: false,
+            read_only_enabled: false,
+            local_sessions_enabled: false,
+            local_sessions_upgrading_enabled: true,
             super_digest: None,
             snap_retain_count: 3,
             purge_interval_hours: 0,
@@ -276,6 +288,18 @@ impl Config {
             }
             "zookeeper.extendedTypesEnabled" | "extendedTypesEnabled" => {
                 self.extended_types_enabled =
+                    parse_bool(value).ok_or_else(|| format!("{key}: {value:?}"))?
+            }
+            "readonlymode.enabled" | "zookeeper.readonlymode.enabled" => {
+                self.read_only_enabled =
+                    parse_bool(value).ok_or_else(|| format!("{key}: {value:?}"))?
+            }
+            "localSessionsEnabled" => {
+                self.local_sessions_enabled =
+                    parse_bool(value).ok_or_else(|| format!("{key}: {value:?}"))?
+            }
+            "localSessionsUpgradingEnabled" => {
+                self.local_sessions_upgrading_enabled =
                     parse_bool(value).ok_or_else(|| format!("{key}: {value:?}"))?
             }
             "zookeeper.DigestAuthenticationProvider.superDigest"

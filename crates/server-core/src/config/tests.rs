@@ -166,3 +166,18 @@ fn bad_roles_and_a_peer_type_that_disagrees_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn read_only_mode_is_off_unless_set_under_either_name() {
+    let base = "dataDir=/d\n";
+    assert!(!Config::parse(base).unwrap().read_only_enabled);
+    for key in ["readonlymode.enabled", "zookeeper.readonlymode.enabled"] {
+        let cfg = Config::parse(&format!("{base}{key}=true\n")).unwrap();
+        assert!(cfg.read_only_enabled, "{key}");
+        assert!(cfg.warnings.is_empty(), "{key}: {:?}", cfg.warnings);
+    }
+    assert!(Config::parse(&format!("{base}readonlymode.enabled=maybe\n")).is_err());
+    let cfg = Config::parse(&format!("{base}localSessionsEnabled=true\n")).unwrap();
+    assert!(cfg.local_sessions_enabled && cfg.local_sessions_upgrading_enabled);
+    assert!(!Config::parse(base).unwrap().local_sessions_enabled);
+}

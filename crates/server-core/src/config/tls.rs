@@ -345,9 +345,11 @@ mod tests {
         assert_eq!(tls.client_auth, ClientAuth::Want);
         assert_eq!(tls.versions(), [TlsVersion::Tls13, TlsVersion::Tls12]);
         assert_eq!(tls.cipher_suites, Some(vec!["TLS_AES_128_GCM_SHA256"]));
-        assert_eq!(cfg.warnings.len(), 2, "{:?}", cfg.warnings);
+        // The Java-only serverCnxnFactory (which ZooKeeper needs for TLS) is warned about too.
+        assert_eq!(cfg.warnings.len(), 3, "{:?}", cfg.warnings);
         assert!(cfg.warnings[0].contains("TLS_RSA_WITH_AES_128_CBC_SHA"));
         assert!(cfg.warnings[1].contains("revocation"));
+        assert!(cfg.warnings[2].starts_with("serverCnxnFactory="));
         assert!(cfg.ignored.is_empty(), "{:?}", cfg.ignored);
         // ZooKeeper listens on no plain port when only secureClientPort is set.
         assert_eq!(cfg.plain_client_port(), None);

@@ -13,6 +13,7 @@ impl<S: Storage> Core<S> {
     pub fn expire(&mut self, now: Now) -> Result<(), ReplicaError> {
         self.begin(now);
         self.close_sessionless_connections();
+        self.expire_read_only_sessions();
         let result = if self.replica.peer().is_leading() {
             self.expire_sessions()
                 .and_then(|()| self.remove_expired_nodes())

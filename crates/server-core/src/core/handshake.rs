@@ -19,6 +19,7 @@ impl<S: Storage> Core<S> {
         request: ConnectRequest,
     ) -> Result<(), ReplicaError> {
         let serving = self.serving();
+        let read_only = !serving && self.read_only() && request.read_only;
         let our_last = self.state().last_zxid();
         let state = self.state_mut();
         let Some(c) = state.clients.get_mut(conn) else {
@@ -31,8 +32,9 @@ impl<S: Storage> Core<S> {
         }
         c.stage = Stage::Connecting;
         state.clients.stats.packets_received += 1;
-        if !serving {
-            // No established leader here: the client tries another server.
+        if !serving && !read_only {
+            // No established leader here (and, if read-only, a client that wants to write):
+            // the client tries another server, as ZooKeeper makes it.
             state.clients.close(conn, false);
             return Ok(());
         }
@@ -46,6 +48,10 @@ impl<S: Storage> Core<S> {
                 "refusing a client that is ahead of us"
             );
             state.clients.close(conn, false);
+            return Ok(());
+        }
+        if read_only {
+            self.connect_read_only(conn, &request);
             return Ok(());
         }
         if request.session_id != 0 {

@@ -14,6 +14,9 @@ mod expiry;
 mod handshake;
 mod outbox;
 mod peer;
+mod read_only;
+#[cfg(test)]
+mod read_only_tests;
 mod requests;
 mod syncs;
 mod view;
@@ -39,6 +42,8 @@ pub struct Core<S: Storage> {
     pub config: Config,
     pub replica: ServerReplica<S>,
     syncs: syncs::Syncs,
+    /// When the server serves read-only clients (`readonlymode.enabled`).
+    read_only: crate::read_only::ReadOnlyMode,
     /// Whether this server served clients after the last event (to notice role changes).
     was_serving: bool,
     was_leading: bool,
@@ -46,10 +51,13 @@ pub struct Core<S: Storage> {
 
 impl<S: Storage> Core<S> {
     pub fn new(config: Config, replica: ServerReplica<S>) -> Result<Core<S>, ReplicaError> {
+        let tick_ms = config.tick_time.as_millis() as u64;
+        let read_only = crate::read_only::ReadOnlyMode::new(config.read_only_enabled, tick_ms);
         let mut core = Core {
             config,
             replica,
             syncs: syncs::Syncs::default(),
+            read_only,
             was_serving: false,
             was_leading: false,
         };
@@ -210,6 +218,7 @@ impl<S: Storage> Core<S> {
         }
         self.was_serving = serving;
         self.was_leading = leading;
+        self.update_read_only();
         self.settle_syncs();
         self.serve_established()?;
         let backpressure = leading

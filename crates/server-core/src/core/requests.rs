@@ -55,6 +55,12 @@ impl<S: Storage> Core<S> {
         c.stats.last_op = super::op_name(&packet.request);
         c.stats.last_cxid = i64::from(xid);
         let session = c.session_id;
+        if self.read_only.active() {
+            // Every session here is read-only: the tree does not know it.
+            self.read_only_request(conn, session, packet, credit);
+            return Ok(());
+        }
+        let state = self.state_mut();
         if leading {
             state.sessions.heard(session, started_us);
         } else {
@@ -85,7 +91,7 @@ impl<S: Storage> Core<S> {
     }
 
     /// Answers a request with `reply` in its turn on the connection.
-    fn reply_in_order(&mut self, conn: ConnId, reply: ReplyPacket, credit: Credit) {
+    pub(super) fn reply_in_order(&mut self, conn: ConnId, reply: ReplyPacket, credit: Credit) {
         let started_us = self.now().mono_us;
         let item = Owed::Reply {
             reply,
@@ -131,7 +137,12 @@ impl<S: Storage> Core<S> {
         }
     }
 
-    fn authenticate(&mut self, conn: ConnId, xid: i32, auth: &proto::AuthPacket) -> ReplyPacket {
+    pub(super) fn authenticate(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        auth: &proto::AuthPacket,
+    ) -> ReplyPacket {
         let zxid = self.state().last_zxid();
         if auth.scheme != "digest" {
             return ReplyPacket::error(xid, zxid.as_i64(), ErrorCode::AuthFailed);

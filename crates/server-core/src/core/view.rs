@@ -65,6 +65,8 @@ impl<S: Storage> Core<S> {
             zab::Phase::LeadingBroadcast => "leader",
             zab::Phase::FollowingBroadcast if self.config.is_observer() => "observer",
             zab::Phase::FollowingBroadcast => "follower",
+            // ZooKeeper's ReadOnlyZooKeeperServer names its state so in srvr, stat and mntr.
+            _ if self.read_only() => "read-only",
             _ => "looking",
         }
     }
@@ -108,6 +110,7 @@ impl<S: Storage> Core<S> {
             ),
             elections: peer.stats().elections,
             leader: peer.leader().map(|id| id.0),
+            read_only: self.read_only(),
             ..ServerView::default()
         };
         if detail != Detail::Counters {

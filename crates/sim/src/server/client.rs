@@ -63,6 +63,8 @@ pub struct ClientConn {
     pub moved: bool,
     /// A zombie: its session.
     pub session: Option<i64>,
+    /// The server said it is read-only (the ConnectResponse's flag).
+    pub read_only: bool,
 }
 
 impl ClientConn {
@@ -84,6 +86,7 @@ impl ClientConn {
             to_client_us: 0,
             moved: false,
             session: None,
+            read_only: false,
         }
     }
 }
@@ -246,6 +249,7 @@ impl SimClient {
                 return Ok(Heard::Expired);
             }
             conn.open = true;
+            conn.read_only = response.read_only;
             self.on_connected(which, response);
             return Ok(Heard::Connected);
         }
@@ -309,6 +313,10 @@ impl SimClient {
             conn.watches.settle(header.zxid, header.err == 0);
         }
         conn.watches.check_reply(header.zxid, changes)?;
+        let read_only = conn.read_only;
+        if read_only {
+            check_read_only(front.op, &header)?;
+        }
         if front.after_move && header.err == 0 {
             return Err(format!(
                 "a write (xid {}) from a connection whose session had moved to another server succeeded",
@@ -327,7 +335,15 @@ impl SimClient {
         self.last_zxid_seen = self.last_zxid_seen.max(header.zxid);
         if let (Purpose::Register { op, .. }, Some(id)) = (&front.purpose, front.history) {
             self.register_busy = false;
-            complete(history, id, now_us, op, front.op, &header, body);
+            if read_only {
+                // Answered from a server cut off from the quorum: sequentially consistent at
+                // best, never linearizable (a sync there is refused), so not a register op.
+                history.complete(id, now_us, Kind::Fail, |e| {
+                    e.error = Some("read-only".into())
+                });
+            } else {
+                complete(history, id, now_us, op, front.op, &header, body);
+            }
         }
         Ok(())
     }
@@ -387,6 +403,34 @@ pub fn frame_len(packet: &RequestPacket) -> u32 {
     let mut buf = BytesMut::new();
     packet.encode(&mut buf);
     buf.len() as u32 + 4
+}
+
+/// What a read-only server may answer: never a write or a sync as done (ZooKeeper answers
+/// them NOT_READONLY). That its reads come from committed transactions only is the replicas'
+/// own invariant (a server applies only what a quorum committed), checked on every step.
+fn check_read_only(op: OpCode, header: &ReplyHeader) -> Result<(), String> {
+    use OpCode::*;
+    let changes = matches!(
+        op,
+        Create
+            | Create2
+            | CreateContainer
+            | CreateTtl
+            | Delete
+            | SetData
+            | SetAcl
+            | Check
+            | Multi
+            | Sync
+            | Reconfig
+    );
+    if changes && header.err != ErrorCode::NotReadOnly.as_i32() {
+        return Err(format!(
+            "a read-only server answered {op:?} (xid {}) with {} instead of NOT_READONLY",
+            header.xid, header.err
+        ));
+    }
+    Ok(())
 }
 
 fn is_write(request: &Request) -> bool {

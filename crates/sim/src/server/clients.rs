@@ -194,7 +194,8 @@ impl World {
             timeout: 400 + (c as i32 % 4) * 400,
             session_id: session,
             passwd: Bytes::copy_from_slice(&server_core::session::password(session)),
-            read_only: false,
+            // Odd clients accept a read-only server when the run has read-only mode.
+            read_only: self.opts.read_only && c % 2 == 1,
         };
         let remote = format!("10.0.{}.{}:4000", c / 200, c % 200 + 1)
             .parse()
@@ -344,7 +345,12 @@ impl World {
             )
         })?;
         match heard {
-            Heard::Connected => self.connected(c, which),
+            Heard::Connected => {
+                if self.clients[c].conn_mut(which).is_some_and(|k| k.read_only) {
+                    self.report.read_only_sessions += 1;
+                }
+                self.connected(c, which)
+            }
             Heard::Expired => {
                 self.report.sessions_expired += 1;
                 self.clients[c].forget_session();

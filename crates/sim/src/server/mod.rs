@@ -40,6 +40,8 @@ pub struct Report {
     pub moves: u64,
     pub sessions_closed: u64,
     pub sessions_expired: u64,
+    /// Connections a read-only server accepted.
+    pub read_only_sessions: u64,
     pub stopped_reading: u64,
     pub connections_closed: u64,
     pub register_ops: u64,

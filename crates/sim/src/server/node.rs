@@ -144,6 +144,8 @@ fn config(id: u64, opts: &ServerOptions, limits: &Limits) -> Config {
     config.min_session_timeout = tick * 2;
     config.max_session_timeout = tick * 20;
     config.extended_types_enabled = true;
+    config.read_only_enabled = opts.read_only;
+    config.local_sessions_enabled = opts.read_only;
     config.snap_count = opts.snap_count;
     config.limits = limits.clone();
     config.my_id = id;

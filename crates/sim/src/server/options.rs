@@ -8,6 +8,9 @@ pub type Micros = u64;
 
 pub const MS: Micros = 1_000;
 
+/// Mixed into the seed for the read-only draw (its own stream of the seed's randomness).
+const READ_ONLY_DRAW: u64 = 0x524f_4e4c_5953_4545;
+
 /// The knobs of one run.
 #[derive(Clone, Debug)]
 pub struct ServerOptions {
@@ -46,6 +49,9 @@ pub struct ServerOptions {
     pub tight_limits: bool,
     /// The broken server variant to run (tests of the checkers; needs the `bugs` feature).
     pub bug: Option<server_core::bugs::ServerBug>,
+    /// Read-only mode on every server (with local sessions), and every other client accepting
+    /// a read-only server: servers cut off by partitions serve those clients read-only.
+    pub read_only: bool,
 }
 
 impl ServerOptions {
@@ -94,6 +100,8 @@ impl ServerOptions {
             snap_count: rng.between(20, 400),
             tight_limits: rng.chance(0.3),
             bug: None,
+            // Drawn apart from the rest, so that adding it changed no seed's other knobs.
+            read_only: Rng::new(seed ^ READ_ONLY_DRAW).chance(0.4),
         }
     }
 }

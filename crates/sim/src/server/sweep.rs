@@ -19,6 +19,7 @@ pub struct ServerSweep {
     pub partitions: u64,
     pub moves: u64,
     pub sessions_expired: u64,
+    pub read_only_sessions: u64,
     pub stopped_reading: u64,
     pub register_ops: u64,
     /// The longest time from healing to everything answered and converged.
@@ -37,6 +38,7 @@ impl ServerSweep {
         self.partitions += r.partitions;
         self.moves += r.moves;
         self.sessions_expired += r.sessions_expired;
+        self.read_only_sessions += r.read_only_sessions;
         self.stopped_reading += r.stopped_reading;
         self.register_ops += r.register_ops;
         self.settle_ms_max = self.settle_ms_max.max(r.settle_ms);
