@@ -2,7 +2,11 @@
 //!
 //! Both ports share one count of open connections, so `maxCnxns` bounds them together, and a
 //! TLS connection counts from the moment it is accepted: its handshake runs in its own task
-//! under a timeout, so a stranger that never finishes one holds its slot only that long.
+//! under a timeout, so a stranger that never finishes one holds its slot only that long. At
+//! most [`MAX_TLS_HANDSHAKES_IN_PROGRESS`] handshakes run at once (more are closed at accept):
+//! the per-address limit applies only once a client says who it is, after its handshake, so
+//! without this bound one stranger opening sockets it never completes could take every slot
+//! of `maxCnxns` and lock out the clients of both ports.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -10,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use crate::clients::ConnId;
 use crate::events::CoreEvent;
@@ -19,6 +23,9 @@ use crate::tls::SecurePort;
 
 /// Least time between two log lines about connections refused at `maxCnxns`.
 const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(1);
+/// TLS handshakes under way at once on the secure port; a connection beyond them is closed at
+/// accept. Each also costs the server a signature, on a runtime shared with every client.
+pub const MAX_TLS_HANDSHAKES_IN_PROGRESS: usize = 256;
 
 /// What the client listeners share.
 pub struct Clients {
@@ -67,6 +74,7 @@ pub async fn accept_loop(listener: TcpListener, clients: Arc<Clients>, secure: O
     };
     let mut backoff = crate::accept_backoff::AcceptBackoff::new(name);
     let mut last_refusal: Option<Instant> = None;
+    let handshakes = Arc::new(Semaphore::new(MAX_TLS_HANDSHAKES_IN_PROGRESS));
     loop {
         let (stream, remote) = match listener.accept().await {
             Ok(accepted) => {
@@ -77,6 +85,20 @@ pub async fn accept_loop(listener: TcpListener, clients: Arc<Clients>, secure: O
                 backoff.failed(&e).await;
                 continue;
             }
+        };
+        let handshake = match &secure {
+            Some(_) => match handshakes.clone().try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    if last_refusal.is_none_or(|t| t.elapsed() >= REFUSAL_LOG_INTERVAL) {
+                        let max = MAX_TLS_HANDSHAKES_IN_PROGRESS;
+                        tracing::warn!(%remote, max, "TLS handshakes in progress at their bound: refused");
+                        last_refusal = Some(Instant::now());
+                    }
+                    continue;
+                }
+            },
+            None => None,
         };
         let max = clients.limits.max_connections;
         // Checked and taken in one step: the other port's loop takes slots too.
@@ -96,7 +118,7 @@ pub async fn accept_loop(listener: TcpListener, clients: Arc<Clients>, secure: O
         let conn = clients.next_conn.fetch_add(1, Ordering::Relaxed) + 1;
         let secure = secure.clone();
         tokio::spawn(async move {
-            serve(stream, remote, conn, &slot.0, secure).await;
+            serve(stream, remote, conn, &slot.0, secure, handshake).await;
             drop(slot);
         });
     }
@@ -109,6 +131,7 @@ async fn serve(
     conn: ConnId,
     clients: &Clients,
     secure: Option<SecurePort>,
+    handshake: Option<OwnedSemaphorePermit>,
 ) {
     let (core, max_packet, limits) = (
         clients.core.clone(),
@@ -118,7 +141,9 @@ async fn serve(
     let Some(secure) = secure else {
         return crate::connection::serve_tcp(stream, remote, conn, core, max_packet, limits).await;
     };
-    match secure.handshake(stream).await {
+    let shaken = secure.handshake(stream).await;
+    drop(handshake);
+    match shaken {
         Ok(tls) => {
             let (reader, writer) = tokio::io::split(tls);
             crate::connection::serve(reader, writer, remote, conn, core, max_packet, limits).await

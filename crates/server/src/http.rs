@@ -14,6 +14,10 @@ use tokio::net::{TcpListener, TcpStream};
 pub const MAX_REQUEST_HEAD_BYTES: usize = 8 * 1024;
 /// Bytes read from the socket at a time.
 const READ_CHUNK_BYTES: usize = 512;
+/// Deadline for a whole request head to arrive, whatever the listener's exchange timeout: a
+/// client that connects and dribbles (or says nothing) gives its slot back this soon, so a
+/// handful of idle sockets cannot keep probes and scrapers out for long.
+pub const HEAD_READ_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What one listener allows.
 #[derive(Clone, Copy, Debug)]
@@ -128,7 +132,10 @@ where
     H: Fn(Request) -> F,
     F: Future<Output = Response>,
 {
-    let (response, head_only) = match read_request(&mut stream).await {
+    let Ok(head) = tokio::time::timeout(HEAD_READ_TIMEOUT, read_request(&mut stream)).await else {
+        return;
+    };
+    let (response, head_only) = match head {
         Ok(request) => {
             let head_only = request.method == "HEAD";
             (handler(request).await, head_only)

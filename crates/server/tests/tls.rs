@@ -283,6 +283,50 @@ async fn tls_and_plain_clients_side_by_side() {
     }
 }
 
+/// A flood of strangers that open the secure port and never start a handshake takes at most
+/// `MAX_TLS_HANDSHAKES_IN_PROGRESS` slots of `maxCnxns`: the rest are closed at accept, and the
+/// plain port keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_silent_tls_strangers_does_not_lock_out_the_plain_port() {
+    let dir = tempfile::tempdir().unwrap();
+    make_pki(dir.path());
+    let bound = server::accept::MAX_TLS_HANDSHAKES_IN_PROGRESS;
+    let tls = format!(
+        "ssl.keyStore.location={0}/server.pem\nssl.trustStore.location={0}/ca.pem\n\
+         ssl.handshakeDetectionTimeoutMillis=30000\nmaxCnxns={1}\n",
+        dir.path().display(),
+        bound + 10
+    );
+    let server = start(dir, &tls).await;
+    let mut strangers = Vec::new();
+    for _ in 0..bound + 50 {
+        strangers.push(
+            TcpStream::connect(("127.0.0.1", server.secure))
+                .await
+                .unwrap(),
+        );
+    }
+    tokio::time::sleep(SLOT_RELEASE).await;
+    let mut closed = 0;
+    for stranger in &mut strangers {
+        let mut buf = [0u8; 1];
+        if let Ok(Ok(0) | Err(_)) =
+            tokio::time::timeout(Duration::from_millis(20), stranger.read(&mut buf)).await
+        {
+            closed += 1;
+        }
+    }
+    assert!(
+        closed >= 50,
+        "only {closed} strangers beyond the bound were closed"
+    );
+    let mut plain = TcpStream::connect(("127.0.0.1", server.plain))
+        .await
+        .unwrap();
+    let got = create_and_get(&mut plain, "/plain", b"still served").await;
+    assert_eq!(got.unwrap(), b"still served");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_auth_want_lets_clients_without_a_certificate_in() {
     let dir = tempfile::tempdir().unwrap();

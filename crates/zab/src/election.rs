@@ -130,7 +130,11 @@ impl Peer {
             // leader to announce itself, and voters never count an observer's vote.
             PeerState::Looking if self.votes_with(from) => self.on_looking_vote(from, n),
             PeerState::Looking => {}
-            PeerState::Leading if n.vote.leader == from => self.join(from, n.round),
+            // Only a voter can lead: an announcement from a server this one lists as an
+            // observer comes from a misconfigured ensemble and is not followed.
+            PeerState::Leading if n.vote.leader == from && self.cfg.is_voter(from) => {
+                self.join(from, n.round)
+            }
             PeerState::Leading | PeerState::Following => {}
         }
     }

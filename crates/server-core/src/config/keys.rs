@@ -61,7 +61,6 @@ pub(super) fn is_zookeeper_key(key: &str) -> bool {
         "multiAddress.reachabilityCheckEnabled",
     ];
     const PREFIXES: &[&str] = &[
-        "ssl.",
         "metricsProvider.",
         "zookeeper.",
         "quorum.cnxn.",

@@ -181,3 +181,20 @@ fn read_only_mode_is_off_unless_set_under_either_name() {
     assert!(cfg.local_sessions_enabled && cfg.local_sessions_upgrading_enabled);
     assert!(!Config::parse(base).unwrap().local_sessions_enabled);
 }
+
+#[test]
+fn quorum_tls_and_unknown_ssl_keys_are_warned_about_not_ignored() {
+    let cfg = Config::parse(
+        "dataDir=/d\nsslQuorum=true\nssl.quorum.keyStore.location=/k.jks\n\
+         ssl.keyStore.passwordPath=/p\n",
+    )
+    .unwrap();
+    assert_eq!(cfg.warnings.len(), 3, "{:?}", cfg.warnings);
+    assert!(
+        cfg.warnings[0].contains("not encrypted"),
+        "{:?}",
+        cfg.warnings
+    );
+    assert!(cfg.warnings[1].starts_with("ssl.quorum.keyStore.location="));
+    assert!(cfg.warnings[2].contains("unknown setting ssl.keyStore.passwordPath"));
+}

@@ -130,6 +130,8 @@ impl<S: Storage> Core<S> {
         if expired.is_empty() {
             return;
         }
+        // A set: the walk over every connection must not search a long list for each.
+        let expired: std::collections::HashSet<_> = expired.into_iter().collect();
         let state = self.state_mut();
         let conns: Vec<ConnId> = state
             .clients

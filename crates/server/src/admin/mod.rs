@@ -22,8 +22,9 @@ use crate::http::{HttpLimits, Request, Response};
 
 pub use commands::{lookup, Command, COMMANDS};
 
-/// Admin connections served at once; one beyond it is closed at once.
-pub const MAX_ADMIN_CONNECTIONS: usize = 16;
+/// Admin connections served at once; one beyond it is closed at once. Each holds its slot at
+/// most [`crate::http::HEAD_READ_TIMEOUT`] before it has sent a whole request.
+pub const MAX_ADMIN_CONNECTIONS: usize = 64;
 
 /// What the admin handler needs besides the view: the configuration it reports and when the
 /// server started (ZooKeeper's `uptime`).
@@ -34,7 +35,8 @@ pub struct AdminContext {
 }
 
 /// Serves the AdminServer until the process ends: at most [`MAX_ADMIN_CONNECTIONS`] at once,
-/// each closed after `admin.idleTimeout` whatever it sent.
+/// each closed [`crate::http::HEAD_READ_TIMEOUT`] after it connected if no whole request came,
+/// and after `admin.idleTimeout` whatever it sent.
 pub async fn serve(listener: TcpListener, core: mpsc::Sender<CoreEvent>, context: AdminContext) {
     let limits = HttpLimits {
         label: "admin",
