@@ -55,6 +55,11 @@ async fn observers_serve_and_forward_but_never_vote() {
     }
     let leader = ens.leader().expect("a leader");
     assert!(VOTERS.contains(&leader), "observer {leader} leads");
+    let mntr = launch::probe::four_letter(ens.client_port(leader), "mntr", Duration::from_secs(2))
+        .expect("mntr on the leader");
+    for line in ["zk_synced_followers\t2", "zk_synced_observers\t2"] {
+        assert!(mntr.contains(line), "{line} not in:\n{mntr}");
+    }
 
     // Writes through an observer reach every server; reads on it see them after a sync.
     let observer = connect(&ens, 4).await;

@@ -77,8 +77,10 @@ pub struct ServerView {
     /// `conf` lines, `key=value`.
     pub config: Vec<(String, String)>,
     pub read_only: bool,
-    /// On a leader: (follower id, synced?).
+    /// On a leader: (follower id, synced?), voters only.
     pub followers: Vec<(u64, bool)>,
+    /// On a leader: (observer id, synced?).
+    pub observers: Vec<(u64, bool)>,
     pub open_fds: u64,
     pub max_fds: u64,
     /// A digest of the whole data tree: equal on replicas that applied the same transactions.
@@ -263,7 +265,10 @@ fn monitor(out: &mut String, view: &ServerView) {
         line("followers", view.followers.len().to_string());
         let synced = view.followers.iter().filter(|(_, synced)| *synced).count();
         line("synced_followers", synced.to_string());
-        line("pending_syncs", (view.followers.len() - synced).to_string());
+        let observing = view.observers.iter().filter(|(_, synced)| *synced).count();
+        line("synced_observers", observing.to_string());
+        let learners = view.followers.len() + view.observers.len();
+        line("pending_syncs", (learners - synced - observing).to_string());
     }
 }
 

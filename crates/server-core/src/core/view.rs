@@ -59,6 +59,18 @@ impl<S: Storage> Core<S> {
             .unwrap_or_else(|| format!("{word} is not a known command\n"))
     }
 
+    /// On a leader: its voting followers, or its observers, each with whether it is in sync.
+    fn learners(&self, observers: bool) -> Vec<(u64, bool)> {
+        let zab = self.replica.peer().config();
+        self.replica
+            .peer()
+            .followers()
+            .into_iter()
+            .filter(|(id, _)| zab.is_voter(*id) != observers)
+            .map(|(id, synced)| (id.0, synced))
+            .collect()
+    }
+
     fn mode(&self) -> &'static str {
         match self.replica.phase() {
             zab::Phase::LeadingBroadcast if self.config.is_standalone() => "standalone",
@@ -97,11 +109,8 @@ impl<S: Storage> Core<S> {
             outbound_bytes: clients.outbound_bytes_total(),
             requests_in_flight: clients.requests_in_flight_total(),
             config: self.config_lines(),
-            followers: peer
-                .followers()
-                .into_iter()
-                .map(|(id, synced)| (id.0, synced))
-                .collect(),
+            followers: self.learners(false),
+            observers: self.learners(true),
             digest: state.tree.digest(),
             syncs: (
                 peer.stats().sync_diff,

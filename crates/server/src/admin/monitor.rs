@@ -46,12 +46,14 @@ pub fn monitor(view: &ServerView, context: &AdminContext) -> Map<String, Value> 
     })));
     if view.mode == "leader" {
         let synced = view.followers.iter().filter(|(_, synced)| *synced).count();
+        let observing = view.observers.iter().filter(|(_, synced)| *synced).count();
+        let learners = view.followers.len() + view.observers.len();
         map.append(&mut object(json!({
-            "learners": view.followers.len(),
+            "learners": learners,
             "synced_followers": synced,
             "synced_non_voting_followers": 0,
-            "synced_observers": 0,
-            "pending_syncs": view.followers.len() - synced,
+            "synced_observers": observing,
+            "pending_syncs": learners - synced - observing,
         })));
     }
     map
