@@ -169,6 +169,24 @@ impl Clients {
         true
     }
 
+    /// Closes, flushing what was sent, every connection of `session` but `keep`: a session
+    /// lives on one connection at a time, so resuming it elsewhere ends the old one.
+    pub fn close_other_connections(&mut self, session: i64, keep: ConnId) {
+        let others: Vec<ConnId> = self
+            .iter()
+            .filter(|c| c.session_id == session && c.id != keep)
+            .map(|c| c.id)
+            .collect();
+        for other in others {
+            tracing::debug!(
+                conn = other,
+                session = format!("0x{session:x}"),
+                "session resumed on another connection: closing the old one"
+            );
+            self.close(other, true);
+        }
+    }
+
     /// Removes a connection now; the driver closes it (writing what was sent first if
     /// `flush`). What it was owed is dropped.
     pub fn close(&mut self, conn: ConnId, flush: bool) {

@@ -102,20 +102,7 @@ impl<S: Storage> Core<S> {
             crate::handshake::refuse_expired(state, conn);
             return;
         };
-        let others: Vec<ConnId> = state
-            .clients
-            .iter()
-            .filter(|c| c.session_id == session && c.id != conn)
-            .map(|c| c.id)
-            .collect();
-        for other in others {
-            tracing::debug!(
-                conn = other,
-                session = format!("0x{session:x}"),
-                "session resumed on another connection: closing the old one"
-            );
-            state.clients.close(other, true);
-        }
+        state.clients.close_other_connections(session, conn);
         crate::handshake::finish(state, conn, session, timeout);
     }
 

@@ -92,15 +92,7 @@ impl<S: Storage> Core<S> {
             crate::handshake::refuse_expired_read_only(state, conn);
             return;
         };
-        let others: Vec<ConnId> = state
-            .clients
-            .iter()
-            .filter(|c| c.session_id == session && c.id != conn)
-            .map(|c| c.id)
-            .collect();
-        for other in others {
-            state.clients.close(other, true);
-        }
+        state.clients.close_other_connections(session, conn);
         crate::handshake::finish_read_only(state, conn, session, timeout_ms);
     }
 
