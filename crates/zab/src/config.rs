@@ -1,5 +1,6 @@
 //! Static configuration of one peer: membership, timeouts in ticks, and test-only bugs.
 
+use crate::membership::{self, Decoder, Membership};
 use crate::types::ServerId;
 
 /// How one peer is configured. Timeouts are counted in ticks, with ZooKeeper's meanings:
@@ -8,8 +9,10 @@ use crate::types::ServerId;
 pub struct Config {
     /// This server.
     pub id: ServerId,
-    /// Every voting member (`id` included, unless this server observes). Static: 2f+1 voters
-    /// tolerate f crashes.
+    /// Every voting member of the configuration this server was started with (`id` included,
+    /// unless this server observes). 2f+1 voters tolerate f crashes. It is the configuration in
+    /// force until the history says otherwise: a snapshot's configuration
+    /// ([`crate::Boot::membership`]) and reconfiguration transactions replace it.
     pub members: Vec<ServerId>,
     /// Non-voting members (ZooKeeper's observers): they join a leader and learn every
     /// committed transaction like followers, but are never counted toward a quorum, never vote
@@ -25,6 +28,8 @@ pub struct Config {
     pub election_resend_ticks: u64,
     /// Largest number of transactions sent in one DIFF message.
     pub diff_batch_max: usize,
+    /// Recognizes the application's reconfiguration transactions (see [`Decoder`]).
+    pub decoder: Decoder,
     /// A deliberately broken behaviour, for the teeth tests only. It exists only in builds
     /// with the `bugs` cargo feature, which the shipped binary is never built with.
     #[cfg(feature = "bugs")]
@@ -42,6 +47,7 @@ impl Config {
             sync_limit: 5,
             election_resend_ticks: 2,
             diff_batch_max: 1000,
+            decoder: membership::no_reconfig,
             #[cfg(feature = "bugs")]
             bug: None,
         }
@@ -61,25 +67,14 @@ impl Config {
         }
     }
 
-    /// The size of a majority of the voting members.
-    pub fn quorum_size(&self) -> usize {
-        self.members.len() / 2 + 1
+    /// The configuration this server was started with, as version zero.
+    pub fn initial_membership(&self) -> Membership {
+        Membership::new(self.members.clone(), self.observers.clone())
     }
 
-    /// Whether `id` belongs to the ensemble, as a voter or an observer.
-    pub fn is_member(&self, id: ServerId) -> bool {
-        self.is_voter(id) || self.observers.contains(&id)
-    }
-
-    /// Whether `id` votes: its promises and acknowledgements count toward quorums.
+    /// Whether `id` votes in the configuration this server was started with.
     pub fn is_voter(&self, id: ServerId) -> bool {
         self.members.contains(&id)
-    }
-
-    /// Whether a leader counts `id` toward its quorums: voters only (the broken variant
-    /// [`Bug::ObserverCounts`] counts observers too).
-    pub(crate) fn counts_toward_quorum(&self, id: ServerId) -> bool {
-        self.is_voter(id) || self.has_bug(Bug::ObserverCounts)
     }
 }
 
@@ -102,10 +97,15 @@ pub enum Bug {
     ConfirmWithoutQuorum,
     /// A leader counts observers' promises and acknowledgements toward its quorums.
     ObserverCounts,
+    /// While a reconfiguration is pending, a leader counts a quorum of the proposed
+    /// configuration only, forgetting the one still active.
+    NewQuorumOnly,
+    /// A leader removed by a reconfiguration keeps leading, and counts itself as a voter.
+    RemovedLeaderLeads,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 7] = [
+    pub const ALL: [Bug; 9] = [
         Bug::AckBeforeDurable,
         Bug::AckNewLeaderBeforeDurable,
         Bug::CommitOnMinority,
@@ -113,6 +113,8 @@ impl Bug {
         Bug::SkipTrunc,
         Bug::ConfirmWithoutQuorum,
         Bug::ObserverCounts,
+        Bug::NewQuorumOnly,
+        Bug::RemovedLeaderLeads,
     ];
 
     pub fn name(self) -> &'static str {
@@ -124,6 +126,8 @@ impl Bug {
             Bug::SkipTrunc => "skip-trunc",
             Bug::ConfirmWithoutQuorum => "confirm-without-quorum",
             Bug::ObserverCounts => "observer-counts",
+            Bug::NewQuorumOnly => "new-quorum-only",
+            Bug::RemovedLeaderLeads => "removed-leader-leads",
         }
     }
 

@@ -75,8 +75,7 @@ impl Peer {
             state: PeerState::Looking,
             vote: looking.vote,
         };
-        let others: Vec<ServerId> = self.others().collect();
-        for to in others {
+        for to in self.others() {
             self.send(to, Message::Vote(notification));
         }
     }
@@ -130,9 +129,9 @@ impl Peer {
             // leader to announce itself, and voters never count an observer's vote.
             PeerState::Looking if self.votes_with(from) => self.on_looking_vote(from, n),
             PeerState::Looking => {}
-            // Only a voter can lead: an announcement from a server this one lists as an
-            // observer comes from a misconfigured ensemble and is not followed.
-            PeerState::Leading if n.vote.leader == from && self.cfg.is_voter(from) => {
+            // Only a voter can lead: an announcement from a server that votes in no
+            // configuration in force here is not followed.
+            PeerState::Leading if n.vote.leader == from && self.votes_in_force(from) => {
                 self.join(from, n.round)
             }
             PeerState::Leading | PeerState::Following => {}
@@ -171,26 +170,28 @@ impl Peer {
         self.check_election();
     }
 
-    /// Whether this server and `other` take part in the same election: both are voters.
+    /// Whether this server and `other` take part in the same election: both vote in a
+    /// configuration in force here. A removed server's votes are ignored by the servers that
+    /// activated its removal.
     fn votes_with(&self, other: ServerId) -> bool {
-        self.cfg.is_voter(self.cfg.id) && self.cfg.is_voter(other)
+        self.votes_in_force(self.cfg.id) && self.votes_in_force(other)
     }
 
-    /// Decides once a quorum of this round's votes agree with ours. An observer never decides:
-    /// it joins whichever leader announces itself.
+    /// Decides once the votes of this round that agree with ours include a quorum of every
+    /// configuration in force. An observer (or a removed server) never decides: it joins
+    /// whichever leader announces itself.
     fn check_election(&mut self) {
         let Role::Looking(looking) = &self.role else {
             return;
         };
-        if !self.cfg.is_voter(self.cfg.id) {
+        if !self.votes_in_force(self.cfg.id) {
             return;
         }
-        let agreeing = looking
-            .received
-            .values()
-            .filter(|v| **v == looking.vote)
-            .count();
-        if agreeing >= self.cfg.quorum_size() {
+        let agrees = |id: ServerId| looking.received.get(&id) == Some(&looking.vote);
+        let decided = self
+            .in_force()
+            .all(|m| m.voters.iter().filter(|&&v| agrees(v)).count() >= m.quorum_size());
+        if decided {
             let leader = looking.vote.leader;
             if leader == self.cfg.id {
                 self.lead();

@@ -2,6 +2,7 @@
 
 use crate::config::Bug;
 use crate::io::{Action, Phase};
+use crate::membership::Membership;
 use crate::message::Message;
 use crate::peer::{Peer, Role};
 use crate::types::{Epoch, ServerId, Snapshot, Txn, Zxid};
@@ -168,7 +169,14 @@ impl Peer {
             }
             (Message::Diff { txns, .. }, FollowerPhase::Sync) => self.on_diff(txns),
             (Message::Trunc { zxid, .. }, FollowerPhase::Sync) => self.on_trunc(zxid),
-            (Message::Snap { snapshot, .. }, FollowerPhase::Sync) => self.on_snap(snapshot),
+            (
+                Message::Snap {
+                    snapshot,
+                    membership,
+                    ..
+                },
+                FollowerPhase::Sync,
+            ) => self.on_snap(snapshot, membership),
             (Message::NewLeader { last_zxid, .. }, FollowerPhase::Sync) => {
                 self.on_new_leader(last_zxid)
             }
@@ -249,11 +257,11 @@ impl Peer {
         self.out.push(Action::Truncate(zxid));
     }
 
-    fn on_snap(&mut self, snapshot: Snapshot) {
-        if snapshot.zxid < self.delivered {
+    fn on_snap(&mut self, snapshot: Snapshot, membership: Membership) {
+        if snapshot.zxid < self.delivered || membership.version > snapshot.zxid {
             return self.abandon();
         }
-        self.history.reset(snapshot.zxid);
+        self.history.reset(snapshot.zxid, membership);
         self.delivered = snapshot.zxid;
         self.out.push(Action::InstallSnapshot(snapshot));
     }

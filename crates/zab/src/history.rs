@@ -1,22 +1,34 @@
 //! A server's history as the core sees it: the zxid of the snapshot it starts from, the
-//! transactions after it, and how far they are durable.
+//! transactions after it, how far they are durable, and the configurations they carry.
 
+use crate::membership::{Decoder, Membership};
 use crate::types::{Txn, Zxid};
 
 /// The accepted history of one server.
 ///
 /// Invariants: `txns` is strictly increasing in zxid, every zxid in it is above `base`, and
-/// `base <= durable <= last()`.
-#[derive(Clone, Debug, Default)]
+/// `base <= durable <= last()`; `base_membership` is the configuration in force at `base`
+/// (its version at or below `base`), and `changes` holds, in order, the configuration of every
+/// transaction in `txns` that carries one, versioned by its zxid.
+#[derive(Clone, Debug)]
 pub struct History {
     base: Zxid,
     txns: Vec<Txn>,
     durable: Zxid,
+    base_membership: Membership,
+    changes: Vec<Membership>,
+    decoder: Decoder,
 }
 
 impl History {
-    /// A history recovered from disk: everything given is durable.
-    pub fn recovered(base: Zxid, log: Vec<Txn>) -> History {
+    /// A history recovered from disk: everything given is durable. `base_membership` is the
+    /// configuration in force at the snapshot `base`.
+    pub fn recovered(
+        base: Zxid,
+        log: Vec<Txn>,
+        base_membership: Membership,
+        decoder: Decoder,
+    ) -> History {
         let mut txns = log;
         txns.retain(|t| t.zxid > base);
         assert!(
@@ -24,10 +36,61 @@ impl History {
             "recovered log is not in zxid order"
         );
         let durable = txns.last().map_or(base, |t| t.zxid);
+        let changes = txns
+            .iter()
+            .filter_map(|t| Self::decode(decoder, t))
+            .collect();
         History {
             base,
             txns,
             durable,
+            base_membership,
+            changes,
+            decoder,
+        }
+    }
+
+    fn decode(decoder: Decoder, txn: &Txn) -> Option<Membership> {
+        decoder(&txn.data).map(|m| Membership {
+            version: txn.zxid,
+            ..m
+        })
+    }
+
+    /// The configuration in force at `zxid` (at or above the base): the last one carried at or
+    /// below it.
+    pub fn membership_at(&self, zxid: Zxid) -> &Membership {
+        let i = self.changes.partition_point(|m| m.version <= zxid);
+        if i == 0 {
+            &self.base_membership
+        } else {
+            &self.changes[i - 1]
+        }
+    }
+
+    /// The configurations carried by transactions after `zxid`, in order.
+    pub fn changes_after(&self, zxid: Zxid) -> &[Membership] {
+        let i = self.changes.partition_point(|m| m.version <= zxid);
+        &self.changes[i..]
+    }
+
+    /// Every configuration this history knows: the base one and each carried after it.
+    pub fn memberships(&self) -> impl Iterator<Item = &Membership> {
+        std::iter::once(&self.base_membership).chain(&self.changes)
+    }
+
+    /// Whether `data` carries a configuration, for this history's application.
+    pub fn is_reconfig(&self, data: &[u8]) -> Option<Membership> {
+        (self.decoder)(data)
+    }
+
+    /// The largest point (base or transaction) strictly below `zxid`, if above the base.
+    pub fn point_before(&self, zxid: Zxid) -> Zxid {
+        let i = self.txns.partition_point(|t| t.zxid < zxid);
+        if i == 0 {
+            self.base
+        } else {
+            self.txns[i - 1].zxid
         }
     }
 
@@ -97,6 +160,9 @@ impl History {
             txn.zxid,
             self.last()
         );
+        if let Some(m) = Self::decode(self.decoder, &txn) {
+            self.changes.push(m);
+        }
         self.txns.push(txn);
     }
 
@@ -119,12 +185,16 @@ impl History {
         );
         let keep = self.txns.partition_point(|t| t.zxid <= zxid);
         self.txns.truncate(keep);
+        self.changes.retain(|m| m.version <= zxid);
         self.durable = self.durable.min(self.last());
     }
 
-    /// Replaces the whole history with a snapshot point (SNAP). Durable on return.
-    pub fn reset(&mut self, base: Zxid) {
+    /// Replaces the whole history with a snapshot point (SNAP), at which `membership` is in
+    /// force. Durable on return.
+    pub fn reset(&mut self, base: Zxid, membership: Membership) {
         self.base = base;
+        self.base_membership = membership;
+        self.changes.clear();
         self.txns.clear();
         self.durable = base;
     }
@@ -140,6 +210,10 @@ impl History {
         }
         self.base = self.txns[drop - 1].zxid;
         self.txns.drain(..drop);
+        let folded = self.changes.partition_point(|m| m.version <= self.base);
+        if let Some(last) = self.changes.drain(..folded).last() {
+            self.base_membership = last;
+        }
         self.durable = self.durable.max(self.base);
     }
 }

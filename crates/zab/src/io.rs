@@ -13,6 +13,7 @@
 //! - `TakeSnapshot` asks for the state machine's snapshot *as of the deliveries made so far*;
 //!   the driver answers with [`Input::SnapshotTaken`] before feeding anything else.
 
+use crate::membership::Membership;
 use crate::message::Message;
 use crate::types::{Epoch, ServerId, Snapshot, Txn, Zxid};
 
@@ -89,6 +90,9 @@ pub enum Action {
     InstallSnapshot(Snapshot),
     /// Apply a committed transaction to the state machine.
     Deliver(Txn),
+    /// The configuration in force changed (a reconfiguration was delivered, or a snapshot or
+    /// truncation replaced the history): the driver updates who it talks to.
+    MembershipChanged(Membership),
     /// Produce a snapshot of the state machine for a follower (answer with
     /// [`Input::SnapshotTaken`]).
     TakeSnapshot {
@@ -123,6 +127,9 @@ pub struct Boot {
     pub snapshot_zxid: Zxid,
     /// The durable log after the snapshot, in order.
     pub log: Vec<Txn>,
+    /// The configuration in force at the snapshot (the application keeps it in its state);
+    /// `None` for the configuration the server was started with ([`crate::Config::members`]).
+    pub membership: Option<Membership>,
     /// A number that differs between starts of this server (randomness is injected): it keeps
     /// link ids of different incarnations apart.
     pub nonce: u64,
@@ -133,4 +140,17 @@ pub struct Boot {
 pub enum NotLeader {
     /// This server is not an established leader; `hint` is the leader it follows, if any.
     NotLeader { hint: Option<ServerId> },
+}
+
+/// Why a reconfiguration was refused (ZooKeeper's error for each in brackets).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReconfigRefused {
+    NotLeader(NotLeader),
+    /// Another configuration is proposed and not yet committed (RECONFIGINPROGRESS).
+    InProgress,
+    /// The new configuration has no voter (BADARGUMENTS).
+    NoVoters,
+    /// The new voters that are connected and synced to this leader (it included) are not a
+    /// quorum of the new configuration (NEWCONFIGNOQUORUM).
+    NoQuorum,
 }

@@ -12,13 +12,15 @@ mod follower;
 pub mod history;
 pub mod io;
 mod leader;
+pub mod membership;
 pub mod message;
 mod peer;
 pub mod stats;
 pub mod types;
 
 pub use config::{Bug, Config};
-pub use io::{Action, Boot, Input, NotLeader, Phase};
+pub use io::{Action, Boot, Input, NotLeader, Phase, ReconfigRefused};
+pub use membership::{Decoder, Membership};
 pub use message::{Message, Notification, PeerState, Vote};
 pub use peer::Peer;
 pub use stats::Stats;

@@ -11,6 +11,7 @@
 //! carry the link id so that replies from an abandoned link are ignored; their content is
 //! idempotent (acks are cumulative).
 
+use crate::membership::Membership;
 use crate::types::{Epoch, ServerId, Snapshot, Txn, Zxid};
 
 /// What a server says about itself in election.
@@ -87,12 +88,14 @@ pub enum Message {
         epoch: Epoch,
         zxid: Zxid,
     },
-    /// Leader → follower: replace your whole state with this snapshot.
+    /// Leader → follower: replace your whole state with this snapshot, at which `membership`
+    /// is the configuration in force.
     Snap {
         link: u64,
         seq: u64,
         epoch: Epoch,
         snapshot: Snapshot,
+        membership: Membership,
     },
     /// Leader → follower: your history now equals mine up to `last_zxid`; I lead `epoch`.
     NewLeader {

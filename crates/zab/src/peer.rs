@@ -10,8 +10,9 @@ use crate::config::Config;
 use crate::election::Looking;
 use crate::follower::Following;
 use crate::history::History;
-use crate::io::{Action, Boot, Input, NotLeader, Phase};
+use crate::io::{Action, Boot, Input, NotLeader, Phase, ReconfigRefused};
 use crate::leader::Leading;
+use crate::membership::Membership;
 use crate::message::Message;
 use crate::stats::Stats;
 use crate::types::{Epoch, ServerId, Zxid};
@@ -47,6 +48,8 @@ pub struct Peer {
     /// How many times this server started following someone: makes fresh link ids.
     pub(crate) joins: u64,
     pub(crate) stats: Stats,
+    /// The configuration in force after the last step (to notice when it changes).
+    pub(crate) active: Membership,
     /// Actions of the step in progress.
     pub(crate) out: Vec<Action>,
 }
@@ -55,14 +58,17 @@ impl Peer {
     /// Starts a peer from what its disk holds. It begins by looking for a leader; call
     /// [`Peer::start`] to send its first votes.
     pub fn new(cfg: Config, boot: Boot) -> Peer {
-        assert!(cfg.is_member(cfg.id), "{} is not among the members", cfg.id);
         assert!(
             boot.current_epoch <= boot.accepted_epoch,
             "currentEpoch above acceptedEpoch"
         );
-        let history = History::recovered(boot.snapshot_zxid, boot.log);
+        let base_membership = boot.membership.unwrap_or_else(|| cfg.initial_membership());
+        let history =
+            History::recovered(boot.snapshot_zxid, boot.log, base_membership, cfg.decoder);
         let looking = Looking::new(0, Self::own_vote_of(&cfg, boot.current_epoch, &history));
+        let active = history.membership_at(boot.snapshot_zxid).clone();
         Peer {
+            active,
             cfg,
             now: 0,
             accepted_epoch: boot.accepted_epoch,
@@ -94,8 +100,11 @@ impl Peer {
                 self.now += 1;
                 self.on_tick();
             }
+            // Servers outside every configuration known here are heard too: a joining server
+            // syncs with the leader before the reconfiguration that adds it, and election only
+            // ever counts the voters of the configurations in force.
             Input::Message { from, message } => {
-                if from == self.cfg.id || !self.cfg.is_member(from) {
+                if from == self.cfg.id {
                     self.stats.unknown_server += 1;
                 } else {
                     self.on_message(from, message);
@@ -123,14 +132,58 @@ impl Peer {
                 self.history.compact(zxid.min(self.delivered).min(floor));
             }
         }
+        self.after_step();
         std::mem::swap(&mut self.out, out);
+    }
+
+    /// Reacts to a change of the configuration in force: tells the driver, and a leader that
+    /// no longer votes steps down (its successor is elected among the new voters; the COMMIT
+    /// that activated the change has already left).
+    fn after_step(&mut self) {
+        if self.active == *self.active_membership() {
+            return;
+        }
+        self.active = self.active_membership().clone();
+        self.stats.reconfigs_activated += 1;
+        self.out
+            .push(Action::MembershipChanged(self.active.clone()));
+        let removed =
+            !self.votes_in_force(self.cfg.id) && !self.cfg.has_bug(crate::Bug::RemovedLeaderLeads);
+        if matches!(self.role, Role::Leading(_)) && removed {
+            self.go_looking();
+        }
     }
 
     /// Broadcasts a new transaction. Only an established leader accepts; the returned zxid
     /// is delivered (everywhere) once a quorum has it durably.
     pub fn propose(&mut self, data: Bytes, out: &mut Vec<Action>) -> Result<Zxid, NotLeader> {
+        assert!(
+            self.history.is_reconfig(&data).is_none(),
+            "a reconfiguration goes through propose_reconfig"
+        );
         std::mem::swap(&mut self.out, out);
         let result = self.leader_propose(data);
+        std::mem::swap(&mut self.out, out);
+        result
+    }
+
+    /// Broadcasts a transaction carrying a new configuration (the application's encoding,
+    /// recognized by [`Config::decoder`]). Refused while another is pending, when the new
+    /// configuration has no voter, or when its voters connected and synced to this leader are
+    /// not a quorum of it (a joining server syncs as a learner first). From its proposal until
+    /// its commit, every decision needs a quorum of both the active and the new configuration;
+    /// it is active once committed, on each server when it delivers it.
+    pub fn propose_reconfig(
+        &mut self,
+        data: Bytes,
+        out: &mut Vec<Action>,
+    ) -> Result<Zxid, ReconfigRefused> {
+        let membership = self
+            .history
+            .is_reconfig(&data)
+            .expect("propose_reconfig needs a transaction that carries a configuration");
+        std::mem::swap(&mut self.out, out);
+        let result = self.leader_propose_reconfig(data, &membership);
         std::mem::swap(&mut self.out, out);
         result
     }
@@ -151,6 +204,17 @@ impl Peer {
 
     pub fn config(&self) -> &Config {
         &self.cfg
+    }
+
+    /// The configuration in force: the last one carried by a delivered transaction (or the
+    /// snapshot's, or the one this server started with).
+    pub fn active_membership(&self) -> &Membership {
+        self.history.membership_at(self.delivered)
+    }
+
+    /// A configuration proposed and not yet delivered here, if any.
+    pub fn pending_membership(&self) -> Option<&Membership> {
+        self.history.changes_after(self.delivered).last()
     }
 
     /// The role and phase, for observers.
@@ -263,11 +327,29 @@ impl Peer {
         self.out.push(Action::Send { to, message });
     }
 
-    /// Every other member, voters and observers.
-    pub(crate) fn others(&self) -> impl Iterator<Item = ServerId> + '_ {
+    /// Every other member of every configuration this server knows, voters and observers.
+    pub(crate) fn others(&self) -> Vec<ServerId> {
         let me = self.cfg.id;
-        let everyone = self.cfg.members.iter().chain(&self.cfg.observers);
-        everyone.copied().filter(move |&m| m != me)
+        let mut everyone: Vec<ServerId> = self
+            .history
+            .memberships()
+            .flat_map(|m| m.members())
+            .filter(|&m| m != me)
+            .collect();
+        everyone.sort_unstable();
+        everyone.dedup();
+        everyone
+    }
+
+    /// The configurations a decision must satisfy now: the active one, then every one
+    /// proposed after it (at most one, unless a new leader inherited several).
+    pub(crate) fn in_force(&self) -> impl Iterator<Item = &Membership> {
+        std::iter::once(self.active_membership()).chain(self.history.changes_after(self.delivered))
+    }
+
+    /// Whether `id` votes in some configuration in force: it may vote, be voted for and lead.
+    pub(crate) fn votes_in_force(&self, id: ServerId) -> bool {
+        self.in_force().any(|m| m.is_voter(id))
     }
 
     pub(crate) fn set_phase(&mut self, phase: Phase, epoch: Epoch) {

@@ -3,7 +3,7 @@
 /// Counters. Stale or malformed input is never a panic; it is counted here and ignored.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Messages from servers outside the membership (or from ourselves).
+    /// Messages that claim to come from this server itself.
     pub unknown_server: u64,
     /// Messages for an older or otherwise wrong epoch, or an abandoned link.
     pub stale: u64,
@@ -24,4 +24,6 @@ pub struct Stats {
     pub sync_diff: u64,
     pub sync_trunc: u64,
     pub sync_snap: u64,
+    /// Times the configuration in force changed here.
+    pub reconfigs_activated: u64,
 }

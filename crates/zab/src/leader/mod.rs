@@ -7,11 +7,15 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
-use crate::config::{Bug, Config};
+mod quorums;
+mod reconfig;
+mod sync;
+
+use crate::config::Bug;
 use crate::io::{Action, NotLeader, Phase};
 use crate::message::Message;
 use crate::peer::{Peer, Role};
-use crate::types::{Epoch, ServerId, Snapshot, Txn, Zxid};
+use crate::types::{Epoch, ServerId, Txn, Zxid};
 
 /// The leader's phase.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,15 +86,6 @@ pub(crate) struct Leading {
 }
 
 impl Leading {
-    /// The learners whose promises and acknowledgements count toward quorums: the voters
-    /// (observers learn, but never count).
-    fn counted<'a>(&'a self, cfg: &'a Config) -> impl Iterator<Item = &'a Learner> + 'a {
-        self.learners
-            .iter()
-            .filter(|(&id, _)| cfg.counts_toward_quorum(id))
-            .map(|(_, l)| l)
-    }
-
     /// Followers in a given state.
     fn learners_in(&self, state: LearnerState) -> Vec<ServerId> {
         self.learners
@@ -167,14 +162,6 @@ impl Peer {
         }
     }
 
-    /// The leader's state beside the configuration (to count quorums while changing it).
-    fn leading_and_config(&mut self) -> (&mut Leading, &Config) {
-        match &mut self.role {
-            Role::Leading(l) => (l, &self.cfg),
-            _ => unreachable!("leader handler outside the leading role"),
-        }
-    }
-
     fn leading_ref(&self) -> &Leading {
         match &self.role {
             Role::Leading(l) => l,
@@ -200,21 +187,19 @@ impl Peer {
     pub(crate) fn leader_tick(&mut self) {
         let now = self.now;
         let (init_limit, sync_limit) = (self.cfg.init_limit, self.cfg.sync_limit);
-        let quorum = self.cfg.quorum_size();
-        let (leading, cfg) = self.leading_and_config();
+        let leading = self.leading_ref();
         if leading.phase != LeaderPhase::Broadcast {
             if now - leading.started > init_limit {
                 return self.go_looking();
             }
         } else {
-            let heard = leading
-                .counted(cfg)
-                .filter(|l| l.state == LearnerState::Active && now - l.last_heard <= sync_limit)
-                .count();
-            if heard + 1 < quorum {
+            let heard =
+                |l: &Learner| l.state == LearnerState::Active && now - l.last_heard <= sync_limit;
+            if !self.leader_has_quorum(true, heard) {
                 return self.go_looking();
             }
         }
+        let leading = self.leading();
         // Forget links that went silent; those followers rejoin with a new link.
         let forget_after = init_limit.max(sync_limit);
         leading
@@ -336,13 +321,12 @@ impl Peer {
     /// Once a quorum has sent CEPOCH, picks e' = max(acceptedEpoch) + 1, promises it durably
     /// ourselves, and proposes it to every follower that joined.
     fn maybe_choose_epoch(&mut self) {
-        let quorum = self.cfg.quorum_size();
         let me = self.cfg.id;
         let own = self.accepted_epoch;
-        let (leading, cfg) = self.leading_and_config();
-        if leading.epoch.is_some() || leading.counted(cfg).count() + 1 < quorum {
+        if self.leading_ref().epoch.is_some() || !self.leader_has_quorum(true, |_| true) {
             return;
         }
+        let leading = self.leading();
         let highest = leading
             .learners
             .values()
@@ -387,7 +371,8 @@ impl Peer {
         // committed is on a quorum of voters, which the discovery quorum intersects): it is
         // truncated, never followed, since it cannot lead.
         if phase == LeaderPhase::Discovery {
-            if (current_epoch, last_zxid) > own && self.cfg.is_voter(from) {
+            let counts = self.votes_in_force(from) || self.cfg.has_bug(Bug::ObserverCounts);
+            if (current_epoch, last_zxid) > own && counts {
                 // Zab adopts the most up-to-date history of the quorum. Ours must be it, or
                 // we step aside, voting for that follower so that the election finds it.
                 self.stats.follower_ahead += 1;
@@ -406,17 +391,15 @@ impl Peer {
 
     /// With a quorum of ACK-E, discovery is over: synchronize everyone who acknowledged.
     fn maybe_finish_discovery(&mut self) {
-        let quorum = self.cfg.quorum_size();
         let last = self.history.last();
-        let (leading, cfg) = self.leading_and_config();
-        let Some(epoch) = leading.epoch else { return };
-        let promised = leading
-            .counted(cfg)
-            .filter(|l| l.state == LearnerState::AckedEpoch { promised: true })
-            .count();
-        if promised + 1 < quorum {
+        let Some(epoch) = self.leading_ref().epoch else {
+            return;
+        };
+        let promised = |l: &Learner| l.state == LearnerState::AckedEpoch { promised: true };
+        if !self.leader_has_quorum(true, promised) {
             return;
         }
+        let leading = self.leading();
         let acked: Vec<ServerId> = leading
             .learners
             .iter()
@@ -430,135 +413,6 @@ impl Peer {
             self.start_sync(to);
         }
         self.leader_durable();
-    }
-
-    /// Brings one follower to our history: DIFF, TRUNC + DIFF, or SNAP + DIFF, then NEWLEADER.
-    fn start_sync(&mut self, to: ServerId) {
-        let (_, follower_last) = self.leading_ref().learners[&to].position;
-        let history = &self.history;
-        if history.has_point(follower_last) {
-            self.stats.sync_diff += 1;
-            self.send_diff_and_new_leader(to, follower_last);
-        } else if let Some(point) = history.point_at_or_below(follower_last) {
-            // The follower holds a suffix this epoch did not keep: drop it.
-            self.stats.sync_trunc += 1;
-            if !self.cfg.has_bug(Bug::SkipTrunc) {
-                let epoch = self.leading_ref().epoch.expect("epoch chosen");
-                self.send_on_link(to, |link, seq| Message::Trunc {
-                    link,
-                    seq,
-                    epoch,
-                    zxid: point,
-                });
-            }
-            self.send_diff_and_new_leader(to, point);
-        } else {
-            // Too far behind what we still hold in memory: send the state machine.
-            self.stats.sync_snap += 1;
-            self.leading().learners.get_mut(&to).expect("learner").state =
-                LearnerState::AwaitSnapshot;
-            self.out.push(Action::TakeSnapshot { for_server: to });
-        }
-    }
-
-    pub(crate) fn on_snapshot_taken(&mut self, for_server: ServerId, snapshot: Snapshot) {
-        let waiting = match &self.role {
-            Role::Leading(l) => l
-                .learners
-                .get(&for_server)
-                .is_some_and(|learner| learner.state == LearnerState::AwaitSnapshot),
-            _ => false,
-        };
-        if !waiting {
-            return;
-        }
-        assert!(
-            snapshot.zxid >= self.history.base() && snapshot.zxid <= self.history.last(),
-            "snapshot at {} outside the held history",
-            snapshot.zxid
-        );
-        let epoch = self.leading_ref().epoch.expect("epoch chosen");
-        let zxid = snapshot.zxid;
-        self.send_on_link(for_server, |link, seq| Message::Snap {
-            link,
-            seq,
-            epoch,
-            snapshot,
-        });
-        self.send_diff_and_new_leader(for_server, zxid);
-    }
-
-    fn send_diff_and_new_leader(&mut self, to: ServerId, after: Zxid) {
-        let epoch = self.leading_ref().epoch.expect("epoch chosen");
-        let last = self.history.last();
-        let batches: Vec<Vec<Txn>> = self
-            .history
-            .range(after, last)
-            .chunks(self.cfg.diff_batch_max.max(1))
-            .map(|c| c.to_vec())
-            .collect();
-        if batches.is_empty() {
-            self.send_on_link(to, |link, seq| Message::Diff {
-                link,
-                seq,
-                epoch,
-                txns: Vec::new(),
-            });
-        }
-        for txns in batches {
-            self.send_on_link(to, |link, seq| Message::Diff {
-                link,
-                seq,
-                epoch,
-                txns,
-            });
-        }
-        self.leading().learners.get_mut(&to).expect("learner").state =
-            LearnerState::AwaitAckNewLeader(last);
-        self.send_on_link(to, |link, seq| Message::NewLeader {
-            link,
-            seq,
-            epoch,
-            last_zxid: last,
-        });
-    }
-
-    fn on_ack_new_leader(&mut self, from: ServerId, zxid: Zxid) {
-        let learner = self.leading().learners.get_mut(&from).expect("learner");
-        if learner.state != LearnerState::AwaitAckNewLeader(zxid) {
-            self.stats.protocol_error += 1;
-            return;
-        }
-        learner.state = LearnerState::Active;
-        learner.acked = zxid;
-        if self.leading_ref().phase == LeaderPhase::Broadcast {
-            self.activate(from, zxid);
-            self.advance_commit();
-        } else {
-            self.maybe_establish();
-        }
-    }
-
-    /// A follower acknowledged NEWLEADER while we broadcast: send it the proposals made since
-    /// its NEWLEADER, then COMMIT-LD with our latest committed zxid.
-    fn activate(&mut self, to: ServerId, synced: Zxid) {
-        let leading = self.leading_ref();
-        let (epoch, committed) = (leading.epoch.expect("epoch chosen"), leading.committed);
-        let missing: Vec<Txn> = self.history.range(synced, self.history.last()).to_vec();
-        for txn in missing {
-            self.send_on_link(to, |link, seq| Message::Propose {
-                link,
-                seq,
-                epoch,
-                txn,
-            });
-        }
-        self.send_on_link(to, |link, seq| Message::CommitNewLeader {
-            link,
-            seq,
-            epoch,
-            committed,
-        });
     }
 
     pub(crate) fn leader_durable(&mut self) {
@@ -581,15 +435,11 @@ impl Peer {
     /// With a quorum of ACK-LD (ours included), the leader is established: the initial history
     /// is committed and broadcast begins.
     fn maybe_establish(&mut self) {
-        let quorum = self.cfg.quorum_size();
-        let (leading, cfg) = self.leading_and_config();
-        let active = leading
-            .counted(cfg)
-            .filter(|l| l.state == LearnerState::Active)
-            .count();
-        if !leading.self_acked_new_leader || active + 1 < quorum {
+        let own = self.leading_ref().self_acked_new_leader;
+        if !own || !self.leader_has_quorum(true, |l| l.state == LearnerState::Active) {
             return;
         }
+        let leading = self.leading();
         let epoch = leading.epoch.expect("epoch chosen");
         let initial = leading.initial;
         leading.phase = LeaderPhase::Broadcast;
@@ -608,24 +458,11 @@ impl Peer {
 
     /// Commits the highest zxid that a quorum (us included) holds durably.
     fn advance_commit(&mut self) {
-        let quorum = self.cfg.quorum_size();
-        let durable = self.history.durable();
-        let on_minority = self.cfg.has_bug(Bug::CommitOnMinority);
-        let (leading, cfg) = self.leading_and_config();
-        if leading.phase != LeaderPhase::Broadcast {
+        if self.leading_ref().phase != LeaderPhase::Broadcast {
             return;
         }
-        let mut acks: Vec<Zxid> = leading
-            .counted(cfg)
-            .filter(|l| l.state == LearnerState::Active)
-            .map(|l| l.acked)
-            .collect();
-        acks.push(durable);
-        acks.sort_unstable_by(|a, b| b.cmp(a));
-        let needed = if on_minority { 1 } else { quorum };
-        let Some(&candidate) = acks.get(needed - 1) else {
-            return;
-        };
+        let candidate = self.commit_candidate();
+        let leading = self.leading();
         if candidate <= leading.committed {
             return;
         }
@@ -666,23 +503,8 @@ impl Peer {
     }
 
     fn check_confirmations(&mut self) {
-        let quorum = self.cfg.quorum_size();
-        let needed = if self.cfg.has_bug(Bug::ConfirmWithoutQuorum) {
-            1
-        } else {
-            quorum
-        };
-        let (leading, cfg) = self.leading_and_config();
-        let mut rounds: Vec<u64> = leading
-            .counted(cfg)
-            .filter(|l| l.state == LearnerState::Active)
-            .map(|l| l.confirmed_round)
-            .collect();
-        rounds.push(leading.confirm_round);
-        rounds.sort_unstable_by(|a, b| b.cmp(a));
-        let Some(&round) = rounds.get(needed - 1) else {
-            return;
-        };
+        let round = self.confirmed_candidate();
+        let leading = self.leading();
         if round > leading.confirmed_round {
             leading.confirmed_round = round;
             self.out.push(Action::LeadershipConfirmed { round });

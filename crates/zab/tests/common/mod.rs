@@ -1,0 +1,187 @@
+//! A tiny synchronous network of real peers for the scenario tests.
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use zab::{Action, Boot, Config, Input, Membership, Message, Peer, ServerId, Snapshot, Zxid};
+
+pub fn peer(id: u64, n: u64) -> Peer {
+    let members = (1..=n).map(ServerId).collect();
+    Peer::new(
+        Config::new(ServerId(id), members),
+        Boot {
+            nonce: id * 1000,
+            ..Boot::default()
+        },
+    )
+}
+
+/// A tiny synchronous network: delivers every message at once, makes every append durable
+/// immediately unless `hold_fsync` is set for that server.
+pub struct Net {
+    pub peers: Vec<Peer>,
+    pub hold_fsync: Vec<bool>,
+    pub delivered: Vec<Vec<Zxid>>,
+    pub queue: std::collections::VecDeque<(ServerId, ServerId, Message)>,
+    pub appended: Vec<Option<Zxid>>,
+}
+
+impl Net {
+    pub fn new(n: u64) -> Net {
+        Net::with_observers(n, 0)
+    }
+
+    /// `voters` voting servers (ids 1..) and `observers` more after them.
+    pub fn with_observers(voters: u64, observers: u64) -> Net {
+        Net::with_spares(voters, observers, 0)
+    }
+
+    /// As [`Net::with_observers`], plus `spares` servers outside the configuration, each
+    /// started with it plus itself as an observer (how a server joins before the
+    /// reconfiguration that adds it); every server reads [`reconfig`] payloads.
+    pub fn with_spares(voters: u64, observers: u64, spares: u64) -> Net {
+        let members = voters + observers;
+        let n = members + spares;
+        let peers: Vec<Peer> = (1..=n)
+            .map(|i| {
+                let mut cfg = Config::new(ServerId(i), (1..=voters).map(ServerId).collect());
+                cfg.observers = (voters + 1..=members).map(ServerId).collect();
+                if i > members {
+                    cfg.observers.push(ServerId(i));
+                }
+                cfg.decoder = decode_reconfig;
+                let boot = Boot {
+                    nonce: i * 1000,
+                    ..Boot::default()
+                };
+                Peer::new(cfg, boot)
+            })
+            .collect();
+        let n = n as usize;
+        Net {
+            peers,
+            hold_fsync: vec![false; n],
+            delivered: vec![Vec::new(); n],
+            queue: Default::default(),
+            appended: vec![None; n],
+        }
+    }
+
+    pub fn absorb(&mut self, i: usize, out: Vec<Action>) {
+        let from = self.peers[i].id();
+        for action in out {
+            match action {
+                Action::Send { to, message } => self.queue.push_back((from, to, message)),
+                Action::Deliver(txn) => self.delivered[i].push(txn.zxid),
+                Action::Append(txns) => self.appended[i] = txns.last().map(|t| t.zxid),
+                Action::TakeSnapshot { for_server } => {
+                    let zxid = self.peers[i].delivered_zxid();
+                    let snapshot = Snapshot {
+                        zxid,
+                        data: Bytes::new(),
+                    };
+                    let mut more = Vec::new();
+                    self.peers[i].step(
+                        Input::SnapshotTaken {
+                            for_server,
+                            snapshot,
+                        },
+                        &mut more,
+                    );
+                    self.absorb(i, more);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    pub fn start(&mut self) {
+        for i in 0..self.peers.len() {
+            let mut out = Vec::new();
+            self.peers[i].start(&mut out);
+            self.absorb(i, out);
+        }
+    }
+
+    /// Delivers messages, fsyncs and ticks until nothing moves.
+    pub fn settle(&mut self, ticks: usize) {
+        for _ in 0..ticks {
+            for _ in 0..10_000 {
+                let mut moved = false;
+                while let Some((from, to, message)) = self.queue.pop_front() {
+                    moved = true;
+                    let i = to.0 as usize - 1;
+                    let mut out = Vec::new();
+                    self.peers[i].step(Input::Message { from, message }, &mut out);
+                    self.absorb(i, out);
+                }
+                for i in 0..self.peers.len() {
+                    if !self.hold_fsync[i] {
+                        if let Some(z) = self.appended[i].take() {
+                            moved = true;
+                            let mut out = Vec::new();
+                            self.peers[i].step(Input::LogDurable(z), &mut out);
+                            self.absorb(i, out);
+                        }
+                    }
+                }
+                if !moved {
+                    break;
+                }
+            }
+            for i in 0..self.peers.len() {
+                let mut out = Vec::new();
+                self.peers[i].step(Input::Tick, &mut out);
+                self.absorb(i, out);
+            }
+        }
+    }
+
+    pub fn leader(&self) -> usize {
+        self.peers
+            .iter()
+            .position(|p| p.is_leading())
+            .expect("a leader")
+    }
+
+    pub fn propose(&mut self, data: &str) -> Zxid {
+        let i = self.leader();
+        let mut out = Vec::new();
+        let zxid = self.peers[i]
+            .propose(Bytes::from(data.to_string()), &mut out)
+            .unwrap();
+        self.absorb(i, out);
+        zxid
+    }
+
+    /// Proposes a reconfiguration on the leader.
+    pub fn reconfig(
+        &mut self,
+        voters: &[u64],
+        observers: &[u64],
+    ) -> Result<Zxid, zab::ReconfigRefused> {
+        let i = self.leader();
+        let mut out = Vec::new();
+        let result = self.peers[i].propose_reconfig(reconfig(voters, observers), &mut out);
+        self.absorb(i, out);
+        result
+    }
+}
+
+/// The payload of a test reconfiguration: `R` then voters, `|`, observers (ids, comma
+/// separated).
+pub fn reconfig(voters: &[u64], observers: &[u64]) -> Bytes {
+    let list = |ids: &[u64]| ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+    Bytes::from(format!("R{}|{}", list(voters), list(observers)))
+}
+
+pub fn decode_reconfig(data: &[u8]) -> Option<Membership> {
+    let text = std::str::from_utf8(data.strip_prefix(b"R")?).ok()?;
+    let (voters, observers) = text.split_once('|')?;
+    let ids = |s: &str| -> Vec<ServerId> {
+        s.split(',')
+            .filter(|x| !x.is_empty())
+            .filter_map(|x| x.parse().ok().map(ServerId))
+            .collect()
+    };
+    Some(Membership::new(ids(voters), ids(observers)))
+}
