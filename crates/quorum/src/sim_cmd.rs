@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::BufWriter;
 
+use sim::sweep::Shape;
 use sim::trace::Tracer;
 use sim::{Options, Report, World};
 use zab::Bug;
@@ -17,6 +18,14 @@ pub struct Args {
     /// Observers (non-voting learners) beside the servers, at the Zab level.
     #[arg(long, default_value_t = 0)]
     observers: usize,
+    /// Servers outside the initial configuration, started as joining servers are (the
+    /// configuration plus themselves as observers), for reconfigurations to bring in.
+    #[arg(long, default_value_t = 0)]
+    spares: usize,
+    /// Reconfigurations join the faults (add, remove, replace voters, the leader among them,
+    /// grow to five, shrink to three, promote and demote observers).
+    #[arg(long)]
+    reconfig: bool,
     /// Replay one seed.
     #[arg(long, conflicts_with = "seeds")]
     seed: Option<u64>,
@@ -29,7 +38,8 @@ pub struct Args {
     /// Run a deliberately broken protocol variant (testing the checker):
     /// ack-before-durable, ack-newleader-before-durable, commit-on-minority,
     /// accept-stale-newepoch, skip-trunc, confirm-without-quorum, observer-counts (with
-    /// `--observers`). Only in builds with the
+    /// `--observers`), new-quorum-only and removed-leader-leads (with `--reconfig`). Only in
+    /// builds with the
     /// `bugs` feature.
     #[cfg(feature = "bugs")]
     #[arg(long)]
@@ -113,10 +123,8 @@ fn describe(report: &Report) -> String {
 
 /// Replays `seed` with a readable trace kept in memory and prints the lines before the
 /// violation.
-fn print_violation_context(cluster: (usize, usize), seed: u64, bug: Option<Bug>, context: usize) {
-    let mut opts = Options::from_seed(cluster.0, seed);
-    opts.observers = cluster.1;
-    opts.bug = bug;
+fn print_violation_context(cluster: Shape, seed: u64, bug: Option<Bug>, context: usize) {
+    let opts = options(cluster, seed, bug);
     let (_, tracer) = World::new(opts, Some(Tracer::new(None, context))).run();
     if let Some(tracer) = tracer {
         eprintln!("--- the last {context} events before the violation ---");
@@ -124,6 +132,16 @@ fn print_violation_context(cluster: (usize, usize), seed: u64, bug: Option<Bug>,
             eprintln!("{line}");
         }
     }
+}
+
+/// The options of one seed of a sweep of `shape`.
+fn options(shape: Shape, seed: u64, bug: Option<Bug>) -> Options {
+    let mut opts = Options::from_seed(shape.servers, seed);
+    opts.observers = shape.observers;
+    opts.spares = shape.spares;
+    opts.reconfig = shape.reconfig;
+    opts.bug = bug;
+    opts
 }
 
 impl Args {
@@ -212,11 +230,14 @@ pub fn run(args: Args) -> Result<(), String> {
     if !(1..=15).contains(&args.servers) {
         return Err(format!("--servers {}: expected 1 to 15", args.servers));
     }
-    let cluster = (args.servers, args.observers);
+    let cluster = Shape {
+        servers: args.servers,
+        observers: args.observers,
+        spares: args.spares,
+        reconfig: args.reconfig,
+    };
     if let Some(seed) = args.seed {
-        let mut opts = Options::from_seed(args.servers, seed);
-        opts.observers = args.observers;
-        opts.bug = bug;
+        let opts = options(cluster, seed, bug);
         let json = match &args.trace {
             Some(path) => {
                 let file = File::create(path).map_err(|e| format!("--trace {path}: {e}"))?;
@@ -238,7 +259,7 @@ pub fn run(args: Args) -> Result<(), String> {
         return Ok(());
     }
     let (from, to) = parse_range(args.seeds.as_deref().unwrap_or("0..1000"))?;
-    let summary = sim::sweep::sweep_observed(args.servers, args.observers, from, to, bug, 1);
+    let summary = sim::sweep::sweep_shaped(cluster, from, to, bug, 1);
     println!(
         "{} seeds on {} servers (+{} observers): {} events, {} committed, {} crashes, {} partitions, {} dropped, {} duplicated, syncs diff/trunc/snap {}/{}/{}",
         summary.seeds,
@@ -255,6 +276,12 @@ pub fn run(args: Args) -> Result<(), String> {
         summary.syncs_snap
     );
     println!("faults, by what they did:\n{}", summary.faults);
+    if cluster.reconfig {
+        println!(
+            "reconfigurations: {} proposed, {} refused, {} activations (per server)",
+            summary.reconfigs_proposed, summary.reconfigs_refused, summary.reconfigs_activated
+        );
+    }
     if let Some(failed) = summary.failures.first() {
         let v = failed
             .violation
@@ -268,12 +295,14 @@ pub fn run(args: Args) -> Result<(), String> {
             summary.events_per_second()
         );
         return Err(format!(
-            "seed {}: VIOLATION of {}: {} (replay: quorum sim --servers {} --observers {} --seed {}{})",
+            "seed {}: VIOLATION of {}: {} (replay: quorum sim --servers {} --observers {} --spares {}{} --seed {}{})",
             failed.seed,
             v.invariant,
             v.detail,
             args.servers,
             args.observers,
+            args.spares,
+            if args.reconfig { " --reconfig" } else { "" },
             failed.seed,
             bug.map_or(String::new(), |b| format!(" --bug {}", b.name()))
         ));

@@ -1,10 +1,13 @@
 //! The replicated application the simulator runs on every server: a count and a running hash
 //! of the delivered transactions. Two replicas with equal (count, hash) delivered the same
-//! sequence (with overwhelming probability), so replicas can be compared cheaply.
+//! sequence (with overwhelming probability), so replicas can be compared cheaply. It also
+//! keeps the configuration the last reconfiguration delivered, as a server's state does: a
+//! snapshot carries it, and a restarted server boots with it.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use zab::{Snapshot, Txn, Zxid};
+use zab::{Membership, Snapshot, Txn, Zxid};
 
+use crate::reconfig;
 use crate::rng::mix;
 
 /// The state machine: how many transactions were applied and a hash of them, in order.
@@ -13,6 +16,9 @@ pub struct App {
     pub count: u64,
     pub hash: u64,
     pub zxid: Zxid,
+    /// The last delivered configuration: (version, voters mask, observers mask); `None`
+    /// until a reconfiguration is delivered.
+    pub config: Option<(Zxid, u64, u64)>,
 }
 
 impl App {
@@ -26,6 +32,17 @@ impl App {
         self.count += 1;
         self.hash = Self::next_hash(self.hash, txn);
         self.zxid = txn.zxid;
+        if let Some((voters, observers)) = reconfig::masks(&txn.data) {
+            self.config = Some((txn.zxid, voters, observers));
+        }
+    }
+
+    /// The configuration this state holds, for [`zab::Boot::membership`].
+    pub fn membership(&self) -> Option<Membership> {
+        self.config.map(|(version, voters, observers)| Membership {
+            version,
+            ..Membership::new(reconfig::ids(voters), reconfig::ids(observers))
+        })
     }
 
     pub fn next_hash(hash: u64, txn: &Txn) -> u64 {
@@ -33,9 +50,14 @@ impl App {
     }
 
     pub fn snapshot(&self) -> Snapshot {
-        let mut data = BytesMut::with_capacity(16);
+        let mut data = BytesMut::with_capacity(40);
         data.put_u64(self.count);
         data.put_u64(self.hash);
+        if let Some((version, voters, observers)) = self.config {
+            data.put_u64(version.as_u64());
+            data.put_u64(voters);
+            data.put_u64(observers);
+        }
         Snapshot {
             zxid: self.zxid,
             data: data.freeze(),
@@ -45,15 +67,21 @@ impl App {
     /// Restores from a snapshot; `None` if the bytes are not one of ours.
     pub fn restore(snapshot: &Snapshot) -> Option<App> {
         let data: &Bytes = &snapshot.data;
-        if data.len() != 16 {
-            return None;
-        }
-        let count = u64::from_be_bytes(data[..8].try_into().ok()?);
-        let hash = u64::from_be_bytes(data[8..].try_into().ok()?);
+        let word = |i: usize| -> Option<u64> {
+            Some(u64::from_be_bytes(
+                data.get(i * 8..i * 8 + 8)?.try_into().ok()?,
+            ))
+        };
+        let config = match data.len() {
+            16 => None,
+            40 => Some((Zxid::from_u64(word(2)?), word(3)?, word(4)?)),
+            _ => return None,
+        };
         Some(App {
-            count,
-            hash,
+            count: word(0)?,
+            hash: word(1)?,
             zxid: snapshot.zxid,
+            config,
         })
     }
 }

@@ -101,6 +101,7 @@ impl Disk {
             snapshot_zxid: app.zxid,
             log: self.synced.clone(),
             nonce,
+            membership: app.membership(),
         };
         (boot, app)
     }

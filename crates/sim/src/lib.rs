@@ -18,6 +18,7 @@ pub mod log;
 pub mod options;
 pub mod paxos;
 pub mod queue;
+pub mod reconfig;
 pub mod report;
 pub mod rng;
 pub mod rules;

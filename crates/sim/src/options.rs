@@ -16,6 +16,13 @@ pub struct Options {
     /// Observers beside them (non-voting learners, ids after the voters'); not drawn from the
     /// seed: a sweep chooses how many.
     pub observers: usize,
+    /// Servers outside the initial configuration (ids after the observers'), each started
+    /// with it plus itself as an observer, as a server about to be added is: reconfigurations
+    /// bring them in and out. Not drawn from the seed.
+    pub spares: usize,
+    /// Reconfigurations join the fault mix (add, remove and replace voters, grow, shrink,
+    /// promote and demote observers). Not drawn from the seed.
+    pub reconfig: bool,
     pub seed: u64,
     /// Ticks of the faulty phase.
     pub fault_ticks: u64,
@@ -76,6 +83,8 @@ impl Options {
         let mut opts = Options {
             servers,
             observers: 0,
+            spares: 0,
+            reconfig: false,
             seed,
             fault_ticks: rng.between(150, 400),
             liveness_ticks: 300,

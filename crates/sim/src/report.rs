@@ -34,6 +34,11 @@ pub struct Report {
     pub recovery_units_total: u64,
     pub recovery_units_max: u64,
     pub faults: FaultCounts,
+    /// Reconfigurations proposed by a leader, refused, and activations (one per server that
+    /// changed its configuration in force).
+    pub reconfigs_proposed: u64,
+    pub reconfigs_refused: u64,
+    pub reconfigs_activated: u64,
     pub violation: Option<Violation>,
 }
 

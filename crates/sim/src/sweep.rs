@@ -26,6 +26,10 @@ pub struct SweepSummary {
     pub recovery_ticks_max: f64,
     /// Faults by kind, over every seed.
     pub faults: FaultCounts,
+    /// Reconfigurations proposed, refused, and activations (per server), over every seed.
+    pub reconfigs_proposed: u64,
+    pub reconfigs_refused: u64,
+    pub reconfigs_activated: u64,
     pub failures: Vec<Report>,
     pub seconds: f64,
 }
@@ -65,11 +69,39 @@ pub fn sweep_observed(
     bug: Option<Bug>,
     stop_after: usize,
 ) -> SweepSummary {
+    let shape = Shape {
+        servers,
+        observers,
+        ..Shape::default()
+    };
+    sweep_shaped(shape, from, to, bug, stop_after)
+}
+
+/// The ensemble a sweep runs: voters, observers, spares, and whether reconfigurations join
+/// the faults.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Shape {
+    pub servers: usize,
+    pub observers: usize,
+    pub spares: usize,
+    pub reconfig: bool,
+}
+
+/// As [`sweep`], for any [`Shape`].
+pub fn sweep_shaped(
+    shape: Shape,
+    from: u64,
+    to: u64,
+    bug: Option<Bug>,
+    stop_after: usize,
+) -> SweepSummary {
     let start = Instant::now();
     let mut summary = SweepSummary::default();
     for seed in from..to {
-        let mut opts = Options::from_seed(servers, seed);
-        opts.observers = observers;
+        let mut opts = Options::from_seed(shape.servers, seed);
+        opts.observers = shape.observers;
+        opts.spares = shape.spares;
+        opts.reconfig = shape.reconfig;
         opts.bug = bug;
         let report = crate::run(opts);
         summary.seeds += 1;
@@ -87,6 +119,9 @@ pub fn sweep_observed(
             report.recovery_units_total as f64 / crate::options::UNITS_PER_TICK as f64;
         summary.recovery_ticks_max = summary.recovery_ticks_max.max(report.recovery_ticks_max());
         summary.faults.add(&report.faults);
+        summary.reconfigs_proposed += report.reconfigs_proposed;
+        summary.reconfigs_refused += report.reconfigs_refused;
+        summary.reconfigs_activated += report.reconfigs_activated;
         if report.violation.is_some() {
             summary.failures.push(report);
             if summary.failures.len() >= stop_after {

@@ -19,6 +19,7 @@ mod clients;
 mod faults;
 mod net;
 mod partitions;
+mod reconfigure;
 mod recovery;
 
 /// What happens at a point of simulated time.
@@ -101,7 +102,7 @@ pub struct World {
 
 impl World {
     pub fn new(opts: Options, tracer: Option<Tracer>) -> World {
-        let n = opts.servers + opts.observers;
+        let n = opts.servers + opts.observers + opts.spares;
         let mut rng = Rng::new(opts.seed);
         let nodes = (0..n)
             .map(|i| Node {
@@ -152,7 +153,15 @@ impl World {
             fifo: vec![0; n * n],
             faults_on: true,
             checker: Checker::new(),
-            rules: Rules::new(opts.servers, n),
+            rules: Rules::new(
+                zab::Membership::new(
+                    (1..=opts.servers as u64).map(ServerId).collect(),
+                    (1..=opts.observers as u64)
+                        .map(|o| ServerId(opts.servers as u64 + o))
+                        .collect(),
+                ),
+                n,
+            ),
             retry: vec![None; clients.len()],
             clients,
             next_payload: 0,
@@ -244,9 +253,21 @@ impl World {
                 .nodes
                 .iter()
                 .map(|n| {
-                    n.peer
-                        .as_ref()
-                        .map_or("down".into(), |p| format!("{}:{}", n.id, p.phase().name()))
+                    n.peer.as_ref().map_or("down".into(), |p| {
+                        let configs = if self.opts.reconfig {
+                            let ids = |m: &zab::Membership| {
+                                m.voters.iter().map(|v| v.0.to_string()).collect::<Vec<_>>()
+                            };
+                            let pending = p.pending_membership().map(ids);
+                            format!(
+                                " voters {:?} pending {pending:?}",
+                                ids(p.active_membership())
+                            )
+                        } else {
+                            String::new()
+                        };
+                        format!("{}:{}{configs}", n.id, p.phase().name())
+                    })
                 })
                 .collect();
             return Err(Violation {
@@ -344,10 +365,16 @@ impl World {
 
     // ---- servers ----
 
+    /// Server `i`'s static configuration: the initial voters and observers, plus itself as an
+    /// observer if it is a spare.
     fn config(&self, i: usize) -> Config {
-        let (voters, observers) = self.nodes.split_at(self.opts.servers);
+        let (voters, rest) = self.nodes.split_at(self.opts.servers);
         let mut cfg = Config::new(self.nodes[i].id, voters.iter().map(|n| n.id).collect());
-        cfg.observers = observers.iter().map(|n| n.id).collect();
+        cfg.observers = rest[..self.opts.observers].iter().map(|n| n.id).collect();
+        if i >= self.opts.servers + self.opts.observers {
+            cfg.observers.push(self.nodes[i].id);
+        }
+        cfg.decoder = crate::reconfig::decode;
         #[cfg(feature = "bugs")]
         {
             cfg.bug = self.opts.bug;
@@ -382,9 +409,9 @@ impl World {
             server: id,
             restored,
         });
-        let disk = &self.nodes[i].disk;
-        self.rules.on_restart(rules::Server { id, disk })?;
-        self.checker.on_state(id, &app, "restarted with")?;
+        let (disk, app) = (&self.nodes[i].disk, &self.nodes[i].app);
+        self.rules.on_restart(rules::Server { id, disk, app })?;
+        self.checker.on_state(id, app, "restarted with")?;
         let mut peer = Peer::new(cfg, boot);
         let mut out = std::mem::take(&mut self.scratch);
         peer.start(&mut out);

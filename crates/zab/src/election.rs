@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 
 use crate::io::Phase;
+use crate::membership::Membership;
 use crate::message::{Message, Notification, PeerState, Vote};
 use crate::peer::{Peer, Role};
 use crate::types::ServerId;
@@ -21,6 +22,11 @@ pub(crate) struct Looking {
     vote: Vote,
     /// Votes of this round, by sender (our own included).
     received: BTreeMap<ServerId, Vote>,
+    /// Servers that answered as settled: sender → the leader it follows (or is).
+    settled: BTreeMap<ServerId, ServerId>,
+    /// The newest configuration heard in a notification, if newer than any this server's
+    /// history carries.
+    heard: Option<Membership>,
     last_broadcast: u64,
 }
 
@@ -31,6 +37,8 @@ impl Looking {
         Looking {
             vote,
             received,
+            settled: BTreeMap::new(),
+            heard: None,
             last_broadcast: now,
         }
     }
@@ -48,7 +56,7 @@ impl Peer {
     pub(crate) fn go_looking_voting(&mut self, better: Option<Vote>) {
         self.stats.elections += 1;
         self.round += 1;
-        let own = self.own_vote();
+        let own = self.candidate_vote();
         let vote = better.filter(|b| b.beats(&own)).unwrap_or(own);
         self.role = Role::Looking(Looking::new(self.now, vote));
         self.set_phase(Phase::Looking, self.current_epoch);
@@ -70,13 +78,28 @@ impl Peer {
             return;
         };
         looking.last_broadcast = self.now;
+        let state = if self.can_lead() {
+            PeerState::Looking
+        } else {
+            PeerState::Observing
+        };
+        let Role::Looking(looking) = &self.role else {
+            return;
+        };
         let notification = Notification {
             round: self.round,
-            state: PeerState::Looking,
+            state,
             vote: looking.vote,
+            membership: self.newest_membership().clone(),
         };
-        for to in self.others() {
-            self.send(to, Message::Vote(notification));
+        let mut others = self.others();
+        if let Some(heard) = &looking.heard {
+            others.extend(heard.members().filter(|&m| m != self.cfg.id));
+            others.sort_unstable();
+            others.dedup();
+        }
+        for to in others {
+            self.send(to, Message::Vote(notification.clone()));
         }
     }
 
@@ -96,19 +119,98 @@ impl Peer {
             round: self.round,
             state,
             vote,
+            membership: self.newest_membership().clone(),
         })
     }
 
+    /// The last configuration this server's history carries.
+    fn newest_membership(&self) -> &Membership {
+        self.history
+            .memberships()
+            .last()
+            .expect("a history knows at least one configuration")
+    }
+
+    /// The configurations an election is held in: those in force here, unless a newer one was
+    /// heard from another server. Election only proposes a leader; discovery counts by the
+    /// prospective leader's own history whatever was heard.
+    fn election_views(&self) -> Vec<&Membership> {
+        if let Role::Looking(Looking {
+            heard: Some(heard), ..
+        }) = &self.role
+        {
+            return vec![heard];
+        }
+        self.in_force().collect()
+    }
+
+    /// Whether this server may lead: it votes in a configuration its own history puts in force
+    /// (a leader counts by those) and in the configuration of this election.
+    fn can_lead(&self) -> bool {
+        self.votes_in_force(self.cfg.id) && self.votes_in_election(self.cfg.id)
+    }
+
+    /// The vote this server starts a round with: for itself if it may lead; else a vote every
+    /// candidate's beats, so that it adopts the best it hears and helps decide.
+    fn candidate_vote(&self) -> Vote {
+        let own = self.own_vote();
+        let may_lead = match &self.role {
+            Role::Looking(_) => self.can_lead(),
+            _ => self.votes_in_force(self.cfg.id),
+        };
+        if may_lead {
+            own
+        } else {
+            Vote {
+                leader: own.leader,
+                epoch: crate::types::Epoch(0),
+                zxid: crate::types::Zxid::ZERO,
+            }
+        }
+    }
+
+    fn votes_in_election(&self, id: ServerId) -> bool {
+        self.election_views().iter().any(|m| m.is_voter(id))
+    }
+
+    /// Remembers a configuration newer than any this server knows.
+    fn hear(&mut self, membership: &Membership) {
+        let newest = self.newest_membership().version;
+        let Role::Looking(looking) = &mut self.role else {
+            return;
+        };
+        let known = looking
+            .heard
+            .as_ref()
+            .map_or(newest, |h| h.version.max(newest));
+        if membership.version > known {
+            looking.heard = Some(membership.clone());
+            // The election is now held among other voters: this round may already be decided,
+            // or our vote may name a server that cannot lead here any more.
+            if !self.votes_in_election(looking_vote_leader(&self.role)) {
+                let own = self.candidate_vote();
+                if let Role::Looking(looking) = &mut self.role {
+                    looking.vote = own;
+                    looking.received.insert(self.cfg.id, own);
+                }
+                self.broadcast_vote();
+            }
+            self.check_election();
+        }
+    }
+
     pub(crate) fn on_vote(&mut self, from: ServerId, n: Notification) {
+        self.hear(&n.membership);
         if let Some(mine) = self.settled_notification() {
             // Settled servers only answer looking ones, so that they can find the leader.
-            if n.state == PeerState::Looking {
+            let asking = matches!(n.state, PeerState::Looking | PeerState::Observing);
+            if asking {
                 self.send(from, Message::Vote(mine));
             }
             // The leader we joined is looking again (a later round than the one we joined
             // in): its attempt failed, so do not wait out initLimit for it.
             if let Role::Following(f) = &self.role {
-                if f.leader == from && n.state == PeerState::Looking && n.round > f.joined_round {
+                if f.leader == from && asking && n.round > f.joined_round {
                     return self.go_looking();
                 }
             }
@@ -128,18 +230,20 @@ impl Peer {
             // Observers neither vote nor are voted for: a looking observer only waits for a
             // leader to announce itself, and voters never count an observer's vote.
             PeerState::Looking if self.votes_with(from) => self.on_looking_vote(from, n),
+            PeerState::Observing => self.on_observing(from),
             PeerState::Looking => {}
-            // Only a voter can lead: an announcement from a server that votes in no
-            // configuration in force here is not followed.
-            PeerState::Leading if n.vote.leader == from && self.votes_in_force(from) => {
-                self.join(from, n.round)
-            }
-            PeerState::Leading | PeerState::Following => {}
+            // A server announcing that it leads is followed even if it does not vote in a
+            // configuration known here: this server's view may be stale (it missed the
+            // reconfiguration that made the leader a voter, or removed this server), and
+            // following is safe — the leader counts quorums by its own configurations and
+            // truncates nothing committed.
+            PeerState::Leading if n.vote.leader == from => self.join(from, n.round),
+            PeerState::Leading | PeerState::Following => self.on_settled(from, n.vote.leader),
         }
     }
 
     fn on_looking_vote(&mut self, from: ServerId, n: Notification) {
-        let own = self.own_vote();
+        let own = self.candidate_vote();
         let Role::Looking(looking) = &mut self.role else {
             return;
         };
@@ -155,6 +259,7 @@ impl Peer {
                 round: self.round,
                 state: PeerState::Looking,
                 vote: looking.vote,
+                membership: self.newest_membership().clone(),
             };
             self.send(from, Message::Vote(mine));
             return;
@@ -170,28 +275,103 @@ impl Peer {
         self.check_election();
     }
 
+    /// `from` looks for a leader without standing to be one. If our vote is for it (adopted
+    /// while it could lead, before a reconfiguration removed it), that vote can never win:
+    /// go back to our own.
+    fn on_observing(&mut self, from: ServerId) {
+        let own = self.candidate_vote();
+        let me = self.cfg.id;
+        let round = self.round;
+        let membership = self.newest_membership().clone();
+        let standing = self.votes_in_election(me);
+        let Role::Looking(looking) = &mut self.role else {
+            return;
+        };
+        if looking.vote.leader != from {
+            // Only a server with a vote answers (two without one would answer each other
+            // forever).
+            if !standing {
+                return;
+            }
+            // Tell it where this election stands: it may vote here without knowing it (a
+            // configuration it has only heard of), and no vote of ours may reach it otherwise.
+            let mine = Notification {
+                round,
+                state: PeerState::Looking,
+                vote: looking.vote,
+                membership,
+            };
+            self.send(from, Message::Vote(mine));
+            return;
+        }
+        looking.vote = own;
+        looking.received.remove(&from);
+        looking.received.insert(me, own);
+        self.broadcast_vote();
+        self.check_election();
+    }
+
+    /// A settled server told us whom it follows (or that it leads). Servers out of the
+    /// election, or with a view of the configuration older than the ensemble's, may never see
+    /// an election of theirs decided: the leader may even be a server they do not know, whom
+    /// they never send a vote. Like ZooKeeper's `outofelection` set, this joins the leader that
+    /// a quorum of some configuration of the election reports (a leader announcing itself is
+    /// joined at once, in `on_vote`).
+    /// Joining is safe whatever the view: the leader counts its quorums by its own history.
+    fn on_settled(&mut self, from: ServerId, leader: ServerId) {
+        let Role::Looking(looking) = &mut self.role else {
+            return;
+        };
+        looking.settled.insert(from, leader);
+        if leader == self.cfg.id {
+            return self.check_election();
+        }
+        let Role::Looking(looking) = &self.role else {
+            return;
+        };
+        let reports = |id: ServerId| looking.settled.get(&id) == Some(&leader);
+        let quorum = self
+            .election_views()
+            .iter()
+            .any(|m| m.voters.iter().filter(|&&v| reports(v)).count() >= m.quorum_size());
+        if quorum && leader != self.cfg.id {
+            self.join(leader, 0);
+        }
+    }
+
     /// Whether this server and `other` take part in the same election: both vote in a
     /// configuration in force here. A removed server's votes are ignored by the servers that
     /// activated its removal.
     fn votes_with(&self, other: ServerId) -> bool {
-        self.votes_in_force(self.cfg.id) && self.votes_in_force(other)
+        self.votes_in_election(self.cfg.id) && self.votes_in_election(other)
     }
 
-    /// Decides once the votes of this round that agree with ours include a quorum of every
+    /// Decides once the votes of this round that agree with ours include a quorum of some
     /// configuration in force. An observer (or a removed server) never decides: it joins
-    /// whichever leader announces itself.
+    /// whichever leader announces itself. Election only proposes a leader — the prospective
+    /// leader needs a quorum of every configuration in force in discovery, where safety is
+    /// decided — so it must not wait for what may never come: the voters of a configuration
+    /// proposed but not committed may not know it (nor that they vote), and a server that has
+    /// not delivered a committed change may still count the configuration it replaced, whose
+    /// removed voters no longer take part. Both kinds join the leader once it announces itself.
     fn check_election(&mut self) {
         let Role::Looking(looking) = &self.role else {
             return;
         };
-        if !self.votes_in_force(self.cfg.id) {
+        if !self.votes_in_election(self.cfg.id) {
             return;
         }
-        let agrees = |id: ServerId| looking.received.get(&id) == Some(&looking.vote);
+        // A server that already follows our candidate agrees too (ZooKeeper counts the
+        // notifications of settled servers toward the quorum as well).
+        let agrees = |id: ServerId| {
+            looking.received.get(&id) == Some(&looking.vote)
+                || looking.settled.get(&id) == Some(&looking.vote.leader)
+        };
         let decided = self
-            .in_force()
-            .all(|m| m.voters.iter().filter(|&&v| agrees(v)).count() >= m.quorum_size());
-        if decided {
+            .election_views()
+            .iter()
+            .any(|m| m.voters.iter().filter(|&&v| agrees(v)).count() >= m.quorum_size());
+        if decided && (looking.vote.leader != self.cfg.id || self.can_lead()) {
             let leader = looking.vote.leader;
             if leader == self.cfg.id {
                 self.lead();
@@ -199,5 +379,12 @@ impl Peer {
                 self.join(leader, self.round);
             }
         }
+    }
+}
+
+fn looking_vote_leader(role: &Role) -> ServerId {
+    match role {
+        Role::Looking(looking) => looking.vote.leader,
+        _ => ServerId(0),
     }
 }

@@ -211,7 +211,7 @@ impl History {
         self.base = self.txns[drop - 1].zxid;
         self.txns.drain(..drop);
         let folded = self.changes.partition_point(|m| m.version <= self.base);
-        if let Some(last) = self.changes.drain(..folded).last() {
+        if let Some(last) = self.changes.drain(..folded).next_back() {
             self.base_membership = last;
         }
         self.durable = self.durable.max(self.base);

@@ -18,6 +18,10 @@ use crate::types::{Epoch, ServerId, Snapshot, Txn, Zxid};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PeerState {
     Looking,
+    /// Looking for a leader without standing: this server votes in no configuration in force
+    /// here (an observer, a removed or joining server). It is answered like a looking server,
+    /// but its vote is never counted nor adopted.
+    Observing,
     Following,
     Leading,
 }
@@ -46,12 +50,17 @@ impl Vote {
 }
 
 /// An election notification (Fast Leader Election style).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notification {
     /// The sender's election round (ZooKeeper's logical clock).
     pub round: u64,
     pub state: PeerState,
     pub vote: Vote,
+    /// The newest configuration the sender knows (the last its history carries), as
+    /// ZooKeeper's notifications carry theirs: a server whose view is older uses it for the
+    /// election, so that an ensemble whose servers missed a reconfiguration still agrees on
+    /// who may vote and lead.
+    pub membership: Membership,
 }
 
 /// One message between peers.

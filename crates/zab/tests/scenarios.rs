@@ -163,6 +163,7 @@ fn joined_to_server_2(boot: Boot, epoch: Epoch) -> (Peer, u64, Epoch) {
         round: 1,
         state: zab::PeerState::Leading,
         vote,
+        membership: p.active_membership().clone(),
     };
     out.clear();
     p.step(

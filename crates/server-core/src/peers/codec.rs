@@ -9,7 +9,9 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use proto::Id;
-use zab::{Epoch, Message, Notification, PeerState, ServerId, Snapshot, Txn, Vote, Zxid};
+use zab::{
+    Epoch, Membership, Message, Notification, PeerState, ServerId, Snapshot, Txn, Vote, Zxid,
+};
 
 /// The version this build speaks. 2: the authenticated handshake and keepalives.
 pub const PROTOCOL_VERSION: u8 = 3;
@@ -95,6 +97,17 @@ fn put_bytes(buf: &mut BytesMut, bytes: &[u8]) {
 
 fn put_zxid(buf: &mut BytesMut, zxid: Zxid) {
     buf.put_u64(zxid.as_u64());
+}
+
+/// A configuration: its version, then the voters and the observers, each a count and ids.
+fn put_membership(buf: &mut BytesMut, membership: &Membership) {
+    put_zxid(buf, membership.version);
+    for ids in [&membership.voters, &membership.observers] {
+        buf.put_u32(ids.len() as u32);
+        for id in ids {
+            buf.put_u64(id.0);
+        }
+    }
 }
 
 fn put_txn(buf: &mut BytesMut, txn: &Txn) {
@@ -231,10 +244,12 @@ fn encode_message(buf: &mut BytesMut, message: &Message) {
                 PeerState::Looking => 0,
                 PeerState::Following => 1,
                 PeerState::Leading => 2,
+                PeerState::Observing => 3,
             });
             buf.put_u64(n.vote.leader.0);
             buf.put_u32(n.vote.epoch.0);
             put_zxid(buf, n.vote.zxid);
+            put_membership(buf, &n.membership);
         }
         Message::CEpoch {
             link,
@@ -296,6 +311,7 @@ fn encode_message(buf: &mut BytesMut, message: &Message) {
             seq,
             epoch,
             snapshot,
+            membership,
         } => {
             buf.put_u8(7);
             buf.put_u64(*link);
@@ -303,6 +319,7 @@ fn encode_message(buf: &mut BytesMut, message: &Message) {
             buf.put_u32(epoch.0);
             put_zxid(buf, snapshot.zxid);
             put_bytes(buf, &snapshot.data);
+            put_membership(buf, membership);
         }
         Message::NewLeader {
             link,
@@ -451,6 +468,19 @@ impl<'a> Reader<'a> {
         }
         Ok(n)
     }
+    fn ids(&mut self) -> Result<Vec<ServerId>, CodecError> {
+        let n = self.count(8)?;
+        (0..n).map(|_| Ok(ServerId(self.u64()?))).collect()
+    }
+    fn membership(&mut self) -> Result<Membership, CodecError> {
+        let version = self.zxid()?;
+        let voters = self.ids()?;
+        let observers = self.ids()?;
+        Ok(Membership {
+            version,
+            ..Membership::new(voters, observers)
+        })
+    }
     fn txn(&mut self) -> Result<Txn, CodecError> {
         Ok(Txn {
             zxid: self.zxid()?,
@@ -537,6 +567,7 @@ fn decode_message(r: &mut Reader<'_>) -> Result<Message, CodecError> {
                 0 => PeerState::Looking,
                 1 => PeerState::Following,
                 2 => PeerState::Leading,
+                3 => PeerState::Observing,
                 s => return Err(CodecError(format!("unknown peer state {s}"))),
             };
             let vote = Vote {
@@ -544,7 +575,13 @@ fn decode_message(r: &mut Reader<'_>) -> Result<Message, CodecError> {
                 epoch: r.epoch()?,
                 zxid: r.zxid()?,
             };
-            Message::Vote(Notification { round, state, vote })
+            let membership = r.membership()?;
+            Message::Vote(Notification {
+                round,
+                state,
+                vote,
+                membership,
+            })
         }
         2 => Message::CEpoch {
             link: r.u64()?,
@@ -588,11 +625,13 @@ fn decode_message(r: &mut Reader<'_>) -> Result<Message, CodecError> {
                 zxid: r.zxid()?,
                 data: r.bytes()?,
             };
+            let membership = r.membership()?;
             Message::Snap {
                 link,
                 seq,
                 epoch,
                 snapshot,
+                membership,
             }
         }
         8 => Message::NewLeader {

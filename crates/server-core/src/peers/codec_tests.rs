@@ -32,6 +32,7 @@ fn every_frame_roundtrips() {
             round: 7,
             state: PeerState::Following,
             vote,
+            membership: zab::Membership::new(vec![ServerId(1), ServerId(2), ServerId(3)], vec![]),
         }),
         Message::CEpoch {
             link: 1,
@@ -68,6 +69,10 @@ fn every_frame_roundtrips() {
             snapshot: Snapshot {
                 zxid: Zxid::new(2, 4),
                 data: Bytes::from_static(b"state"),
+            },
+            membership: zab::Membership {
+                version: Zxid::new(2, 3),
+                ..zab::Membership::new(vec![ServerId(1), ServerId(2)], vec![ServerId(7)])
             },
         },
         Message::NewLeader {

@@ -108,6 +108,7 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
             snapshot_zxid,
             log: recovered.log,
             nonce: options.nonce,
+            membership: None,
         };
         let mut replica = Replica {
             peer: Peer::new(options.zab, boot),
@@ -202,6 +203,10 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
                 Action::LeadershipConfirmed { round } => self.app.leadership_confirmed(round),
                 Action::Established { epoch, initial } => {
                     tracing::info!(%epoch, %initial, "established as leader");
+                }
+                Action::MembershipChanged(membership) => {
+                    tracing::info!(version = %membership.version, voters = ?membership.voters,
+                        observers = ?membership.observers, "configuration activated");
                 }
             }
         }

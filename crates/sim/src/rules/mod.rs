@@ -14,22 +14,25 @@
 //!   leadership confirmed only with a quorum behind them;
 //! - [`sync`]: synchronization leaves a follower with exactly the leader's history.
 
-use zab::{Epoch, Message, Phase, ServerId, Zxid};
+use zab::{Epoch, Membership, Message, Phase, ServerId, Zxid};
 
+use crate::app::App;
 use crate::checker::Violation;
 use crate::disk::Disk;
 use crate::trace::Persisted;
 
+pub mod configs;
 pub mod durable;
 pub mod promise;
 pub mod quorum;
 pub mod sync;
 
-/// What the world shows a rule about one server: its id and its disk.
+/// What the world shows a rule about one server: its id, its disk and its state machine.
 #[derive(Clone, Copy)]
 pub struct Server<'a> {
     pub id: ServerId,
     pub disk: &'a Disk,
+    pub app: &'a App,
 }
 
 /// Every per-step rule, with the state each needs.
@@ -40,11 +43,11 @@ pub struct Rules {
 }
 
 impl Rules {
-    /// Rules for `voters` voting servers among `servers` (the rest observe).
-    pub fn new(voters: usize, servers: usize) -> Rules {
+    /// Rules for `servers` servers, started in configuration `initial`.
+    pub fn new(initial: Membership, servers: usize) -> Rules {
         Rules {
             promise: promise::Promises::new(servers),
-            quorum: quorum::Quorums::new(voters, servers),
+            quorum: quorum::Quorums::new(initial, servers),
             sync: sync::Syncs::default(),
         }
     }
@@ -132,7 +135,7 @@ impl Rules {
         self.quorum.on_established(server, epoch, initial)
     }
 
-    pub fn on_deliver(&self, server: Server<'_>, zxid: Zxid) -> Result<(), Violation> {
+    pub fn on_deliver(&mut self, server: Server<'_>, zxid: Zxid) -> Result<(), Violation> {
         self.quorum.check_commit(server, zxid, "delivered")
     }
 

@@ -13,13 +13,17 @@
 //! - Leadership confirmation (Quorum's linearizable sync): a round is confirmed only once a
 //!   quorum, the leader included, answered a ping of that round or a later one.
 //!
-//! Quorums are of voters: what an observer sends is never counted here, and an observer never
-//! leads, so a leader that counts an observer is caught at its first decision that needed it.
+//! Quorums are of voters, of every configuration in force on the leader (see [`super::configs`]):
+//! what an observer or a removed server sends is never counted, and none of them ever leads. A
+//! commit of `z` needs a quorum of the configuration in force at `z` and of the one in force at
+//! the leader's previous commit — both while a reconfiguration is pending, so two
+//! configurations that may be active never commit with disjoint quorums.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use zab::{Epoch, Message, Phase, ServerId, Zxid};
+use zab::{Epoch, Membership, Message, Phase, ServerId, Zxid};
 
+use super::configs::{self, Configs};
 use super::{violation, Server};
 use crate::checker::Violation;
 
@@ -43,6 +47,8 @@ struct Attempt {
     rounds: BTreeMap<ServerId, u64>,
     /// The initial history's last zxid, once established.
     initial: Option<Zxid>,
+    /// The highest zxid checked as committed (commits are cumulative).
+    committed: Zxid,
 }
 
 fn raise<K: Ord, V: Ord + Copy>(map: &mut BTreeMap<K, V>, key: K, value: V) {
@@ -51,9 +57,8 @@ fn raise<K: Ord, V: Ord + Copy>(map: &mut BTreeMap<K, V>, key: K, value: V) {
 }
 
 pub struct Quorums {
-    size: usize,
-    /// Servers `1..=voters` vote; the others observe.
-    voters: usize,
+    /// The configuration every server starts with.
+    initial: Membership,
     attempts: Vec<Option<Attempt>>,
 }
 
@@ -62,16 +67,24 @@ fn index(id: ServerId) -> usize {
 }
 
 impl Quorums {
-    pub fn new(voters: usize, servers: usize) -> Quorums {
+    pub fn new(initial: Membership, servers: usize) -> Quorums {
         Quorums {
-            size: voters / 2 + 1,
-            voters,
+            initial,
             attempts: (0..servers).map(|_| None).collect(),
         }
     }
 
-    fn is_voter(&self, id: ServerId) -> bool {
-        index(id) < self.voters
+    fn configs(&self, server: Server<'_>) -> Configs {
+        Configs::of(server, &self.initial)
+    }
+
+    /// `None` if `yes` holds for a quorum of every configuration in force on `server`; else
+    /// a description of the first configuration it falls short in.
+    fn short_in_force(&self, server: Server<'_>, yes: impl Fn(ServerId) -> bool) -> Option<String> {
+        let configs = self.configs(server);
+        let views = configs.in_force(server.app.zxid);
+        configs::short(&views, yes)
+            .map(|(m, votes)| format!("{votes} of {} in {}", m.quorum_size(), configs::describe(m)))
     }
 
     pub fn on_phase(
@@ -80,10 +93,19 @@ impl Quorums {
         phase: Phase,
         epoch: Epoch,
     ) -> Result<(), Violation> {
-        if matches!(phase, Phase::LeadingDiscovery) && !self.is_voter(server.id) {
+        let configs = self.configs(server);
+        let votes = configs
+            .in_force(server.app.zxid)
+            .iter()
+            .any(|m| m.is_voter(server.id));
+        if matches!(phase, Phase::LeadingDiscovery) && !votes {
             return violation(
                 "observer leads",
-                format!("observer {} started leading {epoch}", server.id),
+                format!(
+                    "{} started leading {epoch} without a vote in {}",
+                    server.id,
+                    configs::describe(configs.at(server.app.zxid))
+                ),
             );
         }
         let attempt = &mut self.attempts[index(server.id)];
@@ -95,14 +117,17 @@ impl Quorums {
                 });
             }
             Phase::LeadingSync => {
-                let votes = attempt.as_ref().map_or(0, |a| a.promised.len()) + 1;
-                if votes < self.size {
+                let promised = attempt
+                    .as_ref()
+                    .map(|a| a.promised.clone())
+                    .unwrap_or_default();
+                let me = server.id;
+                if let Some(short) =
+                    self.short_in_force(server, |v| v == me || promised.contains(&v))
+                {
                     return violation(
                         "discovery quorum",
-                        format!(
-                            "{} ended discovery of {epoch} with {votes} promised ACK-E of {}",
-                            server.id, self.size
-                        ),
+                        format!("{me} ended discovery of {epoch} with promised ACK-E from {short}"),
                     );
                 }
             }
@@ -114,22 +139,21 @@ impl Quorums {
 
     /// A prospective leader writes acceptedEpoch: that is its choice of the new epoch.
     pub fn on_choose_epoch(&mut self, server: Server<'_>, epoch: Epoch) -> Result<(), Violation> {
-        let size = self.size;
-        let Some(attempt) = self.attempts[index(server.id)].as_mut() else {
+        let me = server.id;
+        let Some(attempt) = self.attempts[index(me)].as_ref() else {
             return Ok(());
         };
         if attempt.epoch.is_some() {
             return Ok(());
         }
+        let joined: BTreeSet<ServerId> = attempt.cepochs.keys().copied().collect();
+        let short = self.short_in_force(server, |v| v == me || joined.contains(&v));
+        let attempt = self.attempts[index(me)].as_mut().expect("attempt");
         attempt.epoch = Some(epoch);
-        let votes = attempt.cepochs.len() + 1;
-        if votes < size {
+        if let Some(short) = short {
             return violation(
                 "discovery quorum",
-                format!(
-                    "{} chose {epoch} with CEPOCH from {votes} servers of {size}",
-                    server.id
-                ),
+                format!("{me} chose {epoch} with CEPOCH from {short}"),
             );
         }
         let highest = attempt
@@ -151,9 +175,6 @@ impl Quorums {
 
     /// A message reaches `to` (before it steps on it).
     pub fn on_receive(&mut self, to: ServerId, from: ServerId, message: &Message) {
-        if !self.is_voter(from) {
-            return;
-        }
         let Some(attempt) = self.attempts[index(to)].as_mut() else {
             return;
         };
@@ -176,7 +197,7 @@ impl Quorums {
     }
 
     /// A leader sends: COMMIT and COMMIT-LD announce a commit.
-    pub fn on_send(&self, server: Server<'_>, message: &Message) -> Result<(), Violation> {
+    pub fn on_send(&mut self, server: Server<'_>, message: &Message) -> Result<(), Violation> {
         match *message {
             Message::Commit { zxid, .. } => self.check_commit(server, zxid, "sent COMMIT"),
             Message::CommitNewLeader { committed, .. } => {
@@ -192,23 +213,26 @@ impl Quorums {
         epoch: Epoch,
         initial: Zxid,
     ) -> Result<(), Violation> {
-        let size = self.size;
-        let attempt = self.attempts[index(server.id)].get_or_insert_with(Attempt::default);
+        let me = server.id;
+        let attempt = self.attempts[index(me)].get_or_insert_with(Attempt::default);
         attempt.initial = Some(initial);
+        attempt.committed = initial;
+        let chosen = attempt.epoch;
+        let acked: BTreeSet<ServerId> = attempt
+            .ack_new_leader
+            .iter()
+            .filter(|&(_, &z)| z >= initial)
+            .map(|(&id, _)| id)
+            .collect();
         let disk = server.disk;
         let own = disk.current_epoch == epoch && disk.durable_end() >= initial;
-        let votes = usize::from(own)
-            + attempt
-                .ack_new_leader
-                .values()
-                .filter(|&&z| z >= initial)
-                .count();
-        if votes < size || Some(epoch) != attempt.epoch {
+        let short = self.short_in_force(server, |v| (v == me && own) || acked.contains(&v));
+        if short.is_some() || Some(epoch) != chosen {
             return violation(
                 "establishment quorum",
                 format!(
-                    "{} established {epoch} (history to {initial}) with {votes} durable ACK-LD of {size}{}",
-                    server.id,
+                    "{me} established {epoch} (history to {initial}) with durable ACK-LD from {}{}",
+                    short.unwrap_or_else(|| "a quorum of another epoch".into()),
                     if own { "" } else { " (its own not durable)" }
                 ),
             );
@@ -216,41 +240,57 @@ impl Quorums {
         Ok(())
     }
 
-    /// `server` commits `zxid` (`how`): fine within its initial history, else only with a
-    /// quorum of durable acknowledgements.
-    pub fn check_commit(&self, server: Server<'_>, zxid: Zxid, how: &str) -> Result<(), Violation> {
-        let Some(attempt) = self.attempts[index(server.id)].as_ref() else {
+    /// `server` commits `zxid` (`how`): fine within its initial history, else only with durable
+    /// acknowledgements from a quorum of the configuration in force at `zxid` and of the one
+    /// in force at its previous commit.
+    pub fn check_commit(
+        &mut self,
+        server: Server<'_>,
+        zxid: Zxid,
+        how: &str,
+    ) -> Result<(), Violation> {
+        let me = server.id;
+        let Some(attempt) = self.attempts[index(me)].as_ref() else {
             return Ok(());
         };
-        let Some(initial) = attempt.initial else {
-            return Ok(());
-        };
-        if zxid <= initial {
+        if attempt.initial.is_none() || zxid <= attempt.committed {
             return Ok(());
         }
+        let configs = self.configs(server);
+        let views = [configs.at(zxid), configs.at(attempt.committed)];
         let own = server.disk.durable_end() >= zxid;
-        let votes = usize::from(own) + attempt.acks.values().filter(|&&z| z >= zxid).count();
-        if votes < self.size {
+        let acked =
+            |v: ServerId| (v == me && own) || attempt.acks.get(&v).is_some_and(|&z| z >= zxid);
+        if let Some((m, votes)) = configs::short(&views, acked) {
             return violation(
                 "commit quorum",
                 format!(
-                    "{} {how} {zxid} with {votes} durable acknowledgements of {}",
-                    server.id, self.size
+                    "{me} {how} {zxid} with durable acknowledgements from {votes} of {} in {}",
+                    m.quorum_size(),
+                    configs::describe(m)
                 ),
             );
         }
+        self.attempts[index(me)]
+            .as_mut()
+            .expect("attempt")
+            .committed = zxid;
         Ok(())
     }
 
     pub fn check_confirmed(&self, server: Server<'_>, round: u64) -> Result<(), Violation> {
-        let attempt = self.attempts[index(server.id)].as_ref();
-        let votes = 1 + attempt.map_or(0, |a| a.rounds.values().filter(|&&r| r >= round).count());
-        if votes < self.size || attempt.and_then(|a| a.initial).is_none() {
+        let me = server.id;
+        let attempt = self.attempts[index(me)].as_ref();
+        let answered = |v: ServerId| {
+            v == me || attempt.is_some_and(|a| a.rounds.get(&v).is_some_and(|&r| r >= round))
+        };
+        let short = self.short_in_force(server, answered);
+        if short.is_some() || attempt.and_then(|a| a.initial).is_none() {
             return violation(
                 "confirmation quorum",
                 format!(
-                    "{} confirmed its leadership for round {round} with {votes} answers of {}",
-                    server.id, self.size
+                    "{me} confirmed its leadership for round {round} with answers from {}",
+                    short.unwrap_or_else(|| "no established epoch".into())
                 ),
             );
         }

@@ -23,9 +23,9 @@ impl World {
                 Action::PersistAcceptedEpoch { epoch, leader } => {
                     let what = Persisted::AcceptedEpoch { epoch, leader };
                     self.trace(TraceEvent::Persist { server: id, what });
-                    let disk = &self.nodes[i].disk;
+                    let (disk, app) = (&self.nodes[i].disk, &self.nodes[i].app);
                     self.rules
-                        .on_persist_accepted(rules::Server { id, disk }, epoch)?;
+                        .on_persist_accepted(rules::Server { id, disk, app }, epoch)?;
                     if self.crash_mid_epoch_write(i, what) {
                         crashed = true;
                         break;
@@ -38,8 +38,8 @@ impl World {
                 Action::PersistCurrentEpoch(epoch) => {
                     let what = Persisted::CurrentEpoch(epoch);
                     self.trace(TraceEvent::Persist { server: id, what });
-                    let disk = &self.nodes[i].disk;
-                    let server = rules::Server { id, disk };
+                    let (disk, app) = (&self.nodes[i].disk, &self.nodes[i].app);
+                    let server = rules::Server { id, disk, app };
                     self.rules.on_accept(server, "records currentEpoch")?;
                     self.rules.on_persist_current(server, epoch)?;
                     if self.crash_mid_epoch_write(i, what) {
@@ -54,9 +54,9 @@ impl World {
                         server: id,
                         txns: &txns,
                     });
-                    let disk = &self.nodes[i].disk;
+                    let (disk, app) = (&self.nodes[i].disk, &self.nodes[i].app);
                     self.rules
-                        .on_accept(rules::Server { id, disk }, "appends")?;
+                        .on_accept(rules::Server { id, disk, app }, "appends")?;
                     let node = &mut self.nodes[i];
                     let peer = node.peer.as_ref().expect("up");
                     if peer.is_leading() {
@@ -78,9 +78,9 @@ impl World {
                 Action::Truncate(zxid) => {
                     let what = Persisted::Truncate(zxid);
                     self.trace(TraceEvent::Persist { server: id, what });
-                    let disk = &self.nodes[i].disk;
+                    let (disk, app) = (&self.nodes[i].disk, &self.nodes[i].app);
                     self.rules
-                        .on_accept(rules::Server { id, disk }, "truncates")?;
+                        .on_accept(rules::Server { id, disk, app }, "truncates")?;
                     self.nodes[i].disk.truncate(zxid);
                 }
                 Action::InstallSnapshot(snapshot) => {
@@ -92,8 +92,12 @@ impl World {
                         count: app.count,
                         digest: app.hash,
                     });
-                    let disk = &self.nodes[i].disk;
-                    let server = rules::Server { id, disk };
+                    let (disk, held) = (&self.nodes[i].disk, &self.nodes[i].app);
+                    let server = rules::Server {
+                        id,
+                        disk,
+                        app: held,
+                    };
                     self.rules.on_accept(server, "installs a snapshot")?;
                     if self.faults_on
                         && self.opts.crash_mid_install
@@ -128,14 +132,15 @@ impl World {
                         phase: phase.name(),
                         epoch: epoch.0,
                     });
-                    let disk = &self.nodes[i].disk;
+                    let (disk, app) = (&self.nodes[i].disk, &self.nodes[i].app);
                     self.rules
-                        .on_phase(rules::Server { id, disk }, phase, epoch)?;
+                        .on_phase(rules::Server { id, disk, app }, phase, epoch)?;
                 }
                 Action::LeadershipConfirmed { round } => {
                     self.trace(TraceEvent::Confirmed { server: id, round });
-                    let disk = &self.nodes[i].disk;
-                    self.rules.on_confirmed(rules::Server { id, disk }, round)?;
+                    let (disk, app) = (&self.nodes[i].disk, &self.nodes[i].app);
+                    self.rules
+                        .on_confirmed(rules::Server { id, disk, app }, round)?;
                     let asked: Vec<(u64, u64, zab::Epoch)> = self
                         .confirmations
                         .iter()
@@ -147,15 +152,25 @@ impl World {
                         self.checker.on_leadership_confirmed(id, epoch, at)?;
                     }
                 }
+                Action::MembershipChanged(membership) => {
+                    self.report.reconfigs_activated += 1;
+                    self.trace(TraceEvent::Fault {
+                        kind: "configuration",
+                        detail: format!(
+                            "s{} activates voters {:?} observers {:?} of version {}",
+                            id.0, membership.voters, membership.observers, membership.version
+                        ),
+                    });
+                }
                 Action::Established { epoch, initial } => {
                     self.trace(TraceEvent::Established {
                         server: id,
                         epoch,
                         initial,
                     });
-                    let disk = &self.nodes[i].disk;
+                    let (disk, app) = (&self.nodes[i].disk, &self.nodes[i].app);
                     self.rules
-                        .on_established(rules::Server { id, disk }, epoch, initial)?;
+                        .on_established(rules::Server { id, disk, app }, epoch, initial)?;
                     let now = self.now;
                     self.checker.on_established(id, epoch, now)?;
                     established = Some(epoch);
@@ -230,8 +245,8 @@ impl World {
             zxid: txn.zxid,
             digest,
         });
-        let disk = &self.nodes[i].disk;
-        let server = rules::Server { id, disk };
+        let (disk, app) = (&self.nodes[i].disk, &self.nodes[i].app);
+        let server = rules::Server { id, disk, app };
         self.rules.on_accept(server, "delivers")?;
         self.rules.on_deliver(server, txn.zxid)?;
         self.checker.on_deliver(id, &before, txn)?;

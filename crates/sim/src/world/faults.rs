@@ -19,6 +19,7 @@ enum Kind {
     OneWay,
     IsolateLeader,
     Bridge,
+    Reconfig,
 }
 
 impl World {
@@ -45,6 +46,7 @@ impl World {
             Kind::Split | Kind::OneWay => n >= 2,
             Kind::IsolateLeader => leader.is_some() && n >= 2,
             Kind::Bridge => n >= 3,
+            Kind::Reconfig => self.can_reconfigure(),
         }
     }
 
@@ -55,6 +57,9 @@ impl World {
         }
         if self.opts.partitions {
             kinds.extend([Kind::Split, Kind::OneWay, Kind::IsolateLeader, Kind::Bridge]);
+        }
+        if self.opts.reconfig {
+            kinds.extend([Kind::Reconfig, Kind::Reconfig]);
         }
         if kinds.is_empty() {
             return Ok(());
@@ -98,6 +103,7 @@ impl World {
                     self.crash_and_restart(victim, 1, 30 * UNITS_PER_TICK);
                 }
             }
+            Kind::Reconfig => self.reconfigure()?,
             kind => self.partition(kind, leader),
         }
         Ok(())
@@ -168,7 +174,9 @@ impl World {
                 let detail = format!("{:?} | {:?}, bridge s{}", ids(&a), ids(&b), bridge + 1);
                 ("bridge", detail, both_ways(&a, &b))
             }
-            Kind::Crash | Kind::CrashLeader | Kind::PowerLoss => unreachable!("not a partition"),
+            Kind::Crash | Kind::CrashLeader | Kind::PowerLoss | Kind::Reconfig => {
+                unreachable!("not a partition")
+            }
         };
         let duration = self.rng.between(5 * UNITS_PER_TICK, 60 * UNITS_PER_TICK);
         self.begin_partition(name, detail, cuts, duration);

@@ -24,10 +24,10 @@ impl World {
             to: to_id,
             message: &message,
         });
-        let disk = &self.nodes[from].disk;
+        let (disk, app) = (&self.nodes[from].disk, &self.nodes[from].app);
         let canonical = self.checker.canonical();
         self.rules
-            .on_send(rules::Server { id, disk }, to_id, &message, canonical)?;
+            .on_send(rules::Server { id, disk, app }, to_id, &message, canonical)?;
         let faulty = self.faults_on;
         if faulty && self.rng.chance(self.opts.drop_rate) {
             self.report.dropped += 1;
@@ -97,9 +97,9 @@ impl World {
             });
         }
         let from_id = self.nodes[from].id;
-        let (id, disk) = (self.nodes[to].id, &self.nodes[to].disk);
+        let (id, disk, app) = (self.nodes[to].id, &self.nodes[to].disk, &self.nodes[to].app);
         self.rules
-            .on_receive(rules::Server { id, disk }, from_id, &message);
+            .on_receive(rules::Server { id, disk, app }, from_id, &message);
         let result = self.step(
             to,
             Input::Message {

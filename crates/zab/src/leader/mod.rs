@@ -371,8 +371,10 @@ impl Peer {
         // committed is on a quorum of voters, which the discovery quorum intersects): it is
         // truncated, never followed, since it cannot lead.
         if phase == LeaderPhase::Discovery {
+            // The same last zxid means the same history (Zab's prefix property), whatever
+            // the currentEpochs: nothing to adopt, and the follower may not be able to lead.
             let counts = self.votes_in_force(from) || self.cfg.has_bug(Bug::ObserverCounts);
-            if (current_epoch, last_zxid) > own && counts {
+            if (current_epoch, last_zxid) > own && last_zxid != own.1 && counts {
                 // Zab adopts the most up-to-date history of the quorum. Ours must be it, or
                 // we step aside, voting for that follower so that the election finds it.
                 self.stats.follower_ahead += 1;
