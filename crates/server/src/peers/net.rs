@@ -475,3 +475,7 @@ async fn dial_forever(peer: u64, address: String, shared: Arc<Shared>) {
 #[cfg(test)]
 #[path = "net_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "net_tls_tests.rs"]
+mod tls_tests;
