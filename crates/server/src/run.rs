@@ -50,7 +50,7 @@ pub enum ServerError {
     Replica(#[from] ReplicaError),
     #[error("{0}")]
     Unsupported(String),
-    /// A client TLS setting or store that cannot be used.
+    /// A client or quorum TLS setting or store that cannot be used.
     #[error("{0}")]
     Tls(String),
 }

@@ -92,8 +92,6 @@ pub const SUPPORTED_CIPHER_SUITES: &[&str] = &[
     "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
 ];
 
-/// The client TLS settings.
-
 /// The key suffixes [`TlsSettings::apply`] reads, after `ssl.` or `ssl.quorum.`.
 pub(super) const SETTING_SUFFIXES: &[&str] = &[
     "keyStore.location",

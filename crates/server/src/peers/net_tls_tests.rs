@@ -208,3 +208,24 @@ async fn plain_tcp_strangers_are_closed() {
         "still open: {read:?}"
     );
 }
+
+/// A store that cannot be used is an error at start naming the `ssl.quorum.*` key.
+#[test]
+fn unusable_quorum_stores_name_their_key() {
+    let f = fixtures();
+    let missing = f.join("no-such-store.pem");
+    let error = QuorumTls::new(&settings(&missing, &f.join("ca.pem"))).unwrap_err();
+    assert!(
+        error.starts_with("ssl.quorum.keyStore.location="),
+        "{error}"
+    );
+    let error = QuorumTls::new(&settings(&f.join("server.pem"), &missing)).unwrap_err();
+    assert!(
+        error.starts_with("ssl.quorum.trustStore.location="),
+        "{error}"
+    );
+    let mut wrong = settings(&f.join("server.jks"), &f.join("truststore.jks"));
+    wrong.key_store.password = Some("not it".into());
+    let error = QuorumTls::new(&wrong).unwrap_err();
+    assert!(error.contains("ssl.quorum.keyStore"), "{error}");
+}
