@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::io::{BufReader, ReadHalf, WriteHalf};
+use tokio::io::BufReader;
 use tokio::sync::{mpsc, Notify};
 
 use super::codec::{self, PeerFrame, MAX_FRAME};
 use super::frame_io::{read_frame, write_all_within};
 use super::net::PeerNet;
-use super::stream::PeerStream;
+use super::stream::{PeerReader, PeerStream, PeerWriter};
 use crate::events::CoreEvent;
 
 /// Bytes read from a peer socket at a time.
@@ -74,7 +74,7 @@ pub(super) async fn run(
     core: mpsc::UnboundedSender<CoreEvent>,
     times: Times,
 ) {
-    let (reader, writer) = tokio::io::split(stream);
+    let (reader, writer) = stream.split();
     let mut writer_task = tokio::spawn(write_loop(writer, link.rx, link.queued_bytes, times));
     let reason = tokio::select! {
         reason = read_loop(id, reader, &net, &core, times.silence) => reason,
@@ -89,7 +89,7 @@ pub(super) async fn run(
 /// Hands every frame but keepalives to the core; returns why reading stopped.
 async fn read_loop(
     id: u64,
-    reader: ReadHalf<PeerStream>,
+    reader: PeerReader,
     net: &PeerNet,
     core: &mpsc::UnboundedSender<CoreEvent>,
     silence: Duration,
@@ -123,7 +123,7 @@ async fn read_loop(
 /// Writes queued frames, gathering what is waiting into one write, and a keepalive whenever
 /// nothing was sent for `times.keepalive`; returns why writing stopped.
 async fn write_loop(
-    mut writer: WriteHalf<PeerStream>,
+    mut writer: PeerWriter,
     mut rx: mpsc::UnboundedReceiver<Bytes>,
     queued_bytes: Arc<AtomicUsize>,
     times: Times,

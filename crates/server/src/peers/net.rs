@@ -364,14 +364,14 @@ async fn identify(stream: TcpStream, shared: &Shared) -> Result<(u64, PeerStream
     let Some(tls) = &shared.options.tls else {
         let mut stream = stream;
         let id = accept_member(&mut stream, shared).await?;
-        return Ok((id, Box::new(stream)));
+        return Ok((id, stream.into()));
     };
     let mut stream = tls.accept(stream).await?;
     let id = accept_member(&mut stream, shared).await?;
     let host = shared.hosts.get(&id).map_or("", String::as_str);
     tls.check_dialler(stream.get_ref().1.peer_certificates(), host)
         .map_err(|e| format!("server {id}: {e}"))?;
-    Ok((id, Box::new(stream)))
+    Ok((id, stream.into()))
 }
 
 /// The secret's handshake on an accepted connection, within the handshake timeout: the id of
@@ -412,13 +412,13 @@ async fn connect_and_prove(
         auth::dial(&mut stream, shared.my_id, peer, secret)
             .await
             .map_err(|e| e.0)?;
-        return Ok(Box::new(stream));
+        return Ok(stream.into());
     };
     let mut stream = tls.connect(host_of(address), stream).await?;
     auth::dial(&mut stream, shared.my_id, peer, secret)
         .await
         .map_err(|e| e.0)?;
-    Ok(Box::new(stream))
+    Ok(stream.into())
 }
 
 /// The wait before the next dial after `previous` (zero: the link just ended).
