@@ -381,7 +381,14 @@ async fn accept_member<S: AsyncRead + AsyncWrite + Unpin>(
     shared: &Shared,
 ) -> Result<u64, String> {
     let net = shared.net.clone();
-    let is_live = move |id: u64| net.is_connected(id);
+    // A certificate checked against the member's host proves who dialled as the secret does,
+    // so a second connection of a live member need not be refused for lack of a secret.
+    let proven_by_certificate = shared
+        .options
+        .tls
+        .as_ref()
+        .is_some_and(|t| t.checks_host_names());
+    let is_live = move |id: u64| !proven_by_certificate && net.is_connected(id);
     let policy = AcceptPolicy {
         me: shared.my_id,
         members: &shared.members,

@@ -229,3 +229,26 @@ fn unusable_quorum_stores_name_their_key() {
     let error = QuorumTls::new(&wrong).unwrap_err();
     assert!(error.contains("ssl.quorum.keyStore"), "{error}");
 }
+
+/// Without a secret, a certificate that names the member's host is the proof: a new
+/// connection of a live member (a restarted server) replaces its link at once.
+#[tokio::test]
+async fn a_certified_reconnection_replaces_the_old_link_without_a_secret() {
+    let ports = [free_port(), free_port()];
+    let hosts = ["127.0.0.1", "127.0.0.1"];
+    let (one, mut one_core) = node(1, hosts, ports, options(fixture_tls(), None)).await;
+    let (two, _two_core) = node(2, hosts, ports, options(fixture_tls(), None)).await;
+    assert!(link_up(&one, &two).await, "no TLS link");
+    let tcp = TcpStream::connect(("127.0.0.1", ports[0])).await.unwrap();
+    let mut again = fixture_tls().connect("127.0.0.1", tcp).await.unwrap();
+    auth::dial(&mut again, 2, 1, None).await.unwrap();
+    let replaced = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            if let Some(CoreEvent::PeerDisconnected { peer: 2 }) = one_core.recv().await {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(replaced.is_ok(), "the old link was not replaced");
+}
