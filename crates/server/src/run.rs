@@ -23,6 +23,7 @@ use crate::peers::net::PeerNet;
 use crate::replica::{FileStorage, ReplicaError, ReplicaOptions};
 use crate::session::SessionIds;
 use crate::state::ServerState;
+use crate::tls::quorum::QuorumTls;
 use crate::tls::SecurePort;
 
 /// Client-side events (requests, writes done, four-letter words) waiting for the core; readers
@@ -49,7 +50,7 @@ pub enum ServerError {
     Replica(#[from] ReplicaError),
     #[error("{0}")]
     Unsupported(String),
-    /// A client TLS setting or store that cannot be used.
+    /// A client or quorum TLS setting or store that cannot be used.
     #[error("{0}")]
     Tls(String),
 }
@@ -185,8 +186,14 @@ async fn start_peers(
         .iter()
         .map(|m| (m.id, format!("{}:{}", m.host, m.peer_port)))
         .collect();
+    // The quorum stores are opened before anything listens: a bad one stops the server at start.
+    let tls = match config.quorum_tls.enabled {
+        true => Some(QuorumTls::new(&config.quorum_tls.settings).map_err(ServerError::Tls)?),
+        false => None,
+    };
     let options = crate::peers::PeerOptions {
         secret: config.peer_secret.clone(),
+        tls,
         max_send_queue_bytes: config.max_peer_send_queue_bytes,
         ..crate::peers::PeerOptions::new(config.tick_time, config.sync_limit)
     };
@@ -196,7 +203,8 @@ async fn start_peers(
             address: listen.to_string(),
             source,
         })?;
-    tracing::info!(%listen, members = config.members.len(), "listening for peers");
+    let tls = config.quorum_tls.enabled;
+    tracing::info!(%listen, members = config.members.len(), tls, "listening for peers");
     Ok(net)
 }
 

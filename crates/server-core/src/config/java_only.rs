@@ -11,11 +11,6 @@ const JAVA_ONLY_KEYS: &[(&str, &str)] = &[
         "it picks ZooKeeper's Java network layer (NIO or Netty); Quorum has its own",
     ),
     (
-        "sslQuorum",
-        "TLS between servers is not built yet: peer links are authenticated by \
-         quorum.peerSecretFile, not encrypted",
-    ),
-    (
         "metricsProvider.className",
         "it names a Java metrics class; Quorum's Prometheus endpoint is built in \
          (metricsProvider.httpPort)",
@@ -28,16 +23,6 @@ const JAVA_ONLY_PREFIXES: &[(&str, &str)] = &[
         "authProvider.",
         "it loads a Java authentication provider class (SASL, Kerberos, x509); Quorum \
          supports digest and world authentication only, SASL is not implemented yet",
-    ),
-    (
-        "ssl.quorum.",
-        "TLS between servers is not built yet: peer links are authenticated by \
-         quorum.peerSecretFile, not encrypted",
-    ),
-    (
-        "zookeeper.ssl.quorum.",
-        "TLS between servers is not built yet: peer links are authenticated by \
-         quorum.peerSecretFile, not encrypted",
     ),
     (
         "quorum.auth.",

@@ -46,8 +46,6 @@ pub(super) fn is_zookeeper_key(key: &str) -> bool {
         "forceSync",
         "preAllocSize",
         "leaderServes",
-        "sslQuorum",
-        "portUnification",
         "skipACL",
         "clientPortListenBacklog",
         "connectToLearnerMasterLimit",

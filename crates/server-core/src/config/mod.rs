@@ -21,9 +21,11 @@ mod java_only;
 mod keys;
 mod limit_keys;
 mod members;
+pub mod quorum_tls;
 #[cfg(test)]
 mod tests;
 pub mod tls;
+pub mod tls_settings;
 
 pub use admin::AdminConfig;
 use java_only::java_only_reason;
@@ -31,7 +33,8 @@ use keys::{is_zookeeper_key, key_values, parse_bool, parse_number, KNOWN_KEYS};
 use limit_keys::LIMIT_KEYS;
 use members::parse_member;
 pub use members::Member;
-use tls::{is_tls_key, TlsConfig, TLS_KEYS};
+use quorum_tls::{is_quorum_tls_key, quorum_tls_keys, QuorumTlsConfig};
+use tls::{is_tls_key, tls_keys, TlsConfig};
 
 /// A configuration error, naming what is wrong and where.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +69,8 @@ pub struct Config {
     pub plain_client_port_listens: bool,
     /// Client TLS: `secureClientPort` and the `ssl.*` keys.
     pub tls: TlsConfig,
+    /// TLS between servers: `sslQuorum` and the `ssl.quorum.*` keys.
+    pub quorum_tls: QuorumTlsConfig,
     /// Largest packet accepted from a client (jute.maxbuffer).
     pub max_packet_bytes: usize,
     /// What clients may make the server hold (see [`crate::limits`]).
@@ -138,6 +143,7 @@ impl Config {
             client_port_address: IpAddr::from([0, 0, 0, 0]),
             plain_client_port_listens: true,
             tls: TlsConfig::default(),
+            quorum_tls: QuorumTlsConfig::default(),
             max_packet_bytes: 1024 * 1024,
             limits: Limits::defaults(1024 * 1024),
             min_session_timeout: tick_time * 2,
@@ -328,6 +334,7 @@ impl Config {
                 self.max_peer_send_queue_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
             }
             _ if key.starts_with("admin.") => self.apply_admin(key, value)?,
+            _ if is_quorum_tls_key(key) => self.quorum_tls.apply(key, value, &mut self.warnings)?,
             _ if is_tls_key(key) => self.tls.apply(key, value, &mut self.warnings)?,
             _ if key.starts_with("server.") => {
                 let id = key["server.".len()..]
@@ -367,7 +374,9 @@ impl Config {
         let hint = KNOWN_KEYS
             .iter()
             .chain(LIMIT_KEYS)
-            .chain(TLS_KEYS)
+            .map(|k| k.to_string())
+            .chain(tls_keys())
+            .chain(quorum_tls_keys())
             .find(|k| k.eq_ignore_ascii_case(key))
             .map(|k| format!(" (did you mean {k}?)"))
             .unwrap_or_default();
@@ -401,6 +410,10 @@ impl Config {
             self.apply_limit(&key, value);
         }
         self.tls.finish().map_err(ConfigError::Invalid)?;
+        let replicated = !self.is_standalone();
+        self.quorum_tls
+            .finish(replicated, &mut self.warnings)
+            .map_err(ConfigError::Invalid)?;
         self.plain_client_port_listens =
             later.client_port_set || self.tls.secure_client_port.is_none();
         Ok(())

@@ -184,18 +184,17 @@ fn read_only_mode_is_off_unless_set_under_either_name() {
 }
 
 #[test]
-fn quorum_tls_and_unknown_ssl_keys_are_warned_about_not_ignored() {
+fn quorum_tls_is_read_and_what_it_lacks_is_warned_about() {
     let cfg = Config::parse(
         "dataDir=/d\nsslQuorum=true\nssl.quorum.keyStore.location=/k.jks\n\
+         ssl.quorum.trustStore.location=/t.jks\nsslQuorumReloadCertFiles=true\n\
+         portUnification=false\nssl.quorum.context.supplier.class=x.Y\n\
          ssl.keyStore.passwordPath=/p\n",
     )
     .unwrap();
+    assert!(cfg.quorum_tls.enabled);
     assert_eq!(cfg.warnings.len(), 3, "{:?}", cfg.warnings);
-    assert!(
-        cfg.warnings[0].contains("not encrypted"),
-        "{:?}",
-        cfg.warnings
-    );
-    assert!(cfg.warnings[1].starts_with("ssl.quorum.keyStore.location="));
+    assert!(cfg.warnings[0].starts_with("sslQuorumReloadCertFiles=true is not supported"));
+    assert!(cfg.warnings[1].contains("unknown setting ssl.quorum.context.supplier.class"));
     assert!(cfg.warnings[2].contains("unknown setting ssl.keyStore.passwordPath"));
 }

@@ -1,96 +1,16 @@
 //! The client TLS keys of ZooKeeper 3.8: `secureClientPort`, `secureClientPortAddress` and the
 //! `ssl.*` keys (also spelled `zookeeper.ssl.*`, as ZooKeeper turns unknown zoo.cfg keys into
-//! `zookeeper.`-prefixed system properties and reads those).
-//!
-//! Only the settings are read here; the key and trust stores are opened by the server when it
-//! starts, so a bad store is a startup error there that names the key and the file.
+//! `zookeeper.`-prefixed system properties and reads those). The `ssl.*` settings themselves are
+//! parsed by [`super::tls_settings`], which the quorum's `ssl.quorum.*` keys share.
 
 use std::net::IpAddr;
-use std::path::PathBuf;
-use std::time::Duration;
 
-use super::keys::{parse_bool, parse_number};
-
-/// ZooKeeper's `ssl.handshakeDetectionTimeoutMillis` default: how long a connection on the
-/// secure port may take to finish its TLS handshake.
-pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_millis(5000);
-
-/// The format of a key or trust store file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StoreType {
-    Pem,
-    Pkcs12,
-    Jks,
-}
-
-impl StoreType {
-    /// The type as `ssl.keyStore.type` spells it (case-insensitive, as ZooKeeper).
-    fn parse(value: &str) -> Option<StoreType> {
-        match value.to_ascii_uppercase().as_str() {
-            "PEM" => Some(StoreType::Pem),
-            "PKCS12" => Some(StoreType::Pkcs12),
-            "JKS" => Some(StoreType::Jks),
-            _ => None,
-        }
-    }
-
-    /// The type ZooKeeper infers from a file's extension when none is given.
-    pub fn from_extension(path: &std::path::Path) -> Option<StoreType> {
-        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-        match ext.as_str() {
-            "pem" => Some(StoreType::Pem),
-            "p12" | "pfx" => Some(StoreType::Pkcs12),
-            "jks" => Some(StoreType::Jks),
-            _ => None,
-        }
-    }
-}
-
-/// A key store or a trust store as configured.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct StoreSettings {
-    pub location: Option<PathBuf>,
-    pub password: Option<String>,
-    /// The configured type; [`StoreSettings::store_type`] falls back to the extension.
-    pub kind: Option<StoreType>,
-}
-
-impl StoreSettings {
-    /// The store's type: as configured, else from the file's extension.
-    pub fn store_type(&self) -> Option<StoreType> {
-        self.kind
-            .or_else(|| StoreType::from_extension(self.location.as_deref()?))
-    }
-}
-
-/// Whether clients must present a certificate (`ssl.clientAuth`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClientAuth {
-    None,
-    Want,
-    Need,
-}
-
-/// A TLS protocol version rustls speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum TlsVersion {
-    Tls12,
-    Tls13,
-}
-
-/// The cipher suites rustls (with its ring provider) implements, by the Java/IANA name
-/// ZooKeeper's `ssl.ciphersuites` uses.
-pub const SUPPORTED_CIPHER_SUITES: &[&str] = &[
-    "TLS_AES_128_GCM_SHA256",
-    "TLS_AES_256_GCM_SHA384",
-    "TLS_CHACHA20_POLY1305_SHA256",
-    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
-    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
-    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
-    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
-];
+use super::keys::parse_number;
+use super::tls_settings::SETTING_SUFFIXES;
+pub use super::tls_settings::{
+    ClientAuth, StoreSettings, StoreType, TlsSettings, TlsVersion, DEFAULT_HANDSHAKE_TIMEOUT,
+    SUPPORTED_CIPHER_SUITES,
+};
 
 /// The client TLS settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,23 +19,8 @@ pub struct TlsConfig {
     pub secure_client_port: Option<u16>,
     /// `secureClientPortAddress`; the plain `clientPortAddress` (or any) when unset.
     pub secure_client_port_address: Option<IpAddr>,
-    pub key_store: StoreSettings,
-    pub trust_store: StoreSettings,
-    /// ZooKeeper's default is `need`.
-    pub client_auth: ClientAuth,
-    /// `ssl.protocol`: the only version enabled when `ssl.enabledProtocols` is unset (TLSv1.2 by
-    /// default in ZooKeeper 3.8); `TLS` enables both.
-    pub protocol: Vec<TlsVersion>,
-    /// `ssl.enabledProtocols`; `None` means what `ssl.protocol` says.
-    pub enabled_protocols: Option<Vec<TlsVersion>>,
-    /// `ssl.ciphersuites`, the supported ones in the order given; `None` means rustls's
-    /// defaults.
-    pub cipher_suites: Option<Vec<&'static str>>,
-    /// `ssl.hostnameVerification`: accepted; ZooKeeper checks no host name of a client's
-    /// certificate on the client port either way.
-    pub hostname_verification: bool,
-    /// `ssl.handshakeDetectionTimeoutMillis`.
-    pub handshake_timeout: Duration,
+    /// The `ssl.*` stores, protocols and cipher suites.
+    pub settings: TlsSettings,
 }
 
 impl Default for TlsConfig {
@@ -123,41 +28,26 @@ impl Default for TlsConfig {
         TlsConfig {
             secure_client_port: None,
             secure_client_port_address: None,
-            key_store: StoreSettings::default(),
-            trust_store: StoreSettings::default(),
-            client_auth: ClientAuth::Need,
-            protocol: vec![TlsVersion::Tls12],
-            enabled_protocols: None,
-            cipher_suites: None,
-            hostname_verification: true,
-            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            settings: TlsSettings::new("ssl"),
         }
     }
 }
 
 /// The TLS keys Quorum reads (for "did you mean" hints), without the `zookeeper.` prefix.
-pub(super) const TLS_KEYS: &[&str] = &[
-    "secureClientPort",
-    "secureClientPortAddress",
-    "ssl.keyStore.location",
-    "ssl.keyStore.password",
-    "ssl.keyStore.type",
-    "ssl.trustStore.location",
-    "ssl.trustStore.password",
-    "ssl.trustStore.type",
-    "ssl.clientAuth",
-    "ssl.protocol",
-    "ssl.enabledProtocols",
-    "ssl.ciphersuites",
-    "ssl.hostnameVerification",
-    "ssl.handshakeDetectionTimeoutMillis",
-    "ssl.crl",
-    "ssl.ocsp",
-];
+pub(super) fn tls_keys() -> impl Iterator<Item = String> {
+    ["secureClientPort", "secureClientPortAddress"]
+        .into_iter()
+        .map(String::from)
+        .chain(SETTING_SUFFIXES.iter().map(|s| format!("ssl.{s}")))
+}
 
 /// Whether `key` is one of the keys [`TlsConfig::apply`] reads.
 pub(super) fn is_tls_key(key: &str) -> bool {
-    TLS_KEYS.contains(&key.strip_prefix("zookeeper.").unwrap_or(key))
+    let name = key.strip_prefix("zookeeper.").unwrap_or(key);
+    matches!(name, "secureClientPort" | "secureClientPortAddress")
+        || name
+            .strip_prefix("ssl.")
+            .is_some_and(|suffix| SETTING_SUFFIXES.contains(&suffix))
 }
 
 impl TlsConfig {
@@ -182,45 +72,17 @@ impl TlsConfig {
                     .map_err(|_| format!("{key}: not an IP address: {value:?}"))?;
                 self.secure_client_port_address = Some(address);
             }
-            "ssl.keyStore.location" => self.key_store.location = Some(PathBuf::from(value)),
-            "ssl.keyStore.password" => self.key_store.password = Some(value.to_string()),
-            "ssl.keyStore.type" => self.key_store.kind = store_type(key, value)?,
-            "ssl.trustStore.location" => self.trust_store.location = Some(PathBuf::from(value)),
-            "ssl.trustStore.password" => self.trust_store.password = Some(value.to_string()),
-            "ssl.trustStore.type" => self.trust_store.kind = store_type(key, value)?,
-            "ssl.clientAuth" => self.client_auth = client_auth(key, value)?,
-            "ssl.protocol" => self.protocol = protocols(key, value, warnings)?,
-            "ssl.enabledProtocols" => {
-                self.enabled_protocols = Some(protocols(key, value, warnings)?)
-            }
-            "ssl.ciphersuites" => self.cipher_suites = Some(cipher_suites(key, value, warnings)?),
-            "ssl.hostnameVerification" => {
-                self.hostname_verification =
-                    parse_bool(value).ok_or_else(|| format!("{key}: {value:?}"))?
-            }
-            "ssl.handshakeDetectionTimeoutMillis" => {
-                let ms = parse_number(value)
-                    .filter(|&ms| ms > 0)
-                    .ok_or_else(|| format!("{key}: not a positive number: {value:?}"))?;
-                self.handshake_timeout = Duration::from_millis(ms);
-            }
-            "ssl.crl" | "ssl.ocsp" => {
-                // Revocation checks ask the network at handshake time; a server told to make
-                // them and silently not making them would be worse than saying so.
-                if parse_bool(value).ok_or_else(|| format!("{key}: {value:?}"))? {
-                    warnings.push(format!(
-                        "{key}=true: certificate revocation is not checked by Quorum"
-                    ));
-                }
-            }
-            _ => return Err(format!("{key}: not a TLS key")),
+            _ => match name.strip_prefix("ssl.") {
+                Some(suffix) => self.settings.apply(suffix, key, value, warnings)?,
+                None => return Err(format!("{key}: not a TLS key")),
+            },
         }
         Ok(())
     }
 
     /// The versions the secure port accepts.
     pub fn versions(&self) -> &[TlsVersion] {
-        self.enabled_protocols.as_deref().unwrap_or(&self.protocol)
+        self.settings.versions()
     }
 
     /// Checks what depends on several keys, once all are read.
@@ -231,90 +93,18 @@ impl TlsConfig {
             }
             return Ok(());
         }
-        if self.key_store.location.is_none() {
+        if self.settings.key_store.location.is_none() {
             return Err("secureClientPort is set but ssl.keyStore.location is not".into());
         }
-        if self.client_auth != ClientAuth::None && self.trust_store.location.is_none() {
+        if self.settings.client_auth != ClientAuth::None
+            && self.settings.trust_store.location.is_none()
+        {
             return Err("ssl.clientAuth is want or need (need is the default) but \
                  ssl.trustStore.location is not set"
                 .into());
         }
         Ok(())
     }
-}
-
-/// An `ssl.*Store.type` value; empty means "from the extension".
-fn store_type(key: &str, value: &str) -> Result<Option<StoreType>, String> {
-    if value.is_empty() {
-        return Ok(None);
-    }
-    StoreType::parse(value)
-        .map(Some)
-        .ok_or_else(|| format!("{key}: {value:?} is not PEM, PKCS12 or JKS"))
-}
-
-fn client_auth(key: &str, value: &str) -> Result<ClientAuth, String> {
-    match value.to_ascii_lowercase().as_str() {
-        "" | "need" => Ok(ClientAuth::Need),
-        "want" => Ok(ClientAuth::Want),
-        "none" => Ok(ClientAuth::None),
-        _ => Err(format!("{key}: {value:?} is not none, want or need")),
-    }
-}
-
-/// A comma-separated list of protocol names: the ones rustls does not speak are warned about
-/// and left out; an error when none is left.
-fn protocols(
-    key: &str,
-    value: &str,
-    warnings: &mut Vec<String>,
-) -> Result<Vec<TlsVersion>, String> {
-    let mut versions = Vec::new();
-    for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        let found: &[TlsVersion] = match name {
-            "TLSv1.2" => &[TlsVersion::Tls12],
-            "TLSv1.3" => &[TlsVersion::Tls13],
-            "TLS" => &[TlsVersion::Tls12, TlsVersion::Tls13],
-            _ => {
-                warnings.push(format!(
-                    "{key}: protocol {name} is not supported (only TLSv1.2 and TLSv1.3); left out"
-                ));
-                &[]
-            }
-        };
-        for version in found {
-            if !versions.contains(version) {
-                versions.push(*version);
-            }
-        }
-    }
-    if versions.is_empty() {
-        return Err(format!("{key}: no supported protocol in {value:?}"));
-    }
-    Ok(versions)
-}
-
-/// A comma-separated list of Java/IANA cipher suite names: the unsupported ones are warned
-/// about and left out; an error when none is left.
-fn cipher_suites(
-    key: &str,
-    value: &str,
-    warnings: &mut Vec<String>,
-) -> Result<Vec<&'static str>, String> {
-    let mut suites = Vec::new();
-    for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        match SUPPORTED_CIPHER_SUITES.iter().find(|s| **s == name) {
-            Some(suite) if !suites.contains(suite) => suites.push(*suite),
-            Some(_) => {}
-            None => warnings.push(format!(
-                "{key}: cipher suite {name} is not supported; left out"
-            )),
-        }
-    }
-    if suites.is_empty() {
-        return Err(format!("{key}: no supported cipher suite in {value:?}"));
-    }
-    Ok(suites)
 }
 
 #[cfg(test)]
@@ -338,8 +128,8 @@ mod tests {
              serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n",
         )
         .unwrap();
-        let tls = &cfg.tls;
-        assert_eq!(tls.secure_client_port, Some(2281));
+        let tls = &cfg.tls.settings;
+        assert_eq!(cfg.tls.secure_client_port, Some(2281));
         assert_eq!(tls.key_store.store_type(), Some(StoreType::Jks));
         assert_eq!(tls.trust_store.store_type(), Some(StoreType::Pkcs12));
         assert_eq!(tls.client_auth, ClientAuth::Want);
@@ -358,9 +148,12 @@ mod tests {
     #[test]
     fn defaults_are_zookeepers() {
         let cfg = parse("clientPort=2181\nsecureClientPort=2281\nssl.keyStore.location=/k.pem\nssl.trustStore.location=/t.pem\n").unwrap();
-        assert_eq!(cfg.tls.client_auth, ClientAuth::Need);
+        assert_eq!(cfg.tls.settings.client_auth, ClientAuth::Need);
         assert_eq!(cfg.tls.versions(), [TlsVersion::Tls12]);
-        assert_eq!(cfg.tls.handshake_timeout, DEFAULT_HANDSHAKE_TIMEOUT);
+        assert_eq!(
+            cfg.tls.settings.handshake_timeout,
+            DEFAULT_HANDSHAKE_TIMEOUT
+        );
         assert_eq!(cfg.plain_client_port(), Some(2181));
         let plain = parse("").unwrap();
         assert_eq!(plain.plain_client_port(), Some(2181));

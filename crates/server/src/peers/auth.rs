@@ -108,8 +108,12 @@ async fn write_frame<S: AsyncWrite + Unpin>(
     stream: &mut S,
     frame: &PeerFrame,
 ) -> Result<(), HandshakeError> {
-    stream
-        .write_all(&codec::encode(frame))
+    let written = async {
+        stream.write_all(&codec::encode(frame)).await?;
+        // A TLS stream may hold the frame in its buffer until flushed.
+        stream.flush().await
+    };
+    written
         .await
         .map_err(|e| HandshakeError(format!("writing the handshake: {e}")))
 }

@@ -75,7 +75,9 @@ pub async fn read_frame_into<R: AsyncRead + Unpin>(
     Ok(())
 }
 
-/// Writes `bytes` in chunks, each of which must be taken by the socket within `silence`.
+/// Writes `bytes` in chunks, each of which must be taken by the socket within `silence`, then
+/// flushes: a TLS stream may keep the last record in its buffer until flushed (on TCP the
+/// flush is free).
 pub async fn write_all_within<W: AsyncWrite + Unpin>(
     writer: &mut W,
     bytes: &[u8],
@@ -84,6 +86,7 @@ pub async fn write_all_within<W: AsyncWrite + Unpin>(
     for chunk in bytes.chunks(WRITE_CHUNK_BYTES) {
         within(silence, writer.write_all(chunk)).await?;
     }
+    within(silence, writer.flush()).await?;
     Ok(())
 }
 

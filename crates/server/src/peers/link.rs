@@ -8,13 +8,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::BufReader;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Notify};
 
 use super::codec::{self, PeerFrame, MAX_FRAME};
 use super::frame_io::{read_frame, write_all_within};
 use super::net::PeerNet;
+use super::stream::{PeerReader, PeerStream, PeerWriter};
 use crate::events::CoreEvent;
 
 /// Bytes read from a peer socket at a time.
@@ -69,14 +68,13 @@ pub(super) struct Times {
 /// `PeerDisconnected`, unless a newer link of the same peer already replaced it).
 pub(super) async fn run(
     id: u64,
-    stream: TcpStream,
+    stream: PeerStream,
     link: Registered,
     net: PeerNet,
     core: mpsc::UnboundedSender<CoreEvent>,
     times: Times,
 ) {
-    let _ = stream.set_nodelay(true);
-    let (reader, writer) = stream.into_split();
+    let (reader, writer) = stream.split();
     let mut writer_task = tokio::spawn(write_loop(writer, link.rx, link.queued_bytes, times));
     let reason = tokio::select! {
         reason = read_loop(id, reader, &net, &core, times.silence) => reason,
@@ -91,7 +89,7 @@ pub(super) async fn run(
 /// Hands every frame but keepalives to the core; returns why reading stopped.
 async fn read_loop(
     id: u64,
-    reader: OwnedReadHalf,
+    reader: PeerReader,
     net: &PeerNet,
     core: &mpsc::UnboundedSender<CoreEvent>,
     silence: Duration,
@@ -125,7 +123,7 @@ async fn read_loop(
 /// Writes queued frames, gathering what is waiting into one write, and a keepalive whenever
 /// nothing was sent for `times.keepalive`; returns why writing stopped.
 async fn write_loop(
-    mut writer: OwnedWriteHalf,
+    mut writer: PeerWriter,
     mut rx: mpsc::UnboundedReceiver<Bytes>,
     queued_bytes: Arc<AtomicUsize>,
     times: Times,

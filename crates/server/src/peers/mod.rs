@@ -1,12 +1,16 @@
-//! Server-to-server communication: the wire format, the authenticated handshake, and the
-//! connections with their keepalives, silence timeout and bounded send queues.
+//! Server-to-server communication: the wire format, the authenticated handshake (inside mutual
+//! TLS with `sslQuorum=true`), and the connections with their keepalives, silence timeout and
+//! bounded send queues.
 
 pub mod auth;
 pub mod frame_io;
 mod link;
 pub mod net;
+pub mod stream;
 
 use std::time::Duration;
+
+use crate::tls::quorum::QuorumTls;
 
 pub use server_core::peers::{codec, secret, PeerSecret, DEFAULT_MAX_PEER_SEND_QUEUE_BYTES};
 
@@ -39,6 +43,8 @@ pub struct PeerOptions {
     pub secret: Option<PeerSecret>,
     /// Bound on the bytes queued for one peer (`quorum.maxPeerSendQueueBytes`).
     pub max_send_queue_bytes: usize,
+    /// Mutual TLS on every link (`sslQuorum=true`); `None` is plain TCP.
+    pub tls: Option<QuorumTls>,
 }
 
 impl PeerOptions {
@@ -49,6 +55,7 @@ impl PeerOptions {
             sync_limit,
             secret: None,
             max_send_queue_bytes: DEFAULT_MAX_PEER_SEND_QUEUE_BYTES,
+            tls: None,
         }
     }
 

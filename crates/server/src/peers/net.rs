@@ -1,7 +1,12 @@
 //! Connections between the servers of an ensemble: one TCP connection per pair, dialled by
 //! the server with the larger id (as ZooKeeper does, so two servers never race to connect to
 //! each other), opened with the authenticated handshake of `auth.rs`. A server accepts only
-//! members of its own configuration that prove the shared secret.
+//! members of its own configuration that prove the shared secret. With `sslQuorum=true` every
+//! connection is mutual TLS first (`tls/quorum.rs`) and the handshake runs inside it.
+//!
+//! A connection still in its handshakes (TLS, then the secret's) holds one of
+//! [`MAX_UNIDENTIFIED_PEER_CONNECTIONS`] places and is dropped when either handshake runs out
+//! of time, so a stranger on the peer port holds neither memory nor a member's place for long.
 //!
 //! A link that receives nothing for `syncLimit` ticks is dropped (every link sends a keepalive
 //! after a tick without traffic, so only a dead or partitioned link is that quiet); the
@@ -15,12 +20,14 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 use super::auth::{self, AcceptPolicy};
 use super::codec::{self, PeerFrame};
 use super::link::{self, Closer, Registered, Times};
+use super::stream::PeerStream;
 use super::{
     PeerOptions, DEFAULT_MAX_PEER_SEND_QUEUE_BYTES, FIRST_DIAL_BACKOFF, MAX_DIAL_BACKOFF,
     MAX_INBOUND_PEER_FRAMES, MAX_UNIDENTIFIED_PEER_CONNECTIONS,
@@ -189,6 +196,8 @@ impl crate::replica::Transport for PeerNet {
 struct Shared {
     my_id: u64,
     members: Vec<u64>,
+    /// Each member's host, from its `server.N` line: what its TLS certificate must name.
+    hosts: HashMap<u64, String>,
     net: PeerNet,
     core: mpsc::UnboundedSender<CoreEvent>,
     options: PeerOptions,
@@ -226,7 +235,14 @@ pub async fn start(
     core: mpsc::UnboundedSender<CoreEvent>,
     options: PeerOptions,
 ) -> std::io::Result<PeerNet> {
-    if options.secret.is_none() {
+    if options.secret.is_none() && options.tls.is_some() {
+        tracing::warn!(
+            %listen,
+            "no peer secret configured: the peer port trusts any server holding a certificate \
+             the quorum trust store vouches for; set quorum.peerSecretFile on every server to \
+             authenticate the ensemble as well"
+        );
+    } else if options.secret.is_none() {
         tracing::warn!(
             %listen,
             "NO PEER SECRET CONFIGURED: the peer port trusts anyone who can reach it (a \
@@ -238,6 +254,10 @@ pub async fn start(
     let shared = Arc::new(Shared {
         my_id,
         members: members.iter().map(|(id, _)| *id).collect(),
+        hosts: members
+            .iter()
+            .map(|(id, address)| (*id, host_of(address).to_string()))
+            .collect(),
         net: PeerNet::new(options.max_send_queue_bytes),
         core,
         options,
@@ -292,38 +312,40 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// One accepted connection: the handshake within its timeout, then the link. A refused or
+/// The host part of `host:port` (an IPv6 host keeps its brackets).
+fn host_of(address: &str) -> &str {
+    address.rsplit_once(':').map_or(address, |(host, _)| host)
+}
+
+/// One accepted connection: the handshakes within their timeouts, then the link. A refused or
 /// failed handshake closes only this connection; the peer's live link is not touched.
 async fn inbound(
-    mut stream: TcpStream,
+    stream: TcpStream,
     remote: SocketAddr,
     slot: UnidentifiedSlot,
     shared: Arc<Shared>,
 ) {
     let _ = stream.set_nodelay(true);
-    let net = shared.net.clone();
-    let is_live = move |id: u64| net.is_connected(id);
-    let policy = AcceptPolicy {
-        me: shared.my_id,
-        members: &shared.members,
-        secret: shared.options.secret.as_ref(),
-        is_live: &is_live,
-    };
-    let timeout = shared.options.handshake_timeout();
-    let result = tokio::time::timeout(timeout, auth::accept(&mut stream, &policy)).await;
+    let identified = identify(stream, &shared).await;
     drop(slot);
-    let id = match result {
-        Ok(Ok(id)) => id,
-        Ok(Err(e)) => return shared.log_refusal(remote, &e.0),
-        Err(_) => return shared.log_refusal(remote, &format!("no handshake within {timeout:?}")),
+    let (id, stream) = match identified {
+        Ok(identified) => identified,
+        Err(reason) => return shared.log_refusal(remote, &reason),
     };
-    // With a secret the new connection proved itself: it replaces a live one (a restarted
-    // peer comes back at once). Without one, the live link wins.
-    let replace = shared.options.secret.is_some();
+    // A connection that proved the secret, or whose TLS certificate names the member it claims
+    // to be, replaces a live one (a restarted peer comes back at once). Otherwise the live
+    // link wins.
+    let replace = shared.options.secret.is_some()
+        || shared
+            .options
+            .tls
+            .as_ref()
+            .is_some_and(|t| t.checks_host_names());
     let Some(registered) = shared.net.register(id, replace, &shared.core) else {
         return shared.log_refusal(remote, &format!("server {id} is already connected"));
     };
-    tracing::info!(peer = id, %remote, authenticated = replace, "peer connected");
+    let tls = shared.options.tls.is_some();
+    tracing::info!(peer = id, %remote, authenticated = replace, tls, "peer connected");
     link::run(
         id,
         stream,
@@ -335,21 +357,75 @@ async fn inbound(
     .await;
 }
 
-/// Connects to `address` and proves who this server is to `peer`.
-async fn connect_and_prove(address: &str, peer: u64, shared: &Shared) -> Result<TcpStream, String> {
-    let mut stream = TcpStream::connect(address)
+/// The listener's handshakes: TLS if configured (its own deadline), then who the peer is (the
+/// secret's handshake, within the handshake timeout), then, over TLS, that its certificate is
+/// that member's.
+async fn identify(stream: TcpStream, shared: &Shared) -> Result<(u64, PeerStream), String> {
+    let Some(tls) = &shared.options.tls else {
+        let mut stream = stream;
+        let id = accept_member(&mut stream, shared).await?;
+        return Ok((id, stream.into()));
+    };
+    let mut stream = tls.accept(stream).await?;
+    let id = accept_member(&mut stream, shared).await?;
+    let host = shared.hosts.get(&id).map_or("", String::as_str);
+    tls.check_dialler(stream.get_ref().1.peer_certificates(), host)
+        .map_err(|e| format!("server {id}: {e}"))?;
+    Ok((id, stream.into()))
+}
+
+/// The secret's handshake on an accepted connection, within the handshake timeout: the id of
+/// the member that dialled.
+async fn accept_member<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    shared: &Shared,
+) -> Result<u64, String> {
+    let net = shared.net.clone();
+    // A certificate checked against the member's host proves who dialled as the secret does,
+    // so a second connection of a live member need not be refused for lack of a secret.
+    let proven_by_certificate = shared
+        .options
+        .tls
+        .as_ref()
+        .is_some_and(|t| t.checks_host_names());
+    let is_live = move |id: u64| !proven_by_certificate && net.is_connected(id);
+    let policy = AcceptPolicy {
+        me: shared.my_id,
+        members: &shared.members,
+        secret: shared.options.secret.as_ref(),
+        is_live: &is_live,
+    };
+    let timeout = shared.options.handshake_timeout();
+    match tokio::time::timeout(timeout, auth::accept(stream, &policy)).await {
+        Ok(Ok(id)) => Ok(id),
+        Ok(Err(e)) => Err(e.0),
+        Err(_) => Err(format!("no handshake within {timeout:?}")),
+    }
+}
+
+/// Connects to `address` (over TLS if configured) and proves who this server is to `peer`.
+async fn connect_and_prove(
+    address: &str,
+    peer: u64,
+    shared: &Shared,
+) -> Result<PeerStream, String> {
+    let stream = TcpStream::connect(address)
         .await
         .map_err(|e| format!("cannot reach {address}: {e}"))?;
     let _ = stream.set_nodelay(true);
-    auth::dial(
-        &mut stream,
-        shared.my_id,
-        peer,
-        shared.options.secret.as_ref(),
-    )
-    .await
-    .map_err(|e| e.0)?;
-    Ok(stream)
+    let secret = shared.options.secret.as_ref();
+    let Some(tls) = &shared.options.tls else {
+        let mut stream = stream;
+        auth::dial(&mut stream, shared.my_id, peer, secret)
+            .await
+            .map_err(|e| e.0)?;
+        return Ok(stream.into());
+    };
+    let mut stream = tls.connect(host_of(address), stream).await?;
+    auth::dial(&mut stream, shared.my_id, peer, secret)
+        .await
+        .map_err(|e| e.0)?;
+    Ok(stream.into())
 }
 
 /// The wait before the next dial after `previous` (zero: the link just ended).
@@ -406,3 +482,7 @@ async fn dial_forever(peer: u64, address: String, shared: Arc<Shared>) {
 #[cfg(test)]
 #[path = "net_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "net_tls_tests.rs"]
+mod tls_tests;

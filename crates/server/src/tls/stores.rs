@@ -20,9 +20,9 @@ pub struct Identity {
     pub key: PrivateKeyDer<'static>,
 }
 
-/// Which store is being read, for error messages: "ssl.keyStore" or "ssl.trustStore".
+/// Which store is being read, for error messages: "ssl.keyStore", "ssl.quorum.trustStore"…
 pub struct Store<'a> {
-    pub key: &'static str,
+    pub key: String,
     pub settings: &'a StoreSettings,
 }
 
