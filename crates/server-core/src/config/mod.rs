@@ -17,6 +17,8 @@ use crate::limits::Limits;
 mod admin;
 #[cfg(test)]
 mod admin_tests;
+pub mod dynamic;
+pub mod dynamic_file;
 mod java_only;
 mod keys;
 mod limit_keys;
@@ -26,10 +28,10 @@ mod tests;
 pub mod tls;
 
 pub use admin::AdminConfig;
+pub use dynamic::{ClientAddress, DynamicConfig, DynamicConfigError, ServerSpec};
 use java_only::java_only_reason;
 use keys::{is_zookeeper_key, key_values, parse_bool, parse_number, KNOWN_KEYS};
 use limit_keys::LIMIT_KEYS;
-use members::parse_member;
 pub use members::Member;
 use tls::{is_tls_key, TlsConfig, TLS_KEYS};
 
@@ -97,6 +99,14 @@ pub struct Config {
     pub snap_count: u64,
     /// The ensemble's members, voters and observers; empty in standalone mode.
     pub members: Vec<Member>,
+    /// The client addresses the `server.N` lines gave (after `;`), by server id.
+    pub client_addresses: BTreeMap<u64, ClientAddress>,
+    /// The version of the membership: 0 for `server.N` lines of zoo.cfg, the suffix of the
+    /// dynamic file's name (`….dynamic.<hex>`) when they come from `dynamicConfigFile`.
+    pub config_version: u64,
+    /// `dynamicConfigFile`: where the server lines are kept instead of zoo.cfg; read by
+    /// [`Config::load`].
+    pub dynamic_config_file: Option<PathBuf>,
     /// `peerType` (ZooKeeper's own-role key): `Some(true)` for observer. It must agree with
     /// this server's `server.N` line, which is what the other servers go by.
     pub peer_type_observer: Option<bool>,
@@ -153,6 +163,9 @@ impl Config {
             purge_interval_hours: 0,
             snap_count: 100_000,
             members: Vec::new(),
+            client_addresses: BTreeMap::new(),
+            config_version: 0,
+            dynamic_config_file: None,
             peer_type_observer: None,
             my_id: 1,
             ignored: BTreeMap::new(),
@@ -168,12 +181,10 @@ impl Config {
 
     /// Reads a zoo.cfg file (and `myid` from its dataDir when servers are listed).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = dynamic_file::read_bounded(path).map_err(ConfigError::Invalid)?;
         let mut config = Config::parse(&text)?;
         config.read_peer_secret()?;
+        config.read_dynamic_file()?;
         if !config.members.is_empty() {
             let myid_path = config.data_dir.join("myid");
             let myid = std::fs::read_to_string(&myid_path).map_err(|source| ConfigError::Read {
@@ -329,11 +340,16 @@ impl Config {
             }
             _ if key.starts_with("admin.") => self.apply_admin(key, value)?,
             _ if is_tls_key(key) => self.tls.apply(key, value, &mut self.warnings)?,
+            "dynamicConfigFile" => self.dynamic_config_file = Some(PathBuf::from(value)),
             _ if key.starts_with("server.") => {
                 let id = key["server.".len()..]
                     .parse::<u64>()
                     .map_err(|_| format!("{key}: not a server id"))?;
-                self.members.push(parse_member(id, value)?);
+                let spec = dynamic::parse_server(id, value)?;
+                if let Some(client) = spec.client {
+                    self.client_addresses.insert(id, client);
+                }
+                self.members.push(spec.member);
             }
             _ if LIMIT_KEYS.contains(&key) => {
                 later.limits.push((key.to_string(), number(value)?));
@@ -387,6 +403,19 @@ impl Config {
                 self.min_session_timeout, self.max_session_timeout
             )));
         }
+        self.check_members()?;
+        self.limits = Limits::defaults(self.max_packet_bytes);
+        for (key, value) in later.limits {
+            self.apply_limit(&key, value);
+        }
+        self.tls.finish().map_err(ConfigError::Invalid)?;
+        self.plain_client_port_listens =
+            later.client_port_set || self.tls.secure_client_port.is_none();
+        Ok(())
+    }
+
+    /// Sorts the members and refuses a repeated id or an ensemble without a voter.
+    fn check_members(&mut self) -> Result<(), ConfigError> {
         self.members.sort_by_key(|m| m.id);
         if self.members.windows(2).any(|w| w[0].id == w[1].id) {
             return Err(ConfigError::Invalid("a server id is listed twice".into()));
@@ -396,14 +425,52 @@ impl Config {
                 "every server.N is an observer: at least one must vote".into(),
             ));
         }
-        self.limits = Limits::defaults(self.max_packet_bytes);
-        for (key, value) in later.limits {
-            self.apply_limit(&key, value);
-        }
-        self.tls.finish().map_err(ConfigError::Invalid)?;
-        self.plain_client_port_listens =
-            later.client_port_set || self.tls.secure_client_port.is_none();
         Ok(())
+    }
+
+    /// With `dynamicConfigFile`, takes the members and their version from that file, as
+    /// ZooKeeper does; zoo.cfg must then list no `server.N` line itself.
+    pub fn read_dynamic_file(&mut self) -> Result<(), ConfigError> {
+        let Some(path) = &self.dynamic_config_file else {
+            return Ok(());
+        };
+        if !self.members.is_empty() {
+            return Err(ConfigError::Invalid(format!(
+                "server.N lines are both in zoo.cfg and in dynamicConfigFile {}: keep them in one",
+                path.display()
+            )));
+        }
+        let dynamic = dynamic_file::read(path).map_err(ConfigError::Invalid)?;
+        self.set_dynamic_config(&dynamic);
+        self.check_members()
+    }
+
+    /// Takes the members, client addresses and version of `dynamic`.
+    pub fn set_dynamic_config(&mut self, dynamic: &DynamicConfig) {
+        self.members = dynamic.members();
+        self.client_addresses = dynamic
+            .servers
+            .iter()
+            .filter_map(|s| Some((s.member.id, s.client.clone()?)))
+            .collect();
+        self.config_version = dynamic.version;
+    }
+
+    /// The membership as a value: what `/zookeeper/config` and `conf` show, or `None` for a
+    /// standalone server, whose `/zookeeper/config` ZooKeeper 3.8 leaves empty.
+    pub fn dynamic_config(&self) -> Option<DynamicConfig> {
+        if self.is_standalone() {
+            return None;
+        }
+        let servers = self
+            .members
+            .iter()
+            .map(|m| ServerSpec {
+                member: m.clone(),
+                client: self.client_addresses.get(&m.id).cloned(),
+            })
+            .collect();
+        Some(DynamicConfig::new(servers, self.config_version))
     }
 
     /// The address clients connect to.
