@@ -76,6 +76,9 @@ pub struct ServerView {
     pub ephemerals: Vec<(i64, Vec<String>)>,
     /// `conf` lines, `key=value`.
     pub config: Vec<(String, String)>,
+    /// The membership text (`/zookeeper/config`'s) that `conf` ends with in an ensemble, as
+    /// ZooKeeper 3.8 prints it; `None` standalone.
+    pub membership: Option<String>,
     pub read_only: bool,
     /// On a leader: (follower id, synced?), voters only.
     pub followers: Vec<(u64, bool)>,
@@ -105,6 +108,12 @@ pub fn answer(word: &str, view: &ServerView) -> Option<String> {
         "conf" => {
             for (key, value) in &view.config {
                 let _ = writeln!(out, "{key}={value}");
+            }
+            // ZooKeeper 3.8: `membership: ` (with its blank) on a line, then the text
+            // without a final newline.
+            if let Some(text) = &view.membership {
+                out.push_str("membership: \n");
+                out.push_str(text);
             }
         }
         "cons" => {

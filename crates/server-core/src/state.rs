@@ -152,6 +152,22 @@ impl ServerState {
         }
     }
 
+    /// Replaces `/zookeeper/config` as an applied reconfiguration does (see
+    /// [`DataTree::replace_config`]) and fires the watches on it, as for any data change.
+    /// Returns the node's new Stat (what `reconfig` answers with).
+    pub fn replace_config(&mut self, data: Bytes, zxid: Zxid, time: i64) -> Option<proto::Stat> {
+        let change = self.tree.replace_config(data, zxid, time)?;
+        if let Some(changes) = self.changes.as_mut() {
+            changes.push(Change {
+                zxid,
+                path: change.trigger.path.clone(),
+                event: change.trigger.event,
+            });
+        }
+        self.fire(&change.trigger.path, change.trigger.event, &change.acl, zxid);
+        Some(change.stat)
+    }
+
     /// The answer to an applied write, shaped for the request's opcode.
     pub(crate) fn write_reply(xid: i32, zxid: Zxid, op: OpCode, outcome: &Outcome) -> ReplyPacket {
         let response = match outcome {
