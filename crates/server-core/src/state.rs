@@ -164,7 +164,12 @@ impl ServerState {
                 event: change.trigger.event,
             });
         }
-        self.fire(&change.trigger.path, change.trigger.event, &change.acl, zxid);
+        self.fire(
+            &change.trigger.path,
+            change.trigger.event,
+            &change.acl,
+            zxid,
+        );
         Some(change.stat)
     }
 

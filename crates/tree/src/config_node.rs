@@ -75,8 +75,14 @@ mod tests {
         assert_eq!(change.trigger.event, EventType::NodeDataChanged);
         let (data, stat, _) = t.get(CONFIG).unwrap();
         assert_eq!(data.as_deref(), Some(TEXT.as_bytes()));
-        assert_eq!((stat.czxid, stat.mzxid, stat.ctime, stat.mtime), (0, 0, 0, 0));
-        assert_eq!((stat.version, stat.aversion, stat.data_length), (-1, -1, TEXT.len() as i32));
+        assert_eq!(
+            (stat.czxid, stat.mzxid, stat.ctime, stat.mtime),
+            (0, 0, 0, 0)
+        );
+        assert_eq!(
+            (stat.version, stat.aversion, stat.data_length),
+            (-1, -1, TEXT.len() as i32)
+        );
         assert_eq!(t.digest(), t.compute_digest());
         let digest = t.digest();
         assert!(t.init_config(Bytes::from(TEXT), Zxid::ZERO).is_none());
@@ -88,8 +94,13 @@ mod tests {
         let mut t = DataTree::new();
         t.init_config(Bytes::from(TEXT), Zxid::ZERO);
         let zxid = Zxid::new(1, 7);
-        let change = t.replace_config(Bytes::from("version=100000007"), zxid, 1234).unwrap();
-        assert_eq!((change.stat.mzxid, change.stat.mtime), (zxid.as_i64(), 1234));
+        let change = t
+            .replace_config(Bytes::from("version=100000007"), zxid, 1234)
+            .unwrap();
+        assert_eq!(
+            (change.stat.mzxid, change.stat.mtime),
+            (zxid.as_i64(), 1234)
+        );
         assert_eq!(change.stat.version, -1);
         assert_eq!(t.digest(), t.compute_digest());
         let mut bytes = Vec::new();

@@ -240,6 +240,25 @@ mod tests {
     }
 
     #[test]
+    fn without_client_port_the_server_line_gives_the_client_address() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("myid"), "1\n").unwrap();
+        let cfg = dir.path().join("zoo.cfg");
+        let base = format!(
+            "dataDir={}\nserver.1=a:1:2;127.0.0.2:2191\nserver.2=b:1:2\n",
+            dir.path().display()
+        );
+        std::fs::write(&cfg, &base).unwrap();
+        let config = Config::load(&cfg).unwrap();
+        assert_eq!(config.client_address().to_string(), "127.0.0.2:2191");
+        std::fs::write(&cfg, format!("{base}clientPort=2191\n")).unwrap();
+        assert_eq!(Config::load(&cfg).unwrap().client_port, 2191);
+        std::fs::write(&cfg, format!("{base}clientPort=2181\n")).unwrap();
+        let err = Config::load(&cfg).unwrap_err().to_string();
+        assert!(err.contains("gives client address 127.0.0.2:2191"), "{err}");
+    }
+
+    #[test]
     fn bad_dynamic_files_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("zoo.cfg.dynamic.1");

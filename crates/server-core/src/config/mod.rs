@@ -66,6 +66,9 @@ pub struct Config {
     /// Whether the plain client port listens: not when only `secureClientPort` is set, as in
     /// ZooKeeper.
     pub plain_client_port_listens: bool,
+    /// Whether zoo.cfg set `clientPort`; without it this server's `server.N` line may give
+    /// the client address (`;host:port`), as in ZooKeeper 3.5+.
+    pub client_port_key_set: bool,
     /// Client TLS: `secureClientPort` and the `ssl.*` keys.
     pub tls: TlsConfig,
     /// Largest packet accepted from a client (jute.maxbuffer).
@@ -147,6 +150,7 @@ impl Config {
             client_port,
             client_port_address: IpAddr::from([0, 0, 0, 0]),
             plain_client_port_listens: true,
+            client_port_key_set: false,
             tls: TlsConfig::default(),
             max_packet_bytes: 1024 * 1024,
             limits: Limits::defaults(1024 * 1024),
@@ -204,6 +208,7 @@ impl Config {
                 )));
             }
             config.check_peer_type()?;
+            config.client_address_from_server_line()?;
         }
         Ok(config)
     }
@@ -221,6 +226,31 @@ impl Config {
             ))),
             _ => Ok(()),
         }
+    }
+
+    /// Without `clientPort`, this server listens where its `server.N` line says (`;host:port`);
+    /// with both, they must agree, as ZooKeeper requires.
+    fn client_address_from_server_line(&mut self) -> Result<(), ConfigError> {
+        let Some(client) = self.client_addresses.get(&self.my_id) else {
+            return Ok(());
+        };
+        if !self.client_port_key_set {
+            let ip: IpAddr = client.host.parse().map_err(|_| {
+                ConfigError::Invalid(format!(
+                    "server.{}: client address {client} is not an IP address",
+                    self.my_id
+                ))
+            })?;
+            self.client_port = client.port;
+            self.client_port_address = ip;
+            self.plain_client_port_listens = true;
+        } else if client.port != self.client_port {
+            return Err(ConfigError::Invalid(format!(
+                "clientPort={} but server.{} gives client address {client}",
+                self.client_port, self.my_id
+            )));
+        }
+        Ok(())
     }
 
     /// Reads the secret named by `quorum.peerSecretFile`, if any: an unreadable or empty file
@@ -409,6 +439,7 @@ impl Config {
             self.apply_limit(&key, value);
         }
         self.tls.finish().map_err(ConfigError::Invalid)?;
+        self.client_port_key_set = later.client_port_set;
         self.plain_client_port_listens =
             later.client_port_set || self.tls.secure_client_port.is_none();
         Ok(())
