@@ -153,7 +153,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
 
-    const LINES: &str = "server.1=a:2888:3888:participant\nserver.2=b:2888:3888:participant;b:2181\nserver.3=c:2888:3888:observer";
+    const LINES: &str = "server.1=a:2888:3888:participant\nserver.2=b:2888:3888:participant;localhost:2181\nserver.3=c:2888:3888:observer";
 
     #[test]
     fn the_version_comes_from_the_name() {

@@ -235,14 +235,14 @@ impl Config {
             return Ok(());
         };
         if !self.client_port_key_set {
-            let ip: IpAddr = client.host.parse().map_err(|_| {
+            let address = resolve_client_address(client).ok_or_else(|| {
                 ConfigError::Invalid(format!(
-                    "server.{}: client address {client} is not an IP address",
+                    "server.{}: client address {client} does not resolve",
                     self.my_id
                 ))
             })?;
             self.client_port = client.port;
-            self.client_port_address = ip;
+            self.client_port_address = address.ip();
             self.plain_client_port_listens = true;
         } else if client.port != self.client_port {
             return Err(ConfigError::Invalid(format!(
@@ -569,6 +569,19 @@ impl Config {
     pub fn observer_ids(&self) -> impl Iterator<Item = u64> + '_ {
         self.members.iter().filter(|m| m.observer).map(|m| m.id)
     }
+}
+
+/// A server line's client address as a socket address: an IP as written, or the host name's
+/// first address (ZooKeeper resolves it too).
+fn resolve_client_address(client: &ClientAddress) -> Option<SocketAddr> {
+    if let Ok(ip) = client.host.parse::<IpAddr>() {
+        return Some(SocketAddr::new(ip, client.port));
+    }
+    use std::net::ToSocketAddrs;
+    (client.host.as_str(), client.port)
+        .to_socket_addrs()
+        .ok()?
+        .next()
 }
 
 fn role_name(observer: bool) -> &'static str {
