@@ -494,4 +494,25 @@ mod tests {
         assert_eq!(notifications(take(3)), seen_by_others);
         assert_eq!(s.watches.count(), 0);
     }
+
+    /// A reconfiguration's new text reaches who watches `/zookeeper/config` (anyone may read
+    /// it), with the Stat ZooKeeper gives it.
+    #[test]
+    fn replacing_the_config_fires_its_watches() {
+        let mut s = test_state();
+        test_conn(&mut s, 1, vec![]);
+        s.watches.add(1, WatchKind::Data, tree::path::CONFIG);
+        let zxid = zab::Zxid::new(2, 9);
+        let stat = s
+            .replace_config(Bytes::from_static(b"version=200000009"), zxid, 77)
+            .unwrap();
+        assert_eq!(
+            (stat.mzxid, stat.mtime, stat.version),
+            (zxid.as_i64(), 77, -1)
+        );
+        let mut sent = sent_frames(&mut s);
+        let seen = notifications(sent.remove(&1).unwrap_or_default());
+        assert_eq!(seen, [(CHANGED, tree::path::CONFIG.to_string())]);
+        assert_eq!(s.watches.count(), 0);
+    }
 }
