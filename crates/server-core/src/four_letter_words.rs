@@ -309,4 +309,19 @@ mod tests {
             .contains("zk_server_state\tstandalone\n"));
         assert!(answer("nope", &view).is_none());
     }
+
+    /// ZooKeeper 3.8's `conf` in an ensemble, read off the real one: the keys, then
+    /// `membership: ` and the text of /zookeeper/config without a final newline.
+    #[test]
+    fn conf_ends_with_the_membership_as_zookeeper_prints_it() {
+        let text = "server.1=127.0.0.1:2888:3888:participant\nversion=0";
+        let mut view = ServerView {
+            config: vec![("peerType".into(), "0".into())],
+            ..Default::default()
+        };
+        assert_eq!(answer("conf", &view).unwrap(), "peerType=0\n");
+        view.membership = Some(text.into());
+        let expected = format!("peerType=0\nmembership: \n{text}");
+        assert_eq!(answer("conf", &view).unwrap(), expected);
+    }
 }

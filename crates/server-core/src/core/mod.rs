@@ -67,8 +67,8 @@ impl<S: Storage> Core<S> {
     }
 
     /// `/zookeeper/config` shows the membership this server starts with, a pure function of
-    /// its configuration, so replicas started from the same server lines hold the same node
-    /// (and digest). Nothing fires: no client is connected yet.
+    /// its configuration, so replicas started from the same server lines hold the same node.
+    /// Nothing fires: no client is connected yet.
     fn init_config_node(&mut self) {
         if let Some(dynamic) = self.config.dynamic_config() {
             let text = bytes::Bytes::from(dynamic.render());

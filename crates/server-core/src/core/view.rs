@@ -217,7 +217,8 @@ impl<S: Storage> Core<S> {
             ("initLimit".into(), cfg.init_limit.to_string()),
             ("syncLimit".into(), cfg.sync_limit.to_string()),
         ]);
-        if let Some(me) = cfg.members.iter().find(|m| m.id == cfg.my_id) {
+        let me = cfg.members.iter().find(|m| m.id == cfg.my_id);
+        if let Some(me) = me.filter(|_| !cfg.is_standalone()) {
             // ZooKeeper's quorum-peer keys; electionAlg 3 is its only algorithm, peerType
             // its LearnerType (0 participant, 1 observer).
             lines.extend([
