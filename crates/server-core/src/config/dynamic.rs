@@ -153,6 +153,35 @@ impl DynamicConfig {
     }
 }
 
+/// The server specs of a reconfig request's `joiningServers` or `newMembers`: `server.N=…`
+/// entries separated by commas (as zkCli and kazoo join them) or newlines. The result is not
+/// checked as a whole configuration: joining servers are only part of one.
+pub fn parse_server_list(text: &str) -> Result<Vec<ServerSpec>, DynamicConfigError> {
+    let mut servers = Vec::new();
+    for (i, entry) in text.split([',', '\n']).map(str::trim).enumerate() {
+        if entry.is_empty() {
+            continue;
+        }
+        let at = |message: String| DynamicConfigError::Line {
+            line: i + 1,
+            message,
+        };
+        if servers.len() == MAX_SERVERS {
+            return Err(at(format!("more than {MAX_SERVERS} servers")));
+        }
+        let (key, value) = entry
+            .split_once('=')
+            .ok_or_else(|| at(format!("expected server.N=…, found {entry:?}")))?;
+        let id = key
+            .trim()
+            .strip_prefix("server.")
+            .and_then(|id| id.parse::<u64>().ok())
+            .ok_or_else(|| at(format!("{key}: not server.N")))?;
+        servers.push(parse_server(id, value.trim()).map_err(at)?);
+    }
+    Ok(servers)
+}
+
 /// `version=` takes hexadecimal without `0x`, as ZooKeeper writes and reads it.
 fn parse_version(value: &str) -> Result<u64, String> {
     let digits = value.strip_prefix("0x").unwrap_or(value);

@@ -70,6 +70,19 @@ fn bad_texts_are_errors_naming_the_line() {
 }
 
 #[test]
+fn a_reconfig_server_list_is_split_on_commas() {
+    let specs =
+        parse_server_list("server.5=e:1:2:observer;2185, server.6=f:1:2\nserver.7=g:1:2").unwrap();
+    let ids: Vec<u64> = specs.iter().map(|s| s.member.id).collect();
+    assert_eq!(ids, [5, 6, 7]);
+    assert!(specs[0].member.observer && specs[0].client.as_ref().unwrap().port == 2185);
+    assert!(parse_server_list("").unwrap().is_empty());
+    for bad in ["5=e:1:2", "server.5", "server.5=e:1", "server.x=e:1:2"] {
+        assert!(parse_server_list(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
 fn too_many_servers_are_refused() {
     let text: String = (0..=MAX_SERVERS)
         .map(|i| format!("server.{i}=h:1:2\n"))
