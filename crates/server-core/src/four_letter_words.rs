@@ -76,6 +76,9 @@ pub struct ServerView {
     pub ephemerals: Vec<(i64, Vec<String>)>,
     /// `conf` lines, `key=value`.
     pub config: Vec<(String, String)>,
+    /// The membership text (`/zookeeper/config`'s) that `conf` ends with in an ensemble, as
+    /// ZooKeeper 3.8 prints it; `None` standalone.
+    pub membership: Option<String>,
     pub read_only: bool,
     /// On a leader: (follower id, synced?), voters only.
     pub followers: Vec<(u64, bool)>,
@@ -105,6 +108,12 @@ pub fn answer(word: &str, view: &ServerView) -> Option<String> {
         "conf" => {
             for (key, value) in &view.config {
                 let _ = writeln!(out, "{key}={value}");
+            }
+            // ZooKeeper 3.8: `membership: ` (with its blank) on a line, then the text
+            // without a final newline.
+            if let Some(text) = &view.membership {
+                out.push_str("membership: \n");
+                out.push_str(text);
             }
         }
         "cons" => {
@@ -299,5 +308,20 @@ mod tests {
             .unwrap()
             .contains("zk_server_state\tstandalone\n"));
         assert!(answer("nope", &view).is_none());
+    }
+
+    /// ZooKeeper 3.8's `conf` in an ensemble, read off the real one: the keys, then
+    /// `membership: ` and the text of /zookeeper/config without a final newline.
+    #[test]
+    fn conf_ends_with_the_membership_as_zookeeper_prints_it() {
+        let text = "server.1=127.0.0.1:2888:3888:participant\nversion=0";
+        let mut view = ServerView {
+            config: vec![("peerType".into(), "0".into())],
+            ..Default::default()
+        };
+        assert_eq!(answer("conf", &view).unwrap(), "peerType=0\n");
+        view.membership = Some(text.into());
+        let expected = format!("peerType=0\nmembership: \n{text}");
+        assert_eq!(answer("conf", &view).unwrap(), expected);
     }
 }

@@ -152,6 +152,27 @@ impl ServerState {
         }
     }
 
+    /// Replaces `/zookeeper/config` as an applied reconfiguration does (see
+    /// [`DataTree::replace_config`]) and fires the watches on it, as for any data change.
+    /// Returns the node's new Stat (what `reconfig` answers with).
+    pub fn replace_config(&mut self, data: Bytes, zxid: Zxid, time: i64) -> Option<proto::Stat> {
+        let change = self.tree.replace_config(data, zxid, time)?;
+        if let Some(changes) = self.changes.as_mut() {
+            changes.push(Change {
+                zxid,
+                path: change.trigger.path.clone(),
+                event: change.trigger.event,
+            });
+        }
+        self.fire(
+            &change.trigger.path,
+            change.trigger.event,
+            &change.acl,
+            zxid,
+        );
+        Some(change.stat)
+    }
+
     /// The answer to an applied write, shaped for the request's opcode.
     pub(crate) fn write_reply(xid: i32, zxid: Zxid, op: OpCode, outcome: &Outcome) -> ReplyPacket {
         let response = match outcome {
@@ -471,6 +492,27 @@ mod tests {
         assert_eq!(notifications(take(4)), seen_by_alice);
         assert_eq!(notifications(take(2)), seen_by_others);
         assert_eq!(notifications(take(3)), seen_by_others);
+        assert_eq!(s.watches.count(), 0);
+    }
+
+    /// A reconfiguration's new text reaches who watches `/zookeeper/config` (anyone may read
+    /// it), with the Stat ZooKeeper gives it.
+    #[test]
+    fn replacing_the_config_fires_its_watches() {
+        let mut s = test_state();
+        test_conn(&mut s, 1, vec![]);
+        s.watches.add(1, WatchKind::Data, tree::path::CONFIG);
+        let zxid = zab::Zxid::new(2, 9);
+        let stat = s
+            .replace_config(Bytes::from_static(b"version=200000009"), zxid, 77)
+            .unwrap();
+        assert_eq!(
+            (stat.mzxid, stat.mtime, stat.version),
+            (zxid.as_i64(), 77, -1)
+        );
+        let mut sent = sent_frames(&mut s);
+        let seen = notifications(sent.remove(&1).unwrap_or_default());
+        assert_eq!(seen, [(CHANGED, tree::path::CONFIG.to_string())]);
         assert_eq!(s.watches.count(), 0);
     }
 }

@@ -5,11 +5,15 @@
 //! the persisted Stat fields) plus one hash per session (id and timeout). A sum can be updated
 //! in O(1) per change: subtract the node's old hash, add its new one. Unlike ZooKeeper (CRC32
 //! over path, data and Stat, skipping `/zookeeper/`), every node and the sessions table are
-//! covered, because Quorum keeps no node that is updated outside the txn stream.
+//! covered but one: `/zookeeper/config`, which each server sets at start from its own
+//! configuration, outside the txn stream (see [`crate::config_node`]). Its text can differ
+//! between correct replicas — servers that reach their peers through different addresses list
+//! different ones — so a digest that covered it would tell replicas of one history apart.
 
 use proto::Stat;
 
 use crate::node::{Node, NodeKind};
+use crate::path::CONFIG;
 
 /// FNV-1a over a byte stream, finished with a SplitMix64 mix so that sums of hashes of similar
 /// nodes do not cancel in structured ways.
@@ -44,9 +48,18 @@ impl Hasher {
     }
 }
 
-/// The hash of one node at `path`. Derived Stat fields (`dataLength`, `numChildren`) are left
-/// out: they follow from the data and from the children's own entries.
+/// The hash of one node at `path` as the digest counts it: 0 for `/zookeeper/config` (see the
+/// module's documentation), [`content_hash`] for every other node.
 pub fn node_hash(path: &str, node: &Node) -> u64 {
+    if path == CONFIG {
+        return 0;
+    }
+    content_hash(path, node)
+}
+
+/// The hash of a node's contents. Derived Stat fields (`dataLength`, `numChildren`) are left
+/// out: they follow from the data and from the children's own entries.
+pub fn content_hash(path: &str, node: &Node) -> u64 {
     let mut h = Hasher::new();
     h.field(path.as_bytes());
     match node.kind {

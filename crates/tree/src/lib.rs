@@ -46,6 +46,7 @@ pub mod acl;
 pub mod acl_cache;
 pub mod apply;
 mod codec;
+pub mod config_node;
 pub mod digest;
 mod expiry;
 pub mod node;
@@ -62,6 +63,7 @@ pub mod txn_codec;
 pub use acl_cache::{AclCache, SharedAcl};
 pub use apply::{ApplyResult, Outcome, WatchTrigger};
 pub use codec::CodecError;
+pub use config_node::ConfigChange;
 pub use node::{Node, NodeKind};
 pub use outstanding::Outstanding;
 pub use prep::{

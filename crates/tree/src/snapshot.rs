@@ -14,6 +14,7 @@ use zxid::Zxid;
 use proto::Stat;
 
 use crate::codec::{corrupt, CodecError, Dec, Enc};
+use crate::digest::content_hash;
 use crate::node::Node;
 use crate::path;
 use crate::tree::DataTree;
@@ -139,7 +140,12 @@ impl DataTree {
             tree.open_session(id, timeout);
         }
         let digest = d.u64()?;
-        if digest != tree.digest {
+        // Snapshots written before `/zookeeper/config` was left out of the digest counted it.
+        let legacy = tree
+            .nodes
+            .get(path::CONFIG)
+            .map_or(0, |n| content_hash(path::CONFIG, n));
+        if digest != tree.digest && digest != tree.digest.wrapping_add(legacy) {
             return corrupt(format!(
                 "digest mismatch: snapshot says {digest:#x}, contents give {:#x}",
                 tree.digest

@@ -11,39 +11,3 @@ pub struct Member {
     /// (ZooKeeper's `:observer` role); the others are participants.
     pub observer: bool,
 }
-
-/// `host:peerPort:electionPort[:role][;clientAddress]`
-pub(super) fn parse_member(id: u64, value: &str) -> Result<Member, String> {
-    let address = value.split(';').next().unwrap_or_default();
-    let parts: Vec<&str> = address.split(':').collect();
-    if parts.len() < 3 {
-        return Err(format!(
-            "server.{id}: expected host:peerPort:electionPort, found {value:?}"
-        ));
-    }
-    let port = |s: &str| {
-        s.parse::<u16>()
-            .map_err(|_| format!("server.{id}: bad port {s:?}"))
-    };
-    let observer = match parts.get(3).copied() {
-        None | Some("participant") => false,
-        Some("observer") => true,
-        Some(other) => {
-            return Err(format!(
-                "server.{id}: role {other:?} is neither participant nor observer"
-            ))
-        }
-    };
-    if parts.len() > 4 {
-        return Err(format!(
-            "server.{id}: expected host:peerPort:electionPort[:role], found {value:?}"
-        ));
-    }
-    Ok(Member {
-        id,
-        host: parts[0].to_string(),
-        peer_port: port(parts[1])?,
-        election_port: port(parts[2])?,
-        observer,
-    })
-}

@@ -17,10 +17,13 @@ use crate::limits::Limits;
 mod admin;
 #[cfg(test)]
 mod admin_tests;
+pub mod dynamic;
+pub mod dynamic_file;
 mod java_only;
 mod keys;
 mod limit_keys;
 mod members;
+mod membership;
 pub mod quorum_tls;
 #[cfg(test)]
 mod tests;
@@ -28,10 +31,10 @@ pub mod tls;
 pub mod tls_settings;
 
 pub use admin::AdminConfig;
+pub use dynamic::{ClientAddress, DynamicConfig, DynamicConfigError, ServerSpec};
 use java_only::java_only_reason;
 use keys::{is_zookeeper_key, key_values, parse_bool, parse_number, KNOWN_KEYS};
 use limit_keys::LIMIT_KEYS;
-use members::parse_member;
 pub use members::Member;
 use quorum_tls::{is_quorum_tls_key, quorum_tls_keys, QuorumTlsConfig};
 use tls::{is_tls_key, tls_keys, TlsConfig};
@@ -67,6 +70,9 @@ pub struct Config {
     /// Whether the plain client port listens: not when only `secureClientPort` is set, as in
     /// ZooKeeper.
     pub plain_client_port_listens: bool,
+    /// Whether zoo.cfg set `clientPort`; without it this server's `server.N` line may give
+    /// the client address (`;host:port`), as in ZooKeeper 3.5+.
+    pub client_port_key_set: bool,
     /// Client TLS: `secureClientPort` and the `ssl.*` keys.
     pub tls: TlsConfig,
     /// TLS between servers: `sslQuorum` and the `ssl.quorum.*` keys.
@@ -102,6 +108,14 @@ pub struct Config {
     pub snap_count: u64,
     /// The ensemble's members, voters and observers; empty in standalone mode.
     pub members: Vec<Member>,
+    /// The client addresses the `server.N` lines gave (after `;`), by server id.
+    pub client_addresses: BTreeMap<u64, ClientAddress>,
+    /// The version of the membership: 0 for `server.N` lines of zoo.cfg, the suffix of the
+    /// dynamic file's name (`….dynamic.<hex>`) when they come from `dynamicConfigFile`.
+    pub config_version: u64,
+    /// `dynamicConfigFile`: where the server lines are kept instead of zoo.cfg; read by
+    /// [`Config::load`].
+    pub dynamic_config_file: Option<PathBuf>,
     /// `peerType` (ZooKeeper's own-role key): `Some(true)` for observer. It must agree with
     /// this server's `server.N` line, which is what the other servers go by.
     pub peer_type_observer: Option<bool>,
@@ -142,6 +156,7 @@ impl Config {
             client_port,
             client_port_address: IpAddr::from([0, 0, 0, 0]),
             plain_client_port_listens: true,
+            client_port_key_set: false,
             tls: TlsConfig::default(),
             quorum_tls: QuorumTlsConfig::default(),
             max_packet_bytes: 1024 * 1024,
@@ -159,6 +174,9 @@ impl Config {
             purge_interval_hours: 0,
             snap_count: 100_000,
             members: Vec::new(),
+            client_addresses: BTreeMap::new(),
+            config_version: 0,
+            dynamic_config_file: None,
             peer_type_observer: None,
             my_id: 1,
             ignored: BTreeMap::new(),
@@ -174,12 +192,10 @@ impl Config {
 
     /// Reads a zoo.cfg file (and `myid` from its dataDir when servers are listed).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = dynamic_file::read_bounded(path).map_err(ConfigError::Invalid)?;
         let mut config = Config::parse(&text)?;
         config.read_peer_secret()?;
+        config.read_dynamic_file()?;
         if !config.members.is_empty() {
             let myid_path = config.data_dir.join("myid");
             let myid = std::fs::read_to_string(&myid_path).map_err(|source| ConfigError::Read {
@@ -199,6 +215,7 @@ impl Config {
                 )));
             }
             config.check_peer_type()?;
+            config.client_address_from_server_line()?;
         }
         Ok(config)
     }
@@ -336,11 +353,16 @@ impl Config {
             _ if key.starts_with("admin.") => self.apply_admin(key, value)?,
             _ if is_quorum_tls_key(key) => self.quorum_tls.apply(key, value, &mut self.warnings)?,
             _ if is_tls_key(key) => self.tls.apply(key, value, &mut self.warnings)?,
+            "dynamicConfigFile" => self.dynamic_config_file = Some(PathBuf::from(value)),
             _ if key.starts_with("server.") => {
                 let id = key["server.".len()..]
                     .parse::<u64>()
                     .map_err(|_| format!("{key}: not a server id"))?;
-                self.members.push(parse_member(id, value)?);
+                let spec = dynamic::parse_server(id, value)?;
+                if let Some(client) = spec.client {
+                    self.client_addresses.insert(id, client);
+                }
+                self.members.push(spec.member);
             }
             _ if LIMIT_KEYS.contains(&key) => {
                 later.limits.push((key.to_string(), number(value)?));
@@ -396,15 +418,7 @@ impl Config {
                 self.min_session_timeout, self.max_session_timeout
             )));
         }
-        self.members.sort_by_key(|m| m.id);
-        if self.members.windows(2).any(|w| w[0].id == w[1].id) {
-            return Err(ConfigError::Invalid("a server id is listed twice".into()));
-        }
-        if !self.members.is_empty() && self.members.iter().all(|m| m.observer) {
-            return Err(ConfigError::Invalid(
-                "every server.N is an observer: at least one must vote".into(),
-            ));
-        }
+        self.check_members()?;
         self.limits = Limits::defaults(self.max_packet_bytes);
         for (key, value) in later.limits {
             self.apply_limit(&key, value);
@@ -414,8 +428,23 @@ impl Config {
         self.quorum_tls
             .finish(replicated, &mut self.warnings)
             .map_err(ConfigError::Invalid)?;
+        self.client_port_key_set = later.client_port_set;
         self.plain_client_port_listens =
             later.client_port_set || self.tls.secure_client_port.is_none();
+        Ok(())
+    }
+
+    /// Sorts the members and refuses a repeated id or an ensemble without a voter.
+    fn check_members(&mut self) -> Result<(), ConfigError> {
+        self.members.sort_by_key(|m| m.id);
+        if self.members.windows(2).any(|w| w[0].id == w[1].id) {
+            return Err(ConfigError::Invalid("a server id is listed twice".into()));
+        }
+        if !self.members.is_empty() && self.members.iter().all(|m| m.observer) {
+            return Err(ConfigError::Invalid(
+                "every server.N is an observer: at least one must vote".into(),
+            ));
+        }
         Ok(())
     }
 

@@ -61,8 +61,20 @@ impl<S: Storage> Core<S> {
             was_serving: false,
             was_leading: false,
         };
+        core.init_config_node();
         core.after_event()?;
         Ok(core)
+    }
+
+    /// `/zookeeper/config` shows the membership this server starts with, a pure function of
+    /// its configuration, so replicas started from the same server lines hold the same node.
+    /// Nothing fires: no client is connected yet.
+    fn init_config_node(&mut self) {
+        if let Some(dynamic) = self.config.dynamic_config() {
+            let text = bytes::Bytes::from(dynamic.render());
+            let version = zab::Zxid::from_u64(dynamic.version);
+            self.state_mut().tree.init_config(text, version);
+        }
     }
 
     /// Whether clients are served: on an established leader, or a follower in broadcast.

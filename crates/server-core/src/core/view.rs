@@ -109,6 +109,7 @@ impl<S: Storage> Core<S> {
             outbound_bytes: clients.outbound_bytes_total(),
             requests_in_flight: clients.requests_in_flight_total(),
             config: self.config_lines(),
+            membership: self.membership(),
             followers: self.learners(false),
             observers: self.learners(true),
             digest: state.tree.digest(),
@@ -216,7 +217,25 @@ impl<S: Storage> Core<S> {
             ("initLimit".into(), cfg.init_limit.to_string()),
             ("syncLimit".into(), cfg.sync_limit.to_string()),
         ]);
+        let me = cfg.members.iter().find(|m| m.id == cfg.my_id);
+        if let Some(me) = me.filter(|_| !cfg.is_standalone()) {
+            // ZooKeeper's quorum-peer keys; electionAlg 3 is its only algorithm, peerType
+            // its LearnerType (0 participant, 1 observer).
+            lines.extend([
+                ("electionAlg".into(), "3".into()),
+                ("electionPort".into(), me.election_port.to_string()),
+                ("quorumPort".into(), me.peer_port.to_string()),
+                ("peerType".into(), u8::from(me.observer).to_string()),
+            ]);
+        }
         lines
+    }
+
+    /// What `/zookeeper/config` holds: the text `conf` ends with.
+    fn membership(&self) -> Option<String> {
+        let node = self.state().tree.node(tree::path::CONFIG)?;
+        let text = String::from_utf8_lossy(node.data.as_deref()?).into_owned();
+        (!text.is_empty()).then_some(text)
     }
 }
 
