@@ -17,6 +17,9 @@ pub struct Disk {
     pub synced: Vec<Txn>,
     /// Written but not yet fsynced.
     pub unsynced: Vec<Txn>,
+    /// The version of the newest configuration activated (written durably at activation, as
+    /// ZooKeeper writes its dynamic configuration file).
+    pub activated: Zxid,
 }
 
 impl Disk {
@@ -102,6 +105,7 @@ impl Disk {
             log: self.synced.clone(),
             nonce,
             membership: app.membership(),
+            activated: self.activated,
         };
         (boot, app)
     }

@@ -123,12 +123,10 @@ impl Peer {
         })
     }
 
-    /// The last configuration this server's history carries.
+    /// The configuration a notification carries: the active one (a pending configuration
+    /// may never commit; one held by a minority must not move the others' election).
     fn newest_membership(&self) -> &Membership {
-        self.history
-            .memberships()
-            .last()
-            .expect("a history knows at least one configuration")
+        self.active_membership()
     }
 
     /// The configurations an election is held in: those in force here, unless a newer one was

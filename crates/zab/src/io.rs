@@ -130,6 +130,12 @@ pub struct Boot {
     /// The configuration in force at the snapshot (the application keeps it in its state);
     /// `None` for the configuration the server was started with ([`crate::Config::members`]).
     pub membership: Option<Membership>,
+    /// The version of the newest configuration this server activated before it stopped (the
+    /// driver persists it on [`Action::MembershipChanged`], as ZooKeeper writes its dynamic
+    /// configuration file). Configurations up to it in the recovered log were committed: they
+    /// are in force at once, not pending again (a restarted ensemble must not wait for a quorum
+    /// of servers a committed reconfiguration removed).
+    pub activated: Zxid,
     /// A number that differs between starts of this server (randomness is injected): it keeps
     /// link ids of different incarnations apart.
     pub nonce: u64,

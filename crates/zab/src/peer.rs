@@ -40,6 +40,8 @@ pub struct Peer {
     pub(crate) history: History,
     /// The last transaction handed to the state machine.
     pub(crate) delivered: Zxid,
+    /// The version of the newest configuration known activated (see [`Boot::activated`]).
+    pub(crate) activated: Zxid,
     pub(crate) role: Role,
     /// The election round (Fast Leader Election's logical clock).
     pub(crate) round: u64,
@@ -66,7 +68,8 @@ impl Peer {
         let history =
             History::recovered(boot.snapshot_zxid, boot.log, base_membership, cfg.decoder);
         let looking = Looking::new(0, Self::own_vote_of(&cfg, boot.current_epoch, &history));
-        let active = history.membership_at(boot.snapshot_zxid).clone();
+        let settled = boot.snapshot_zxid.max(boot.activated.min(history.last()));
+        let active = history.membership_at(settled).clone();
         Peer {
             active,
             cfg,
@@ -75,6 +78,7 @@ impl Peer {
             accepted_leader: boot.accepted_leader,
             current_epoch: boot.current_epoch,
             delivered: boot.snapshot_zxid,
+            activated: boot.activated,
             history,
             role: Role::Looking(looking),
             round: 0,
@@ -209,12 +213,18 @@ impl Peer {
     /// The configuration in force: the last one carried by a delivered transaction (or the
     /// snapshot's, or the one this server started with).
     pub fn active_membership(&self) -> &Membership {
-        self.history.membership_at(self.delivered)
+        self.history.membership_at(self.settled())
     }
 
     /// A configuration proposed and not yet delivered here, if any.
     pub fn pending_membership(&self) -> Option<&Membership> {
-        self.history.changes_after(self.delivered).last()
+        self.history.changes_after(self.settled()).last()
+    }
+
+    /// The point up to which the configurations of the history are known committed: what
+    /// was delivered, or the newest configuration activated before a restart.
+    fn settled(&self) -> Zxid {
+        self.delivered.max(self.activated.min(self.history.last()))
     }
 
     /// The role and phase, for observers.
@@ -344,7 +354,12 @@ impl Peer {
     /// The configurations a decision must satisfy now: the active one, then every one
     /// proposed after it (at most one, unless a new leader inherited several).
     pub(crate) fn in_force(&self) -> impl Iterator<Item = &Membership> {
-        std::iter::once(self.active_membership()).chain(self.history.changes_after(self.delivered))
+        std::iter::once(self.active_membership()).chain(self.history.changes_after(self.settled()))
+    }
+
+    /// The configurations proposed after the active one.
+    pub(crate) fn pending_memberships(&self) -> &[Membership] {
+        self.history.changes_after(self.settled())
     }
 
     /// Whether `id` votes in some configuration in force: it may vote, be voted for and lead.

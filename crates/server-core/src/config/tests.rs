@@ -139,7 +139,11 @@ fn observers_are_members_that_do_not_vote() {
     assert!(observer.is_observer() && !cfg.is_observer());
     let zab = observer.zab_config();
     let membership = zab.initial_membership();
-    assert_eq!(membership.quorum_size(), 2, "a majority of the three voters");
+    assert_eq!(
+        membership.quorum_size(),
+        2,
+        "a majority of the three voters"
+    );
     assert!(membership.is_member(zab::ServerId(4)) && !membership.is_voter(zab::ServerId(4)));
 }
 

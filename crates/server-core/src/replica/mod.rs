@@ -109,6 +109,7 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
             log: recovered.log,
             nonce: options.nonce,
             membership: None,
+            activated: zab::Zxid::ZERO,
         };
         let mut replica = Replica {
             peer: Peer::new(options.zab, boot),

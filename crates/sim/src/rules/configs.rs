@@ -12,6 +12,9 @@ use crate::reconfig;
 /// A server's configurations: the one at its snapshot, then each carried by a record after it.
 pub struct Configs {
     list: Vec<Membership>,
+    /// The newest activation the disk records, and the disk's last record.
+    activated: Zxid,
+    last: Zxid,
 }
 
 impl Configs {
@@ -34,8 +37,18 @@ impl Configs {
                     ..m
                 })
             });
+        let last = disk
+            .synced
+            .iter()
+            .chain(&disk.unsynced)
+            .map(|t| t.zxid)
+            .max()
+            .unwrap_or(base_zxid)
+            .max(base_zxid);
         Configs {
             list: std::iter::once(base).chain(carried).collect(),
+            activated: disk.activated,
+            last,
         }
     }
 
@@ -45,12 +58,13 @@ impl Configs {
         &self.list[i - 1]
     }
 
-    /// The configurations in force for a server that delivered up to `delivered`: the active
-    /// one and every one proposed after it.
+    /// The configurations in force for a server that delivered up to `delivered` (or whose
+    /// disk records a later activation): the active one and every one proposed after it.
     pub fn in_force(&self, delivered: Zxid) -> Vec<&Membership> {
-        let active = self.at(delivered);
+        let settled = delivered.max(self.activated.min(self.last));
+        let active = self.at(settled);
         std::iter::once(active)
-            .chain(self.list.iter().filter(|m| m.version > delivered))
+            .chain(self.list.iter().filter(|m| m.version > settled))
             .collect()
     }
 }

@@ -156,10 +156,16 @@ impl Quorums {
                 format!("{me} chose {epoch} with CEPOCH from {short}"),
             );
         }
+        // Above the promise of every voter that sent CEPOCH (a server with no vote in the
+        // configurations in force may learn from this epoch without having raised it).
+        let configs = self.configs(server);
+        let views = configs.in_force(server.app.zxid);
+        let attempt = self.attempts[index(me)].as_ref().expect("attempt");
         let highest = attempt
             .cepochs
-            .values()
-            .copied()
+            .iter()
+            .filter(|(id, _)| views.iter().any(|m| m.is_voter(**id)))
+            .map(|(_, &e)| e)
             .fold(attempt.promise, Epoch::max);
         if epoch <= highest {
             return violation(

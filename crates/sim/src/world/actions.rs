@@ -154,6 +154,8 @@ impl World {
                 }
                 Action::MembershipChanged(membership) => {
                     self.report.reconfigs_activated += 1;
+                    let disk = &mut self.nodes[i].disk;
+                    disk.activated = disk.activated.max(membership.version);
                     self.trace(TraceEvent::Fault {
                         kind: "configuration",
                         detail: format!(

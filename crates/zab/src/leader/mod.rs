@@ -304,7 +304,9 @@ impl Peer {
             },
         );
         if let Some(epoch) = leading.epoch {
-            if accepted_epoch > epoch && leading.phase == LeaderPhase::Broadcast {
+            let member = self.history.memberships().any(|m| m.is_member(from));
+            let leading = self.leading();
+            if accepted_epoch > epoch && leading.phase == LeaderPhase::Broadcast && member {
                 // The follower promised a later epoch (to a leadership attempt that failed) and
                 // can never join our established epoch. Step down so that a new election picks
                 // an epoch above its promise; otherwise it would stay out until the next
@@ -326,13 +328,27 @@ impl Peer {
         if self.leading_ref().epoch.is_some() || !self.leader_has_quorum(true, |_| true) {
             return;
         }
+        // Only members of a known configuration raise the epoch: a server outside them (a
+        // joining one) may learn, but must not push the epoch around.
+        let known: Vec<ServerId> = self
+            .history
+            .memberships()
+            .flat_map(|m| m.members())
+            .collect();
         let leading = self.leading();
         let highest = leading
             .learners
-            .values()
-            .map(|l| l.accepted_epoch)
+            .iter()
+            .filter(|(id, _)| known.contains(id))
+            .map(|(_, l)| l.accepted_epoch)
             .fold(own, Epoch::max);
-        let epoch = Epoch(highest.0.checked_add(1).expect("epoch space exhausted"));
+        let Some(next) = highest.0.checked_add(1) else {
+            // The epoch space is exhausted: no new epoch can be chosen (ZooKeeper stops too).
+            self.stats.protocol_error += 1;
+            return self.go_looking();
+        };
+        let epoch = Epoch(next);
+        let leading = self.leading();
         leading.epoch = Some(epoch);
         let joined: Vec<ServerId> = leading.learners.keys().copied().collect();
         // Durable before any NEWEPOCH leaves: a restarted leader never proposes this epoch

@@ -103,7 +103,7 @@ impl Peer {
                 .quorum_value(m, c, durable, needed(m), acked)
                 .unwrap_or(Zxid::ZERO)
         };
-        let pending = self.history.changes_after(self.delivered);
+        let pending = self.pending_memberships();
         if let Some(newest) = pending
             .last()
             .filter(|_| self.cfg.has_bug(Bug::NewQuorumOnly))
