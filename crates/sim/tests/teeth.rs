@@ -55,16 +55,21 @@ fn teeth_accept_stale_newepoch() {
     // The issue's case: with the end-to-end checks alone (and the fault generator of then), a
     // follower took a NEWEPOCH below its promise on 33 seeds of 0..300 by zab-trace-check's
     // count and the simulator reported 1 of them (the issue counted 32 and 2; seeds 4, 53 and
-    // 96 among those missed). With the per-step rules, every one is reported.
-    let reported = assert_caught(Bug::AcceptStaleNewEpoch, 3, 9, 21);
+    // 96 among those missed). With the per-step rules, every one is reported. (The figures
+    // changed with the election of reconfigurable ensembles; zab-trace-check found them again:
+    // 33 seeds, first 1.) Seeds 101 and 103 come on top: the broken follower also answers
+    // `promised` for an epoch it promised to another leader, a step the replay does not look
+    // for, and there its consequence shows — two leaders established in one epoch (101), a
+    // primary established without a transaction another server then delivers (103).
+    let reported = assert_caught(Bug::AcceptStaleNewEpoch, 3, 1, 35);
     assert_eq!(
         reported,
         [
-            9, 11, 41, 53, 55, 59, 60, 83, 102, 103, 107, 115, 130, 145, 160, 180, 207, 232, 236,
-            278, 281
+            1, 4, 9, 11, 26, 31, 39, 44, 49, 53, 55, 60, 61, 64, 83, 101, 102, 103, 107, 116, 145,
+            160, 169, 180, 188, 204, 207, 236, 242, 243, 265, 278, 281, 284, 293
         ]
     );
-    assert_caught(Bug::AcceptStaleNewEpoch, 5, 0, 27);
+    assert_caught(Bug::AcceptStaleNewEpoch, 5, 4, 35);
 }
 
 #[test]
@@ -75,8 +80,8 @@ fn teeth_ack_before_durable() {
 
 #[test]
 fn teeth_ack_newleader_before_durable() {
-    assert_caught(Bug::AckNewLeaderBeforeDurable, 3, 0, 283);
-    assert_caught(Bug::AckNewLeaderBeforeDurable, 5, 0, 282);
+    assert_caught(Bug::AckNewLeaderBeforeDurable, 3, 0, 282);
+    assert_caught(Bug::AckNewLeaderBeforeDurable, 5, 0, 281);
 }
 
 #[test]
@@ -87,14 +92,14 @@ fn teeth_commit_on_minority() {
 
 #[test]
 fn teeth_skip_trunc() {
-    assert_caught(Bug::SkipTrunc, 3, 0, 201);
-    assert_caught(Bug::SkipTrunc, 5, 2, 147);
+    assert_caught(Bug::SkipTrunc, 3, 0, 204);
+    assert_caught(Bug::SkipTrunc, 5, 0, 165);
 }
 
 #[test]
 fn teeth_confirm_without_quorum() {
-    assert_caught(Bug::ConfirmWithoutQuorum, 3, 0, 288);
-    assert_caught(Bug::ConfirmWithoutQuorum, 5, 0, 279);
+    assert_caught(Bug::ConfirmWithoutQuorum, 3, 0, 290);
+    assert_caught(Bug::ConfirmWithoutQuorum, 5, 0, 281);
 }
 
 /// A leader that counts observers toward its quorums: with 3 voters and 2 observers it can
