@@ -20,6 +20,7 @@ pub mod peers;
 pub mod pending_writes;
 pub mod read_only;
 pub mod reads;
+pub mod reconfig;
 pub mod replica;
 pub mod session;
 pub mod sessions;

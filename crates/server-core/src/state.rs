@@ -173,6 +173,18 @@ impl ServerState {
         Some(change.stat)
     }
 
+    /// The configuration `/zookeeper/config` holds: the one in force as of the last applied
+    /// transaction. `None` for a standalone server (an empty node) or a text that does not
+    /// parse (the server wrote it; only a bug gets there).
+    pub fn current_config(&self) -> Option<crate::config::DynamicConfig> {
+        let (data, _, _) = self.tree.get(tree::path::CONFIG)?;
+        let text = std::str::from_utf8(data.as_deref()?).ok()?;
+        if text.is_empty() {
+            return None;
+        }
+        crate::config::DynamicConfig::parse(text).ok()
+    }
+
     /// The answer to an applied write, shaped for the request's opcode.
     pub(crate) fn write_reply(xid: i32, zxid: Zxid, op: OpCode, outcome: &Outcome) -> ReplyPacket {
         let response = match outcome {
@@ -186,6 +198,10 @@ impl ServerState {
             },
             Outcome::DataSet { stat } | Outcome::AclSet { stat } => Response::Stat(*stat),
             Outcome::Multi(results) => Response::Multi(results.clone()),
+            Outcome::Reconfigured { data, stat } => Response::GetData(proto::GetDataResponse {
+                data: Some(data.clone()),
+                stat: *stat,
+            }),
             Outcome::Deleted
             | Outcome::Checked
             | Outcome::SessionCreated
@@ -301,6 +317,11 @@ impl Application for ServerState {
 
     fn leadership_confirmed(&mut self, round: u64) {
         self.confirmed_round = self.confirmed_round.max(round);
+    }
+
+    fn membership(&self) -> Option<zab::Membership> {
+        self.current_config()
+            .map(|config| crate::reconfig::membership_of(&config))
     }
 
     fn install(&mut self, snapshot: &Snapshot) -> Result<(), String> {

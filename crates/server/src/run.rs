@@ -17,7 +17,7 @@ use crate::clients::{ClientEffect, ClientEvent, ConnId};
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::core::Core;
-use crate::core::{PeerOutbox, ServerReplica};
+use crate::core::{MembershipNews, PeerOutbox, ServerReplica};
 use crate::events::{ConnIo, CoreEvent, Outgoing};
 use crate::peers::net::PeerNet;
 use crate::replica::{FileStorage, ReplicaError, ReplicaOptions};
@@ -234,6 +234,9 @@ fn open_replica(
             ..storage::LogOptions::default()
         },
         nonce: std::process::id() as u64 ^ (clock.wall_ms as u64).rotate_left(20),
+        // The dynamic file is written when a configuration is activated, so its version is
+        // the newest this server activated.
+        activated: zab::Zxid::from_u64(config.config_version),
     };
     let state = ServerState::new(
         config.limits.clone(),
@@ -264,6 +267,7 @@ struct Driver {
     conns: HashMap<ConnId, ConnIo>,
     effects: Vec<ClientEffect>,
     frames: Vec<(u64, crate::peers::codec::PeerFrame)>,
+    news: Vec<MembershipNews>,
 }
 
 impl Driver {
@@ -275,6 +279,7 @@ impl Driver {
             conns: HashMap::new(),
             effects: Vec::new(),
             frames: Vec::new(),
+            news: Vec::new(),
         }
     }
 
@@ -369,6 +374,10 @@ impl Driver {
     /// Carries out what the core decided, in order: frames to other servers, then what it
     /// decided for client connections.
     fn carry_out(&mut self) {
+        self.core.drain_membership_news(&mut self.news);
+        for news in std::mem::take(&mut self.news) {
+            self.membership_news(news);
+        }
         self.core.drain_peer_frames(&mut self.frames);
         for (to, frame) in self.frames.drain(..) {
             self.net.send(to, &frame);
@@ -398,6 +407,37 @@ impl Driver {
                     }
                 }
             }
+        }
+    }
+}
+
+impl Driver {
+    /// A configuration was proposed here or activated: who the network dials and admits, and
+    /// (activated) the dynamic file ZooKeeper would write, which a restart reads back.
+    fn membership_news(&mut self, news: MembershipNews) {
+        let (config, activated) = match news {
+            MembershipNews::Proposed(config) => (config, false),
+            MembershipNews::Activated(config) => (config, true),
+        };
+        let members = config
+            .servers
+            .iter()
+            .map(|s| (s.member.id, format!("{}:{}", s.member.host, s.member.peer_port)))
+            .collect();
+        if !activated {
+            self.net.add_members(members);
+            return;
+        }
+        self.net.set_members(members);
+        let Some(static_file) = self.core.config.static_file.clone() else {
+            return;
+        };
+        // Rare (one per reconfiguration) and small: written here, in order with the events.
+        match server_core::config::dynamic_file::write_new_config(&static_file, &config) {
+            Ok(path) => tracing::info!(path = %path.display(), "dynamic configuration written"),
+            // Not fatal: a restart then treats the configuration as pending again, which
+            // needs quorums of both it and its predecessor (safe, only slower to recover).
+            Err(e) => tracing::error!(%e, "cannot write the dynamic configuration file"),
         }
     }
 }

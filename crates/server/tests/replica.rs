@@ -51,6 +51,7 @@ fn open(
 ) {
     let (tx, rx) = mpsc::channel();
     let options = ReplicaOptions {
+        activated: zab::Zxid::ZERO,
         zab: zab::Config::new(ServerId(1), vec![ServerId(1)]),
         snap_count,
         snap_retain: 3,
@@ -144,6 +145,7 @@ fn try_open(
     dir: &std::path::Path,
 ) -> Result<Replica<Counter, FileStorage, NoPeers>, server::replica::ReplicaError> {
     let options = ReplicaOptions {
+        activated: zab::Zxid::ZERO,
         zab: zab::Config::new(ServerId(1), vec![ServerId(1)]),
         snap_count: 1_000_000,
         snap_retain: 3,

@@ -2,6 +2,7 @@
 //! tree. It follows ZooKeeper's `DataTree.processTxn`, returns what the server needs to
 //! answer the client, and lists the watch triggers in the order the changes happened.
 
+use bytes::Bytes;
 use proto::{ErrorCode, EventType, MultiResult, Stat};
 use zxid::Zxid;
 
@@ -51,6 +52,14 @@ pub enum Outcome {
     SessionCreated,
     /// The session is gone and its ephemerals deleted.
     SessionClosed,
+    /// A reconfiguration: `/zookeeper/config`'s new text and Stat (reconfig answers with both,
+    /// as getData does).
+    Reconfigured {
+        /// The configuration's text.
+        data: Bytes,
+        /// The Stat of `/zookeeper/config` after the change.
+        stat: Stat,
+    },
     /// The write failed with this code.
     Error(ErrorCode),
 }
@@ -185,6 +194,17 @@ impl DataTree {
                 Outcome::SessionClosed
             }
             Txn::Error(code) => Outcome::Error(*code),
+            Txn::Reconfig { data } => match self.replace_config(data.clone(), h.zxid, h.time_ms) {
+                Some(change) => {
+                    fire(out, &change.trigger.path, change.trigger.event, change.acl);
+                    Outcome::Reconfigured {
+                        data: data.clone(),
+                        stat: change.stat,
+                    }
+                }
+                // The node is in every tree (DataTree::new and every snapshot hold it).
+                None => Outcome::Error(ErrorCode::NoNode),
+            },
         }
     }
 

@@ -78,14 +78,22 @@ pub fn prep(
     let mut view = View::new(tree, outstanding);
     let txn = match request {
         Request::Multi(ops) => view.multi(ops, ctx),
-        Request::Reconfig(_) => {
-            view.check_session(ctx)?;
-            Err(ErrorCode::ReconfigDisabled)
-        }
+        // The server preps reconfig: it needs the ensemble, which the tree does not know.
+        Request::Reconfig(_) => Err(ErrorCode::Unimplemented),
         other => view.single(other, ctx),
     }?;
     view.into_changes().commit(outstanding, ctx.zxid);
     Ok(txn)
+}
+
+/// Whether the session may write: open (or opening), not closing or gone — the check every
+/// prep makes first, for the writes the server preps itself (reconfig).
+pub fn check_session(
+    tree: &DataTree,
+    outstanding: &mut Outstanding,
+    ctx: &PrepCtx,
+) -> Result<(), ErrorCode> {
+    View::new(tree, outstanding).check_session(ctx)
 }
 
 /// A new session (the server assigns the id and negotiates the timeout). Writes from the

@@ -100,6 +100,13 @@ pub enum Txn {
     /// A write that failed in prep: it still takes a zxid, as in ZooKeeper, and answers the
     /// client with this code.
     Error(ErrorCode),
+    /// reconfig: the ensemble's new configuration, as the text `/zookeeper/config` will hold
+    /// (ZooKeeper's `SetDataTxn` on that node with version -1). The server decides the text;
+    /// the tree only stores it, and the Zab core learns the membership from it.
+    Reconfig {
+        /// The new text (`server.N=…` lines and `version=<hex zxid of this txn>`).
+        data: Bytes,
+    },
 }
 
 impl Txn {
@@ -123,6 +130,7 @@ impl Txn {
                 Txn::SetAcl { path, acl, .. } => path.len() + acl_len(acl),
                 Txn::Multi(txns) => txns.iter().map(Txn::encoded_len_hint).sum(),
                 Txn::CloseSession { paths, .. } => paths.iter().map(|p| p.len() + 4).sum(),
+                Txn::Reconfig { data } => data.len(),
                 Txn::CreateSession { .. } | Txn::Error(_) => 0,
             }
     }

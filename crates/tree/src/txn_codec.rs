@@ -22,6 +22,7 @@ const MULTI: u8 = 7;
 const CREATE_SESSION: u8 = 8;
 const CLOSE_SESSION: u8 = 9;
 const ERROR: u8 = 10;
+const RECONFIG: u8 = 11;
 
 /// A txn that did not decode.
 pub type TxnDecodeError = CodecError;
@@ -85,6 +86,14 @@ impl TxnRecord {
         let txn = read_txn(&mut d, true)?;
         finish(d)?;
         Ok(TxnRecord { header, txn })
+    }
+}
+
+impl TxnRecord {
+    /// Whether `bytes`, an encoded record, is a [`Txn::Reconfig`] — from its first bytes only,
+    /// without decoding it: the Zab core asks this of every transaction it appends.
+    pub fn is_reconfig(bytes: &[u8]) -> bool {
+        bytes.first() == Some(&TXN_FORMAT_VERSION) && bytes.get(HEADER_LEN) == Some(&RECONFIG)
     }
 }
 
@@ -162,6 +171,10 @@ fn write_txn(e: &mut Enc<Vec<u8>>, txn: &Txn) -> std::io::Result<()> {
             e.u8(ERROR)?;
             e.i32(code.as_i32())
         }
+        Txn::Reconfig { data } => {
+            e.u8(RECONFIG)?;
+            e.data(&Some(data.clone()))
+        }
     }
 }
 
@@ -213,6 +226,10 @@ fn read_txn(d: &mut Dec<&[u8]>, top: bool) -> Result<Txn, CodecError> {
             session_id: d.i64()?,
             paths: d.strs()?,
         },
+        RECONFIG if top => match d.data()? {
+            Some(data) => Txn::Reconfig { data },
+            None => return corrupt("a reconfig txn without its configuration".to_string()),
+        },
         ERROR => {
             let code = d.i32()?;
             Txn::Error(
@@ -220,7 +237,7 @@ fn read_txn(d: &mut Dec<&[u8]>, top: bool) -> Result<Txn, CodecError> {
                     .or_else(|_| corrupt(format!("unknown error code {code}")))?,
             )
         }
-        t if !top && (t == MULTI || t == CREATE_SESSION || t == CLOSE_SESSION) => {
+        t if !top && (t == MULTI || t == CREATE_SESSION || t == CLOSE_SESSION || t == RECONFIG) => {
             return corrupt(format!("txn type {t} inside a multi"))
         }
         t => return corrupt(format!("unknown txn type {t}")),

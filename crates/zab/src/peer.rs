@@ -192,6 +192,13 @@ impl Peer {
         result
     }
 
+    /// Whether [`Peer::propose_reconfig`] would take a change to `next` now (the checks
+    /// without the proposal), so that a server can make its own checks after the core's, in
+    /// ZooKeeper's order.
+    pub fn check_reconfig(&self, next: &Membership) -> Result<(), ReconfigRefused> {
+        self.leader_check_reconfig(next)
+    }
+
     /// On an established leader: starts a round confirming, with a quorum, that this server
     /// still leads; [`Action::LeadershipConfirmed`] follows once a quorum answered. Used to make
     /// `sync` linearizable (a deposed leader cannot confirm). `None` when not leading.

@@ -28,6 +28,8 @@ pub(super) const KNOWN_KEYS: &[&str] = &[
     "admin.commandURL",
     "admin.idleTimeout",
     "readonlymode.enabled",
+    "reconfigEnabled",
+    "standaloneEnabled",
     "localSessionsEnabled",
     "localSessionsUpgradingEnabled",
 ];
@@ -35,8 +37,6 @@ pub(super) const KNOWN_KEYS: &[&str] = &[
 /// Settings of ZooKeeper 3.8 that Quorum accepts and does not use.
 pub(super) fn is_zookeeper_key(key: &str) -> bool {
     const KEYS: &[&str] = &[
-        "standaloneEnabled",
-        "reconfigEnabled",
         "dynamicConfigFile",
         "quorumListenOnAllIPs",
         "electionAlg",

@@ -97,6 +97,14 @@ pub struct Config {
     pub local_sessions_enabled: bool,
     /// ZooKeeper's `localSessionsUpgradingEnabled` (default true): kept for `conf`.
     pub local_sessions_upgrading_enabled: bool,
+    /// ZooKeeper's `reconfigEnabled` (default false): whether `reconfig` is served.
+    pub reconfig_enabled: bool,
+    /// ZooKeeper's `standaloneEnabled` (default true): a reconfiguration must then leave at
+    /// least two voters (ZooKeeper would fall back to standalone mode below that).
+    pub standalone_enabled: bool,
+    /// The zoo.cfg this configuration was loaded from ([`Config::load`]): a reconfiguration
+    /// rewrites it to name the new dynamic file, as ZooKeeper does.
+    pub static_file: Option<PathBuf>,
     /// `user:base64(sha1(user:password))` of the super user, who passes every ACL check
     /// (zookeeper.DigestAuthenticationProvider.superDigest).
     pub super_digest: Option<String>,
@@ -169,6 +177,9 @@ impl Config {
             read_only_enabled: false,
             local_sessions_enabled: false,
             local_sessions_upgrading_enabled: true,
+            reconfig_enabled: false,
+            standalone_enabled: true,
+            static_file: None,
             super_digest: None,
             snap_retain_count: 3,
             purge_interval_hours: 0,
@@ -194,6 +205,7 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = dynamic_file::read_bounded(path).map_err(ConfigError::Invalid)?;
         let mut config = Config::parse(&text)?;
+        config.static_file = Some(path.to_path_buf());
         config.read_peer_secret()?;
         config.read_dynamic_file()?;
         if !config.members.is_empty() {
@@ -319,6 +331,14 @@ impl Config {
             }
             "localSessionsEnabled" => {
                 self.local_sessions_enabled =
+                    parse_bool(value).ok_or_else(|| format!("{key}: {value:?}"))?
+            }
+            "reconfigEnabled" => {
+                self.reconfig_enabled =
+                    parse_bool(value).ok_or_else(|| format!("{key}: {value:?}"))?
+            }
+            "standaloneEnabled" => {
+                self.standalone_enabled =
                     parse_bool(value).ok_or_else(|| format!("{key}: {value:?}"))?
             }
             "localSessionsUpgradingEnabled" => {
@@ -488,6 +508,7 @@ impl Config {
         };
         let mut zab = zab::Config::new(zab::ServerId(self.my_id), voters);
         zab.observers = self.observer_ids().map(zab::ServerId).collect();
+        zab.decoder = crate::reconfig::decode_membership;
         zab.init_limit = self.init_limit;
         zab.sync_limit = self.sync_limit;
         #[cfg(feature = "bugs")]

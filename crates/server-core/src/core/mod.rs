@@ -17,6 +17,7 @@ mod peer;
 mod read_only;
 #[cfg(test)]
 mod read_only_tests;
+mod reconfig;
 mod requests;
 mod syncs;
 mod view;
@@ -31,6 +32,7 @@ use crate::replica::{Replica, ReplicaError, Storage};
 use crate::state::ServerState;
 
 pub use outbox::PeerOutbox;
+pub use reconfig::MembershipNews;
 pub use view::Detail;
 
 /// The replica as the core drives it: the server's state machine, over some storage, sending
@@ -47,12 +49,17 @@ pub struct Core<S: Storage> {
     /// Whether this server served clients after the last event (to notice role changes).
     was_serving: bool,
     was_leading: bool,
+    /// The version of the configuration in force when last looked (see `reconfig.rs`).
+    active_version: zab::Zxid,
+    /// Configurations the driver has not heard of yet.
+    membership_news: Vec<MembershipNews>,
 }
 
 impl<S: Storage> Core<S> {
     pub fn new(config: Config, replica: ServerReplica<S>) -> Result<Core<S>, ReplicaError> {
         let tick_ms = config.tick_time.as_millis() as u64;
         let read_only = crate::read_only::ReadOnlyMode::new(config.read_only_enabled, tick_ms);
+        let active_version = replica.peer().active_membership().version;
         let mut core = Core {
             config,
             replica,
@@ -60,6 +67,8 @@ impl<S: Storage> Core<S> {
             read_only,
             was_serving: false,
             was_leading: false,
+            active_version,
+            membership_news: Vec::new(),
         };
         core.init_config_node();
         core.after_event()?;
@@ -230,6 +239,7 @@ impl<S: Storage> Core<S> {
         }
         self.was_serving = serving;
         self.was_leading = leading;
+        self.notice_activation();
         self.update_read_only();
         self.settle_syncs();
         self.serve_established()?;

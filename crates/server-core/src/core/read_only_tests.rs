@@ -73,6 +73,7 @@ fn server(id: u64) -> Core<MemoryDisk> {
     zab.init_limit = 10;
     zab.sync_limit = 5;
     let options = ReplicaOptions {
+        activated: zab::Zxid::ZERO,
         zab,
         snap_count: 1_000_000,
         snap_retain: 3,

@@ -241,6 +241,9 @@ impl<S: Storage> Core<S> {
             extended_types: self.config.extended_types_enabled,
             skip_acl: false,
         };
+        if let Request::Reconfig(reconfig) = request {
+            return self.submit_reconfig(origin, &ctx, cxid, reconfig);
+        }
         let state = &mut self.replica.app;
         let moved_ok = state.bugs.has(crate::bugs::ServerBug::MovedSessionWrites);
         let txn = if state.sessions.owned_by(session, origin) || moved_ok {
@@ -259,13 +262,7 @@ impl<S: Storage> Core<S> {
         cxid: i32,
         txn: tree::Txn,
     ) -> Result<(), ReplicaError> {
-        let header = TxnHeader {
-            zxid,
-            time_ms: self.now().wall_ms,
-            session_id: session,
-            cxid,
-        };
-        let bytes = Bytes::from(TxnRecord::new(header, txn).encode());
+        let bytes = self.encode_txn(zxid, session, cxid, txn);
         match self.replica.propose(bytes)? {
             Ok(assigned) => {
                 assert_eq!(
@@ -282,5 +279,22 @@ impl<S: Storage> Core<S> {
                 Ok(())
             }
         }
+    }
+
+    /// A transaction with its header, as it is logged and replicated.
+    pub(super) fn encode_txn(
+        &self,
+        zxid: zab::Zxid,
+        session: i64,
+        cxid: i32,
+        txn: tree::Txn,
+    ) -> Bytes {
+        let header = TxnHeader {
+            zxid,
+            time_ms: self.now().wall_ms,
+            session_id: session,
+            cxid,
+        };
+        Bytes::from(TxnRecord::new(header, txn).encode())
     }
 }

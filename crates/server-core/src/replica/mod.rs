@@ -30,6 +30,12 @@ pub trait Application {
     fn install(&mut self, snapshot: &Snapshot) -> Result<(), String>;
     /// A quorum confirmed this leader's leadership up to `round`.
     fn leadership_confirmed(&mut self, round: u64);
+    /// The configuration in force at the state's last delivered transaction, when the state
+    /// keeps one (the Zab core starts its history from it); `None`: the one in
+    /// [`zab::Config`].
+    fn membership(&self) -> Option<zab::Membership> {
+        None
+    }
 }
 
 /// Where messages to other servers go.
@@ -75,6 +81,9 @@ pub struct ReplicaOptions {
     pub log_options: ::storage::LogOptions,
     /// A number that differs between starts of the process (see `zab::Boot::nonce`).
     pub nonce: u64,
+    /// The version of the newest configuration this server activated (its dynamic file's;
+    /// see `zab::Boot::activated`).
+    pub activated: Zxid,
 }
 
 impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
@@ -108,8 +117,8 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
             snapshot_zxid,
             log: recovered.log,
             nonce: options.nonce,
-            membership: None,
-            activated: zab::Zxid::ZERO,
+            membership: app.membership(),
+            activated: options.activated,
         };
         let mut replica = Replica {
             peer: Peer::new(options.zab, boot),
@@ -171,6 +180,17 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
     pub fn propose(&mut self, data: Bytes) -> Result<Result<Zxid, NotLeader>, ReplicaError> {
         let mut out = std::mem::take(&mut self.out);
         let result = self.peer.propose(data, &mut out);
+        self.execute(out)?;
+        Ok(result)
+    }
+
+    /// Broadcasts a reconfiguration (leader only; see `zab::Peer::propose_reconfig`).
+    pub fn propose_reconfig(
+        &mut self,
+        data: Bytes,
+    ) -> Result<Result<Zxid, zab::ReconfigRefused>, ReplicaError> {
+        let mut out = std::mem::take(&mut self.out);
+        let result = self.peer.propose_reconfig(data, &mut out);
         self.execute(out)?;
         Ok(result)
     }

@@ -181,7 +181,9 @@ async fn dial_checking<S: AsyncRead + AsyncWrite + Unpin>(
 /// Who the acceptor may talk to, and how it checks them.
 pub struct AcceptPolicy<'a> {
     pub me: u64,
-    pub members: &'a [u64],
+    /// Whether a server of this id may connect: a member, or a joining server while there is
+    /// room for one.
+    pub admits: &'a (dyn Fn(u64) -> bool + Sync),
     pub secret: Option<&'a PeerSecret>,
     /// Whether a server already has a live link. Without a secret a second connection for a
     /// live member is refused, so an impostor cannot displace a real peer.
@@ -201,7 +203,7 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     else {
         return Err(HandshakeError("expected a Hello".into()));
     };
-    if !policy.members.contains(&id) || id == policy.me {
+    if id == policy.me || !(policy.admits)(id) {
         return Err(HandshakeError(format!(
             "server {id} is not a member of this ensemble"
         )));

@@ -3,6 +3,7 @@
 //! bounded send queues.
 
 pub mod auth;
+mod directory;
 pub mod frame_io;
 mod link;
 pub mod net;
@@ -20,6 +21,10 @@ pub const MAX_INBOUND_PEER_FRAMES: usize = 4096;
 /// Most peer connections at once that have not finished the handshake; more are closed at
 /// once. An ensemble has a handful of members, so this is only ever reached by strangers.
 pub const MAX_UNIDENTIFIED_PEER_CONNECTIONS: usize = 64;
+
+/// Most links at once from servers outside this server's configuration (joining servers,
+/// which dial the members before a reconfiguration adds them). A member is always admitted.
+pub const MAX_JOINING_PEERS: usize = 8;
 
 /// Longest a handshake may take (shorter when `syncLimit` ticks are shorter).
 pub const MAX_HANDSHAKE_TIME: Duration = Duration::from_secs(5);

@@ -28,9 +28,10 @@ use super::auth::{self, AcceptPolicy};
 use super::codec::{self, PeerFrame};
 use super::link::{self, Closer, Registered, Times};
 use super::stream::PeerStream;
+use super::directory::Directory;
 use super::{
     PeerOptions, DEFAULT_MAX_PEER_SEND_QUEUE_BYTES, FIRST_DIAL_BACKOFF, MAX_DIAL_BACKOFF,
-    MAX_INBOUND_PEER_FRAMES, MAX_UNIDENTIFIED_PEER_CONNECTIONS,
+    MAX_INBOUND_PEER_FRAMES, MAX_JOINING_PEERS, MAX_UNIDENTIFIED_PEER_CONNECTIONS,
 };
 use crate::accept_backoff::{AcceptBackoff, LogLimit};
 use crate::events::CoreEvent;
@@ -47,6 +48,8 @@ struct LinkHandle {
 #[derive(Clone)]
 pub struct PeerNet {
     links: Arc<Mutex<HashMap<u64, LinkHandle>>>,
+    /// The peer addresses of the servers this one talks to (see `directory.rs`).
+    directory: Directory,
     generation: Arc<AtomicU64>,
     max_send_queue_bytes: usize,
     /// Frames received from peers and not yet handled by the core: a reader takes one before
@@ -65,6 +68,7 @@ impl PeerNet {
     fn new(max_send_queue_bytes: usize) -> PeerNet {
         PeerNet {
             links: Arc::default(),
+            directory: Directory::default(),
             generation: Arc::default(),
             max_send_queue_bytes,
             inbound_frames: Arc::new(tokio::sync::Semaphore::new(MAX_INBOUND_PEER_FRAMES)),
@@ -117,6 +121,25 @@ impl PeerNet {
         }
         link.queued_bytes.fetch_add(bytes.len(), Ordering::AcqRel);
         let _ = link.tx.send(bytes);
+    }
+
+    /// The members changed (a configuration was activated): from now on this server dials
+    /// and admits the servers of `members` (id, `host:peerPort`); links to others are left to
+    /// end on their own, and nobody redials them.
+    pub fn set_members(&self, members: Vec<(u64, String)>) {
+        self.directory.replace(members);
+    }
+
+    /// This leader proposed a configuration: dial and admit its servers too, so that joining
+    /// servers sync before the change commits.
+    pub fn add_members(&self, members: Vec<(u64, String)>) {
+        self.directory.add(members);
+    }
+
+    /// Links of servers outside the directory (joining servers that dialled in).
+    fn non_member_links(&self) -> usize {
+        let links = self.table();
+        links.keys().filter(|id| !self.directory.knows(**id)).count()
     }
 
     /// Peers with a live link.
@@ -195,9 +218,6 @@ impl crate::replica::Transport for PeerNet {
 /// What every connection task of one server shares.
 struct Shared {
     my_id: u64,
-    members: Vec<u64>,
-    /// Each member's host, from its `server.N` line: what its TLS certificate must name.
-    hosts: HashMap<u64, String>,
     net: PeerNet,
     core: mpsc::UnboundedSender<CoreEvent>,
     options: PeerOptions,
@@ -251,25 +271,25 @@ pub async fn start(
         );
     }
     let listener = TcpListener::bind(listen).await?;
+    let (dials, mut to_dial) = mpsc::unbounded_channel();
+    let mut net = PeerNet::new(options.max_send_queue_bytes);
+    net.directory = Directory::new(my_id, dials);
     let shared = Arc::new(Shared {
         my_id,
-        members: members.iter().map(|(id, _)| *id).collect(),
-        hosts: members
-            .iter()
-            .map(|(id, address)| (*id, host_of(address).to_string()))
-            .collect(),
-        net: PeerNet::new(options.max_send_queue_bytes),
+        net,
         core,
         options,
         unidentified: Arc::default(),
         refusals: Mutex::default(),
     });
     tokio::spawn(accept_loop(listener, shared.clone()));
-    for (id, address) in members {
-        if id < my_id {
-            tokio::spawn(dial_forever(id, address, shared.clone()));
+    let dialler = shared.clone();
+    tokio::spawn(async move {
+        while let Some((id, address)) = to_dial.recv().await {
+            tokio::spawn(dial_forever(id, address, dialler.clone()));
         }
-    }
+    });
+    shared.net.directory.replace(members);
     Ok(shared.net.clone())
 }
 
@@ -326,7 +346,7 @@ async fn inbound(
     shared: Arc<Shared>,
 ) {
     let _ = stream.set_nodelay(true);
-    let identified = identify(stream, &shared).await;
+    let identified = identify(stream, remote, &shared).await;
     drop(slot);
     let (id, stream) = match identified {
         Ok(identified) => identified,
@@ -360,7 +380,11 @@ async fn inbound(
 /// The listener's handshakes: TLS if configured (its own deadline), then who the peer is (the
 /// secret's handshake, within the handshake timeout), then, over TLS, that its certificate is
 /// that member's.
-async fn identify(stream: TcpStream, shared: &Shared) -> Result<(u64, PeerStream), String> {
+async fn identify(
+    stream: TcpStream,
+    remote: SocketAddr,
+    shared: &Shared,
+) -> Result<(u64, PeerStream), String> {
     let Some(tls) = &shared.options.tls else {
         let mut stream = stream;
         let id = accept_member(&mut stream, shared).await?;
@@ -368,8 +392,13 @@ async fn identify(stream: TcpStream, shared: &Shared) -> Result<(u64, PeerStream
     };
     let mut stream = tls.accept(stream).await?;
     let id = accept_member(&mut stream, shared).await?;
-    let host = shared.hosts.get(&id).map_or("", String::as_str);
-    tls.check_dialler(stream.get_ref().1.peer_certificates(), host)
+    // A member's certificate must name the host of its server line; a joining server's, the
+    // address it connects from.
+    let host = match shared.net.directory.address(id) {
+        Some(address) => host_of(&address).to_string(),
+        None => remote.ip().to_string(),
+    };
+    tls.check_dialler(stream.get_ref().1.peer_certificates(), &host)
         .map_err(|e| format!("server {id}: {e}"))?;
     Ok((id, stream.into()))
 }
@@ -389,9 +418,12 @@ async fn accept_member<S: AsyncRead + AsyncWrite + Unpin>(
         .as_ref()
         .is_some_and(|t| t.checks_host_names());
     let is_live = move |id: u64| !proven_by_certificate && net.is_connected(id);
+    let net = shared.net.clone();
+    let admits =
+        move |id: u64| net.directory.knows(id) || net.non_member_links() < MAX_JOINING_PEERS;
     let policy = AcceptPolicy {
         me: shared.my_id,
-        members: &shared.members,
+        admits: &admits,
         secret: shared.options.secret.as_ref(),
         is_live: &is_live,
     };
@@ -440,11 +472,12 @@ fn next_dial_backoff(previous: Duration) -> Duration {
 /// Keeps a link to `peer` up: redials at once when a link that lasted ends or an attempt timed
 /// out (it has already waited a handshake timeout), and after quick failures (refused, reset,
 /// not proven) backs off from 50 ms to [`MAX_DIAL_BACKOFF`], counted from each attempt's start.
+/// Ends when `peer` leaves the directory or its address changes (a new dialler takes over).
 async fn dial_forever(peer: u64, address: String, shared: Arc<Shared>) {
     let mut backoff = Duration::ZERO;
     let mut log = LogLimit::default();
     let timeout = shared.options.handshake_timeout();
-    loop {
+    while shared.net.directory.address(peer).as_deref() == Some(address.as_str()) {
         let started = Instant::now();
         let attempt = tokio::time::timeout(timeout, connect_and_prove(&address, peer, &shared));
         match attempt.await {

@@ -56,6 +56,7 @@ impl Harness {
         configure(&mut config);
         let (tx, rx) = mpsc::channel();
         let options = ReplicaOptions {
+            activated: zab::Zxid::ZERO,
             zab: zab::Config::new(zab::ServerId(1), vec![zab::ServerId(1)]),
             snap_count: 1_000_000,
             snap_retain: 3,

@@ -93,6 +93,7 @@ impl Node {
             snap_retain: 3,
             log_options: storage::LogOptions::default(),
             nonce,
+            activated: zab::Zxid::from_u64(config.config_version),
         };
         let replica = Replica::start(options, recovered, state, storage, PeerOutbox::default())
             .map_err(|e| format!("start: {e}"))?;

@@ -14,6 +14,14 @@ impl Peer {
         data: Bytes,
         next: &Membership,
     ) -> Result<Zxid, ReconfigRefused> {
+        self.leader_check_reconfig(next)?;
+        self.leader_propose(data)
+            .map_err(ReconfigRefused::NotLeader)
+    }
+
+    /// Whether this server could propose a change to `next` now, and if not why: ZooKeeper's
+    /// checks, in its order.
+    pub(crate) fn leader_check_reconfig(&self, next: &Membership) -> Result<(), ReconfigRefused> {
         let not_leader = ReconfigRefused::NotLeader(self.not_leader());
         let Role::Leading(leading) = &self.role else {
             return Err(not_leader);
@@ -35,7 +43,6 @@ impl Peer {
         if !synced {
             return Err(ReconfigRefused::NoQuorum);
         }
-        self.leader_propose(data)
-            .map_err(ReconfigRefused::NotLeader)
+        Ok(())
     }
 }
