@@ -10,73 +10,15 @@ A watch set on it is accepted; ``conf`` ends with ``membership: `` and the same 
 """
 
 import ipaddress
-import os
 import threading
-import time
 
 import pytest
 from kazoo.client import KazooClient
 
 import zk
+from ensemble import Member, wait_serving
 
-START_TIMEOUT_S = 90.0
 CONFIG = "/zookeeper/config"
-
-
-class Member:
-    """One server: fixed ports, written into every member's zoo.cfg."""
-
-    def __init__(self, kind, my_id, ports, inline_client):
-        self.server = zk.KINDS[kind](extra_cfg={})
-        self.my_id = my_id
-        self.ports = ports
-        self.inline_client = inline_client
-        self.server.port = ports[my_id]["client"]
-
-    def start(self):
-        srv = self.server
-        os.makedirs(srv.data_dir, exist_ok=True)
-        with open(os.path.join(srv.data_dir, "myid"), "w") as f:
-            f.write(f"{self.my_id}\n")
-        cfg = srv.config()
-        if self.inline_client:
-            # The client address comes from this server's line instead.
-            del cfg["clientPort"], cfg["clientPortAddress"]
-        for i, p in self.ports.items():
-            client = f";127.0.0.1:{p['client']}" if self.inline_client else ""
-            cfg[f"server.{i}"] = f"127.0.0.1:{p['peer']}:{p['election']}{client}"
-        with open(srv.cfg_path, "w") as f:
-            for k, v in cfg.items():
-                f.write(f"{k}={v}\n")
-        srv._log = open(srv.log_path, "ab")
-        srv.proc = zk.subprocess.Popen(
-            srv.command(),
-            stdout=srv._log,
-            stderr=zk.subprocess.STDOUT,
-            stdin=zk.subprocess.DEVNULL,
-            cwd=srv.tmp,
-            start_new_session=True,
-        )
-
-    def mode(self):
-        try:
-            text = zk.four_letter(self.server.host, self.server.port, "srvr")
-        except OSError:
-            return ""
-        for line in text.split("\n"):
-            if line.startswith("Mode: "):
-                return line[len("Mode: "):].strip()
-        return ""
-
-
-def wait_serving(members):
-    deadline = time.time() + START_TIMEOUT_S
-    while time.time() < deadline:
-        if all(m.mode() in ("leader", "follower") for m in members):
-            return
-        time.sleep(0.3)
-    logs = "\n".join(f"--- {m.my_id}:\n{m.server.log_tail(20)}" for m in members)
-    raise AssertionError(f"the ensemble did not serve\n{logs}")
 
 
 @pytest.fixture(params=[False, True], ids=["clientPort", "client-in-server-line"])
