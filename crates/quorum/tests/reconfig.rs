@@ -164,3 +164,52 @@ async fn a_joining_server_becomes_a_voter_and_the_change_survives_a_restart() {
     assert!(children.iter().any(|c| c.starts_with("after-join")), "{children:?}");
     assert!(ens.leader().is_some());
 }
+
+/// A voter removed and added back, a server killed and restarted, then another voter removed:
+/// each change is taken, and the restarted server is counted again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_go_on_after_a_member_restarts() {
+    let ens = EnsembleSpec::new(3, QUORUM)
+        .set("reconfigEnabled", "true")
+        .set("DigestAuthenticationProvider.superDigest", super_digest())
+        .temp_prefix("quorum-reconfig-restart-")
+        .write()
+        .expect("write the ensemble");
+    let mut ens = launch(ens);
+    let admin = connect(&ens, 1).await;
+    admin
+        .auth("digest", format!("super:{PASSWORD}").as_bytes())
+        .await
+        .expect("auth as super");
+    // A change that removes the leader may lose the connection that asked for it (the
+    // servers drop their clients while they elect, as ZooKeeper's do): asking again is
+    // harmless, a change already made is made again as a new version.
+    let change = |joining: Vec<String>, leaving: Vec<String>| {
+        let admin = &admin;
+        async move {
+            let mut last = None;
+            for _ in 0..50 {
+                let update = zk::EnsembleUpdate::Incremental {
+                    joinings: joining.iter().map(String::as_str),
+                    leavings: leaving.iter().map(String::as_str),
+                };
+                match admin.update_ensemble(update, None).await {
+                    Ok(_) => return Ok(()),
+                    Err(e) => last = Some(e),
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(last)
+        }
+    };
+    let line3 = joining_line(&ens, 3, "participant");
+    change(vec![], vec!["3".into()]).await.expect("remove 3");
+    change(vec![line3], vec![]).await.expect("add 3 back");
+    ens.kill(3);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    ens.start(3).expect("restart 3");
+    ens.wait_serving(3, Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}\n{}", ens.log(3)));
+    let last = change(vec![], vec!["2".into()]).await.err();
+    assert!(last.is_none(), "remove 2: {last:?}\n{}", ens.logs_tail(40));
+}

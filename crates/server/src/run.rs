@@ -432,6 +432,14 @@ impl Driver {
         let Some(static_file) = self.core.config.static_file.clone() else {
             return;
         };
+        let my_id = self.core.config.my_id;
+        if !config.servers.iter().any(|s| s.member.id == my_id) {
+            // A removed server keeps the last configuration it was part of: it holds its own
+            // addresses, so the server can start again (and learn, outside the ensemble, until
+            // a reconfiguration adds it back).
+            tracing::info!(version = config.version, "this server is no longer a member");
+            return;
+        }
         // Rare (one per reconfiguration) and small: written here, in order with the events.
         match server_core::config::dynamic_file::write_new_config(&static_file, &config) {
             Ok(path) => tracing::info!(path = %path.display(), "dynamic configuration written"),

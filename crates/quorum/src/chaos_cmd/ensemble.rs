@@ -18,10 +18,17 @@ pub(super) struct Ensemble {
 }
 
 impl Ensemble {
-    pub(super) async fn create(n: usize, bug: Option<zab::Bug>) -> Result<Ensemble, String> {
+    /// `n` voters; with `reconfig`, one observer more (server n+1), reconfiguration enabled and
+    /// a super user to ask for it (see `reconfig.rs`).
+    pub(super) async fn create(
+        n: usize,
+        bug: Option<zab::Bug>,
+        reconfig: bool,
+    ) -> Result<Ensemble, String> {
         // This binary, resolved once: if it is replaced on disk during a run (a rebuild),
         // `current_exe` would name the deleted file.
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let n = n + usize::from(reconfig);
         let mut spec = launch::EnsembleSpec::new(n, exe)
             .temp_prefix("quorum-chaos-")
             .tick_ms(TICK_MS)
@@ -30,6 +37,15 @@ impl Ensemble {
             .set("admin.enableServer", "false");
         if let Some(bug) = bug {
             spec = spec.server_arg(format!("--unsafe-bug={}", bug.name()));
+        }
+        if reconfig {
+            spec = spec
+                .observers(1)
+                .set("reconfigEnabled", "true")
+                .set(
+                    "DigestAuthenticationProvider.superDigest",
+                    super::reconfig::super_digest(),
+                );
         }
         let mut plan = spec.plan()?;
         let mut links = HashMap::new();
@@ -51,6 +67,10 @@ impl Ensemble {
     /// Number of servers.
     pub(super) fn len(&self) -> usize {
         self.servers.len()
+    }
+
+    pub(super) fn client_port(&self, id: usize) -> u16 {
+        self.servers.client_port(id)
     }
 
     pub(super) fn connect_string(&self) -> String {

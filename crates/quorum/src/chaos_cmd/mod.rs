@@ -14,6 +14,7 @@ mod ledgers;
 mod links;
 mod log;
 mod nemesis;
+mod reconfig;
 mod recorder;
 mod rejoin;
 mod workload;
@@ -58,7 +59,9 @@ pub struct Args {
     /// Ensemble size.
     #[arg(long, default_value_t = 3, value_parser = clap::builder::PossibleValuesParser::new(["3", "5"]).map(|s| s.parse::<usize>().unwrap()))]
     servers: usize,
-    /// Faults to inject: kill, kill-leader, pause, partition, all, or none.
+    /// Faults to inject: kill, kill-leader, pause, partition, reconfig, all, or none. With
+    /// reconfig the ensemble has one more server, an observer, that the nemesis makes a voter
+    /// and back.
     #[arg(long, default_value = "all")]
     nemesis: Nemesis,
     /// Concurrent client sessions.
@@ -115,6 +118,8 @@ enum Nemesis {
     KillLeader,
     Pause,
     Partition,
+    /// Membership changes (reconfig) with kills and partitions between and during them.
+    Reconfig,
     All,
     None,
 }
@@ -171,6 +176,9 @@ async fn run_async(args: Args) -> Result<(), String> {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(1)
     }) | 1;
+    if args.nemesis == Nemesis::Reconfig && args.target != Target::Zab {
+        return Err("--nemesis reconfig changes the Zab ensemble: use it with --target zab".into());
+    }
     if args.target == Target::Ledgers {
         return ledgers::run(&args, seed).await;
     }
@@ -192,8 +200,9 @@ async fn run_async(args: Args) -> Result<(), String> {
         );
     }
     let started = Instant::now();
-    let mut ens = Ensemble::create(args.servers, args.unsafe_bug()).await?;
-    for id in 1..=args.servers {
+    let reconfig = args.nemesis == Nemesis::Reconfig;
+    let mut ens = Ensemble::create(args.servers, args.unsafe_bug(), reconfig).await?;
+    for id in 1..=ens.len() {
         ens.start(id)?;
     }
     ens.wait_for_leader(Duration::from_secs(30)).await?;
@@ -242,6 +251,14 @@ async fn run_async(args: Args) -> Result<(), String> {
             Fault::LeaderIsolated,
             Fault::Bridge,
             Fault::SilentIsolated,
+        ],
+        Nemesis::Reconfig => vec![
+            Fault::Reconfig,
+            Fault::Kill,
+            Fault::Reconfig,
+            Fault::PartitionHalves,
+            Fault::Reconfig,
+            Fault::LeaderIsolated,
         ],
         Nemesis::All => vec![
             Fault::KillLeader,
@@ -370,6 +387,7 @@ fn nemesis_name(n: Nemesis) -> &'static str {
         Nemesis::KillLeader => "kill-leader",
         Nemesis::Pause => "pause",
         Nemesis::Partition => "partition",
+        Nemesis::Reconfig => "reconfig",
         Nemesis::All => "all",
         Nemesis::None => "none",
     }

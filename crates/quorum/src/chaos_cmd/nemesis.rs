@@ -18,6 +18,8 @@ pub(super) enum Fault {
     /// One server (the leader half the time) cut off by a silent partition: its connections
     /// stay open and drop every byte, so only the links' own silence timeout notices.
     SilentIsolated,
+    /// A change of membership and back (see `reconfig.rs`).
+    Reconfig,
 }
 
 impl Fault {
@@ -32,6 +34,7 @@ impl Fault {
             Fault::LeaderIsolated => "leader isolated",
             Fault::Bridge => "bridge",
             Fault::SilentIsolated => "silent isolation",
+            Fault::Reconfig => "reconfig",
         }
     }
 }
@@ -49,6 +52,9 @@ pub(super) async fn inject(
     rng: &mut Rng,
     start: Instant,
 ) -> Result<Window, String> {
+    if let Fault::Reconfig = fault {
+        return super::reconfig::inject(ens, rng, start).await;
+    }
     let n = ens.len();
     let begin = start.elapsed();
     let mut ids: Vec<usize> = (1..=n).collect();
@@ -132,6 +138,7 @@ pub(super) async fn inject(
             ens.heal_links();
             format!("server {victim} silently isolated for 3 s")
         }
+        Fault::Reconfig => unreachable!("dispatched above"),
     };
     Ok(Window {
         fault,

@@ -16,7 +16,7 @@ const GIVE_UP_AFTER: Duration = Duration::from_secs(30);
 
 /// Runs one measurement per partition length on a fresh ensemble of `servers` servers.
 pub(super) async fn run(servers: usize, lengths_s: &[u64]) -> Result<(), String> {
-    let mut ens = Ensemble::create(servers, None).await?;
+    let mut ens = Ensemble::create(servers, None, false).await?;
     for id in 1..=servers {
         ens.start(id)?;
     }

@@ -72,7 +72,7 @@ pub(super) async fn run(args: &Args, seed: u64) -> Result<(), String> {
     }
     let mut rng = Rng(seed);
     let started = Instant::now();
-    let mut ens = Ensemble::create(SERVERS, None).await?;
+    let mut ens = Ensemble::create(SERVERS, None, false).await?;
     for id in 1..=SERVERS {
         ens.start(id)?;
     }

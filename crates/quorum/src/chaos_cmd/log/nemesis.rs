@@ -44,7 +44,8 @@ pub(super) fn faults(nemesis: Nemesis) -> Vec<Fault> {
             KillServer,
             IsolateServer,
         ],
-        Nemesis::None => vec![],
+        // Refused for this target before anything starts (see `run_async`).
+        Nemesis::None | Nemesis::Reconfig => vec![],
     }
 }
 
