@@ -69,6 +69,11 @@ impl Ensemble {
         self.servers.len()
     }
 
+    /// The last `lines` of every server's log.
+    pub(super) fn logs_tail(&self, lines: usize) -> String {
+        self.servers.logs_tail(lines)
+    }
+
     pub(super) fn client_port(&self, id: usize) -> u16 {
         self.servers.client_port(id)
     }
@@ -78,7 +83,35 @@ impl Ensemble {
     }
 
     pub(super) fn start(&mut self, id: usize) -> Result<(), String> {
+        self.own_line_on_own_ports(id)?;
         self.servers.start(id)
+    }
+
+    /// After a reconfiguration a server's dynamic file holds the leader's view of the
+    /// addresses, where other servers' peer ports are the leader's proxies: a server restarted
+    /// from it would try to listen on the proxy's port. Its own line is put back on its own
+    /// ports (the others stay proxied), as an operator's file would name the host itself.
+    fn own_line_on_own_ports(&self, id: usize) -> Result<(), String> {
+        let cfg = std::fs::read_to_string(self.servers.config_path(id)).map_err(|e| e.to_string())?;
+        let Some(dynamic) = cfg.lines().find_map(|l| l.strip_prefix("dynamicConfigFile=")) else {
+            return Ok(());
+        };
+        let text = std::fs::read_to_string(dynamic).map_err(|e| format!("{dynamic}: {e}"))?;
+        let prefix = format!("server.{id}=");
+        let (peer, election) = (self.servers.peer_port(id), self.servers.election_port(id));
+        let lines: Vec<String> = text
+            .lines()
+            .map(|line| match line.strip_prefix(&prefix) {
+                Some(value) => {
+                    let (address, client) = value.split_once(';').unwrap_or((value, ""));
+                    let role = address.rsplit(':').next().unwrap_or("participant");
+                    let client = if client.is_empty() { String::new() } else { format!(";{client}") };
+                    format!("{prefix}127.0.0.1:{peer}:{election}:{role}{client}")
+                }
+                None => line.to_string(),
+            })
+            .collect();
+        std::fs::write(dynamic, lines.join("\n") + "\n").map_err(|e| format!("{dynamic}: {e}"))
     }
 
     pub(super) fn kill(&mut self, id: usize) {

@@ -141,7 +141,10 @@ async fn apply(
         }
         hold(300).await;
     }
-    Err(format!("reconfig {wanted:?} never took effect: {last_error}"))
+    Err(format!(
+        "reconfig {wanted:?} never took effect: {last_error}\n{}",
+        ens.logs_tail(25)
+    ))
 }
 
 /// `server.N=host:peer:election:role;127.0.0.1:client`.
