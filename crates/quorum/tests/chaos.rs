@@ -170,3 +170,33 @@ fn three_servers_every_fault_no_anomaly_and_injected_ones_are_found() {
         report.anomalies
     );
 }
+
+/// `--nemesis reconfig` for 30 s: voters removed and added back (the leader among them), the
+/// observer made a voter and back, a voter replaced, with kills and partitions between and
+/// during the changes; the history must show no anomaly.
+#[test]
+fn three_servers_reconfigured_under_faults_no_anomaly() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let (out, events) = run_scenario(
+        dir.path(),
+        &["--time", "30", "--servers", "3", "--nemesis", "reconfig"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "quorum chaos failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("anomalies: 0"), "{stdout}");
+    let summary = stdout
+        .lines()
+        .find(|l| l.contains("faults injected"))
+        .expect("summary names the faults");
+    for fault in ["\"Reconfig\": 3", "Kill", "PartitionHalves", "LeaderIsolated"] {
+        assert!(summary.contains(fault), "{fault} missing: {stdout}");
+    }
+    let report = chaos::check(&events);
+    assert!(report.anomalies.is_empty());
+    assert!(report.ok > 1000, "{stdout}");
+}
