@@ -193,7 +193,12 @@ fn three_servers_reconfigured_under_faults_no_anomaly() {
         .lines()
         .find(|l| l.contains("faults injected"))
         .expect("summary names the faults");
-    for fault in ["\"Reconfig\": 3", "Kill", "PartitionHalves", "LeaderIsolated"] {
+    for fault in [
+        "\"Reconfig\": 3",
+        "Kill",
+        "PartitionHalves",
+        "LeaderIsolated",
+    ] {
         assert!(summary.contains(fault), "{fault} missing: {stdout}");
     }
     let report = chaos::check(&events);

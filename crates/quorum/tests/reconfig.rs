@@ -31,7 +31,10 @@ fn start() -> Ensemble {
     for id in 1..=3 {
         let cfg = ens.config_path(id);
         let text = std::fs::read_to_string(&cfg).expect("zoo.cfg");
-        let kept: Vec<&str> = text.lines().filter(|l| !l.starts_with("server.4=")).collect();
+        let kept: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with("server.4="))
+            .collect();
         std::fs::write(&cfg, kept.join("\n") + "\n").expect("rewrite zoo.cfg");
     }
     launch(ens)
@@ -82,11 +85,8 @@ async fn wait_for_config(ens: &Ensemble, id: usize, text: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(zk) = client::connect(&ens.address(id), Duration::from_secs(5)).await {
-            if let Ok(Ok((data, _))) = tokio::time::timeout(
-                Duration::from_secs(5),
-                zk.get_data("/zookeeper/config"),
-            )
-            .await
+            if let Ok(Ok((data, _))) =
+                tokio::time::timeout(Duration::from_secs(5), zk.get_data("/zookeeper/config")).await
             {
                 if data == text.as_bytes() {
                     return;
@@ -130,7 +130,10 @@ async fn a_joining_server_becomes_a_voter_and_the_change_survives_a_restart() {
     let (text, stat) = change.unwrap_or_else(|e| panic!("reconfig: {e}\n{}", ens.logs_tail(30)));
     let text = String::from_utf8(text).expect("utf-8");
     assert!(text.contains(&line), "{text}");
-    assert!(text.ends_with(&format!("version={:x}", stat.mzxid)), "{text}");
+    assert!(
+        text.ends_with(&format!("version={:x}", stat.mzxid)),
+        "{text}"
+    );
     for id in ens.ids() {
         wait_for_config(&ens, id, &text).await;
     }
@@ -161,7 +164,10 @@ async fn a_joining_server_becomes_a_voter_and_the_change_survives_a_restart() {
     let (after, _) = config_text(&zk).await;
     assert_eq!(after, text);
     let children = zk.list_children("/").await.expect("list");
-    assert!(children.iter().any(|c| c.starts_with("after-join")), "{children:?}");
+    assert!(
+        children.iter().any(|c| c.starts_with("after-join")),
+        "{children:?}"
+    );
     assert!(ens.leader().is_some());
 }
 

@@ -84,7 +84,8 @@ fn incremental(
         let id: u64 = leaving.parse().map_err(|_| ErrorCode::BadArguments)?;
         servers.retain(|s| s.member.id != id);
     }
-    let joining = parse_server_list(&request.joining_servers).map_err(|_| ErrorCode::BadArguments)?;
+    let joining =
+        parse_server_list(&request.joining_servers).map_err(|_| ErrorCode::BadArguments)?;
     for joiner in joining {
         if joiner.client.is_none() || clashes(&joiner, &servers) {
             return Err(ErrorCode::BadArguments);
@@ -107,7 +108,8 @@ fn clashes(joiner: &ServerSpec, servers: &[ServerSpec]) -> bool {
     let addresses = [(&j.host, j.peer_port), (&j.host, j.election_port)];
     servers.iter().filter(|s| s.member.id != j.id).any(|s| {
         let m = &s.member;
-        addresses.contains(&(&m.host, m.peer_port)) || addresses.contains(&(&m.host, m.election_port))
+        addresses.contains(&(&m.host, m.peer_port))
+            || addresses.contains(&(&m.host, m.election_port))
     })
 }
 

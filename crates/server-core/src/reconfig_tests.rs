@@ -65,14 +65,23 @@ fn bad_input_is_bad_arguments() {
     bad(request("some thing", "", ""), true);
     bad(request("", "three", ""), true);
     // A joiner without its client address (ZooKeeper wants all three ports).
-    bad(request("server.4=127.0.0.1:2004:3004:participant", "", ""), true);
+    bad(
+        request("server.4=127.0.0.1:2004:3004:participant", "", ""),
+        true,
+    );
     // A joiner on another member's peer port.
-    bad(request("server.4=127.0.0.1:2001:3004;127.0.0.1:4004", "", ""), true);
+    bad(
+        request("server.4=127.0.0.1:2001:3004;127.0.0.1:4004", "", ""),
+        true,
+    );
     // Under standaloneEnabled (ZooKeeper's default) a configuration needs two voters.
     bad(request("", "2,3", ""), true);
     assert!(next_config(&request("", "2,3", ""), &current(), false).is_ok());
     bad(request("", "1,2,3", ""), false);
-    bad(request("", "", "server.1=127.0.0.1:1:2:observer;127.0.0.1:3"), false);
+    bad(
+        request("", "", "server.1=127.0.0.1:1:2:observer;127.0.0.1:3"),
+        false,
+    );
 }
 
 #[test]
@@ -80,7 +89,7 @@ fn the_core_learns_the_membership_only_from_reconfig_records() {
     let mut next = next_config(&request("", "3", ""), &current(), true).unwrap();
     next.version = 0x1_0000_0007;
     let header = TxnHeader {
-        zxid: zxid::Zxid::from_i64(0x1_0000_0007),
+        zxid: zab::Zxid::from_u64(0x1_0000_0007),
         ..TxnHeader::default()
     };
     let txn = Txn::Reconfig {

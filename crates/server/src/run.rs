@@ -422,7 +422,12 @@ impl Driver {
         let members = config
             .servers
             .iter()
-            .map(|s| (s.member.id, format!("{}:{}", s.member.host, s.member.peer_port)))
+            .map(|s| {
+                (
+                    s.member.id,
+                    format!("{}:{}", s.member.host, s.member.peer_port),
+                )
+            })
             .collect();
         if !activated {
             self.net.add_members(members);
@@ -437,7 +442,10 @@ impl Driver {
             // A removed server keeps the last configuration it was part of: it holds its own
             // addresses, so the server can start again (and learn, outside the ensemble, until
             // a reconfiguration adds it back).
-            tracing::info!(version = config.version, "this server is no longer a member");
+            tracing::info!(
+                version = config.version,
+                "this server is no longer a member"
+            );
             return;
         }
         // Rare (one per reconfiguration) and small: written here, in order with the events.

@@ -39,13 +39,10 @@ impl Ensemble {
             spec = spec.server_arg(format!("--unsafe-bug={}", bug.name()));
         }
         if reconfig {
-            spec = spec
-                .observers(1)
-                .set("reconfigEnabled", "true")
-                .set(
-                    "DigestAuthenticationProvider.superDigest",
-                    super::reconfig::super_digest(),
-                );
+            spec = spec.observers(1).set("reconfigEnabled", "true").set(
+                "DigestAuthenticationProvider.superDigest",
+                super::reconfig::super_digest(),
+            );
         }
         let mut plan = spec.plan()?;
         let mut links = HashMap::new();
@@ -92,8 +89,12 @@ impl Ensemble {
     /// from it would try to listen on the proxy's port. Its own line is put back on its own
     /// ports (the others stay proxied), as an operator's file would name the host itself.
     fn own_line_on_own_ports(&self, id: usize) -> Result<(), String> {
-        let cfg = std::fs::read_to_string(self.servers.config_path(id)).map_err(|e| e.to_string())?;
-        let Some(dynamic) = cfg.lines().find_map(|l| l.strip_prefix("dynamicConfigFile=")) else {
+        let cfg =
+            std::fs::read_to_string(self.servers.config_path(id)).map_err(|e| e.to_string())?;
+        let Some(dynamic) = cfg
+            .lines()
+            .find_map(|l| l.strip_prefix("dynamicConfigFile="))
+        else {
             return Ok(());
         };
         let text = std::fs::read_to_string(dynamic).map_err(|e| format!("{dynamic}: {e}"))?;
@@ -105,7 +106,11 @@ impl Ensemble {
                 Some(value) => {
                     let (address, client) = value.split_once(';').unwrap_or((value, ""));
                     let role = address.rsplit(':').next().unwrap_or("participant");
-                    let client = if client.is_empty() { String::new() } else { format!(";{client}") };
+                    let client = if client.is_empty() {
+                        String::new()
+                    } else {
+                        format!(";{client}")
+                    };
                     format!("{prefix}127.0.0.1:{peer}:{election}:{role}{client}")
                 }
                 None => line.to_string(),

@@ -176,8 +176,7 @@ async fn reconfig(ens: &Ensemble, joining: &[String], leaving: &[String]) -> Res
         joinings: joining.iter().map(String::as_str),
         leavings: leaving.iter().map(String::as_str),
     };
-    match tokio::time::timeout(Duration::from_secs(5), client.update_ensemble(update, None)).await
-    {
+    match tokio::time::timeout(Duration::from_secs(5), client.update_ensemble(update, None)).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err("no answer in 5 s".into()),

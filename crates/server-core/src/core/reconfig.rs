@@ -81,7 +81,10 @@ impl<S: Storage> Core<S> {
             return Err(ErrorCode::ReconfigInProgress);
         }
         // A standalone server has no ensemble to change (ZooKeeper: not a leader's request).
-        let current = self.state().current_config().ok_or(ErrorCode::Unimplemented)?;
+        let current = self
+            .state()
+            .current_config()
+            .ok_or(ErrorCode::Unimplemented)?;
         if request.cur_config_id != -1 && request.cur_config_id as u64 != current.version {
             return Err(ErrorCode::BadVersion);
         }

@@ -205,7 +205,7 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     };
     if id == policy.me || !(policy.admits)(id) {
         return Err(HandshakeError(format!(
-            "server {id} is not a member of this ensemble"
+            "server {id} is not a member of this ensemble (nor admitted as a joining server)"
         )));
     }
     if id < policy.me {

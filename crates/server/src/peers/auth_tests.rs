@@ -35,7 +35,7 @@ async fn handshake(
 ) -> (Result<(), HandshakeError>, Result<u64, HandshakeError>) {
     let policy = AcceptPolicy {
         me: 1,
-        members: &[1, 2, 3],
+        admits: &members_only,
         secret: acceptor_secret,
         is_live: &nobody_live,
     };
@@ -119,7 +119,7 @@ async fn a_replayed_handshake_does_not_authenticate() {
     let s = secret("correct horse");
     let policy = AcceptPolicy {
         me: 1,
-        members: &[1, 2, 3],
+        admits: &members_only,
         secret: Some(&s),
         is_live: &nobody_live,
     };
@@ -148,7 +148,7 @@ async fn hellos_from_non_members_or_the_wrong_side_are_refused() {
     let s = secret("x");
     let policy = |me| AcceptPolicy {
         me,
-        members: &[1, 2, 3],
+        admits: &members_only,
         secret: Some(&s),
         is_live: &nobody_live,
     };
@@ -166,7 +166,7 @@ async fn without_a_secret_a_live_member_cannot_be_displaced() {
     let live = |id: u64| id == 3;
     let policy = AcceptPolicy {
         me: 1,
-        members: &[1, 2, 3],
+        admits: &members_only,
         secret: None,
         is_live: &live,
     };
@@ -184,7 +184,7 @@ async fn a_hello_of_another_version_is_named() {
         .unwrap();
     let policy = AcceptPolicy {
         me: 1,
-        members: &[1, 2, 3],
+        admits: &members_only,
         secret: None,
         is_live: &nobody_live,
     };
@@ -197,4 +197,10 @@ fn secrets_are_trimmed_never_empty_and_never_printed() {
     assert_eq!(PeerSecret::from_text(" \n"), None);
     assert_eq!(PeerSecret::from_text(" s3cret\n"), Some(secret("s3cret")));
     assert!(!format!("{:?}", secret("s3cret")).contains("s3cret"));
+}
+
+/// The admission of an acceptor whose configuration is servers 1, 2 and 3 and that has no
+/// room for joining servers.
+fn members_only(id: u64) -> bool {
+    [1, 2, 3].contains(&id)
 }

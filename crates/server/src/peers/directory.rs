@@ -74,7 +74,12 @@ mod tests {
     fn smaller_ids_are_dialled_once_per_address_and_leavers_are_forgotten() {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let d = Directory::new(3, tx);
-        d.replace(vec![(1, "a:1".into()), (2, "b:1".into()), (3, "me:1".into()), (4, "c:1".into())]);
+        d.replace(vec![
+            (1, "a:1".into()),
+            (2, "b:1".into()),
+            (3, "me:1".into()),
+            (4, "c:1".into()),
+        ]);
         let mut dialled = Vec::new();
         while let Ok(d) = rx.try_recv() {
             dialled.push(d);
@@ -83,7 +88,10 @@ mod tests {
         assert!(d.knows(4) && !d.knows(3));
         d.add(vec![(1, "a:1".into()), (2, "b:2".into())]);
         assert_eq!(rx.try_recv().unwrap(), (2, "b:2".into()));
-        assert!(rx.try_recv().is_err(), "a known address is not dialled again");
+        assert!(
+            rx.try_recv().is_err(),
+            "a known address is not dialled again"
+        );
         d.replace(vec![(2, "b:2".into())]);
         assert!(!d.knows(1) && !d.knows(4));
         assert_eq!(d.address(2).as_deref(), Some("b:2"));

@@ -1,7 +1,9 @@
 //! Connections between the servers of an ensemble: one TCP connection per pair, dialled by
 //! the server with the larger id (as ZooKeeper does, so two servers never race to connect to
-//! each other), opened with the authenticated handshake of `auth.rs`. A server accepts only
-//! members of its own configuration that prove the shared secret. With `sslQuorum=true` every
+//! each other), opened with the authenticated handshake of `auth.rs`. A server accepts the
+//! members of its configuration, and up to [`MAX_JOINING_PEERS`] servers outside it (joining
+//! servers, before the reconfiguration that adds them; see `directory.rs`), each proving the
+//! shared secret. With `sslQuorum=true` every
 //! connection is mutual TLS first (`tls/quorum.rs`) and the handshake runs inside it.
 //!
 //! A connection still in its handshakes (TLS, then the secret's) holds one of
@@ -26,9 +28,9 @@ use tokio::sync::mpsc;
 
 use super::auth::{self, AcceptPolicy};
 use super::codec::{self, PeerFrame};
+use super::directory::Directory;
 use super::link::{self, Closer, Registered, Times};
 use super::stream::PeerStream;
-use super::directory::Directory;
 use super::{
     PeerOptions, DEFAULT_MAX_PEER_SEND_QUEUE_BYTES, FIRST_DIAL_BACKOFF, MAX_DIAL_BACKOFF,
     MAX_INBOUND_PEER_FRAMES, MAX_JOINING_PEERS, MAX_UNIDENTIFIED_PEER_CONNECTIONS,
@@ -139,7 +141,10 @@ impl PeerNet {
     /// Links of servers outside the directory (joining servers that dialled in).
     fn non_member_links(&self) -> usize {
         let links = self.table();
-        links.keys().filter(|id| !self.directory.knows(**id)).count()
+        links
+            .keys()
+            .filter(|id| !self.directory.knows(**id))
+            .count()
     }
 
     /// Peers with a live link.
