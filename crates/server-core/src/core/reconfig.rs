@@ -104,7 +104,7 @@ impl<S: Storage> Core<S> {
             .tree
             .get(tree::path::CONFIG)
             .ok_or(ErrorCode::NoNode)?;
-        tree::acl::check_acl(&acl, proto::perms::WRITE, ctx.auth, ctx.skip_acl)?;
+        tree::acl::check_acl(acl, proto::perms::WRITE, ctx.auth, ctx.skip_acl)?;
         Ok(next)
     }
 
