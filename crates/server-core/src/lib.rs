@@ -16,6 +16,7 @@ pub mod core;
 pub mod four_letter_words;
 pub mod handshake;
 pub mod limits;
+pub mod local_sessions;
 pub mod peers;
 pub mod pending_writes;
 pub mod read_only;

@@ -4,10 +4,10 @@
 //!
 //! What is decided here, without IO: when the mode starts and ends ([`ReadOnlyMode`]), which
 //! requests a read-only server answers and which it refuses ([`gate`]), and the sessions made
-//! in the current read-only spell ([`ReadOnlySessions`]). The core (`core/read_only.rs`) acts
+//! in the current read-only spell ([`LocalSessions`](crate::local_sessions::LocalSessions)). The core (`core/read_only.rs`) acts
 //! on it.
 
-use std::collections::BTreeMap;
+use crate::local_sessions::LocalSessions;
 
 use proto::Request;
 
@@ -60,7 +60,7 @@ pub struct ReadOnlyMode {
     looking_since_us: Option<u64>,
     active: bool,
     /// The sessions made in the current spell (forgotten when it ends).
-    pub sessions: ReadOnlySessions,
+    pub sessions: LocalSessions,
 }
 
 impl ReadOnlyMode {
@@ -71,7 +71,7 @@ impl ReadOnlyMode {
             grace_us: READ_ONLY_GRACE_MS.max(tick_ms) * 1000,
             looking_since_us: None,
             active: false,
-            sessions: ReadOnlySessions::default(),
+            sessions: LocalSessions::default(),
         }
     }
 
@@ -86,7 +86,7 @@ impl ReadOnlyMode {
             self.looking_since_us = None;
             if self.active {
                 self.active = false;
-                self.sessions = ReadOnlySessions::default();
+                self.sessions = LocalSessions::default();
                 return Change::Left;
             }
             return Change::None;
@@ -97,69 +97,6 @@ impl ReadOnlyMode {
             return Change::Entered;
         }
         Change::None
-    }
-}
-
-/// Most sessions a read-only server keeps at once: past it, new read-only clients are refused
-/// until some expire (each costs little, but a client looping on connect must not grow the
-/// table without end).
-pub const MAX_READ_ONLY_SESSIONS: usize = 100_000;
-
-/// The sessions of a read-only spell: ZooKeeper's local sessions, known to this server only,
-/// resumable here until they expire (a client whose connection broke comes back to them),
-/// never to the ensemble.
-#[derive(Debug, Default)]
-pub struct ReadOnlySessions {
-    /// Session id → (timeout in ms, last heard of in monotonic µs).
-    open: BTreeMap<i64, (i32, u64)>,
-}
-
-impl ReadOnlySessions {
-    /// Records a new session; false when the table is full.
-    pub fn open(&mut self, session: i64, timeout_ms: i32, now_us: u64) -> bool {
-        if self.open.len() >= MAX_READ_ONLY_SESSIONS {
-            return false;
-        }
-        self.open.insert(session, (timeout_ms, now_us));
-        true
-    }
-
-    /// The session's timeout, if it is open here (heard of now).
-    pub fn resume(&mut self, session: i64, now_us: u64) -> Option<i32> {
-        let (timeout_ms, heard) = self.open.get_mut(&session)?;
-        *heard = now_us;
-        Some(*timeout_ms)
-    }
-
-    pub fn heard(&mut self, session: i64, now_us: u64) {
-        if let Some((_, heard)) = self.open.get_mut(&session) {
-            *heard = now_us;
-        }
-    }
-
-    pub fn contains(&self, session: i64) -> bool {
-        self.open.contains_key(&session)
-    }
-
-    pub fn close(&mut self, session: i64) {
-        self.open.remove(&session);
-    }
-
-    /// Removes and returns the sessions not heard of within their timeout.
-    pub fn expire(&mut self, now_us: u64) -> Vec<i64> {
-        let due = |(timeout_ms, heard): &(i32, u64)| {
-            now_us.saturating_sub(*heard) >= (*timeout_ms).max(0) as u64 * 1000
-        };
-        let expired: Vec<i64> = self
-            .open
-            .iter()
-            .filter(|(_, v)| due(v))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in &expired {
-            self.open.remove(id);
-        }
-        expired
     }
 }
 
@@ -204,24 +141,6 @@ mod tests {
         mode.update(true, 0);
         assert_eq!(mode.update(true, 1_000_000 * MS), Change::None);
         assert!(!mode.active());
-    }
-
-    #[test]
-    fn sessions_expire_unless_heard_of_and_the_table_is_bounded() {
-        let mut sessions = ReadOnlySessions::default();
-        assert!(sessions.open(1, 4000, 0));
-        assert!(sessions.open(2, 4000, 0));
-        sessions.heard(1, 3000 * MS);
-        assert_eq!(sessions.expire(3999 * MS), Vec::<i64>::new());
-        assert_eq!(sessions.expire(4000 * MS), vec![2]);
-        assert_eq!(sessions.resume(1, 6000 * MS), Some(4000));
-        assert_eq!(sessions.resume(2, 6000 * MS), None);
-        sessions.close(1);
-        assert!(!sessions.contains(1));
-        for id in 0..MAX_READ_ONLY_SESSIONS as i64 {
-            assert!(sessions.open(id, 4000, 0));
-        }
-        assert!(!sessions.open(-1, 4000, 0), "full");
     }
 
     #[test]

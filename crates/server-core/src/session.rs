@@ -42,6 +42,11 @@ impl SessionIds {
     }
 }
 
+/// The server that made `session` (its id's top byte; ids of servers above 255 wrap).
+pub fn server_of(session: i64) -> u64 {
+    (session as u64) >> 56
+}
+
 /// The timeout a session gets: the client's wish, within the server's bounds.
 pub fn negotiate_timeout(requested_ms: i32, min: Duration, max: Duration) -> i32 {
     let requested = u64::try_from(requested_ms).unwrap_or(0);

@@ -35,6 +35,8 @@ pub struct ServerState {
     /// Which local connection each write in flight belongs to.
     pub pending: PendingWrites,
     pub sessions: SessionBook,
+    /// Sessions opened here as local ones (`localSessionsEnabled`; see `core/local_sessions.rs`).
+    pub local_sessions: crate::local_sessions::LocalSessions,
     /// The highest leadership-confirmation round a quorum answered (syncs wait for it).
     pub confirmed_round: u64,
     /// Connections whose first unanswered item is a sync waiting for a zxid to be applied.
@@ -71,6 +73,7 @@ impl ServerState {
             clients: Clients::new(limits),
             pending: PendingWrites::default(),
             sessions: SessionBook::new(session_ids),
+            local_sessions: Default::default(),
             confirmed_round: 0,
             syncs_waiting: BTreeSet::new(),
             established: Vec::new(),
@@ -334,6 +337,9 @@ impl Application for ServerState {
 
 /// The error code an unusable session gets.
 pub fn session_error(state: &ServerState, session_id: i64) -> Option<ErrorCode> {
+    if state.local_sessions.contains(session_id) {
+        return None;
+    }
     if session_id == 0
         || state.sessions.is_closing(session_id)
         || !state.tree.sessions().contains(session_id)

@@ -25,7 +25,7 @@
 //!     acl: Acl::open_unsafe(),
 //!     flags: 3,
 //! });
-//! let ctx = PrepCtx { zxid: Zxid::new(1, 2), session_id: 7, auth: &[], extended_types: false, skip_acl: false };
+//! let ctx = PrepCtx { zxid: Zxid::new(1, 2), session_id: 7, auth: &[], extended_types: false, skip_acl: false, local_session: false };
 //! // Pipelined: prepped before the session's txn is applied.
 //! let create = prep(&tree, &mut pending, &req, &ctx).unwrap_or_else(Txn::Error);
 //!

@@ -39,6 +39,10 @@ pub struct PrepCtx<'a> {
     pub extended_types: bool,
     /// ZooKeeper's `zookeeper.skipACL`.
     pub skip_acl: bool,
+    /// The session is a local one of the server that sent the request (`localSessionsEnabled`):
+    /// the tree does not know it, and it may not own ephemeral nodes (it is upgraded to a
+    /// global session before its first ephemeral create).
+    pub local_session: bool,
 }
 
 /// Does this request change state (go through prep and Zab)? Everything else is answered
@@ -275,7 +279,7 @@ impl<'a> View<'a> {
         match self.out.session(ctx.session_id) {
             Some(PendingSession::Open) => Ok(()),
             Some(PendingSession::Closing) => Err(ErrorCode::SessionExpired),
-            None if self.tree.sessions().contains(ctx.session_id) => Ok(()),
+            None if ctx.local_session || self.tree.sessions().contains(ctx.session_id) => Ok(()),
             None => Err(ErrorCode::SessionExpired),
         }
     }
@@ -373,6 +377,9 @@ impl<'a> View<'a> {
             return Err(ErrorCode::BadArguments);
         }
         self.check_session(ctx)?;
+        if mode.is_ephemeral() && ctx.local_session {
+            return Err(ErrorCode::EphemeralOnLocalSession);
+        }
         if path.contains('\0') {
             return Err(ErrorCode::BadArguments);
         }

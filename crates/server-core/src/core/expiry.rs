@@ -14,6 +14,7 @@ impl<S: Storage> Core<S> {
         self.begin(now);
         self.close_sessionless_connections();
         self.expire_read_only_sessions();
+        self.expire_local_sessions();
         let result = if self.replica.peer().is_leading() {
             self.expire_sessions()
                 .and_then(|()| self.remove_expired_nodes())

@@ -1,5 +1,6 @@
 //! Connect requests: a new session is created through the leader (a createSession transaction),
-//! a resumed one is checked here and claimed for this server.
+//! or here as a local one (`localSessionsEnabled`, `local_sessions.rs`); a resumed one is
+//! checked here and claimed for this server.
 
 use proto::ConnectRequest;
 
@@ -55,7 +56,13 @@ impl<S: Storage> Core<S> {
             return Ok(());
         }
         if request.session_id != 0 {
-            self.resume(conn, &request);
+            if !self.resume_local(conn, &request) {
+                self.resume(conn, &request);
+            }
+            return Ok(());
+        }
+        if self.config.local_sessions_enabled {
+            self.new_local_session(conn, &request);
             return Ok(());
         }
         self.new_session(conn, &request)

@@ -12,6 +12,7 @@
 
 mod expiry;
 mod handshake;
+mod local_sessions;
 mod outbox;
 mod peer;
 mod read_only;

@@ -119,6 +119,11 @@ impl<S: Storage> Core<S> {
     pub(super) fn expire_read_only_sessions(&mut self) {
         let now_us = self.now().mono_us;
         let expired = self.read_only.sessions.expire(now_us);
+        self.close_sessions(expired);
+    }
+
+    /// Closes every connection of the `expired` sessions.
+    pub(super) fn close_sessions(&mut self, expired: Vec<i64>) {
         if expired.is_empty() {
             return;
         }

@@ -116,6 +116,7 @@ fn add_node(state: &mut ServerState, path: &str, data: &[u8]) {
         auth: &[],
         extended_types: false,
         skip_acl: false,
+        local_session: false,
     };
     let txn = tree::prep::prep(&state.tree, &mut state.outstanding, &request, &ctx).expect("prep");
     apply(state, zxid, session, txn);

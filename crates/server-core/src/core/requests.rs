@@ -61,7 +61,9 @@ impl<S: Storage> Core<S> {
             return Ok(());
         }
         let state = self.state_mut();
-        if leading {
+        if state.local_sessions.contains(session) {
+            state.local_sessions.heard(session, started_us);
+        } else if leading {
             state.sessions.heard(session, started_us);
         } else {
             state.sessions.touch(session);
@@ -176,6 +178,11 @@ impl<S: Storage> Core<S> {
             self.fail_and_close(conn, xid, ErrorCode::ConnectionLoss, credit);
             return Ok(());
         }
+        let request = &packet.request;
+        let local = self.local_write(conn, session, xid, request, credit)?;
+        if let super::local_sessions::LocalWrite::Answered = local {
+            return Ok(());
+        }
         let started_us = self.now().mono_us;
         let state = self.state_mut();
         let auth = state
@@ -234,19 +241,21 @@ impl<S: Storage> Core<S> {
         let Some(zxid) = self.replica.peer().next_zxid() else {
             return Ok(());
         };
+        let local_session = self.is_local_session(origin, session);
         let ctx = PrepCtx {
             zxid,
             session_id: session,
             auth,
             extended_types: self.config.extended_types_enabled,
             skip_acl: false,
+            local_session,
         };
         if let Request::Reconfig(reconfig) = request {
             return self.submit_reconfig(origin, &ctx, cxid, reconfig);
         }
         let state = &mut self.replica.app;
         let moved_ok = state.bugs.has(crate::bugs::ServerBug::MovedSessionWrites);
-        let txn = if state.sessions.owned_by(session, origin) || moved_ok {
+        let txn = if local_session || state.sessions.owned_by(session, origin) || moved_ok {
             tree::prep::prep(&state.tree, &mut state.outstanding, request, &ctx)
                 .unwrap_or_else(tree::Txn::Error)
         } else {
