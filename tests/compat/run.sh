@@ -21,7 +21,7 @@ fi
 
 echo "== compat: pytest (kazoo, CLI, differential self-tests) against $COMPAT_TARGET =="
 timeout 900 "$PY" -m pytest -q -p no:cacheprovider ${PYTEST_ARGS:-} \
-    "$here/test_kazoo.py" "$here/test_pipelined.py" "$here/test_hostile.py" "$here/test_cli.py" "$here/test_four_letter_words.py" "$here/test_admin_server.py" "$here/test_tls.py" "$here/test_read_only.py" "$here/test_dynamic_config.py" "$here/test_reconfig.py" "$here/test_differential.py" 2>&1 | tee /tmp/compat-pytest.$$
+    "$here/test_kazoo.py" "$here/test_pipelined.py" "$here/test_hostile.py" "$here/test_cli.py" "$here/test_four_letter_words.py" "$here/test_admin_server.py" "$here/test_tls.py" "$here/test_read_only.py" "$here/test_dynamic_config.py" "$here/test_reconfig.py" "$here/test_local_sessions.py" "$here/test_differential.py" 2>&1 | tee /tmp/compat-pytest.$$
 pytest_rc=${PIPESTATUS[0]}
 pytest_line=$(grep -E "^[0-9]+ (passed|failed)|^=+ .*(passed|failed)" /tmp/compat-pytest.$$ | tail -1)
 rm -f /tmp/compat-pytest.$$
