@@ -65,6 +65,11 @@ pub fn next_config(
     if next.check().is_err() {
         return Err(ErrorCode::BadArguments);
     }
+    // What is proposed is the rendered text, which every server parses back (the Zab core's
+    // decoder, restarts): a host the parser took but the text cannot carry back is refused.
+    if DynamicConfig::parse(&next.render()).ok().as_ref() != Some(&next) {
+        return Err(ErrorCode::BadArguments);
+    }
     let voters = next.servers.iter().filter(|s| !s.member.observer).count();
     let least = if standalone_enabled { 2 } else { 1 };
     if voters < least {

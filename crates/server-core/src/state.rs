@@ -323,8 +323,14 @@ impl Application for ServerState {
     }
 
     fn membership(&self) -> Option<zab::Membership> {
-        self.current_config()
-            .map(|config| crate::reconfig::membership_of(&config))
+        let mut membership = crate::reconfig::membership_of(&self.current_config()?);
+        // A version past this state's last transaction came from a file (ZooKeeper names its
+        // first dynamic file after the first epoch), not from a reconfiguration in this
+        // history: to the core it is the configuration the server started with.
+        if membership.version > self.tree.last_zxid() {
+            membership.version = zab::Zxid::ZERO;
+        }
+        Some(membership)
     }
 
     fn install(&mut self, snapshot: &Snapshot) -> Result<(), String> {

@@ -451,8 +451,9 @@ impl Driver {
         // Rare (one per reconfiguration) and small: written here, in order with the events.
         match server_core::config::dynamic_file::write_new_config(&static_file, &config) {
             Ok(path) => tracing::info!(path = %path.display(), "dynamic configuration written"),
-            // Not fatal: a restart then treats the configuration as pending again, which
-            // needs quorums of both it and its predecessor (safe, only slower to recover).
+            // Not fatal: a restart takes the configuration from the snapshot, or finds it
+            // pending again in the log (then it needs quorums of both it and its predecessor:
+            // safe, only slower to recover).
             Err(e) => tracing::error!(%e, "cannot write the dynamic configuration file"),
         }
     }

@@ -40,9 +40,12 @@ impl DataTree {
     /// text) at `version` (0 for a zoo.cfg's server lines). Returns `None`, changing nothing,
     /// when the node already holds exactly that (a restart, or a tree restored from a snapshot
     /// that has it), so restarts neither fire watches nor move the Stat.
+    /// A node holding a newer configuration (a reconfiguration this tree applied, newer than
+    /// the server's file — a removed server keeps an older file) is kept.
     pub fn init_config(&mut self, data: Bytes, version: Zxid) -> Option<ConfigChange> {
         let node = self.node(CONFIG)?;
-        if node.data.as_ref() == Some(&data) && node.stat.mzxid == version.as_i64() {
+        let same = node.data.as_ref() == Some(&data) && node.stat.mzxid == version.as_i64();
+        if same || node.stat.mzxid > version.as_i64() {
             return None;
         }
         self.replace_config(data, version, 0)

@@ -378,7 +378,10 @@ impl<'a> View<'a> {
         }
         self.check_session(ctx)?;
         if mode.is_ephemeral() && ctx.local_session {
-            return Err(ErrorCode::EphemeralOnLocalSession);
+            // The server holding a local session upgrades it before an ephemeral create, or
+            // refuses the create itself (EPHEMERALONLOCALSESSION); what still reaches prep is
+            // a multi without upgrading, which ZooKeeper's leader fails here as expired.
+            return Err(ErrorCode::SessionExpired);
         }
         if path.contains('\0') {
             return Err(ErrorCode::BadArguments);
@@ -462,6 +465,11 @@ impl<'a> View<'a> {
         validate(path)?;
         let mut node = self.get(path).ok_or(ErrorCode::NoNode)?;
         check_acl(&node.acl, perms::WRITE, ctx.auth, ctx.skip_acl)?;
+        if path == path::CONFIG {
+            // Only reconfig changes the configuration: servers restart from this node's text.
+            // (ZooKeeper lets the super user overwrite it, which changes nothing there.)
+            return Err(ErrorCode::BadArguments);
+        }
         let version = check_and_inc_version(node.version, version)?;
         node.version = version;
         self.put(path, Some(node));

@@ -159,4 +159,7 @@ pub enum ReconfigRefused {
     /// The new voters that are connected and synced to this leader (it included) are not a
     /// quorum of the new configuration (NEWCONFIGNOQUORUM).
     NoQuorum,
+    /// The payload carries no configuration [`crate::Config::decoder`] recognizes (the
+    /// application's own checks should have refused it: BADARGUMENTS).
+    NotAConfiguration,
 }

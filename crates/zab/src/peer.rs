@@ -182,10 +182,9 @@ impl Peer {
         data: Bytes,
         out: &mut Vec<Action>,
     ) -> Result<Zxid, ReconfigRefused> {
-        let membership = self
-            .history
-            .is_reconfig(&data)
-            .expect("propose_reconfig needs a transaction that carries a configuration");
+        let Some(membership) = self.history.is_reconfig(&data) else {
+            return Err(ReconfigRefused::NotAConfiguration);
+        };
         std::mem::swap(&mut self.out, out);
         let result = self.leader_propose_reconfig(data, &membership);
         std::mem::swap(&mut self.out, out);

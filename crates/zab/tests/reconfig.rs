@@ -111,6 +111,12 @@ fn refusals() {
         Err(ReconfigRefused::NoQuorum)
     );
     let mut out = Vec::new();
+    // A payload the decoder does not recognize is refused, not a panic.
+    let leader = net.peers.iter_mut().find(|p| p.is_leading()).expect("a leader");
+    assert_eq!(
+        leader.propose_reconfig(bytes::Bytes::from_static(b"not a configuration"), &mut out),
+        Err(ReconfigRefused::NotAConfiguration)
+    );
     let follower = &mut net.peers[0];
     assert!(matches!(
         follower.propose_reconfig(common::reconfig(&[1], &[]), &mut out),

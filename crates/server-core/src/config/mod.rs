@@ -95,7 +95,9 @@ pub struct Config {
     /// what lets a read-only server open sessions (ZooKeeper 3.8 refuses a new session on a
     /// read-only server unless it can be local); elsewhere sessions stay global.
     pub local_sessions_enabled: bool,
-    /// ZooKeeper's `localSessionsUpgradingEnabled` (default true): kept for `conf`.
+    /// ZooKeeper's `localSessionsUpgradingEnabled` (default false, as in ZooKeeper 3.8): a
+    /// local session's first ephemeral create upgrades it to a global session; without it the
+    /// create fails with EPHEMERALONLOCALSESSION.
     pub local_sessions_upgrading_enabled: bool,
     /// ZooKeeper's `reconfigEnabled` (default false): whether `reconfig` is served.
     pub reconfig_enabled: bool,
@@ -176,7 +178,7 @@ impl Config {
             extended_types_enabled: false,
             read_only_enabled: false,
             local_sessions_enabled: false,
-            local_sessions_upgrading_enabled: true,
+            local_sessions_upgrading_enabled: false,
             reconfig_enabled: false,
             standalone_enabled: true,
             static_file: None,
@@ -205,7 +207,9 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = dynamic_file::read_bounded(path).map_err(ConfigError::Invalid)?;
         let mut config = Config::parse(&text)?;
-        config.static_file = Some(path.to_path_buf());
+        // Absolute, so the dynamicConfigFile line a reconfiguration writes names the file
+        // whatever the working directory of the next start.
+        config.static_file = Some(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
         config.read_peer_secret()?;
         config.read_dynamic_file()?;
         if !config.members.is_empty() {

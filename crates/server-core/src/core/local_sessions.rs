@@ -6,8 +6,9 @@
 //! carries its maker, [`crate::session::server_of`]). Before its first ephemeral create the
 //! session is upgraded: this server asks the leader for a createSession of the same id and
 //! timeout, ahead of the create on the same link, so the node gets a global owner that expiry
-//! and closeSession clean up. With `localSessionsUpgradingEnabled=false` that create fails with
-//! EPHEMERALONLOCALSESSION instead, as in ZooKeeper.
+//! and closeSession clean up. With `localSessionsUpgradingEnabled=false` (ZooKeeper 3.8's
+//! default) that create fails with EPHEMERALONLOCALSESSION instead, and an ephemeral create in
+//! a multi fails in the multi's results with SESSIONEXPIRED, as ZooKeeper's leader answers it.
 
 use proto::{ConnectRequest, CreateMode, ErrorCode, MultiOp, ReplyPacket, Request, Response};
 
@@ -93,6 +94,10 @@ impl<S: Storage> Core<S> {
             return Ok(LocalWrite::Proceed);
         }
         if !self.config.local_sessions_upgrading_enabled {
+            if let Request::Multi(_) = request {
+                // ZooKeeper's leader fails the op (SESSIONEXPIRED, in the multi's results).
+                return Ok(LocalWrite::Proceed);
+            }
             let code = ErrorCode::EphemeralOnLocalSession;
             self.reply_in_order(conn, ReplyPacket::error(xid, zxid, code), credit);
             return Ok(LocalWrite::Answered);

@@ -72,6 +72,7 @@ impl<S: Storage> Core<S> {
             membership_news: Vec::new(),
         };
         core.init_config_node();
+        core.announce_config_at_start();
         core.after_event()?;
         Ok(core)
     }

@@ -96,7 +96,9 @@ impl<S: Storage> Core<S> {
             .map_err(|refused| match refused {
                 zab::ReconfigRefused::InProgress => ErrorCode::ReconfigInProgress,
                 zab::ReconfigRefused::NoQuorum => ErrorCode::NewConfigNoQuorum,
-                zab::ReconfigRefused::NoVoters => ErrorCode::BadArguments,
+                zab::ReconfigRefused::NoVoters | zab::ReconfigRefused::NotAConfiguration => {
+                    ErrorCode::BadArguments
+                }
                 zab::ReconfigRefused::NotLeader(_) => ErrorCode::ConnectionLoss,
             })?;
         let (_, _, acl) = self
@@ -125,6 +127,20 @@ impl<S: Storage> Core<S> {
             // Activated before this server applied it (a restart that recovered it as
             // committed): the configuration it started with already is that one.
             _ => tracing::debug!(version = %active, "configuration activated ahead of the tree"),
+        }
+    }
+
+    /// At start: a tree holding a newer configuration than the file the server read (a
+    /// removed server keeps its last file; a file write that failed) is the one in force, and
+    /// the driver hears of it as activated.
+    pub(super) fn announce_config_at_start(&mut self) {
+        let Some(config) = self.state().current_config() else {
+            return;
+        };
+        let newer = config.version != self.config.config_version;
+        if newer && config.version == self.active_version.as_u64() {
+            self.config.set_dynamic_config(&config);
+            self.membership_news.push(MembershipNews::Activated(config));
         }
     }
 

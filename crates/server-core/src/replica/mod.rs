@@ -86,6 +86,26 @@ pub struct ReplicaOptions {
     pub activated: Zxid,
 }
 
+/// The activated version the core may trust: one at or below the snapshot (in force anyway), or
+/// the zxid of a reconfiguration in the recovered log. Anything else (a dynamic file named after
+/// an epoch, as ZooKeeper names its first one, or a file from another history) would make the
+/// core take uncommitted configurations of the log for committed ones: it counts as none.
+fn trusted_activation(activated: Zxid, boot: &Boot, decoder: zab::Decoder) -> Zxid {
+    if activated <= boot.snapshot_zxid {
+        return activated;
+    }
+    let carried = boot
+        .log
+        .iter()
+        .any(|t| t.zxid == activated && decoder(&t.data).is_some());
+    if carried {
+        activated
+    } else {
+        tracing::warn!(%activated, "the dynamic file's version is no reconfiguration of this log");
+        Zxid::ZERO
+    }
+}
+
 impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
     /// Restores `app` from what was recovered and starts the core over `storage`.
     pub fn start(
@@ -118,7 +138,11 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
             log: recovered.log,
             nonce: options.nonce,
             membership: app.membership(),
-            activated: options.activated,
+            activated: Zxid::ZERO,
+        };
+        let boot = Boot {
+            activated: trusted_activation(options.activated, &boot, options.zab.decoder),
+            ..boot
         };
         let mut replica = Replica {
             peer: Peer::new(options.zab, boot),

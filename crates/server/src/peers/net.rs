@@ -290,8 +290,8 @@ pub async fn start(
     tokio::spawn(accept_loop(listener, shared.clone()));
     let dialler = shared.clone();
     tokio::spawn(async move {
-        while let Some((id, address)) = to_dial.recv().await {
-            tokio::spawn(dial_forever(id, address, dialler.clone()));
+        while let Some((id, address, generation)) = to_dial.recv().await {
+            tokio::spawn(dial_forever(id, address, generation, dialler.clone()));
         }
     });
     shared.net.directory.replace(members);
@@ -477,12 +477,13 @@ fn next_dial_backoff(previous: Duration) -> Duration {
 /// Keeps a link to `peer` up: redials at once when a link that lasted ends or an attempt timed
 /// out (it has already waited a handshake timeout), and after quick failures (refused, reset,
 /// not proven) backs off from 50 ms to [`MAX_DIAL_BACKOFF`], counted from each attempt's start.
-/// Ends when `peer` leaves the directory or its address changes (a new dialler takes over).
-async fn dial_forever(peer: u64, address: String, shared: Arc<Shared>) {
+/// Ends when `peer`'s entry of `generation` leaves the directory (removed, or replaced: a new
+/// dialler takes over).
+async fn dial_forever(peer: u64, address: String, generation: u64, shared: Arc<Shared>) {
     let mut backoff = Duration::ZERO;
     let mut log = LogLimit::default();
     let timeout = shared.options.handshake_timeout();
-    while shared.net.directory.address(peer).as_deref() == Some(address.as_str()) {
+    while shared.net.directory.is_current(peer, generation) {
         let started = Instant::now();
         let attempt = tokio::time::timeout(timeout, connect_and_prove(&address, peer, &shared));
         match attempt.await {
