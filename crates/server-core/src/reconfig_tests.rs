@@ -68,7 +68,10 @@ fn bad_input_is_bad_arguments() {
         let joiner = format!("server.4={host}:1:2:observer;5");
         bad(request(&joiner, "", ""), true);
     }
-    bad(request("server.4=127.0.0.1:2004:3004:observer;[[c]:5", "", ""), true);
+    bad(
+        request("server.4=127.0.0.1:2004:3004:observer;[[c]:5", "", ""),
+        true,
+    );
     bad(request("", "three", ""), true);
     // A joiner without its client address (ZooKeeper wants all three ports).
     bad(

@@ -37,6 +37,9 @@ pub struct ServerState {
     pub sessions: SessionBook,
     /// Sessions opened here as local ones (`localSessionsEnabled`; see `core/local_sessions.rs`).
     pub local_sessions: crate::local_sessions::LocalSessions,
+    /// Local sessions of this server being upgraded: no longer local, not yet applied as
+    /// global here; their requests are served meanwhile (pipelined writes follow the create).
+    pub upgrading: BTreeSet<i64>,
     /// The highest leadership-confirmation round a quorum answered (syncs wait for it).
     pub confirmed_round: u64,
     /// Connections whose first unanswered item is a sync waiting for a zxid to be applied.
@@ -74,6 +77,7 @@ impl ServerState {
             pending: PendingWrites::default(),
             sessions: SessionBook::new(session_ids),
             local_sessions: Default::default(),
+            upgrading: BTreeSet::new(),
             confirmed_round: 0,
             syncs_waiting: BTreeSet::new(),
             established: Vec::new(),
@@ -125,6 +129,9 @@ impl ServerState {
         }
         self.pending.clear();
         self.sessions.forget_connecting();
+        // An upgrade not applied by now may never be (the leader changed): the client finds
+        // out when it resumes.
+        self.upgrading.clear();
         self.forget_closed_connections();
     }
 
@@ -295,6 +302,7 @@ impl Application for ServerState {
         }
         match &result.outcome {
             Outcome::SessionCreated => {
+                self.upgrading.remove(&session);
                 if let Some(pending) = self.sessions.finish_connecting(session) {
                     crate::handshake::finish(self, pending.conn, session, pending.timeout_ms);
                 }
@@ -343,7 +351,7 @@ impl Application for ServerState {
 
 /// The error code an unusable session gets.
 pub fn session_error(state: &ServerState, session_id: i64) -> Option<ErrorCode> {
-    if state.local_sessions.contains(session_id) {
+    if state.local_sessions.contains(session_id) || state.upgrading.contains(&session_id) {
         return None;
     }
     if session_id == 0

@@ -112,7 +112,11 @@ fn refusals() {
     );
     let mut out = Vec::new();
     // A payload the decoder does not recognize is refused, not a panic.
-    let leader = net.peers.iter_mut().find(|p| p.is_leading()).expect("a leader");
+    let leader = net
+        .peers
+        .iter_mut()
+        .find(|p| p.is_leading())
+        .expect("a leader");
     assert_eq!(
         leader.propose_reconfig(bytes::Bytes::from_static(b"not a configuration"), &mut out),
         Err(ReconfigRefused::NotAConfiguration)

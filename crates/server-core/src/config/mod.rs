@@ -209,7 +209,8 @@ impl Config {
         let mut config = Config::parse(&text)?;
         // Absolute, so the dynamicConfigFile line a reconfiguration writes names the file
         // whatever the working directory of the next start.
-        config.static_file = Some(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
+        config.static_file =
+            Some(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
         config.read_peer_secret()?;
         config.read_dynamic_file()?;
         if !config.members.is_empty() {

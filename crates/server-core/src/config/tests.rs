@@ -185,8 +185,13 @@ fn read_only_mode_is_off_unless_set_under_either_name() {
     let cfg = Config::parse(&format!("{base}localSessionsEnabled=true\n")).unwrap();
     // ZooKeeper 3.8 does not upgrade local sessions unless told to.
     assert!(cfg.local_sessions_enabled && !cfg.local_sessions_upgrading_enabled);
-    let upgrading = format!("{base}localSessionsEnabled=true\nlocalSessionsUpgradingEnabled=true\n");
-    assert!(Config::parse(&upgrading).unwrap().local_sessions_upgrading_enabled);
+    let upgrading =
+        format!("{base}localSessionsEnabled=true\nlocalSessionsUpgradingEnabled=true\n");
+    assert!(
+        Config::parse(&upgrading)
+            .unwrap()
+            .local_sessions_upgrading_enabled
+    );
     assert!(!Config::parse(base).unwrap().local_sessions_enabled);
 }
 

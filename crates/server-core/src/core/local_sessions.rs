@@ -115,6 +115,7 @@ impl<S: Storage> Core<S> {
         let leader = self.leader_id();
         let state = self.state_mut();
         state.local_sessions.close(session);
+        state.upgrading.insert(session);
         if self.leading() {
             let state = self.state_mut();
             state.sessions.heard(session, now);

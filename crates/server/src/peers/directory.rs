@@ -111,8 +111,14 @@ mod tests {
         assert!(d.knows(4) && !d.knows(3));
         d.add(vec![(1, "a:1".into()), (2, "b:2".into())]);
         assert_eq!(rx.try_recv().unwrap(), (2, "b:2".into(), 4));
-        assert!(rx.try_recv().is_err(), "a known address is not dialled again");
-        assert!(!d.is_current(2, 2) && d.is_current(2, 4), "the old dialler stops");
+        assert!(
+            rx.try_recv().is_err(),
+            "a known address is not dialled again"
+        );
+        assert!(
+            !d.is_current(2, 2) && d.is_current(2, 4),
+            "the old dialler stops"
+        );
         d.replace(vec![(2, "b:2".into())]);
         assert!(!d.knows(1) && !d.knows(4));
         assert_eq!(d.address(2).as_deref(), Some("b:2"));

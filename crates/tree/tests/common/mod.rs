@@ -58,7 +58,7 @@ impl Leader {
             auth,
             extended_types: self.extended_types,
             skip_acl: false,
-        local_session: false,
+            local_session: false,
         };
         let txn = prep(&self.tree, &mut self.out, request, &ctx).unwrap_or_else(Txn::Error);
         TxnRecord::new(header, txn)
