@@ -97,3 +97,19 @@ def wait_serving(members, timeout=START_TIMEOUT_S):
         time.sleep(0.3)
     logs = "\n".join(f"--- {m.my_id}:\n{m.server.log_tail(20)}" for m in members)
     raise AssertionError(f"the ensemble did not serve\n{logs}")
+
+
+def wait_until(what, predicate, timeout, interval=0.1):
+    """Retries ``predicate`` until it returns something true (returned) or ``timeout`` seconds
+    pass (AssertionError naming ``what`` and the last result or exception)."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except Exception as e:  # noqa: BLE001 - retried until the deadline
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")

@@ -52,6 +52,7 @@ from kazoo.exceptions import (
 from kazoo.protocol.states import KazooState
 
 import zk
+import ensemble
 from ensemble import Member, wait_serving
 
 # The longest session the test servers allow (20 ticks): a session whose connection was cut
@@ -63,17 +64,7 @@ CONVERGE_S = 20.0
 
 
 def wait_until(what, predicate, timeout=CONVERGE_S):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        try:
-            last = predicate()
-            if last:
-                return last
-        except Exception as e:  # noqa: BLE001 - retried until the deadline
-            last = e
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+    return ensemble.wait_until(what, predicate, timeout, interval=0.1)
 
 
 def raw_reconnect(host, port, session_id, passwd, timeout_ms=int(SESSION_TIMEOUT_S * 1000)):

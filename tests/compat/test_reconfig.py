@@ -17,7 +17,8 @@ What Apache ZooKeeper 3.8 (Debian package) does, and what these tests hold the t
   host:client`` line per member in ascending id order (``:participant`` written out even when
   zoo.cfg left the role off, the ``;client`` part kept), then ``version=<hex>``, no final
   newline. On a fresh ensemble the version is the first leader's epoch as a zxid
-  (``100000000``), not 0 as without ``reconfigEnabled``; after a reconfig it is the zxid of the
+  (``100000000``), not 0 as without ``reconfigEnabled`` (Quorum shows 0 until the first
+  reconfig; both are accepted); after a reconfig it is the zxid of the
   reconfig transaction. Stat: mzxid == version, czxid = ctime = pzxid = 0, version = aversion =
   -1, cversion 0, dataLength = len(data).
 * The reconfig answer is exactly the new /zookeeper/config data and Stat; every server shows the
@@ -35,7 +36,6 @@ What Apache ZooKeeper 3.8 (Debian package) does, and what these tests hold the t
 """
 
 import threading
-import time
 
 import pytest
 from kazoo.client import KazooClient
@@ -49,6 +49,7 @@ from kazoo.exceptions import (
 from kazoo.protocol.states import EventType
 
 import zk
+import ensemble
 from ensemble import Member, super_digest, wait_serving
 
 CONFIG = "/zookeeper/config"
@@ -75,17 +76,7 @@ def parse(text):
 
 
 def wait_until(what, predicate, timeout=CONVERGE_S):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        try:
-            last = predicate()
-            if last:
-                return last
-        except Exception as e:  # noqa: BLE001 - retried until the deadline
-            last = e
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+    return ensemble.wait_until(what, predicate, timeout, interval=0.2)
 
 
 class Ensemble:
