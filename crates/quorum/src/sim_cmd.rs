@@ -38,7 +38,8 @@ pub struct Args {
     /// Run a deliberately broken protocol variant (testing the checker):
     /// ack-before-durable, ack-newleader-before-durable, commit-on-minority,
     /// accept-stale-newepoch, skip-trunc, confirm-without-quorum, observer-counts (with
-    /// `--observers`), new-quorum-only and removed-leader-leads (with `--reconfig`). Only in
+    /// `--observers`), new-quorum-only, old-quorum-only and removed-leader-leads (with
+    /// `--reconfig`). Only in
     /// builds with the
     /// `bugs` feature.
     #[cfg(feature = "bugs")]

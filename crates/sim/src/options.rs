@@ -61,6 +61,10 @@ pub struct Options {
     /// tick (0: all tick at the same rate). Timeouts, counted in ticks, expire early on a fast
     /// clock and late on a slow one.
     pub clock_drift_permille: u64,
+    /// Check the per-step protocol rules (`crate::rules`) as well as the end-to-end
+    /// invariants. Off only to show that an end-to-end invariant catches a broken core on its
+    /// own (the rules would otherwise report it first).
+    pub step_rules: bool,
 }
 
 /// The chance that a SNAP install crashes midway, when [`Options::crash_mid_install`] is on.
@@ -118,6 +122,7 @@ impl Options {
             crash_mid_install: false,
             crash_mid_epoch_write: false,
             clock_drift_permille: 0,
+            step_rules: true,
         };
         // Drawn last, so that the draws above (and the runs of seeds without these faults)
         // stay what they were before these faults existed.

@@ -161,6 +161,7 @@ impl World {
                         .collect(),
                 ),
                 n,
+                opts.step_rules,
             ),
             retry: vec![None; clients.len()],
             clients,

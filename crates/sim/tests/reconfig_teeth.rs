@@ -10,11 +10,17 @@ use zab::Bug;
 /// The first seed of `0..seeds` on which `bug` is reported, and its violation; panics if it
 /// is never reported or reported only as lost liveness.
 fn first_caught(bug: Bug, seeds: u64) -> (u64, String) {
+    first_caught_with(bug, seeds, true)
+}
+
+/// As [`first_caught`]; without `step_rules`, by the end-to-end invariants alone.
+fn first_caught_with(bug: Bug, seeds: u64, step_rules: bool) -> (u64, String) {
     for seed in 0..seeds {
         let mut opts = Options::from_seed(3, seed);
         opts.spares = 2;
         opts.reconfig = true;
         opts.bug = Some(bug);
+        opts.step_rules = step_rules;
         let report = sim::run(opts);
         if let Some(v) = report.violation.filter(|v| v.invariant != "liveness") {
             eprintln!("{}: seed {seed}: {}: {}", bug.name(), v.invariant, v.detail);
@@ -38,4 +44,16 @@ fn teeth_removed_leader_leads() {
     // CEPOCH in a configuration where it has no vote.
     let (seed, invariant) = first_caught(Bug::RemovedLeaderLeads, 2_000);
     assert_eq!((seed, invariant.as_str()), (5, "discovery quorum"));
+}
+
+#[test]
+fn teeth_old_quorum_only() {
+    // A leader counting only the active configuration's quorum commits a reconfiguration
+    // that too few of the new voters hold. The per-step rules report the COMMIT itself; the
+    // world's check of the disks (every committed configuration is held by a quorum of its
+    // own voters) reports it on its own when the rules are off.
+    let (seed, invariant) = first_caught(Bug::OldQuorumOnly, 2_000);
+    assert_eq!((seed, invariant.as_str()), (7, "commit quorum"));
+    let (seed, invariant) = first_caught_with(Bug::OldQuorumOnly, 2_000, false);
+    assert_eq!((seed, invariant.as_str()), (9, "configuration known"));
 }

@@ -100,12 +100,15 @@ pub enum Bug {
     /// While a reconfiguration is pending, a leader counts a quorum of the proposed
     /// configuration only, forgetting the one still active.
     NewQuorumOnly,
+    /// While a reconfiguration is pending, a leader counts a quorum of the active
+    /// configuration only: a configuration commits without a quorum of its own voters.
+    OldQuorumOnly,
     /// A leader removed by a reconfiguration keeps leading, and counts itself as a voter.
     RemovedLeaderLeads,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 9] = [
+    pub const ALL: [Bug; 10] = [
         Bug::AckBeforeDurable,
         Bug::AckNewLeaderBeforeDurable,
         Bug::CommitOnMinority,
@@ -114,6 +117,7 @@ impl Bug {
         Bug::ConfirmWithoutQuorum,
         Bug::ObserverCounts,
         Bug::NewQuorumOnly,
+        Bug::OldQuorumOnly,
         Bug::RemovedLeaderLeads,
     ];
 
@@ -127,6 +131,7 @@ impl Bug {
             Bug::ConfirmWithoutQuorum => "confirm-without-quorum",
             Bug::ObserverCounts => "observer-counts",
             Bug::NewQuorumOnly => "new-quorum-only",
+            Bug::OldQuorumOnly => "old-quorum-only",
             Bug::RemovedLeaderLeads => "removed-leader-leads",
         }
     }

@@ -37,15 +37,19 @@ pub struct Server<'a> {
 
 /// Every per-step rule, with the state each needs.
 pub struct Rules {
+    /// Off: every check passes (see `Options::step_rules`).
+    enabled: bool,
     promise: promise::Promises,
     quorum: quorum::Quorums,
     sync: sync::Syncs,
 }
 
 impl Rules {
-    /// Rules for `servers` servers, started in configuration `initial`.
-    pub fn new(initial: Membership, servers: usize) -> Rules {
+    /// Rules for `servers` servers, started in configuration `initial`; `enabled` false
+    /// checks nothing.
+    pub fn new(initial: Membership, servers: usize, enabled: bool) -> Rules {
         Rules {
+            enabled,
             promise: promise::Promises::new(servers),
             quorum: quorum::Quorums::new(initial, servers),
             sync: sync::Syncs::default(),
@@ -61,6 +65,9 @@ impl Rules {
         message: &Message,
         canonical: &[(Zxid, u64)],
     ) -> Result<(), Violation> {
+        if !self.enabled {
+            return Ok(());
+        }
         promise::check_answer(server, message)?;
         durable::check_answer(server, message)?;
         self.quorum.on_send(server, message)?;
@@ -81,6 +88,9 @@ impl Rules {
     /// `server` carries out an action that takes something from the leader it follows (appends,
     /// truncates, installs, delivers or records currentEpoch), named `what`.
     pub fn on_accept(&self, server: Server<'_>, what: &str) -> Result<(), Violation> {
+        if !self.enabled {
+            return Ok(());
+        }
         self.promise.check_accept(server, what)
     }
 
@@ -90,6 +100,9 @@ impl Rules {
         server: Server<'_>,
         epoch: Epoch,
     ) -> Result<(), Violation> {
+        if !self.enabled {
+            return Ok(());
+        }
         promise::check_accepted_write(server, epoch)?;
         self.quorum.on_choose_epoch(server, epoch)
     }
@@ -100,6 +113,9 @@ impl Rules {
         server: Server<'_>,
         epoch: Epoch,
     ) -> Result<(), Violation> {
+        if !self.enabled {
+            return Ok(());
+        }
         promise::check_current_write(server, epoch)
     }
 
@@ -122,6 +138,9 @@ impl Rules {
         phase: Phase,
         epoch: Epoch,
     ) -> Result<(), Violation> {
+        if !self.enabled {
+            return Ok(());
+        }
         promise::check_phase(server, phase, epoch)?;
         self.quorum.on_phase(server, phase, epoch)
     }
@@ -132,14 +151,23 @@ impl Rules {
         epoch: Epoch,
         initial: Zxid,
     ) -> Result<(), Violation> {
+        if !self.enabled {
+            return Ok(());
+        }
         self.quorum.on_established(server, epoch, initial)
     }
 
     pub fn on_deliver(&mut self, server: Server<'_>, zxid: Zxid) -> Result<(), Violation> {
+        if !self.enabled {
+            return Ok(());
+        }
         self.quorum.check_commit(server, zxid, "delivered")
     }
 
     pub fn on_confirmed(&self, server: Server<'_>, round: u64) -> Result<(), Violation> {
+        if !self.enabled {
+            return Ok(());
+        }
         self.quorum.check_confirmed(server, round)
     }
 
@@ -152,6 +180,9 @@ impl Rules {
 
     /// `server` restarts from its disk.
     pub fn on_restart(&mut self, server: Server<'_>) -> Result<(), Violation> {
+        if !self.enabled {
+            return Ok(());
+        }
         self.promise.check_restart(server)
     }
 }

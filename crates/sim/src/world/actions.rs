@@ -247,6 +247,7 @@ impl World {
             zxid: txn.zxid,
             digest,
         });
+        self.check_configuration_known(txn)?;
         let (disk, app) = (&self.nodes[i].disk, &self.nodes[i].app);
         let server = rules::Server { id, disk, app };
         self.rules.on_accept(server, "delivers")?;
@@ -261,6 +262,37 @@ impl World {
             }
         }
         Ok(())
+    }
+
+    /// Every committed configuration is known to a quorum of its own voters: when a server
+    /// delivers the transaction carrying one, a quorum of the new voters' disks durably hold
+    /// it (in their synced log, or under a snapshot at or past it). Judged from the disks
+    /// alone, so it holds the commit rule to account whatever the leader believed.
+    fn check_configuration_known(&self, txn: &Txn) -> Result<(), Violation> {
+        let Some(next) = crate::reconfig::decode(&txn.data) else {
+            return Ok(());
+        };
+        let holds = |disk: &crate::disk::Disk| {
+            disk.snapshot.as_ref().is_some_and(|s| s.zxid >= txn.zxid)
+                || disk.synced.iter().any(|t| t.zxid == txn.zxid)
+        };
+        let knowing: Vec<_> = self
+            .nodes
+            .iter()
+            .filter(|n| next.is_voter(n.id) && holds(&n.disk))
+            .map(|n| n.id)
+            .collect();
+        if knowing.len() >= next.quorum_size() {
+            return Ok(());
+        }
+        Err(Violation {
+            invariant: "configuration known",
+            detail: format!(
+                "the configuration of {} (voters {:?}) was delivered while only {:?} of its \
+                 voters durably held it",
+                txn.zxid, next.voters, knowing
+            ),
+        })
     }
 
     pub(super) fn maybe_compact(&mut self, i: usize) -> Result<(), Violation> {

@@ -103,6 +103,9 @@ impl Peer {
                 .quorum_value(m, c, durable, needed(m), acked)
                 .unwrap_or(Zxid::ZERO)
         };
+        if self.cfg.has_bug(Bug::OldQuorumOnly) {
+            return reached(self.active_membership());
+        }
         let pending = self.pending_memberships();
         if let Some(newest) = pending
             .last()
