@@ -73,10 +73,11 @@ impl<S: Storage> Core<S> {
             return Err(ErrorCode::ReconfigDisabled);
         }
         let state = &mut self.replica.app;
-        if !state.sessions.owned_by(ctx.session_id, origin) {
+        // ZooKeeper's checkSession: a session gone is expired before it is moved.
+        tree::prep::check_session(&state.tree, &mut state.outstanding, ctx)?;
+        if !ctx.local_session && !state.sessions.owned_by(ctx.session_id, origin) {
             return Err(ErrorCode::SessionMoved);
         }
-        tree::prep::check_session(&state.tree, &mut state.outstanding, ctx)?;
         if self.replica.peer().pending_membership().is_some() {
             return Err(ErrorCode::ReconfigInProgress);
         }
