@@ -134,11 +134,15 @@ mod tests {
         let restored = DataTree::restore_from(&mut &bytes[..]).unwrap();
         assert_eq!(restored, t);
         assert_eq!(restored.digest(), t.digest());
-        // The same configuration at start changes nothing; the one from zoo.cfg again does.
+        // The same configuration at start changes nothing, nor does an older one (a removed
+        // server keeps an older file); a newer one does.
         let mut again = restored.clone();
         assert!(again
             .init_config(Bytes::from("version=100000007"), zxid)
             .is_none());
-        assert!(again.init_config(Bytes::from(TEXT), Zxid::ZERO).is_some());
+        assert!(again.init_config(Bytes::from(TEXT), Zxid::ZERO).is_none());
+        let newer = Zxid::new(2, 0);
+        assert!(again.init_config(Bytes::from(TEXT), newer).is_some());
+        assert_eq!(again.stat(CONFIG).unwrap().mzxid, newer.as_i64());
     }
 }
