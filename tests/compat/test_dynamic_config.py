@@ -16,7 +16,7 @@ import pytest
 from kazoo.client import KazooClient
 
 import zk
-from ensemble import Member, wait_serving
+from multi_server import Member, wait_serving
 
 CONFIG = "/zookeeper/config"
 

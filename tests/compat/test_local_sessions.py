@@ -52,8 +52,8 @@ from kazoo.exceptions import (
 from kazoo.protocol.states import KazooState
 
 import zk
-import ensemble
-from ensemble import Member, wait_serving
+import multi_server
+from multi_server import Member, wait_serving
 
 # The longest session the test servers allow (20 ticks): a session whose connection was cut
 # stays alive long enough for the reconnects below.
@@ -64,7 +64,7 @@ CONVERGE_S = 20.0
 
 
 def wait_until(what, predicate, timeout=CONVERGE_S):
-    return ensemble.wait_until(what, predicate, timeout, interval=0.1)
+    return multi_server.wait_until(what, predicate, timeout, interval=0.1)
 
 
 def raw_reconnect(host, port, session_id, passwd, timeout_ms=int(SESSION_TIMEOUT_S * 1000)):

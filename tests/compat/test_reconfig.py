@@ -49,8 +49,8 @@ from kazoo.exceptions import (
 from kazoo.protocol.states import EventType
 
 import zk
-import ensemble
-from ensemble import Member, super_digest, wait_serving
+import multi_server
+from multi_server import Member, super_digest, wait_serving
 
 CONFIG = "/zookeeper/config"
 PASSWORD = "reconfig-compat"
@@ -76,7 +76,7 @@ def parse(text):
 
 
 def wait_until(what, predicate, timeout=CONVERGE_S):
-    return ensemble.wait_until(what, predicate, timeout, interval=0.2)
+    return multi_server.wait_until(what, predicate, timeout, interval=0.2)
 
 
 class Ensemble:
