@@ -5,11 +5,12 @@
 //! configuration in force (the teeth, in reconfig_teeth.rs, show the rules catch a leader that
 //! counts wrongly).
 //!
-//! Liveness is measured, not yet required: after a run of reconfigurations under faults, a few
-//! seeds in a hundred still end without a leader that every server follows within the
-//! liveness window (servers whose views of the configuration differ do not always converge on
-//! a leader; docs/membership.md). Such a seed is counted and its number printed, and the
-//! share is bounded so that a regression shows; any other violation fails the test.
+//! Liveness is measured and bounded. On the CI seeds every run ends with a leader that every
+//! server follows within the liveness window; over the wide sweep below (30,000 seeds) two
+//! still do not: in each, servers whose views of the configuration differ keep electing a
+//! leader that cannot win discovery (docs/membership.md). Such a seed is counted and printed,
+//! and the share is bounded (one in 200) so that a regression shows; any other violation
+//! fails the test.
 
 use sim::Options;
 
@@ -42,8 +43,8 @@ fn sweep(servers: usize, observers: usize, spares: usize, seeds: u64) {
     );
     assert!(proposed > seeds / 2 && activated > seeds && committed > 0);
     assert!(
-        (liveness_misses.len() as u64) * 20 <= seeds,
-        "liveness missed on more than 5% of seeds: {liveness_misses:?}"
+        (liveness_misses.len() as u64) * 200 <= seeds,
+        "liveness missed on more than one seed in 200: {liveness_misses:?}"
     );
 }
 
@@ -55,4 +56,13 @@ fn three_voters_two_spares_reconfigure() {
 #[test]
 fn five_voters_one_observer_one_spare_reconfigure() {
     sweep(5, 1, 1, 1_000);
+}
+
+/// Ten times the CI sweep, for a change to election or reconfiguration:
+/// `cargo test --profile ci -p sim --test reconfig_sweep -- --ignored --nocapture`.
+#[test]
+#[ignore = "about two minutes on two cores"]
+fn wide_sweep() {
+    sweep(3, 0, 2, 20_000);
+    sweep(5, 1, 1, 10_000);
 }

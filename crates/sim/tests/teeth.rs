@@ -92,7 +92,9 @@ fn teeth_commit_on_minority() {
 
 #[test]
 fn teeth_skip_trunc() {
-    assert_caught(Bug::SkipTrunc, 3, 0, 204);
+    // 205 on 3 servers since a server that steps aside for a follower found ahead counts its
+    // own vote as its own (it was filed under the candidate); zab-trace-check agrees.
+    assert_caught(Bug::SkipTrunc, 3, 0, 205);
     assert_caught(Bug::SkipTrunc, 5, 0, 165);
 }
 

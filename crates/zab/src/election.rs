@@ -8,7 +8,7 @@
 //! Election only proposes a leader. Safety never rests on it: the prospective leader must
 //! still win a quorum in discovery, and abandons if a follower turns out to be ahead.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::io::Phase;
 use crate::membership::Membership;
@@ -24,6 +24,9 @@ pub(crate) struct Looking {
     received: BTreeMap<ServerId, Vote>,
     /// Servers that answered as settled: sender → the leader it follows (or is).
     settled: BTreeMap<ServerId, ServerId>,
+    /// Servers that look for a leader without standing to be one (observers, and voters of a
+    /// configuration they have not seen proposed): each joins whichever leader announces itself.
+    observing: BTreeSet<ServerId>,
     /// The newest configuration heard in a notification, if newer than any this server's
     /// history carries.
     heard: Option<Membership>,
@@ -31,13 +34,15 @@ pub(crate) struct Looking {
 }
 
 impl Looking {
-    pub(crate) fn new(now: u64, vote: Vote) -> Looking {
+    /// `me` votes `vote` (for itself, or for a candidate known to be ahead of it).
+    pub(crate) fn new(now: u64, me: ServerId, vote: Vote) -> Looking {
         let mut received = BTreeMap::new();
-        received.insert(vote.leader, vote);
+        received.insert(me, vote);
         Looking {
             vote,
             received,
             settled: BTreeMap::new(),
+            observing: BTreeSet::new(),
             heard: None,
             last_broadcast: now,
         }
@@ -58,7 +63,7 @@ impl Peer {
         self.round += 1;
         let own = self.candidate_vote();
         let vote = better.filter(|b| b.beats(&own)).unwrap_or(own);
-        self.role = Role::Looking(Looking::new(self.now, vote));
+        self.role = Role::Looking(Looking::new(self.now, self.cfg.id, vote));
         self.set_phase(Phase::Looking, self.current_epoch);
         self.broadcast_vote();
         self.check_election();
@@ -171,8 +176,10 @@ impl Peer {
         self.election_views().iter().any(|m| m.is_voter(id))
     }
 
-    /// Remembers a configuration newer than any this server knows.
+    /// Remembers a configuration newer than any this server knows, or activates it if this
+    /// server's history holds it.
     fn hear(&mut self, membership: &Membership) {
+        self.activate_heard(membership);
         let newest = self.newest_membership().version;
         let Role::Looking(looking) = &mut self.role else {
             return;
@@ -194,6 +201,26 @@ impl Peer {
                 self.broadcast_vote();
             }
             self.check_election();
+        }
+    }
+
+    /// A notification carries its sender's active configuration, one it delivered, so one
+    /// committed. If this server holds that very change (a zxid names one proposal) without
+    /// having delivered it, it counts it active from now on, as it would after a restart that
+    /// read it from the dynamic file: the configuration it replaced is out of force. Without
+    /// this, a server that missed the COMMIT would keep counting the old configuration's
+    /// voters, and when the change removed one of them that holds more than this server (as a
+    /// removed leader does), election would step aside for it and it would never stand.
+    fn activate_heard(&mut self, membership: &Membership) {
+        let version = membership.version;
+        let held = version > self.activated
+            && self.history.has_point(version)
+            && self.history.membership_at(version) == membership;
+        if held && version > self.active_membership().version {
+            self.activated = version;
+            // Told at once, before any decision this step takes on it: the driver records the
+            // activation as it does a delivered one.
+            self.after_step();
         }
     }
 
@@ -267,6 +294,7 @@ impl Peer {
         }
         looking.received.insert(from, n.vote);
         looking.received.insert(self.cfg.id, looking.vote);
+        looking.observing.remove(&from);
         if changed {
             self.broadcast_vote();
         }
@@ -285,6 +313,7 @@ impl Peer {
         let Role::Looking(looking) = &mut self.role else {
             return;
         };
+        looking.observing.insert(from);
         if looking.vote.leader != from {
             // Only a server with a vote answers (two without one would answer each other
             // forever).
@@ -300,7 +329,8 @@ impl Peer {
                 membership,
             };
             self.send(from, Message::Vote(mine));
-            return;
+            // It counts toward our candidate's quorum now (`check_election`).
+            return self.check_election();
         }
         looking.vote = own;
         looking.received.remove(&from);
@@ -345,13 +375,19 @@ impl Peer {
     }
 
     /// Decides once the votes of this round that agree with ours include a quorum of some
-    /// configuration in force. An observer (or a removed server) never decides: it joins
-    /// whichever leader announces itself. Election only proposes a leader — the prospective
-    /// leader needs a quorum of every configuration in force in discovery, where safety is
-    /// decided — so it must not wait for what may never come: the voters of a configuration
-    /// proposed but not committed may not know it (nor that they vote), and a server that has
-    /// not delivered a committed change may still count the configuration it replaced, whose
-    /// removed voters no longer take part. Both kinds join the leader once it announces itself.
+    /// configuration of the election (to follow), or of every configuration in force here (to
+    /// lead). An observer (or a removed server) never decides: it joins whichever leader
+    /// announces itself.
+    ///
+    /// Following asks for less because election only proposes a leader — the leader needs a
+    /// quorum of every configuration in force in discovery, where safety is decided — and a
+    /// follower must not wait for what may never come: a server that has not delivered a
+    /// committed change may still count the configuration it replaced, whose removed voters
+    /// no longer take part. Leading asks for every configuration because discovery will: two
+    /// servers that each lead on a quorum of a different configuration (the active one's voter
+    /// and the pending one's) would each wait in discovery for the other, round after round.
+    /// A voter that looks without standing to lead (it has not seen the proposal that makes
+    /// it one) counts toward a leader, whom it will join once announced.
     fn check_election(&mut self) {
         let Role::Looking(looking) = &self.role else {
             return;
@@ -365,17 +401,26 @@ impl Peer {
             looking.received.get(&id) == Some(&looking.vote)
                 || looking.settled.get(&id) == Some(&looking.vote.leader)
         };
-        let decided = self
-            .election_views()
-            .iter()
-            .any(|m| m.voters.iter().filter(|&&v| agrees(v)).count() >= m.quorum_size());
-        if decided && (looking.vote.leader != self.cfg.id || self.can_lead()) {
-            let leader = looking.vote.leader;
-            if leader == self.cfg.id {
-                self.lead();
-            } else {
+        let has_quorum = |m: &Membership, counts: &dyn Fn(ServerId) -> bool| {
+            m.voters.iter().filter(|&&v| counts(v)).count() >= m.quorum_size()
+        };
+        let leader = looking.vote.leader;
+        if leader != self.cfg.id {
+            if self.election_views().iter().any(|m| has_quorum(m, &agrees)) {
                 self.join(leader, self.round);
             }
+            return;
+        }
+        let pliant = |id: ServerId| {
+            agrees(id) || (looking.observing.contains(&id) && !looking.received.contains_key(&id))
+        };
+        let everywhere = self
+            .election_views()
+            .into_iter()
+            .chain(self.in_force())
+            .all(|m| has_quorum(m, &pliant));
+        if everywhere && self.can_lead() {
+            self.lead();
         }
     }
 }

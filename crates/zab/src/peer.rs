@@ -67,7 +67,7 @@ impl Peer {
         let base_membership = boot.membership.unwrap_or_else(|| cfg.initial_membership());
         let history =
             History::recovered(boot.snapshot_zxid, boot.log, base_membership, cfg.decoder);
-        let looking = Looking::new(0, Self::own_vote_of(&cfg, boot.current_epoch, &history));
+        let looking = Looking::new(0, cfg.id, Self::own_vote_of(&cfg, boot.current_epoch, &history));
         let settled = boot.snapshot_zxid.max(boot.activated.min(history.last()));
         let active = history.membership_at(settled).clone();
         Peer {
@@ -143,7 +143,7 @@ impl Peer {
     /// Reacts to a change of the configuration in force: tells the driver, and a leader that
     /// no longer votes steps down (its successor is elected among the new voters; the COMMIT
     /// that activated the change has already left).
-    fn after_step(&mut self) {
+    pub(crate) fn after_step(&mut self) {
         if self.active == *self.active_membership() {
             return;
         }
