@@ -113,3 +113,40 @@ def wait_until(what, predicate, timeout, interval=0.1):
             last = e
         time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+class Ensemble:
+    """Members started together, and the kazoo clients a test opened on them: ``stop`` closes
+    the clients, then ``close_extra`` (for subclasses' proxies), then the servers."""
+
+    def __init__(self, members):
+        self.members = members
+        self.clients = []
+
+    def start(self):
+        for m in self.members.values():
+            m.start()
+        wait_serving(list(self.members.values()))
+
+    def close_extra(self):
+        pass
+
+    def stop(self):
+        for c in self.clients:
+            try:
+                c.stop()
+                c.close()
+            except Exception:  # noqa: BLE001 - a client that failed is still cleaned up
+                pass
+        self.close_extra()
+        for m in self.members.values():
+            m.server.stop()
+
+    def close(self, c):
+        c.stop()
+        c.close()
+        self.clients.remove(c)
+
+    def logs(self):
+        return "\n".join(f"--- server {i}:\n{m.server.log_tail(30)}"
+                         for i, m in self.members.items())

@@ -101,35 +101,26 @@ def drop_connections(proxy):
         s.close()
 
 
-class Ensemble:
+class Ensemble(multi_server.Ensemble):
+    """Three members; ``start`` also notes which is the leader and which follow."""
+
     def __init__(self, extra):
         kind = zk.target_from_env()
         ports = {i: {"client": zk.free_port(), "peer": zk.free_port(),
                      "election": zk.free_port()} for i in (1, 2, 3)}
-        self.members = {i: Member(kind, i, ports, False, extra_cfg=extra) for i in (1, 2, 3)}
-        self.clients = []
+        super().__init__({i: Member(kind, i, ports, False, extra_cfg=extra) for i in (1, 2, 3)})
         self.proxies = []
 
     def start(self):
-        for m in self.members.values():
-            m.start()
-        wait_serving(list(self.members.values()))
+        super().start()
         modes = {i: m.mode() for i, m in self.members.items()}
         self.leader = next(i for i, mode in modes.items() if mode == "leader")
         self.followers = sorted(i for i, mode in modes.items() if mode == "follower")
         assert len(self.followers) == 2, modes
 
-    def stop(self):
-        for c in self.clients:
-            try:
-                c.stop()
-                c.close()
-            except Exception:  # noqa: BLE001
-                pass
+    def close_extra(self):
         for p in self.proxies:
             p.close()
-        for m in self.members.values():
-            m.server.stop()
 
     def addr(self, i):
         return self.members[i].server.host, self.members[i].server.port
@@ -155,11 +146,6 @@ class Ensemble:
     def on(self, i, **kw):
         return self.client(self.hosts(i), **kw)
 
-    def close(self, c):
-        c.stop()
-        c.close()
-        self.clients.remove(c)
-
     def others(self, i):
         """Clients on the other two servers."""
         return [self.on(j) for j in self.members if j != i]
@@ -181,11 +167,6 @@ class Ensemble:
             c.sync("/")
             assert c.exists(path) is None, (i, path)
             self.close(c)
-
-    def logs(self):
-        return "\n".join(f"--- server {i}:\n{m.server.log_tail(30)}"
-                         for i, m in self.members.items())
-
 
 def fresh():
     return "/ls-" + uuid.uuid4().hex[:12]

@@ -79,34 +79,18 @@ def wait_until(what, predicate, timeout=CONVERGE_S):
     return multi_server.wait_until(what, predicate, timeout, interval=0.2)
 
 
-class Ensemble:
+class Ensemble(multi_server.Ensemble):
     """Three members with the super digest, client addresses on the server lines."""
 
     def __init__(self, reconfig_enabled):
         kind = zk.target_from_env()
         self.ports = {i: new_ports() for i in (1, 2, 3)}
         extra = {"reconfigEnabled": "true"} if reconfig_enabled else {}
-        self.members = {
+        super().__init__({
             i: Member(kind, i, self.ports, True, extra_cfg=extra,
                       super_digest=super_digest(PASSWORD))
             for i in (1, 2, 3)
-        }
-        self.clients = []
-
-    def start(self):
-        for m in self.members.values():
-            m.start()
-        wait_serving(list(self.members.values()))
-
-    def stop(self):
-        for c in self.clients:
-            try:
-                c.stop()
-                c.close()
-            except Exception:  # noqa: BLE001
-                pass
-        for m in self.members.values():
-            m.server.stop()
+        })
 
     def client(self, i, auth=SUPER_AUTH):
         c = KazooClient(hosts=self.members[i].server.connect_string, timeout=10.0,
@@ -114,11 +98,6 @@ class Ensemble:
         c.start(timeout=30)
         self.clients.append(c)
         return c
-
-    def close(self, c):
-        c.stop()
-        c.close()
-        self.clients.remove(c)
 
     def line(self, i, role="participant"):
         return server_line(i, self.ports[i], role)
@@ -149,11 +128,6 @@ class Ensemble:
     def wait_same_config_everywhere(self, text, ids=(1, 2, 3)):
         for i in ids:
             wait_until(f"server {i} to show {text!r}", lambda: self.config_on(i)[0] == text)
-
-    def logs(self):
-        return "\n".join(f"--- server {i}:\n{m.server.log_tail(30)}"
-                         for i, m in self.members.items())
-
 
 def assert_config_stat(data, stat, version):
     assert stat.mzxid == version, (stat, version)

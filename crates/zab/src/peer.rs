@@ -67,7 +67,11 @@ impl Peer {
         let base_membership = boot.membership.unwrap_or_else(|| cfg.initial_membership());
         let history =
             History::recovered(boot.snapshot_zxid, boot.log, base_membership, cfg.decoder);
-        let looking = Looking::new(0, cfg.id, Self::own_vote_of(&cfg, boot.current_epoch, &history));
+        let looking = Looking::new(
+            0,
+            cfg.id,
+            Self::own_vote_of(&cfg, boot.current_epoch, &history),
+        );
         let settled = boot.snapshot_zxid.max(boot.activated.min(history.last()));
         let active = history.membership_at(settled).clone();
         Peer {
