@@ -33,6 +33,7 @@ pub mod baseline;
 pub mod chart_spec;
 pub mod conn;
 pub mod report;
+pub mod sessions;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -223,7 +224,7 @@ fn verify(reply: &Reply, expect: &Expect) -> Result<(), String> {
     Ok(())
 }
 
-fn create(path: &str, value: &Bytes) -> Request {
+pub(crate) fn create(path: &str, value: &Bytes) -> Request {
     Request::Create(CreateRequest {
         path: path.to_string(),
         data: Some(value.clone()),
@@ -232,7 +233,7 @@ fn create(path: &str, value: &Bytes) -> Request {
     })
 }
 
-fn set(path: &str, value: &Bytes) -> Request {
+pub(crate) fn set(path: &str, value: &Bytes) -> Request {
     Request::SetData(SetDataRequest {
         path: path.to_string(),
         data: Some(value.clone()),
@@ -240,7 +241,7 @@ fn set(path: &str, value: &Bytes) -> Request {
     })
 }
 
-fn get(path: &str, watch: bool) -> Request {
+pub(crate) fn get(path: &str, watch: bool) -> Request {
     Request::GetData(GetDataRequest {
         path: path.to_string(),
         watch,

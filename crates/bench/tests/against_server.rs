@@ -97,3 +97,52 @@ async fn a_fixed_number_of_operations_with_a_timeline() {
     watch.max_ops = Some(10);
     assert!(bench::run(watch).await.is_err());
 }
+
+/// `bench::sessions`: every session opens, every watcher hears the one set, and the figures
+/// are ordered as they must be. 50 sessions stay under the default maxClientCnxns (60).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_watcher_of_one_znode_hears_one_set() {
+    let (_dir, addr) = start_server().await;
+    let config = bench::sessions::SessionsConfig {
+        servers: vec![addr],
+        sessions: 50,
+        connect_concurrency: 8,
+        session_timeout_ms: 4000,
+        hold: Duration::ZERO,
+        notify_timeout: Duration::from_secs(10),
+    };
+    let report = bench::sessions::run(config).await.unwrap();
+    assert_eq!(report.sessions, 50);
+    let n = &report.notify_ms;
+    assert!(
+        report.first_notify_ms > 0.0 && report.first_notify_ms <= n.p50,
+        "{report:?}"
+    );
+    assert!(n.p50 <= n.p99 && n.p99 <= n.max, "{report:?}");
+    assert!(
+        report.open_per_sec > 0.0 && report.open_latency_ms.max > 0.0,
+        "{report:?}"
+    );
+    assert!(
+        report.table().contains("all 50 delivered"),
+        "{}",
+        report.table()
+    );
+}
+
+/// More sessions than the server admits from one address: the run fails and says which
+/// session could not open, instead of reporting a smaller figure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_that_cannot_open_fails_the_run() {
+    let (_dir, addr) = start_server().await;
+    let config = bench::sessions::SessionsConfig {
+        servers: vec![addr],
+        sessions: 70,
+        connect_concurrency: 8,
+        session_timeout_ms: 4000,
+        hold: Duration::ZERO,
+        notify_timeout: Duration::from_secs(10),
+    };
+    let err = bench::sessions::run(config).await.unwrap_err();
+    assert!(err.starts_with("session "), "{err}");
+}

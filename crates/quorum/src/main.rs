@@ -15,6 +15,7 @@ mod bench_cmd;
 mod bench_ledger;
 mod bench_log;
 mod bench_produce;
+mod bench_sessions;
 mod bookie_cmd;
 mod broker_cmd;
 mod chaos_cmd;
@@ -91,6 +92,9 @@ enum BenchCommand {
     Log(bench_log::Args),
     /// Drive a ZooKeeper-protocol ensemble (Quorum or Apache ZooKeeper) with a workload.
     Run(bench_cmd::Args),
+    /// Many sessions watching one znode: session open rate, one setData's notification fan-out,
+    /// idle sessions held for a memory reading.
+    Sessions(bench_sessions::Args),
     /// One fdatasync and two loopback round trips: the floor of a replicated write.
     Baseline(bench_cmd::BaselineArgs),
     /// Render SVG charts described in a JSON file.
@@ -128,6 +132,7 @@ fn main() {
         Command::Bench(BenchCommand::Ledger(args)) => bench_ledger::run(args),
         Command::Bench(BenchCommand::Produce(args)) => bench_produce::run(args),
         Command::Bench(BenchCommand::Run(args)) => bench_cmd::run(args),
+        Command::Bench(BenchCommand::Sessions(args)) => bench_sessions::run(args),
         Command::Bench(BenchCommand::Baseline(args)) => bench_cmd::baseline(args),
         Command::Bench(BenchCommand::Chart(args)) => bench_cmd::chart(args),
         Command::Bookie(args) => bookie_cmd::run(args),
