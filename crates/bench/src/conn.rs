@@ -88,6 +88,17 @@ impl Conn {
         timeout_ms: i32,
         notify: Option<mpsc::UnboundedSender<Notification>>,
     ) -> Result<Conn, String> {
+        Self::connect_within(addr, timeout_ms, notify, Duration::from_secs(5)).await
+    }
+
+    /// As [`Conn::connect`], giving the handshake up to `handshake_timeout` (a server holding
+    /// tens of thousands of connections may take longer than the usual 5 s to answer).
+    pub async fn connect_within(
+        addr: &str,
+        timeout_ms: i32,
+        notify: Option<mpsc::UnboundedSender<Notification>>,
+        handshake_timeout: Duration,
+    ) -> Result<Conn, String> {
         let handshake = async {
             let mut stream = TcpStream::connect(addr)
                 .await
@@ -131,7 +142,7 @@ impl Conn {
             }
             Ok::<_, String>((stream, buf, resp))
         };
-        let (stream, buf, resp) = tokio::time::timeout(Duration::from_secs(5), handshake)
+        let (stream, buf, resp) = tokio::time::timeout(handshake_timeout, handshake)
             .await
             .map_err(|_| format!("{addr}: handshake timed out"))??;
         let (read, write) = stream.into_split();

@@ -98,6 +98,9 @@ impl SessionsReport {
 /// The node every session watches.
 const PATH: &str = "/bench-fanout";
 
+/// How long one handshake may take while tens of thousands of others are under way.
+const HANDSHAKE: Duration = Duration::from_secs(30);
+
 /// Runs `config`. Must be called inside a tokio runtime.
 pub async fn run(config: SessionsConfig) -> Result<SessionsReport, String> {
     if config.servers.is_empty() || config.sessions == 0 {
@@ -154,7 +157,7 @@ async fn open_all(
         tasks.push(tokio::spawn(async move {
             let _permit = gate.acquire_owned().await.map_err(|e| e.to_string())?;
             let at = Instant::now();
-            let conn = Conn::connect(&addr, timeout, Some(notify)).await?;
+            let conn = Conn::connect_within(&addr, timeout, Some(notify), HANDSHAKE).await?;
             Ok::<_, String>((Arc::new(conn), at.elapsed()))
         }));
     }
