@@ -98,20 +98,23 @@ async fn a_fixed_number_of_operations_with_a_timeline() {
     assert!(bench::run(watch).await.is_err());
 }
 
+fn sessions_of(addr: String, sessions: usize) -> bench::sessions::SessionsConfig {
+    bench::sessions::SessionsConfig {
+        servers: vec![addr],
+        sessions,
+        connect_concurrency: 8,
+        session_timeout_ms: 4000,
+        hold: Duration::ZERO,
+        notify_timeout: Duration::from_secs(10),
+    }
+}
+
 /// `bench::sessions`: every session opens, every watcher hears the one set, and the figures
 /// are ordered as they must be. 50 sessions stay under the default maxClientCnxns (60).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_watcher_of_one_znode_hears_one_set() {
     let (_dir, addr) = start_server().await;
-    let config = bench::sessions::SessionsConfig {
-        servers: vec![addr],
-        sessions: 50,
-        connect_concurrency: 8,
-        session_timeout_ms: 4000,
-        hold: Duration::ZERO,
-        notify_timeout: Duration::from_secs(10),
-    };
-    let report = bench::sessions::run(config).await.unwrap();
+    let report = bench::sessions::run(sessions_of(addr, 50)).await.unwrap();
     assert_eq!(report.sessions, 50);
     let n = &report.notify_ms;
     assert!(
@@ -135,14 +138,8 @@ async fn every_watcher_of_one_znode_hears_one_set() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_that_cannot_open_fails_the_run() {
     let (_dir, addr) = start_server().await;
-    let config = bench::sessions::SessionsConfig {
-        servers: vec![addr],
-        sessions: 70,
-        connect_concurrency: 8,
-        session_timeout_ms: 4000,
-        hold: Duration::ZERO,
-        notify_timeout: Duration::from_secs(10),
-    };
-    let err = bench::sessions::run(config).await.unwrap_err();
+    let err = bench::sessions::run(sessions_of(addr, 70))
+        .await
+        .unwrap_err();
     assert!(err.starts_with("session "), "{err}");
 }
