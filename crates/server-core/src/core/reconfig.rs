@@ -113,21 +113,32 @@ impl<S: Storage> Core<S> {
 
     /// After each event: a configuration newly in force becomes news for the driver and this
     /// server's own view of the members (`conf`, roles in `srvr` and `mntr`).
+    ///
+    /// The core may count a configuration active before this server's tree applies it: it
+    /// heard from another server that the change committed (`zab` activates a committed
+    /// configuration it holds, heard in an election). The news then waits until the tree
+    /// applies that transaction — it is checked again after every event — so that the dynamic
+    /// file is written and a restart does not find the change pending again.
     pub(super) fn notice_activation(&mut self) {
         let active = self.replica.peer().active_membership().version;
         if active == self.active_version {
             return;
         }
-        self.active_version = active;
         match self.state().current_config() {
             Some(config) if config.version == active.as_u64() => {
+                self.active_version = active;
                 tracing::info!(version = %active, "configuration activated");
                 self.config.set_dynamic_config(&config);
                 self.membership_news.push(MembershipNews::Activated(config));
             }
-            // Activated before this server applied it (a restart that recovered it as
-            // committed): the configuration it started with already is that one.
-            _ => tracing::debug!(version = %active, "configuration activated ahead of the tree"),
+            // Not applied yet: announced when it is.
+            _ if self.state().last_zxid().as_u64() < active.as_u64() => {}
+            // Activated at a restart that recovered it as committed: the configuration the
+            // server started with already is that one.
+            _ => {
+                self.active_version = active;
+                tracing::debug!(version = %active, "configuration activated ahead of the tree");
+            }
         }
     }
 
