@@ -31,7 +31,10 @@ def super_digest(password, user="super"):
 class Member:
     """One server: fixed ports, written into every member's zoo.cfg."""
 
-    def __init__(self, kind, my_id, ports, inline_client, extra_cfg=None, super_digest=None):
+    def __init__(self, kind, my_id, ports, inline_client, extra_cfg=None, super_digest=None,
+                 java_props=None):
+        """``java_props``: system properties ZooKeeper reads only as ``-D`` flags (Quorum reads
+        the same keys from zoo.cfg, where ``extra_cfg`` puts them)."""
         cfg = dict(extra_cfg or {})
         if super_digest:
             cfg["DigestAuthenticationProvider.superDigest"] = super_digest
@@ -41,6 +44,7 @@ class Member:
         self.ports = ports
         self.inline_client = inline_client
         self.super_digest = super_digest
+        self.java_props = dict(java_props or {})
         self.server.port = ports[my_id]["client"]
 
     def server_line(self, i):
@@ -64,10 +68,12 @@ class Member:
             for k, v in cfg.items():
                 f.write(f"{k}={v}\n")
         command = srv.command()
-        if self.kind == "zookeeper" and self.super_digest:
-            # ZooKeeper's documented way: a system property, before the main class.
-            command.insert(
-                1, f"-Dzookeeper.DigestAuthenticationProvider.superDigest={self.super_digest}")
+        if self.kind == "zookeeper":
+            props = dict(self.java_props)
+            if self.super_digest:
+                # ZooKeeper's documented way: a system property, before the main class.
+                props["zookeeper.DigestAuthenticationProvider.superDigest"] = self.super_digest
+            command[1:1] = [f"-D{k}={v}" for k, v in props.items()]
         srv._log = open(srv.log_path, "ab")
         srv.proc = zk.subprocess.Popen(
             command,

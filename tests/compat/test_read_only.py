@@ -25,6 +25,7 @@ from kazoo.exceptions import (
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import KeeperState
 
+import multi_server
 import zk
 
 # A JVM server takes seconds to start; elections and the read-only grace (2 s) add to it.
@@ -32,47 +33,20 @@ START_TIMEOUT_S = 90.0
 MODE_TIMEOUT_S = 60.0
 
 
-class Member:
+class Member(multi_server.Member):
     """One server of the ensemble: fixed ports (written into every member's zoo.cfg) and a
     dataDir kept across stops, so a restarted member comes back with its data."""
 
     def __init__(self, kind: str, my_id: int, ports: dict):
-        # ZooKeeper 3.8 opens a session on a read-only server only if it can be local.
+        # ZooKeeper 3.8 opens a session on a read-only server only if it can be local, and
+        # reads the mode from a system property only.
         cfg = {"readonlymode.enabled": "true", "localSessionsEnabled": "true"}
-        self.server = zk.KINDS[kind](extra_cfg=cfg)
-        self.kind = kind
-        self.my_id = my_id
-        self.ports = ports
-        self.server.port = ports[my_id]["client"]
+        super().__init__(kind, my_id, ports, inline_client=False, extra_cfg=cfg,
+                         java_props={"readonlymode.enabled": "true"})
 
     @property
     def connect_string(self) -> str:
         return self.server.connect_string
-
-    def start(self):
-        srv = self.server
-        os.makedirs(srv.data_dir, exist_ok=True)
-        with open(os.path.join(srv.data_dir, "myid"), "w") as f:
-            f.write(f"{self.my_id}\n")
-        cfg = srv.config()
-        for i, p in self.ports.items():
-            cfg[f"server.{i}"] = f"127.0.0.1:{p['peer']}:{p['election']}"
-        with open(srv.cfg_path, "w") as f:
-            for k, v in cfg.items():
-                f.write(f"{k}={v}\n")
-        command = srv.command()
-        if self.kind == "zookeeper":
-            # ZooKeeper reads the mode from a system property only.
-            command.insert(1, "-Dreadonlymode.enabled=true")
-        srv._log = open(srv.log_path, "ab")
-        srv.proc = zk.subprocess.Popen(
-            command,
-            stdout=srv._log,
-            stderr=zk.subprocess.STDOUT,
-            stdin=zk.subprocess.DEVNULL,
-            cwd=srv.tmp,
-            start_new_session=True,
-        )
 
     def stop(self):
         self.server._kill()

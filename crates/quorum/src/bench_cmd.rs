@@ -50,13 +50,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<(), String> {
-    let servers: Vec<String> = args
-        .servers
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect();
+    let servers = server_list(&args.servers);
     let secs = |s: f64, what: &str| {
         Duration::try_from_secs_f64(s).map_err(|_| format!("--{what}: not a duration: {s}"))
     };
@@ -112,6 +106,16 @@ pub struct BaselineArgs {
     /// Also write the result as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+}
+
+/// The servers of a comma-separated `--servers` value, blanks dropped.
+pub fn server_list(servers: &str) -> Vec<String> {
+    servers
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 pub fn baseline(args: BaselineArgs) -> Result<(), String> {

@@ -37,13 +37,7 @@ pub fn run(args: Args) -> Result<(), String> {
         Duration::try_from_secs_f64(s).map_err(|_| format!("--{what}: not a duration: {s}"))
     };
     let config = bench::sessions::SessionsConfig {
-        servers: args
-            .servers
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect(),
+        servers: crate::bench_cmd::server_list(&args.servers),
         sessions: args.sessions,
         connect_concurrency: args.connect_concurrency,
         session_timeout_ms: args.session_timeout_ms,
