@@ -21,7 +21,7 @@ use crate::clients::{Clients, ConnId};
 use crate::clock::Now;
 use crate::limits::Limits;
 use crate::pending_writes::PendingWrites;
-use crate::replica::Application;
+use crate::replica::{Application, PeriodicSnapshot, WriteSnapshot};
 use crate::session::SessionIds;
 use crate::sessions::SessionBook;
 use crate::watches::Watches;
@@ -326,6 +326,15 @@ impl Application for ServerState {
         }
     }
 
+    fn freeze(&mut self) -> Option<PeriodicSnapshot> {
+        let frozen = self.tree.freeze()?;
+        Some(PeriodicSnapshot {
+            zxid: frozen.last_zxid(),
+            size_hint: frozen.size_hint(),
+            state: Box::new(frozen),
+        })
+    }
+
     fn leadership_confirmed(&mut self, round: u64) {
         self.confirmed_round = self.confirmed_round.max(round);
     }
@@ -346,6 +355,13 @@ impl Application for ServerState {
         self.tree = tree;
         self.outstanding.clear();
         Ok(())
+    }
+}
+
+/// The data tree frozen for a periodic snapshot, written on the storage's thread.
+impl WriteSnapshot for tree::FrozenTree {
+    fn write_to(&self, mut w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        tree::FrozenTree::write_to(self, &mut w)
     }
 }
 

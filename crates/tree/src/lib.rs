@@ -50,6 +50,7 @@ pub mod config_node;
 pub mod digest;
 mod expiry;
 pub mod node;
+pub mod node_map;
 pub mod outstanding;
 pub mod path;
 pub mod prep;
@@ -64,11 +65,12 @@ pub use acl_cache::{AclCache, SharedAcl};
 pub use apply::{ApplyResult, Outcome, WatchTrigger};
 pub use codec::CodecError;
 pub use config_node::ConfigChange;
-pub use node::{Node, NodeKind};
+pub use node::{Children, Node, NodeKind};
 pub use outstanding::Outstanding;
 pub use prep::{
     is_write, prep, prep_close_session, prep_create_session, prep_delete_container, PrepCtx,
 };
+pub use snapshot::FrozenTree;
 pub use tree::DataTree;
 pub use txn::{CreateTxn, Txn, TxnHeader, TxnRecord};
 pub use zxid::Zxid;

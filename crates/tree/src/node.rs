@@ -1,6 +1,5 @@
 //! One znode: data, ACL, full Stat, children, and what kind of node it is.
 
-use std::collections::BTreeSet;
 use zxid::Zxid;
 
 use bytes::Bytes;
@@ -51,6 +50,12 @@ impl NodeKind {
     }
 }
 
+/// Child names, sorted, so listings and snapshots are deterministic. A persistent ordered set:
+/// a copy shares its nodes, so copying a parent with a million children while a snapshot is
+/// being written (see [`crate::node_map`]) costs O(1), and the first change after it copies
+/// one path of its tree.
+pub type Children = imbl::OrdSet<String>;
+
 /// A znode as the tree stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
@@ -64,7 +69,7 @@ pub struct Node {
     /// Persistent, ephemeral, container or TTL.
     pub kind: NodeKind,
     /// Child names, sorted, so listings and snapshots are deterministic.
-    pub children: BTreeSet<String>,
+    pub children: Children,
     /// This node's contribution to the tree digest, cached so removing it is O(1).
     pub(crate) hash: u64,
 }
@@ -106,7 +111,7 @@ impl Node {
             acl,
             stat,
             kind,
-            children: BTreeSet::new(),
+            children: Children::new(),
             hash: 0,
         }
     }

@@ -9,6 +9,7 @@
 //! adds framing and checksums around this.
 
 use std::io::{Read, Write};
+use std::sync::Arc;
 use zxid::Zxid;
 
 use proto::Stat;
@@ -16,6 +17,7 @@ use proto::Stat;
 use crate::codec::{corrupt, CodecError, Dec, Enc};
 use crate::digest::content_hash;
 use crate::node::Node;
+use crate::node_map::Nodes;
 use crate::path;
 use crate::tree::DataTree;
 
@@ -35,46 +37,31 @@ impl DataTree {
             .saturating_add(64)
     }
 
-    /// Writes the snapshot.
+    /// Writes the snapshot of the tree as it is now.
     pub fn snapshot_to<W: Write>(&self, w: &mut W) -> std::io::Result<()> {
-        let mut e = Enc { w };
-        e.w.write_all(MAGIC)?;
-        e.u8(SNAPSHOT_FORMAT_VERSION)?;
-        e.i64(self.last_zxid.as_i64())?;
-        e.u64(self.nodes.len() as u64)?;
-        // Serializing holds up the server (see the server's snapshot policy), so the walk
-        // allocates nothing per node: the stack holds (parent path, child name) borrowed from
-        // the tree, and each child's path is assembled in one reused buffer.
-        let root = &self.nodes[path::ROOT];
-        write_node(&mut e, path::ROOT, root)?;
-        // Reverse so the smallest name pops first: pre-order with sorted children.
-        let mut stack: Vec<(&str, &str)> = root
-            .children
-            .iter()
-            .rev()
-            .map(|c| (path::ROOT, c.as_str()))
-            .collect();
-        let mut full = String::new();
-        while let Some((parent, name)) = stack.pop() {
-            full.clear();
-            if parent != path::ROOT {
-                full.push_str(parent);
-            }
-            full.push('/');
-            full.push_str(name);
-            let (p, n) = self
-                .nodes
-                .get_key_value(full.as_str())
-                .expect("every child a node lists exists");
-            write_node(&mut e, p, n)?;
-            stack.extend(n.children.iter().rev().map(|c| (p.as_str(), c.as_str())));
-        }
-        e.u64(self.sessions.len() as u64)?;
-        for (id, timeout) in self.sessions.iter() {
-            e.i64(id)?;
-            e.i32(timeout)?;
-        }
-        e.u64(self.digest)
+        let sessions: Vec<(i64, i32)> = self.sessions.iter().collect();
+        let view = View {
+            last_zxid: self.last_zxid,
+            node_count: self.nodes.len(),
+            sessions: &sessions,
+            digest: self.digest,
+        };
+        view.write(w, |p| self.nodes.get_key_value(p))
+    }
+
+    /// The tree as it is now, frozen in O(1) for another thread to write with
+    /// [`FrozenTree::write_to`] while this one keeps applying (see [`crate::node_map`]);
+    /// `None` while the previous frozen tree is still held and the tree has changed since.
+    /// The sessions table is copied (twelve bytes a session).
+    pub fn freeze(&mut self) -> Option<FrozenTree> {
+        let nodes = self.nodes.freeze()?;
+        Some(FrozenTree {
+            nodes,
+            sessions: self.sessions.iter().collect(),
+            last_zxid: self.last_zxid,
+            digest: self.digest,
+            size_hint: self.snapshot_size_hint(),
+        })
     }
 
     /// Reads a snapshot written by [`DataTree::snapshot_to`]. Never panics on bad input.
@@ -156,6 +143,94 @@ impl DataTree {
             return corrupt("trailing bytes after snapshot");
         }
         Ok(tree)
+    }
+}
+
+/// A tree frozen at one applied zxid by [`DataTree::freeze`]: shareable with another thread,
+/// and unchanged by what the tree applies after.
+pub struct FrozenTree {
+    nodes: Arc<Nodes>,
+    sessions: Vec<(i64, i32)>,
+    last_zxid: Zxid,
+    digest: u64,
+    size_hint: usize,
+}
+
+impl FrozenTree {
+    /// Every transaction up to this one is in the frozen tree.
+    pub fn last_zxid(&self) -> Zxid {
+        self.last_zxid
+    }
+
+    /// See [`DataTree::snapshot_size_hint`].
+    pub fn size_hint(&self) -> usize {
+        self.size_hint
+    }
+
+    /// Writes the snapshot, exactly as [`DataTree::snapshot_to`] would have at the freeze.
+    pub fn write_to<W: Write>(&self, w: &mut W) -> std::io::Result<()> {
+        let view = View {
+            last_zxid: self.last_zxid,
+            node_count: self.nodes.len(),
+            sessions: &self.sessions,
+            digest: self.digest,
+        };
+        view.write(w, |p| {
+            self.nodes.get_key_value(p).map(|(k, n)| (k.as_str(), &**n))
+        })
+    }
+}
+
+/// What a snapshot holds besides the nodes.
+struct View<'a> {
+    last_zxid: Zxid,
+    node_count: usize,
+    sessions: &'a [(i64, i32)],
+    digest: u64,
+}
+
+impl View<'_> {
+    /// Writes the header, every node found through `lookup` from the root in pre-order, the
+    /// sessions and the digest.
+    fn write<'n, W: Write>(
+        &self,
+        w: &mut W,
+        lookup: impl Fn(&str) -> Option<(&'n str, &'n Node)>,
+    ) -> std::io::Result<()> {
+        let mut e = Enc { w };
+        e.w.write_all(MAGIC)?;
+        e.u8(SNAPSHOT_FORMAT_VERSION)?;
+        e.i64(self.last_zxid.as_i64())?;
+        e.u64(self.node_count as u64)?;
+        // The walk allocates nothing per node: the stack holds (parent path, child name)
+        // borrowed from the tree, and each child's path is assembled in one reused buffer.
+        let (_, root) = lookup(path::ROOT).expect("every tree has a root");
+        write_node(&mut e, path::ROOT, root)?;
+        // Reverse so the smallest name pops first: pre-order with sorted children.
+        let mut stack: Vec<(&str, &str)> = root
+            .children
+            .iter()
+            .rev()
+            .map(|c| (path::ROOT, c.as_str()))
+            .collect();
+        let mut full = String::new();
+        while let Some((parent, name)) = stack.pop() {
+            full.clear();
+            if parent != path::ROOT {
+                full.push_str(parent);
+            }
+            full.push('/');
+            full.push_str(name);
+            let (p, n) = lookup(full.as_str()).expect("every child a node lists exists");
+            write_node(&mut e, p, n)?;
+            stack.extend(n.children.iter().rev().map(|c| (p, c.as_str())));
+        }
+        e.u64(self.sessions.len() as u64)?;
+        for &(id, timeout) in self.sessions {
+            e.i64(id)?;
+            e.i32(timeout)?;
+        }
+        e.u64(self.digest)
     }
 }
 

@@ -2,7 +2,7 @@
 //! running digest. Reads are public; mutations are crate-private and reached only through
 //! [`DataTree::apply`](crate::apply), so every replica changes its tree the same way.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use zxid::Zxid;
 
 use bytes::Bytes;
@@ -10,7 +10,8 @@ use proto::{Acl, ErrorCode, Stat};
 
 use crate::acl_cache::AclCache;
 use crate::digest::{node_hash, session_hash};
-use crate::node::{data_len, Node, NodeKind};
+use crate::node::{data_len, Children, Node, NodeKind};
+use crate::node_map::NodeMap;
 use crate::path::{self, CONFIG, QUOTA, ROOT, ZOOKEEPER};
 use crate::sessions::Sessions;
 use crate::txn::CreateTxn;
@@ -18,12 +19,8 @@ use crate::txn::CreateTxn;
 /// The replicated state machine's state.
 #[derive(Debug, Clone)]
 pub struct DataTree {
-    /// Nodes by path. Boxed: the table then holds 32-byte slots instead of 190-byte ones,
-    /// which at a few hundred thousand znodes halves what its power-of-two growth wastes and
-    /// makes each rehash move a fraction of the bytes. Hashed with aHash (keyed per process,
-    /// as std's SipHash is, so clients cannot aim collisions), several times faster on paths:
-    /// every request and every node of a snapshot hashes one.
-    pub(crate) nodes: HashMap<String, Box<Node>, ahash::RandomState>,
+    /// Nodes by path, frozen in O(1) for a snapshot (see [`crate::node_map`]).
+    pub(crate) nodes: NodeMap,
     /// One copy of each distinct ACL, shared by the nodes that have it.
     pub(crate) acls: AclCache,
     pub(crate) sessions: Sessions,
@@ -61,7 +58,7 @@ impl DataTree {
     /// its ACL with version -1 at startup).
     pub fn new() -> Self {
         let mut tree = DataTree {
-            nodes: HashMap::default(),
+            nodes: NodeMap::default(),
             acls: AclCache::default(),
             sessions: Sessions::default(),
             containers: BTreeSet::new(),
@@ -97,7 +94,7 @@ impl DataTree {
 
     /// The whole node.
     pub fn node(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(path).map(|n| &**n)
+        self.nodes.get(path)
     }
 
     /// Does the node exist?
@@ -111,7 +108,7 @@ impl DataTree {
     }
 
     /// Child names of a node, sorted.
-    pub fn children(&self, path: &str) -> Option<&BTreeSet<String>> {
+    pub fn children(&self, path: &str) -> Option<&Children> {
         self.nodes.get(path).map(|n| &n.children)
     }
 
@@ -190,7 +187,7 @@ impl DataTree {
 
     /// All paths, in no particular order.
     pub fn paths(&self) -> impl Iterator<Item = &str> {
-        self.nodes.keys().map(String::as_str)
+        self.nodes.iter().map(|(p, _)| p)
     }
 
     // ----- mutations (apply only) --------------------------------------------------------
@@ -264,7 +261,7 @@ impl DataTree {
         });
         let acl = self.acls.intern(&c.acl);
         self.insert_raw(path, Node::new(c.data.clone(), acl, c.kind, zxid, time));
-        Ok(self.nodes[path].client_stat())
+        Ok(self.nodes.get(path).expect("just written").client_stat())
     }
 
     /// ZooKeeper's `deleteNode`: removes the node and bumps the parent's pzxid (never its
@@ -312,7 +309,7 @@ impl DataTree {
             n.stat.mzxid = zxid.as_i64();
         })
         .ok_or(ErrorCode::NoNode)?;
-        Ok(self.nodes[path].client_stat())
+        Ok(self.nodes.get(path).expect("just written").client_stat())
     }
 
     /// ZooKeeper's `setACL`: new ACL and the aversion prep computed; no zxid or time changes.
@@ -328,7 +325,7 @@ impl DataTree {
             n.stat.aversion = aversion;
         })
         .ok_or(ErrorCode::NoNode)?;
-        Ok(self.nodes[path].client_stat())
+        Ok(self.nodes.get(path).expect("just written").client_stat())
     }
 
     pub(crate) fn open_session(&mut self, id: i64, timeout_ms: i32) {

@@ -126,7 +126,7 @@ fn is_failed(txn: &Txn) -> bool {
     }
 }
 
-fn run(steps: Vec<(u8, Op, bool)>) -> Result<(), TestCaseError> {
+fn run(steps: Vec<(u8, Op, bool)>, freeze_at: usize) -> Result<(), TestCaseError> {
     let mut l = Leader::new();
     for s in 1..=3 {
         l.open(s);
@@ -205,6 +205,35 @@ fn run(steps: Vec<(u8, Op, bool)>) -> Result<(), TestCaseError> {
     prop_assert_eq!(replica.digest(), l.tree.digest());
     prop_assert!(replica == l.tree);
 
+    // A replica frozen midway goes on applying; what the frozen tree writes is the snapshot of
+    // the tree at the freeze, and the replica ends as the others do, frozen or not.
+    let k = freeze_at % (l.log.len() + 1);
+    let mut midway = DataTree::new();
+    for r in &l.log[..k] {
+        midway.apply(r);
+    }
+    let mut at_freeze = Vec::new();
+    midway.snapshot_to(&mut at_freeze).unwrap();
+    let frozen = midway.freeze().expect("nothing frozen yet");
+    for r in &l.log[k..] {
+        midway.apply(r);
+    }
+    prop_assert!(midway == l.tree);
+    prop_assert_eq!(midway.compute_digest(), l.tree.digest());
+    let mut live = Vec::new();
+    midway.snapshot_to(&mut live).unwrap();
+    let mut written = Vec::new();
+    frozen.write_to(&mut written).unwrap();
+    prop_assert_eq!(written, at_freeze);
+    drop(frozen);
+    let mut after = Vec::new();
+    midway
+        .freeze()
+        .expect("the first is gone")
+        .write_to(&mut after)
+        .unwrap();
+    prop_assert_eq!(after, live);
+
     // Snapshot and restore.
     let mut buf = Vec::new();
     l.tree.snapshot_to(&mut buf).unwrap();
@@ -231,9 +260,10 @@ proptest! {
 
     #[test]
     fn prep_apply_replay_snapshot_agree(
-        steps in prop::collection::vec((any::<u8>(), op(), prop::bool::weighted(0.4)), 0..60)
+        steps in prop::collection::vec((any::<u8>(), op(), prop::bool::weighted(0.4)), 0..60),
+        freeze_at in any::<usize>(),
     ) {
-        run(steps)?;
+        run(steps, freeze_at)?;
     }
 
     #[test]

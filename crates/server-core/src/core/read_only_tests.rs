@@ -16,7 +16,7 @@ use super::Core;
 use crate::clients::{ClientEffect, ClientEvent, ConnId};
 use crate::clock::Now;
 use crate::config::{Config, Member};
-use crate::replica::{Recovered, Replica, ReplicaOptions, Storage, StorageEvent};
+use crate::replica::{PeriodicSnapshot, Recovered, Replica, ReplicaOptions, Storage, StorageEvent};
 use crate::session::{password, SessionIds};
 use crate::state::ServerState;
 
@@ -44,7 +44,7 @@ impl Storage for MemoryDisk {
     fn install_snapshot(&mut self, _: &Snapshot) -> Result<(), storage::StorageError> {
         Ok(())
     }
-    fn save_snapshot(&mut self, _: Snapshot) {}
+    fn save_snapshot(&mut self, _: PeriodicSnapshot) {}
     fn purge_through(&mut self, _: Zxid) {}
 }
 

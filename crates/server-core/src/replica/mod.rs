@@ -16,7 +16,7 @@ use bytes::Bytes;
 use zab::{Action, Boot, Input, Message, NotLeader, Peer, Phase, ServerId, Snapshot, Txn, Zxid};
 
 pub use recover::{recover, Recovered};
-pub use storage::{Storage, StorageEvent};
+pub use storage::{PeriodicSnapshot, Storage, StorageEvent, WriteSnapshot};
 
 use snapshot_policy::SnapshotPolicy;
 
@@ -24,8 +24,15 @@ use snapshot_policy::SnapshotPolicy;
 pub trait Application {
     /// Applies a committed transaction (strictly in zxid order).
     fn deliver(&mut self, txn: &Txn);
-    /// The state as of the last delivered transaction.
+    /// The state as of the last delivered transaction (a leader sends it to a follower too far
+    /// behind for a DIFF).
     fn snapshot(&self) -> Snapshot;
+    /// The state as of the last delivered transaction, for the storage to write later;
+    /// `None` while the previous one is still being written (the replica asks again after
+    /// the next delivery). By default, [`Application::snapshot`] serialized at once.
+    fn freeze(&mut self) -> Option<PeriodicSnapshot> {
+        Some(self.snapshot().into())
+    }
     /// Replaces the whole state (restart, or SNAP from a leader).
     fn install(&mut self, snapshot: &Snapshot) -> Result<(), String>;
     /// A quorum confirmed this leader's leadership up to `round`.
@@ -269,14 +276,16 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
         Ok(())
     }
 
-    /// Serializes the state (the one part that holds up the core task: the driver logs events
-    /// that take long), hands
-    /// the bytes to the storage, and lets the core forget the history the snapshot covers.
+    /// Freezes the state (O(1) for the data tree: see `tree::node_map`), hands it to the
+    /// storage to serialize and write, and lets the core forget the history the snapshot covers.
     fn take_periodic_snapshot(&mut self) -> Result<(), ReplicaError> {
-        let snapshot = self.app.snapshot();
+        let Some(snapshot) = self.app.freeze() else {
+            // The previous snapshot is still being written: the policy stays due.
+            return Ok(());
+        };
         let zxid = snapshot.zxid;
-        self.snapshot_policy.taken(snapshot.data.len());
-        tracing::info!(%zxid, bytes = snapshot.data.len(), "snapshot taken");
+        self.snapshot_policy.taken(snapshot.size_hint);
+        tracing::info!(%zxid, bytes = snapshot.size_hint, "snapshot frozen");
         self.storage.save_snapshot(snapshot);
         // The in-memory history only feeds DIFF syncs; the log on disk keeps every record
         // until the snapshot is durable (StorageEvent::SnapshotSaved).

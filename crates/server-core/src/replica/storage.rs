@@ -7,8 +7,51 @@
 //! snapshots on threads over files (`file_storage`); the simulator's runs on simulated time
 //! over a simulated disk.
 
+use bytes::Bytes;
 use storage::StorageError;
 use zab::{Epoch, ServerId, Snapshot, Txn, Zxid};
+
+/// A periodic snapshot: the state frozen at `zxid`, serialized when the storage writes it (on
+/// the snapshot writer's thread in the server), so that a big tree never holds up the core
+/// task.
+pub struct PeriodicSnapshot {
+    /// Every transaction up to and including this one is in the state.
+    pub zxid: Zxid,
+    /// About how many bytes the state writes.
+    pub size_hint: usize,
+    pub state: Box<dyn WriteSnapshot>,
+}
+
+impl std::fmt::Debug for PeriodicSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeriodicSnapshot")
+            .field("zxid", &self.zxid)
+            .field("size_hint", &self.size_hint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A frozen state that can write itself, from any thread, as often as asked.
+pub trait WriteSnapshot: Send {
+    fn write_to(&self, w: &mut dyn std::io::Write) -> std::io::Result<()>;
+}
+
+/// A state already serialized.
+impl WriteSnapshot for Bytes {
+    fn write_to(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        w.write_all(self)
+    }
+}
+
+impl From<Snapshot> for PeriodicSnapshot {
+    fn from(snapshot: Snapshot) -> Self {
+        PeriodicSnapshot {
+            zxid: snapshot.zxid,
+            size_hint: snapshot.data.len(),
+            state: Box::new(snapshot.data),
+        }
+    }
+}
 
 /// What the storage reports back to the replica.
 #[derive(Debug)]
@@ -40,7 +83,7 @@ pub trait Storage {
     fn install_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StorageError>;
     /// Saves a periodic snapshot in the background; reported as
     /// [`StorageEvent::SnapshotSaved`]. A snapshot that cannot be saved is logged and skipped.
-    fn save_snapshot(&mut self, snapshot: Snapshot);
+    fn save_snapshot(&mut self, snapshot: PeriodicSnapshot);
     /// Drops log records at or below `zxid` (a durable snapshot covers them), in the
     /// background.
     fn purge_through(&mut self, zxid: Zxid);

@@ -13,7 +13,7 @@ use zab::{Epoch, ServerId, Snapshot, Txn, Zxid};
 use super::log_writer::LogWriter;
 use super::recover::{recover, Recovered};
 use super::snapshot_writer::SnapshotWriter;
-use super::storage::{Storage, StorageEvent};
+use super::storage::{PeriodicSnapshot, Storage, StorageEvent};
 use super::ReplicaError;
 
 /// Files, with the log and periodic snapshots written on their own threads.
@@ -79,7 +79,7 @@ impl Storage for FileStorage {
         self.log.reset(snapshot.zxid)
     }
 
-    fn save_snapshot(&mut self, snapshot: Snapshot) {
+    fn save_snapshot(&mut self, snapshot: PeriodicSnapshot) {
         self.snapshot_writer.save(snapshot);
     }
 

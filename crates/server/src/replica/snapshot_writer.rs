@@ -2,8 +2,9 @@
 //! tens of megabytes never stalls the core task (which answers reads, routes commits and
 //! prepares the next writes). ZooKeeper takes its periodic snapshots off the request path too.
 //!
-//! The tree is serialized on the core task (that is what makes the snapshot consistent: one
-//! applied prefix); only the bytes travel here. When a snapshot is durable the writer deletes
+//! The core task only freezes the tree, in O(1), at one applied zxid (that is what makes the
+//! snapshot exact); the frozen tree travels here and is serialized straight into the file, while
+//! the core task keeps applying. When a snapshot is durable the writer deletes
 //! snapshots beyond the retention count and reports [`StorageEvent::SnapshotSaved`], on which the
 //! driver purges the log records the oldest kept snapshot covers. Until then nothing the
 //! recovery needs has been removed, so a crash at any point recovers from the previous snapshot
@@ -14,14 +15,15 @@ use std::path::Path;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 
-use storage::{FileSnapshotStore, SnapshotStore, StorageError};
-use zab::Snapshot;
+use std::time::Instant;
 
-use super::storage::StorageEvent;
+use storage::{FileSnapshotStore, SnapshotStore, StorageError};
+
+use super::storage::{PeriodicSnapshot, StorageEvent};
 
 /// A handle on the writer thread.
 pub struct SnapshotWriter {
-    snapshots: Option<Sender<Snapshot>>,
+    snapshots: Option<Sender<PeriodicSnapshot>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -34,7 +36,7 @@ impl SnapshotWriter {
         report: impl Fn(StorageEvent) + Send + 'static,
     ) -> Result<SnapshotWriter, StorageError> {
         let mut store = FileSnapshotStore::open(dir)?;
-        let (tx, rx) = mpsc::channel::<Snapshot>();
+        let (tx, rx) = mpsc::channel::<PeriodicSnapshot>();
         let thread = std::thread::Builder::new()
             .name("snapshot-writer".into())
             .spawn(move || {
@@ -50,7 +52,7 @@ impl SnapshotWriter {
     }
 
     /// Saves `snapshot` in the background.
-    pub fn save(&self, snapshot: Snapshot) {
+    pub fn save(&self, snapshot: PeriodicSnapshot) {
         // If the writer died it already reported why; the driver is stopping.
         if let Some(snapshots) = &self.snapshots {
             let _ = snapshots.send(snapshot);
@@ -71,7 +73,7 @@ impl Drop for SnapshotWriter {
 fn run(
     store: &mut FileSnapshotStore,
     retain: usize,
-    snapshots: &Receiver<Snapshot>,
+    snapshots: &Receiver<PeriodicSnapshot>,
     report: &impl Fn(StorageEvent),
 ) -> Result<(), StorageError> {
     while let Ok(mut snapshot) = snapshots.recv() {
@@ -80,8 +82,11 @@ fn run(
             snapshot = newer;
         }
         let zxid = snapshot.zxid;
-        let data = snapshot.data;
-        if let Err(error) = store.save(zxid, &mut |w| w.write_all(&data)) {
+        let started = Instant::now();
+        let saved = store.save(zxid, &mut |w| snapshot.state.write_to(w));
+        // The frozen state goes before the report, so the core's tree is its own again.
+        drop(snapshot);
+        if let Err(error) = saved {
             // A periodic snapshot that could not be written leaves no trace (it is written
             // under a temporary name) and loses nothing (the log keeps every record until a
             // snapshot is durable): the server goes on and tries again at the next one. Out
@@ -89,7 +94,8 @@ fn run(
             tracing::error!(%zxid, %error, "could not save a periodic snapshot; the log keeps everything until the next one");
             continue;
         }
-        tracing::info!(%zxid, bytes = data.len(), "snapshot saved");
+        let ms = started.elapsed().as_millis();
+        tracing::info!(%zxid, ms, "snapshot saved");
         let oldest_kept = store.purge(retain)?;
         report(StorageEvent::SnapshotSaved { zxid, oldest_kept });
     }

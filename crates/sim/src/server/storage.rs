@@ -2,7 +2,7 @@
 //! simulated disk ([`SimDisk`]: unsynced log bytes lost or torn on a crash), with the work the
 //! real server does on threads (fsyncs, periodic snapshots) done when the world says.
 
-use server_core::replica::{Storage, StorageEvent};
+use server_core::replica::{PeriodicSnapshot, Storage, StorageEvent};
 use storage::sim::{SimDisk, SimEpochStore, SimLog, SimSnapshotStore};
 use storage::{EpochStore, SnapshotStore, StorageError, TxnLog};
 use zab::{Epoch, ServerId, Snapshot, Txn, Zxid};
@@ -19,7 +19,7 @@ pub struct SimStorage {
     /// Appended since the last fsync: the world schedules one.
     unsynced: bool,
     /// A periodic snapshot handed over and not yet written.
-    pending_snapshot: Option<Snapshot>,
+    pending_snapshot: Option<PeriodicSnapshot>,
     /// The first error of background work, reported at the next fsync.
     failed: Option<StorageError>,
 }
@@ -64,10 +64,9 @@ impl SimStorage {
     pub fn write_snapshot(&mut self) -> Option<StorageEvent> {
         let snapshot = self.pending_snapshot.take()?;
         let zxid = snapshot.zxid;
-        let data = snapshot.data;
         if self
             .snapshots
-            .save(zxid, &mut |w| w.write_all(&data))
+            .save(zxid, &mut |w| snapshot.state.write_to(w))
             .is_err()
         {
             return None;
@@ -118,7 +117,7 @@ impl Storage for SimStorage {
         self.log.reset(snapshot.zxid)
     }
 
-    fn save_snapshot(&mut self, snapshot: Snapshot) {
+    fn save_snapshot(&mut self, snapshot: PeriodicSnapshot) {
         // The newest replaces an older one not yet written (the snapshot writer does the same).
         self.pending_snapshot = Some(snapshot);
     }

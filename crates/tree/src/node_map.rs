@@ -1,0 +1,253 @@
+//! Nodes by path, with a freeze that costs O(1): the snapshot of a million-znode tree is
+//! serialized by another thread while the core task keeps applying (see docs/speed.md).
+//!
+//! The map is a plain hash map (`base`) behind an `Arc`. Freezing hands out a second reference
+//! to it; from then on the base is read-only, and every change goes to `overlay`, which holds
+//! a copy of each node changed since (a copy is O(1): data, ACL and children are shared, see
+//! [`crate::node::Children`]) or a tombstone for each node removed. Lookups look in the overlay
+//! first. Once the frozen reference is dropped, the next change folds the overlay back into the
+//! base, and the map is a single hash map again. A frozen base is therefore exactly the tree at
+//! the zxid of the freeze, so a snapshot needs no fuzzy replay on restore.
+//!
+//! Against a persistent hash trie (measured at a million znodes: about 115 bytes more per node
+//! and lookups about twice as slow) this costs nothing while no snapshot is being written; while
+//! one is, a changed node costs one copy and a lookup two probes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::node::Node;
+
+/// The hash map itself. Boxed nodes: the table then holds 32-byte slots instead of 190-byte
+/// ones, which at a few hundred thousand znodes halves what its power-of-two growth wastes and
+/// makes each rehash move a fraction of the bytes. Hashed with aHash (keyed per process, as
+/// std's SipHash is, so clients cannot aim collisions), several times faster on paths: every
+/// request and every node of a snapshot hashes one.
+pub type Nodes = HashMap<String, Box<Node>, ahash::RandomState>;
+
+/// Nodes by path; see the module documentation.
+#[derive(Debug, Default)]
+pub(crate) struct NodeMap {
+    base: Arc<Nodes>,
+    /// Changes since the base was frozen: a node's new version, or `None` where it was removed.
+    /// Empty whenever the base is not shared.
+    overlay: HashMap<String, Option<Box<Node>>, ahash::RandomState>,
+    /// Nodes in the merged view (the base's length while the overlay is empty).
+    len: usize,
+}
+
+impl Clone for NodeMap {
+    /// A deep copy of the merged view, so that a clone never holds this map frozen.
+    fn clone(&self) -> Self {
+        let mut base = Nodes::default();
+        base.reserve(self.len);
+        for (path, node) in self.iter() {
+            base.insert(path.to_string(), Box::new(node.clone()));
+        }
+        NodeMap {
+            base: Arc::new(base),
+            overlay: HashMap::default(),
+            len: self.len,
+        }
+    }
+}
+
+impl NodeMap {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn get(&self, path: &str) -> Option<&Node> {
+        self.get_key_value(path).map(|(_, n)| n)
+    }
+
+    pub fn get_key_value(&self, path: &str) -> Option<(&str, &Node)> {
+        if !self.overlay.is_empty() {
+            if let Some((k, v)) = self.overlay.get_key_value(path) {
+                return v.as_deref().map(|n| (k.as_str(), n));
+            }
+        }
+        self.base
+            .get_key_value(path)
+            .map(|(k, n)| (k.as_str(), &**n))
+    }
+
+    pub fn contains_key(&self, path: &str) -> bool {
+        self.get(path).is_some()
+    }
+
+    /// The node to change in place; while frozen, a copy made for the overlay.
+    pub fn get_mut(&mut self, path: &str) -> Option<&mut Node> {
+        self.settle();
+        if !self.is_frozen() {
+            return self.base_mut().get_mut(path).map(|n| &mut **n);
+        }
+        if !self.overlay.contains_key(path) {
+            let copy = self.base.get(path)?.clone();
+            self.overlay.insert(path.to_string(), Some(copy));
+        }
+        self.overlay.get_mut(path)?.as_deref_mut()
+    }
+
+    /// Adds or replaces a node.
+    pub fn insert(&mut self, path: String, node: Box<Node>) {
+        self.settle();
+        if !self.is_frozen() {
+            let base = self.base_mut();
+            base.insert(path, node);
+            self.len = self.base.len();
+            return;
+        }
+        let existed = match self.overlay.get(path.as_str()) {
+            Some(v) => v.is_some(),
+            None => self.base.contains_key(path.as_str()),
+        };
+        self.overlay.insert(path, Some(node));
+        self.len += usize::from(!existed);
+    }
+
+    /// Removes a node and returns it (while frozen, a copy of the base's).
+    pub fn remove(&mut self, path: &str) -> Option<Box<Node>> {
+        self.settle();
+        if !self.is_frozen() {
+            let node = self.base_mut().remove(path);
+            self.len = self.base.len();
+            return node;
+        }
+        let node = match self.overlay.get_mut(path) {
+            Some(v) => v.take()?,
+            None => {
+                let copy = self.base.get(path)?.clone();
+                self.overlay.insert(path.to_string(), None);
+                copy
+            }
+        };
+        self.len -= 1;
+        Some(node)
+    }
+
+    /// Removes every node.
+    pub fn clear(&mut self) {
+        *self = NodeMap::default();
+    }
+
+    /// Every (path, node) of the merged view, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Node)> {
+        let changed = self
+            .overlay
+            .iter()
+            .filter_map(|(k, v)| v.as_deref().map(|n| (k.as_str(), n)));
+        let kept = self
+            .base
+            .iter()
+            .filter(|(k, _)| !self.overlay.contains_key(k.as_str()))
+            .map(|(k, n)| (k.as_str(), &**n));
+        changed.chain(kept)
+    }
+
+    /// The nodes as they are now, read-only and shareable with another thread; `None` while
+    /// an earlier frozen view is still held and the map has changed since.
+    pub fn freeze(&mut self) -> Option<Arc<Nodes>> {
+        self.settle();
+        self.overlay.is_empty().then(|| self.base.clone())
+    }
+
+    /// Whether a frozen view is still held.
+    pub fn is_frozen(&self) -> bool {
+        Arc::strong_count(&self.base) > 1
+    }
+
+    /// The base, which only this map holds (the caller checked that it is not frozen: only
+    /// this map hands out references, so the count cannot rise in between).
+    fn base_mut(&mut self) -> &mut Nodes {
+        Arc::get_mut(&mut self.base).expect("an unshared base")
+    }
+
+    /// Folds the overlay into the base once no frozen view holds it any more.
+    fn settle(&mut self) {
+        if self.overlay.is_empty() {
+            return;
+        }
+        if let Some(base) = Arc::get_mut(&mut self.base) {
+            for (path, node) in self.overlay.drain() {
+                match node {
+                    Some(node) => {
+                        base.insert(path, node);
+                    }
+                    None => {
+                        base.remove(&path);
+                    }
+                }
+            }
+            debug_assert_eq!(base.len(), self.len);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::NodeKind;
+    use zxid::Zxid;
+
+    fn node(version: i32) -> Box<Node> {
+        let mut n = Node::new(None, Arc::from([]), NodeKind::Persistent, Zxid::ZERO, 0);
+        n.stat.version = version;
+        Box::new(n)
+    }
+
+    fn version(map: &NodeMap, path: &str) -> Option<i32> {
+        map.get(path).map(|n| n.stat.version)
+    }
+
+    #[test]
+    fn a_frozen_view_keeps_the_state_of_the_freeze_while_the_map_changes() {
+        let mut map = NodeMap::default();
+        for (p, v) in [("/a", 1), ("/b", 1), ("/c", 1)] {
+            map.insert(p.into(), node(v));
+        }
+        let frozen = map.freeze().expect("nothing frozen yet");
+        map.get_mut("/a").unwrap().stat.version = 2;
+        map.remove("/b").unwrap();
+        map.insert("/d".into(), node(1));
+        map.insert("/b".into(), node(5));
+        map.remove("/c").unwrap();
+        assert!(map.remove("/c").is_none());
+        // The frozen view is the map at the freeze.
+        let seen: Vec<_> = ["/a", "/b", "/c", "/d"]
+            .map(|p| frozen.get(p).map(|n| n.stat.version))
+            .into();
+        assert_eq!(seen, [Some(1), Some(1), Some(1), None]);
+        // The live one has every change.
+        assert_eq!(version(&map, "/a"), Some(2));
+        assert_eq!(version(&map, "/b"), Some(5));
+        assert_eq!(version(&map, "/c"), None);
+        assert_eq!(version(&map, "/d"), Some(1));
+        assert_eq!(map.len(), 3);
+        assert_eq!(map.iter().count(), 3);
+        // A second freeze must wait for the first to go.
+        assert!(map.freeze().is_none());
+        drop(frozen);
+        assert!(!map.is_frozen());
+        map.get_mut("/d").unwrap().stat.version = 3;
+        assert!(map.overlay.is_empty(), "merged on the first change after");
+        assert_eq!(map.base.len(), 3);
+        assert_eq!(version(&map, "/a"), Some(2));
+        assert_eq!(version(&map, "/d"), Some(3));
+        assert!(map.freeze().is_some());
+    }
+
+    #[test]
+    fn a_clone_is_deep_and_does_not_freeze() {
+        let mut map = NodeMap::default();
+        map.insert("/a".into(), node(1));
+        let copy = map.clone();
+        assert!(!map.is_frozen());
+        map.get_mut("/a").unwrap().stat.version = 2;
+        assert_eq!(version(&copy, "/a"), Some(1));
+    }
+}
