@@ -1,14 +1,16 @@
 //! When to take a periodic snapshot.
 //!
-//! ZooKeeper snapshots every `snapCount` transactions, off the request path. Here writing a
-//! snapshot is off the request path too (see `snapshot_writer`), but serializing the tree holds
-//! up the core task, and that cost grows with the tree, while what a snapshot saves, replaying
-//! the log at recovery, grows with the log written since the previous one. So a snapshot waits
-//! for `snapCount` delivered transactions *and* for the log written since the last snapshot to
-//! reach a quarter of that snapshot's size: a small tree is snapshotted every `snapCount`
-//! transactions, as in ZooKeeper; a 200 MB tree updated with 200-byte transactions every
-//! 250,000 or so. Recovery then replays at most about a quarter of a snapshot's bytes of log
-//! beyond `snapCount` transactions.
+//! ZooKeeper snapshots every `snapCount` transactions, off the request path. Here too: the core
+//! task only freezes the tree (O(1), see `tree::node_map`) and the snapshot writer serializes
+//! it. But writing a snapshot still costs a CPU and the disk for as long as it takes, which
+//! grows with the tree, and while it runs every node changed is held twice; what a snapshot
+//! saves, replaying the log at recovery, grows with the log written since the previous one. So
+//! a snapshot waits for `snapCount` delivered transactions *and* for the log written since the
+//! last snapshot to reach a quarter of that snapshot's size: a small tree is snapshotted every
+//! `snapCount` transactions, as in ZooKeeper; a 200 MB tree updated with 200-byte transactions
+//! every 250,000 or so. Recovery then replays at most about a quarter of a snapshot's bytes of
+//! log beyond `snapCount` transactions. A snapshot falls due again while the previous one is
+//! still being written only on a slow disk; it then waits for that one.
 
 /// The log written since the last snapshot must reach 1/`LOG_PER_SNAPSHOT` of its size.
 const LOG_PER_SNAPSHOT: u64 = 4;
