@@ -7,6 +7,8 @@
 
 use std::collections::BTreeSet;
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use proto::{
     perms, Create2Response, CreateResponse, ErrorCode, EventType, KeeperState, OpCode, ReplyPacket,
@@ -21,7 +23,7 @@ use crate::clients::{Clients, ConnId};
 use crate::clock::Now;
 use crate::limits::Limits;
 use crate::pending_writes::PendingWrites;
-use crate::replica::{Application, PeriodicSnapshot, WriteSnapshot};
+use crate::replica::{Application, FrozenSnapshot, WriteSnapshot};
 use crate::session::SessionIds;
 use crate::sessions::SessionBook;
 use crate::watches::Watches;
@@ -326,13 +328,12 @@ impl Application for ServerState {
         }
     }
 
-    fn freeze(&mut self) -> Option<PeriodicSnapshot> {
-        let frozen = self.tree.freeze()?;
-        Some(PeriodicSnapshot {
-            zxid: frozen.last_zxid(),
-            size_hint: frozen.size_hint(),
-            state: Box::new(frozen),
-        })
+    fn freeze(&mut self) -> Option<FrozenSnapshot> {
+        self.tree.freeze().map(frozen_snapshot)
+    }
+
+    fn freeze_for_peer(&mut self) -> FrozenSnapshot {
+        frozen_snapshot(self.tree.freeze_now())
     }
 
     fn leadership_confirmed(&mut self, round: u64) {
@@ -358,8 +359,16 @@ impl Application for ServerState {
     }
 }
 
-/// The data tree frozen for a periodic snapshot, written on the storage's thread.
-impl WriteSnapshot for tree::FrozenTree {
+/// The data tree frozen for a snapshot, written on the storage's thread.
+fn frozen_snapshot(frozen: Arc<tree::FrozenTree>) -> FrozenSnapshot {
+    FrozenSnapshot {
+        zxid: frozen.last_zxid(),
+        size_hint: frozen.size_hint(),
+        state: Box::new(frozen),
+    }
+}
+
+impl WriteSnapshot for Arc<tree::FrozenTree> {
     fn write_to(&self, mut w: &mut dyn std::io::Write) -> std::io::Result<()> {
         tree::FrozenTree::write_to(self, &mut w)
     }

@@ -25,6 +25,8 @@ fn assert_clean(servers: usize, from: u64, to: u64) {
     );
     // Servers cut off by partitions served read-only clients.
     assert!(summary.read_only_sessions > 0, "{summary:?}");
+    // Leaders synced followers by SNAP, serialized while they went on serving.
+    assert!(summary.peer_snapshots > 0, "{summary:?}");
 }
 
 #[test]

@@ -159,6 +159,17 @@ impl NodeMap {
         self.overlay.is_empty().then(|| self.base.clone())
     }
 
+    /// Folds the whole overlay back now. The caller holds no frozen view and knows none is
+    /// alive; one may still be being dropped on another thread, which takes a moment.
+    pub fn fold_all(&mut self) {
+        while !self.overlay.is_empty() {
+            if self.is_frozen() {
+                std::thread::yield_now();
+            }
+            self.fold_some();
+        }
+    }
+
     /// Whether a frozen view is still held.
     pub fn is_frozen(&self) -> bool {
         Arc::strong_count(&self.base) > 1

@@ -51,17 +51,35 @@ impl DataTree {
 
     /// The tree as it is now, frozen in O(1) for another thread to write with
     /// [`FrozenTree::write_to`] while this one keeps applying (see [`crate::node_map`]);
-    /// `None` while the previous frozen tree is still held and the tree has changed since.
-    /// The sessions table is copied (twelve bytes a session).
-    pub fn freeze(&mut self) -> Option<FrozenTree> {
+    /// `None` while an earlier frozen tree is still held, or the changes made under it are
+    /// still being folded back. The sessions table is copied (twelve bytes a session).
+    pub fn freeze(&mut self) -> Option<Arc<FrozenTree>> {
+        if self.frozen.strong_count() > 0 {
+            return None;
+        }
         let nodes = self.nodes.freeze()?;
-        Some(FrozenTree {
+        let frozen = Arc::new(FrozenTree {
             nodes,
             sessions: self.sessions.iter().collect(),
             last_zxid: self.last_zxid,
             digest: self.digest,
             size_hint: self.snapshot_size_hint(),
-        })
+        });
+        self.frozen = Arc::downgrade(&frozen);
+        Some(frozen)
+    }
+
+    /// A frozen tree at once, for a follower's SNAP: the one frozen earlier while it is still
+    /// held (its zxid may be older: the follower gets the rest as a DIFF), else the tree as it
+    /// is now, after folding back at once what is left of an earlier freeze's changes (at most
+    /// the nodes changed while that snapshot was written).
+    pub fn freeze_now(&mut self) -> Arc<FrozenTree> {
+        if let Some(held) = self.frozen.upgrade() {
+            return held;
+        }
+        self.nodes.fold_all();
+        self.freeze()
+            .expect("nothing frozen and nothing left to fold")
     }
 
     /// Reads a snapshot written by [`DataTree::snapshot_to`]. Never panics on bad input.

@@ -3,6 +3,7 @@
 //! [`DataTree::apply`](crate::apply), so every replica changes its tree the same way.
 
 use std::collections::BTreeSet;
+use std::sync::Weak;
 use zxid::Zxid;
 
 use bytes::Bytes;
@@ -14,6 +15,7 @@ use crate::node::{data_len, Children, Node, NodeKind};
 use crate::node_map::NodeMap;
 use crate::path::{self, CONFIG, QUOTA, ROOT, ZOOKEEPER};
 use crate::sessions::Sessions;
+use crate::snapshot::FrozenTree;
 use crate::txn::CreateTxn;
 
 /// The replicated state machine's state.
@@ -29,6 +31,8 @@ pub struct DataTree {
     pub(crate) digest: u64,
     pub(crate) data_size: u64,
     pub(crate) last_zxid: Zxid,
+    /// The last frozen tree, while another thread still holds it (see [`DataTree::freeze`]).
+    pub(crate) frozen: Weak<FrozenTree>,
 }
 
 impl Default for DataTree {
@@ -66,6 +70,7 @@ impl DataTree {
             digest: 0,
             data_size: 0,
             last_zxid: Zxid::ZERO,
+            frozen: Weak::new(),
         };
         let system = |tree: &mut DataTree, acl: Vec<Acl>| {
             let acl = tree.acls.intern(&acl);

@@ -10,8 +10,11 @@
 //!   commit). The driver reports progress with [`Input::LogDurable`], in append order. The core
 //!   never acknowledges a transaction before it has been reported durable.
 //! - `Deliver` hands committed transactions to the state machine, strictly in zxid order.
-//! - `TakeSnapshot` asks for the state machine's snapshot *as of the deliveries made so far*;
-//!   the driver answers with [`Input::SnapshotTaken`] before feeding anything else.
+//! - `TakeSnapshot` asks for a snapshot of the state machine *as of some delivery made so
+//!   far*; the driver answers with [`Input::SnapshotTaken`] when it has it, at once or after
+//!   other inputs (the server serializes a big tree off its event loop). An answer that comes
+//!   after a [`Input::Compact`] past its zxid is refused with a new `TakeSnapshot`; one for a
+//!   follower no longer waiting is dropped.
 
 use crate::membership::Membership;
 use crate::message::Message;

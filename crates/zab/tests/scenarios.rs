@@ -340,3 +340,51 @@ fn ack_newleader_waits_for_durable_history_then_current_epoch() {
     assert_eq!(p.last_zxid(), t1.zxid);
     assert_eq!(p.stats().duplicate, 1);
 }
+
+#[test]
+fn a_snapshot_answered_after_a_compaction_past_it_is_asked_for_again() {
+    // A driver that serializes a follower's snapshot off its event loop answers late; by then
+    // the leader may have compacted its history past the snapshot, and the DIFF that must
+    // follow it would have a hole.
+    let mut net = Net::new(3);
+    net.start();
+    net.settle(20);
+    let l = net.leader();
+    let f = (0..3).find(|&i| i != l).expect("a follower");
+    let early = net.propose("a");
+    net.settle(2);
+    let mid = net.propose("b");
+    net.settle(2);
+    net.compact(l, mid);
+    // The follower loses its disk and comes back empty: too far behind for a DIFF.
+    let id = net.peers[f].id();
+    net.peers[f] = common::peer(id.0, 3);
+    net.delivered[f].clear();
+    net.held_snapshots = Some(Vec::new());
+    let mut out = Vec::new();
+    net.peers[f].start(&mut out);
+    net.absorb(f, out);
+    net.settle(8);
+    let asked = std::mem::take(net.held_snapshots.as_mut().unwrap());
+    // Once per sync attempt (the follower retries one that takes too long).
+    assert!(
+        !asked.is_empty() && asked.iter().all(|&a| a == (l, id)),
+        "{asked:?}"
+    );
+    // More commits and a compaction while the snapshot is being serialized.
+    let last = net.propose("c");
+    net.settle(2);
+    net.compact(l, last);
+    // The answer comes, frozen before: refused and asked for again, without a panic.
+    net.answer_snapshot(l, id, early);
+    let again = std::mem::take(net.held_snapshots.as_mut().unwrap());
+    assert_eq!(again, [(l, id)], "asked again");
+    // A fresh one syncs the follower, which then delivers what follows it.
+    net.held_snapshots = None;
+    net.answer_snapshot(l, id, net.peers[l].delivered_zxid());
+    net.settle(20);
+    assert_eq!(net.peers[f].delivered_zxid(), last);
+    let next = net.propose("d");
+    net.settle(5);
+    assert_eq!(net.delivered[f].last(), Some(&next));
+}

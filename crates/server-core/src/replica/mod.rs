@@ -16,7 +16,7 @@ use bytes::Bytes;
 use zab::{Action, Boot, Input, Message, NotLeader, Peer, Phase, ServerId, Snapshot, Txn, Zxid};
 
 pub use recover::{recover, Recovered};
-pub use storage::{PeriodicSnapshot, Storage, StorageEvent, WriteSnapshot};
+pub use storage::{FrozenSnapshot, Storage, StorageEvent, WriteSnapshot};
 
 use snapshot_policy::SnapshotPolicy;
 
@@ -30,8 +30,13 @@ pub trait Application {
     /// The state as of the last delivered transaction, for the storage to write later;
     /// `None` while the previous one is still being written (the replica asks again after
     /// the next delivery). By default, [`Application::snapshot`] serialized at once.
-    fn freeze(&mut self) -> Option<PeriodicSnapshot> {
+    fn freeze(&mut self) -> Option<FrozenSnapshot> {
         Some(self.snapshot().into())
+    }
+    /// The state for a follower's SNAP, at once: as [`Application::freeze`], but an earlier
+    /// frozen state still held will do (the follower gets the rest as a DIFF).
+    fn freeze_for_peer(&mut self) -> FrozenSnapshot {
+        self.snapshot().into()
     }
     /// Replaces the whole state (restart, or SNAP from a leader).
     fn install(&mut self, snapshot: &Snapshot) -> Result<(), String>;
@@ -189,6 +194,13 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
         match event {
             StorageEvent::Durable(zxid) => self.step(Input::LogDurable(zxid)),
             StorageEvent::Fatal(error) => Err(ReplicaError::Storage(error)),
+            StorageEvent::PeerSnapshot {
+                for_server,
+                snapshot,
+            } => self.step(Input::SnapshotTaken {
+                for_server,
+                snapshot,
+            }),
             StorageEvent::SnapshotSaved { zxid, oldest_kept } => {
                 tracing::debug!(%zxid, "snapshot durable");
                 if let Some(oldest) = oldest_kept {
@@ -264,11 +276,11 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
         }
         self.out = out;
         for for_server in snapshot_requests {
-            let snapshot = self.app.snapshot();
-            self.step(Input::SnapshotTaken {
-                for_server,
-                snapshot,
-            })?;
+            // Serialized off the core task; the core goes on and hears back with
+            // StorageEvent::PeerSnapshot.
+            let snapshot = self.app.freeze_for_peer();
+            tracing::info!(peer = for_server.0, zxid = %snapshot.zxid, "snapshot frozen for a follower");
+            self.storage.serialize_for_peer(for_server, snapshot);
         }
         if self.snapshot_policy.due() {
             self.take_periodic_snapshot()?;

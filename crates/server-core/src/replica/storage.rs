@@ -11,10 +11,10 @@ use bytes::Bytes;
 use storage::StorageError;
 use zab::{Epoch, ServerId, Snapshot, Txn, Zxid};
 
-/// A periodic snapshot: the state frozen at `zxid`, serialized when the storage writes it (on
-/// the snapshot writer's thread in the server), so that a big tree never holds up the core
-/// task.
-pub struct PeriodicSnapshot {
+/// The state frozen at `zxid`, serialized when the storage gets to it (on the snapshot
+/// writer's thread in the server, for a periodic snapshot or a follower's SNAP), so that a big
+/// tree never holds up the core task.
+pub struct FrozenSnapshot {
     /// Every transaction up to and including this one is in the state.
     pub zxid: Zxid,
     /// About how many bytes the state writes.
@@ -22,9 +22,9 @@ pub struct PeriodicSnapshot {
     pub state: Box<dyn WriteSnapshot>,
 }
 
-impl std::fmt::Debug for PeriodicSnapshot {
+impl std::fmt::Debug for FrozenSnapshot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PeriodicSnapshot")
+        f.debug_struct("FrozenSnapshot")
             .field("zxid", &self.zxid)
             .field("size_hint", &self.size_hint)
             .finish_non_exhaustive()
@@ -43,9 +43,9 @@ impl WriteSnapshot for Bytes {
     }
 }
 
-impl From<Snapshot> for PeriodicSnapshot {
+impl From<Snapshot> for FrozenSnapshot {
     fn from(snapshot: Snapshot) -> Self {
-        PeriodicSnapshot {
+        FrozenSnapshot {
             zxid: snapshot.zxid,
             size_hint: snapshot.data.len(),
             state: Box::new(snapshot.data),
@@ -66,6 +66,11 @@ pub enum StorageEvent {
         zxid: Zxid,
         oldest_kept: Option<Zxid>,
     },
+    /// The snapshot asked for with [`Storage::serialize_for_peer`], serialized.
+    PeerSnapshot {
+        for_server: ServerId,
+        snapshot: Snapshot,
+    },
 }
 
 /// The disk of one replica.
@@ -83,7 +88,10 @@ pub trait Storage {
     fn install_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StorageError>;
     /// Saves a periodic snapshot in the background; reported as
     /// [`StorageEvent::SnapshotSaved`]. A snapshot that cannot be saved is logged and skipped.
-    fn save_snapshot(&mut self, snapshot: PeriodicSnapshot);
+    fn save_snapshot(&mut self, snapshot: FrozenSnapshot);
+    /// Serializes a snapshot for a follower's SNAP in the background; reported as
+    /// [`StorageEvent::PeerSnapshot`]. Nothing is written to disk.
+    fn serialize_for_peer(&mut self, for_server: ServerId, snapshot: FrozenSnapshot);
     /// Drops log records at or below `zxid` (a durable snapshot covers them), in the
     /// background.
     fn purge_through(&mut self, zxid: Zxid);

@@ -1,6 +1,7 @@
 //! The server's storage: files in `dataDir` (epochs, snapshots) and `dataLogDir` (the
 //! transaction log), with the log written by the log writer thread (group commit) and periodic
-//! snapshots by the snapshot writer thread, both reporting through a callback.
+//! snapshots by the snapshot writer thread, and followers' snapshots serialized on a thread of
+//! their own, all reporting through a callback.
 
 use std::path::Path;
 
@@ -11,9 +12,10 @@ use storage::{
 use zab::{Epoch, ServerId, Snapshot, Txn, Zxid};
 
 use super::log_writer::LogWriter;
+use super::peer_snapshots::PeerSnapshots;
 use super::recover::{recover, Recovered};
 use super::snapshot_writer::SnapshotWriter;
-use super::storage::{PeriodicSnapshot, Storage, StorageEvent};
+use super::storage::{FrozenSnapshot, Storage, StorageEvent};
 use super::ReplicaError;
 
 /// Files, with the log and periodic snapshots written on their own threads.
@@ -23,6 +25,7 @@ pub struct FileStorage {
     /// For snapshots installed from a leader, saved on the core task (durable on return).
     snapshots: FileSnapshotStore,
     snapshot_writer: SnapshotWriter,
+    peer_snapshots: PeerSnapshots,
 }
 
 impl FileStorage {
@@ -43,12 +46,15 @@ impl FileStorage {
         let snapshot_report = report.clone();
         let snapshot_writer =
             SnapshotWriter::start(data_dir, snap_retain, move |e| snapshot_report(e))?;
+        let peer_report = report.clone();
+        let peer_snapshots = PeerSnapshots::start(move |e| peer_report(e));
         let log = LogWriter::start(log, move |e| report(e));
         let storage = FileStorage {
             log,
             epochs,
             snapshots,
             snapshot_writer,
+            peer_snapshots,
         };
         Ok((storage, recovered))
     }
@@ -79,8 +85,12 @@ impl Storage for FileStorage {
         self.log.reset(snapshot.zxid)
     }
 
-    fn save_snapshot(&mut self, snapshot: PeriodicSnapshot) {
+    fn save_snapshot(&mut self, snapshot: FrozenSnapshot) {
         self.snapshot_writer.save(snapshot);
+    }
+
+    fn serialize_for_peer(&mut self, for_server: ServerId, snapshot: FrozenSnapshot) {
+        self.peer_snapshots.serialize(for_server, snapshot);
     }
 
     fn purge_through(&mut self, zxid: Zxid) {

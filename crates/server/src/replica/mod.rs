@@ -4,6 +4,7 @@
 
 pub mod file_storage;
 pub mod log_writer;
+pub mod peer_snapshots;
 pub mod snapshot_writer;
 
 use std::path::Path;

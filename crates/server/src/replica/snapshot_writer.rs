@@ -19,11 +19,11 @@ use std::time::Instant;
 
 use storage::{FileSnapshotStore, SnapshotStore, StorageError};
 
-use super::storage::{PeriodicSnapshot, StorageEvent};
+use super::storage::{FrozenSnapshot, StorageEvent};
 
 /// A handle on the writer thread.
 pub struct SnapshotWriter {
-    snapshots: Option<Sender<PeriodicSnapshot>>,
+    snapshots: Option<Sender<FrozenSnapshot>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -36,7 +36,7 @@ impl SnapshotWriter {
         report: impl Fn(StorageEvent) + Send + 'static,
     ) -> Result<SnapshotWriter, StorageError> {
         let mut store = FileSnapshotStore::open(dir)?;
-        let (tx, rx) = mpsc::channel::<PeriodicSnapshot>();
+        let (tx, rx) = mpsc::channel::<FrozenSnapshot>();
         let thread = std::thread::Builder::new()
             .name("snapshot-writer".into())
             .spawn(move || {
@@ -52,7 +52,7 @@ impl SnapshotWriter {
     }
 
     /// Saves `snapshot` in the background.
-    pub fn save(&self, snapshot: PeriodicSnapshot) {
+    pub fn save(&self, snapshot: FrozenSnapshot) {
         // If the writer died it already reported why; the driver is stopping.
         if let Some(snapshots) = &self.snapshots {
             let _ = snapshots.send(snapshot);
@@ -73,7 +73,7 @@ impl Drop for SnapshotWriter {
 fn run(
     store: &mut FileSnapshotStore,
     retain: usize,
-    snapshots: &Receiver<PeriodicSnapshot>,
+    snapshots: &Receiver<FrozenSnapshot>,
     report: &impl Fn(StorageEvent),
 ) -> Result<(), StorageError> {
     while let Ok(mut snapshot) = snapshots.recv() {

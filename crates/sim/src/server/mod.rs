@@ -45,6 +45,8 @@ pub struct Report {
     pub stopped_reading: u64,
     pub connections_closed: u64,
     pub register_ops: u64,
+    /// Snapshots a leader serialized for a follower's SNAP, off its event loop.
+    pub peer_snapshots: u64,
     /// From healing to everything answered and converged.
     pub settle_ms: u64,
     pub violation: Option<Violation>,

@@ -114,10 +114,14 @@ impl World {
         let Some(core) = node.core.as_mut() else {
             return Ok(());
         };
-        match core.replica.storage_mut().write_snapshot() {
-            Some(event) => self.with_core(i, |core, now| core.storage_event(event, now)),
-            None => Ok(()),
+        let storage = core.replica.storage_mut();
+        let mut events = storage.serialize_for_peers();
+        self.report.peer_snapshots += events.len() as u64;
+        events.extend(storage.write_snapshot());
+        for event in events {
+            self.with_core(i, |core, now| core.storage_event(event, now))?;
         }
+        Ok(())
     }
 
     pub(super) fn on_restart(&mut self, i: usize) -> Step {

@@ -2,7 +2,7 @@
 //! simulated disk ([`SimDisk`]: unsynced log bytes lost or torn on a crash), with the work the
 //! real server does on threads (fsyncs, periodic snapshots) done when the world says.
 
-use server_core::replica::{PeriodicSnapshot, Storage, StorageEvent};
+use server_core::replica::{FrozenSnapshot, Storage, StorageEvent};
 use storage::sim::{SimDisk, SimEpochStore, SimLog, SimSnapshotStore};
 use storage::{EpochStore, SnapshotStore, StorageError, TxnLog};
 use zab::{Epoch, ServerId, Snapshot, Txn, Zxid};
@@ -19,7 +19,9 @@ pub struct SimStorage {
     /// Appended since the last fsync: the world schedules one.
     unsynced: bool,
     /// A periodic snapshot handed over and not yet written.
-    pending_snapshot: Option<PeriodicSnapshot>,
+    pending_snapshot: Option<FrozenSnapshot>,
+    /// Snapshots for followers' SNAP not yet serialized (the server's peer snapshot thread).
+    pending_for_peers: Vec<(ServerId, FrozenSnapshot)>,
     /// The first error of background work, reported at the next fsync.
     failed: Option<StorageError>,
 }
@@ -33,6 +35,7 @@ impl SimStorage {
             snapshots: disk.snapshots(),
             unsynced: false,
             pending_snapshot: None,
+            pending_for_peers: Vec::new(),
             failed: None,
         }
     }
@@ -42,9 +45,34 @@ impl SimStorage {
         self.unsynced
     }
 
-    /// Whether a periodic snapshot waits to be written.
+    /// Whether a periodic snapshot waits to be written, or one for a follower to be
+    /// serialized.
     pub fn wants_snapshot_write(&self) -> bool {
-        self.pending_snapshot.is_some()
+        self.pending_snapshot.is_some() || !self.pending_for_peers.is_empty()
+    }
+
+    /// Serializes the snapshots asked for followers, as the server's peer snapshot thread
+    /// does, dropping each frozen state before its report.
+    pub fn serialize_for_peers(&mut self) -> Vec<StorageEvent> {
+        let mut events = Vec::new();
+        for (for_server, frozen) in std::mem::take(&mut self.pending_for_peers) {
+            let mut data = Vec::with_capacity(frozen.size_hint);
+            frozen
+                .state
+                .write_to(&mut data)
+                .expect("writing to memory cannot fail");
+            let zxid = frozen.zxid;
+            drop(frozen);
+            let snapshot = Snapshot {
+                zxid,
+                data: data.into(),
+            };
+            events.push(StorageEvent::PeerSnapshot {
+                for_server,
+                snapshot,
+            });
+        }
+        events
     }
 
     /// The group commit: makes everything appended durable.
@@ -117,9 +145,13 @@ impl Storage for SimStorage {
         self.log.reset(snapshot.zxid)
     }
 
-    fn save_snapshot(&mut self, snapshot: PeriodicSnapshot) {
+    fn save_snapshot(&mut self, snapshot: FrozenSnapshot) {
         // The newest replaces an older one not yet written (the snapshot writer does the same).
         self.pending_snapshot = Some(snapshot);
+    }
+
+    fn serialize_for_peer(&mut self, for_server: ServerId, snapshot: FrozenSnapshot) {
+        self.pending_for_peers.push((for_server, snapshot));
     }
 
     fn purge_through(&mut self, zxid: Zxid) {

@@ -22,6 +22,7 @@ pub struct ServerSweep {
     pub read_only_sessions: u64,
     pub stopped_reading: u64,
     pub register_ops: u64,
+    pub peer_snapshots: u64,
     /// The longest time from healing to everything answered and converged.
     pub settle_ms_max: u64,
     /// Failed seeds, lowest first.
@@ -41,6 +42,7 @@ impl ServerSweep {
         self.read_only_sessions += r.read_only_sessions;
         self.stopped_reading += r.stopped_reading;
         self.register_ops += r.register_ops;
+        self.peer_snapshots += r.peer_snapshots;
         self.settle_ms_max = self.settle_ms_max.max(r.settle_ms);
     }
 

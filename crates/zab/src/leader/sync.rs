@@ -50,10 +50,16 @@ impl Peer {
             return;
         }
         assert!(
-            snapshot.zxid >= self.history.base() && snapshot.zxid <= self.history.last(),
-            "snapshot at {} outside the held history",
+            snapshot.zxid <= self.history.last(),
+            "snapshot at {} past the history",
             snapshot.zxid
         );
+        if snapshot.zxid < self.history.base() {
+            // Taken before a compaction that dropped what the DIFF after it needs: the
+            // driver answers later than it asked. A newer one will do.
+            self.out.push(Action::TakeSnapshot { for_server });
+            return;
+        }
         let epoch = self.leading_ref().epoch.expect("epoch chosen");
         let zxid = snapshot.zxid;
         // The configuration in force at the snapshot travels with it: the follower's history

@@ -23,6 +23,9 @@ pub struct Net {
     pub delivered: Vec<Vec<Zxid>>,
     pub queue: std::collections::VecDeque<(ServerId, ServerId, Message)>,
     pub appended: Vec<Option<Zxid>>,
+    /// When set, `TakeSnapshot` is recorded here (server index, for whom) instead of answered
+    /// at once, as a driver that serializes off its event loop answers later.
+    pub held_snapshots: Option<Vec<(usize, ServerId)>>,
 }
 
 impl Net {
@@ -63,6 +66,7 @@ impl Net {
             delivered: vec![Vec::new(); n],
             queue: Default::default(),
             appended: vec![None; n],
+            held_snapshots: None,
         }
     }
 
@@ -73,6 +77,10 @@ impl Net {
                 Action::Send { to, message } => self.queue.push_back((from, to, message)),
                 Action::Deliver(txn) => self.delivered[i].push(txn.zxid),
                 Action::Append(txns) => self.appended[i] = txns.last().map(|t| t.zxid),
+                Action::TakeSnapshot { for_server } if self.held_snapshots.is_some() => {
+                    let held = self.held_snapshots.as_mut().expect("checked");
+                    held.push((i, for_server));
+                }
                 Action::TakeSnapshot { for_server } => {
                     let zxid = self.peers[i].delivered_zxid();
                     let snapshot = Snapshot {
@@ -134,6 +142,30 @@ impl Net {
                 self.absorb(i, out);
             }
         }
+    }
+
+    /// Answers a `TakeSnapshot` of server `i` with a snapshot at `zxid`.
+    pub fn answer_snapshot(&mut self, i: usize, for_server: ServerId, zxid: Zxid) {
+        let snapshot = Snapshot {
+            zxid,
+            data: Bytes::new(),
+        };
+        let mut out = Vec::new();
+        self.peers[i].step(
+            Input::SnapshotTaken {
+                for_server,
+                snapshot,
+            },
+            &mut out,
+        );
+        self.absorb(i, out);
+    }
+
+    /// Feeds `Input::Compact(zxid)` to server `i`.
+    pub fn compact(&mut self, i: usize, zxid: Zxid) {
+        let mut out = Vec::new();
+        self.peers[i].step(Input::Compact(zxid), &mut out);
+        self.absorb(i, out);
     }
 
     pub fn leader(&self) -> usize {
