@@ -282,6 +282,41 @@ mod tests {
         assert_eq!(back.digest(), t.digest());
     }
 
+    fn create(t: &mut DataTree, i: i32) {
+        let c = crate::txn::CreateTxn {
+            path: format!("/n-{i:010}"),
+            data: None,
+            acl: proto::Acl::open_unsafe(),
+            kind: crate::node::NodeKind::Persistent,
+            parent_cversion: i + 1,
+            with_stat: false,
+        };
+        t.create_node(&c, Zxid::from_i64(2 + i64::from(i)), 0)
+            .unwrap();
+        t.last_zxid = Zxid::from_i64(2 + i64::from(i));
+    }
+
+    #[test]
+    fn a_periodic_freeze_waits_for_the_last_and_a_sync_takes_the_held_one() {
+        let mut t = DataTree::new();
+        create(&mut t, 0);
+        let first = t.freeze().expect("nothing held");
+        create(&mut t, 1);
+        assert!(t.freeze().is_none(), "the first is still being written");
+        // A follower's SNAP takes the one held: older, exact, and the DIFF covers the rest.
+        let held = t.freeze_now();
+        assert!(Arc::ptr_eq(&held, &first));
+        drop((first, held));
+        // Gone: the next is the tree now, after folding back what changed under the first.
+        let now = t.freeze_now();
+        assert_eq!(now.last_zxid(), t.last_zxid());
+        let mut a = Vec::new();
+        now.write_to(&mut a).unwrap();
+        let mut b = Vec::new();
+        t.snapshot_to(&mut b).unwrap();
+        assert_eq!(a, b);
+    }
+
     #[test]
     fn size_hint_covers_a_typical_tree_without_much_slack() {
         let mut t = DataTree::new();
