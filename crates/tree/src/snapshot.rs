@@ -54,7 +54,7 @@ impl DataTree {
     /// `None` while an earlier frozen tree is still held, or the changes made under it are
     /// still being folded back. The sessions table is copied (twelve bytes a session).
     pub fn freeze(&mut self) -> Option<Arc<FrozenTree>> {
-        if self.frozen.strong_count() > 0 {
+        if self.frozen.0.strong_count() > 0 {
             return None;
         }
         let nodes = self.nodes.freeze()?;
@@ -65,7 +65,7 @@ impl DataTree {
             digest: self.digest,
             size_hint: self.snapshot_size_hint(),
         });
-        self.frozen = Arc::downgrade(&frozen);
+        self.frozen.0 = Arc::downgrade(&frozen);
         Some(frozen)
     }
 
@@ -74,7 +74,7 @@ impl DataTree {
     /// is now, after folding back at once what is left of an earlier freeze's changes (at most
     /// the nodes changed while that snapshot was written).
     pub fn freeze_now(&mut self) -> Arc<FrozenTree> {
-        if let Some(held) = self.frozen.upgrade() {
+        if let Some(held) = self.frozen.0.upgrade() {
             return held;
         }
         self.nodes.fold_all();

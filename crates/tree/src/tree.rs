@@ -32,7 +32,18 @@ pub struct DataTree {
     pub(crate) data_size: u64,
     pub(crate) last_zxid: Zxid,
     /// The last frozen tree, while another thread still holds it (see [`DataTree::freeze`]).
-    pub(crate) frozen: Weak<FrozenTree>,
+    pub(crate) frozen: LastFrozen,
+}
+
+/// A weak handle on the last frozen tree. A clone of the tree starts without one: it shares
+/// no nodes with the frozen tree (see [`crate::node_map`]).
+#[derive(Debug, Default)]
+pub(crate) struct LastFrozen(pub(crate) Weak<FrozenTree>);
+
+impl Clone for LastFrozen {
+    fn clone(&self) -> Self {
+        LastFrozen::default()
+    }
 }
 
 impl Default for DataTree {
@@ -70,7 +81,7 @@ impl DataTree {
             digest: 0,
             data_size: 0,
             last_zxid: Zxid::ZERO,
-            frozen: Weak::new(),
+            frozen: LastFrozen::default(),
         };
         let system = |tree: &mut DataTree, acl: Vec<Acl>| {
             let acl = tree.acls.intern(&acl);
