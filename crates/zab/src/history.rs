@@ -18,7 +18,13 @@ pub struct History {
     base_membership: Membership,
     changes: Vec<Membership>,
     decoder: Decoder,
+    /// Compaction asked up to here and not done yet (see [`History::compact_some`]).
+    compact_to: Zxid,
 }
+
+/// Transactions [`History::compact_some`] drops at a time: dropping the quarter of a million
+/// a big tree's snapshot covers took the server's event loop 20–130 ms in one go.
+pub const COMPACT_SLICE_TXNS: usize = 8192;
 
 impl History {
     /// A history recovered from disk: everything given is durable. `base_membership` is the
@@ -47,6 +53,7 @@ impl History {
             base_membership,
             changes,
             decoder,
+            compact_to: base,
         }
     }
 
@@ -197,14 +204,28 @@ impl History {
         self.changes.clear();
         self.txns.clear();
         self.durable = base;
+        self.compact_to = base;
     }
 
-    /// Forgets transactions at or below `zxid` (they are in a durable snapshot).
-    pub fn compact(&mut self, zxid: Zxid) {
-        if zxid <= self.base {
+    /// Forgets transactions at or below `zxid` (they are in a durable snapshot) and not above
+    /// `floor`, a slice now and the rest as [`History::compact_some`] is called again. Keeping
+    /// them longer is always safe: they only feed DIFFs.
+    pub fn compact(&mut self, zxid: Zxid, floor: Zxid) {
+        self.compact_to = self.compact_to.max(zxid);
+        self.compact_some(floor);
+    }
+
+    /// Drops up to [`COMPACT_SLICE_TXNS`] transactions at or below the point asked for and
+    /// `floor` (what a follower being synced still needs).
+    pub fn compact_some(&mut self, floor: Zxid) {
+        let upto = self.compact_to.min(floor);
+        if upto <= self.base {
             return;
         }
-        let drop = self.txns.partition_point(|t| t.zxid <= zxid);
+        let drop = self
+            .txns
+            .partition_point(|t| t.zxid <= upto)
+            .min(COMPACT_SLICE_TXNS);
         if drop == 0 {
             return;
         }
@@ -215,5 +236,49 @@ impl History {
             self.base_membership = last;
         }
         self.durable = self.durable.max(self.base);
+    }
+
+    /// Whether compaction asked for is not done yet.
+    pub fn compacting(&self) -> bool {
+        self.compact_to > self.base && !self.txns.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::ServerId;
+
+    fn history(n: u32) -> History {
+        let log = (1..=n)
+            .map(|i| Txn {
+                zxid: Zxid::new(1, i),
+                data: bytes::Bytes::new(),
+            })
+            .collect();
+        let membership = Membership::new(vec![ServerId(1)], vec![]);
+        History::recovered(Zxid::ZERO, log, membership, |_| None)
+    }
+
+    #[test]
+    fn compaction_goes_a_slice_at_a_time_and_never_past_the_floor() {
+        let n = 3 * COMPACT_SLICE_TXNS as u32 + 10;
+        let mut h = history(n);
+        let floor = Zxid::new(1, n - 5);
+        h.compact(Zxid::new(1, n), floor);
+        assert_eq!(h.base(), Zxid::new(1, COMPACT_SLICE_TXNS as u32));
+        let mut calls = 1;
+        while h.compacting() && h.base() < floor {
+            h.compact_some(floor);
+            calls += 1;
+            assert!(calls < 10, "it ends");
+        }
+        assert_eq!(calls, 4);
+        assert_eq!(h.base(), floor, "held back by the floor");
+        assert!(h.has_point(floor) && h.range(floor, h.last()).len() == 5);
+        // The floor lifts: the rest goes.
+        h.compact_some(Zxid::MAX);
+        assert_eq!(h.base(), h.last());
+        assert!(!h.compacting());
     }
 }

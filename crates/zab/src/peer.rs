@@ -137,8 +137,12 @@ impl Peer {
             }
             Input::Compact(zxid) => {
                 let floor = self.compaction_floor();
-                self.history.compact(zxid.min(self.delivered).min(floor));
+                self.history.compact(zxid.min(self.delivered), floor);
             }
+        }
+        if self.history.compacting() {
+            let floor = self.compaction_floor();
+            self.history.compact_some(floor);
         }
         self.after_step();
         std::mem::swap(&mut self.out, out);
