@@ -207,11 +207,11 @@ impl History {
         self.compact_to = base;
     }
 
-    /// Forgets transactions at or below `zxid` (they are in a durable snapshot) and not above
-    /// `floor`, a slice now and the rest as [`History::compact_some`] is called again. Keeping
-    /// them longer is always safe: they only feed DIFFs.
+    /// Forgets transactions at or below `zxid` (they are in a durable snapshot) and `floor`,
+    /// a slice now and the rest as [`History::compact_some`] is called again. Keeping them
+    /// longer is always safe: they only feed DIFFs.
     pub fn compact(&mut self, zxid: Zxid, floor: Zxid) {
-        self.compact_to = self.compact_to.max(zxid);
+        self.compact_to = self.compact_to.max(zxid.min(floor));
         self.compact_some(floor);
     }
 
@@ -265,7 +265,7 @@ mod tests {
         let n = 3 * COMPACT_SLICE_TXNS as u32 + 10;
         let mut h = history(n);
         let floor = Zxid::new(1, n - 5);
-        h.compact(Zxid::new(1, n), floor);
+        h.compact(Zxid::new(1, n), Zxid::MAX);
         assert_eq!(h.base(), Zxid::new(1, COMPACT_SLICE_TXNS as u32));
         let mut calls = 1;
         while h.compacting() && h.base() < floor {
@@ -280,5 +280,11 @@ mod tests {
         h.compact_some(Zxid::MAX);
         assert_eq!(h.base(), h.last());
         assert!(!h.compacting());
+        // Asked under a floor, compaction stops there even once the floor lifts, as one
+        // that dropped everything at once did.
+        let mut h = history(10);
+        h.compact(Zxid::new(1, 10), Zxid::new(1, 4));
+        h.compact_some(Zxid::MAX);
+        assert_eq!(h.base(), Zxid::new(1, 4));
     }
 }
