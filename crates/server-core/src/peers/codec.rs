@@ -115,6 +115,36 @@ fn put_txn(buf: &mut BytesMut, txn: &Txn) {
     put_bytes(buf, &txn.data);
 }
 
+/// Encodes a frame in pieces whose concatenation is [`encode`]'s bytes, sharing a SNAP's
+/// snapshot instead of copying it: copying a 226 MiB snapshot into the frame held a leader's
+/// event loop 300 ms. Other frames are one piece.
+pub fn encode_parts(frame: &PeerFrame) -> Vec<Bytes> {
+    let PeerFrame::Zab(Message::Snap {
+        link,
+        seq,
+        epoch,
+        snapshot,
+        membership,
+    }) = frame
+    else {
+        return vec![encode(frame)];
+    };
+    let mut tail = BytesMut::with_capacity(64);
+    put_membership(&mut tail, membership);
+    let mut head = BytesMut::with_capacity(64);
+    head.put_u32(0);
+    head.put_u8(2); // a Zab message
+    head.put_u8(7);
+    head.put_u64(*link);
+    head.put_u64(*seq);
+    head.put_u32(epoch.0);
+    put_zxid(&mut head, snapshot.zxid);
+    head.put_u32(snapshot.data.len() as u32);
+    let len = head.len() - 4 + snapshot.data.len() + tail.len();
+    head[..4].copy_from_slice(&(len as u32).to_be_bytes());
+    vec![head.freeze(), snapshot.data.clone(), tail.freeze()]
+}
+
 /// Encodes a frame, length prefix included.
 pub fn encode(frame: &PeerFrame) -> Bytes {
     let mut buf = BytesMut::with_capacity(FIXED_PART + variable_len(frame));

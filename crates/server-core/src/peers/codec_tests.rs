@@ -4,6 +4,8 @@ use super::*;
 
 fn roundtrip(frame: PeerFrame) {
     let bytes = encode(&frame);
+    // The pieces a SNAP is sent in (sharing the snapshot) are the same bytes.
+    assert_eq!(encode_parts(&frame).concat(), bytes[..]);
     assert_eq!(
         u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize,
         bytes.len() - 4

@@ -103,26 +103,30 @@ impl PeerNet {
     /// take the peer's queue past its bound closes the link instead: the peer is behind by
     /// more than Zab can keep in flight, and rejoining (DIFF or SNAP) catches it up.
     pub fn send(&self, to: u64, frame: &PeerFrame) {
-        let bytes = codec::encode(frame);
+        let parts = codec::encode_parts(frame);
+        let frame_bytes: usize = parts.iter().map(|p| p.len()).sum();
         let links = self.table();
         let Some(link) = links.get(&to) else { return };
         if link.closer.is_closing() {
             return;
         }
         let queued = link.queued_bytes.load(Ordering::Acquire);
-        if queued.saturating_add(bytes.len()) > self.max_send_queue_bytes {
+        if queued.saturating_add(frame_bytes) > self.max_send_queue_bytes {
             tracing::warn!(
                 peer = to,
                 queued_bytes = queued,
-                frame_bytes = bytes.len(),
+                frame_bytes,
                 max_peer_send_queue_bytes = self.max_send_queue_bytes,
                 "peer send queue full: dropping the link (the peer resynchronizes when it rejoins)"
             );
             link.closer.close();
             return;
         }
-        link.queued_bytes.fetch_add(bytes.len(), Ordering::AcqRel);
-        let _ = link.tx.send(bytes);
+        link.queued_bytes.fetch_add(frame_bytes, Ordering::AcqRel);
+        // In one go under the table's lock, so no other frame comes between the pieces.
+        for part in parts {
+            let _ = link.tx.send(part);
+        }
     }
 
     /// The members changed (a configuration was activated): from now on this server dials
