@@ -282,10 +282,11 @@ mod tests {
         assert_eq!(back.digest(), t.digest());
     }
 
-    fn create(t: &mut DataTree, i: i32) {
+    /// Creates `/n-<i>` at zxid i + 2, as the tree's last applied transaction.
+    fn create(t: &mut DataTree, i: i32, data: Option<bytes::Bytes>) {
         let c = crate::txn::CreateTxn {
             path: format!("/n-{i:010}"),
-            data: None,
+            data,
             acl: proto::Acl::open_unsafe(),
             kind: crate::node::NodeKind::Persistent,
             parent_cversion: i + 1,
@@ -299,9 +300,9 @@ mod tests {
     #[test]
     fn a_periodic_freeze_waits_for_the_last_and_a_sync_takes_the_held_one() {
         let mut t = DataTree::new();
-        create(&mut t, 0);
+        create(&mut t, 0, None);
         let first = t.freeze().expect("nothing held");
-        create(&mut t, 1);
+        create(&mut t, 1, None);
         assert!(t.freeze().is_none(), "the first is still being written");
         // A follower's SNAP takes the one held: older, exact, and the DIFF covers the rest.
         let held = t.freeze_now();
@@ -321,16 +322,7 @@ mod tests {
     fn size_hint_covers_a_typical_tree_without_much_slack() {
         let mut t = DataTree::new();
         for i in 0..1000 {
-            let c = crate::txn::CreateTxn {
-                path: format!("/n-{i:010}"),
-                data: Some(bytes::Bytes::from(vec![7u8; 100])),
-                acl: proto::Acl::open_unsafe(),
-                kind: crate::node::NodeKind::Persistent,
-                parent_cversion: i + 1,
-                with_stat: false,
-            };
-            t.create_node(&c, Zxid::from_i64(2 + i64::from(i)), 0)
-                .unwrap();
+            create(&mut t, i, Some(bytes::Bytes::from(vec![7u8; 100])));
         }
         let mut buf = Vec::new();
         t.snapshot_to(&mut buf).unwrap();

@@ -83,19 +83,7 @@ impl Net {
                 }
                 Action::TakeSnapshot { for_server } => {
                     let zxid = self.peers[i].delivered_zxid();
-                    let snapshot = Snapshot {
-                        zxid,
-                        data: Bytes::new(),
-                    };
-                    let mut more = Vec::new();
-                    self.peers[i].step(
-                        Input::SnapshotTaken {
-                            for_server,
-                            snapshot,
-                        },
-                        &mut more,
-                    );
-                    self.absorb(i, more);
+                    self.answer_snapshot(i, for_server, zxid);
                 }
                 _ => {}
             }
