@@ -22,6 +22,15 @@ pub struct FrozenSnapshot {
     pub state: Box<dyn WriteSnapshot>,
 }
 
+impl FrozenSnapshot {
+    /// The state serialized into memory (a follower's SNAP), in one allocation of the hint.
+    pub fn to_bytes(&self) -> std::io::Result<Bytes> {
+        let mut buf = Vec::with_capacity(self.size_hint);
+        self.state.write_to(&mut buf)?;
+        Ok(Bytes::from(buf))
+    }
+}
+
 impl std::fmt::Debug for FrozenSnapshot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FrozenSnapshot")

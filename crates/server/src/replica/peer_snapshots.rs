@@ -102,12 +102,13 @@ fn run(
             Some((z, data)) if *z == zxid => data.clone(),
             _ => {
                 last = None;
-                let mut buf = Vec::with_capacity(frozen.size_hint);
-                if let Err(error) = frozen.state.write_to(&mut buf) {
-                    tracing::error!(%zxid, %error, "could not serialize a snapshot for a follower");
-                    continue;
-                }
-                let data = Bytes::from(buf);
+                let data = match frozen.to_bytes() {
+                    Ok(data) => data,
+                    Err(error) => {
+                        tracing::error!(%zxid, %error, "could not serialize a snapshot for a follower");
+                        continue;
+                    }
+                };
                 last = Some((zxid, data.clone()));
                 data
             }

@@ -56,17 +56,10 @@ impl SimStorage {
     pub fn serialize_for_peers(&mut self) -> Vec<StorageEvent> {
         let mut events = Vec::new();
         for (for_server, frozen) in std::mem::take(&mut self.pending_for_peers) {
-            let mut data = Vec::with_capacity(frozen.size_hint);
-            frozen
-                .state
-                .write_to(&mut data)
-                .expect("writing to memory cannot fail");
+            let data = frozen.to_bytes().expect("writing to memory cannot fail");
             let zxid = frozen.zxid;
             drop(frozen);
-            let snapshot = Snapshot {
-                zxid,
-                data: data.into(),
-            };
+            let snapshot = Snapshot { zxid, data };
             events.push(StorageEvent::PeerSnapshot {
                 for_server,
                 snapshot,
