@@ -24,6 +24,21 @@ pub(crate) fn parse_bug(name: &str) -> Result<zab::Bug, String> {
     })
 }
 
+/// The runtime of a server's core and connections: one thread for both with
+/// `quorum.ioThreads=0`, else that many threads for the connections (the core runs on the
+/// thread that blocks on it).
+fn runtime(io_threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    if io_threads == 0 {
+        return tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(io_threads)
+        .enable_all()
+        .build()
+}
+
 pub fn run(args: Args) -> Result<(), String> {
     #[cfg_attr(not(feature = "bugs"), allow(unused_mut))]
     let mut config = server::config::Config::load(&args.config)
@@ -32,11 +47,8 @@ pub fn run(args: Args) -> Result<(), String> {
     {
         config.unsafe_bug = args.unsafe_bug;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let runtime =
+        runtime(config.io_threads).map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime
         .block_on(server::run(config))
         .map_err(|e| format!("server stopped: {e}"))

@@ -14,6 +14,7 @@ pub mod events;
 pub mod fds;
 pub mod http;
 pub mod metrics;
+pub mod off_thread;
 pub mod peers;
 pub mod replica;
 pub mod run;

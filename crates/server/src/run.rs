@@ -297,17 +297,17 @@ impl Driver {
             tokio::select! {
                 event = clients.recv() => {
                     let Some(event) = event else { return Ok(()) };
-                    self.handle(event)?;
+                    self = self.take(event).await?;
                     // Take whatever else is already waiting before looking at the timers.
                     while let Ok(event) = clients.try_recv() {
-                        self.handle(event)?;
+                        self = self.take(event).await?;
                     }
                 }
                 event = others.recv() => {
                     let Some(event) = event else { return Ok(()) };
-                    self.handle(event)?;
+                    self = self.take(event).await?;
                     while let Ok(event) = others.try_recv() {
-                        self.handle(event)?;
+                        self = self.take(event).await?;
                     }
                 }
                 _ = zab_tick.tick() => {
@@ -322,6 +322,16 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// Hands one event to the core; an event that may keep it busy for seconds is handled on
+    /// a blocking thread ([`crate::off_thread`]) while this one keeps serving sockets. Either
+    /// way the core sees one event at a time, in order.
+    async fn take(self, event: CoreEvent) -> Result<Driver, ServerError> {
+        let long = takes_long(&event);
+        let (driver, result) = crate::off_thread::run(self, long, |d| d.handle(event)).await;
+        result?;
+        Ok(driver)
     }
 
     /// Hands one event to the core. An error is fatal for the server.
@@ -457,6 +467,19 @@ impl Driver {
             Err(e) => tracing::error!(%e, "cannot write the dynamic configuration file"),
         }
     }
+}
+
+/// Whether the core may be busy with `event` for seconds: a snapshot from the leader, which
+/// the core deserializes and saves before it answers anything else.
+fn takes_long(event: &CoreEvent) -> bool {
+    use crate::peers::codec::PeerFrame;
+    matches!(
+        event,
+        CoreEvent::Peer {
+            frame: PeerFrame::Zab(zab::Message::Snap { .. }),
+            ..
+        }
+    )
 }
 
 /// The name of an event, for the slow-event log line.

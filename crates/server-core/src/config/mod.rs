@@ -56,6 +56,9 @@ pub enum ConfigError {
 /// Smallest `quorum.maxPeerSendQueueBytes` taken: a queue must hold a few frames.
 pub const MIN_PEER_SEND_QUEUE_BYTES: usize = 1 << 20;
 
+/// Most `quorum.ioThreads` taken: sockets are cheap next to the core, which is one thread.
+pub const MAX_IO_THREADS: u64 = 64;
+
 /// The server's configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -148,6 +151,11 @@ pub struct Config {
     /// Bound on the bytes queued for one peer and not yet written
     /// (`quorum.maxPeerSendQueueBytes`); a link that would pass it is dropped.
     pub max_peer_send_queue_bytes: usize,
+    /// Threads that serve client and peer connections (`quorum.ioThreads`). 0: the thread
+    /// that runs the core serves them too, so a request reaches the core and its answer the
+    /// socket without waking another thread (the 1 × 1 latency floor on small machines); N:
+    /// N runtime threads serve the sockets while the core has a thread of its own.
+    pub io_threads: usize,
     /// The HTTP AdminServer (`admin.*`).
     pub admin: AdminConfig,
 }
@@ -199,6 +207,7 @@ impl Config {
             peer_secret_file: None,
             peer_secret: None,
             max_peer_send_queue_bytes: crate::peers::DEFAULT_MAX_PEER_SEND_QUEUE_BYTES,
+            io_threads: 0,
             admin: AdminConfig::disabled(),
         }
     }
@@ -375,6 +384,9 @@ impl Config {
                 let bytes = self.at_least(key, number(value)?, MIN_PEER_SEND_QUEUE_BYTES as u64);
                 self.max_peer_send_queue_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
             }
+            "quorum.ioThreads" => {
+                self.io_threads = self.at_most(key, number(value)?, MAX_IO_THREADS) as usize
+            }
             _ if key.starts_with("admin.") => self.apply_admin(key, value)?,
             _ if is_quorum_tls_key(key) => self.quorum_tls.apply(key, value, &mut self.warnings)?,
             _ if is_tls_key(key) => self.tls.apply(key, value, &mut self.warnings)?,
@@ -405,6 +417,15 @@ impl Config {
             ));
         }
         value.max(min)
+    }
+
+    fn at_most(&mut self, key: &str, value: u64, max: u64) -> u64 {
+        if value > max {
+            self.warnings.push(format!(
+                "{key}={value} is above the most allowed; using {max}"
+            ));
+        }
+        value.min(max)
     }
 
     /// A key Quorum does not use: silently accepted if ZooKeeper knows it, kept and warned

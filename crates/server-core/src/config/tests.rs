@@ -107,6 +107,20 @@ fn unknown_keys_and_clamped_values_are_warned_about() {
 }
 
 #[test]
+fn io_threads_default_to_the_core_thread_and_are_capped() {
+    assert_eq!(Config::parse("dataDir=/x\n").unwrap().io_threads, 0);
+    let cfg = Config::parse("dataDir=/x\nquorum.ioThreads=4\n").unwrap();
+    assert_eq!((cfg.io_threads, cfg.warnings.len()), (4, 0));
+    let cfg = Config::parse("dataDir=/x\nquorum.ioThreads=100000\n").unwrap();
+    assert_eq!(cfg.io_threads, super::MAX_IO_THREADS as usize);
+    assert!(
+        cfg.warnings[0].contains("quorum.ioThreads=100000"),
+        "{:?}",
+        cfg.warnings
+    );
+}
+
+#[test]
 fn limits_are_read_and_kept_consistent_with_jute_maxbuffer() {
     let cfg = Config::parse(
         "dataDir=/x\nmaxClientCnxns=5\nmaxCnxns=100\nglobalOutstandingLimit=50\n\
