@@ -48,7 +48,7 @@ pub fn run(args: Args) -> Result<(), String> {
         config.unsafe_bug = args.unsafe_bug;
     }
     let runtime =
-        runtime(config.io_threads).map_err(|e| format!("cannot start the runtime: {e}"))?;
+        runtime(config.io_threads()).map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime
         .block_on(server::run(config))
         .map_err(|e| format!("server stopped: {e}"))

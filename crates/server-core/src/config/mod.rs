@@ -58,6 +58,8 @@ pub const MIN_PEER_SEND_QUEUE_BYTES: usize = 1 << 20;
 
 /// Most `quorum.ioThreads` taken: sockets are cheap next to the core, which is one thread.
 pub const MAX_IO_THREADS: u64 = 64;
+/// `quorum.ioThreads` when unset and TLS is on.
+pub const TLS_IO_THREADS: usize = 2;
 
 /// The server's configuration.
 #[derive(Clone, Debug)]
@@ -151,11 +153,8 @@ pub struct Config {
     /// Bound on the bytes queued for one peer and not yet written
     /// (`quorum.maxPeerSendQueueBytes`); a link that would pass it is dropped.
     pub max_peer_send_queue_bytes: usize,
-    /// Threads that serve client and peer connections (`quorum.ioThreads`). 0: the thread
-    /// that runs the core serves them too, so a request reaches the core and its answer the
-    /// socket without waking another thread (the 1 × 1 latency floor on small machines); N:
-    /// N runtime threads serve the sockets while the core has a thread of its own.
-    pub io_threads: usize,
+    /// `quorum.ioThreads` as set; see [`Config::io_threads`].
+    pub io_threads_set: Option<usize>,
     /// The HTTP AdminServer (`admin.*`).
     pub admin: AdminConfig,
 }
@@ -207,7 +206,7 @@ impl Config {
             peer_secret_file: None,
             peer_secret: None,
             max_peer_send_queue_bytes: crate::peers::DEFAULT_MAX_PEER_SEND_QUEUE_BYTES,
-            io_threads: 0,
+            io_threads_set: None,
             admin: AdminConfig::disabled(),
         }
     }
@@ -385,7 +384,8 @@ impl Config {
                 self.max_peer_send_queue_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
             }
             "quorum.ioThreads" => {
-                self.io_threads = self.at_most(key, number(value)?, MAX_IO_THREADS) as usize
+                self.io_threads_set =
+                    Some(self.at_most(key, number(value)?, MAX_IO_THREADS) as usize)
             }
             _ if key.starts_with("admin.") => self.apply_admin(key, value)?,
             _ if is_quorum_tls_key(key) => self.quorum_tls.apply(key, value, &mut self.warnings)?,
@@ -517,6 +517,18 @@ impl Config {
     /// Whether the four-letter word `word` may be answered.
     pub fn allows_four_letter_word(&self, word: &str) -> bool {
         self.four_letter_words.iter().any(|w| w == "*" || w == word)
+    }
+
+    /// Threads that serve client and peer connections (`quorum.ioThreads`). 0: the thread
+    /// that runs the core serves them too, so a request reaches the core and its answer the
+    /// socket without waking another thread (the 1 × 1 latency floor on small machines); N:
+    /// N threads serve the sockets while the core has a thread of its own. Unset, it is 0,
+    /// or [`TLS_IO_THREADS`] with TLS on the client or the peer port: handshakes and
+    /// encryption, which any client can ask for, then do not take the core's thread.
+    pub fn io_threads(&self) -> usize {
+        let tls = self.tls.secure_client_port.is_some() || self.quorum_tls.enabled;
+        self.io_threads_set
+            .unwrap_or(if tls { TLS_IO_THREADS } else { 0 })
     }
 
     pub fn is_standalone(&self) -> bool {

@@ -107,12 +107,20 @@ fn unknown_keys_and_clamped_values_are_warned_about() {
 }
 
 #[test]
-fn io_threads_default_to_the_core_thread_and_are_capped() {
-    assert_eq!(Config::parse("dataDir=/x\n").unwrap().io_threads, 0);
+fn io_threads_default_to_the_core_thread_unless_tls_is_on_and_are_capped() {
+    assert_eq!(Config::parse("dataDir=/x\n").unwrap().io_threads(), 0);
+    let tls =
+        "dataDir=/x\nsecureClientPort=2281\nssl.keyStore.location=/k.pem\nssl.clientAuth=none\n";
+    assert_eq!(
+        Config::parse(tls).unwrap().io_threads(),
+        super::TLS_IO_THREADS
+    );
+    let cfg = Config::parse(&format!("{tls}quorum.ioThreads=0\n")).unwrap();
+    assert_eq!(cfg.io_threads(), 0);
     let cfg = Config::parse("dataDir=/x\nquorum.ioThreads=4\n").unwrap();
-    assert_eq!((cfg.io_threads, cfg.warnings.len()), (4, 0));
+    assert_eq!((cfg.io_threads(), cfg.warnings.len()), (4, 0));
     let cfg = Config::parse("dataDir=/x\nquorum.ioThreads=100000\n").unwrap();
-    assert_eq!(cfg.io_threads, super::MAX_IO_THREADS as usize);
+    assert_eq!(cfg.io_threads(), super::MAX_IO_THREADS as usize);
     assert!(
         cfg.warnings[0].contains("quorum.ioThreads=100000"),
         "{:?}",
