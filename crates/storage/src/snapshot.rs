@@ -24,11 +24,14 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Result, StorageError};
-use crate::fsutil;
+use crate::fsutil::{self, PacedFile};
 use crate::traits::{Snapshot, SnapshotStore};
 use crate::Zxid;
 
 const PREFIX: &str = "snapshot.";
+/// A snapshot file is pushed to the disk this many bytes at a time while it is written (see
+/// [`PacedFile`]): a log fdatasync waits behind at most about this much of it.
+const PUSH_EVERY_BYTES: u64 = 1 << 20;
 pub(crate) const HEADER_LEN: usize = 32;
 pub(crate) const TRAILER_LEN: usize = 24;
 
@@ -162,7 +165,7 @@ impl SnapshotStore for FileSnapshotStore {
             .truncate(true)
             .open(&tmp)
             .map_err(|e| fatal("create", e))?;
-        let mut out = BufWriter::with_capacity(1 << 20, file);
+        let mut out = BufWriter::with_capacity(1 << 20, PacedFile::new(file, PUSH_EVERY_BYTES));
         out.write_all(&header(zxid))
             .map_err(|e| fatal("write", e))?;
         let mut body = Checksummed {
@@ -188,7 +191,8 @@ impl SnapshotStore for FileSnapshotStore {
             .map_err(|e| fatal("write", e))?;
         let file: File = out
             .into_inner()
-            .map_err(|e| fatal("write", e.into_error()))?;
+            .map_err(|e| fatal("write", e.into_error()))?
+            .into_inner();
         file.sync_all().map_err(|e| fatal("fsync", e))?;
         drop(file);
         fs::rename(&tmp, &target).map_err(|e| fatal("rename", e))?;
