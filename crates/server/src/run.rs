@@ -82,7 +82,12 @@ pub async fn run(mut config: Config) -> Result<(), ServerError> {
     // fsync batch; peer frames come from authenticated members of the ensemble.
     let (core_tx, core_rx) = mpsc::unbounded_channel::<CoreEvent>();
     let net = start_peers(&config, core_tx.clone()).await?;
-    let replica = open_replica(&config, core_tx)?;
+    // Recovery reads the newest snapshot and the log, seconds for a big tree: off the runtime
+    // thread, which meanwhile answers the other servers' handshakes on the peer port.
+    let recovering = config.clone();
+    let replica = crate::off_thread::run((), true, move |_| open_replica(&recovering, core_tx))
+        .await
+        .1?;
     start_clients(&config, client_tx.clone()).await?;
     if config.metrics_port != 0 {
         let address = SocketAddr::new(config.client_port_address, config.metrics_port);
