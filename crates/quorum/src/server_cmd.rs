@@ -24,17 +24,25 @@ pub(crate) fn parse_bug(name: &str) -> Result<zab::Bug, String> {
     })
 }
 
+/// Threads for work moved off the runtime's threads (a snapshot installed from the leader,
+/// recovery, counting descriptors and sizing folders for the AdminServer and metrics): any
+/// more waits its turn, so strangers on the admin port cannot make the server spawn threads.
+const MAX_BLOCKING_THREADS: usize = 16;
+
 /// The runtime of a server's core and connections: one thread for both with
 /// `quorum.ioThreads=0`, else that many threads for the connections (the core runs on the
 /// thread that blocks on it).
 fn runtime(io_threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
-    if io_threads == 0 {
-        return tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build();
-    }
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(io_threads)
+    let mut builder = match io_threads {
+        0 => tokio::runtime::Builder::new_current_thread(),
+        n => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(n);
+            builder
+        }
+    };
+    builder
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
         .enable_all()
         .build()
 }

@@ -271,7 +271,7 @@ impl Reader {
         if self.core.send(event).await.is_ok() {
             if let Ok(mut text) = reply_rx.await {
                 if word == "mntr" && !text.ends_with("whitelist.\n") {
-                    text.push_str(&crate::fds::descriptor_lines());
+                    text.push_str(&crate::fds::descriptor_lines().await);
                 }
                 let _ = self.out.send(Outgoing::Frame(text.into()));
             }

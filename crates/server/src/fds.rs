@@ -35,7 +35,15 @@ pub fn connections_allowed(limit: u64) -> usize {
     limit.saturating_sub(RESERVED_FOR_THE_SERVER).max(16) as usize
 }
 
-/// Descriptors open now (counted off the core task: it walks /proc).
+/// Descriptors open now and the limit, counted on a blocking thread: the count walks
+/// /proc/self/fd, up to thousands of entries, and the runtime thread may be the core's.
+pub async fn figures() -> (u64, u64) {
+    tokio::task::spawn_blocking(|| (open_count(), limit()))
+        .await
+        .unwrap_or((0, 0))
+}
+
+/// Descriptors open now (walks /proc: call it off the runtime thread, see [`figures`]).
 pub fn open_count() -> u64 {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64)
 }
@@ -53,12 +61,8 @@ pub fn limit() -> u64 {
     limit.rlim_cur
 }
 
-/// The `mntr` lines about file descriptors, appended off the core task (counting them walks
-/// /proc).
-pub fn descriptor_lines() -> String {
-    format!(
-        "zk_open_file_descriptor_count\t{}\nzk_max_file_descriptor_count\t{}\n",
-        open_count(),
-        limit()
-    )
+/// The `mntr` lines about file descriptors, appended by the connection's task.
+pub async fn descriptor_lines() -> String {
+    let (open, max) = figures().await;
+    format!("zk_open_file_descriptor_count\t{open}\nzk_max_file_descriptor_count\t{max}\n")
 }

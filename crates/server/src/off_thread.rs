@@ -26,7 +26,14 @@ where
         (state, result)
     })
     .await;
-    handled.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    match handled {
+        Ok(done) => done,
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            // Only a runtime shutting down cancels a blocking task; the state went with it.
+            Err(e) => panic!("work moved off the runtime thread was lost: {e}"),
+        },
+    }
 }
 
 #[cfg(test)]

@@ -302,17 +302,25 @@ impl Driver {
             tokio::select! {
                 event = clients.recv() => {
                     let Some(event) = event else { return Ok(()) };
-                    self = self.take(event).await?;
                     // Take whatever else is already waiting before looking at the timers.
-                    while let Ok(event) = clients.try_recv() {
-                        self = self.take(event).await?;
+                    let mut next = Some(event);
+                    while let Some(event) = next {
+                        match takes_long(&event) {
+                            true => self = self.take_long(event).await?,
+                            false => self.handle(event)?,
+                        }
+                        next = clients.try_recv().ok();
                     }
                 }
                 event = others.recv() => {
                     let Some(event) = event else { return Ok(()) };
-                    self = self.take(event).await?;
-                    while let Ok(event) = others.try_recv() {
-                        self = self.take(event).await?;
+                    let mut next = Some(event);
+                    while let Some(event) = next {
+                        match takes_long(&event) {
+                            true => self = self.take_long(event).await?,
+                            false => self.handle(event)?,
+                        }
+                        next = others.try_recv().ok();
                     }
                 }
                 _ = zab_tick.tick() => {
@@ -329,12 +337,11 @@ impl Driver {
         }
     }
 
-    /// Hands one event to the core; an event that may keep it busy for seconds is handled on
-    /// a blocking thread ([`crate::off_thread`]) while this one keeps serving sockets. Either
-    /// way the core sees one event at a time, in order.
-    async fn take(self, event: CoreEvent) -> Result<Driver, ServerError> {
-        let long = takes_long(&event);
-        let (driver, result) = crate::off_thread::run(self, long, |d| d.handle(event)).await;
+    /// Hands the core an event that may keep it busy for seconds ([`takes_long`]), on a
+    /// blocking thread ([`crate::off_thread`]) while this one keeps serving sockets. The core
+    /// still sees one event at a time, in order: the loop waits for this one.
+    async fn take_long(self, event: CoreEvent) -> Result<Driver, ServerError> {
+        let (driver, result) = crate::off_thread::run(self, true, |d| d.handle(event)).await;
         result?;
         Ok(driver)
     }
@@ -474,14 +481,22 @@ impl Driver {
     }
 }
 
-/// Whether the core may be busy with `event` for seconds: a snapshot from the leader, which
-/// the core deserializes and saves before it answers anything else.
+/// Whether the core may be busy with `event` for seconds: the messages of a follower's
+/// synchronization with a new leader, which come once per sync. A snapshot is deserialized
+/// and saved, a truncation waits for the log writer, a DIFF holds up to a snapshot interval of
+/// transactions, and COMMIT-LD applies all of them at once.
 fn takes_long(event: &CoreEvent) -> bool {
     use crate::peers::codec::PeerFrame;
+    use zab::Message;
     matches!(
         event,
         CoreEvent::Peer {
-            frame: PeerFrame::Zab(zab::Message::Snap { .. }),
+            frame: PeerFrame::Zab(
+                Message::Snap { .. }
+                    | Message::Trunc { .. }
+                    | Message::Diff { .. }
+                    | Message::CommitNewLeader { .. }
+            ),
             ..
         }
     )

@@ -14,7 +14,6 @@ pub async fn ask(core: &mpsc::Sender<CoreEvent>, detail: Detail) -> Option<Serve
     let (reply, answer) = oneshot::channel();
     core.send(CoreEvent::View { detail, reply }).await.ok()?;
     let mut view = answer.await.ok()?;
-    view.open_fds = crate::fds::open_count();
-    view.max_fds = crate::fds::limit();
+    (view.open_fds, view.max_fds) = crate::fds::figures().await;
     Some(view)
 }

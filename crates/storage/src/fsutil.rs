@@ -115,16 +115,22 @@ pub fn fallocate(file: &File, len: u64) -> std::io::Result<()> {
     file.set_len(len)
 }
 
-/// Starts writing `len` bytes of `file` from `offset` to the disk and waits until they are
-/// written (`sync_file_range(2)`; no device cache flush, so not a durability point: the caller
-/// fsyncs at the end). Elsewhere than Linux it does nothing.
-pub fn write_out_range(file: &File, offset: u64, len: u64) -> std::io::Result<()> {
+/// `sync_file_range(2)` over `len` bytes of `file` from `offset`: with `wait`, writes them out
+/// and waits until they are written; without, only starts their writeback. Neither flushes the
+/// device cache, so neither is a durability point: the caller fsyncs at the end. Elsewhere than
+/// Linux it does nothing.
+fn write_out_range(file: &File, offset: u64, len: u64, wait: bool) -> std::io::Result<()> {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::io::AsRawFd;
-        let flags = libc::SYNC_FILE_RANGE_WAIT_BEFORE
-            | libc::SYNC_FILE_RANGE_WRITE
-            | libc::SYNC_FILE_RANGE_WAIT_AFTER;
+        let flags = match wait {
+            true => {
+                libc::SYNC_FILE_RANGE_WAIT_BEFORE
+                    | libc::SYNC_FILE_RANGE_WRITE
+                    | libc::SYNC_FILE_RANGE_WAIT_AFTER
+            }
+            false => libc::SYNC_FILE_RANGE_WRITE,
+        };
         // SAFETY: plain syscall on a file descriptor we own; no memory is passed.
         let rc = unsafe {
             libc::sync_file_range(
@@ -139,19 +145,25 @@ pub fn write_out_range(file: &File, offset: u64, len: u64) -> std::io::Result<()
         }
     }
     #[cfg(not(target_os = "linux"))]
-    let _ = (file, offset, len);
+    let _ = (file, offset, len, wait);
     Ok(())
 }
 
-/// A file written in the background of a busy log: every `every_bytes` written are pushed to
-/// the disk and waited for before more is written, so a snapshot of hundreds of MiB never
-/// leaves that much dirty in the page cache for its final fsync to write in one burst, while
-/// the transaction log's fdatasyncs wait behind it on the same disk.
+/// A file written in the background of a busy log. Every `every_bytes` written start their
+/// writeback, and the writer waits until the chunk before is written before it goes on: so a
+/// snapshot of hundreds of MiB never leaves more than two chunks dirty in the page cache for
+/// its final fsync to write in one burst while the transaction log's fdatasyncs wait behind it
+/// on the same disk, and serializing the next chunk overlaps writing the last one.
 pub struct PacedFile {
     file: File,
     every_bytes: u64,
     written: u64,
-    pushed: u64,
+    /// Written up to here, or being written (the chunk from `waited` to `started`).
+    started: u64,
+    /// On the disk up to here.
+    waited: u64,
+    /// A writeback failure found after bytes were already accepted: reported on the next call.
+    failed: Option<std::io::Error>,
 }
 
 impl PacedFile {
@@ -160,35 +172,72 @@ impl PacedFile {
             file,
             every_bytes: every_bytes.max(1),
             written: 0,
-            pushed: 0,
+            started: 0,
+            waited: 0,
+            failed: None,
         }
     }
 
-    /// The file, with what was written since the last push still only in the page cache.
+    /// The file, with the last chunks possibly still only in the page cache.
     pub fn into_inner(self) -> File {
         self.file
+    }
+
+    /// Starts the writeback of what was written since the last chunk, and waits for the chunk
+    /// before it.
+    fn push(&mut self) -> std::io::Result<()> {
+        write_out_range(&self.file, self.started, self.written - self.started, false)?;
+        write_out_range(&self.file, self.waited, self.started - self.waited, true)?;
+        self.waited = self.started;
+        self.started = self.written;
+        Ok(())
     }
 }
 
 impl std::io::Write for PacedFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.file.write(buf)?;
+        if let Some(error) = self.failed.take() {
+            return Err(error);
+        }
+        // One chunk at most per call, so a single large write (a whole snapshot received from
+        // the leader) is paced too.
+        let room = self.every_bytes - (self.written - self.started);
+        let take = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        let n = self.file.write(&buf[..take])?;
         self.written += n as u64;
-        if self.written - self.pushed >= self.every_bytes {
-            write_out_range(&self.file, self.pushed, self.written - self.pushed)?;
-            self.pushed = self.written;
+        if self.written - self.started >= self.every_bytes {
+            // The bytes are in the file: say so, and report a failed push on the next call.
+            if let Err(error) = self.push() {
+                self.failed = Some(error);
+            }
         }
         Ok(n)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.file.flush()
+        match self.failed.take() {
+            Some(error) => Err(error),
+            None => self.file.flush(),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_large_write_is_taken_a_chunk_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("large");
+        let mut paced = PacedFile::new(File::create(&path).unwrap(), 4096);
+        let data: Vec<u8> = (0..100_000u32).map(|b| (b % 251) as u8).collect();
+        assert_eq!(paced.write(&data).unwrap(), 4096);
+        paced.write_all(&data[4096..]).unwrap();
+        assert_eq!((paced.written, paced.started), (100_000, 98_304));
+        paced.into_inner().sync_all().unwrap();
+        assert_eq!(fs::read(&path).unwrap(), data);
+    }
 
     #[test]
     fn a_paced_file_holds_every_byte_written_across_its_pushes() {
@@ -202,7 +251,8 @@ mod tests {
             paced.write_all(&chunk).unwrap();
             expected.extend_from_slice(&chunk);
         }
-        assert!(paced.pushed > 0 && paced.pushed <= paced.written);
+        assert!(paced.waited > 0 && paced.waited <= paced.started);
+        assert!(paced.started <= paced.written);
         assert_eq!(paced.written, expected.len() as u64);
         paced.into_inner().sync_all().unwrap();
         assert_eq!(fs::read(&path).unwrap(), expected);

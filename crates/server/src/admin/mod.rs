@@ -74,7 +74,16 @@ async fn answer(
     }
     let body = match lookup(name) {
         Some(command) => match crate::view_request::ask(&core, command.detail).await {
-            Some(view) => json::run(command, &view, &context),
+            // Sizing the data folders and rendering every connection is file-system work and
+            // CPU that must not take the runtime thread, which may be the core's.
+            Some(view) => {
+                let rendered =
+                    tokio::task::spawn_blocking(move || json::run(command, &view, &context)).await;
+                match rendered {
+                    Ok(body) => body,
+                    Err(_) => return Response::empty(500),
+                }
+            }
             None => return Response::empty(503),
         },
         None => json::unknown(name),
