@@ -435,7 +435,15 @@ fn encode_message(buf: &mut BytesMut, message: &Message) {
 /// A bounds-checked reader.
 struct Reader<'a> {
     buf: &'a [u8],
+    /// The payload `buf` is a part of, when it is held in a `Bytes`: large byte strings are
+    /// then shared with it rather than copied (a SNAP carries hundreds of MiB).
+    shared: Option<&'a Bytes>,
 }
+
+/// Byte strings at least this long are shared with the payload by [`decode_shared`]. Smaller
+/// ones are copied: a transaction kept in the history for a snapshot interval must not keep
+/// its whole frame buffer alive with it.
+const SHARE_FROM_BYTES: usize = 64 * 1024;
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], CodecError> {
@@ -476,7 +484,11 @@ impl<'a> Reader<'a> {
     }
     fn bytes(&mut self) -> Result<Bytes, CodecError> {
         let len = self.u32()? as usize;
-        Ok(Bytes::copy_from_slice(self.take(len)?))
+        let taken = self.take(len)?;
+        Ok(match self.shared {
+            Some(payload) if len >= SHARE_FROM_BYTES => payload.slice_ref(taken),
+            _ => Bytes::copy_from_slice(taken),
+        })
     }
     fn array<const N: usize>(&mut self) -> Result<[u8; N], CodecError> {
         let mut out = [0u8; N];
@@ -519,9 +531,24 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Decodes a frame's payload (without its length prefix).
+/// Decodes a frame's payload (without its length prefix), copying the byte strings it holds.
 pub fn decode(payload: &[u8]) -> Result<PeerFrame, CodecError> {
-    let mut r = Reader { buf: payload };
+    decode_from(Reader {
+        buf: payload,
+        shared: None,
+    })
+}
+
+/// [`decode`], with the frame's large byte strings (a snapshot) sharing `payload`'s buffer
+/// instead of copies of it.
+pub fn decode_shared(payload: &Bytes) -> Result<PeerFrame, CodecError> {
+    decode_from(Reader {
+        buf: payload,
+        shared: Some(payload),
+    })
+}
+
+fn decode_from(mut r: Reader<'_>) -> Result<PeerFrame, CodecError> {
     let frame = match r.u8()? {
         1 => PeerFrame::Hello {
             version: r.u8()?,

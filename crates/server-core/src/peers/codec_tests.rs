@@ -11,6 +11,8 @@ fn roundtrip(frame: PeerFrame) {
         bytes.len() - 4
     );
     assert_eq!(decode(&bytes[4..]).unwrap(), frame);
+    let payload = Bytes::copy_from_slice(&bytes[4..]);
+    assert_eq!(decode_shared(&payload).unwrap(), frame);
     // Every cut of it is an error, never a panic.
     for cut in 0..bytes.len() - 4 {
         assert!(decode(&bytes[4..4 + cut]).is_err());
@@ -197,4 +199,46 @@ fn garbage_is_an_error() {
         2, 5, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 3, 0x7f, 0xff, 0xff, 0xff
     ])
     .is_err());
+}
+
+#[test]
+fn a_snapshot_decoded_from_shared_bytes_is_not_copied() {
+    let frame = PeerFrame::Zab(Message::Snap {
+        link: 1,
+        seq: 5,
+        epoch: Epoch(2),
+        snapshot: Snapshot {
+            zxid: Zxid::new(2, 4),
+            data: Bytes::from(vec![7u8; 100_000]),
+        },
+        membership: zab::Membership::new(vec![ServerId(1), ServerId(2)], vec![]),
+    });
+    let payload = Bytes::from(encode(&frame)).slice(4..);
+    let within = |data: &Bytes| {
+        let range = payload.as_ptr_range();
+        range.contains(&data.as_ptr()) && data.len() == 100_000
+    };
+    let Ok(PeerFrame::Zab(Message::Snap { snapshot, .. })) = decode_shared(&payload) else {
+        panic!("not a SNAP");
+    };
+    assert!(within(&snapshot.data), "the snapshot shares the payload");
+    let Ok(PeerFrame::Zab(Message::Snap { snapshot, .. })) = decode(&payload) else {
+        panic!("not a SNAP");
+    };
+    assert!(!within(&snapshot.data), "decode copies");
+    // A small byte string is copied even from shared bytes: it must not hold the frame.
+    let frame = PeerFrame::Zab(Message::Propose {
+        link: 1,
+        seq: 6,
+        epoch: Epoch(2),
+        txn: Txn {
+            zxid: Zxid::new(2, 5),
+            data: Bytes::from(vec![1u8; 200]),
+        },
+    });
+    let payload = Bytes::from(encode(&frame)).slice(4..);
+    let Ok(PeerFrame::Zab(Message::Propose { txn, .. })) = decode_shared(&payload) else {
+        panic!("not a PROPOSE");
+    };
+    assert!(!payload.as_ptr_range().contains(&txn.data.as_ptr()));
 }

@@ -102,7 +102,7 @@ async fn read_loop(
             Ok(payload) => payload,
             Err(e) => return format!("reading: {e}"),
         };
-        match codec::decode(&payload) {
+        match codec::decode_shared(&payload) {
             Ok(PeerFrame::Keepalive) => {}
             Ok(PeerFrame::Hello { .. } | PeerFrame::Challenge { .. } | PeerFrame::Proof { .. }) => {
                 return "a handshake frame on an established link".into()
