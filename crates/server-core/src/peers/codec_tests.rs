@@ -213,7 +213,7 @@ fn a_snapshot_decoded_from_shared_bytes_is_not_copied() {
         },
         membership: zab::Membership::new(vec![ServerId(1), ServerId(2)], vec![]),
     });
-    let payload = Bytes::from(encode(&frame)).slice(4..);
+    let payload = encode(&frame).slice(4..);
     let within = |data: &Bytes| {
         let range = payload.as_ptr_range();
         range.contains(&data.as_ptr()) && data.len() == 100_000
@@ -236,7 +236,7 @@ fn a_snapshot_decoded_from_shared_bytes_is_not_copied() {
             data: Bytes::from(vec![1u8; 200]),
         },
     });
-    let payload = Bytes::from(encode(&frame)).slice(4..);
+    let payload = encode(&frame).slice(4..);
     let Ok(PeerFrame::Zab(Message::Propose { txn, .. })) = decode_shared(&payload) else {
         panic!("not a PROPOSE");
     };
