@@ -101,6 +101,9 @@ enum BenchCommand {
     Chart(bench_cmd::ChartArgs),
 }
 
+/// Log lines a server queues for stderr before it drops new ones.
+const LOG_QUEUE_LINES: usize = 64 * 1024;
+
 fn main() {
     let cli = Cli::parse();
     // A simulation runs thousands of servers' lives: their log lines would drown its report.
@@ -111,13 +114,32 @@ fn main() {
         Command::Bench(BenchCommand::Ledger(_) | BenchCommand::Produce(_)) => "warn",
         _ => "info",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    // A server logs from the thread that runs its core (and, by default, every socket): a
+    // stderr pipe that stops being read must not stop the server, so its lines go through a
+    // bounded queue to a thread of their own, and beyond the bound new lines are dropped. The
+    // guard flushes the queue when dropped, before the process exits.
+    let log_writer_guard = match cli.command {
+        Command::Server(_) => {
+            let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                .buffered_lines_limit(LOG_QUEUE_LINES)
+                .lossy(true)
+                .finish(std::io::stderr());
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(writer)
+                .init();
+            Some(guard)
+        }
+        _ => {
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr)
+                .init();
+            None
+        }
+    };
     let result = match cli.command {
         Command::Dev(args) => dev_cmd::run(args),
         Command::Server(args) => server_cmd::run(args),
@@ -138,6 +160,7 @@ fn main() {
         Command::Bookie(args) => bookie_cmd::run(args),
         Command::Broker(args) => broker_cmd::run(args),
     };
+    drop(log_writer_guard);
     if let Err(message) = result {
         eprintln!("quorum: {message}");
         std::process::exit(1);
