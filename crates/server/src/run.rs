@@ -302,26 +302,11 @@ impl Driver {
             tokio::select! {
                 event = clients.recv() => {
                     let Some(event) = event else { return Ok(()) };
-                    // Take whatever else is already waiting before looking at the timers.
-                    let mut next = Some(event);
-                    while let Some(event) = next {
-                        match takes_long(&event) {
-                            true => self = self.take_long(event).await?,
-                            false => self.handle(event)?,
-                        }
-                        next = clients.try_recv().ok();
-                    }
+                    self = self.take_all(event, || clients.try_recv().ok()).await?;
                 }
                 event = others.recv() => {
                     let Some(event) = event else { return Ok(()) };
-                    let mut next = Some(event);
-                    while let Some(event) = next {
-                        match takes_long(&event) {
-                            true => self = self.take_long(event).await?,
-                            false => self.handle(event)?,
-                        }
-                        next = others.try_recv().ok();
-                    }
+                    self = self.take_all(event, || others.try_recv().ok()).await?;
                 }
                 _ = zab_tick.tick() => {
                     let now = self.clock.now();
@@ -335,6 +320,24 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// Hands the core `first` and whatever else `next` finds already waiting, before the loop
+    /// looks at the timers again.
+    async fn take_all(
+        mut self,
+        first: CoreEvent,
+        mut next: impl FnMut() -> Option<CoreEvent>,
+    ) -> Result<Driver, ServerError> {
+        let mut event = Some(first);
+        while let Some(taken) = event {
+            match takes_long(&taken) {
+                true => self = self.take_long(taken).await?,
+                false => self.handle(taken)?,
+            }
+            event = next();
+        }
+        Ok(self)
     }
 
     /// Hands the core an event that may keep it busy for seconds ([`takes_long`]), on a
