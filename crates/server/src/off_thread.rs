@@ -6,21 +6,13 @@
 //! them after `syncLimit` ticks of silence. Such work runs on a blocking thread instead while
 //! the caller waits for it, so the order of events is unchanged.
 
-/// Runs `work` on `state`: here, or on a blocking thread when `long`, handing `state` back
-/// with the result either way. A panic in the work is resumed here.
-pub async fn run<T, R>(
-    mut state: T,
-    long: bool,
-    work: impl FnOnce(&mut T) -> R + Send + 'static,
-) -> (T, R)
+/// Runs `work` on `state` on a blocking thread while the caller waits, handing `state` back
+/// with the result. A panic in the work is resumed here.
+pub async fn run<T, R>(mut state: T, work: impl FnOnce(&mut T) -> R + Send + 'static) -> (T, R)
 where
     T: Send + 'static,
     R: Send + 'static,
 {
-    if !long {
-        let result = work(&mut state);
-        return (state, result);
-    }
     let handled = tokio::task::spawn_blocking(move || {
         let result = work(&mut state);
         (state, result)
@@ -42,7 +34,8 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    /// Ticks a one-thread runtime counts while `run` holds `long` work for 300 ms.
+    /// Ticks a one-thread runtime counts during 300 ms of work, moved off it by `run` when
+    /// `long`, else done in place.
     fn ticks_during_work(long: bool) -> u64 {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -59,11 +52,14 @@ mod tests {
             });
             tokio::task::yield_now().await;
             let before = ticks.load(Ordering::Relaxed);
-            let (state, doubled) = super::run(21u64, long, |n| {
+            let work = |n: &mut u64| {
                 std::thread::sleep(Duration::from_millis(300));
                 *n * 2
-            })
-            .await;
+            };
+            let (state, doubled) = match long {
+                true => super::run(21u64, work).await,
+                false => (21, work(&mut 21)),
+            };
             assert_eq!((state, doubled), (21, 42));
             let during = ticks.load(Ordering::Relaxed) - before;
             ticker.abort();
@@ -89,7 +85,7 @@ mod tests {
             .build()
             .unwrap();
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            runtime.block_on(super::run((), true, |_| panic!("broken work")))
+            runtime.block_on(super::run((), |_| panic!("broken work")))
         }));
         assert!(caught.is_err());
     }

@@ -85,7 +85,7 @@ pub async fn run(mut config: Config) -> Result<(), ServerError> {
     // Recovery reads the newest snapshot and the log, seconds for a big tree: off the runtime
     // thread, which meanwhile answers the other servers' handshakes on the peer port.
     let recovering = config.clone();
-    let replica = crate::off_thread::run((), true, move |_| open_replica(&recovering, core_tx))
+    let replica = crate::off_thread::run((), move |_| open_replica(&recovering, core_tx))
         .await
         .1?;
     start_clients(&config, client_tx.clone()).await?;
@@ -344,7 +344,7 @@ impl Driver {
     /// blocking thread ([`crate::off_thread`]) while this one keeps serving sockets. The core
     /// still sees one event at a time, in order: the loop waits for this one.
     async fn take_long(self, event: CoreEvent) -> Result<Driver, ServerError> {
-        let (driver, result) = crate::off_thread::run(self, true, |d| d.handle(event)).await;
+        let (driver, result) = crate::off_thread::run(self, |d| d.handle(event)).await;
         result?;
         Ok(driver)
     }
