@@ -4,6 +4,7 @@
 //! dispatches.
 
 use clap::{Parser, Subcommand};
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 /// mimalloc rather than glibc's allocator: the server allocates small buffers on one thread
 /// and frees them on another (requests, txns, frames), which glibc's arenas serve slowly.
@@ -120,26 +121,20 @@ fn main() {
     // stderr pipe that stops being read must not stop the server, so its lines go through a
     // bounded queue to a thread of their own, and beyond the bound new lines are dropped. The
     // guard flushes the queue when dropped, before the process exits.
-    let log_writer_guard = match cli.command {
+    let (writer, log_writer_guard) = match cli.command {
         Command::Server(_) => {
             let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
                 .buffered_lines_limit(LOG_QUEUE_LINES)
                 .lossy(true)
                 .finish(std::io::stderr());
-            tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_writer(writer)
-                .init();
-            Some(guard)
+            (BoxMakeWriter::new(writer), Some(guard))
         }
-        _ => {
-            tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_writer(std::io::stderr)
-                .init();
-            None
-        }
+        _ => (BoxMakeWriter::new(std::io::stderr), None),
     };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .init();
     let result = match cli.command {
         Command::Dev(args) => dev_cmd::run(args),
         Command::Server(args) => server_cmd::run(args),
