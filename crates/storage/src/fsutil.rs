@@ -120,6 +120,10 @@ pub fn fallocate(file: &File, len: u64) -> std::io::Result<()> {
 /// device cache, so neither is a durability point: the caller fsyncs at the end. Elsewhere than
 /// Linux it does nothing.
 fn write_out_range(file: &File, offset: u64, len: u64, wait: bool) -> std::io::Result<()> {
+    // To sync_file_range a length of 0 means "to the end of the file", never "nothing".
+    if len == 0 {
+        return Ok(());
+    }
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::io::AsRawFd;
