@@ -14,7 +14,9 @@ pub(crate) enum FollowerPhase {
     AwaitNewEpoch,
     /// ACK-E sent; receiving DIFF / TRUNC / SNAP until NEWLEADER.
     Sync,
-    /// NEWLEADER received; ACK-LD waits until the synchronized history is durable.
+    /// NEWLEADER received; ACK-LD waits until the synchronized history is durable. Proposals
+    /// the leader made since its NEWLEADER are accepted and logged behind that history; their
+    /// ACKs follow the ACK-LD.
     AwaitDurable(Zxid),
     /// ACK-LD sent; accepting proposals. `established` once COMMIT-LD arrived.
     Broadcast { established: bool },
@@ -185,7 +187,10 @@ impl Peer {
                 self.set_phase(Phase::FollowingBroadcast, epoch);
                 self.on_commit(committed);
             }
-            (Message::Propose { txn, .. }, FollowerPhase::Broadcast { .. }) => self.on_propose(txn),
+            (
+                Message::Propose { txn, .. },
+                FollowerPhase::AwaitDurable(_) | FollowerPhase::Broadcast { .. },
+            ) => self.on_propose(txn),
             (Message::Commit { zxid, .. }, FollowerPhase::Broadcast { established: true }) => {
                 self.on_commit(zxid)
             }

@@ -207,18 +207,17 @@ impl History {
         self.compact_to = base;
     }
 
-    /// Forgets transactions at or below `zxid` (they are in a durable snapshot) and `floor`,
-    /// a slice now and the rest as [`History::compact_some`] is called again. Keeping them
-    /// longer is always safe: they only feed DIFFs.
-    pub fn compact(&mut self, zxid: Zxid, floor: Zxid) {
-        self.compact_to = self.compact_to.max(zxid.min(floor));
-        self.compact_some(floor);
+    /// Forgets transactions at or below `zxid` (they are in a durable snapshot), a slice now
+    /// and the rest as [`History::compact_some`] is called again. Keeping them longer is
+    /// always safe: they only feed DIFFs, which are cut from the history as they are sent.
+    pub fn compact(&mut self, zxid: Zxid) {
+        self.compact_to = self.compact_to.max(zxid);
+        self.compact_some();
     }
 
-    /// Drops up to [`COMPACT_SLICE_TXNS`] transactions at or below the point asked for and
-    /// `floor` (what a follower being synced still needs).
-    pub fn compact_some(&mut self, floor: Zxid) {
-        let upto = self.compact_to.min(floor);
+    /// Drops up to [`COMPACT_SLICE_TXNS`] transactions at or below the point asked for.
+    pub fn compact_some(&mut self) {
+        let upto = self.compact_to;
         if upto <= self.base {
             return;
         }
@@ -261,30 +260,22 @@ mod tests {
     }
 
     #[test]
-    fn compaction_goes_a_slice_at_a_time_and_never_past_the_floor() {
+    fn compaction_goes_a_slice_at_a_time() {
         let n = 3 * COMPACT_SLICE_TXNS as u32 + 10;
         let mut h = history(n);
-        let floor = Zxid::new(1, n - 5);
-        h.compact(Zxid::new(1, n), Zxid::MAX);
+        h.compact(Zxid::new(1, n - 5));
         assert_eq!(h.base(), Zxid::new(1, COMPACT_SLICE_TXNS as u32));
         let mut calls = 1;
-        while h.compacting() && h.base() < floor {
-            h.compact_some(floor);
+        while h.compacting() {
+            h.compact_some();
             calls += 1;
             assert!(calls < 10, "it ends");
         }
         assert_eq!(calls, 4);
-        assert_eq!(h.base(), floor, "held back by the floor");
-        assert!(h.has_point(floor) && h.range(floor, h.last()).len() == 5);
-        // The floor lifts: the rest goes.
-        h.compact_some(Zxid::MAX);
-        assert_eq!(h.base(), h.last());
-        assert!(!h.compacting());
-        // Asked under a floor, compaction stops there even once the floor lifts, as one
-        // that dropped everything at once did.
-        let mut h = history(10);
-        h.compact(Zxid::new(1, 10), Zxid::new(1, 4));
-        h.compact_some(Zxid::MAX);
-        assert_eq!(h.base(), Zxid::new(1, 4));
+        assert_eq!(h.base(), Zxid::new(1, n - 5), "up to the point asked for");
+        assert_eq!(h.range(h.base(), h.last()).len(), 5);
+        // A point asked for below what is already compacted changes nothing.
+        h.compact(Zxid::new(1, 4));
+        assert_eq!(h.base(), Zxid::new(1, n - 5));
     }
 }

@@ -136,13 +136,11 @@ impl Peer {
                 }
             }
             Input::Compact(zxid) => {
-                let floor = self.compaction_floor();
-                self.history.compact(zxid.min(self.delivered), floor);
+                self.history.compact(zxid.min(self.delivered));
             }
         }
         if self.history.compacting() {
-            let floor = self.compaction_floor();
-            self.history.compact_some(floor);
+            self.history.compact_some();
         }
         self.after_step();
         std::mem::swap(&mut self.out, out);
@@ -429,15 +427,6 @@ impl Peer {
         if self.current_epoch != epoch {
             self.current_epoch = epoch;
             self.out.push(Action::PersistCurrentEpoch(epoch));
-        }
-    }
-
-    /// The lowest zxid the core must keep in memory: a leader keeps what it still has to send
-    /// to followers between their NEWLEADER and their ACK-LD.
-    fn compaction_floor(&self) -> Zxid {
-        match &self.role {
-            Role::Leading(l) => l.sync_floor().unwrap_or(Zxid::MAX),
-            _ => Zxid::MAX,
         }
     }
 

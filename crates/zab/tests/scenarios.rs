@@ -388,3 +388,88 @@ fn a_snapshot_answered_after_a_compaction_past_it_is_asked_for_again() {
     net.settle(5);
     assert_eq!(net.delivered[f].last(), Some(&next));
 }
+
+#[test]
+fn proposals_made_during_a_sync_go_out_as_made_and_the_ack_ld_only_commits() {
+    // A follower installing a big SNAP acknowledges NEWLEADER seconds later. The proposals
+    // made meanwhile must reach it as they are made, so that its ACK-LD costs the leader one
+    // COMMIT-LD rather than every proposal at once.
+    let mut net = Net::new(3);
+    net.start();
+    net.settle(20);
+    let l = net.leader();
+    let f = (0..3).find(|&i| i != l).expect("a follower");
+    let first = net.propose("a");
+    net.settle(2);
+    // The follower comes back empty, and its disk holds the synchronized history back.
+    let id = net.peers[f].id();
+    net.peers[f] = peer(id.0, 3);
+    net.delivered[f].clear();
+    net.hold_fsync[f] = true;
+    let mut out = Vec::new();
+    net.peers[f].start(&mut out);
+    net.absorb(f, out);
+    net.settle(3);
+    assert_eq!(net.peers[f].last_zxid(), first, "synchronized, not durable");
+    assert_eq!(net.peers[f].phase(), zab::Phase::FollowingSync);
+    let made = [net.propose("b"), net.propose("c")];
+    net.settle(1);
+    assert_eq!(
+        net.delivered[l].last(),
+        Some(&made[1]),
+        "committed without it"
+    );
+    assert_eq!(
+        net.peers[f].last_zxid(),
+        made[1],
+        "logged behind the synchronized history"
+    );
+    // Its disk catches up: ACK-LD, then the ACK of what it logged since.
+    let durable = net.appended[f].take().expect("appended");
+    let mut out = Vec::new();
+    net.peers[f].step(Input::LogDurable(durable), &mut out);
+    let sent: Vec<&Message> = out
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send { message, .. } => Some(message),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        matches!(sent[..], [Message::AckNewLeader { zxid, .. }, Message::Ack { zxid: acked, .. }]
+            if *zxid == first && *acked == made[1]),
+        "{sent:?}"
+    );
+    net.absorb(f, out);
+    // The leader answers the ACK-LD with COMMIT-LD alone.
+    let at = net
+        .queue
+        .iter()
+        .position(|(_, _, m)| matches!(m, Message::AckNewLeader { .. }))
+        .expect("ACK-LD queued");
+    let (from, _, ack_ld) = net.queue.remove(at).expect("queued");
+    let mut out = Vec::new();
+    net.peers[l].step(
+        Input::Message {
+            from,
+            message: ack_ld,
+        },
+        &mut out,
+    );
+    let to_follower: Vec<&Message> = out
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send { to, message } if *to == id => Some(message),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        matches!(to_follower[..], [Message::CommitNewLeader { committed, .. }] if *committed == made[1]),
+        "{to_follower:?}"
+    );
+    net.absorb(l, out);
+    net.hold_fsync[f] = false;
+    net.settle(3);
+    assert_eq!(net.peers[f].delivered_zxid(), made[1]);
+    assert_eq!(net.peers[f].phase(), zab::Phase::FollowingBroadcast);
+}

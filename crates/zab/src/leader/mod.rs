@@ -40,7 +40,8 @@ enum LearnerState {
     AckedEpoch { promised: bool },
     /// Waiting for the state machine's snapshot to send SNAP.
     AwaitSnapshot,
-    /// Sync and NEWLEADER sent; waiting for ACK-LD of this zxid.
+    /// Sync and NEWLEADER sent; waiting for ACK-LD of this zxid. Proposals made since are
+    /// sent as they are made, behind the NEWLEADER; commits wait for the ACK-LD.
     AwaitAckNewLeader(Zxid),
     /// ACK-LD received: receives proposals and commits, and its ACKs count.
     Active,
@@ -95,16 +96,20 @@ impl Leading {
             .collect()
     }
 
-    /// The lowest NEWLEADER zxid of a follower that has not acknowledged it yet: proposals
-    /// after it must stay in memory, to be sent when the ACK-LD arrives.
-    pub(crate) fn sync_floor(&self) -> Option<Zxid> {
+    /// Followers that are sent proposals: those in sync and those awaiting ACK-LD. A follower
+    /// installing a big SNAP takes seconds to acknowledge NEWLEADER; holding the proposals made
+    /// meanwhile for its ACK-LD would send them all in one step and stall the leader.
+    fn proposal_receivers(&self) -> Vec<ServerId> {
         self.learners
-            .values()
-            .filter_map(|l| match l.state {
-                LearnerState::AwaitAckNewLeader(zxid) => Some(zxid),
-                _ => None,
+            .iter()
+            .filter(|(_, l)| {
+                matches!(
+                    l.state,
+                    LearnerState::Active | LearnerState::AwaitAckNewLeader(_)
+                )
             })
-            .min()
+            .map(|(&id, _)| id)
+            .collect()
     }
 
     /// Each follower with a link, and whether it is in sync (acknowledged NEWLEADER).
@@ -548,12 +553,14 @@ impl Peer {
         let txn = Txn { zxid, data };
         self.history.append(txn.clone());
         self.out.push(Action::Append(vec![txn.clone()]));
-        self.send_to_active(|link, seq| Message::Propose {
-            link,
-            seq,
-            epoch,
-            txn: txn.clone(),
-        });
+        for to in self.leading_ref().proposal_receivers() {
+            self.send_on_link(to, |link, seq| Message::Propose {
+                link,
+                seq,
+                epoch,
+                txn: txn.clone(),
+            });
+        }
         Ok(zxid)
     }
 }

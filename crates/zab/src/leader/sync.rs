@@ -119,27 +119,19 @@ impl Peer {
         learner.state = LearnerState::Active;
         learner.acked = zxid;
         if self.leading_ref().phase == LeaderPhase::Broadcast {
-            self.activate(from, zxid);
+            self.activate(from);
             self.advance_commit();
         } else {
             self.maybe_establish();
         }
     }
 
-    /// A follower acknowledged NEWLEADER while we broadcast: send it the proposals made since
-    /// its NEWLEADER, then COMMIT-LD with our latest committed zxid.
-    fn activate(&mut self, to: ServerId, synced: Zxid) {
+    /// A follower acknowledged NEWLEADER while we broadcast: the proposals made since its
+    /// NEWLEADER went to it as they were made, so COMMIT-LD with our latest committed zxid is
+    /// all it still needs.
+    fn activate(&mut self, to: ServerId) {
         let leading = self.leading_ref();
         let (epoch, committed) = (leading.epoch.expect("epoch chosen"), leading.committed);
-        let missing: Vec<Txn> = self.history.range(synced, self.history.last()).to_vec();
-        for txn in missing {
-            self.send_on_link(to, |link, seq| Message::Propose {
-                link,
-                seq,
-                epoch,
-                txn,
-            });
-        }
         self.send_on_link(to, |link, seq| Message::CommitNewLeader {
             link,
             seq,
