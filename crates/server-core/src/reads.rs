@@ -50,7 +50,7 @@ fn sorted_children(state: &ServerState, path: &str) -> Vec<String> {
     state
         .tree
         .children(path)
-        .map(|c| c.iter().cloned().collect())
+        .map(|c| c.iter().map(|name| name.to_string()).collect())
         .unwrap_or_default()
 }
 

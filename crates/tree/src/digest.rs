@@ -95,7 +95,7 @@ pub fn content_hash(path: &str, node: &Node) -> u64 {
         ephemeral_owner,
         pzxid,
         ..
-    } = node.stat;
+    } = node.stored_stat();
     for v in [czxid, mzxid, ctime, mtime, ephemeral_owner, pzxid] {
         h.i64(v);
     }

@@ -14,7 +14,7 @@ impl DataTree {
             .filter(|p| {
                 self.nodes
                     .get(p)
-                    .is_some_and(|n| n.children.is_empty() && n.stat.cversion > 0)
+                    .is_some_and(|n| n.children().is_empty() && n.stat.cversion > 0)
             })
             .cloned()
             .collect()
@@ -28,7 +28,7 @@ impl DataTree {
             .filter(|p| {
                 self.nodes.get(p).is_some_and(|n| match n.kind {
                     NodeKind::Ttl(ttl) => {
-                        n.children.is_empty() && ttl != 0 && now_ms - n.stat.mtime > ttl
+                        n.children().is_empty() && ttl != 0 && now_ms - n.stat.mtime > ttl
                     }
                     _ => false,
                 })

@@ -54,7 +54,34 @@ impl NodeKind {
 /// a copy shares its nodes, so copying a parent with a million children while a snapshot is
 /// being written (see [`crate::node_map`]) costs O(1), and the first change after it copies
 /// one path of its tree.
-pub type Children = imbl::OrdSet<String>;
+pub type Children = imbl::OrdSet<Box<str>>;
+
+/// What a node with no children lists.
+static NO_CHILDREN: std::sync::LazyLock<Children> = std::sync::LazyLock::new(Children::new);
+
+/// The Stat fields a node stores. The rest of ZooKeeper's Stat is derived when asked for:
+/// ephemeralOwner from the kind, dataLength from the data, numChildren from the children.
+/// Storing them twice cost 16 bytes a node, which with the children boxed is what takes a
+/// `Node` from mimalloc's 192-byte size class down to its 128-byte one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NodeStat {
+    /// The zxid of the create.
+    pub czxid: i64,
+    /// The zxid of the last setData (or the create).
+    pub mzxid: i64,
+    /// The zxid of the last change to the children (or the create).
+    pub pzxid: i64,
+    /// When the node was created (ms).
+    pub ctime: i64,
+    /// When the data last changed (ms).
+    pub mtime: i64,
+    /// Data version.
+    pub version: i32,
+    /// Creates of children, as ZooKeeper stores it (see [`Node::client_stat`]).
+    pub cversion: i32,
+    /// ACL version.
+    pub aversion: i32,
+}
 
 /// A znode as the tree stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,54 +91,94 @@ pub struct Node {
     /// The ACL (already expanded and validated by prep), shared with every node that has the
     /// same one (see [`crate::acl_cache`]).
     pub acl: SharedAcl,
-    /// The full Stat, with `data_length` and `num_children` kept current.
-    pub stat: Stat,
+    /// The stored Stat fields (see [`Node::stored_stat`] for the whole Stat).
+    pub stat: NodeStat,
     /// Persistent, ephemeral, container or TTL.
     pub kind: NodeKind,
-    /// Child names, sorted, so listings and snapshots are deterministic.
-    pub children: Children,
+    /// Child names; `None` while there are none (most nodes are leaves, and an empty set
+    /// inline would take 24 bytes of each). Never `Some` of an empty set, so equal nodes
+    /// compare equal.
+    children: Option<Box<Children>>,
     /// This node's contribution to the tree digest, cached so removing it is O(1).
     pub(crate) hash: u64,
 }
 
 impl Node {
+    /// The whole Stat as ZooKeeper's `DataNode` stores it: cversion counts creates only.
+    pub fn stored_stat(&self) -> Stat {
+        let s = &self.stat;
+        Stat {
+            czxid: s.czxid,
+            mzxid: s.mzxid,
+            ctime: s.ctime,
+            mtime: s.mtime,
+            version: s.version,
+            cversion: s.cversion,
+            aversion: s.aversion,
+            ephemeral_owner: self.kind.ephemeral_owner(),
+            data_length: data_len(&self.data),
+            num_children: i32::try_from(self.children().len()).unwrap_or(i32::MAX),
+            pzxid: s.pzxid,
+        }
+    }
+
     /// The Stat as ZooKeeper hands it to clients (its `DataNode.copyStat`): the stored cversion
     /// counts creates only (that count names sequential children), while clients see every
     /// child change, creates and deletes: `2 × creates − children`. Containers and TTL nodes
     /// show ephemeralOwner 0.
     pub fn client_stat(&self) -> Stat {
-        let mut stat = self.stat;
-        let children = i32::try_from(self.children.len()).unwrap_or(i32::MAX);
-        stat.cversion = stat.cversion.wrapping_mul(2).wrapping_sub(children);
-        stat.num_children = children;
+        let mut stat = self.stored_stat();
+        stat.cversion = stat
+            .cversion
+            .wrapping_mul(2)
+            .wrapping_sub(stat.num_children);
         if !matches!(self.kind, NodeKind::Ephemeral(_)) {
             stat.ephemeral_owner = 0;
         }
         stat
     }
 
+    /// Child names, sorted.
+    pub fn children(&self) -> &Children {
+        self.children.as_deref().unwrap_or(&NO_CHILDREN)
+    }
+
+    /// Adds a child name.
+    pub(crate) fn insert_child(&mut self, name: &str) {
+        self.children
+            .get_or_insert_with(Box::default)
+            .insert(name.into());
+    }
+
+    /// Removes a child name; the set goes with the last one.
+    pub(crate) fn remove_child(&mut self, name: &str) {
+        if let Some(children) = &mut self.children {
+            children.remove(name);
+            if children.is_empty() {
+                self.children = None;
+            }
+        }
+    }
+
     /// A fresh node, as ZooKeeper's `createStat` builds it: all zxids the create's zxid, both
     /// times the create's time, all versions 0.
     pub fn new(data: Option<Bytes>, acl: SharedAcl, kind: NodeKind, zxid: Zxid, time: i64) -> Node {
-        let stat = Stat {
+        let stat = NodeStat {
             czxid: zxid.as_i64(),
             mzxid: zxid.as_i64(),
+            pzxid: zxid.as_i64(),
             ctime: time,
             mtime: time,
             version: 0,
             cversion: 0,
             aversion: 0,
-            ephemeral_owner: kind.ephemeral_owner(),
-            data_length: data_len(&data),
-            num_children: 0,
-            pzxid: zxid.as_i64(),
         };
         Node {
             data,
             acl,
             stat,
             kind,
-            children: Children::new(),
+            children: None,
             hash: 0,
         }
     }
@@ -135,5 +202,28 @@ mod tests {
             NodeKind::Ttl(1).ephemeral_owner(),
             0xff00_0000_0000_0001_u64 as i64
         );
+    }
+
+    #[test]
+    fn a_node_fits_mimallocs_128_byte_class_and_drops_an_emptied_child_set() {
+        assert!(
+            std::mem::size_of::<Node>() <= 128,
+            "{}",
+            std::mem::size_of::<Node>()
+        );
+        let acl = crate::acl_cache::AclCache::default().intern(&proto::Acl::open_unsafe());
+        let mut n = Node::new(None, acl, NodeKind::Persistent, Zxid::new(1, 1), 5);
+        let leaf = n.clone();
+        n.insert_child("b".into());
+        n.insert_child("a".into());
+        assert_eq!(
+            n.children().iter().map(|c| &**c).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        assert_eq!(n.stored_stat().num_children, 2);
+        n.remove_child("a");
+        n.remove_child("b");
+        assert_eq!(n, leaf, "no empty set left behind");
+        assert!(n.children().is_empty());
     }
 }

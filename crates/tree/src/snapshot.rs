@@ -12,11 +12,9 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 use zxid::Zxid;
 
-use proto::Stat;
-
 use crate::codec::{corrupt, CodecError, Dec, Enc};
 use crate::digest::content_hash;
-use crate::node::Node;
+use crate::node::{Node, NodeStat};
 use crate::node_map::Nodes;
 use crate::path;
 use crate::tree::DataTree;
@@ -120,7 +118,7 @@ impl DataTree {
             let data = d.data()?;
             let acl = tree.acls.intern(&d.acl()?);
             let mut node = Node::new(data, acl, kind, Zxid::ZERO, 0);
-            node.stat = Stat {
+            node.stat = NodeStat {
                 czxid: d.i64()?,
                 mzxid: d.i64()?,
                 pzxid: d.i64()?,
@@ -129,9 +127,6 @@ impl DataTree {
                 version: d.i32()?,
                 cversion: d.i32()?,
                 aversion: d.i32()?,
-                ephemeral_owner: kind.ephemeral_owner(),
-                data_length: 0,
-                num_children: 0,
             };
             tree.insert_raw(&p, node);
         }
@@ -194,7 +189,7 @@ impl FrozenTree {
             digest: self.digest,
         };
         view.write(w, |p| {
-            self.nodes.get_key_value(p).map(|(k, n)| (k.as_str(), &**n))
+            self.nodes.get_key_value(p).map(|(k, n)| (&**k, &**n))
         })
     }
 }
@@ -226,10 +221,10 @@ impl View<'_> {
         write_node(&mut e, path::ROOT, root)?;
         // Reverse so the smallest name pops first: pre-order with sorted children.
         let mut stack: Vec<(&str, &str)> = root
-            .children
+            .children()
             .iter()
             .rev()
-            .map(|c| (path::ROOT, c.as_str()))
+            .map(|c| (path::ROOT, &**c))
             .collect();
         let mut full = String::new();
         while let Some((parent, name)) = stack.pop() {
@@ -241,7 +236,7 @@ impl View<'_> {
             full.push_str(name);
             let (p, n) = lookup(full.as_str()).expect("every child a node lists exists");
             write_node(&mut e, p, n)?;
-            stack.extend(n.children.iter().rev().map(|c| (p, c.as_str())));
+            stack.extend(n.children().iter().rev().map(|c| (p, &**c)));
         }
         e.u64(self.sessions.len() as u64)?;
         for &(id, timeout) in self.sessions {

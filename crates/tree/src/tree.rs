@@ -11,7 +11,7 @@ use proto::{Acl, ErrorCode, Stat};
 
 use crate::acl_cache::AclCache;
 use crate::digest::{node_hash, session_hash};
-use crate::node::{data_len, Children, Node, NodeKind};
+use crate::node::{data_len, Children, Node, NodeKind, NodeStat};
 use crate::node_map::NodeMap;
 use crate::path::{self, CONFIG, QUOTA, ROOT, ZOOKEEPER};
 use crate::sessions::Sessions;
@@ -86,7 +86,7 @@ impl DataTree {
         let system = |tree: &mut DataTree, acl: Vec<Acl>| {
             let acl = tree.acls.intern(&acl);
             let mut n = Node::new(Some(Bytes::new()), acl, NodeKind::Persistent, Zxid::ZERO, 0);
-            n.stat = Stat::default();
+            n.stat = NodeStat::default();
             n
         };
         for path in [ROOT, ZOOKEEPER, QUOTA] {
@@ -125,7 +125,7 @@ impl DataTree {
 
     /// Child names of a node, sorted.
     pub fn children(&self, path: &str) -> Option<&Children> {
-        self.nodes.get(path).map(|n| &n.children)
+        self.nodes.get(path).map(|n| n.children())
     }
 
     /// The ephemeral paths a session owns, sorted.
@@ -149,7 +149,7 @@ impl DataTree {
         let mut stack = vec![path.to_string()];
         while let Some(p) = stack.pop() {
             let node = self.nodes.get(&p)?;
-            for c in &node.children {
+            for c in node.children() {
                 count += 1;
                 stack.push(path::join(&p, c));
             }
@@ -210,11 +210,9 @@ impl DataTree {
 
     /// Adds a node without touching its parent (construction and restore).
     pub(crate) fn insert_raw(&mut self, path: &str, mut node: Node) {
-        node.stat.data_length = data_len(&node.data);
-        node.stat.num_children = node.children.len() as i32;
         node.hash = node_hash(path, &node);
         self.digest = self.digest.wrapping_add(node.hash);
-        self.data_size += path.len() as u64 + node.stat.data_length as u64;
+        self.data_size += path.len() as u64 + data_len(&node.data) as u64;
         match node.kind {
             NodeKind::Container => {
                 self.containers.insert(path.to_string());
@@ -227,26 +225,23 @@ impl DataTree {
         }
         if let Some((parent, name)) = path::split(path) {
             if let Some(p) = self.nodes.get_mut(parent) {
-                // Restore adds children in order; keep the parent's derived fields current
-                // without rehashing (numChildren is not part of the hash).
-                p.children.insert(name.to_string());
-                p.stat.num_children = p.children.len() as i32;
+                // Restore adds children in order, without rehashing the parent (numChildren
+                // is not part of the hash).
+                p.insert_child(name);
             }
         }
-        self.nodes.insert(path.to_string(), Box::new(node));
+        self.nodes.insert(path, Box::new(node));
     }
 
     /// Changes a node in place, keeping its hash, the digest and the data size current.
     fn update<T>(&mut self, path: &str, f: impl FnOnce(&mut Node) -> T) -> Option<T> {
         let node = self.nodes.get_mut(path)?;
-        let old_len = node.stat.data_length as u64;
+        let old_len = data_len(&node.data) as u64;
         self.digest = self.digest.wrapping_sub(node.hash);
         let out = f(node);
-        node.stat.data_length = data_len(&node.data);
-        node.stat.num_children = node.children.len() as i32;
         node.hash = node_hash(path, node);
         self.digest = self.digest.wrapping_add(node.hash);
-        self.data_size = self.data_size - old_len + node.stat.data_length as u64;
+        self.data_size = self.data_size - old_len + data_len(&node.data) as u64;
         Some(out)
     }
 
@@ -267,13 +262,12 @@ impl DataTree {
         if self.nodes.contains_key(path) {
             return Err(ErrorCode::NodeExists);
         }
-        let name = name.to_string();
         self.update(parent, |p| {
             if c.parent_cversion > p.stat.cversion {
                 p.stat.cversion = c.parent_cversion;
                 p.stat.pzxid = zxid.as_i64();
             }
-            p.children.insert(name);
+            p.insert_child(name);
         });
         let acl = self.acls.intern(&c.acl);
         self.insert_raw(path, Node::new(c.data.clone(), acl, c.kind, zxid, time));
@@ -288,14 +282,14 @@ impl DataTree {
             return Err(ErrorCode::NoNode);
         }
         self.update(parent, |p| {
-            p.children.remove(name);
+            p.remove_child(name);
             if zxid.as_i64() > p.stat.pzxid {
                 p.stat.pzxid = zxid.as_i64();
             }
         });
         let node = self.nodes.remove(path).expect("checked above");
         self.digest = self.digest.wrapping_sub(node.hash);
-        self.data_size -= path.len() as u64 + node.stat.data_length as u64;
+        self.data_size -= path.len() as u64 + data_len(&node.data) as u64;
         match node.kind {
             NodeKind::Container => {
                 self.containers.remove(path);
@@ -365,9 +359,14 @@ mod tests {
     #[test]
     fn fresh_tree_has_zookeepers_system_nodes() {
         let t = DataTree::new();
-        let names: Vec<_> = t.children("/").unwrap().iter().cloned().collect();
+        let names: Vec<_> = t.children("/").unwrap().iter().map(|c| &**c).collect();
         assert_eq!(names, ["zookeeper"]);
-        let names: Vec<_> = t.children("/zookeeper").unwrap().iter().cloned().collect();
+        let names: Vec<_> = t
+            .children("/zookeeper")
+            .unwrap()
+            .iter()
+            .map(|c| &**c)
+            .collect();
         assert_eq!(names, ["config", "quota"]);
         let (data, stat, acl) = t.get("/zookeeper/config").unwrap();
         assert_eq!(data.as_deref(), Some(&b""[..]));

@@ -652,7 +652,12 @@ fn ttl_needs_extended_types() {
     assert_eq!(created_path(&r), "/t0000000000");
     let stat = l.tree.stat("/t0000000000").unwrap();
     assert_eq!(stat.ephemeral_owner, 0, "clients see 0 for TTL nodes");
-    let stored = l.tree.node("/t0000000000").unwrap().stat.ephemeral_owner;
+    let stored = l
+        .tree
+        .node("/t0000000000")
+        .unwrap()
+        .stored_stat()
+        .ephemeral_owner;
     assert_eq!(stored, 0xff00_0000_0000_0064_u64 as i64);
     assert!(l.tree.expired_ttl_nodes(stat.mtime + 100).is_empty());
     assert_eq!(l.tree.expired_ttl_nodes(stat.mtime + 101), ["/t0000000000"]);
@@ -681,7 +686,10 @@ fn container_deleted_after_last_child_goes() {
     let mut l = leader();
     let r = l.run(S, Request::CreateContainer(create_req("/c", "", 4)));
     // Stored as ZooKeeper's container owner, shown to clients as 0.
-    assert_eq!(l.tree.node("/c").unwrap().stat.ephemeral_owner, i64::MIN);
+    assert_eq!(
+        l.tree.node("/c").unwrap().stored_stat().ephemeral_owner,
+        i64::MIN
+    );
     assert_eq!(l.tree.stat("/c").unwrap().ephemeral_owner, 0);
     assert!(matches!(r.outcome, Outcome::Created { .. }));
     // Never had a child: not a candidate.
