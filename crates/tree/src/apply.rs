@@ -213,7 +213,7 @@ impl DataTree {
     fn acl_of(&self, path: &str) -> SharedAcl {
         self.nodes
             .get(path)
-            .map_or_else(|| SharedAcl::default(), |n| n.acl.clone())
+            .map_or_else(SharedAcl::default, |n| n.acl.clone())
     }
 
     fn delete(&mut self, path: &str, zxid: Zxid, out: &mut Fired) -> Outcome {

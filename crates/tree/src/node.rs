@@ -214,8 +214,8 @@ mod tests {
         let acl = crate::acl_cache::AclCache::default().intern(&proto::Acl::open_unsafe());
         let mut n = Node::new(None, acl, NodeKind::Persistent, Zxid::new(1, 1), 5);
         let leaf = n.clone();
-        n.insert_child("b".into());
-        n.insert_child("a".into());
+        n.insert_child("b");
+        n.insert_child("a");
         assert_eq!(
             n.children().iter().map(|c| &**c).collect::<Vec<_>>(),
             ["a", "b"]

@@ -243,13 +243,13 @@ mod tests {
     fn a_frozen_view_keeps_the_state_of_the_freeze_while_the_map_changes() {
         let mut map = NodeMap::default();
         for (p, v) in [("/a", 1), ("/b", 1), ("/c", 1)] {
-            map.insert(p.into(), node(v));
+            map.insert(p, node(v));
         }
         let frozen = map.freeze().expect("nothing frozen yet");
         map.get_mut("/a").unwrap().stat.version = 2;
         map.remove("/b").unwrap();
-        map.insert("/d".into(), node(1));
-        map.insert("/b".into(), node(5));
+        map.insert("/d", node(1));
+        map.insert("/b", node(5));
         map.remove("/c").unwrap();
         assert!(map.remove("/c").is_none());
         // The frozen view is the map at the freeze.
@@ -396,7 +396,7 @@ mod tests {
     #[test]
     fn a_clone_is_deep_and_does_not_freeze() {
         let mut map = NodeMap::default();
-        map.insert("/a".into(), node(1));
+        map.insert("/a", node(1));
         let copy = map.clone();
         assert!(!map.is_frozen());
         map.get_mut("/a").unwrap().stat.version = 2;
