@@ -17,6 +17,7 @@ mod bench_ledger;
 mod bench_log;
 mod bench_produce;
 mod bench_sessions;
+mod bench_tree_memory;
 mod bookie_cmd;
 mod broker_cmd;
 mod chaos_cmd;
@@ -98,6 +99,8 @@ enum BenchCommand {
     Sessions(bench_sessions::Args),
     /// One fdatasync and two loopback round trips: the floor of a replicated write.
     Baseline(bench_cmd::BaselineArgs),
+    /// Resident memory per znode of the data tree alone, in this process.
+    TreeMemory(bench_tree_memory::Args),
     /// Render SVG charts described in a JSON file.
     Chart(bench_cmd::ChartArgs),
 }
@@ -151,6 +154,7 @@ fn main() {
         Command::Bench(BenchCommand::Run(args)) => bench_cmd::run(args),
         Command::Bench(BenchCommand::Sessions(args)) => bench_sessions::run(args),
         Command::Bench(BenchCommand::Baseline(args)) => bench_cmd::baseline(args),
+        Command::Bench(BenchCommand::TreeMemory(args)) => bench_tree_memory::run(args),
         Command::Bench(BenchCommand::Chart(args)) => bench_cmd::chart(args),
         Command::Bookie(args) => bookie_cmd::run(args),
         Command::Broker(args) => broker_cmd::run(args),

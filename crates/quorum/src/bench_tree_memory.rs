@@ -1,0 +1,140 @@
+//! `quorum bench tree-memory`: resident memory per znode of the data tree alone, in this
+//! process, with the allocator the server uses. Creates go through the server's own path: prep,
+//! the record encoded as Zab carries it, decoded and applied, so each node's data and path are
+//! allocated as a replica allocates them. The tree's shape is the one `quorum bench run
+//! --workload create` leaves: 32 × 8 clients' sequences under one parent. A server's resident
+//! memory adds its history, buffers and sessions to this figure.
+
+use bytes::Bytes;
+use proto::{Acl, CreateRequest, Request};
+use tree::{
+    prep, prep_create_session, DataTree, Outstanding, PrepCtx, Txn, TxnHeader, TxnRecord, Zxid,
+};
+
+/// The session every create belongs to.
+const SESSION: i64 = 7;
+
+/// Arguments of `quorum bench tree-memory`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Znodes to create.
+    #[arg(long, default_value_t = 1_000_000)]
+    znodes: u32,
+    /// Bytes of data per znode.
+    #[arg(long, default_value_t = 100)]
+    value_size: usize,
+}
+
+/// What one run measured.
+#[derive(Debug)]
+pub struct Figures {
+    pub znodes: usize,
+    pub rss_before_bytes: u64,
+    pub rss_after_bytes: u64,
+}
+
+impl Figures {
+    pub fn bytes_per_znode(&self) -> f64 {
+        self.rss_after_bytes.saturating_sub(self.rss_before_bytes) as f64
+            / self.znodes.max(1) as f64
+    }
+}
+
+pub fn run(args: Args) -> Result<(), String> {
+    let f = measure(args.znodes, args.value_size)?;
+    println!(
+        "{} znodes of {} bytes: RSS {} -> {} MiB, {:.0} bytes per znode",
+        f.znodes,
+        args.value_size,
+        f.rss_before_bytes >> 20,
+        f.rss_after_bytes >> 20,
+        f.bytes_per_znode()
+    );
+    Ok(())
+}
+
+/// Creates `znodes` znodes of `value_size` bytes under `/bench` and reads the RSS around it.
+pub fn measure(znodes: u32, value_size: usize) -> Result<Figures, String> {
+    let mut tree = DataTree::new();
+    let mut pending = Outstanding::new();
+    let mut counter = 0;
+    let mut create = |tree: &mut DataTree, pending: &mut Outstanding, path: Option<String>| {
+        counter += 1;
+        let zxid = Zxid::new(1, counter);
+        let txn = match path {
+            None => prep_create_session(pending, SESSION, 30_000, zxid),
+            Some(path) => {
+                let request = Request::Create(CreateRequest {
+                    path,
+                    data: Some(Bytes::from(vec![b'x'; value_size])),
+                    acl: Acl::open_unsafe(),
+                    flags: 0,
+                });
+                let ctx = PrepCtx {
+                    zxid,
+                    session_id: SESSION,
+                    auth: &[],
+                    extended_types: false,
+                    skip_acl: false,
+                    local_session: false,
+                };
+                prep(tree, pending, &request, &ctx).unwrap_or_else(Txn::Error)
+            }
+        };
+        let header = TxnHeader {
+            zxid,
+            time_ms: 1_700_000_000_000,
+            session_id: SESSION,
+            cxid: 0,
+        };
+        let bytes = TxnRecord::new(header, txn).encode();
+        let record = TxnRecord::decode(&bytes).map_err(|e| format!("decode: {e}"))?;
+        let result = tree.apply(&record);
+        pending.applied(zxid);
+        match result.outcome.err() {
+            proto::ErrorCode::Ok => Ok(()),
+            err => Err(format!("txn {zxid}: {err:?}")),
+        }
+    };
+    create(&mut tree, &mut pending, None)?;
+    create(&mut tree, &mut pending, Some("/bench".into()))?;
+    let before = resident_bytes()?;
+    let clients = 32 * 8;
+    for i in 0..znodes {
+        let (s, k, seq) = ((i % clients) / 8, i % 8, i / clients);
+        create(
+            &mut tree,
+            &mut pending,
+            Some(format!("/bench/c{s}-{k}-{seq}")),
+        )?;
+    }
+    let after = resident_bytes()?;
+    Ok(Figures {
+        znodes: tree.children("/bench").map_or(0, |c| c.len()),
+        rss_before_bytes: before,
+        rss_after_bytes: after,
+    })
+}
+
+/// This process's resident memory.
+fn resident_bytes() -> Result<u64, String> {
+    let statm = std::fs::read_to_string("/proc/self/statm").map_err(|e| e.to_string())?;
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .ok_or("unreadable /proc/self/statm")?;
+    // SAFETY: sysconf only reads a system constant.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Ok(pages * u64::try_from(page).map_err(|_| "no page size")?)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_znode_is_created_and_the_memory_read() {
+        let f = super::measure(3_000, 10).unwrap();
+        assert_eq!(f.znodes, 3_000);
+        assert!(f.rss_before_bytes > 0 && f.rss_after_bytes > 0);
+    }
+}
