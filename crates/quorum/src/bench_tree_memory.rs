@@ -1,9 +1,11 @@
 //! `quorum bench tree-memory`: resident memory per znode of the data tree alone, in this
 //! process, with the allocator the server uses. Creates go through the server's own path: prep,
 //! the record encoded as Zab carries it, decoded and applied, so each node's data and path are
-//! allocated as a replica allocates them. The tree's shape is the one `quorum bench run
-//! --workload create` leaves: 32 × 8 clients' sequences under one parent. A server's resident
-//! memory adds its history, buffers and sessions to this figure.
+//! allocated as a replica allocates them. The tree's shape and paths are those `quorum bench
+//! run --workload create` leaves: 32 × 8 clients' sequences, numbered from 1, under one parent
+//! named as that command names it. A server's resident memory adds its history, buffers and
+//! sessions to this figure. Memory the allocator freed but has not returned yet (the table's
+//! old copy when it doubled) counts, as it does in a server's RSS.
 
 use bytes::Bytes;
 use proto::{Acl, CreateRequest, Request};
@@ -53,7 +55,7 @@ pub fn run(args: Args) -> Result<(), String> {
     Ok(())
 }
 
-/// Creates `znodes` znodes of `value_size` bytes under `/bench` and reads the RSS around it.
+/// Creates `znodes` znodes of `value_size` bytes under one parent and reads the RSS around it.
 pub fn measure(znodes: u32, value_size: usize) -> Result<Figures, String> {
     let mut tree = DataTree::new();
     let mut pending = Outstanding::new();
@@ -97,20 +99,23 @@ pub fn measure(znodes: u32, value_size: usize) -> Result<Figures, String> {
         }
     };
     create(&mut tree, &mut pending, None)?;
-    create(&mut tree, &mut pending, Some("/bench".into()))?;
+    // As the load generator names its parent: `/bench-create-<pid>-<ns since the epoch>`.
+    let stamp = 1_700_000_000_u128 * 1_000_000_000;
+    let parent = format!("/bench-create-{}-{stamp}", std::process::id());
+    create(&mut tree, &mut pending, Some(parent.clone()))?;
     let before = resident_bytes()?;
     let clients = 32 * 8;
     for i in 0..znodes {
-        let (s, k, seq) = ((i % clients) / 8, i % 8, i / clients);
+        let (s, k, seq) = ((i % clients) / 8, i % 8, i / clients + 1);
         create(
             &mut tree,
             &mut pending,
-            Some(format!("/bench/c{s}-{k}-{seq}")),
+            Some(format!("{parent}/c{s}-{k}-{seq}")),
         )?;
     }
     let after = resident_bytes()?;
     Ok(Figures {
-        znodes: tree.children("/bench").map_or(0, |c| c.len()),
+        znodes: tree.children(&parent).map_or(0, |c| c.len()),
         rss_before_bytes: before,
         rss_after_bytes: after,
     })

@@ -1,4 +1,4 @@
-//! One znode: data, ACL, full Stat, children, and what kind of node it is.
+//! One znode: data, ACL, the Stat fields it stores, children, and what kind of node it is.
 
 use zxid::Zxid;
 
