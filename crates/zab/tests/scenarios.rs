@@ -346,24 +346,15 @@ fn a_snapshot_answered_after_a_compaction_past_it_is_asked_for_again() {
     // A driver that serializes a follower's snapshot off its event loop answers late; by then
     // the leader may have compacted its history past the snapshot, and the DIFF that must
     // follow it would have a hole.
-    let mut net = Net::new(3);
-    net.start();
-    net.settle(20);
-    let l = net.leader();
-    let f = (0..3).find(|&i| i != l).expect("a follower");
+    let (mut net, l, f) = Net::three_settled();
     let early = net.propose("a");
     net.settle(2);
     let mid = net.propose("b");
     net.settle(2);
     net.compact(l, mid);
     // The follower loses its disk and comes back empty: too far behind for a DIFF.
-    let id = net.peers[f].id();
-    net.peers[f] = common::peer(id.0, 3);
-    net.delivered[f].clear();
     net.held_snapshots = Some(Vec::new());
-    let mut out = Vec::new();
-    net.peers[f].start(&mut out);
-    net.absorb(f, out);
+    let id = net.restart_empty(f);
     net.settle(8);
     let asked = std::mem::take(net.held_snapshots.as_mut().unwrap());
     // Once per sync attempt (the follower retries one that takes too long).
@@ -394,21 +385,12 @@ fn proposals_made_during_a_sync_go_out_as_made_and_the_ack_ld_only_commits() {
     // A follower installing a big SNAP acknowledges NEWLEADER seconds later. The proposals
     // made meanwhile must reach it as they are made, so that its ACK-LD costs the leader one
     // COMMIT-LD rather than every proposal at once.
-    let mut net = Net::new(3);
-    net.start();
-    net.settle(20);
-    let l = net.leader();
-    let f = (0..3).find(|&i| i != l).expect("a follower");
+    let (mut net, l, f) = Net::three_settled();
     let first = net.propose("a");
     net.settle(2);
     // The follower comes back empty, and its disk holds the synchronized history back.
-    let id = net.peers[f].id();
-    net.peers[f] = peer(id.0, 3);
-    net.delivered[f].clear();
     net.hold_fsync[f] = true;
-    let mut out = Vec::new();
-    net.peers[f].start(&mut out);
-    net.absorb(f, out);
+    let id = net.restart_empty(f);
     net.settle(3);
     assert_eq!(net.peers[f].last_zxid(), first, "synchronized, not durable");
     assert_eq!(net.peers[f].phase(), zab::Phase::FollowingSync);

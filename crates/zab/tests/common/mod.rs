@@ -156,6 +156,28 @@ impl Net {
         self.absorb(i, out);
     }
 
+    /// Server `i` loses its disk and starts again empty. Returns its id.
+    pub fn restart_empty(&mut self, i: usize) -> ServerId {
+        let id = self.peers[i].id();
+        self.peers[i] = peer(id.0, self.peers.len() as u64);
+        self.delivered[i].clear();
+        self.appended[i] = None;
+        let mut out = Vec::new();
+        self.peers[i].start(&mut out);
+        self.absorb(i, out);
+        id
+    }
+
+    /// A started 3-server net with a leader, and the index of the leader and of a follower.
+    pub fn three_settled() -> (Net, usize, usize) {
+        let mut net = Net::new(3);
+        net.start();
+        net.settle(20);
+        let l = net.leader();
+        let f = (0..3).find(|&i| i != l).expect("a follower");
+        (net, l, f)
+    }
+
     pub fn leader(&self) -> usize {
         self.peers
             .iter()
