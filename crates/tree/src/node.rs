@@ -117,7 +117,7 @@ impl Node {
             aversion: s.aversion,
             ephemeral_owner: self.kind.ephemeral_owner(),
             data_length: data_len(&self.data),
-            num_children: i32::try_from(self.children().len()).unwrap_or(i32::MAX),
+            num_children: self.num_children(),
             pzxid: s.pzxid,
         }
     }
@@ -136,6 +136,11 @@ impl Node {
             stat.ephemeral_owner = 0;
         }
         stat
+    }
+
+    /// numChildren as the Stat carries it.
+    pub fn num_children(&self) -> i32 {
+        i32::try_from(self.children().len()).unwrap_or(i32::MAX)
     }
 
     /// Child names, sorted.

@@ -21,9 +21,9 @@ use crate::node::Node;
 /// The hash map itself. Boxed nodes and boxed-str paths: the table then holds 24-byte slots
 /// instead of 150-byte ones, which at a few hundred thousand znodes cuts what its power-of-two
 /// growth wastes and makes each rehash move a fraction of the bytes (a `String` key's unused
-/// capacity field alone cost 16 MB of table at a million znodes). Hashed with aHash (keyed per process, as
-/// std's SipHash is, so clients cannot aim collisions), several times faster on paths: every
-/// request and every node of a snapshot hashes one.
+/// capacity field alone cost 16 MB of table at a million znodes). Hashed with aHash (keyed
+/// per process, as std's SipHash is, so clients cannot aim collisions), several times faster
+/// on paths: every request and every node of a snapshot hashes one.
 pub type Nodes = HashMap<Box<str>, Box<Node>, ahash::RandomState>;
 
 /// Overlay entries folded back into the base per change (see [`NodeMap::fold_some`]).

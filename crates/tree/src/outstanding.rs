@@ -39,7 +39,7 @@ impl PendingNode {
             version: n.stat.version,
             cversion: n.stat.cversion,
             aversion: n.stat.aversion,
-            child_count: i32::try_from(n.children().len()).unwrap_or(i32::MAX),
+            child_count: n.num_children(),
             acl: n.acl.clone(),
             kind: n.kind,
         })

@@ -87,11 +87,11 @@ pub(crate) struct Leading {
 }
 
 impl Leading {
-    /// Followers in a given state.
-    fn learners_in(&self, state: LearnerState) -> Vec<ServerId> {
+    /// Followers whose state passes `keep`.
+    fn learners_where(&self, keep: impl Fn(LearnerState) -> bool) -> Vec<ServerId> {
         self.learners
             .iter()
-            .filter(|(_, l)| l.state == state)
+            .filter(|(_, l)| keep(l.state))
             .map(|(&id, _)| id)
             .collect()
     }
@@ -100,16 +100,9 @@ impl Leading {
     /// installing a big SNAP takes seconds to acknowledge NEWLEADER; holding the proposals made
     /// meanwhile for its ACK-LD would send them all in one step and stall the leader.
     fn proposal_receivers(&self) -> Vec<ServerId> {
-        self.learners
-            .iter()
-            .filter(|(_, l)| {
-                matches!(
-                    l.state,
-                    LearnerState::Active | LearnerState::AwaitAckNewLeader(_)
-                )
-            })
-            .map(|(&id, _)| id)
-            .collect()
+        self.learners_where(|s| {
+            matches!(s, LearnerState::Active | LearnerState::AwaitAckNewLeader(_))
+        })
     }
 
     /// Each follower with a link, and whether it is in sync (acknowledged NEWLEADER).
@@ -176,7 +169,10 @@ impl Peer {
 
     /// Sends a sequenced message to every follower that acknowledged NEWLEADER.
     fn send_to_active(&mut self, make: impl Fn(u64, u64) -> Message) {
-        for to in self.leading_ref().learners_in(LearnerState::Active) {
+        for to in self
+            .leading_ref()
+            .learners_where(|s| s == LearnerState::Active)
+        {
             self.send_on_link(to, &make);
         }
     }
