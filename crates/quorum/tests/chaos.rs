@@ -111,9 +111,18 @@ fn broken_server_committing_without_a_quorum_is_caught() {
         !out.status.success(),
         "the broken server went unnoticed:\n{stdout}"
     );
-    assert!(!stdout.contains("anomalies: 0"), "{stdout}");
+    // Which checker fires first depends on the schedule: a write committed by the minority and
+    // later truncated shows as a stale read, a lost write, a sequence number given twice, or an
+    // ephemeral its session's close never removed. The summary counts every checker's findings.
+    let counts = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("anomalies: "))
+        .unwrap_or_else(|| panic!("no anomaly count:\n{stdout}"));
+    assert!(!counts.contains("anomalies: 0"), "{stdout}");
     assert!(
-        stdout.contains("[linearizable]") || stdout.contains("[lost-write]"),
+        ["linearizable", "lost-write", "sequential"]
+            .iter()
+            .any(|c| counts.contains(&format!("{c} "))),
         "{stdout}"
     );
 }

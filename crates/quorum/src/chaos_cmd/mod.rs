@@ -434,8 +434,26 @@ fn print_summary(
         check_time.as_secs_f64(),
         total.as_secs_f64()
     );
-    println!("  anomalies: {}", report.anomalies.len());
+    println!(
+        "  anomalies: {}{}",
+        report.anomalies.len(),
+        anomalies_by_checker(&report.anomalies)
+    );
     for a in report.anomalies.iter().take(10) {
         print!("{a}");
     }
+}
+
+/// " (checker count, ...)" for a non-empty list: only the first ten anomalies are printed in
+/// full, so the counts are what says which checkers fired.
+fn anomalies_by_checker(anomalies: &[chaos::Anomaly]) -> String {
+    if anomalies.is_empty() {
+        return String::new();
+    }
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for a in anomalies {
+        *counts.entry(a.checker).or_default() += 1;
+    }
+    let parts: Vec<String> = counts.iter().map(|(c, n)| format!("{c} {n}")).collect();
+    format!(" ({})", parts.join(", "))
 }
