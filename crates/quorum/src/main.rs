@@ -16,6 +16,7 @@ mod bench_cmd;
 mod bench_ledger;
 mod bench_log;
 mod bench_produce;
+mod bench_recovery;
 mod bench_sessions;
 mod bench_tree_memory;
 mod bookie_cmd;
@@ -101,6 +102,9 @@ enum BenchCommand {
     Baseline(bench_cmd::BaselineArgs),
     /// Resident memory per znode of the data tree alone, in this process.
     TreeMemory(bench_tree_memory::Args),
+    /// A restart's steps (read the stores, install the snapshot, apply the log) on a copy of a
+    /// server's folders.
+    Recovery(bench_recovery::Args),
     /// Render SVG charts described in a JSON file.
     Chart(bench_cmd::ChartArgs),
 }
@@ -155,6 +159,7 @@ fn main() {
         Command::Bench(BenchCommand::Sessions(args)) => bench_sessions::run(args),
         Command::Bench(BenchCommand::Baseline(args)) => bench_cmd::baseline(args),
         Command::Bench(BenchCommand::TreeMemory(args)) => bench_tree_memory::run(args),
+        Command::Bench(BenchCommand::Recovery(args)) => bench_recovery::run(args),
         Command::Bench(BenchCommand::Chart(args)) => bench_cmd::chart(args),
         Command::Bookie(args) => bookie_cmd::run(args),
         Command::Broker(args) => broker_cmd::run(args),
