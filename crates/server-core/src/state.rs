@@ -352,7 +352,7 @@ impl Application for ServerState {
     }
 
     fn install(&mut self, snapshot: &Snapshot) -> Result<(), String> {
-        let tree = DataTree::restore_from(&mut &snapshot.data[..]).map_err(|e| e.to_string())?;
+        let tree = DataTree::restore_from_bytes(&snapshot.data).map_err(|e| e.to_string())?;
         self.tree = tree;
         self.outstanding.clear();
         Ok(())

@@ -402,8 +402,9 @@ impl SnapshotStore for SimSnapshotStore {
                     if newest_error.is_some() {
                         tracing::warn!(%zxid, "sim: falling back to an older snapshot");
                     }
-                    let data =
-                        file[snapshot::HEADER_LEN..file.len() - snapshot::TRAILER_LEN].to_vec();
+                    let data = bytes::Bytes::copy_from_slice(
+                        &file[snapshot::HEADER_LEN..file.len() - snapshot::TRAILER_LEN],
+                    );
                     return Ok(Some(Snapshot { zxid, data }));
                 }
                 Ok(_) => {

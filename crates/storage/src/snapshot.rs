@@ -206,7 +206,7 @@ impl SnapshotStore for FileSnapshotStore {
         let mut newest_error = None;
         for &zxid in names.iter().rev() {
             let path = self.path(zxid);
-            let mut bytes = fs::read(&path)
+            let bytes = fs::read(&path)
                 .map_err(|e| StorageError::io(format!("read {}", path.display()), e))?;
             let checked = validate(&bytes).and_then(|z| {
                 if z == zxid {
@@ -223,9 +223,9 @@ impl SnapshotStore for FileSnapshotStore {
                     if newest_error.is_some() {
                         tracing::warn!(file = %path.display(), "falling back to an older snapshot; the log must be replayed from its zxid");
                     }
-                    bytes.truncate(bytes.len() - TRAILER_LEN);
-                    bytes.drain(..HEADER_LEN);
-                    return Ok(Some(Snapshot { zxid, data: bytes }));
+                    let end = bytes.len() - TRAILER_LEN;
+                    let data = bytes::Bytes::from(bytes).slice(HEADER_LEN..end);
+                    return Ok(Some(Snapshot { zxid, data }));
                 }
                 Err((offset, why)) => {
                     tracing::warn!(file = %path.display(), offset, reason = %why, "snapshot is damaged, trying an older one");

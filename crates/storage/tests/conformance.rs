@@ -320,7 +320,7 @@ fn snapshot_streaming_and_empty<H: Harness>() {
     })
     .unwrap();
     save(&mut s, 8, b"");
-    assert_eq!(s.load_newest().unwrap().unwrap().data, b"");
+    assert_eq!(s.load_newest().unwrap().unwrap().data, &b""[..]);
     s.purge(2).unwrap();
     drop(s);
     h.damage_snapshot(zx(8));

@@ -92,6 +92,9 @@ impl<W: Write> Enc<W> {
     }
 }
 
+/// The most a decoder allocates ahead of the bytes for one length-prefixed value.
+const EXACT_PREALLOC_BYTES: usize = 64 << 10;
+
 /// Reads encoded values.
 pub(crate) struct Dec<R: Read> {
     pub r: R,
@@ -118,12 +121,17 @@ impl<R: Read> Dec<R> {
     pub fn u64(&mut self) -> Result<u64, CodecError> {
         Ok(u64::from_be_bytes(self.array()?))
     }
+    /// `len` bytes in a vector of exactly that capacity: a restored node's data and path are
+    /// kept as they are read, and a vector grown by doubling would keep its slack (and, turned
+    /// into `Bytes`, a separate header). The length is untrusted, so beyond
+    /// [`EXACT_PREALLOC_BYTES`] the vector grows only as bytes arrive.
     fn exact(&mut self, len: usize) -> Result<Vec<u8>, CodecError> {
-        let mut v = Vec::new();
+        let mut v = Vec::with_capacity(len.min(EXACT_PREALLOC_BYTES));
         (&mut self.r).take(len as u64).read_to_end(&mut v)?;
         if v.len() != len {
             return Err(CodecError::Io(io::ErrorKind::UnexpectedEof.into()));
         }
+        v.shrink_to_fit();
         Ok(v)
     }
     pub fn bytes(&mut self) -> Result<Vec<u8>, CodecError> {

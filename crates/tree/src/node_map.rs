@@ -111,6 +111,34 @@ impl NodeMap {
         self.len += usize::from(!existed);
     }
 
+    /// Adds a node that is not there yet, keeping `path` as the key (restore: one hash and no
+    /// copy of the path). False, and nothing changed, if the path is taken.
+    pub fn insert_new(&mut self, path: Box<str>, node: Box<Node>) -> bool {
+        if !self.overlay.is_empty() || self.is_frozen() {
+            if self.contains_key(&path) {
+                return false;
+            }
+            self.insert(&path, node);
+            return true;
+        }
+        match self.base_mut().entry(path) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(node);
+                self.len += 1;
+                true
+            }
+        }
+    }
+
+    /// Room for `additional` more nodes without growing the table (restore, which knows how
+    /// many are coming). A frozen map only grows its overlay, so nothing is reserved then.
+    pub fn reserve(&mut self, additional: usize) {
+        if !self.is_frozen() {
+            self.base_mut().reserve(additional);
+        }
+    }
+
     /// Removes a node and returns it (while frozen, a copy of the base's).
     pub fn remove(&mut self, path: &str) -> Option<Box<Node>> {
         self.fold_some();

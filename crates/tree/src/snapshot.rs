@@ -23,6 +23,10 @@ const MAGIC: &[u8; 5] = b"QTREE";
 /// Snapshot format version.
 pub const SNAPSHOT_FORMAT_VERSION: u8 = 1;
 
+/// The fewest bytes one node's record takes (see `write_node`): a one-byte path and its length,
+/// the kind, null data, an empty ACL, five i64 and three i32 Stat fields.
+const MIN_NODE_BYTES: usize = (4 + 1) + 1 + 4 + 4 + 5 * 8 + 3 * 4;
+
 impl DataTree {
     /// About how many bytes [`DataTree::snapshot_to`] writes, to size an in-memory buffer once
     /// instead of doubling it (a doubled buffer of a big tree costs twice its size at peak).
@@ -80,8 +84,19 @@ impl DataTree {
             .expect("nothing frozen and nothing left to fold")
     }
 
+    /// Reads a snapshot written by [`DataTree::snapshot_to`] from memory, with the node table
+    /// sized once for the nodes it holds. Never panics on bad input.
+    pub fn restore_from_bytes(bytes: &[u8]) -> Result<DataTree, CodecError> {
+        Self::restore(&mut &bytes[..], bytes.len() / MIN_NODE_BYTES)
+    }
+
     /// Reads a snapshot written by [`DataTree::snapshot_to`]. Never panics on bad input.
     pub fn restore_from<R: Read>(r: &mut R) -> Result<DataTree, CodecError> {
+        Self::restore(r, 0)
+    }
+
+    /// Reads a snapshot holding at most `max_nodes` nodes for the table's first size.
+    fn restore<R: Read>(r: &mut R, max_nodes: usize) -> Result<DataTree, CodecError> {
         let mut d = Dec { r };
         let mut magic = [0u8; 5];
         d.r.read_exact(&mut magic)?;
@@ -100,19 +115,15 @@ impl DataTree {
         tree.data_size = 0;
         tree.last_zxid = Zxid::from_i64(d.i64()?);
         let count = d.u64()?;
+        // The count is untrusted: room for no more nodes than the bytes could hold.
+        tree.reserve_nodes(usize::try_from(count).map_or(0, |c| c.min(max_nodes)));
         for i in 0..count {
-            let p = d.str()?;
-            if i == 0 && p != path::ROOT {
+            let p = d.str()?.into_boxed_str();
+            if i == 0 && &*p != path::ROOT {
                 return corrupt("snapshot does not start with the root");
             }
-            if i > 0 {
-                if path::validate_path(&p).is_err() || p == path::ROOT {
-                    return corrupt(format!("bad path {p:?} in snapshot"));
-                }
-                let (parent, _) = path::split(&p).expect("valid non-root path");
-                if !tree.nodes.contains_key(parent) || tree.nodes.contains_key(&p) {
-                    return corrupt(format!("{p:?} out of order in snapshot"));
-                }
+            if i > 0 && (path::validate_path(&p).is_err() || &*p == path::ROOT) {
+                return corrupt(format!("bad path {p:?} in snapshot"));
             }
             let kind = d.kind()?;
             let data = d.data()?;
@@ -128,7 +139,7 @@ impl DataTree {
                 cversion: d.i32()?,
                 aversion: d.i32()?,
             };
-            tree.insert_raw(&p, node);
+            tree.restore_node(p, node).or_else(corrupt)?;
         }
         if count == 0 {
             return corrupt("snapshot has no root");
@@ -341,7 +352,38 @@ mod tests {
                 // A flip may still decode (e.g. inside data that the digest covers is caught;
                 // a flip in the digest itself is caught); it must never panic.
                 let _ = DataTree::restore_from(&mut &b[..]);
+                let _ = DataTree::restore_from_bytes(&b);
             }
         }
+    }
+
+    /// The snapshot of a tree with one node `/a`, with the node count and the second node's
+    /// path replaced.
+    fn tampered(count: u64, second_path: &str) -> Vec<u8> {
+        let mut t = DataTree::new();
+        create(&mut t, 0, None);
+        let mut buf = Vec::new();
+        t.snapshot_to(&mut buf).unwrap();
+        let real = b"/n-0000000000";
+        let at = buf.windows(real.len()).position(|w| w == real).unwrap();
+        buf.splice(at..at + real.len(), second_path.bytes());
+        let len = u32::try_from(second_path.len()).unwrap();
+        buf[at - 4..at].copy_from_slice(&len.to_be_bytes());
+        let count_at = MAGIC.len() + 1 + 8;
+        buf[count_at..count_at + 8].copy_from_slice(&count.to_be_bytes());
+        buf
+    }
+
+    #[test]
+    fn a_count_the_bytes_cannot_hold_an_orphan_and_a_repeat_are_refused() {
+        let nodes = DataTree::new().nodes.len() as u64 + 1;
+        assert!(DataTree::restore_from_bytes(&tampered(nodes, "/n-0000000000")).is_ok());
+        // Room is made for no more nodes than the bytes can hold, whatever the count says.
+        let err = DataTree::restore_from_bytes(&tampered(u64::MAX, "/n-0000000000"));
+        assert!(err.is_err());
+        let orphan = DataTree::restore_from_bytes(&tampered(nodes, "/missing/n"));
+        assert!(format!("{:?}", orphan.unwrap_err()).contains("before its parent"));
+        let repeat = DataTree::restore_from_bytes(&tampered(nodes, "/zookeeper"));
+        assert!(format!("{:?}", repeat.unwrap_err()).contains("twice"));
     }
 }

@@ -208,9 +208,42 @@ impl DataTree {
 
     // ----- mutations (apply only) --------------------------------------------------------
 
-    /// Adds a node without touching its parent (construction and restore).
+    /// Adds a node without touching its parent's Stat (construction).
     pub(crate) fn insert_raw(&mut self, path: &str, mut node: Node) {
-        node.hash = node_hash(path, &node);
+        self.account_new(path, &mut node);
+        if let Some((parent, name)) = path::split(path) {
+            if let Some(p) = self.nodes.get_mut(parent) {
+                p.insert_child(name);
+            }
+        }
+        self.nodes.insert(path, Box::new(node));
+    }
+
+    /// Adds a node read from a snapshot under its parent, which must be there already and must
+    /// not have it yet; the parent is not rehashed (numChildren is not part of the hash). Two
+    /// lookups a node, and the path read is the key kept.
+    pub(crate) fn restore_node(&mut self, path: Box<str>, mut node: Node) -> Result<(), String> {
+        self.account_new(&path, &mut node);
+        if let Some((parent, name)) = path::split(&path) {
+            let Some(p) = self.nodes.get_mut(parent) else {
+                return Err(format!("{path:?} before its parent in snapshot"));
+            };
+            p.insert_child(name);
+        }
+        if !self.nodes.insert_new(path, Box::new(node)) {
+            return Err("a path twice in snapshot".into());
+        }
+        Ok(())
+    }
+
+    /// Room for `additional` more nodes without growing the node table.
+    pub(crate) fn reserve_nodes(&mut self, additional: usize) {
+        self.nodes.reserve(additional);
+    }
+
+    /// The digest, data size and indexes of a node about to be added.
+    fn account_new(&mut self, path: &str, node: &mut Node) {
+        node.hash = node_hash(path, node);
         self.digest = self.digest.wrapping_add(node.hash);
         self.data_size += path.len() as u64 + data_len(&node.data) as u64;
         match node.kind {
@@ -223,14 +256,6 @@ impl DataTree {
             NodeKind::Ephemeral(s) => self.sessions.add_ephemeral(s, path),
             NodeKind::Persistent => {}
         }
-        if let Some((parent, name)) = path::split(path) {
-            if let Some(p) = self.nodes.get_mut(parent) {
-                // Restore adds children in order, without rehashing the parent (numChildren
-                // is not part of the hash).
-                p.insert_child(name);
-            }
-        }
-        self.nodes.insert(path, Box::new(node));
     }
 
     /// Changes a node in place, keeping its hash, the digest and the data size current.

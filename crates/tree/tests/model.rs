@@ -237,7 +237,8 @@ fn run(steps: Vec<(u8, Op, bool)>, freeze_at: usize) -> Result<(), TestCaseError
     // Snapshot and restore.
     let mut buf = Vec::new();
     l.tree.snapshot_to(&mut buf).unwrap();
-    let restored = DataTree::restore_from(&mut &buf[..]).unwrap();
+    let restored = DataTree::restore_from_bytes(&buf).unwrap();
+    prop_assert!(DataTree::restore_from(&mut &buf[..]).unwrap() == restored);
     prop_assert_eq!(restored.digest(), l.tree.digest());
     prop_assert_eq!(restored.compute_digest(), l.tree.digest());
     prop_assert!(restored == l.tree);
@@ -271,6 +272,7 @@ proptest! {
         let _ = TxnRecord::decode(&bytes);
         let _ = Txn::decode(&bytes);
         let _ = DataTree::restore_from(&mut &bytes[..]);
+        let _ = DataTree::restore_from_bytes(&bytes);
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub fn recover(
     let stored = epochs.load()?;
     let snapshot = snapshots.load_newest()?.map(|s| Snapshot {
         zxid: s.zxid,
-        data: Bytes::from(s.data),
+        data: s.data,
     });
     let snapshot_zxid = snapshot.as_ref().map_or(Zxid::ZERO, |s| s.zxid);
     let found = recovery::Found {
