@@ -98,16 +98,21 @@ mod tests {
         assert_eq!(t.digest(), digest);
     }
 
-    /// A snapshot written when the digest still counted `/zookeeper/config` restores.
+    /// A snapshot written when the digest still counted `/zookeeper/config` (in format 1, whose
+    /// node hashes were FNV-1a) restores.
     #[test]
     fn snapshots_whose_digest_counted_the_config_node_restore() {
+        use crate::digest::legacy_node_hash;
         let t = DataTree::new();
         let mut bytes = Vec::new();
         t.snapshot_to(&mut bytes).unwrap();
+        bytes[5] = 1;
+        let legacy = t
+            .nodes
+            .iter()
+            .fold(0u64, |sum, (p, n)| sum.wrapping_add(legacy_node_hash(p, n)));
         let config = t.node(CONFIG).unwrap();
-        let old = t
-            .digest()
-            .wrapping_add(crate::digest::content_hash(CONFIG, config));
+        let old = legacy.wrapping_add(crate::digest::legacy_content_hash(CONFIG, config));
         let at = bytes.len() - 8;
         bytes[at..].copy_from_slice(&old.to_be_bytes());
         assert_eq!(DataTree::restore_from(&mut &bytes[..]).unwrap(), t);

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use zxid::Zxid;
 
 use crate::codec::{corrupt, CodecError, Dec, Enc};
-use crate::digest::content_hash;
+use crate::digest::{legacy_content_hash, legacy_node_hash};
 use crate::node::{Node, NodeStat};
 use crate::node_map::Nodes;
 use crate::path;
@@ -21,7 +21,11 @@ use crate::tree::DataTree;
 
 const MAGIC: &[u8; 5] = b"QTREE";
 /// Snapshot format version.
-pub const SNAPSHOT_FORMAT_VERSION: u8 = 1;
+/// 2: node hashes are XXH3 (see [`crate::digest`]); the records are those of format 1.
+pub const SNAPSHOT_FORMAT_VERSION: u8 = 2;
+
+/// Still read: the same records, its digest summed from FNV-1a node hashes.
+const LEGACY_FORMAT_VERSION: u8 = 1;
 
 /// The fewest bytes one node's record takes (see `write_node`): a one-byte path and its length,
 /// the kind, null data, an empty ACL, five i64 and three i32 Stat fields.
@@ -104,7 +108,7 @@ impl DataTree {
             return corrupt("not a Quorum tree snapshot");
         }
         let version = d.u8()?;
-        if version != SNAPSHOT_FORMAT_VERSION {
+        if version != SNAPSHOT_FORMAT_VERSION && version != LEGACY_FORMAT_VERSION {
             return corrupt(format!("unknown snapshot version {version}"));
         }
         let mut tree = DataTree::new();
@@ -117,49 +121,33 @@ impl DataTree {
         let count = d.u64()?;
         // The count is untrusted: room for no more nodes than the bytes could hold.
         tree.reserve_nodes(usize::try_from(count).map_or(0, |c| c.min(max_nodes)));
+        let mut legacy_nodes = 0u64;
         for i in 0..count {
-            let p = d.str()?.into_boxed_str();
-            if i == 0 && &*p != path::ROOT {
-                return corrupt("snapshot does not start with the root");
+            let (p, node) = read_node(&mut d, &mut tree, i == 0)?;
+            if version == LEGACY_FORMAT_VERSION {
+                legacy_nodes = legacy_nodes.wrapping_add(legacy_node_hash(&p, &node));
             }
-            if i > 0 && (path::validate_path(&p).is_err() || &*p == path::ROOT) {
-                return corrupt(format!("bad path {p:?} in snapshot"));
-            }
-            let kind = d.kind()?;
-            let data = d.data()?;
-            let acl = tree.acls.intern(&d.acl()?);
-            let mut node = Node::new(data, acl, kind, Zxid::ZERO, 0);
-            node.stat = NodeStat {
-                czxid: d.i64()?,
-                mzxid: d.i64()?,
-                pzxid: d.i64()?,
-                ctime: d.i64()?,
-                mtime: d.i64()?,
-                version: d.i32()?,
-                cversion: d.i32()?,
-                aversion: d.i32()?,
-            };
             tree.restore_node(p, node).or_else(corrupt)?;
         }
         if count == 0 {
             return corrupt("snapshot has no root");
         }
+        let nodes = tree.digest;
         let sessions = d.u64()?;
         for _ in 0..sessions {
             let id = d.i64()?;
             let timeout = d.i32()?;
             tree.open_session(id, timeout);
         }
-        let digest = d.u64()?;
-        // Snapshots written before `/zookeeper/config` was left out of the digest counted it.
-        let legacy = tree
-            .nodes
-            .get(path::CONFIG)
-            .map_or(0, |n| content_hash(path::CONFIG, n));
-        if digest != tree.digest && digest != tree.digest.wrapping_add(legacy) {
+        let stored = d.u64()?;
+        let expected = match version {
+            SNAPSHOT_FORMAT_VERSION => vec![tree.digest],
+            _ => legacy_digests(&tree, legacy_nodes, nodes),
+        };
+        if !expected.contains(&stored) {
             return corrupt(format!(
-                "digest mismatch: snapshot says {digest:#x}, contents give {:#x}",
-                tree.digest
+                "digest mismatch: snapshot says {stored:#x}, contents give {:#x}",
+                expected[0]
             ));
         }
         let mut rest = [0u8; 1];
@@ -168,6 +156,50 @@ impl DataTree {
         }
         Ok(tree)
     }
+}
+
+/// One node's record, its path checked (the root first, then only valid paths).
+fn read_node<R: Read>(
+    d: &mut Dec<R>,
+    tree: &mut DataTree,
+    first: bool,
+) -> Result<(Box<str>, Node), CodecError> {
+    let p = d.str()?.into_boxed_str();
+    if first && &*p != path::ROOT {
+        return corrupt("snapshot does not start with the root");
+    }
+    if !first && (path::validate_path(&p).is_err() || &*p == path::ROOT) {
+        return corrupt(format!("bad path {p:?} in snapshot"));
+    }
+    let kind = d.kind()?;
+    let data = d.data()?;
+    let acl = tree.acls.intern(&d.acl()?);
+    let mut node = Node::new(data, acl, kind, Zxid::ZERO, 0);
+    node.stat = NodeStat {
+        czxid: d.i64()?,
+        mzxid: d.i64()?,
+        pzxid: d.i64()?,
+        ctime: d.i64()?,
+        mtime: d.i64()?,
+        version: d.i32()?,
+        cversion: d.i32()?,
+        aversion: d.i32()?,
+    };
+    Ok((p, node))
+}
+
+/// The digests a format-1 snapshot of `tree` may carry: its nodes hashed with FNV-1a
+/// (`legacy_nodes`) plus its sessions (hashed alike in both formats: the tree's digest less
+/// its nodes' `nodes`), and, from before `/zookeeper/config` was left out of the digest, that
+/// sum with the config node counted.
+fn legacy_digests(tree: &DataTree, legacy_nodes: u64, nodes: u64) -> Vec<u64> {
+    let sessions = tree.digest.wrapping_sub(nodes);
+    let digest = legacy_nodes.wrapping_add(sessions);
+    let config = tree
+        .nodes
+        .get(path::CONFIG)
+        .map_or(0, |n| legacy_content_hash(path::CONFIG, n));
+    vec![digest, digest.wrapping_add(config)]
 }
 
 /// A tree frozen at one applied zxid by [`DataTree::freeze`]: shareable with another thread,
