@@ -40,6 +40,8 @@ pub struct Figures {
     pub install: Duration,
     /// Applying the log's records to it.
     pub apply: Duration,
+    /// This process's resident memory once the log is applied (the snapshot's bytes freed).
+    pub rss_bytes: u64,
 }
 
 pub fn run(args: Args) -> Result<(), String> {
@@ -51,14 +53,15 @@ pub fn run(args: Args) -> Result<(), String> {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
         "snapshot {} MB, {} log records after it, {} znodes: read {:.0} ms, install {:.0} ms, apply {:.0} ms, \
-         total {:.0} ms",
+         total {:.0} ms; RSS {} MiB",
         f.snapshot_bytes / 1_000_000,
         f.log_records,
         f.znodes,
         ms(f.read),
         ms(f.install),
         ms(f.apply),
-        ms(f.read + f.install + f.apply)
+        ms(f.read + f.install + f.apply),
+        f.rss_bytes >> 20
     );
     Ok(())
 }
@@ -88,9 +91,12 @@ pub fn measure(data_dir: &std::path::Path, log_dir: &std::path::Path) -> Result<
         state.deliver(txn);
     }
     let apply = start.elapsed();
+    let log_records = recovered.log.len();
+    drop(recovered);
     Ok(Figures {
+        rss_bytes: crate::bench_tree_memory::resident_bytes()?,
         snapshot_bytes,
-        log_records: recovered.log.len(),
+        log_records,
         znodes: state.tree.node_count(),
         read,
         install,

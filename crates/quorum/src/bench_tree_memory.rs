@@ -122,7 +122,7 @@ pub fn measure(znodes: u32, value_size: usize) -> Result<Figures, String> {
 }
 
 /// This process's resident memory.
-fn resident_bytes() -> Result<u64, String> {
+pub(crate) fn resident_bytes() -> Result<u64, String> {
     let statm = std::fs::read_to_string("/proc/self/statm").map_err(|e| e.to_string())?;
     let pages: u64 = statm
         .split_whitespace()

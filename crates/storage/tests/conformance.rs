@@ -309,11 +309,12 @@ fn snapshots_newest_and_fallback<H: Harness>() {
     assert!(err.is_corrupt(), "{err}");
 }
 
+/// Snapshot 7 is over a MiB: streamed in, read back whole, and its damage found.
 fn snapshot_streaming_and_empty<H: Harness>() {
     let mut h = H::new();
     let mut s = h.snaps();
     s.save(zx(7), &mut |w| {
-        for i in 0..1000u32 {
+        for i in 0..300_000u32 {
             w.write_all(&i.to_le_bytes())?;
         }
         Ok(())
@@ -326,8 +327,13 @@ fn snapshot_streaming_and_empty<H: Harness>() {
     h.damage_snapshot(zx(8));
     let snap = h.snaps().load_newest().unwrap().unwrap();
     assert_eq!(snap.zxid.as_u64(), 7);
-    assert_eq!(snap.data.len(), 4000);
+    assert_eq!(snap.data.len(), 1_200_000);
     assert_eq!(&snap.data[4..8], &1u32.to_le_bytes());
+    assert_eq!(&snap.data[1_199_996..], &299_999u32.to_le_bytes());
+    drop(snap);
+    h.damage_snapshot(zx(7));
+    let err = h.snaps().load_newest().unwrap_err();
+    assert!(err.is_corrupt(), "{err}");
 }
 
 fn failed_serializer_leaves_nothing<H: Harness>() {

@@ -53,7 +53,21 @@ pub fn validate_path(path: &str) -> Result<(), PathError> {
     if path.ends_with('/') {
         return Err(PathError::TrailingSlash);
     }
-    let chars: Vec<char> = path.chars().collect();
+    // Character indices, as ZooKeeper reports them: an ASCII path's bytes are its characters,
+    // so the common case checks them in place (this runs for every request and every node of
+    // a restored snapshot).
+    if path.is_ascii() {
+        check_chars(path, path.as_bytes())
+    } else {
+        check_chars(path, &path.chars().collect::<Vec<char>>())
+    }
+}
+
+/// The per-character rules of [`validate_path`] for a path of more than one character that
+/// starts but does not end with `/`.
+fn check_chars<C: Copy + Into<char>>(path: &str, units: &[C]) -> Result<(), PathError> {
+    let chars = |i: usize| -> char { units[i].into() };
+    let len = units.len();
     let invalid = |reason, index| {
         Err(PathError::Invalid {
             path: path.to_string(),
@@ -61,16 +75,16 @@ pub fn validate_path(path: &str) -> Result<(), PathError> {
             index,
         })
     };
-    for i in 1..chars.len() {
-        let c = chars[i];
-        let last = chars[i - 1];
-        let ends_component = i + 1 == chars.len() || chars[i + 1] == '/';
+    for i in 1..len {
+        let c = chars(i);
+        let last = chars(i - 1);
+        let ends_component = i + 1 == len || chars(i + 1) == '/';
         if c == '\0' {
             return invalid("null character not allowed", i);
         } else if c == '/' && last == '/' {
             return invalid("empty node name specified", i);
         } else if c == '.' && last == '.' {
-            if i >= 2 && chars[i - 2] == '/' && ends_component {
+            if i >= 2 && chars(i - 2) == '/' && ends_component {
                 return invalid("relative paths not allowed", i);
             }
         } else if c == '.' {
@@ -139,6 +153,28 @@ mod tests {
             "/", "/a", "/a/b", "/a.b", "/..a", "/a..", "/.a", "/a/...", "/é", "/a b",
         ] {
             assert_eq!(validate_path(ok), Ok(()), "{ok}");
+        }
+    }
+
+    /// The ASCII fast path reads bytes; every ASCII path must get the answer, index included,
+    /// that reading characters gives.
+    #[test]
+    fn ascii_paths_are_judged_by_bytes_as_by_characters() {
+        let alphabet = ['/', '.', 'a', '\0', '\u{1}', '\u{7f}'];
+        let mut paths = vec![String::from("/")];
+        for _ in 0..5 {
+            paths = paths
+                .iter()
+                .flat_map(|p| alphabet.iter().map(move |c| format!("{p}{c}")))
+                .collect();
+            for p in &paths {
+                let by_char: Vec<char> = p.chars().collect();
+                assert_eq!(
+                    format!("{:?}", check_chars(p, p.as_bytes())),
+                    format!("{:?}", check_chars(p, &by_char)),
+                    "{p:?}"
+                );
+            }
         }
     }
 
