@@ -33,6 +33,9 @@ pub struct Figures {
     pub znodes: usize,
     pub rss_before_bytes: u64,
     pub rss_after_bytes: u64,
+    /// The longest one create took to apply: a step that grows with the tree (a table doubling
+    /// in one go) shows here.
+    pub longest_apply: std::time::Duration,
 }
 
 impl Figures {
@@ -45,12 +48,13 @@ impl Figures {
 pub fn run(args: Args) -> Result<(), String> {
     let f = measure(args.znodes, args.value_size)?;
     println!(
-        "{} znodes of {} bytes: RSS {} -> {} MiB, {:.0} bytes per znode",
+        "{} znodes of {} bytes: RSS {} -> {} MiB, {:.0} bytes per znode; longest apply {:.1} ms",
         f.znodes,
         args.value_size,
         f.rss_before_bytes >> 20,
         f.rss_after_bytes >> 20,
-        f.bytes_per_znode()
+        f.bytes_per_znode(),
+        f.longest_apply.as_secs_f64() * 1e3
     );
     Ok(())
 }
@@ -60,6 +64,7 @@ pub fn measure(znodes: u32, value_size: usize) -> Result<Figures, String> {
     let mut tree = DataTree::new();
     let mut pending = Outstanding::new();
     let mut counter = 0;
+    let mut longest = std::time::Duration::ZERO;
     let mut create = |tree: &mut DataTree, pending: &mut Outstanding, path: Option<String>| {
         counter += 1;
         let zxid = Zxid::new(1, counter);
@@ -91,7 +96,9 @@ pub fn measure(znodes: u32, value_size: usize) -> Result<Figures, String> {
         };
         let bytes = TxnRecord::new(header, txn).encode();
         let record = TxnRecord::decode(&bytes).map_err(|e| format!("decode: {e}"))?;
+        let started = std::time::Instant::now();
         let result = tree.apply(&record);
+        longest = longest.max(started.elapsed());
         pending.applied(zxid);
         match result.outcome.err() {
             proto::ErrorCode::Ok => Ok(()),
@@ -118,6 +125,7 @@ pub fn measure(znodes: u32, value_size: usize) -> Result<Figures, String> {
         znodes: tree.children(&parent).map_or(0, |c| c.len()),
         rss_before_bytes: before,
         rss_after_bytes: after,
+        longest_apply: longest,
     })
 }
 

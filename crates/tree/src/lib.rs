@@ -49,6 +49,7 @@ mod codec;
 pub mod config_node;
 pub mod digest;
 mod expiry;
+pub mod growing_map;
 pub mod node;
 pub mod node_map;
 pub mod outstanding;

@@ -16,15 +16,17 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::growing_map::GrowingMap;
 use crate::node::Node;
 
-/// The hash map itself. Boxed nodes and boxed-str paths: the table then holds 24-byte slots
+/// The hash map itself, which doubles without a pause ([`GrowingMap`]). Boxed nodes and
+/// boxed-str paths: the table then holds 24-byte slots
 /// instead of 150-byte ones, which at a few hundred thousand znodes cuts what its power-of-two
 /// growth wastes and makes each rehash move a fraction of the bytes (a `String` key's unused
 /// capacity field alone cost 16 MB of table at a million znodes). Hashed with aHash (keyed
 /// per process, as std's SipHash is, so clients cannot aim collisions), several times faster
 /// on paths: every request and every node of a snapshot hashes one.
-pub type Nodes = HashMap<Box<str>, Box<Node>, ahash::RandomState>;
+pub type Nodes = GrowingMap<Box<str>, Box<Node>>;
 
 /// Overlay entries folded back into the base per change (see [`NodeMap::fold_some`]).
 const FOLD_SLICE: usize = 512;
@@ -121,14 +123,9 @@ impl NodeMap {
             self.insert(&path, node);
             return true;
         }
-        match self.base_mut().entry(path) {
-            std::collections::hash_map::Entry::Occupied(_) => false,
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                slot.insert(node);
-                self.len += 1;
-                true
-            }
-        }
+        let added = self.base_mut().insert_new(path, node);
+        self.len += usize::from(added);
+        added
     }
 
     /// Room for `additional` more nodes without growing the table (restore, which knows how
