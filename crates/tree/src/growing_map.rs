@@ -117,6 +117,7 @@ impl<K: Hash + Eq, V> GrowingMap<K, V> {
             Ok(entry) => Some(entry.remove().0 .1),
             Err(_) => None,
         };
+        self.free_old_if_empty();
         if replaced.is_none()
             && self.old.is_empty()
             && self.table.len() == self.table.capacity()
@@ -153,10 +154,12 @@ impl<K: Hash + Eq, V> GrowingMap<K, V> {
         if let Ok(entry) = self.table.find_entry(hash, is) {
             return Some(entry.remove().0 .1);
         }
-        match self.old.find_entry(hash, is) {
+        let removed = match self.old.find_entry(hash, is) {
             Ok(entry) => Some(entry.remove().0 .1),
             Err(_) => None,
-        }
+        };
+        self.free_old_if_empty();
+        removed
     }
 
     /// Room for `additional` more entries. Finishes a doubling under way first; meant for a
@@ -196,7 +199,13 @@ impl<K: Hash + Eq, V> GrowingMap<K, V> {
             }
             self.cursor += 1;
         }
-        if self.old.is_empty() {
+        self.free_old_if_empty();
+    }
+
+    /// Gives back the old table's buckets once it holds nothing, however it was emptied (a
+    /// move, or a removal or replacement of its last entries).
+    fn free_old_if_empty(&mut self) {
+        if self.old.is_empty() && self.old.capacity() > 0 {
             self.old = HashTable::new();
             self.cursor = 0;
         }
@@ -217,6 +226,22 @@ mod tests {
     /// table is still being emptied, agrees with a std map at every step; and the old table
     /// is emptied within the changes the module promises.
     use std::collections::HashMap;
+
+    /// Removals that empty the old table before the moves do still free it.
+    #[test]
+    fn an_old_table_emptied_by_removals_is_freed() {
+        let mut map: GrowingMap<u64, u64> = GrowingMap::default();
+        let mut n = 0;
+        while !map.is_split() {
+            map.insert(n, n);
+            n += 1;
+        }
+        for k in 0..n {
+            assert_eq!(map.remove(&k), Some(k));
+        }
+        assert!(map.is_empty());
+        assert_eq!(map.old.capacity(), 0);
+    }
 
     #[test]
     fn agrees_with_a_plain_map_through_doublings() {

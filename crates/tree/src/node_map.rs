@@ -113,8 +113,8 @@ impl NodeMap {
         self.len += usize::from(!existed);
     }
 
-    /// Adds a node that is not there yet, keeping `path` as the key (restore: one hash and no
-    /// copy of the path). False, and nothing changed, if the path is taken.
+    /// Adds a node that is not there yet, keeping `path` as the key (restore: no copy of the
+    /// path). False, and nothing changed, if the path is taken.
     pub fn insert_new(&mut self, path: Box<str>, node: Box<Node>) -> bool {
         if !self.overlay.is_empty() || self.is_frozen() {
             if self.contains_key(&path) {
