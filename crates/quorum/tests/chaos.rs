@@ -37,7 +37,14 @@ fn run_scenario(dir: &Path, args: &[&str]) -> (std::process::Output, Vec<Event>)
         .env("RUST_LOG", "error")
         .output()
         .expect("run quorum chaos");
-    let file = std::fs::File::open(&history).expect("history written");
+    let file = std::fs::File::open(&history).unwrap_or_else(|e| {
+        panic!(
+            "no history written ({e}); quorum chaos exited with {}:\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
     let events = read_jsonl(std::io::BufReader::new(file)).expect("history parses");
     let svg = std::fs::read_to_string(&chart).expect("chart written");
     assert!(svg.starts_with("<svg") && svg.contains("</svg>"));
