@@ -41,7 +41,7 @@ pub(super) async fn inject(
 ) -> Result<Window, String> {
     let begin = start.elapsed();
     let spare = ens.len() as u64;
-    let current = read_config(ens).await?;
+    let current = read_config_until(ens, Instant::now() + CHANGE_DEADLINE).await?;
     let voters: Vec<u64> = current
         .iter()
         .filter(|(_, (_, role))| role == "participant")
@@ -180,6 +180,20 @@ async fn reconfig(ens: &Ensemble, joining: &[String], leaving: &[String]) -> Res
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err("no answer in 5 s".into()),
+    }
+}
+
+/// [`read_config`], retried until `deadline`: the fault before may have left the ensemble
+/// electing a leader, and one failed read must not end the run.
+async fn read_config_until(ens: &Ensemble, deadline: Instant) -> Result<Lines, String> {
+    loop {
+        match read_config(ens).await {
+            Ok(lines) => return Ok(lines),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(format!("cannot read the configuration: {e}"))
+            }
+            Err(_) => hold(300).await,
+        }
     }
 }
 
