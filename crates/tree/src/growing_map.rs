@@ -113,32 +113,24 @@ impl<K: Hash + Eq, V> GrowingMap<K, V> {
         if let Some(entry) = self.table.find_mut(hash, |e| e.0 == key) {
             return Some(std::mem::replace(&mut entry.1, value));
         }
-        let replaced = match self.old.find_entry(hash, |e| e.0 == key) {
-            Ok(entry) => Some(entry.remove().0 .1),
-            Err(_) => None,
-        };
-        self.free_old_if_empty();
-        if replaced.is_none()
-            && self.old.is_empty()
-            && self.table.len() == self.table.capacity()
-            && self.table.capacity() >= MIN_SPLIT_CAPACITY
-        {
-            let bigger = HashTable::with_capacity(self.table.capacity() * 2);
-            self.old = std::mem::replace(&mut self.table, bigger);
-            self.cursor = 0;
+        let replaced = self.take_from_old(hash, |e| e.0 == key);
+        if replaced.is_none() {
+            self.split_if_full();
         }
-        let hasher = &self.hasher;
-        self.table
-            .insert_unique(hash, (key, value), |e| hasher.hash_one(&e.0));
+        self.put(hash, (key, value));
         replaced
     }
 
-    /// Adds `key` if it is not there; false, and nothing changed, if it is.
+    /// Adds `key` if it is not there; false, and nothing changed, if it is. One hash.
     pub fn insert_new(&mut self, key: K, value: V) -> bool {
-        if self.contains_key(&key) {
+        self.move_some();
+        let hash = self.hasher.hash_one(&key);
+        let is = |e: &(K, V)| e.0 == key;
+        if self.table.find(hash, is).is_some() || self.old.find(hash, is).is_some() {
             return false;
         }
-        self.insert(key, value);
+        self.split_if_full();
+        self.put(hash, (key, value));
         true
     }
 
@@ -154,12 +146,7 @@ impl<K: Hash + Eq, V> GrowingMap<K, V> {
         if let Ok(entry) = self.table.find_entry(hash, is) {
             return Some(entry.remove().0 .1);
         }
-        let removed = match self.old.find_entry(hash, is) {
-            Ok(entry) => Some(entry.remove().0 .1),
-            Err(_) => None,
-        };
-        self.free_old_if_empty();
-        removed
+        self.take_from_old(hash, is)
     }
 
     /// Room for `additional` more entries. Finishes a doubling under way first; meant for a
@@ -191,15 +178,42 @@ impl<K: Hash + Eq, V> GrowingMap<K, V> {
         while self.cursor < end && moved < MOVE_SLICE {
             if let Ok(entry) = self.old.get_bucket_entry(self.cursor) {
                 let (entry, _) = entry.remove();
-                let hash = self.hasher.hash_one(&entry.0);
-                let hasher = &self.hasher;
-                self.table
-                    .insert_unique(hash, entry, |e| hasher.hash_one(&e.0));
+                self.put(self.hasher.hash_one(&entry.0), entry);
                 moved += 1;
             }
             self.cursor += 1;
         }
         self.free_old_if_empty();
+    }
+
+    /// Puts an entry known to be in neither table into the new one.
+    fn put(&mut self, hash: u64, entry: (K, V)) {
+        let hasher = &self.hasher;
+        self.table
+            .insert_unique(hash, entry, |e| hasher.hash_one(&e.0));
+    }
+
+    /// Removes the entry `is` picks from the old table, if it is there.
+    fn take_from_old(&mut self, hash: u64, is: impl FnMut(&(K, V)) -> bool) -> Option<V> {
+        let taken = match self.old.find_entry(hash, is) {
+            Ok(entry) => Some(entry.remove().0 .1),
+            Err(_) => None,
+        };
+        self.free_old_if_empty();
+        taken
+    }
+
+    /// Before a new key goes in: a full table big enough to be worth it is set aside for a
+    /// new one twice its size, unless a doubling is still under way.
+    fn split_if_full(&mut self) {
+        if self.old.is_empty()
+            && self.table.len() == self.table.capacity()
+            && self.table.capacity() >= MIN_SPLIT_CAPACITY
+        {
+            let bigger = HashTable::with_capacity(self.table.capacity() * 2);
+            self.old = std::mem::replace(&mut self.table, bigger);
+            self.cursor = 0;
+        }
     }
 
     /// Gives back the old table's buckets once it holds nothing, however it was emptied (a
