@@ -95,43 +95,56 @@ fn five_servers_every_fault_no_anomaly() {
     clean_scenario(dir.path(), "5");
 }
 
+/// Whether a broken server lost acknowledged writes in a run must depend on the schedule (a
+/// client must write through the minority while it is cut off), so the broken server gets up
+/// to three runs of 15 s; the correct core is held to no anomaly in every run above.
 #[test]
 #[cfg(feature = "bugs")]
 fn broken_server_committing_without_a_quorum_is_caught() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let (out, _) = run_scenario(
-        dir.path(),
-        &[
-            "--time",
-            "15",
-            "--servers",
-            "3",
-            "--nemesis",
-            "partition",
-            "--unsafe-bug",
-            "commit-on-minority",
-        ],
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let (out, _) = run_scenario(
+            dir.path(),
+            &[
+                "--time",
+                "15",
+                "--servers",
+                "3",
+                "--nemesis",
+                "partition",
+                "--unsafe-bug",
+                "commit-on-minority",
+            ],
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() && caught_as_a_lost_commit(&stdout) {
+            return;
+        }
+        runs.push(stdout);
+    }
+    panic!(
+        "the broken server went unnoticed in 3 runs:\n{}",
+        runs.join("\n")
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        !out.status.success(),
-        "the broken server went unnoticed:\n{stdout}"
-    );
-    // Which checker fires first depends on the schedule: a write committed by the minority and
-    // later truncated shows as a stale read, a lost write, a sequence number given twice, or an
-    // ephemeral its session's close never removed. The summary counts every checker's findings.
-    let counts = stdout
+}
+
+/// Which checker fires first depends on the schedule: a write committed by the minority and
+/// later truncated shows as a stale read, a lost write, a sequence number given twice, or an
+/// ephemeral its session's close never removed. The summary counts every checker's findings.
+#[cfg(feature = "bugs")]
+fn caught_as_a_lost_commit(stdout: &str) -> bool {
+    let Some(counts) = stdout
         .lines()
         .find(|l| l.trim_start().starts_with("anomalies: "))
-        .unwrap_or_else(|| panic!("no anomaly count:\n{stdout}"));
-    assert!(!counts.contains("anomalies: 0"), "{stdout}");
-    assert!(
-        ["linearizable", "lost-write", "sequential"]
+    else {
+        return false;
+    };
+    !counts.contains("anomalies: 0")
+        && ["linearizable", "lost-write", "sequential"]
             .iter()
-            .any(|c| counts.contains(&format!("{c} "))),
-        "{stdout}"
-    );
+            .any(|c| counts.contains(&format!("{c} ")))
 }
 
 #[test]
