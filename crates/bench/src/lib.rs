@@ -32,7 +32,11 @@
 pub mod baseline;
 pub mod chart_spec;
 pub mod conn;
+pub mod disk_usage;
+pub mod failover;
+pub mod probe;
 pub mod report;
+pub mod serving;
 pub mod sessions;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

@@ -143,3 +143,33 @@ async fn a_session_that_cannot_open_fails_the_run() {
         .unwrap_err();
     assert!(err.starts_with("session "), "{err}");
 }
+
+/// The probes bench-compare waits and times with: `srvr` names the mode and zxid, a session
+/// opens, a read finds a znode that is there and not one that is not, and a standalone server
+/// counts as a formed ensemble. A port nobody listens on answers nothing, within the timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_see_a_serving_server_and_its_znodes() {
+    use bench::probe;
+    let (_dir, addr) = start_server().await;
+    let modes = probe::wait_ready(std::slice::from_ref(&addr), Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(modes[0].mode, "standalone");
+    assert!(modes[0].zxid.is_some(), "{modes:?}");
+    let short = Duration::from_secs(2);
+    assert!(probe::session_ok(&addr, None, short).await);
+    assert!(probe::session_ok(&addr, Some("/"), short).await);
+    assert!(!probe::session_ok(&addr, Some("/not-there"), short).await);
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nobody = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let t0 = Instant::now();
+    assert_eq!(probe::srvr(&nobody, short).await, None);
+    assert!(!probe::session_ok(&nobody, None, short).await);
+    let err = probe::wait_ready(&[nobody], Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert!(err.contains("no answer"), "{err}");
+    assert!(t0.elapsed() < Duration::from_secs(10));
+}

@@ -15,6 +15,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod bench_cmd;
 mod bench_ledger;
 mod bench_log;
+mod bench_probe_cmd;
 mod bench_produce;
 mod bench_recovery;
 mod bench_sessions;
@@ -107,6 +108,14 @@ enum BenchCommand {
     Recovery(bench_recovery::Args),
     /// Render SVG charts described in a JSON file.
     Chart(bench_cmd::ChartArgs),
+    /// Wait until servers form an ensemble and each opens a session.
+    Ready(bench_probe_cmd::ReadyArgs),
+    /// Kill the leader under a set load; time the first write sent after the kill.
+    Failover(bench_probe_cmd::FailoverArgs),
+    /// Time a restarted server until it serves at the leader's zxid.
+    Serving(bench_probe_cmd::ServingArgs),
+    /// Bytes on disk per file, log and snapshots apart, and the growth since a measurement.
+    DiskUsage(bench_probe_cmd::DiskUsageArgs),
 }
 
 /// Log lines a server queues for stderr before it drops new ones.
@@ -161,6 +170,10 @@ fn main() {
         Command::Bench(BenchCommand::TreeMemory(args)) => bench_tree_memory::run(args),
         Command::Bench(BenchCommand::Recovery(args)) => bench_recovery::run(args),
         Command::Bench(BenchCommand::Chart(args)) => bench_cmd::chart(args),
+        Command::Bench(BenchCommand::Ready(args)) => bench_probe_cmd::ready(args),
+        Command::Bench(BenchCommand::Failover(args)) => bench_probe_cmd::failover(args),
+        Command::Bench(BenchCommand::Serving(args)) => bench_probe_cmd::serving(args),
+        Command::Bench(BenchCommand::DiskUsage(args)) => bench_probe_cmd::disk_usage(args),
         Command::Bookie(args) => bookie_cmd::run(args),
         Command::Broker(args) => broker_cmd::run(args),
     };
