@@ -34,6 +34,7 @@ pub mod chart_spec;
 pub mod conn;
 pub mod disk_usage;
 pub mod failover;
+pub mod memory;
 pub mod probe;
 pub mod report;
 pub mod serving;

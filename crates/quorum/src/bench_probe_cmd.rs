@@ -6,7 +6,8 @@
 //!   sent after the kill;
 //! * `quorum bench serving`: time a restarted server until it serves;
 //! * `quorum bench disk-usage`: bytes per file, log and snapshots apart, and what was written
-//!   since an earlier measurement.
+//!   since an earlier measurement;
+//! * `quorum bench memory`: a process's resident memory, file-backed apart from anonymous.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -91,6 +92,17 @@ pub struct DiskUsageArgs {
     #[arg(long)]
     since: Option<PathBuf>,
     /// Also write the measurement as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// Arguments of `quorum bench memory`.
+#[derive(clap::Args)]
+pub struct MemoryArgs {
+    /// The process to read.
+    #[arg(long)]
+    pid: u32,
+    /// Also write the reading as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
 }
@@ -201,6 +213,16 @@ pub fn disk_usage(args: DiskUsageArgs) -> Result<(), String> {
         return write_json(&args.json, both.to_string());
     }
     write_json(&args.json, usage.json())
+}
+
+pub fn memory(args: MemoryArgs) -> Result<(), String> {
+    let r =
+        bench::memory::MemoryReport::of(args.pid).map_err(|e| format!("pid {}: {e}", args.pid))?;
+    println!(
+        "pid {}: VmRSS {} KiB ({} file-backed, {} anonymous), {} threads",
+        r.pid, r.rss_kib, r.file_kib, r.anonymous_kib, r.threads
+    );
+    write_json(&args.json, r.json())
 }
 
 fn parse_pids(text: &str) -> Result<Vec<i32>, String> {

@@ -116,6 +116,8 @@ enum BenchCommand {
     Serving(bench_probe_cmd::ServingArgs),
     /// Bytes on disk per file, log and snapshots apart, and the growth since a measurement.
     DiskUsage(bench_probe_cmd::DiskUsageArgs),
+    /// A process's resident memory, file-backed apart from anonymous.
+    Memory(bench_probe_cmd::MemoryArgs),
 }
 
 /// Log lines a server queues for stderr before it drops new ones.
@@ -174,6 +176,7 @@ fn main() {
         Command::Bench(BenchCommand::Failover(args)) => bench_probe_cmd::failover(args),
         Command::Bench(BenchCommand::Serving(args)) => bench_probe_cmd::serving(args),
         Command::Bench(BenchCommand::DiskUsage(args)) => bench_probe_cmd::disk_usage(args),
+        Command::Bench(BenchCommand::Memory(args)) => bench_probe_cmd::memory(args),
         Command::Bookie(args) => bookie_cmd::run(args),
         Command::Broker(args) => broker_cmd::run(args),
     };
