@@ -124,6 +124,11 @@ impl Watches {
     /// one-shot watches that fired.
     pub fn trigger(&mut self, path: &str, event: EventType) -> BTreeSet<ConnId> {
         let mut fired = BTreeSet::new();
+        // Every applied change asks, watched or not: with no watch anywhere, skip the lookups
+        // of the path and of each of its ancestors.
+        if self.by_path.is_empty() {
+            return fired;
+        }
         let one_shot: &[WatchKind] = match event {
             EventType::NodeCreated | EventType::NodeDataChanged => &[WatchKind::Data],
             EventType::NodeChildrenChanged => &[WatchKind::Child],

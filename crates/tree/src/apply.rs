@@ -134,15 +134,19 @@ impl DataTree {
     fn apply_txn(&mut self, h: &TxnHeader, txn: &Txn, out: &mut Fired) -> Outcome {
         match txn {
             Txn::Create(c) => match self.create_node(c, h.zxid, h.time_ms) {
-                Ok(stat) => {
-                    fire(out, &c.path, EventType::NodeCreated, self.acl_of(&c.path));
+                Ok(created) => {
+                    fire(out, &c.path, EventType::NodeCreated, created.acl);
                     if let Some((parent, _)) = path::split(&c.path) {
-                        let acl = self.acl_of(parent);
-                        fire(out, parent, EventType::NodeChildrenChanged, acl);
+                        fire(
+                            out,
+                            parent,
+                            EventType::NodeChildrenChanged,
+                            created.parent_acl,
+                        );
                     }
                     Outcome::Created {
                         path: c.path.clone(),
-                        stat,
+                        stat: created.stat,
                     }
                 }
                 Err(e) => Outcome::Error(e),
@@ -153,8 +157,7 @@ impl DataTree {
                 data,
                 version,
             } => match self.set_data(path, data.clone(), *version, h.zxid, h.time_ms) {
-                Ok(stat) => {
-                    let acl = self.acl_of(path);
+                Ok((stat, acl)) => {
                     fire(out, path, EventType::NodeDataChanged, acl);
                     Outcome::DataSet { stat }
                 }
@@ -208,22 +211,17 @@ impl DataTree {
         }
     }
 
-    /// The ACL of a node (empty if it does not exist, which lets every watcher through, as
-    /// ZooKeeper's checkACL does for an empty list).
-    fn acl_of(&self, path: &str) -> SharedAcl {
-        self.nodes
-            .get(path)
-            .map_or_else(SharedAcl::default, |n| n.acl.clone())
-    }
-
     fn delete(&mut self, path: &str, zxid: Zxid, out: &mut Fired) -> Outcome {
-        let acl = self.acl_of(path);
         match self.delete_node(path, zxid) {
-            Ok(()) => {
-                fire(out, path, EventType::NodeDeleted, acl);
+            Ok(removed) => {
+                fire(out, path, EventType::NodeDeleted, removed.acl);
                 if let Some((parent, _)) = path::split(path) {
-                    let acl = self.acl_of(parent);
-                    fire(out, parent, EventType::NodeChildrenChanged, acl);
+                    fire(
+                        out,
+                        parent,
+                        EventType::NodeChildrenChanged,
+                        removed.parent_acl,
+                    );
                 }
                 Outcome::Deleted
             }

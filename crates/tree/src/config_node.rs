@@ -56,8 +56,7 @@ impl DataTree {
     /// (the transaction's), version -1. `None` only if the node is missing, which a tree made
     /// by [`DataTree::new`] or restored from a snapshot never is.
     pub fn replace_config(&mut self, data: Bytes, zxid: Zxid, time: i64) -> Option<ConfigChange> {
-        let stat = self.set_data(CONFIG, Some(data), -1, zxid, time).ok()?;
-        let acl = self.node(CONFIG)?.acl.clone();
+        let (stat, acl) = self.set_data(CONFIG, Some(data), -1, zxid, time).ok()?;
         let trigger = WatchTrigger {
             path: CONFIG.to_string(),
             event: EventType::NodeDataChanged,

@@ -9,7 +9,7 @@ use zxid::Zxid;
 use bytes::Bytes;
 use proto::{Acl, ErrorCode, Stat};
 
-use crate::acl_cache::AclCache;
+use crate::acl_cache::{AclCache, SharedAcl};
 use crate::digest::{node_hash, session_hash};
 use crate::node::{data_len, Children, Node, NodeKind, NodeStat};
 use crate::node_map::NodeMap;
@@ -39,6 +39,21 @@ pub struct DataTree {
 /// no nodes with the frozen tree (see [`crate::node_map`]).
 #[derive(Debug, Default)]
 pub(crate) struct LastFrozen(pub(crate) Weak<FrozenTree>);
+
+/// What a create made: the new node's Stat, and the ACLs of the node and of its parent (those
+/// of the NodeCreated and NodeChildrenChanged watches).
+pub(crate) struct Created {
+    pub(crate) stat: Stat,
+    pub(crate) acl: SharedAcl,
+    pub(crate) parent_acl: SharedAcl,
+}
+
+/// What a delete took away: the ACLs of the node and of its parent (those of the NodeDeleted
+/// and NodeChildrenChanged watches).
+pub(crate) struct Removed {
+    pub(crate) acl: SharedAcl,
+    pub(crate) parent_acl: SharedAcl,
+}
 
 impl Clone for LastFrozen {
     fn clone(&self) -> Self {
@@ -209,13 +224,18 @@ impl DataTree {
     // ----- mutations (apply only) --------------------------------------------------------
 
     /// Adds a node without touching its parent's Stat (construction).
-    pub(crate) fn insert_raw(&mut self, path: &str, mut node: Node) {
-        self.account_new(path, &mut node);
+    pub(crate) fn insert_raw(&mut self, path: &str, node: Node) {
         if let Some((parent, name)) = path::split(path) {
             if let Some(p) = self.nodes.get_mut(parent) {
                 p.insert_child(name);
             }
         }
+        self.put_node(path, node);
+    }
+
+    /// Adds a node whose parent already lists it.
+    fn put_node(&mut self, path: &str, mut node: Node) {
+        self.account_new(path, &mut node);
         self.nodes.insert(path, Box::new(node));
     }
 
@@ -273,46 +293,59 @@ impl DataTree {
     /// ZooKeeper's `createNode`: NoNode without a parent, NodeExists if taken. The parent's
     /// cversion becomes `parent_cversion` (and its pzxid the zxid) only if that is larger, as
     /// ZooKeeper does so a replayed create cannot move them backwards.
+    ///
+    /// Every replica runs this for every create, and a restarted follower for each create of
+    /// its logged suffix: three lookups (the path, the parent, the insert), and the new node's
+    /// Stat and both ACLs the watches are checked against come back without looking again.
     pub(crate) fn create_node(
         &mut self,
         c: &CreateTxn,
         zxid: Zxid,
         time: i64,
-    ) -> Result<Stat, ErrorCode> {
+    ) -> Result<Created, ErrorCode> {
         let path = c.path.as_str();
         let (parent, name) = path::split(path).ok_or(ErrorCode::NoNode)?;
-        if !self.nodes.contains_key(parent) {
-            return Err(ErrorCode::NoNode);
-        }
+        // A node is only ever there under its parent, so a taken path means the parent is
+        // there too, and ZooKeeper's order (NoNode first) is kept.
         if self.nodes.contains_key(path) {
             return Err(ErrorCode::NodeExists);
         }
-        self.update(parent, |p| {
-            if c.parent_cversion > p.stat.cversion {
-                p.stat.cversion = c.parent_cversion;
-                p.stat.pzxid = zxid.as_i64();
-            }
-            p.insert_child(name);
-        });
+        let parent_acl = self
+            .update(parent, |p| {
+                if c.parent_cversion > p.stat.cversion {
+                    p.stat.cversion = c.parent_cversion;
+                    p.stat.pzxid = zxid.as_i64();
+                }
+                p.insert_child(name);
+                p.acl.clone()
+            })
+            .ok_or(ErrorCode::NoNode)?;
         let acl = self.acls.intern(&c.acl);
-        self.insert_raw(path, Node::new(c.data.clone(), acl, c.kind, zxid, time));
-        Ok(self.nodes.get(path).expect("just written").client_stat())
+        let node = Node::new(c.data.clone(), acl.clone(), c.kind, zxid, time);
+        let stat = node.client_stat();
+        self.put_node(path, node);
+        Ok(Created {
+            stat,
+            acl,
+            parent_acl,
+        })
     }
 
     /// ZooKeeper's `deleteNode`: removes the node and bumps the parent's pzxid (never its
     /// cversion: only creates count as child changes there).
-    pub(crate) fn delete_node(&mut self, path: &str, zxid: Zxid) -> Result<(), ErrorCode> {
+    /// Returns the ACLs of the node and of its parent, for the watches it fires.
+    pub(crate) fn delete_node(&mut self, path: &str, zxid: Zxid) -> Result<Removed, ErrorCode> {
         let (parent, name) = path::split(path).ok_or(ErrorCode::NoNode)?;
-        if !self.nodes.contains_key(parent) || !self.nodes.contains_key(path) {
-            return Err(ErrorCode::NoNode);
-        }
-        self.update(parent, |p| {
-            p.remove_child(name);
-            if zxid.as_i64() > p.stat.pzxid {
-                p.stat.pzxid = zxid.as_i64();
-            }
-        });
-        let node = self.nodes.remove(path).expect("checked above");
+        let node = self.nodes.remove(path).ok_or(ErrorCode::NoNode)?;
+        let parent_acl = self
+            .update(parent, |p| {
+                p.remove_child(name);
+                if zxid.as_i64() > p.stat.pzxid {
+                    p.stat.pzxid = zxid.as_i64();
+                }
+                p.acl.clone()
+            })
+            .expect("a node's parent is in the tree");
         self.digest = self.digest.wrapping_sub(node.hash);
         self.data_size -= path.len() as u64 + data_len(&node.data) as u64;
         match node.kind {
@@ -325,7 +358,10 @@ impl DataTree {
             NodeKind::Ephemeral(s) => self.sessions.remove_ephemeral(s, path),
             NodeKind::Persistent => {}
         }
-        Ok(())
+        Ok(Removed {
+            acl: node.acl.clone(),
+            parent_acl,
+        })
     }
 
     /// ZooKeeper's `setData`: new data, the version prep computed, mtime and mzxid.
@@ -336,15 +372,15 @@ impl DataTree {
         version: i32,
         zxid: Zxid,
         time: i64,
-    ) -> Result<Stat, ErrorCode> {
+    ) -> Result<(Stat, SharedAcl), ErrorCode> {
         self.update(path, |n| {
             n.data = data;
             n.stat.version = version;
             n.stat.mtime = time;
             n.stat.mzxid = zxid.as_i64();
+            (n.client_stat(), n.acl.clone())
         })
-        .ok_or(ErrorCode::NoNode)?;
-        Ok(self.nodes.get(path).expect("just written").client_stat())
+        .ok_or(ErrorCode::NoNode)
     }
 
     /// ZooKeeper's `setACL`: new ACL and the aversion prep computed; no zxid or time changes.
