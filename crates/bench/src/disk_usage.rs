@@ -35,9 +35,13 @@ pub enum FileKind {
 impl FileKind {
     /// The kind of a file by its name.
     pub fn of(name: &str) -> FileKind {
-        if name.starts_with("log.") {
+        // A temporary file (a segment being zero-filled, a snapshot being written) is not yet
+        // part of either.
+        if name.ends_with(".tmp") {
+            FileKind::Other
+        } else if name.starts_with("log.") {
             FileKind::Log
-        } else if name.starts_with("snapshot.") && !name.ends_with(".tmp") {
+        } else if name.starts_with("snapshot.") {
             FileKind::Snapshot
         } else {
             FileKind::Other
@@ -150,7 +154,12 @@ fn walk(dir: &Path, out: &mut Vec<FileUsage>) -> std::io::Result<()> {
         }
         let kind = FileKind::of(&entry.file_name().to_string_lossy());
         let bytes = match kind {
-            FileKind::Log => written_len(&path)?,
+            FileKind::Log => match written_len(&path) {
+                Ok(n) => n,
+                // Purged, or truncated, while being read: not there to count.
+                Err(e) if vanished(&e) => continue,
+                Err(e) => return Err(e),
+            },
             _ => meta.len(),
         };
         out.push(FileUsage {
@@ -161,6 +170,13 @@ fn walk(dir: &Path, out: &mut Vec<FileUsage>) -> std::io::Result<()> {
         });
     }
     Ok(())
+}
+
+fn vanished(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::UnexpectedEof
+    )
 }
 
 /// One past the last non-zero byte of the file, read back from its end a chunk at a time.
@@ -194,6 +210,7 @@ mod tests {
             FileKind::of("snapshot.0000000100000007.tmp"),
             FileKind::Other
         );
+        assert_eq!(FileKind::of("log.0000000100000007.tmp"), FileKind::Other);
         assert_eq!(FileKind::of("acceptedEpoch"), FileKind::Other);
     }
 

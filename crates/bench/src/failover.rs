@@ -39,8 +39,8 @@ pub async fn measure(
     kill_after: Duration,
     kill: impl FnOnce(usize) -> Result<(), String>,
 ) -> Result<FailoverReport, String> {
-    if kill_after >= load.warmup + load.duration {
-        return Err("the kill must fall inside the load".into());
+    if kill_after <= load.warmup || kill_after >= load.warmup + load.duration {
+        return Err("the kill must fall inside the measured stretch of the load".into());
     }
     load.timeline = true;
     let servers = load.servers.clone();
@@ -57,6 +57,11 @@ pub async fn measure(
         return Err(format!("killing server {}: {e}", leader + 1));
     }
     let report = running.await.map_err(|e| e.to_string())??;
+    // Requests of the warm-up are not in the timeline: a kill before the measured stretch
+    // began (a slow setup) would be timed from its first request, not from the kill.
+    if report.timeline.iter().all(|c| c.sent_us > killed_us) {
+        return Err("the leader was killed before the measured stretch began: kill later".into());
+    }
     Ok(FailoverReport {
         killed: leader + 1,
         recovery_ms: first_success_after(&report.timeline, killed_us),

@@ -26,6 +26,12 @@
 //!
 //! [`baseline`] measures what a replicated write cannot beat (fdatasync and loopback round
 //! trips); [`chart_spec`] renders charts described in JSON with the `charts` crate.
+//!
+//! The other measuring steps of a side-by-side comparison with Apache ZooKeeper, each behind a
+//! `quorum bench` subcommand: [`probe`] (is an ensemble formed and serving), [`failover`]
+//! (the leader killed under load), [`serving`] (a restarted server's time to serve),
+//! [`disk_usage`] (bytes per file, log and snapshots apart) and [`memory`] (a process's
+//! resident memory by backing).
 
 #![deny(missing_docs)]
 

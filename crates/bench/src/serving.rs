@@ -56,9 +56,11 @@ pub async fn watch(
         .get(config.restarted)
         .ok_or_else(|| format!("no server {} in the list", config.restarted + 1))?
         .clone();
-    let target = leader_zxid(&config).await?;
+    let deadline_us = config
+        .started_us
+        .saturating_add(u64::try_from(config.timeout.as_micros()).unwrap_or(u64::MAX));
+    let target = leader_zxid(&config, deadline_us).await?;
     let since = |us: u64| us.saturating_sub(config.started_us) as f64 / 1e6;
-    let deadline_us = config.started_us + config.timeout.as_micros() as u64;
     let mut report = ServingReport {
         restarted: config.restarted + 1,
         leader_zxid: format!("{target:#x}"),
@@ -85,23 +87,29 @@ pub async fn watch(
     Ok(report)
 }
 
-/// The zxid of the leader among the servers other than the restarted one.
-async fn leader_zxid(config: &ServingConfig) -> Result<u64, String> {
-    for (i, addr) in config.servers.iter().enumerate() {
-        if i == config.restarted {
-            continue;
-        }
-        if let Some(Srvr {
-            mode,
-            zxid: Some(z),
-        }) = probe::srvr(addr, Duration::from_secs(2)).await
-        {
-            if mode == "leader" {
-                return Ok(z);
+/// The zxid of the leader among the servers other than the restarted one, asked until the
+/// deadline (a leader busy after loading a big tree may not answer at once).
+async fn leader_zxid(config: &ServingConfig, deadline_us: u64) -> Result<u64, String> {
+    loop {
+        for (i, addr) in config.servers.iter().enumerate() {
+            if i == config.restarted {
+                continue;
+            }
+            if let Some(Srvr {
+                mode,
+                zxid: Some(z),
+            }) = probe::srvr(addr, Duration::from_secs(2)).await
+            {
+                if mode == "leader" {
+                    return Ok(z);
+                }
             }
         }
+        if probe::unix_us() >= deadline_us {
+            return Err("no other server said it leads".into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Err("no other server says it leads".into())
 }
 
 async fn caught_up(addr: &str, target: u64, read_path: &str) -> bool {

@@ -225,12 +225,13 @@ pub fn memory(args: MemoryArgs) -> Result<(), String> {
     write_json(&args.json, r.json())
 }
 
+/// Process ids, each above 0: kill(2) reads 0 as this process group and -1 as every process.
 fn parse_pids(text: &str) -> Result<Vec<i32>, String> {
     server_list(text)
         .iter()
-        .map(|p| {
-            p.parse()
-                .map_err(|_| format!("--pids: not a process id: {p}"))
+        .map(|p| match p.parse::<i32>() {
+            Ok(pid) if pid > 0 => Ok(pid),
+            _ => Err(format!("--pids: not a process id: {p}")),
         })
         .collect()
 }

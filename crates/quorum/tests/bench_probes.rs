@@ -5,7 +5,7 @@
 //! and `quorum bench serving` times it until it serves; `quorum bench disk-usage` counts what a
 //! fixed number of sets wrote to the logs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -90,6 +90,20 @@ impl Ensemble {
     fn pids(&self) -> String {
         let p: Vec<String> = self.pids.iter().map(u32::to_string).collect();
         p.join(",")
+    }
+
+    /// SIGKILLs server `i` (from 0) and waits until it is gone: reaped by this test when the
+    /// test started it, else by `quorum dev`.
+    fn kill(&mut self, i: usize) {
+        let pid = self.pids[i];
+        if let Some(child) = self.restarted.iter_mut().find(|c| c.id() == pid) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return;
+        }
+        // SAFETY: SIGKILL to a server process of this test's `quorum dev`.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+        assert!(gone(pid), "server {} outlived SIGKILL", i + 1);
     }
 
     /// Starts server `i` (from 0) again from its folder, as bench-compare does.
@@ -216,37 +230,72 @@ fn failover_restart_and_disk_bytes_are_measured_on_real_processes() {
     assert!(log_bytes > 3 * 400 * 100, "{growth}");
     assert!(log_bytes < 3 * 400 * 1000, "{growth}");
 
-    // Restart: a follower is killed and started again; it serves a znode from before.
+    // Restart: a follower is killed and started again; it serves a znode made before.
+    let load = dir.path().join("load.json");
+    quorum(&[
+        "bench",
+        "run",
+        "--servers",
+        &ens.servers,
+        "--workload",
+        "create",
+        "--ops",
+        "20",
+        "--duration-secs",
+        "60",
+        "--json",
+        load.to_str().unwrap(),
+    ]);
+    let made = format!("{}/c0-0-1", read_json(&load)["parent"].as_str().unwrap());
     let follower = (0..3).find(|&i| ens.mode(i) == "follower").unwrap();
-    // SAFETY: SIGKILL to a server process this test's ensemble started.
-    unsafe { libc::kill(ens.pids[follower] as libc::pid_t, libc::SIGKILL) };
-    assert!(gone(ens.pids[follower]));
+    ens.kill(follower);
     let started = bench::probe::unix_us().to_string();
     ens.relaunch(follower);
-    let json = dir.path().join("serving.json");
-    quorum(&[
+    let pid = ens.pids[follower].to_string();
+    let s = serving(
+        &ens,
+        follower,
+        &pid,
+        &made,
+        &["--started-unix-us", &started],
+        dir.path(),
+    );
+    let first = s["first_session_s"].as_f64().unwrap();
+    let serving = s["serving_s"].as_f64().unwrap();
+    assert!(first > 0.0 && first <= serving, "{s}");
+    assert_eq!(s["exited"], false, "{s}");
+}
+
+/// `quorum bench serving` on server `restarted` (from 0) of `ens`; its JSON.
+fn serving(
+    ens: &Ensemble,
+    restarted: usize,
+    pid: &str,
+    read_path: &str,
+    extra: &[&str],
+    dir: &Path,
+) -> serde_json::Value {
+    let json = dir.join("serving.json");
+    let number = (restarted + 1).to_string();
+    let mut args = vec![
         "bench",
         "serving",
         "--servers",
         &ens.servers,
         "--restarted",
-        &(follower + 1).to_string(),
+        &number,
         "--pid",
-        &ens.pids[follower].to_string(),
+        pid,
         "--read-path",
-        "/zookeeper",
-        "--started-unix-us",
-        &started,
+        read_path,
         "--timeout-secs",
         "60",
         "--json",
         json.to_str().unwrap(),
-    ]);
-    let s = read_json(&json);
-    let first = s["first_session_s"].as_f64().unwrap();
-    let serving = s["serving_s"].as_f64().unwrap();
-    assert!(first > 0.0 && first <= serving, "{s}");
-    assert_eq!(s["exited"], false, "{s}");
+    ];
+    args.extend(extra);
+    quorum(&args);
+    read_json(&json)
 }
 
 /// A restarted server that dies is reported as exited, not waited on until the timeout.
@@ -255,27 +304,10 @@ fn serving_gives_up_when_the_process_is_gone() {
     let dir = tempfile::tempdir().unwrap();
     let ens = Ensemble::start(dir.path());
     ens.ready();
-    let json: PathBuf = dir.path().join("serving.json");
     let follower = (0..3).find(|&i| ens.mode(i) == "follower").unwrap();
     let t0 = Instant::now();
-    quorum(&[
-        "bench",
-        "serving",
-        "--servers",
-        &ens.servers,
-        "--restarted",
-        &(follower + 1).to_string(),
-        "--pid",
-        "2147483000",
-        "--read-path",
-        "/",
-        "--timeout-secs",
-        "60",
-        "--json",
-        json.to_str().unwrap(),
-    ]);
+    let s = serving(&ens, follower, "2147483000", "/", &[], dir.path());
     assert!(t0.elapsed() < Duration::from_secs(30));
-    let s = read_json(&json);
     assert_eq!(s["exited"], true, "{s}");
     assert!(s["serving_s"].is_null(), "{s}");
 }

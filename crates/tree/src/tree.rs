@@ -308,6 +308,7 @@ impl DataTree {
         // A node is only ever there under its parent, so a taken path means the parent is
         // there too, and ZooKeeper's order (NoNode first) is kept.
         if self.nodes.contains_key(path) {
+            debug_assert!(self.nodes.contains_key(parent), "{path} without its parent");
             return Err(ErrorCode::NodeExists);
         }
         let parent_acl = self
@@ -336,6 +337,10 @@ impl DataTree {
     /// Returns the ACLs of the node and of its parent, for the watches it fires.
     pub(crate) fn delete_node(&mut self, path: &str, zxid: Zxid) -> Result<Removed, ErrorCode> {
         let (parent, name) = path::split(path).ok_or(ErrorCode::NoNode)?;
+        // The parent first: a txn that cannot apply must change nothing, whatever the tree.
+        if !self.nodes.contains_key(parent) {
+            return Err(ErrorCode::NoNode);
+        }
         let node = self.nodes.remove(path).ok_or(ErrorCode::NoNode)?;
         let parent_acl = self
             .update(parent, |p| {
@@ -345,7 +350,7 @@ impl DataTree {
                 }
                 p.acl.clone()
             })
-            .expect("a node's parent is in the tree");
+            .expect("the parent was there just above");
         self.digest = self.digest.wrapping_sub(node.hash);
         self.data_size -= path.len() as u64 + data_len(&node.data) as u64;
         match node.kind {
