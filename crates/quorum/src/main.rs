@@ -26,6 +26,7 @@ mod chaos_cmd;
 mod consensus_cmd;
 mod dev_cmd;
 mod dev_nodes;
+mod huge_pages;
 mod ledger_cmd;
 mod log_cmd;
 mod server_cmd;
@@ -153,6 +154,7 @@ fn main() {
         .with_env_filter(filter)
         .with_writer(writer)
         .init();
+    huge_pages::off_unless_asked();
     let result = match cli.command {
         Command::Dev(args) => dev_cmd::run(args),
         Command::Server(args) => server_cmd::run(args),

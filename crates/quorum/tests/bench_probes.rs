@@ -52,6 +52,7 @@ impl Ensemble {
             .arg(dir.join("ens"))
             .arg("--describe")
             .arg(&desc)
+            .env_remove("MIMALLOC_ALLOW_THP")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -298,12 +299,23 @@ fn serving(
     read_json(&json)
 }
 
-/// A restarted server that dies is reported as exited, not waited on until the timeout.
+/// A restarted server that dies is reported as exited, not waited on until the timeout. And
+/// the servers run with transparent huge pages off (`huge_pages.rs`), where the kernel says.
 #[test]
 fn serving_gives_up_when_the_process_is_gone() {
     let dir = tempfile::tempdir().unwrap();
     let ens = Ensemble::start(dir.path());
     ens.ready();
+    for pid in &ens.pids {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        if let Some(line) = status.lines().find(|l| l.starts_with("THP_enabled:")) {
+            assert_eq!(
+                line.split_whitespace().nth(1),
+                Some("0"),
+                "server {pid}: {line}"
+            );
+        }
+    }
     let follower = (0..3).find(|&i| ens.mode(i) == "follower").unwrap();
     let t0 = Instant::now();
     let s = serving(&ens, follower, "2147483000", "/", &[], dir.path());
