@@ -204,22 +204,7 @@ fn failover_restart_and_disk_bytes_are_measured_on_real_processes() {
     let mut args = vec!["bench", "disk-usage", "--json", before.to_str().unwrap()];
     args.extend(&dir_args);
     quorum(&args);
-    quorum(&[
-        "bench",
-        "run",
-        "--servers",
-        &ens.servers,
-        "--workload",
-        "set",
-        "--clients",
-        "4",
-        "--inflight",
-        "2",
-        "--ops",
-        "400",
-        "--duration-secs",
-        "60",
-    ]);
+    run_load(&ens, "set", "400", &["--clients", "4", "--inflight", "2"]);
     let after = dir.path().join("after.json");
     let mut args = vec!["bench", "disk-usage", "--json", after.to_str().unwrap()];
     args.extend(["--since", before.to_str().unwrap()]);
@@ -233,20 +218,7 @@ fn failover_restart_and_disk_bytes_are_measured_on_real_processes() {
 
     // Restart: a follower is killed and started again; it serves a znode made before.
     let load = dir.path().join("load.json");
-    quorum(&[
-        "bench",
-        "run",
-        "--servers",
-        &ens.servers,
-        "--workload",
-        "create",
-        "--ops",
-        "20",
-        "--duration-secs",
-        "60",
-        "--json",
-        load.to_str().unwrap(),
-    ]);
+    run_load(&ens, "create", "20", &["--json", load.to_str().unwrap()]);
     let made = format!("{}/c0-0-1", read_json(&load)["parent"].as_str().unwrap());
     let follower = (0..3).find(|&i| ens.mode(i) == "follower").unwrap();
     ens.kill(follower);
@@ -265,6 +237,24 @@ fn failover_restart_and_disk_bytes_are_measured_on_real_processes() {
     let serving = s["serving_s"].as_f64().unwrap();
     assert!(first > 0.0 && first <= serving, "{s}");
     assert_eq!(s["exited"], false, "{s}");
+}
+
+/// `quorum bench run` of exactly `ops` requests against `ens`.
+fn run_load(ens: &Ensemble, workload: &str, ops: &str, extra: &[&str]) {
+    let mut args = vec![
+        "bench",
+        "run",
+        "--servers",
+        &ens.servers,
+        "--workload",
+        workload,
+        "--ops",
+        ops,
+        "--duration-secs",
+        "60",
+    ];
+    args.extend(extra);
+    quorum(&args);
 }
 
 /// `quorum bench serving` on server `restarted` (from 0) of `ens`; its JSON.
