@@ -166,9 +166,7 @@ struct Window {
 
 impl Window {
     fn new(start: Instant, end: Instant) -> Window {
-        let unix = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros() as u64);
+        let unix = probe::unix_us();
         let now = Instant::now();
         // The wall clock at `start` (which may lie a warm-up ahead of now).
         let start_unix_us = if start >= now {

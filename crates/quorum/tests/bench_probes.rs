@@ -6,7 +6,7 @@
 //! fixed number of sets wrote to the logs.
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 const QUORUM: &str = env!("CARGO_BIN_EXE_quorum");
@@ -26,130 +26,48 @@ fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-struct Ensemble {
-    dev: Child,
-    servers: String,
-    ports: Vec<u16>,
-    pids: Vec<u32>,
-    configs: Vec<String>,
-    data_dirs: Vec<String>,
-    restarted: Vec<Child>,
+/// Three servers started through `launch`, as the other process tests start them.
+fn ensemble() -> launch::Ensemble {
+    let mut ens = launch::EnsembleSpec::new(3, QUORUM)
+        .tick_ms(200)
+        .temp_prefix("quorum-bench-probes-")
+        .write()
+        .expect("write ensemble");
+    ens.launch(Duration::from_secs(60)).expect("ensemble up");
+    ens
 }
 
-impl Ensemble {
-    fn start(dir: &Path) -> Ensemble {
-        let desc = dir.join("ensemble.json");
-        let dev = Command::new(QUORUM)
-            .args([
-                "dev",
-                "--servers",
-                "3",
-                "--free-ports",
-                "--tick-time",
-                "200",
-            ])
-            .arg("--dir")
-            .arg(dir.join("ens"))
-            .arg("--describe")
-            .arg(&desc)
-            .env_remove("MIMALLOC_ALLOW_THP")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !desc.exists() {
-            assert!(Instant::now() < deadline, "no description within 60 s");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let json = read_json(&desc);
-        let servers = json["servers"].as_array().unwrap();
-        let field = |k: &str| -> Vec<String> {
-            servers
-                .iter()
-                .map(|s| s[k].as_str().unwrap().to_string())
-                .collect()
-        };
-        let ports: Vec<u16> = servers
-            .iter()
-            .map(|s| s["client_port"].as_u64().unwrap() as u16)
-            .collect();
-        Ensemble {
-            dev,
-            servers: json["connect"].as_str().unwrap().to_string(),
-            pids: servers
-                .iter()
-                .map(|s| s["pid"].as_u64().unwrap() as u32)
-                .collect(),
-            ports,
-            configs: field("config"),
-            data_dirs: field("data_dir"),
-            restarted: Vec::new(),
-        }
-    }
-
-    fn pids(&self) -> String {
-        let p: Vec<String> = self.pids.iter().map(u32::to_string).collect();
-        p.join(",")
-    }
-
-    /// SIGKILLs server `i` (from 0) and waits until it is gone: reaped by this test when the
-    /// test started it, else by `quorum dev`.
-    fn kill(&mut self, i: usize) {
-        let pid = self.pids[i];
-        if let Some(child) = self.restarted.iter_mut().find(|c| c.id() == pid) {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            return;
-        }
-        // SAFETY: SIGKILL to a server process of this test's `quorum dev`.
-        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-        assert!(gone(pid), "server {} outlived SIGKILL", i + 1);
-    }
-
-    /// Starts server `i` (from 0) again from its folder, as bench-compare does.
-    fn relaunch(&mut self, i: usize) {
-        let child = Command::new(QUORUM)
-            .args(["server", "--config", &self.configs[i]])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.pids[i] = child.id();
-        self.restarted.push(child);
-    }
-
-    fn ready(&self) {
-        quorum(&[
-            "bench",
-            "ready",
-            "--servers",
-            &self.servers,
-            "--timeout-secs",
-            "60",
-        ]);
-    }
-
-    fn mode(&self, i: usize) -> String {
-        launch::probe::mode(self.ports[i]).unwrap_or_default()
-    }
+/// `quorum bench ready` on the whole ensemble.
+fn ready(ens: &launch::Ensemble) {
+    let servers = ens.connect_string();
+    quorum(&[
+        "bench",
+        "ready",
+        "--servers",
+        &servers,
+        "--timeout-secs",
+        "60",
+    ]);
 }
 
-impl Drop for Ensemble {
-    fn drop(&mut self) {
-        for c in &mut self.restarted {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        // SAFETY: SIGTERM to the `quorum dev` this test started; it stops its servers.
-        unsafe { libc::kill(self.dev.id() as libc::pid_t, libc::SIGTERM) };
-        let _ = self.dev.wait();
-    }
+fn pids(ens: &launch::Ensemble) -> String {
+    let p: Vec<String> = ens
+        .ids()
+        .map(|id| ens.pid(id).unwrap().to_string())
+        .collect();
+    p.join(",")
 }
 
-fn gone(pid: u32) -> bool {
+fn a_follower(ens: &mut launch::Ensemble) -> usize {
+    ens.ids()
+        .find(|&id| ens.mode(id).as_deref() == Some("follower"))
+        .unwrap()
+}
+
+/// Whether server `id`, killed by someone else, has exited (and been reaped) within 30 s.
+fn gone(ens: &mut launch::Ensemble, id: usize) -> bool {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while Path::new(&format!("/proc/{pid}")).exists() {
+    while ens.running(id) {
         if Instant::now() > deadline {
             return false;
         }
@@ -161,8 +79,9 @@ fn gone(pid: u32) -> bool {
 #[test]
 fn failover_restart_and_disk_bytes_are_measured_on_real_processes() {
     let dir = tempfile::tempdir().unwrap();
-    let mut ens = Ensemble::start(dir.path());
-    ens.ready();
+    let mut ens = ensemble();
+    ready(&ens);
+    let servers = ens.connect_string();
 
     // Failover: the leader is SIGKILLed under load and a write sent after it succeeds.
     let json = dir.path().join("failover.json");
@@ -170,9 +89,9 @@ fn failover_restart_and_disk_bytes_are_measured_on_real_processes() {
         "bench",
         "failover",
         "--servers",
-        &ens.servers,
+        &servers,
         "--pids",
-        &ens.pids(),
+        &pids(&ens),
         "--warmup-secs",
         "0.5",
         "--load-secs",
@@ -189,15 +108,16 @@ fn failover_restart_and_disk_bytes_are_measured_on_real_processes() {
         f["recovery_ms"].as_f64().is_some(),
         "no write after the kill: {f}"
     );
-    assert!(gone(ens.pids[killed - 1]), "the leader was not killed: {f}");
-    ens.relaunch(killed - 1);
-    ens.ready();
+    assert!(gone(&mut ens, killed), "the leader was not killed: {f}");
+    ens.start(killed).unwrap();
+    ready(&ens);
 
     // Disk bytes: a fixed number of sets appends to the logs of all three servers.
     let dirs: Vec<String> = ens
-        .data_dirs
-        .iter()
-        .flat_map(|d| ["--dir".into(), d.clone()])
+        .describe()
+        .servers
+        .into_iter()
+        .flat_map(|s| ["--dir".into(), s.data_dir])
         .collect();
     let dir_args: Vec<&str> = dirs.iter().map(String::as_str).collect();
     let before = dir.path().join("before.json");
@@ -220,11 +140,11 @@ fn failover_restart_and_disk_bytes_are_measured_on_real_processes() {
     let load = dir.path().join("load.json");
     run_load(&ens, "create", "20", &["--json", load.to_str().unwrap()]);
     let made = format!("{}/c0-0-1", read_json(&load)["parent"].as_str().unwrap());
-    let follower = (0..3).find(|&i| ens.mode(i) == "follower").unwrap();
+    let follower = a_follower(&mut ens);
     ens.kill(follower);
     let started = bench::probe::unix_us().to_string();
-    ens.relaunch(follower);
-    let pid = ens.pids[follower].to_string();
+    ens.start(follower).unwrap();
+    let pid = ens.pid(follower).unwrap().to_string();
     let s = serving(
         &ens,
         follower,
@@ -240,12 +160,13 @@ fn failover_restart_and_disk_bytes_are_measured_on_real_processes() {
 }
 
 /// `quorum bench run` of exactly `ops` requests against `ens`.
-fn run_load(ens: &Ensemble, workload: &str, ops: &str, extra: &[&str]) {
+fn run_load(ens: &launch::Ensemble, workload: &str, ops: &str, extra: &[&str]) {
+    let servers = ens.connect_string();
     let mut args = vec![
         "bench",
         "run",
         "--servers",
-        &ens.servers,
+        &servers,
         "--workload",
         workload,
         "--ops",
@@ -257,9 +178,9 @@ fn run_load(ens: &Ensemble, workload: &str, ops: &str, extra: &[&str]) {
     quorum(&args);
 }
 
-/// `quorum bench serving` on server `restarted` (from 0) of `ens`; its JSON.
+/// `quorum bench serving` on server `restarted` (from 1) of `ens`; its JSON.
 fn serving(
-    ens: &Ensemble,
+    ens: &launch::Ensemble,
     restarted: usize,
     pid: &str,
     read_path: &str,
@@ -267,12 +188,13 @@ fn serving(
     dir: &Path,
 ) -> serde_json::Value {
     let json = dir.join("serving.json");
-    let number = (restarted + 1).to_string();
+    let number = restarted.to_string();
+    let servers = ens.connect_string();
     let mut args = vec![
         "bench",
         "serving",
         "--servers",
-        &ens.servers,
+        &servers,
         "--restarted",
         &number,
         "--pid",
@@ -294,9 +216,11 @@ fn serving(
 #[test]
 fn serving_gives_up_when_the_process_is_gone() {
     let dir = tempfile::tempdir().unwrap();
-    let ens = Ensemble::start(dir.path());
-    ens.ready();
-    for pid in &ens.pids {
+    let mut ens = ensemble();
+    ready(&ens);
+    // Unless the environment asks for them (it is passed on to the servers).
+    let asked = std::env::var_os("MIMALLOC_ALLOW_THP").is_some();
+    for pid in ens.ids().map(|id| ens.pid(id).unwrap()).filter(|_| !asked) {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
         if let Some(line) = status.lines().find(|l| l.starts_with("THP_enabled:")) {
             assert_eq!(
@@ -306,7 +230,7 @@ fn serving_gives_up_when_the_process_is_gone() {
             );
         }
     }
-    let follower = (0..3).find(|&i| ens.mode(i) == "follower").unwrap();
+    let follower = a_follower(&mut ens);
     let t0 = Instant::now();
     let s = serving(&ens, follower, "2147483000", "/", &[], dir.path());
     assert!(t0.elapsed() < Duration::from_secs(30));
