@@ -80,8 +80,8 @@ pub trait TxnLog {
 pub struct Snapshot {
     /// The zxid of the last transaction reflected in the state.
     pub zxid: Zxid,
-    /// The opaque state-machine bytes: a slice of the file as read, not a copy of it (a
-    /// million-znode snapshot is a few hundred MB).
+    /// The opaque state-machine bytes: a slice of the file as stored (the file store maps
+    /// it), not a copy of it (a million-znode snapshot is a few hundred MB).
     pub data: bytes::Bytes,
 }
 
