@@ -11,12 +11,14 @@
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::error::{Result, StorageError};
 use crate::fsutil;
 use crate::index::SparseIndex;
 use crate::record::{self, ScanEnd};
 use crate::segment::{self, SegmentHeader, SEGMENT_HEADER_LEN};
+use crate::spare_segment::{self, SpareSegment};
 use crate::traits::{LogEntry, TxnLog};
 use crate::Zxid;
 
@@ -46,6 +48,9 @@ pub struct LogOptions {
     pub max_payload: u32,
     /// How segments are preallocated.
     pub preallocate: Preallocate,
+    /// An fdatasync that takes at least this long is logged as a warning: every write
+    /// acknowledged after it waited for it (ZooKeeper's `fsync.warningthresholdms`).
+    pub slow_sync_warning: Duration,
 }
 
 impl Default for LogOptions {
@@ -54,6 +59,7 @@ impl Default for LogOptions {
             segment_size: 64 << 20,
             max_payload: 8 << 20,
             preallocate: Preallocate::ZeroFill,
+            slow_sync_warning: Duration::from_secs(1),
         }
     }
 }
@@ -90,6 +96,8 @@ pub struct FileTxnLog {
     durable_zxid: Zxid,
     /// Set by the first fatal error; every later call fails.
     poisoned: Option<String>,
+    /// The next segment, being preallocated since the active one passed half its length.
+    spare: Option<SpareSegment>,
 }
 
 impl FileTxnLog {
@@ -152,6 +160,7 @@ impl FileTxnLog {
             last_zxid,
             durable_zxid: last_zxid,
             poisoned: None,
+            spare: None,
         })
     }
 
@@ -219,9 +228,15 @@ impl FileTxnLog {
                 .segments
                 .last()
                 .expect("unsynced bytes imply a segment");
+            let started = Instant::now();
             seg.file
                 .sync_data()
                 .map_err(|e| StorageError::fatal(format!("fdatasync {}", seg.path.display()), e))?;
+            let took = started.elapsed();
+            if took >= self.opts.slow_sync_warning {
+                tracing::warn!(file = %seg.path.display(), ms = took.as_millis() as u64,
+                    "the log's fdatasync was slow; every write in it waited");
+            }
             self.unsynced = false;
         }
         self.durable_zxid = self.last_zxid;
@@ -239,25 +254,30 @@ impl FileTxnLog {
             file_len: self.opts.segment_size,
         };
         let path = self.dir.join(segment::file_name(zxid));
-        let tmp = self.dir.join(format!("{}.tmp", segment::file_name(zxid)));
+        let started = Instant::now();
+        let (file, tmp) = match self.spare.take().and_then(SpareSegment::take) {
+            Some(spare) => spare,
+            None => {
+                let tmp = self.dir.join(format!("{}.tmp", segment::file_name(zxid)));
+                let file = spare_segment::preallocate(&tmp, header.file_len, self.opts.preallocate)
+                    .map_err(|e| {
+                        StorageError::fatal(format!("preallocate {}", tmp.display()), e)
+                    })?;
+                (file, tmp)
+            }
+        };
         let fatal = |what: &str, e| StorageError::fatal(format!("{what} {}", tmp.display()), e);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .map_err(|e| fatal("create", e))?;
-        match self.opts.preallocate {
-            Preallocate::ZeroFill => fsutil::write_zeros(&file, 0, header.file_len),
-            Preallocate::Fallocate => fsutil::fallocate(&file, header.file_len),
-        }
-        .map_err(|e| fatal("preallocate", e))?;
+        // The preallocated length is durable already; the header changes no metadata.
         file.write_all_at(&header.encode(), 0)
             .map_err(|e| fatal("write header of", e))?;
-        file.sync_all().map_err(|e| fatal("fsync", e))?;
+        file.sync_data().map_err(|e| fatal("fdatasync", e))?;
         fs::rename(&tmp, &path).map_err(|e| fatal("rename", e))?;
         fsutil::sync_dir(&self.dir)?;
+        let took = started.elapsed();
+        if took >= self.opts.slow_sync_warning {
+            tracing::warn!(file = %path.display(), ms = took.as_millis() as u64,
+                "creating the next log segment was slow; every write waited");
+        }
         tracing::debug!(file = %path.display(), "new log segment");
         self.segments.push(Segment {
             path,
@@ -271,6 +291,17 @@ impl FileTxnLog {
         self.flushed = HDR;
         self.unsynced = false;
         Ok(())
+    }
+
+    /// Starts preallocating the next segment once the active one is half full.
+    fn prepare_spare(&mut self) {
+        let Some(active) = self.segments.last() else {
+            return;
+        };
+        if self.spare.is_none() && active.end >= active.header.file_len / 2 {
+            self.spare =
+                SpareSegment::prepare(&self.dir, self.opts.segment_size, self.opts.preallocate);
+        }
     }
 
     fn append_inner(&mut self, zxid: Zxid, payload: &[u8]) -> Result<()> {
@@ -306,6 +337,7 @@ impl FileTxnLog {
         if self.pending.len() >= PENDING_SPILL {
             self.write_pending()?;
         }
+        self.prepare_spare();
         Ok(())
     }
 
@@ -428,10 +460,12 @@ impl FileTxnLog {
                 .is_some_and(|f| f <= self.durable_zxid)
         {
             let seg = self.segments.remove(0);
-            tracing::info!(file = %seg.path.display(), "purging log segment");
+            let started = Instant::now();
             fs::remove_file(&seg.path)
                 .map_err(|e| StorageError::fatal(format!("remove {}", seg.path.display()), e))?;
             fsutil::sync_dir(&self.dir)?;
+            let ms = started.elapsed().as_millis() as u64;
+            tracing::info!(file = %seg.path.display(), ms, "purged log segment");
         }
         Ok(())
     }

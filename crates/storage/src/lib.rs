@@ -18,6 +18,7 @@ mod retention;
 mod segment;
 pub mod sim;
 mod snapshot;
+mod spare_segment;
 mod traits;
 
 pub use epoch::FileEpochStore;

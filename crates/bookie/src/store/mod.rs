@@ -61,6 +61,7 @@ impl StoreOptions {
             segment_size: self.journal_segment_bytes,
             max_payload: self.max_entry_bytes + journal_record::ENTRY_HEADER_BYTES as u32,
             preallocate: Preallocate::ZeroFill,
+            ..LogOptions::default()
         }
     }
 }

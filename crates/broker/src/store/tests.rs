@@ -18,6 +18,7 @@ pub(super) fn config(tail_headers: usize) -> StoreConfig {
             segment_size: 4096,
             max_payload: 1024,
             preallocate: Preallocate::ZeroFill,
+            ..LogOptions::default()
         },
         tail_headers,
     }

@@ -121,6 +121,8 @@ pub struct Config {
     pub purge_interval_hours: u64,
     /// Transactions between snapshots (snapCount).
     pub snap_count: u64,
+    /// A log fdatasync at least this long is logged as a warning (fsync.warningthresholdms).
+    pub fsync_warning_ms: u64,
     /// The ensemble's members, voters and observers; empty in standalone mode.
     pub members: Vec<Member>,
     /// The client addresses the `server.N` lines gave (after `;`), by server id.
@@ -193,6 +195,7 @@ impl Config {
             snap_retain_count: 3,
             purge_interval_hours: 0,
             snap_count: 100_000,
+            fsync_warning_ms: 1000,
             members: Vec::new(),
             client_addresses: BTreeMap::new(),
             config_version: 0,
@@ -367,6 +370,7 @@ impl Config {
             }
             "autopurge.purgeInterval" => self.purge_interval_hours = number(value)?,
             "snapCount" => self.snap_count = self.at_least(key, number(value)?, 2),
+            "fsync.warningthresholdms" => self.fsync_warning_ms = number(value)?,
             "peerType" => {
                 self.peer_type_observer = Some(match value {
                     "observer" => true,

@@ -29,6 +29,16 @@ fn a_zookeeper_zoo_cfg_parses() {
 }
 
 #[test]
+fn the_fsync_warning_threshold_is_read() {
+    let parse = |extra: &str| Config::parse(&format!("dataDir=/var/lib/zk\n{extra}"));
+    assert_eq!(parse("").unwrap().fsync_warning_ms, 1000);
+    let cfg = parse("fsync.warningthresholdms=50\n").unwrap();
+    assert_eq!(cfg.fsync_warning_ms, 50);
+    assert!(cfg.ignored.is_empty() && cfg.warnings.is_empty(), "{cfg:?}");
+    assert!(parse("fsync.warningthresholdms=soon\n").is_err());
+}
+
+#[test]
 fn the_example_configurations_parse() {
     for text in [
         include_str!("../../../../examples/ensemble-3/server1.cfg"),

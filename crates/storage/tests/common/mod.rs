@@ -37,6 +37,7 @@ pub fn small_options() -> LogOptions {
         segment_size: 1024,
         max_payload: 256,
         preallocate: Preallocate::ZeroFill,
+        ..LogOptions::default()
     }
 }
 
