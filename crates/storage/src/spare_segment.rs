@@ -27,7 +27,7 @@ pub(crate) fn spare_name() -> String {
 
 /// Zeros are pushed to the disk this many bytes at a time, so that the log's own fdatasyncs
 /// meanwhile wait behind at most about this much of them (see [`PacedFile`]).
-const PUSH_EVERY_BYTES: u64 = 1 << 20;
+const PUSH_EVERY_BYTES: u64 = 256 << 10;
 
 /// A segment file being preallocated, or ready.
 #[derive(Debug)]
