@@ -241,9 +241,11 @@ impl DataTree {
 
     /// Adds a node read from a snapshot under its parent, which must be there already and must
     /// not have it yet; the parent is not rehashed (numChildren is not part of the hash). Two
-    /// lookups a node, and the path read is the key kept.
-    pub(crate) fn restore_node(&mut self, path: Box<str>, mut node: Node) -> Result<(), String> {
-        self.account_new(&path, &mut node);
+    /// lookups a node, and the path read is the key kept. The node comes with its hash, which
+    /// the snapshot's decoder computed (on its own thread for a big snapshot).
+    pub(crate) fn restore_node(&mut self, path: Box<str>, node: Node) -> Result<(), String> {
+        debug_assert_eq!(node.hash, node_hash(&path, &node), "{path}");
+        self.account_hashed(&path, &node);
         if let Some((parent, name)) = path::split(&path) {
             let Some(p) = self.nodes.get_mut(parent) else {
                 return Err(format!("{path:?} before its parent in snapshot"));
@@ -264,6 +266,11 @@ impl DataTree {
     /// The digest, data size and indexes of a node about to be added.
     fn account_new(&mut self, path: &str, node: &mut Node) {
         node.hash = node_hash(path, node);
+        self.account_hashed(path, node);
+    }
+
+    /// [`DataTree::account_new`] for a node whose hash is set.
+    fn account_hashed(&mut self, path: &str, node: &Node) {
         self.digest = self.digest.wrapping_add(node.hash);
         self.data_size += path.len() as u64 + data_len(&node.data) as u64;
         match node.kind {
