@@ -2,6 +2,7 @@
 //! the server's [`FileStorage`] — epoch and snapshot files, the log written by the log writer
 //! thread (group commit), periodic snapshots by the snapshot writer thread.
 
+pub mod background_priority;
 pub mod file_storage;
 pub mod log_writer;
 pub mod peer_snapshots;

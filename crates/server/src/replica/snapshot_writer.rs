@@ -40,6 +40,7 @@ impl SnapshotWriter {
         let thread = std::thread::Builder::new()
             .name("snapshot-writer".into())
             .spawn(move || {
+                super::background_priority::lower_this_thread();
                 if let Err(error) = run(&mut store, retain.max(1), &rx, &report) {
                     report(StorageEvent::Fatal(error));
                 }
