@@ -237,6 +237,7 @@ fn open_replica(
                 .unwrap_or(u32::MAX),
             segment_size: (64u64 << 20).max(config.max_packet_bytes as u64 * 4),
             slow_sync_warning: std::time::Duration::from_millis(config.fsync_warning_ms),
+            preallocate_ahead: true,
             ..storage::LogOptions::default()
         },
         nonce: std::process::id() as u64 ^ (clock.wall_ms as u64).rotate_left(20),

@@ -146,22 +146,39 @@ impl FileSnapshotStore {
     }
 }
 
-/// Maps a snapshot file into memory, read in at once.
+/// A snapshot file's bytes: mapped from the page cache where the kernel can read the whole
+/// file in at once (`MADV_POPULATE_READ`, Linux 5.14 and later), else read into a buffer.
 ///
-/// A mapping rather than a read into a buffer: the pages are the kernel's page cache, where a
-/// snapshot the server wrote or read recently already is, so nothing is copied and no fresh
-/// memory is zeroed for it (a million-znode snapshot is about 190 MB, and zeroing the buffer
-/// for it was a fifth of the kernel's share of a restart). The mapping is dropped once the
-/// state machine has decoded the snapshot into its own structures.
-fn map_file(path: &Path) -> Result<memmap2::Mmap> {
+/// A mapping because a snapshot the server wrote or read recently is in the page cache
+/// already: nothing is copied and no fresh memory is zeroed for it (a million-znode snapshot
+/// is about 190 MB; zeroing the buffer for it was a fifth of the kernel's share of a restart).
+/// The populate reports a read error as an error, where touching a mapped page that cannot be
+/// read kills the process (SIGBUS); any failure to map or to populate falls back to reading.
+/// The mapping is dropped once the state machine has decoded the snapshot.
+fn snapshot_bytes(path: &Path) -> Result<bytes::Bytes> {
     let io = |e| StorageError::io(format!("read {}", path.display()), e);
     let file = File::open(path).map_err(io)?;
+    match map_populated(&file) {
+        Ok(map) => Ok(bytes::Bytes::from_owner(map)),
+        Err(error) => {
+            tracing::debug!(file = %path.display(), %error, "snapshot not mapped; reading it");
+            fs::read(path).map(bytes::Bytes::from).map_err(io)
+        }
+    }
+}
+
+fn map_populated(file: &File) -> std::io::Result<memmap2::Mmap> {
     // SAFETY: a mapping is sound while nobody changes the file under it. A snapshot file is
     // written under a temporary name and renamed once complete and fsynced; no file under a
-    // snapshot's name is ever written again, by this store or any other part of the server
-    // (`purge` unlinks, which leaves a mapping intact). Whoever truncates a live server's
-    // snapshot by hand gets a SIGBUS, not a wrong state: every byte read is still checksummed.
-    unsafe { memmap2::MmapOptions::new().populate().map(&file) }.map_err(io)
+    // snapshot's name is ever written again by this server (`purge` unlinks, which leaves a
+    // mapping intact). A file truncated by hand while mapped, or a page the kernel evicted
+    // and then cannot read back, would kill the process with SIGBUS rather than yield wrong
+    // bytes; the header, data and trailer are checksummed after the populate either way.
+    let map = unsafe { memmap2::Mmap::map(file) }?;
+    if !map.is_empty() {
+        map.advise(memmap2::Advice::PopulateRead)?;
+    }
+    Ok(map)
 }
 
 fn parse_name(name: &str) -> Option<Zxid> {
@@ -226,7 +243,7 @@ impl SnapshotStore for FileSnapshotStore {
         let mut newest_error = None;
         for &zxid in names.iter().rev() {
             let path = self.path(zxid);
-            let bytes = map_file(&path)?;
+            let bytes = snapshot_bytes(&path)?;
             let checked = validate(&bytes).and_then(|z| {
                 if z == zxid {
                     Ok(z)
@@ -243,7 +260,7 @@ impl SnapshotStore for FileSnapshotStore {
                         tracing::warn!(file = %path.display(), "falling back to an older snapshot; the log must be replayed from its zxid");
                     }
                     let end = bytes.len() - TRAILER_LEN;
-                    let data = bytes::Bytes::from_owner(bytes).slice(HEADER_LEN..end);
+                    let data = bytes.slice(HEADER_LEN..end);
                     return Ok(Some(Snapshot { zxid, data }));
                 }
                 Err((offset, why)) => {

@@ -56,11 +56,19 @@ impl SpareSegment {
     }
 
     /// The preallocated file, durable, and its path; waits for it if it is not ready. `None`
-    /// if preallocating failed (logged): the roll then tries itself, and reports its error.
+    /// if preallocating failed, or the name no longer names the file (logged): the roll then
+    /// preallocates in place, and reports its own error.
     pub fn take(mut self) -> Option<(File, PathBuf)> {
         let done = self.preparing.take()?.join();
         match done {
-            Ok(Ok(file)) => Some((file, self.path.clone())),
+            Ok(Ok(file)) if names(&self.path, &file) => Some((file, self.path.clone())),
+            Ok(Ok(_)) => {
+                // Removed or replaced by someone else meanwhile (a second process on the same
+                // folder, a clean-up of temporary files): renaming it would put another file,
+                // or nothing, where the records go.
+                tracing::warn!(file = %self.path.display(), "the preallocated next log segment is no longer there under its name");
+                None
+            }
             Ok(Err(e)) => {
                 tracing::warn!(file = %self.path.display(), error = %e, "preallocating the next log segment failed");
                 None
@@ -84,8 +92,26 @@ impl Drop for SpareSegment {
     }
 }
 
-/// Creates `path` with `len` bytes reserved as `how` says, and makes them durable.
+/// Whether `path` still names `file` (the same device and inode).
+fn names(path: &Path, file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(path), file.metadata()) {
+        (Ok(named), Ok(held)) => named.dev() == held.dev() && named.ino() == held.ino(),
+        _ => false,
+    }
+}
+
+/// Creates `path` with `len` bytes reserved as `how` says, and makes them durable. A file
+/// that could not be made whole is removed, so that a full disk is not left fuller.
 pub(crate) fn preallocate(path: &Path, len: u64, how: Preallocate) -> std::io::Result<File> {
+    let made = create(path, len, how);
+    if made.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    made
+}
+
+fn create(path: &Path, len: u64, how: Preallocate) -> std::io::Result<File> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -138,6 +164,19 @@ mod tests {
             2 << 20,
             "written in full"
         );
+    }
+
+    #[test]
+    fn a_spare_whose_name_was_taken_meanwhile_is_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spare = SpareSegment::prepare(dir.path(), 1 << 20, Preallocate::ZeroFill).unwrap();
+        // It finishes; then someone else removes the name and makes another file under it.
+        let done = spare.preparing.take().unwrap().join().unwrap();
+        spare.preparing = Some(std::thread::spawn(move || done));
+        let path = dir.path().join(spare_name());
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, b"another file").unwrap();
+        assert!(spare.take().is_none());
     }
 
     #[test]

@@ -133,12 +133,7 @@ impl DataTree {
         let legacy_nodes = if pipelined {
             restore_nodes_pipelined(&mut d, &mut tree, count, legacy)?
         } else {
-            let mut insert = Inserter::new(legacy);
-            for i in 0..count {
-                let (p, node) = read_node(&mut d, &mut tree.acls, i == 0)?;
-                insert.node(&mut tree, p, node)?;
-            }
-            insert.legacy_nodes
+            restore_nodes_in_turn(&mut d, &mut tree, count, legacy)?
         };
         if count == 0 {
             return corrupt("snapshot has no root");
@@ -204,31 +199,21 @@ impl Inserter {
 /// the stream's order is the one reported). Decoding (paths, values, ACLs, Stat fields) and
 /// building (hashing, the node table, the parents' child sets) each took about half of a
 /// big snapshot's install, one after the other on one thread. Returns the legacy digest's
-/// sum of node hashes.
+/// sum of node hashes. Where no thread can be started, decodes and adds in turn.
 fn restore_nodes_pipelined<R: Read + Send>(
     d: &mut Dec<R>,
     tree: &mut DataTree,
     count: u64,
     legacy: bool,
 ) -> Result<u64, CodecError> {
-    let (batches, received) = mpsc::sync_channel::<Vec<(Box<str>, Node)>>(BATCHES_IN_FLIGHT);
     let mut acls = std::mem::take(&mut tree.acls);
-    std::thread::scope(|scope| {
-        let decoder = scope.spawn(move || -> Result<AclCache, CodecError> {
-            let mut batch = Vec::with_capacity(BATCH_NODES);
-            for i in 0..count {
-                batch.push(read_node(d, &mut acls, i == 0)?);
-                if batch.len() == BATCH_NODES {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_NODES));
-                    if batches.send(full).is_err() {
-                        // The builder stopped at a bad node: its error is the one reported.
-                        return Ok(acls);
-                    }
-                }
-            }
-            let _ = batches.send(batch);
-            Ok(acls)
-        });
+    let piped = std::thread::scope(|scope| {
+        let (batches, received) = mpsc::sync_channel(BATCHES_IN_FLIGHT);
+        let (dec, acls) = (&mut *d, &mut acls);
+        let decoder = std::thread::Builder::new()
+            .name("snapshot-decoder".into())
+            .spawn_scoped(scope, move || decode_batches(dec, acls, count, &batches))
+            .ok()?;
         let mut insert = Inserter::new(legacy);
         let mut built = Ok(());
         'batches: while let Ok(batch) = received.recv() {
@@ -239,16 +224,65 @@ fn restore_nodes_pipelined<R: Read + Send>(
                 }
             }
         }
+        // Unblocks a decoder waiting to hand over more.
         drop(received);
         let decoded = match decoder.join() {
             Ok(decoded) => decoded,
             Err(panic) => std::panic::resume_unwind(panic),
         };
-        // The builder only saw records before any the decoder failed on: its error is first.
-        built?;
-        tree.acls = decoded?;
-        Ok(insert.legacy_nodes)
-    })
+        // The builder saw every record before the one the decoder failed on: its error, if
+        // any, comes first in the stream.
+        Some(built.and(decoded).map(|()| insert.legacy_nodes))
+    });
+    tree.acls = acls;
+    match piped {
+        Some(result) => result,
+        None => restore_nodes_in_turn(d, tree, count, legacy),
+    }
+}
+
+/// The decoding half: batches of decoded nodes to `batches`, and on a bad record the nodes
+/// before it first, so that the builder can report an earlier error of its own.
+fn decode_batches<R: Read>(
+    d: &mut Dec<R>,
+    acls: &mut AclCache,
+    count: u64,
+    batches: &mpsc::SyncSender<Vec<(Box<str>, Node)>>,
+) -> Result<(), CodecError> {
+    let mut batch = Vec::with_capacity(BATCH_NODES);
+    for i in 0..count {
+        match read_node(d, acls, i == 0) {
+            Ok(node) => batch.push(node),
+            Err(error) => {
+                let _ = batches.send(batch);
+                return Err(error);
+            }
+        }
+        if batch.len() == BATCH_NODES {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_NODES));
+            if batches.send(full).is_err() {
+                // The builder stopped at a bad node: its error is the one reported.
+                return Ok(());
+            }
+        }
+    }
+    let _ = batches.send(batch);
+    Ok(())
+}
+
+/// Decodes and adds `count` node records one after the other.
+fn restore_nodes_in_turn<R: Read>(
+    d: &mut Dec<R>,
+    tree: &mut DataTree,
+    count: u64,
+    legacy: bool,
+) -> Result<u64, CodecError> {
+    let mut insert = Inserter::new(legacy);
+    for i in 0..count {
+        let (p, node) = read_node(d, &mut tree.acls, i == 0)?;
+        insert.node(tree, p, node)?;
+    }
+    Ok(insert.legacy_nodes)
 }
 
 /// One node's record, its path checked (the root first, then only valid paths).
@@ -551,10 +585,19 @@ mod tests {
             let two = DataTree::restore(&mut &buf[..cut], max, true).unwrap_err();
             assert_eq!(format!("{one:?}"), format!("{two:?}"), "cut at {cut}");
         }
-        for bad in [tampered(2, "/missing/n"), tampered(2, "/zookeeper")] {
+        let nodes = DataTree::new().nodes.len() as u64 + 1;
+        for bad in [tampered(nodes, "/missing/n"), tampered(nodes, "/zookeeper")] {
             let one = DataTree::restore(&mut &bad[..], max, false).unwrap_err();
             let two = DataTree::restore(&mut &bad[..], max, true).unwrap_err();
             assert_eq!(format!("{one:?}"), format!("{two:?}"));
+            // A record the builder refuses, then a record cut short, in one batch: the
+            // builder's error, first in the stream, is the one reported.
+            let last = bad.windows(10).rposition(|w| w == b"/zookeeper").unwrap();
+            let cut = &bad[..last + 3];
+            let one = DataTree::restore(&mut &cut[..], max, false).unwrap_err();
+            let two = DataTree::restore(&mut &cut[..], max, true).unwrap_err();
+            assert_eq!(format!("{one:?}"), format!("{two:?}"));
+            assert!(!format!("{two:?}").contains("UnexpectedEof"), "{two:?}");
         }
     }
 

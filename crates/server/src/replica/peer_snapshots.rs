@@ -36,10 +36,7 @@ impl PeerSnapshots {
         let stop = stopping.clone();
         let thread = std::thread::Builder::new()
             .name("peer-snapshots".into())
-            .spawn(move || {
-                super::background_priority::lower_this_thread();
-                run(&rx, &stop, &report)
-            })
+            .spawn(move || run(&rx, &stop, &report))
             .expect("spawn the peer snapshot thread");
         PeerSnapshots {
             requests: Some(tx),

@@ -52,9 +52,14 @@ pub struct LogOptions {
     pub max_payload: u32,
     /// How segments are preallocated.
     pub preallocate: Preallocate,
-    /// An fdatasync that takes at least this long is logged as a warning: every write
-    /// acknowledged after it waited for it (ZooKeeper's `fsync.warningthresholdms`).
+    /// An fdatasync, or the creation of a segment, that takes at least this long is logged as
+    /// a warning: every write acknowledged after it waited for it (ZooKeeper's
+    /// `fsync.warningthresholdms`).
     pub slow_sync_warning: Duration,
+    /// Preallocate the next segment on a thread of its own once the active one is half full
+    /// (see [`crate::spare_segment`]), so that a roll does not hold the writes for the time it
+    /// takes to write a segment's length of zeros. Costs a second segment's space on disk.
+    pub preallocate_ahead: bool,
 }
 
 impl Default for LogOptions {
@@ -64,6 +69,7 @@ impl Default for LogOptions {
             max_payload: 8 << 20,
             preallocate: Preallocate::ZeroFill,
             slow_sync_warning: Duration::from_secs(1),
+            preallocate_ahead: false,
         }
     }
 }
@@ -102,6 +108,8 @@ pub struct FileTxnLog {
     poisoned: Option<String>,
     /// The next segment, being preallocated since the active one passed half its length.
     spare: Option<SpareSegment>,
+    /// No spare is asked for again until the next roll: one could not be started.
+    spare_refused: bool,
 }
 
 impl FileTxnLog {
@@ -165,6 +173,7 @@ impl FileTxnLog {
             durable_zxid: last_zxid,
             poisoned: None,
             spare: None,
+            spare_refused: false,
         })
     }
 
@@ -259,6 +268,7 @@ impl FileTxnLog {
         };
         let path = self.dir.join(segment::file_name(zxid));
         let started = Instant::now();
+        self.spare_refused = false;
         let (file, tmp) = match self.spare.take().and_then(SpareSegment::take) {
             Some(spare) => spare,
             None => {
@@ -297,14 +307,16 @@ impl FileTxnLog {
         Ok(())
     }
 
-    /// Starts preallocating the next segment once the active one is half full.
+    /// Starts preallocating the next segment once the active one is half full, if asked to.
     fn prepare_spare(&mut self) {
         let Some(active) = self.segments.last() else {
             return;
         };
-        if self.spare.is_none() && active.end >= active.header.file_len / 2 {
+        let half_full = active.end >= active.header.file_len / 2;
+        if self.opts.preallocate_ahead && half_full && self.spare.is_none() && !self.spare_refused {
             self.spare =
                 SpareSegment::prepare(&self.dir, self.opts.segment_size, self.opts.preallocate);
+            self.spare_refused = self.spare.is_none();
         }
     }
 
