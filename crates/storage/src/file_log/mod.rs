@@ -245,15 +245,20 @@ impl FileTxnLog {
             seg.file
                 .sync_data()
                 .map_err(|e| StorageError::fatal(format!("fdatasync {}", seg.path.display()), e))?;
-            let took = started.elapsed();
-            if took >= self.opts.slow_sync_warning {
-                tracing::warn!(file = %seg.path.display(), ms = took.as_millis() as u64,
+            if let Some(ms) = self.slow_ms(started) {
+                tracing::warn!(file = %seg.path.display(), ms,
                     "the log's fdatasync was slow; every write in it waited");
             }
             self.unsynced = false;
         }
         self.durable_zxid = self.last_zxid;
         Ok(())
+    }
+
+    /// The milliseconds since `started`, if at least the slow-sync warning's threshold.
+    fn slow_ms(&self, started: Instant) -> Option<u64> {
+        let took = started.elapsed();
+        (took >= self.opts.slow_sync_warning).then_some(took.as_millis() as u64)
     }
 
     /// Syncs the current segment and creates the next one, named after `zxid`.
@@ -287,9 +292,8 @@ impl FileTxnLog {
         file.sync_data().map_err(|e| fatal("fdatasync", e))?;
         fs::rename(&tmp, &path).map_err(|e| fatal("rename", e))?;
         fsutil::sync_dir(&self.dir)?;
-        let took = started.elapsed();
-        if took >= self.opts.slow_sync_warning {
-            tracing::warn!(file = %path.display(), ms = took.as_millis() as u64,
+        if let Some(ms) = self.slow_ms(started) {
+            tracing::warn!(file = %path.display(), ms,
                 "creating the next log segment was slow; every write waited");
         }
         tracing::debug!(file = %path.display(), "new log segment");
