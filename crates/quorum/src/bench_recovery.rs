@@ -69,6 +69,8 @@ pub fn run(args: Args) -> Result<(), String> {
 /// Recovers the stores in `data_dir` and `log_dir` into a fresh server state, step by step.
 pub fn measure(data_dir: &std::path::Path, log_dir: &std::path::Path) -> Result<Figures, String> {
     let err = |e: storage::StorageError| e.to_string();
+    // Opening the log truncates a torn tail: never beside a server that is writing it.
+    let _locks = storage::DirLock::acquire_all(&[data_dir, log_dir]).map_err(err)?;
     let start = Instant::now();
     let mut epochs = FileEpochStore::open(data_dir).map_err(err)?;
     let mut snapshots = FileSnapshotStore::open(data_dir).map_err(err)?;

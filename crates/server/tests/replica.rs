@@ -155,6 +155,22 @@ fn try_open(
     server::replica::open(dir, dir, options, Counter::default(), NoPeers, |_| {})
 }
 
+/// Two servers on one dataDir would append to one log and rename over each other's
+/// snapshots. The second must refuse to start, naming the directory, until the first is gone.
+#[test]
+fn a_second_server_on_the_same_folders_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut replica, events) = open(dir.path(), 1_000_000);
+    commit(&mut replica, &events, 5);
+    let why = error_of(try_open(dir.path()));
+    assert!(why.contains("in use by another process"), "{why}");
+    assert!(why.contains(&dir.path().display().to_string()), "{why}");
+    commit(&mut replica, &events, 5);
+    drop(replica);
+    let replica = try_open(dir.path()).unwrap();
+    assert_eq!(replica.app.applied.len(), 10);
+}
+
 /// With its epoch files deleted a server used to start "healthy" and panic on the first
 /// write (it reused zxids of its old epoch). It must refuse to start, naming what is missing.
 #[test]

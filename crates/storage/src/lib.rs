@@ -8,6 +8,7 @@
 //! Errors: [`StorageError::Fatal`] means the server must stop (an fsync failed; retrying
 //! could report lost data as durable). [`StorageError::Corrupt`] names a file and offset.
 
+mod dir_lock;
 mod epoch;
 mod error;
 mod file_log;
@@ -21,6 +22,7 @@ mod snapshot;
 mod spare_segment;
 mod traits;
 
+pub use dir_lock::{DirLock, LOCK_FILE_NAME};
 pub use epoch::FileEpochStore;
 pub use error::{Result, StorageError};
 pub use file_log::{FileTxnLog, LogOptions, Preallocate};

@@ -19,7 +19,6 @@ pub mod checkpoint;
 pub mod entry_log;
 pub mod journal;
 pub mod journal_record;
-mod lock;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -72,7 +71,7 @@ pub struct Store {
     dir: PathBuf,
     /// Held for the store's life: a second bookie on the same directory would interleave
     /// records with ours.
-    _lock: lock::DirLock,
+    _lock: storage::DirLock,
     entry_log: EntryLog,
     index: HashMap<(LedgerId, EntryId), Location>,
     facts: BTreeMap<LedgerId, LedgerFacts>,
@@ -93,7 +92,7 @@ impl Store {
     /// Opens the store in `dir` (creating an empty one if `dir` holds none) and recovers it.
     pub fn open(dir: &Path, opts: StoreOptions) -> Result<Opened, String> {
         fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-        let lock = lock::DirLock::acquire(dir)?;
+        let lock = storage::DirLock::acquire(dir).map_err(|e| e.to_string())?;
         let log_path = dir.join(ENTRY_LOG);
         let journal_dir = dir.join(JOURNAL_DIR);
         let ckpt = match Checkpoint::load(dir)? {

@@ -247,7 +247,7 @@ fn a_second_open_of_one_directory_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let first = Store::open(tmp.path(), OPTS).unwrap();
     let err = Store::open(tmp.path(), OPTS).unwrap_err();
-    assert!(err.contains("locked"), "{err}");
+    assert!(err.contains("in use by another process"), "{err}");
     drop(first);
     Store::open(tmp.path(), OPTS).unwrap();
 }

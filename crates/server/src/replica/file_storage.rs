@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use storage::{
-    EpochStore, FileEpochStore, FileSnapshotStore, FileTxnLog, LogOptions, SnapshotStore,
+    DirLock, EpochStore, FileEpochStore, FileSnapshotStore, FileTxnLog, LogOptions, SnapshotStore,
     StorageError,
 };
 use zab::{Epoch, ServerId, Snapshot, Txn, Zxid};
@@ -26,6 +26,9 @@ pub struct FileStorage {
     snapshots: FileSnapshotStore,
     snapshot_writer: SnapshotWriter,
     peer_snapshots: PeerSnapshots,
+    /// `dataDir` and `dataLogDir` locked against a second process; declared last, so released
+    /// only after the writer threads above have stopped.
+    _locks: Vec<DirLock>,
 }
 
 impl FileStorage {
@@ -38,6 +41,7 @@ impl FileStorage {
         snap_retain: usize,
         report: impl Fn(StorageEvent) + Send + Sync + 'static,
     ) -> Result<(FileStorage, Recovered), ReplicaError> {
+        let locks = DirLock::acquire_all(&[data_dir, log_dir])?;
         let mut epochs = FileEpochStore::open(data_dir)?;
         let mut snapshots = FileSnapshotStore::open(data_dir)?;
         let mut log = FileTxnLog::open(log_dir, log_options)?;
@@ -55,6 +59,7 @@ impl FileStorage {
             snapshots,
             snapshot_writer,
             peer_snapshots,
+            _locks: locks,
         };
         Ok((storage, recovered))
     }
