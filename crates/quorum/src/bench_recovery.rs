@@ -84,7 +84,8 @@ pub fn measure(data_dir: &std::path::Path, log_dir: &std::path::Path) -> Result<
     let start = Instant::now();
     let snapshot_bytes = recovered.snapshot.as_ref().map_or(0, |s| s.data.len());
     if let Some(snapshot) = &recovered.snapshot {
-        state.install(snapshot)?;
+        let after = recovered.log.partition_point(|t| t.zxid <= snapshot.zxid);
+        state.restore(snapshot, &recovered.log[after..])?;
     }
     let install = start.elapsed();
 

@@ -352,7 +352,18 @@ impl Application for ServerState {
     }
 
     fn install(&mut self, snapshot: &Snapshot) -> Result<(), String> {
-        let tree = DataTree::restore_from_bytes(&snapshot.data).map_err(|e| e.to_string())?;
+        self.restore(snapshot, &[])
+    }
+
+    /// Sizes the node table for the snapshot's nodes and the logged creates, so that it does
+    /// not double while the log is applied.
+    fn restore(&mut self, snapshot: &Snapshot, logged: &[Txn]) -> Result<(), String> {
+        let creates = logged
+            .iter()
+            .map(|t| TxnRecord::nodes_created(&t.data))
+            .sum();
+        let tree = DataTree::restore_from_bytes_with_room(&snapshot.data, creates)
+            .map_err(|e| e.to_string())?;
         self.tree = tree;
         self.outstanding.clear();
         Ok(())

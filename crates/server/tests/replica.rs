@@ -14,6 +14,8 @@ use zab::{ServerId, Snapshot, Txn, Zxid};
 struct Counter {
     applied: Vec<Zxid>,
     sum: u64,
+    /// At the last restart: transactions the snapshot held, and the logged ones after it.
+    restored: Option<(usize, Vec<Zxid>)>,
 }
 
 impl Application for Counter {
@@ -38,6 +40,12 @@ impl Application for Counter {
         self.sum = u64::from_be_bytes(bytes[..8].try_into().unwrap());
         let count = u64::from_be_bytes(bytes[8..].try_into().unwrap());
         self.applied = vec![snapshot.zxid; count as usize];
+        Ok(())
+    }
+    fn restore(&mut self, snapshot: &Snapshot, logged: &[Txn]) -> Result<(), String> {
+        self.install(snapshot)?;
+        let logged = logged.iter().map(|t| t.zxid).collect();
+        self.restored = Some((self.applied.len(), logged));
         Ok(())
     }
 }
@@ -130,6 +138,29 @@ fn snapshots_bound_the_log_and_restore_the_state() {
     assert!((1..=3).contains(&snapshots), "{snapshots} snapshots kept");
     let (replica, _events) = open(dir.path(), 100);
     assert_eq!((replica.app.sum, replica.app.applied.len()), (sum, count));
+}
+
+/// A restart tells the application which logged transactions follow its snapshot (the server
+/// sizes its node table for their creates), and delivers exactly those.
+#[test]
+fn the_restore_is_told_of_the_logged_transactions_after_the_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut replica, events) = open(dir.path(), 100);
+    commit(&mut replica, &events, 300);
+    drop(replica);
+    let (mut replica, events) = open(dir.path(), 1_000_000);
+    commit(&mut replica, &events, 20);
+    let count = replica.app.applied.len();
+    drop(replica);
+    let (replica, _events) = open(dir.path(), 1_000_000);
+    let (in_snapshot, logged) = replica
+        .app
+        .restored
+        .clone()
+        .expect("restored from a snapshot");
+    assert!(logged.len() >= 20, "{} logged", logged.len());
+    assert_eq!(in_snapshot + logged.len(), count);
+    assert_eq!(logged, replica.app.applied[in_snapshot..]);
 }
 
 fn error_of(

@@ -227,7 +227,7 @@ impl<K: Hash + Eq, V> GrowingMap<K, V> {
 
     /// Whether a doubling is under way (tests).
     #[cfg(test)]
-    fn is_split(&self) -> bool {
+    pub(crate) fn is_split(&self) -> bool {
         !self.old.is_empty()
     }
 }

@@ -134,6 +134,12 @@ impl NodeMap {
         added
     }
 
+    /// Whether the table is doubling (moving entries to a bigger one), for tests.
+    #[cfg(test)]
+    pub(crate) fn is_doubling(&self) -> bool {
+        self.base.is_split()
+    }
+
     /// Room for `additional` more nodes without growing the table (restore, which knows how
     /// many are coming). A frozen map only grows its overlay, so nothing is reserved then.
     pub fn reserve(&mut self, additional: usize) {

@@ -95,6 +95,26 @@ impl TxnRecord {
     pub fn is_reconfig(bytes: &[u8]) -> bool {
         bytes.first() == Some(&TXN_FORMAT_VERSION) && bytes.get(HEADER_LEN) == Some(&RECONFIG)
     }
+
+    /// How many nodes `bytes`, an encoded record, creates at most: from its first bytes, but
+    /// a multi (rare) is decoded. 0 for a record that does not decode. A restart sizes the
+    /// node table with it before the logged records are applied.
+    pub fn nodes_created(bytes: &[u8]) -> usize {
+        if bytes.first() != Some(&TXN_FORMAT_VERSION) {
+            return 0;
+        }
+        match bytes.get(HEADER_LEN) {
+            Some(&CREATE) => 1,
+            Some(&MULTI) => match TxnRecord::decode(bytes) {
+                Ok(TxnRecord {
+                    txn: Txn::Multi(ops),
+                    ..
+                }) => ops.iter().filter(|op| matches!(op, Txn::Create(_))).count(),
+                _ => 0,
+            },
+            _ => 0,
+        }
+    }
 }
 
 fn finish(d: Dec<&[u8]>) -> Result<(), CodecError> {
@@ -243,4 +263,50 @@ fn read_txn(d: &mut Dec<&[u8]>, top: bool) -> Result<Txn, CodecError> {
         t => return corrupt(format!("unknown txn type {t}")),
     };
     Ok(txn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(txn: Txn) -> Vec<u8> {
+        let header = TxnHeader {
+            zxid: Zxid::from_i64(7),
+            time_ms: 1,
+            session_id: 2,
+            cxid: 3,
+        };
+        TxnRecord { header, txn }.encode()
+    }
+
+    fn create(path: &str) -> Txn {
+        Txn::Create(CreateTxn {
+            path: path.into(),
+            data: None,
+            acl: proto::Acl::open_unsafe(),
+            kind: crate::node::NodeKind::Persistent,
+            parent_cversion: 1,
+            with_stat: false,
+        })
+    }
+
+    #[test]
+    fn nodes_created_counts_a_create_and_the_creates_of_a_multi() {
+        assert_eq!(TxnRecord::nodes_created(&record(create("/a"))), 1);
+        let delete = Txn::Delete { path: "/a".into() };
+        assert_eq!(TxnRecord::nodes_created(&record(delete.clone())), 0);
+        let multi = Txn::Multi(vec![create("/b"), delete, create("/c")]);
+        assert_eq!(TxnRecord::nodes_created(&record(multi)), 2);
+    }
+
+    #[test]
+    fn nodes_created_of_bytes_that_do_not_decode_is_zero() {
+        assert_eq!(TxnRecord::nodes_created(&[]), 0);
+        let mut bad_version = record(create("/a"));
+        bad_version[0] = 99;
+        assert_eq!(TxnRecord::nodes_created(&bad_version), 0);
+        let mut cut_multi = record(Txn::Multi(vec![create("/b")]));
+        cut_multi.truncate(cut_multi.len() - 1);
+        assert_eq!(TxnRecord::nodes_created(&cut_multi), 0);
+    }
 }

@@ -40,6 +40,14 @@ pub trait Application {
     }
     /// Replaces the whole state (restart, or SNAP from a leader).
     fn install(&mut self, snapshot: &Snapshot) -> Result<(), String>;
+    /// Replaces the whole state at a restart. `logged` are the transactions the log holds
+    /// after the snapshot, delivered once the server has synchronized with a leader (unless
+    /// the leader truncates them): an application can make room for them now, while nothing
+    /// waits on it. By default [`Application::install`].
+    fn restore(&mut self, snapshot: &Snapshot, logged: &[Txn]) -> Result<(), String> {
+        let _ = logged;
+        self.install(snapshot)
+    }
     /// A quorum confirmed this leader's leadership up to `round`.
     fn leadership_confirmed(&mut self, round: u64);
     /// The configuration in force at the state's last delivered transaction, when the state
@@ -132,7 +140,9 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
         if let Some(snapshot) = &recovered.snapshot {
             snapshot_zxid = snapshot.zxid;
             snapshot_bytes = snapshot.data.len();
-            app.install(snapshot).map_err(ReplicaError::Snapshot)?;
+            let after = recovered.log.partition_point(|t| t.zxid <= snapshot.zxid);
+            app.restore(snapshot, &recovered.log[after..])
+                .map_err(ReplicaError::Snapshot)?;
         }
         let stored = recovered.epochs;
         tracing::info!(
