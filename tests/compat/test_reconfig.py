@@ -58,8 +58,23 @@ SUPER_AUTH = [("digest", f"super:{PASSWORD}")]
 CONVERGE_S = 30.0
 
 
+_HANDED_OUT = set()
+
+
+def _unused_port():
+    """A free port not handed out before in this module. An election port is configured but
+    nobody listens on it, so the kernel may offer it again as free: a joining line given
+    another server's port is refused with BadArguments (an address clash), whatever the test
+    meant to check."""
+    while True:
+        port = zk.free_port()
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+
+
 def new_ports():
-    return {"client": zk.free_port(), "peer": zk.free_port(), "election": zk.free_port()}
+    return {"client": _unused_port(), "peer": _unused_port(), "election": _unused_port()}
 
 
 def server_line(i, p, role="participant"):
