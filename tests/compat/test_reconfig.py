@@ -266,7 +266,7 @@ class TestReconfig:
             {"joining": None, "leaving": "2,3", "new_members": None},
             {"joining": None, "leaving": None, "new_members": ens.line(1)},
             # A joining server without a client address.
-            {"joining": f"server.101=127.0.0.1:{zk.free_port()}:{zk.free_port()}:observer",
+            {"joining": f"server.101=127.0.0.1:{_unused_port()}:{_unused_port()}:observer",
              "leaving": None, "new_members": None},
         ]
         for kwargs in refused:

@@ -5,6 +5,8 @@
 //! leaves a stale lock behind.
 
 use std::fs::{File, OpenOptions};
+use std::io::ErrorKind;
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
@@ -26,26 +28,32 @@ impl DirLock {
     /// holds is an error naming it. A lock is per open file, so a process that locks the same
     /// directory twice (two names for one directory) is refused the second time too: take
     /// one lock per directory, see [`DirLock::acquire_all`].
+    ///
+    /// A file system that cannot lock at all (some network and FUSE mounts) is logged and
+    /// the directory used unlocked, as before locks existed: refusing to start there would
+    /// turn a missing safeguard into an outage.
     pub fn acquire(dir: &Path) -> Result<DirLock> {
         fsutil::ensure_dir(dir)?;
         let path = dir.join(LOCK_FILE_NAME);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
+        let file = open_lock_file(&path)
             .map_err(|e| StorageError::io(format!("open {}", path.display()), e))?;
         // SAFETY: a plain syscall on a descriptor we own; no memory is passed.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if rc != 0 {
             let e = std::io::Error::last_os_error();
-            return Err(StorageError::io(
-                format!(
-                    "lock {}: the directory is in use by another process",
-                    dir.display()
-                ),
-                e,
-            ));
+            if e.kind() != ErrorKind::WouldBlock {
+                tracing::warn!(dir = %dir.display(), error = %e,
+                    "this file system cannot lock the directory: nothing stops a second \
+                     process from using it");
+            } else {
+                return Err(StorageError::io(
+                    format!(
+                        "lock {}: the directory is in use by another process",
+                        dir.display()
+                    ),
+                    e,
+                ));
+            }
         }
         Ok(DirLock {
             dir: dir.to_path_buf(),
@@ -54,18 +62,18 @@ impl DirLock {
     }
 
     /// Locks each distinct directory of `dirs` once (`dataDir` and `dataLogDir` are often the
-    /// same directory, possibly under two names).
+    /// same directory, possibly under two names or mounts: compared by device and inode).
     pub fn acquire_all(dirs: &[&Path]) -> Result<Vec<DirLock>> {
         let mut locks: Vec<DirLock> = Vec::new();
-        let mut seen: Vec<PathBuf> = Vec::new();
+        let mut seen: Vec<(u64, u64)> = Vec::new();
         for dir in dirs {
             fsutil::ensure_dir(dir)?;
-            let real = dir
-                .canonicalize()
-                .map_err(|e| StorageError::io(format!("resolve {}", dir.display()), e))?;
-            if !seen.contains(&real) {
+            let meta = std::fs::metadata(dir)
+                .map_err(|e| StorageError::io(format!("stat {}", dir.display()), e))?;
+            let id = (meta.dev(), meta.ino());
+            if !seen.contains(&id) {
                 locks.push(DirLock::acquire(dir)?);
-                seen.push(real);
+                seen.push(id);
             }
         }
         Ok(locks)
@@ -77,9 +85,23 @@ impl DirLock {
     }
 }
 
+/// Opens the lock file for reading (`flock` needs no more), creating it if missing: a file
+/// left by a run as another user (root) then does not keep the service's user out.
+fn open_lock_file(path: &Path) -> std::io::Result<File> {
+    match File::open(path) {
+        Err(e) if e.kind() == ErrorKind::NotFound => OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path),
+        opened => opened,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn a_second_lock_on_a_held_directory_is_refused_until_the_first_is_dropped() {
@@ -101,6 +123,16 @@ mod tests {
         let lock = DirLock::acquire(&nested).unwrap();
         assert!(nested.join(LOCK_FILE_NAME).is_file());
         assert_eq!(lock.dir(), nested);
+    }
+
+    #[test]
+    fn a_lock_file_nobody_may_write_still_locks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOCK_FILE_NAME);
+        std::fs::write(&path, b"").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+        let _held = DirLock::acquire(dir.path()).unwrap();
+        assert!(DirLock::acquire(dir.path()).is_err());
     }
 
     #[test]
