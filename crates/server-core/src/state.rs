@@ -355,19 +355,25 @@ impl Application for ServerState {
         self.restore(snapshot, &[])
     }
 
-    /// Sizes the node table for the snapshot's nodes and the logged creates, so that it does
-    /// not double while the log is applied.
+    /// Sizes the node table for the most nodes the tree will hold while the logged records
+    /// apply, so that it does not double meanwhile (and no more: a table never shrinks).
     fn restore(&mut self, snapshot: &Snapshot, logged: &[Txn]) -> Result<(), String> {
-        let creates = logged
-            .iter()
-            .map(|t| TxnRecord::nodes_created(&t.data))
-            .sum();
-        let tree = DataTree::restore_from_bytes_with_room(&snapshot.data, creates)
+        let tree = DataTree::restore_from_bytes_with_room(&snapshot.data, peak_growth(logged))
             .map_err(|e| e.to_string())?;
         self.tree = tree;
         self.outstanding.clear();
         Ok(())
     }
+}
+
+/// The most nodes `txns`, applied in order, add above the count they start from.
+fn peak_growth(txns: &[Txn]) -> usize {
+    let (mut count, mut peak) = (0i64, 0i64);
+    for txn in txns {
+        count += TxnRecord::node_count_change(&txn.data);
+        peak = peak.max(count);
+    }
+    usize::try_from(peak).unwrap_or(0)
 }
 
 /// The data tree frozen for a snapshot, written on the storage's thread.
@@ -494,6 +500,66 @@ mod tests {
     const DELETED: i32 = 2;
     const CHANGED: i32 = 3;
     const CHILD: i32 = 4;
+
+    fn record(zxid: u64, txn: TreeTxn) -> Txn {
+        let zxid = Zxid::from_u64(zxid);
+        let header = TxnHeader {
+            zxid,
+            time_ms: 1_000,
+            session_id: 0,
+            cxid: 0,
+        };
+        let data = Bytes::from(TxnRecord::new(header, txn).encode());
+        Txn { zxid, data }
+    }
+
+    #[test]
+    fn peak_growth_is_the_most_nodes_added_at_any_point() {
+        let creates = |from: u64, n: u64| -> Vec<Txn> {
+            (from..from + n)
+                .map(|i| record(i, create(&format!("/n{i}"), Acl::open_unsafe())))
+                .collect()
+        };
+        let deletes = |from: u64, n: u64| -> Vec<Txn> {
+            let path = |i: u64| format!("/n{i}");
+            (from..from + n)
+                .map(|i| record(i, TreeTxn::Delete { path: path(i) }))
+                .collect()
+        };
+        assert_eq!(peak_growth(&[]), 0);
+        assert_eq!(peak_growth(&[creates(1, 30), deletes(31, 30)].concat()), 30);
+        assert_eq!(peak_growth(&[deletes(1, 30), creates(31, 20)].concat()), 0);
+        let churn = [creates(1, 10), deletes(11, 10), creates(21, 15)].concat();
+        assert_eq!(peak_growth(&churn), 15);
+    }
+
+    /// A restart's node table holds the logged creates without growing, and no more than
+    /// their peak: a table never shrinks.
+    #[test]
+    fn a_restore_makes_room_for_the_logged_creates() {
+        let mut s = test_state();
+        for i in 0..20_000u64 {
+            let txn = create(&format!("/n{i}"), Acl::open_unsafe());
+            s.deliver(&record(i + 1, txn));
+        }
+        let snapshot = s.snapshot();
+        let logged: Vec<Txn> = (20_001..50_001u64)
+            .map(|i| record(i, create(&format!("/n{i}"), Acl::open_unsafe())))
+            .collect();
+        let mut restored = test_state();
+        restored.restore(&snapshot, &logged).unwrap();
+        assert!(restored.tree.node_room() >= 30_000);
+        let mut installed = test_state();
+        installed.install(&snapshot).unwrap();
+        assert!(
+            installed.tree.node_room() < 30_000,
+            "else this test shows nothing"
+        );
+        for txn in &logged {
+            restored.deliver(txn);
+        }
+        assert_eq!(restored.tree.node_count(), s.tree.node_count() + 30_000);
+    }
 
     /// ZooKeeper 3.8 checks READ on the node's ACL (the parent's for NodeChildrenChanged) with
     /// the watcher's auth before sending a notification; a watcher that fails it is not told,

@@ -149,6 +149,13 @@ impl<K: Hash + Eq, V> GrowingMap<K, V> {
         self.take_from_old(hash, is)
     }
 
+    /// Entries that can go in before the table grows (those of a doubling under way count as
+    /// in it).
+    pub fn room(&self) -> usize {
+        let held = self.table.len() + self.old.len();
+        self.table.capacity().saturating_sub(held)
+    }
+
     /// Room for `additional` more entries. Finishes a doubling under way first; meant for a
     /// map being filled in one go (restore, copy), where a pause is not a stall.
     pub fn reserve(&mut self, additional: usize) {

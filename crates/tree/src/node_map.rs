@@ -134,6 +134,15 @@ impl NodeMap {
         added
     }
 
+    /// Nodes that can go in before the table grows; 0 while frozen (they go to the overlay).
+    pub fn room(&self) -> usize {
+        if self.is_frozen() {
+            0
+        } else {
+            self.base.room()
+        }
+    }
+
     /// Whether the table is doubling (moving entries to a bigger one), for tests.
     #[cfg(test)]
     pub(crate) fn is_doubling(&self) -> bool {

@@ -107,7 +107,7 @@ impl DataTree {
     ) -> Result<DataTree, CodecError> {
         let pipelined = bytes.len() >= PIPELINE_MIN_BYTES
             && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
-        let mut r = &bytes[..];
+        let mut r = bytes;
         Self::restore(&mut r, bytes.len() / MIN_NODE_BYTES, more_nodes, pipelined)
     }
 

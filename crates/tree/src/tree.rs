@@ -258,6 +258,11 @@ impl DataTree {
         Ok(())
     }
 
+    /// Nodes the node table takes before it grows (a restart makes room for its log's).
+    pub fn node_room(&self) -> usize {
+        self.nodes.room()
+    }
+
     /// Room for `additional` more nodes without growing the node table.
     pub(crate) fn reserve_nodes(&mut self, additional: usize) {
         self.nodes.reserve(additional);

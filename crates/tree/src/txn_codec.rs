@@ -96,24 +96,36 @@ impl TxnRecord {
         bytes.first() == Some(&TXN_FORMAT_VERSION) && bytes.get(HEADER_LEN) == Some(&RECONFIG)
     }
 
-    /// How many nodes `bytes`, an encoded record, creates at most: from its first bytes, but
-    /// a multi (rare) is decoded. 0 for a record that does not decode. A restart sizes the
-    /// node table with it before the logged records are applied.
-    pub fn nodes_created(bytes: &[u8]) -> usize {
+    /// How applying `bytes`, an encoded record, changes the number of nodes: +1 for a create,
+    /// -1 for a delete, minus its ephemerals for the close of a session, the sum of its ops
+    /// for a multi (0 for a failed one). From the first bytes for a create or a delete; a
+    /// multi or a session close (rarer) is decoded. 0 for a record that does not decode. A
+    /// restart sizes the node table with it before the logged records are applied.
+    pub fn node_count_change(bytes: &[u8]) -> i64 {
         if bytes.first() != Some(&TXN_FORMAT_VERSION) {
             return 0;
         }
         match bytes.get(HEADER_LEN) {
             Some(&CREATE) => 1,
-            Some(&MULTI) => match TxnRecord::decode(bytes) {
-                Ok(TxnRecord {
-                    txn: Txn::Multi(ops),
-                    ..
-                }) => ops.iter().filter(|op| matches!(op, Txn::Create(_))).count(),
-                _ => 0,
+            Some(&DELETE | &DELETE_CONTAINER) => -1,
+            Some(&MULTI | &CLOSE_SESSION) => match TxnRecord::decode(bytes) {
+                Ok(record) => change_of(&record.txn),
+                Err(_) => 0,
             },
             _ => 0,
         }
+    }
+}
+
+/// [`TxnRecord::node_count_change`] of a decoded txn.
+fn change_of(txn: &Txn) -> i64 {
+    match txn {
+        Txn::Create(_) => 1,
+        Txn::Delete { .. } | Txn::DeleteContainer { .. } => -1,
+        Txn::CloseSession { paths, .. } => -(paths.len() as i64),
+        Txn::Multi(ops) if ops.iter().any(|op| matches!(op, Txn::Error(_))) => 0,
+        Txn::Multi(ops) => ops.iter().map(change_of).sum(),
+        _ => 0,
     }
 }
 
@@ -291,22 +303,42 @@ mod tests {
     }
 
     #[test]
-    fn nodes_created_counts_a_create_and_the_creates_of_a_multi() {
-        assert_eq!(TxnRecord::nodes_created(&record(create("/a"))), 1);
+    fn node_count_change_of_creates_deletes_multis_and_session_closes() {
+        assert_eq!(TxnRecord::node_count_change(&record(create("/a"))), 1);
         let delete = Txn::Delete { path: "/a".into() };
-        assert_eq!(TxnRecord::nodes_created(&record(delete.clone())), 0);
-        let multi = Txn::Multi(vec![create("/b"), delete, create("/c")]);
-        assert_eq!(TxnRecord::nodes_created(&record(multi)), 2);
+        assert_eq!(TxnRecord::node_count_change(&record(delete.clone())), -1);
+        let container = Txn::DeleteContainer { path: "/a".into() };
+        assert_eq!(TxnRecord::node_count_change(&record(container)), -1);
+        let set = Txn::SetData {
+            path: "/a".into(),
+            data: None,
+            version: 1,
+        };
+        assert_eq!(TxnRecord::node_count_change(&record(set)), 0);
+        let multi = Txn::Multi(vec![
+            create("/b"),
+            delete.clone(),
+            create("/c"),
+            create("/d"),
+        ]);
+        assert_eq!(TxnRecord::node_count_change(&record(multi)), 2);
+        let failed = Txn::Multi(vec![create("/b"), Txn::Error(ErrorCode::NodeExists)]);
+        assert_eq!(TxnRecord::node_count_change(&record(failed)), 0);
+        let close = Txn::CloseSession {
+            session_id: 5,
+            paths: vec!["/e1".into(), "/e2".into()],
+        };
+        assert_eq!(TxnRecord::node_count_change(&record(close)), -2);
     }
 
     #[test]
-    fn nodes_created_of_bytes_that_do_not_decode_is_zero() {
-        assert_eq!(TxnRecord::nodes_created(&[]), 0);
+    fn node_count_change_of_bytes_that_do_not_decode_is_zero() {
+        assert_eq!(TxnRecord::node_count_change(&[]), 0);
         let mut bad_version = record(create("/a"));
         bad_version[0] = 99;
-        assert_eq!(TxnRecord::nodes_created(&bad_version), 0);
+        assert_eq!(TxnRecord::node_count_change(&bad_version), 0);
         let mut cut_multi = record(Txn::Multi(vec![create("/b")]));
         cut_multi.truncate(cut_multi.len() - 1);
-        assert_eq!(TxnRecord::nodes_created(&cut_multi), 0);
+        assert_eq!(TxnRecord::node_count_change(&cut_multi), 0);
     }
 }
