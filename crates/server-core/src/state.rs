@@ -460,14 +460,7 @@ mod tests {
     }
 
     fn deliver(state: &mut ServerState, zxid: Zxid, txn: TreeTxn) {
-        let header = TxnHeader {
-            zxid,
-            time_ms: 1_000,
-            session_id: 0,
-            cxid: 0,
-        };
-        let data = Bytes::from(TxnRecord::new(header, txn).encode());
-        state.deliver(&Txn { zxid, data });
+        state.deliver(&record(zxid.as_u64(), txn));
     }
 
     fn create(path: &str, acl: Vec<Acl>) -> TreeTxn {

@@ -301,7 +301,9 @@ impl Peer {
         self.check_election();
     }
 
-    /// Sends our vote of this round to one server.
+    /// Sends our vote of this round to one server. Always as `Looking`, even from a server
+    /// that cannot lead (whose broadcasts say `Observing`): an `Observing` message is answered
+    /// by every looking server, and this answer to it would be answered back, forever.
     fn send_vote_to(&mut self, to: ServerId) {
         let Role::Looking(looking) = &self.role else {
             return;
