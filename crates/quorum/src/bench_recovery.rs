@@ -84,8 +84,7 @@ pub fn measure(data_dir: &std::path::Path, log_dir: &std::path::Path) -> Result<
     let start = Instant::now();
     let snapshot_bytes = recovered.snapshot.as_ref().map_or(0, |s| s.data.len());
     if let Some(snapshot) = &recovered.snapshot {
-        let after = recovered.log.partition_point(|t| t.zxid <= snapshot.zxid);
-        state.restore(snapshot, &recovered.log[after..])?;
+        state.restore(snapshot, &recovered.log)?;
     }
     let install = start.elapsed();
 

@@ -34,6 +34,11 @@ impl DirLock {
     /// turn a missing safeguard into an outage.
     pub fn acquire(dir: &Path) -> Result<DirLock> {
         fsutil::ensure_dir(dir)?;
+        Self::lock_existing(dir)
+    }
+
+    /// [`DirLock::acquire`] of a directory known to exist.
+    fn lock_existing(dir: &Path) -> Result<DirLock> {
         let path = dir.join(LOCK_FILE_NAME);
         let file = open_lock_file(&path)
             .map_err(|e| StorageError::io(format!("open {}", path.display()), e))?;
@@ -72,7 +77,7 @@ impl DirLock {
                 .map_err(|e| StorageError::io(format!("stat {}", dir.display()), e))?;
             let id = (meta.dev(), meta.ino());
             if !seen.contains(&id) {
-                locks.push(DirLock::acquire(dir)?);
+                locks.push(DirLock::lock_existing(dir)?);
                 seen.push(id);
             }
         }

@@ -140,8 +140,8 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
         if let Some(snapshot) = &recovered.snapshot {
             snapshot_zxid = snapshot.zxid;
             snapshot_bytes = snapshot.data.len();
-            let after = recovered.log.partition_point(|t| t.zxid <= snapshot.zxid);
-            app.restore(snapshot, &recovered.log[after..])
+            // `recovered.log` holds only what follows the snapshot.
+            app.restore(snapshot, &recovered.log)
                 .map_err(ReplicaError::Snapshot)?;
         }
         let stored = recovered.epochs;
