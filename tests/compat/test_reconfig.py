@@ -58,23 +58,8 @@ SUPER_AUTH = [("digest", f"super:{PASSWORD}")]
 CONVERGE_S = 30.0
 
 
-_HANDED_OUT = set()
-
-
-def _unused_port():
-    """A free port not handed out before in this module. An election port is configured but
-    nobody listens on it, so the kernel may offer it again as free: a joining line given
-    another server's port is refused with BadArguments (an address clash), whatever the test
-    meant to check."""
-    while True:
-        port = zk.free_port()
-        if port not in _HANDED_OUT:
-            _HANDED_OUT.add(port)
-            return port
-
-
 def new_ports():
-    return {"client": _unused_port(), "peer": _unused_port(), "election": _unused_port()}
+    return {"client": zk.free_port(), "peer": zk.free_port(), "election": zk.free_port()}
 
 
 def server_line(i, p, role="participant"):
@@ -266,7 +251,7 @@ class TestReconfig:
             {"joining": None, "leaving": "2,3", "new_members": None},
             {"joining": None, "leaving": None, "new_members": ens.line(1)},
             # A joining server without a client address.
-            {"joining": f"server.101=127.0.0.1:{_unused_port()}:{_unused_port()}:observer",
+            {"joining": f"server.101=127.0.0.1:{zk.free_port()}:{zk.free_port()}:observer",
              "leaving": None, "new_members": None},
         ]
         for kwargs in refused:

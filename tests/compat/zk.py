@@ -44,10 +44,22 @@ MAIN_CLASS = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 TICK_MS = 500
 
 
+# Every port free_port has handed out in this process. A port is free only until its server
+# binds it, and an ensemble's ports are all chosen before any server starts (an election port
+# is never bound at all), so the kernel may offer the same port twice: two servers then clash
+# ("Address already in use") or a reconfig is refused as an address clash.
+_HANDED_OUT = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nobody listens on now, never handed out before in this process."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def four_letter(host: str, port: int, word: str, timeout: float = 2.0) -> str:
