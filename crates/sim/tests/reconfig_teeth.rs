@@ -32,20 +32,21 @@ fn first_caught_with(bug: Bug, seeds: u64, step_rules: bool) -> (u64, String) {
 
 #[test]
 fn teeth_new_quorum_only() {
-    // First caught on seed 9: a COMMIT with a quorum of the pending configuration and not of
-    // the active one.
+    // First caught on seed 14 (9 before a looking server answered a worse vote, which moved
+    // every schedule): a COMMIT with a quorum of the pending configuration and not of the
+    // active one.
     let (seed, invariant) = first_caught(Bug::NewQuorumOnly, 2_000);
-    assert_eq!((seed, invariant.as_str()), (9, "commit quorum"));
+    assert_eq!((seed, invariant.as_str()), (14, "commit quorum"));
 }
 
 #[test]
 fn teeth_removed_leader_leads() {
-    // First caught on seed 6: the removed leader, leading on, confirmed its leadership for a
-    // read counting its own answer in a configuration where it has no vote. (On the schedules
-    // before proposals went to a follower awaiting ACK-LD as they were made, the first catch
-    // was seed 5: an epoch chosen counting its own CEPOCH.)
+    // First caught on seed 0: the removed leader, leading on, confirmed its leadership for a
+    // read counting its own answer in a configuration where it has no vote. (Seed 6 before a
+    // looking server answered a worse vote; seed 5, an epoch chosen counting its own CEPOCH,
+    // before proposals went to a follower awaiting ACK-LD as they were made.)
     let (seed, invariant) = first_caught(Bug::RemovedLeaderLeads, 2_000);
-    assert_eq!((seed, invariant.as_str()), (6, "confirmation quorum"));
+    assert_eq!((seed, invariant.as_str()), (0, "confirmation quorum"));
 }
 
 #[test]
@@ -55,7 +56,7 @@ fn teeth_old_quorum_only() {
     // world's check of the disks (every committed configuration is held by a quorum of its
     // own voters) reports it on its own when the rules are off.
     let (seed, invariant) = first_caught(Bug::OldQuorumOnly, 2_000);
-    assert_eq!((seed, invariant.as_str()), (8, "commit quorum"));
+    assert_eq!((seed, invariant.as_str()), (2, "commit quorum"));
     let (seed, invariant) = first_caught_with(Bug::OldQuorumOnly, 2_000, false);
-    assert_eq!((seed, invariant.as_str()), (9, "configuration known"));
+    assert_eq!((seed, invariant.as_str()), (2, "configuration known"));
 }

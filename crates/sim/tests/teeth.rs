@@ -55,23 +55,23 @@ fn teeth_accept_stale_newepoch() {
     // The issue's case: with the end-to-end checks alone (and the fault generator of then), a
     // follower took a NEWEPOCH below its promise on 33 seeds of 0..300 by zab-trace-check's
     // count and the simulator reported 1 of them (the issue counted 32 and 2; seeds 4, 53 and
-    // 96 among those missed). With the per-step rules, every one is reported. (The figures
-    // changed with the election of reconfigurable ensembles, and again when a leader began
-    // sending proposals to a follower awaiting ACK-LD as they are made; zab-trace-check found
-    // them again each time: now 33 seeds, first 1, the same 33 the simulator reports.) The
-    // broken follower also answers `promised` for an epoch it promised to another leader, a
-    // step the replay does not look for; on earlier schedules its consequence showed on two
-    // seeds more (two leaders established in one epoch, a primary established without a
-    // transaction another server then delivers), on this one on none.
-    let reported = assert_caught(Bug::AcceptStaleNewEpoch, 3, 1, 33);
+    // 96 among those missed). With the per-step rules, every one is reported. The figures move
+    // with the schedule (the election of reconfigurable ensembles, proposals sent to a follower
+    // awaiting ACK-LD as they are made, and last a looking server answering a worse vote);
+    // zab-trace-check finds them again each time: now 29 seeds, first 1, all 29 reported.
+    // The broken follower also answers `promised` to a second leader of the epoch it promised,
+    // a step the replay does not look for (it looks for an epoch below the promise). On this
+    // schedule that shows on one seed more, 83: s2, promised e29 by s3, answers s1's NEWEPOCH
+    // of e29 and takes its history, and the next leader's sync is then reported.
+    let reported = assert_caught(Bug::AcceptStaleNewEpoch, 3, 1, 30);
     assert_eq!(
         reported,
         [
-            1, 4, 9, 11, 26, 39, 44, 55, 60, 75, 83, 102, 103, 107, 116, 125, 128, 135, 144, 145,
-            152, 154, 180, 188, 197, 204, 212, 232, 249, 263, 278, 284, 285
+            1, 9, 16, 31, 39, 53, 55, 60, 75, 83, 87, 102, 103, 107, 116, 119, 128, 130, 152, 168,
+            180, 194, 204, 207, 232, 238, 243, 263, 265, 281
         ]
     );
-    assert_caught(Bug::AcceptStaleNewEpoch, 5, 4, 32);
+    assert_caught(Bug::AcceptStaleNewEpoch, 5, 3, 26);
 }
 
 #[test]
@@ -82,8 +82,13 @@ fn teeth_ack_before_durable() {
 
 #[test]
 fn teeth_ack_newleader_before_durable() {
-    assert_caught(Bug::AckNewLeaderBeforeDurable, 3, 0, 284);
-    assert_caught(Bug::AckNewLeaderBeforeDurable, 5, 0, 279);
+    // zab-trace-check finds an ACK-LD sent before its history was durable on 278 seeds of
+    // each. The broken follower also writes currentEpoch before its history is durable, and
+    // on one seed more of 3 servers (291) it crashed in that write, before its ACK-LD went
+    // out: restarted with the new currentEpoch and a shorter log, it led and truncated
+    // transactions two servers had delivered.
+    assert_caught(Bug::AckNewLeaderBeforeDurable, 3, 0, 279);
+    assert_caught(Bug::AckNewLeaderBeforeDurable, 5, 0, 278);
 }
 
 #[test]
@@ -94,16 +99,16 @@ fn teeth_commit_on_minority() {
 
 #[test]
 fn teeth_skip_trunc() {
-    // The counts move with the schedule (last: proposals sent to a follower awaiting ACK-LD
-    // as they are made); zab-trace-check agrees with each.
-    assert_caught(Bug::SkipTrunc, 3, 0, 193);
-    assert_caught(Bug::SkipTrunc, 5, 1, 152);
+    // The counts move with the schedule (last: a looking server answering a worse vote);
+    // zab-trace-check agrees with each.
+    assert_caught(Bug::SkipTrunc, 3, 0, 198);
+    assert_caught(Bug::SkipTrunc, 5, 0, 162);
 }
 
 #[test]
 fn teeth_confirm_without_quorum() {
-    assert_caught(Bug::ConfirmWithoutQuorum, 3, 0, 289);
-    assert_caught(Bug::ConfirmWithoutQuorum, 5, 0, 278);
+    assert_caught(Bug::ConfirmWithoutQuorum, 3, 0, 283);
+    assert_caught(Bug::ConfirmWithoutQuorum, 5, 0, 283);
 }
 
 /// A leader that counts observers toward its quorums: with 3 voters and 2 observers it can

@@ -280,25 +280,41 @@ impl Peer {
             changed = true;
         } else if n.round < self.round {
             // An older round: tell the sender where we are.
-            let mine = Notification {
-                round: self.round,
-                state: PeerState::Looking,
-                vote: looking.vote,
-                membership: self.newest_membership().clone(),
-            };
-            self.send(from, Message::Vote(mine));
-            return;
+            return self.send_vote_to(from);
         } else if n.vote.beats(&looking.vote) {
             looking.vote = n.vote;
             changed = true;
         }
+        // A sender that has not heard our better vote is told it at once. It may have sent
+        // its own while we still followed a leader both of us then lost, and been answered
+        // only with that leader; it would otherwise wait for our next broadcast, 2 ticks (a
+        // failover of 0.7–1 s instead of 50 ms, seen under bench-compare).
+        let tell = !changed && looking.vote.beats(&n.vote);
         looking.received.insert(from, n.vote);
         looking.received.insert(self.cfg.id, looking.vote);
         looking.observing.remove(&from);
         if changed {
             self.broadcast_vote();
+        } else if tell {
+            self.send_vote_to(from);
         }
         self.check_election();
+    }
+
+    /// Sends our vote of this round to one server. Always as `Looking`, even from a server
+    /// that cannot lead (whose broadcasts say `Observing`): an `Observing` message is answered
+    /// by every looking server, and this answer to it would be answered back, forever.
+    fn send_vote_to(&mut self, to: ServerId) {
+        let Role::Looking(looking) = &self.role else {
+            return;
+        };
+        let mine = Notification {
+            round: self.round,
+            state: PeerState::Looking,
+            vote: looking.vote,
+            membership: self.newest_membership().clone(),
+        };
+        self.send(to, Message::Vote(mine));
     }
 
     /// `from` looks for a leader without standing to be one. If our vote is for it (adopted

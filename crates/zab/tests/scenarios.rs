@@ -147,6 +147,61 @@ fn stale_and_foreign_input_is_counted_not_obeyed() {
     assert_eq!(p.stats().stale, 2);
 }
 
+/// The votes `out` sends, with their destinations.
+fn votes_sent(out: &[Action]) -> Vec<(ServerId, zab::Notification)> {
+    out.iter()
+        .filter_map(|a| match a {
+            Action::Send {
+                to,
+                message: Message::Vote(n),
+            } => Some((*to, n.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Server 2, looking, hears server 1's worse vote of the same round and answers it with its
+/// own at once. Server 1 may have sent its vote while server 2 still followed the leader
+/// both then lost: the answer it got named that leader, and it would otherwise wait for
+/// server 2's next broadcast (2 ticks), which made failovers 0.7–1 s instead of 50 ms.
+#[test]
+fn a_looking_server_answers_a_worse_vote_of_its_round_with_its_own() {
+    let mut p = peer(2, 3);
+    let mut out = Vec::new();
+    p.start(&mut out);
+    let (_, own) = votes_sent(&out).pop().expect("a first broadcast");
+    assert_eq!(own.vote.leader, ServerId(2));
+    let worse = zab::Notification {
+        vote: zab::Vote {
+            leader: ServerId(1),
+            ..own.vote
+        },
+        ..own.clone()
+    };
+    out.clear();
+    p.step(
+        Input::Message {
+            from: ServerId(1),
+            message: Message::Vote(worse.clone()),
+        },
+        &mut out,
+    );
+    let answers = votes_sent(&out);
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(answers[0].0, ServerId(1));
+    assert_eq!(answers[0].1.vote, own.vote);
+    // The same vote heard again (server 1 adopted ours) is not answered: no ping-pong.
+    out.clear();
+    p.step(
+        Input::Message {
+            from: ServerId(1),
+            message: Message::Vote(own),
+        },
+        &mut out,
+    );
+    assert!(votes_sent(&out).is_empty());
+}
+
 /// A 3-server peer 1, started from `boot`, that joins server 2 announcing it leads `epoch`.
 /// Returns the peer and the link of its CEPOCH (and the CEPOCH's acceptedEpoch).
 fn joined_to_server_2(boot: Boot, epoch: Epoch) -> (Peer, u64, Epoch) {
