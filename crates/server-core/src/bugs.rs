@@ -18,16 +18,20 @@ pub enum ServerBug {
     UnclampedReplyZxid,
     /// A read-only server answers a write as done (without proposing it anywhere).
     ReadOnlyWrites,
+    /// The replica lets the Zab core forget (and count as durable) the history a periodic
+    /// snapshot covers when it freezes the snapshot, before the snapshot is on disk.
+    CompactBeforeSaved,
 }
 
 impl ServerBug {
-    pub const ALL: [ServerBug; 6] = [
+    pub const ALL: [ServerBug; 7] = [
         ServerBug::ReadBeforeWrite,
         ServerBug::NotificationAfterReply,
         ServerBug::SyncBeforeApply,
         ServerBug::MovedSessionWrites,
         ServerBug::UnclampedReplyZxid,
         ServerBug::ReadOnlyWrites,
+        ServerBug::CompactBeforeSaved,
     ];
 
     pub fn name(self) -> &'static str {
@@ -38,6 +42,7 @@ impl ServerBug {
             ServerBug::MovedSessionWrites => "moved-session-writes",
             ServerBug::UnclampedReplyZxid => "unclamped-reply-zxid",
             ServerBug::ReadOnlyWrites => "read-only-writes",
+            ServerBug::CompactBeforeSaved => "compact-before-saved",
         }
     }
 

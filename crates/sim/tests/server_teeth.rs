@@ -53,3 +53,9 @@ fn a_read_only_server_that_acknowledges_a_write_is_caught() {
     let found = caught(ServerBug::ReadOnlyWrites);
     assert!(found.contains("read-only server answered"), "{found}");
 }
+
+#[test]
+fn a_history_counted_durable_before_its_snapshot_is_saved_is_caught() {
+    let found = caught(ServerBug::CompactBeforeSaved);
+    assert!(found.starts_with("durable:"), "{found}");
+}

@@ -40,7 +40,8 @@ pub enum Input {
     PeerDisconnected(ServerId),
     /// The application has durably snapshotted its state at `zxid`; transactions at or below
     /// it may be dropped from memory (and from the log). The core keeps what it has not
-    /// delivered.
+    /// delivered, and counts what it drops as durable: the driver must not send this before
+    /// the snapshot is on disk (a follower delivers COMMITs its own log may not hold yet).
     Compact(Zxid),
 }
 

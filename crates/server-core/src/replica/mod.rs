@@ -18,6 +18,7 @@ use zab::{Action, Boot, Input, Message, NotLeader, Peer, Phase, ServerId, Snapsh
 pub use recover::{recover, Recovered};
 pub use storage::{FrozenSnapshot, Storage, StorageEvent, WriteSnapshot};
 
+use crate::bugs::{Bugs, ServerBug};
 use snapshot_policy::SnapshotPolicy;
 
 /// The replicated state machine the replica drives.
@@ -91,6 +92,8 @@ pub struct Replica<A: Application, S: Storage, T: Transport> {
     out: Vec<Action>,
     /// When the next periodic snapshot is due.
     snapshot_policy: SnapshotPolicy,
+    /// The broken variant it runs (the simulator's teeth; never one without the feature).
+    bugs: Bugs,
 }
 
 /// What the replica needs to start.
@@ -173,6 +176,7 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
             transport,
             out: Vec::new(),
             snapshot_policy: SnapshotPolicy::new(options.snap_count, snapshot_bytes),
+            bugs: Bugs::default(),
         };
         let mut out = std::mem::take(&mut replica.out);
         replica.peer.start(&mut out);
@@ -180,8 +184,19 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
         Ok(replica)
     }
 
+    /// Runs a deliberately broken variant (the simulator's teeth).
+    pub fn with_bugs(mut self, bugs: Bugs) -> Self {
+        self.bugs = bugs;
+        self
+    }
+
     pub fn peer(&self) -> &Peer {
         &self.peer
+    }
+
+    /// The storage, for the simulator's checks of what its disk holds.
+    pub fn storage(&self) -> &S {
+        &self.storage
     }
 
     /// The storage, for a driver that runs its background work itself (the simulator).
@@ -216,7 +231,10 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
                 if let Some(oldest) = oldest_kept {
                     self.storage.purge_through(oldest);
                 }
-                Ok(())
+                // Only now: the core counts a compacted history as durable (`Input::Compact`),
+                // and the log records the snapshot covers may not have been fsynced yet (a
+                // follower delivers a COMMIT before its own log has the proposal on disk).
+                self.step(Input::Compact(zxid))
             }
         }
     }
@@ -298,8 +316,9 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
         Ok(())
     }
 
-    /// Freezes the state (O(1) for the data tree: see `tree::node_map`), hands it to the
-    /// storage to serialize and write, and lets the core forget the history the snapshot covers.
+    /// Freezes the state (O(1) for the data tree: see `tree::node_map`) and hands it to the
+    /// storage to serialize and write. The core forgets the history the snapshot covers once
+    /// it is durable (`StorageEvent::SnapshotSaved`).
     fn take_periodic_snapshot(&mut self) -> Result<(), ReplicaError> {
         let Some(snapshot) = self.app.freeze() else {
             // The previous snapshot is still being written: the policy stays due.
@@ -309,8 +328,9 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
         self.snapshot_policy.taken(snapshot.size_hint);
         tracing::info!(%zxid, bytes = snapshot.size_hint, "snapshot frozen");
         self.storage.save_snapshot(snapshot);
-        // The in-memory history only feeds DIFF syncs; the log on disk keeps every record
-        // until the snapshot is durable (StorageEvent::SnapshotSaved).
-        self.step(Input::Compact(zxid))
+        if self.bugs.has(ServerBug::CompactBeforeSaved) {
+            return self.step(Input::Compact(zxid));
+        }
+        Ok(())
     }
 }

@@ -96,7 +96,8 @@ impl Node {
             activated: zab::Zxid::from_u64(config.config_version),
         };
         let replica = Replica::start(options, recovered, state, storage, PeerOutbox::default())
-            .map_err(|e| format!("start: {e}"))?;
+            .map_err(|e| format!("start: {e}"))?
+            .with_bugs(bugs(opts));
         let core = Core::new(config, replica).map_err(|e| format!("start: {e}"))?;
         self.core = Some(core);
         self.fsync_scheduled = false;

@@ -334,12 +334,26 @@ impl World {
         }
     }
 
-    /// The checks of one server after a step: equal digests at equal zxids, every client
-    /// bound kept, no ephemeral outliving its session.
+    /// The checks of one server after a step: the core counts as durable only what a crash
+    /// would keep, equal digests at equal zxids, every client bound kept, no ephemeral
+    /// outliving its session.
     fn check_server(&mut self, i: usize) -> Step {
         let Some(core) = self.nodes[i].core.as_ref() else {
             return Ok(());
         };
+        let (counted, on_disk) = (
+            core.replica.peer().durable_zxid(),
+            core.replica.storage().durable_end(),
+        );
+        if counted > on_disk {
+            return Err(violation(
+                "durable",
+                format!(
+                    "server {} counts its history durable to {counted}, its disk holds it to {on_disk}",
+                    i + 1
+                ),
+            ));
+        }
         let state = &core.replica.app;
         let (zxid, digest) = (state.tree.last_zxid(), state.tree.digest());
         let expected = *self.digests.entry(zxid).or_insert(digest);

@@ -24,20 +24,35 @@ pub struct SimStorage {
     pending_for_peers: Vec<(ServerId, FrozenSnapshot)>,
     /// The first error of background work, reported at the next fsync.
     failed: Option<StorageError>,
+    /// The zxid of the newest snapshot on the disk (recovered, saved or installed).
+    snapshot_on_disk: Zxid,
 }
 
 impl SimStorage {
     /// Handles on `disk` (open the log first: [`SimDisk::open_log`] runs its recovery).
     pub fn new(disk: &SimDisk, log: SimLog) -> SimStorage {
+        let snapshots = disk.snapshots();
+        let snapshot_on_disk = snapshots
+            .list()
+            .ok()
+            .and_then(|zxids| zxids.into_iter().max())
+            .unwrap_or(Zxid::ZERO);
         SimStorage {
             log,
             epochs: disk.epochs(),
-            snapshots: disk.snapshots(),
+            snapshots,
             unsynced: false,
             pending_snapshot: None,
             pending_for_peers: Vec::new(),
             failed: None,
+            snapshot_on_disk,
         }
+    }
+
+    /// The end of the history a crash now would keep: the log's fsynced records, or the
+    /// newest snapshot if it reaches further.
+    pub fn durable_end(&self) -> Zxid {
+        self.log.durable_zxid().max(self.snapshot_on_disk)
     }
 
     /// Whether records were appended since the last fsync.
@@ -92,6 +107,7 @@ impl SimStorage {
         {
             return None;
         }
+        self.snapshot_on_disk = self.snapshot_on_disk.max(zxid);
         match self.snapshots.purge(SNAPSHOTS_KEPT) {
             Ok(oldest) => Some(StorageEvent::SnapshotSaved {
                 zxid,
@@ -134,6 +150,7 @@ impl Storage for SimStorage {
         let data = snapshot.data.clone();
         self.snapshots
             .save(snapshot.zxid, &mut |w| w.write_all(&data))?;
+        self.snapshot_on_disk = snapshot.zxid;
         self.unsynced = false;
         self.log.reset(snapshot.zxid)
     }
