@@ -194,7 +194,9 @@ impl Checker {
         epoch: Epoch,
         app: &App,
     ) -> Result<(), Violation> {
-        let earlier = self.canonical.partition_point(|(z, _)| z.epoch < epoch);
+        // Up to and including its own epoch, of which nothing may be delivered before it is
+        // established (one leader per epoch): a re-establishment that lost some is caught.
+        let earlier = self.canonical.partition_point(|(z, _)| z.epoch <= epoch);
         if (app.count as usize) < earlier {
             return Err(Violation {
                 invariant: "committed never lost",

@@ -5,7 +5,7 @@ mod common;
 
 use bytes::Bytes;
 use common::{peer, Net};
-use zab::{Action, Boot, Config, Epoch, Input, Message, Peer, ServerId, Txn, Zxid};
+use zab::{Action, Boot, Config, Epoch, Input, Message, Peer, Phase, ServerId, Txn, Zxid};
 
 #[test]
 fn three_servers_elect_the_highest_id_and_commit_in_order() {
@@ -200,6 +200,70 @@ fn a_looking_server_answers_a_worse_vote_of_its_round_with_its_own() {
         &mut out,
     );
     assert!(votes_sent(&out).is_empty());
+}
+
+/// Server 1 of 5 joins server 5 on a quorum's reports while server 5 is still looking in the
+/// same round. A looking message of that round from server 5 (a re-send, or its answer to a
+/// vote of server 1 it had not seen) is no failed attempt: server 1 keeps following. One of a
+/// later round is, and server 1 looks again. (Such a join once counted as made in round 0,
+/// so any looking message of its leader undid it, and cost an election.)
+#[test]
+fn a_join_on_reports_survives_the_leaders_looking_messages_of_its_round() {
+    let mut p = peer(1, 5);
+    let mut out = Vec::new();
+    p.start(&mut out);
+    let (_, own) = votes_sent(&out).pop().expect("a first broadcast");
+    let for_5 = zab::Vote {
+        leader: ServerId(5),
+        ..own.vote
+    };
+    let following_5 = zab::Notification {
+        state: zab::PeerState::Following,
+        vote: for_5,
+        ..own.clone()
+    };
+    for from in [2, 3, 4] {
+        p.step(
+            Input::Message {
+                from: ServerId(from),
+                message: Message::Vote(following_5.clone()),
+            },
+            &mut out,
+        );
+    }
+    assert_eq!(p.phase(), Phase::FollowingDiscovery);
+    assert_eq!(p.leader(), Some(ServerId(5)));
+    let looking_5 = zab::Notification {
+        state: zab::PeerState::Looking,
+        ..following_5
+    };
+    p.step(
+        Input::Message {
+            from: ServerId(5),
+            message: Message::Vote(looking_5.clone()),
+        },
+        &mut out,
+    );
+    assert_eq!(
+        p.phase(),
+        Phase::FollowingDiscovery,
+        "a message of the join's round"
+    );
+    p.step(
+        Input::Message {
+            from: ServerId(5),
+            message: Message::Vote(zab::Notification {
+                round: looking_5.round + 1,
+                ..looking_5
+            }),
+        },
+        &mut out,
+    );
+    assert_eq!(
+        p.phase(),
+        Phase::Looking,
+        "a later round: the attempt failed"
+    );
 }
 
 /// A 3-server peer 1, started from `boot`, that joins server 2 announcing it leads `epoch`.

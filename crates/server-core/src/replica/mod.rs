@@ -231,9 +231,10 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
                 if let Some(oldest) = oldest_kept {
                     self.storage.purge_through(oldest);
                 }
-                // Only now: the core counts a compacted history as durable (`Input::Compact`),
-                // and the log records the snapshot covers may not have been fsynced yet (a
-                // follower delivers a COMMIT before its own log has the proposal on disk).
+                // Only now all of it: the core counts a compacted history as durable
+                // (`Input::Compact`), and the log records the snapshot covers may not have been
+                // fsynced at its freeze (a follower delivers a COMMIT before its own log has
+                // the proposal on disk).
                 self.step(Input::Compact(zxid))
             }
         }
@@ -317,8 +318,9 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
     }
 
     /// Freezes the state (O(1) for the data tree: see `tree::node_map`) and hands it to the
-    /// storage to serialize and write. The core forgets the history the snapshot covers once
-    /// it is durable (`StorageEvent::SnapshotSaved`).
+    /// storage to serialize and write. The core forgets the history the snapshot covers as
+    /// far as the log is durable now, and the rest once the snapshot is
+    /// (`StorageEvent::SnapshotSaved`).
     fn take_periodic_snapshot(&mut self) -> Result<(), ReplicaError> {
         let Some(snapshot) = self.app.freeze() else {
             // The previous snapshot is still being written: the policy stays due.
@@ -328,9 +330,15 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
         self.snapshot_policy.taken(snapshot.size_hint);
         tracing::info!(%zxid, bytes = snapshot.size_hint, "snapshot frozen");
         self.storage.save_snapshot(snapshot);
-        if self.bugs.has(ServerBug::CompactBeforeSaved) {
-            return self.step(Input::Compact(zxid));
-        }
-        Ok(())
+        // The history only feeds DIFFs: forget now what the log already holds durably, so
+        // memory stays bounded even while saves fail (the writer logs and skips them). The
+        // rest waits for the snapshot on disk, because the core counts what it forgets as
+        // durable.
+        let forget = if self.bugs.has(ServerBug::CompactBeforeSaved) {
+            zxid
+        } else {
+            zxid.min(self.peer.durable_zxid())
+        };
+        self.step(Input::Compact(forget))
     }
 }
