@@ -25,6 +25,21 @@ pub struct Args {
     /// Bytes of data per znode.
     #[arg(long, default_value_t = 100)]
     value_size: usize,
+    /// Freeze the tree for a snapshot after this many creates, as a server's periodic
+    /// snapshot does; the creates that follow go to the overlay and are folded back once it
+    /// is released.
+    #[arg(long)]
+    snapshot_at: Option<u32>,
+    /// Creates made while that snapshot is held (a server holds it while it writes it).
+    #[arg(long, default_value_t = 100_000)]
+    snapshot_held_for: u32,
+}
+
+/// When a snapshot is held during the creates: from the `at`th create, for `held_for`.
+#[derive(Clone, Copy, Debug)]
+pub struct SnapshotHeld {
+    pub at: u32,
+    pub held_for: u32,
 }
 
 /// What one run measured.
@@ -53,7 +68,11 @@ impl Figures {
 }
 
 pub fn run(args: Args) -> Result<(), String> {
-    let f = measure(args.znodes, args.value_size)?;
+    let held = args.snapshot_at.map(|at| SnapshotHeld {
+        at,
+        held_for: args.snapshot_held_for,
+    });
+    let f = measure(args.znodes, args.value_size, held)?;
     println!(
         "{} znodes of {} bytes: RSS {} -> {} MiB, {:.0} bytes per znode; longest apply {:.1} ms, \
          longest {BATCH} creates {:.1} ms",
@@ -68,8 +87,13 @@ pub fn run(args: Args) -> Result<(), String> {
     Ok(())
 }
 
-/// Creates `znodes` znodes of `value_size` bytes under one parent and reads the RSS around it.
-pub fn measure(znodes: u32, value_size: usize) -> Result<Figures, String> {
+/// Creates `znodes` znodes of `value_size` bytes under one parent and reads the RSS around it,
+/// holding a frozen snapshot of the tree during some of them if asked.
+pub fn measure(
+    znodes: u32,
+    value_size: usize,
+    held: Option<SnapshotHeld>,
+) -> Result<Figures, String> {
     let mut tree = DataTree::new();
     let mut pending = Outstanding::new();
     let mut counter = 0;
@@ -123,7 +147,15 @@ pub fn measure(znodes: u32, value_size: usize) -> Result<Figures, String> {
     let clients = 32 * 8;
     let mut longest_batch = std::time::Duration::ZERO;
     let mut batch_started = std::time::Instant::now();
+    let mut frozen = None;
     for i in 0..znodes {
+        if let Some(h) = held {
+            if i == h.at {
+                frozen = Some(tree.freeze().ok_or("the tree could not be frozen")?);
+            } else if i == h.at.saturating_add(h.held_for) {
+                frozen = None;
+            }
+        }
         if i % BATCH == 0 {
             longest_batch = longest_batch.max(batch_started.elapsed());
             batch_started = std::time::Instant::now();
@@ -135,6 +167,7 @@ pub fn measure(znodes: u32, value_size: usize) -> Result<Figures, String> {
             Some(format!("{parent}/c{s}-{k}-{seq}")),
         )?;
     }
+    drop(frozen);
     let after = resident_bytes()?;
     Ok(Figures {
         znodes: tree.children(&parent).map_or(0, |c| c.len()),
@@ -162,8 +195,18 @@ pub(crate) fn resident_bytes() -> Result<u64, String> {
 mod tests {
     #[test]
     fn every_znode_is_created_and_the_memory_read() {
-        let f = super::measure(3_000, 10).unwrap();
+        let f = super::measure(3_000, 10, None).unwrap();
         assert_eq!(f.znodes, 3_000);
         assert!(f.rss_before_bytes > 0 && f.rss_after_bytes > 0);
+    }
+
+    #[test]
+    fn creates_made_while_a_snapshot_is_held_are_all_there() {
+        let held = super::SnapshotHeld {
+            at: 1_000,
+            held_for: 1_000,
+        };
+        let f = super::measure(3_000, 10, Some(held)).unwrap();
+        assert_eq!(f.znodes, 3_000);
     }
 }

@@ -109,6 +109,14 @@ impl<K: Hash + Eq, V> GrowingMap<K, V> {
     /// Adds or replaces; returns the value replaced.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         self.move_some();
+        self.insert_without_moving(key, value)
+    }
+
+    /// As [`GrowingMap::insert`], without moving any of a doubling's entries: for a caller
+    /// that makes many inserts in one change (the fold of a snapshot's overlay), which would
+    /// otherwise finish a doubling in one go. The new table cannot fill before the old one
+    /// is empty: it has room for the old table's entries again.
+    pub fn insert_without_moving(&mut self, key: K, value: V) -> Option<V> {
         let hash = self.hasher.hash_one(&key);
         if let Some(entry) = self.table.find_mut(hash, |e| e.0 == key) {
             return Some(std::mem::replace(&mut entry.1, value));
@@ -141,6 +149,16 @@ impl<K: Hash + Eq, V> GrowingMap<K, V> {
         Q: Hash + Eq + ?Sized,
     {
         self.move_some();
+        self.remove_without_moving(key)
+    }
+
+    /// As [`GrowingMap::remove`], without moving any of a doubling's entries (see
+    /// [`GrowingMap::insert_without_moving`]).
+    pub fn remove_without_moving<Q>(&mut self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let hash = self.hasher.hash_one(key);
         let is = |e: &(K, V)| e.0.borrow() == key;
         if let Ok(entry) = self.table.find_entry(hash, is) {
