@@ -114,8 +114,9 @@ impl<K: Hash + Eq, V> GrowingMap<K, V> {
 
     /// As [`GrowingMap::insert`], without moving any of a doubling's entries: for a caller
     /// that makes many inserts in one change (the fold of a snapshot's overlay), which would
-    /// otherwise finish a doubling in one go. The new table cannot fill before the old one
-    /// is empty: it has room for the old table's entries again.
+    /// otherwise finish a doubling in one go. The new table has room for the old table's
+    /// entries again; should a fold bigger than that fill it first, it grows in one go (a
+    /// pause, as a std map's doubling, nothing lost).
     pub fn insert_without_moving(&mut self, key: K, value: V) -> Option<V> {
         let hash = self.hasher.hash_one(&key);
         if let Some(entry) = self.table.find_mut(hash, |e| e.0 == key) {
