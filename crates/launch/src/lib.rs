@@ -16,7 +16,7 @@ mod config;
 mod describe;
 mod ensemble;
 mod plan;
-mod ports;
+pub mod ports;
 pub mod probe;
 mod process;
 mod spec;

@@ -43,7 +43,7 @@ impl Nodes {
             let id = (i + 1) as u32;
             let port = match first_port {
                 Some(port) => port + i as u16,
-                None => free_port()?,
+                None => launch::ports::free_port()?,
             };
             let address = format!("127.0.0.1:{port}");
             let log = dir.join(format!("{kind}{id}.log"));
@@ -159,14 +159,4 @@ fn spawn(
         .stderr(err)
         .spawn()
         .map_err(|e| format!("cannot start {kind} {id}: {e}"))
-}
-
-/// A port nobody listens on now (the system's choice).
-fn free_port() -> Result<u16, String> {
-    let listener =
-        std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| e.to_string())
 }

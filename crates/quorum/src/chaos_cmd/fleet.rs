@@ -57,8 +57,17 @@ impl Fleet {
             nodes: Vec::new(),
         };
         for id in 1..=n as u32 {
-            let listen = free_port()?;
-            let proxy = Link::start(listen).await.map_err(|e| e.to_string())?;
+            let listen = launch::ports::free_port()?;
+            let mut proxy = Link::start(listen).await.map_err(|e| e.to_string())?;
+            // The proxy's own port is the system's choice: not one handed out to another
+            // node that has not bound it yet (each refused one is held until the end, so
+            // the next choice differs).
+            let mut refused = Vec::new();
+            while launch::ports::handed_out(proxy.port) {
+                let next = Link::start(listen).await.map_err(|e| e.to_string())?;
+                refused.push(std::mem::replace(&mut proxy, next));
+            }
+            drop(refused);
             let (quorum_links, quorum) = if fleet.spec.own_quorum_links {
                 own_links(quorum).await?
             } else {
@@ -226,14 +235,4 @@ async fn own_links(quorum: &str) -> Result<(Vec<Link>, String), String> {
         links.push(link);
     }
     Ok((links, names.join(",")))
-}
-
-/// A port nobody listens on now (the system's choice).
-fn free_port() -> Result<u16, String> {
-    let listener =
-        std::net::TcpListener::bind((HOST, 0)).map_err(|e| format!("no free port: {e}"))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| e.to_string())
 }
