@@ -7,10 +7,10 @@
 //! start).
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 
 /// Every port handed out by this process.
-static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+static HANDED_OUT: LazyLock<Mutex<HashSet<u16>>> = LazyLock::new(Mutex::default);
 
 /// A port the OS reports free now, never handed out before by this process.
 pub fn free_port() -> Result<u16, String> {
@@ -20,8 +20,8 @@ pub fn free_port() -> Result<u16, String> {
 
 /// Whether this process handed `port` out (its owner may not have bound it yet).
 pub fn handed_out(port: u16) -> bool {
-    let guard = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
-    guard.as_ref().is_some_and(|set| set.contains(&port))
+    let handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    handed_out.contains(&port)
 }
 
 /// `count` distinct ports the OS reports free now, none of them in `taken` (which gains them)
@@ -39,9 +39,8 @@ pub fn free_ports(count: usize, taken: &mut HashSet<u16>) -> Result<Vec<u16>, St
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("cannot find a free port: {e}"))?
             .port();
-        let mut guard = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
-        let all = guard.get_or_insert_with(HashSet::new);
-        if !taken.contains(&port) && all.insert(port) {
+        let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+        if !taken.contains(&port) && handed_out.insert(port) {
             taken.insert(port);
             ports.push(port);
         }
