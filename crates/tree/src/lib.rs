@@ -53,7 +53,6 @@ pub mod growing_map;
 pub mod node;
 pub mod node_map;
 pub mod outstanding;
-mod overlay;
 pub mod path;
 pub mod prep;
 pub mod sessions;
