@@ -3,7 +3,8 @@
 //!
 //! A connection that fails (cannot connect, bad hello, an IO error, a frame that does not
 //! decode) is reported once as [`EventKind::Failed`] and dropped; the next request to that
-//! bookie dials again. Whether a bookie is *failed* for the protocol (and replaced) is the
+//! bookie dials again, after a wait that grows with each failure until the bookie answers
+//! ([`crate::redial`]). Whether a bookie is *failed* for the protocol (and replaced) is the
 //! driver's judgement, from these reports and from its timeouts.
 //!
 //! The request channels are unbounded on purpose: only our own driver fills them, with what the
@@ -21,6 +22,8 @@ use ledger::{BookieId, Request, Response};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+
+use crate::redial::Redial;
 
 /// Events (bookie answers, failure reports) queued for the driver before the connections stop
 /// reading from their bookies.
@@ -49,6 +52,7 @@ pub struct BookiePool {
     connections: HashMap<BookieId, mpsc::UnboundedSender<Request>>,
     events: mpsc::Sender<Event>,
     max_frame_bytes: u32,
+    redial: Redial,
 }
 
 impl BookiePool {
@@ -60,6 +64,7 @@ impl BookiePool {
             connections: HashMap::new(),
             events,
             max_frame_bytes: wire::DEFAULT_MAX_FRAME_BYTES,
+            redial: Redial::default(),
         };
         (pool, receiver)
     }
@@ -87,10 +92,12 @@ impl BookiePool {
                 }
             }
         }
+        let delay = self.redial.delay(bookie);
         let Some(address) = self.addresses.get(&bookie).cloned() else {
             // Reported from a task: the driver calling this is the one that drains the events.
             let events = self.events.clone();
             tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
                 let kind = EventKind::Failed("not registered".into());
                 let _ = events.send(Event { bookie, kind }).await;
             });
@@ -102,6 +109,7 @@ impl BookiePool {
         let events = self.events.clone();
         let cap = self.max_frame_bytes;
         tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
             if let Err(why) = run(bookie, &address, rx, &events, cap).await {
                 let _ = events
                     .send(Event {
@@ -118,6 +126,19 @@ impl BookiePool {
     pub fn disconnect(&mut self, bookie: BookieId) {
         self.connections.remove(&bookie);
     }
+
+    /// `bookie`'s connection failed (the driver read [`EventKind::Failed`]): forgets it and
+    /// delays the next dial. Returns whether this failure begins an outage, the one worth a
+    /// warning; the rest of it are retries of the same.
+    pub fn connection_failed(&mut self, bookie: BookieId) -> bool {
+        self.disconnect(bookie);
+        self.redial.failed(bookie)
+    }
+
+    /// `bookie` answered: its next dial, if one is needed, is not delayed.
+    pub fn answered(&mut self, bookie: BookieId) {
+        self.redial.answered(bookie);
+    }
 }
 
 /// One connection: dial, hello, then write requests and read answers until either side fails.
@@ -128,6 +149,10 @@ async fn run(
     events: &mpsc::Sender<Event>,
     cap: u32,
 ) -> Result<(), String> {
+    if requests.is_closed() {
+        // Disconnected while waiting to dial: the driver counts what is queued here as lost.
+        return Ok(());
+    }
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, hello(address))
         .await
         .map_err(|_| format!("no hello from {address} within {CONNECT_TIMEOUT:?}"))??;

@@ -1,5 +1,5 @@
 //! The ledger client library (see docs/ledgers.md): ledger metadata kept in Quorum ([`meta`]),
-//! connections to bookies ([`bookies`]), and the drivers that run the `ledger` crate's state
+//! connections to bookies ([`bookies`], [`redial`]), and the drivers that run the `ledger` crate's state
 //! machines against them: [`writer`], [`recovery`], [`reader`].
 
 pub mod bookies;
@@ -8,6 +8,7 @@ pub mod meta;
 pub mod open;
 pub mod reader;
 pub mod recovery;
+pub mod redial;
 pub mod watchdog;
 pub mod writer;
 

@@ -71,11 +71,12 @@ pub async fn read(
             Some(event) = events.recv() => match event.kind {
                 EventKind::Response(response) => {
                     watchdog.answered(event.bookie, response.tag());
+                    pool.answered(event.bookie);
                     pending.extend(machine.step(ReaderInput::Response { from: event.bookie, response }));
                 }
                 EventKind::Failed(_) => {
                     watchdog.forget(event.bookie);
-                    pool.disconnect(event.bookie);
+                    pool.connection_failed(event.bookie);
                     pending.extend(machine.step(ReaderInput::BookieFailed { bookie: event.bookie }));
                 }
             },

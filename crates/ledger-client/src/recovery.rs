@@ -89,10 +89,15 @@ pub async fn recover_running(
             Some(event) = events.recv() => match event.kind {
                 EventKind::Response(response) => {
                     watchdog.answered(event.bookie, response.tag());
+                    pool.answered(event.bookie);
                     pending.extend(machine.step(RecoveryInput::Response { from: event.bookie, response }));
                 }
                 EventKind::Failed(why) => {
-                    tracing::warn!(ledger, bookie = event.bookie, %why, "bookie connection failed");
+                    if pool.connection_failed(event.bookie) {
+                        tracing::warn!(ledger, bookie = event.bookie, %why, "bookie connection failed; retrying with backoff");
+                    } else {
+                        tracing::debug!(ledger, bookie = event.bookie, %why, "bookie connection failed again");
+                    }
                     pending.extend(failed(&mut machine, &mut pool, &mut watchdog, event.bookie));
                 }
             },

@@ -237,6 +237,7 @@ impl Driver {
         match event.kind {
             EventKind::Response(response) => {
                 self.watchdog.answered(event.bookie, response.tag());
+                self.pool.answered(event.bookie);
                 let input = WriterInput::Response {
                     from: event.bookie,
                     response,
@@ -244,7 +245,9 @@ impl Driver {
                 self.step(input).await;
             }
             EventKind::Failed(why) => {
-                tracing::warn!(ledger = self.ledger, bookie = event.bookie, %why, "bookie connection failed");
+                if self.pool.connection_failed(event.bookie) {
+                    tracing::warn!(ledger = self.ledger, bookie = event.bookie, %why, "bookie connection failed");
+                }
                 self.bookie_failed(event.bookie).await;
             }
         }
