@@ -53,6 +53,7 @@ pub mod growing_map;
 pub mod node;
 pub mod node_map;
 pub mod outstanding;
+mod overlay;
 pub mod path;
 pub mod prep;
 pub mod sessions;

@@ -13,11 +13,11 @@
 //! and lookups about twice as slow) this costs nothing while no snapshot is being written; while
 //! one is, a changed node costs one copy and a lookup two probes.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::growing_map::GrowingMap;
 use crate::node::Node;
+use crate::overlay::Overlay;
 
 /// The hash map itself, which doubles without a pause ([`GrowingMap`]). Boxed nodes and
 /// boxed-str paths: the table then holds 24-byte slots
@@ -43,7 +43,7 @@ pub(crate) struct NodeMap {
     base: Arc<Nodes>,
     /// Changes since the base was frozen: a node's new version, or `None` where it was removed.
     /// Empty whenever the base is not shared.
-    overlay: HashMap<Box<str>, Option<Box<Node>>, ahash::RandomState>,
+    overlay: Overlay,
     /// Nodes in the merged view (the base's length while the overlay is empty).
     len: usize,
 }
@@ -58,7 +58,7 @@ impl Clone for NodeMap {
         }
         NodeMap {
             base: Arc::new(base),
-            overlay: HashMap::default(),
+            overlay: Overlay::default(),
             len: self.len,
         }
     }
@@ -80,7 +80,7 @@ impl NodeMap {
     pub fn get_key_value(&self, path: &str) -> Option<(&str, &Node)> {
         if !self.overlay.is_empty() {
             if let Some((k, v)) = self.overlay.get_key_value(path) {
-                return v.as_deref().map(|n| (&**k, n));
+                return v.as_deref().map(|n| (k, n));
             }
         }
         self.base.get_key_value(path).map(|(k, n)| (&**k, &**n))
@@ -98,7 +98,7 @@ impl NodeMap {
         }
         if !self.overlay.contains_key(path) {
             let copy = self.base.get(path)?.clone();
-            self.overlay.insert(path.into(), Some(copy));
+            self.overlay.insert(path, Some(copy));
         }
         self.overlay.get_mut(path)?.as_deref_mut()
     }
@@ -113,7 +113,7 @@ impl NodeMap {
                 Some(v) => v.is_some(),
                 None => self.base.contains_key(path),
             };
-            self.overlay.insert(path.into(), Some(node));
+            self.overlay.insert(path, Some(node));
             existed
         };
         self.len += usize::from(!existed);
@@ -171,7 +171,7 @@ impl NodeMap {
                 Some(v) => v.take()?,
                 None => {
                     let copy = self.base.get(path)?.clone();
-                    self.overlay.insert(path.into(), None);
+                    self.overlay.insert(path, None);
                     copy
                 }
             }
@@ -190,11 +190,11 @@ impl NodeMap {
         let changed = self
             .overlay
             .iter()
-            .filter_map(|(k, v)| v.as_deref().map(|n| (&**k, n)));
+            .filter_map(|(k, v)| v.as_deref().map(|n| (k, n)));
         let kept = self
             .base
             .iter()
-            .filter(|(k, _)| !self.overlay.contains_key(&**k))
+            .filter(|(k, _)| !self.overlay.contains_key(k))
             .map(|(k, n)| (&**k, &**n));
         changed.chain(kept)
     }
@@ -248,7 +248,7 @@ impl NodeMap {
         // fold that starts as the table doubles (near 917,504 nodes after a snapshot) moved
         // the whole old table in one follower COMMIT (492 ms on one peer frame, seen under a
         // million-create load). The change that called this moves its one slice.
-        for (path, node) in self.overlay.extract_if(|_, _| true).take(FOLD_SLICE) {
+        for (path, node) in self.overlay.take_some(FOLD_SLICE) {
             match node {
                 Some(node) => {
                     base.insert_without_moving(path, node);
@@ -259,8 +259,7 @@ impl NodeMap {
             }
         }
         if self.overlay.is_empty() {
-            // Give back the overlay's table, which may be large.
-            self.overlay = HashMap::default();
+            // (`take_some` gave the overlay's table back.)
             debug_assert_eq!(base.len(), self.len);
         }
     }
