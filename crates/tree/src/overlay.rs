@@ -141,4 +141,95 @@ mod tests {
         }
         assert_eq!(taken, 101);
     }
+
+    /// Random inserts (new paths and replacements), removals, changes in place and takes of
+    /// random sizes against a plain map, with the table growing, rehashing its tombstones in
+    /// place and emptying between takes: every take gives back only what is there, at least
+    /// one change while any is left, and nothing is lost or taken twice.
+    #[test]
+    fn random_interleavings_of_changes_and_takes_agree_with_a_plain_map() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let version = |c: &Change| c.as_ref().map(|n| n.stat.version);
+        let node = |v: i32| {
+            let mut n = Node::new(
+                None,
+                crate::acl_cache::SharedAcl::default(),
+                crate::node::NodeKind::Persistent,
+                zxid::Zxid::ZERO,
+                0,
+            );
+            n.stat.version = v;
+            Some(Box::new(n))
+        };
+        let mut overlay = Overlay::default();
+        let mut model: std::collections::HashMap<String, Option<i32>> = Default::default();
+        let mut taken_total = 0;
+        for step in 0..200_000 {
+            // Phases of few and of many paths, so the table grows and empties again.
+            let keys = if (step / 20_000) % 2 == 0 { 40 } else { 3_000 };
+            let path = format!("/p{}", next(keys));
+            match next(100) {
+                0..=39 => {
+                    let v = next(1_000) as i32;
+                    let change = if v % 5 == 0 { None } else { node(v) };
+                    overlay.insert(&path, change);
+                    model.insert(path.clone(), (v % 5 != 0).then_some(v));
+                }
+                40..=54 => {
+                    let removed = overlay.remove(&path).map(|c| version(&c));
+                    assert_eq!(removed, model.remove(&path), "step {step}");
+                }
+                55..=64 => {
+                    if let Some(Some(n)) = overlay.get_mut(&path) {
+                        n.stat.version += 1;
+                    }
+                    if let Some(Some(v)) = model.get_mut(&path) {
+                        *v += 1;
+                    }
+                }
+                _ => {
+                    let n = 1 + next(40) as usize;
+                    let before = overlay.len();
+                    let some = overlay.take_some(n);
+                    assert!(some.len() <= n, "step {step}");
+                    assert!(
+                        before == 0 || !some.is_empty(),
+                        "step {step}: stuck at {before}"
+                    );
+                    for (k, c) in &some {
+                        assert_eq!(model.remove(&**k), Some(version(c)), "step {step}: {k}");
+                    }
+                    taken_total += some.len();
+                }
+            }
+            assert_eq!(overlay.len(), model.len(), "step {step}");
+            assert_eq!(
+                overlay.get(&path).map(version),
+                model.get(&path).copied(),
+                "step {step}"
+            );
+            if step % 10_000 == 0 {
+                assert_eq!(overlay.iter().count(), model.len());
+                for (k, c) in overlay.iter() {
+                    assert_eq!(model.get(k), Some(&version(c)), "{k}");
+                }
+            }
+        }
+        // And what is left comes back whole, a slice at a time.
+        while !overlay.is_empty() {
+            let some = overlay.take_some(16);
+            assert!(!some.is_empty());
+            for (k, c) in &some {
+                assert_eq!(model.remove(&**k), Some(version(c)), "{k}");
+            }
+        }
+        assert!(model.is_empty());
+        assert!(taken_total > 10_000, "{taken_total}");
+    }
 }
