@@ -127,17 +127,19 @@ pub fn prep_close_session(
     let mut paths: BTreeSet<String> = tree.ephemerals(session_id).into_iter().collect();
     let mut gone = BTreeSet::new();
     let mut added = Vec::new();
+    // The last pending record of each path decides, as ZooKeeper's walk over every pending
+    // change does: a node of this session is listed; no node, or another owner's node (which
+    // can only be there after a pending delete of ours), is not.
     for (p, rec) in outstanding.iter() {
         match rec {
-            None => {
-                paths.remove(p);
-                gone.insert(p.to_string());
-            }
             Some(n) if n.kind == NodeKind::Ephemeral(session_id) => {
                 paths.insert(p.to_string());
                 added.push(p.to_string());
             }
-            Some(_) => {}
+            None | Some(_) => {
+                paths.remove(p);
+                gone.insert(p.to_string());
+            }
         }
     }
     let mut view = View::new(tree, outstanding);

@@ -319,6 +319,37 @@ fn close_session_sees_pipelined_ephemerals() {
     assert!(l.out.is_empty());
 }
 
+/// A session closed twice while pipelined (its expiry racing its client's close), and between
+/// the two another session takes the path of its ephemeral: the second close must not list
+/// that path, which is no longer the closing session's. ZooKeeper walks every outstanding
+/// change in order (the delete, then the other owner's create); prep once looked at the last
+/// change of the path only, kept the path, and its view had the other session's node deleted
+/// while apply kept it (the tree model's proptest found it).
+#[test]
+fn a_second_close_leaves_alone_a_path_another_session_took_meanwhile() {
+    const OTHER: i64 = 0x200;
+    let mut l = leader();
+    l.open(OTHER);
+    l.run(S, create("/c", 1));
+    let first = l.prep_close(S);
+    let taken = l.prep(OTHER, &[], &create("/c", 1));
+    assert!(matches!(taken.txn, Txn::Create(_)), "{:?}", taken.txn);
+    let second = l.prep_close(S);
+    let Txn::CloseSession { paths, .. } = &second.txn else {
+        panic!("{:?}", second.txn)
+    };
+    assert!(paths.is_empty(), "{paths:?}");
+    // Prep's view and the applied tree agree: /c is the other session's, so taking it again
+    // fails the same way in both.
+    let again = l.prep(OTHER, &[], &create("/c", 1));
+    assert_eq!(again.txn, Txn::Error(ErrorCode::NodeExists));
+    for record in [first, taken, second, again] {
+        l.apply(record);
+    }
+    assert_eq!(l.tree.ephemerals(OTHER), vec!["/c".to_string()]);
+    assert!(l.out.is_empty());
+}
+
 fn multi(ops: Vec<MultiOp>) -> Request {
     Request::Multi(ops)
 }

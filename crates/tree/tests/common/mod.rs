@@ -91,9 +91,15 @@ impl Leader {
     }
 
     pub fn close(&mut self, session: i64) -> ApplyResult {
+        let record = self.prep_close(session);
+        self.apply(record)
+    }
+
+    /// Preps a close of `session` without applying it.
+    pub fn prep_close(&mut self, session: i64) -> TxnRecord {
         let header = self.header(session);
         let txn = prep_close_session(&self.tree, &mut self.out, session, header.zxid);
-        self.apply(TxnRecord::new(header, txn))
+        TxnRecord::new(header, txn)
     }
 }
 
