@@ -92,8 +92,14 @@ impl Overlay {
             }
             self.cursor += 1;
         }
+        // Only an entry put behind the cursor can be left once it is past the end, and none
+        // is (see `cursor`); were one there, start over rather than take nothing for ever.
+        let stranded = !self.table.is_empty() && self.cursor >= buckets;
+        debug_assert!(!stranded, "{} entries behind the cursor", self.table.len());
         if self.table.is_empty() {
             self.table = HashTable::new();
+            self.cursor = 0;
+        } else if stranded {
             self.cursor = 0;
         }
         taken
