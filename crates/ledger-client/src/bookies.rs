@@ -5,7 +5,9 @@
 //! decode) is reported once as [`EventKind::Failed`] and dropped; the next request to that
 //! bookie dials again, after a wait that grows with each failure until the bookie answers
 //! ([`crate::redial`]). Whether a bookie is *failed* for the protocol (and replaced) is the
-//! driver's judgement, from these reports and from its timeouts.
+//! driver's judgement, from these reports and from its timeouts. Each connection has a number,
+//! and a report from a connection the driver already gave up on is [`Failure::Stale`]: it
+//! must not cut the connection that replaced it, nor count as a second failure.
 //!
 //! The request channels are unbounded on purpose: only our own driver fills them, with what the
 //! state machines bound (a writer has at most `max_pending_entries × Qw` adds in flight), and
@@ -15,7 +17,7 @@
 //! catches up, so it back-pressures its own socket instead of growing the client's memory.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bookie::wire;
 use ledger::{BookieId, Request, Response};
@@ -36,6 +38,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 #[derive(Debug)]
 pub struct Event {
     pub bookie: BookieId,
+    /// The connection it came from (numbered in the order the pool opened them).
+    pub connection: u64,
     pub kind: EventKind,
 }
 
@@ -46,13 +50,34 @@ pub enum EventKind {
     Failed(String),
 }
 
+/// What a [`EventKind::Failed`] report means for the driver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// From a connection the driver had given up on: what it carried is accounted for.
+    Stale,
+    /// The first failure since the bookie last answered: worth a warning.
+    Outage,
+    /// Another failure of the same outage.
+    Again,
+}
+
+/// One connection's request channel, and its number.
+struct Connection {
+    id: u64,
+    requests: mpsc::UnboundedSender<Request>,
+}
+
 /// The bookie connections of one driver.
 pub struct BookiePool {
     addresses: BTreeMap<BookieId, String>,
-    connections: HashMap<BookieId, mpsc::UnboundedSender<Request>>,
+    connections: HashMap<BookieId, Connection>,
     events: mpsc::Sender<Event>,
     max_frame_bytes: u32,
     redial: Redial,
+    next_connection: u64,
+    /// Per bookie, the newest connection the driver gave up on: its failure, and those of
+    /// older connections, are stale.
+    given_up: HashMap<BookieId, u64>,
 }
 
 impl BookiePool {
@@ -65,6 +90,8 @@ impl BookiePool {
             events,
             max_frame_bytes: wire::DEFAULT_MAX_FRAME_BYTES,
             redial: Redial::default(),
+            next_connection: 0,
+            given_up: HashMap::new(),
         };
         (pool, receiver)
     }
@@ -79,42 +106,43 @@ impl BookiePool {
         self.addresses = addresses;
     }
 
-    /// Sends `request` to `bookie`, dialing if needed. A bookie with no known address is
-    /// reported failed at once.
+    /// Sends `request` to `bookie`, dialing if needed. A bookie with no known address fails
+    /// like one that cannot be reached: once per connection, after the same wait.
     pub fn send(&mut self, bookie: BookieId, request: Request) {
-        if let Some(tx) = self.connections.get(&bookie) {
-            match tx.send(request) {
+        if let Some(connection) = self.connections.get(&bookie) {
+            match connection.requests.send(request) {
                 Ok(()) => return,
-                // The connection task ended (and reported why); dial again.
+                // The connection task ended (and reports why); dial again.
                 Err(mpsc::error::SendError(request)) => {
                     self.connections.remove(&bookie);
                     return self.send(bookie, request);
                 }
             }
         }
-        let delay = self.redial.delay(bookie);
-        let Some(address) = self.addresses.get(&bookie).cloned() else {
-            // Reported from a task: the driver calling this is the one that drains the events.
-            let events = self.events.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
-                let kind = EventKind::Failed("not registered".into());
-                let _ = events.send(Event { bookie, kind }).await;
-            });
-            return;
-        };
-        let (tx, rx) = mpsc::unbounded_channel();
-        let _ = tx.send(request);
-        self.connections.insert(bookie, tx);
+        let id = self.next_connection;
+        self.next_connection += 1;
+        let delay = self.redial.delay(bookie, Instant::now());
+        let (requests, rx) = mpsc::unbounded_channel();
+        let _ = requests.send(request);
+        self.connections.insert(bookie, Connection { id, requests });
+        let address = self.addresses.get(&bookie).cloned();
         let events = self.events.clone();
         let cap = self.max_frame_bytes;
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            if let Err(why) = run(bookie, &address, rx, &events, cap).await {
+            let result = match address {
+                Some(address) => run(bookie, &address, rx, &events, id, cap).await,
+                // Given up on while waiting: what it held is accounted for.
+                None if rx.is_closed() => Ok(()),
+                None => Err("not registered".to_string()),
+            };
+            if let Err(why) = result {
+                let kind = EventKind::Failed(why);
                 let _ = events
                     .send(Event {
                         bookie,
-                        kind: EventKind::Failed(why),
+                        connection: id,
+                        kind,
                     })
                     .await;
             }
@@ -124,15 +152,35 @@ impl BookiePool {
     /// Forgets the connection to `bookie` (after the driver judged it failed), so that the next
     /// request dials afresh instead of queueing behind a stuck one.
     pub fn disconnect(&mut self, bookie: BookieId) {
-        self.connections.remove(&bookie);
+        if let Some(connection) = self.connections.remove(&bookie) {
+            self.give_up(bookie, connection.id);
+        }
     }
 
-    /// `bookie`'s connection failed (the driver read [`EventKind::Failed`]): forgets it and
-    /// delays the next dial. Returns whether this failure begins an outage, the one worth a
-    /// warning; the rest of it are retries of the same.
-    pub fn connection_failed(&mut self, bookie: BookieId) -> bool {
+    /// Connection `connection` to `bookie` failed (the driver read [`EventKind::Failed`]).
+    /// Unless it is stale, the driver is to treat every request to the bookie not yet answered
+    /// as lost: the bookie's current connection, this one or a newer one, is dropped, and the
+    /// next dial waits.
+    pub fn connection_failed(&mut self, bookie: BookieId, connection: u64) -> Failure {
+        if self
+            .given_up
+            .get(&bookie)
+            .is_some_and(|&newest| connection <= newest)
+        {
+            return Failure::Stale;
+        }
         self.disconnect(bookie);
-        self.redial.failed(bookie)
+        self.give_up(bookie, connection);
+        if self.redial.failed(bookie, Instant::now()) {
+            Failure::Outage
+        } else {
+            Failure::Again
+        }
+    }
+
+    fn give_up(&mut self, bookie: BookieId, connection: u64) {
+        let newest = self.given_up.entry(bookie).or_insert(connection);
+        *newest = (*newest).max(connection);
     }
 
     /// `bookie` answered: its next dial, if one is needed, is not delayed.
@@ -147,6 +195,7 @@ async fn run(
     address: &str,
     mut requests: mpsc::UnboundedReceiver<Request>,
     events: &mpsc::Sender<Event>,
+    connection: u64,
     cap: u32,
 ) -> Result<(), String> {
     if requests.is_closed() {
@@ -156,6 +205,9 @@ async fn run(
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, hello(address))
         .await
         .map_err(|_| format!("no hello from {address} within {CONNECT_TIMEOUT:?}"))??;
+    if requests.is_closed() {
+        return Ok(());
+    }
     let (mut reader, mut writer) = stream.into_split();
     let reading = async {
         loop {
@@ -168,6 +220,7 @@ async fn run(
             if events
                 .send(Event {
                     bookie,
+                    connection,
                     kind: EventKind::Response(response),
                 })
                 .await

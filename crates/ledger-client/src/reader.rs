@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use ledger::reader::{Reader, ReaderAction, ReaderInput};
 use ledger::{EntryId, LedgerId};
 
-use crate::bookies::{BookiePool, EventKind};
+use crate::bookies::{BookiePool, EventKind, Failure};
 use crate::meta::{MetaError, MetaStore};
 use crate::watchdog::Watchdog;
 
@@ -75,8 +75,13 @@ pub async fn read(
                     pending.extend(machine.step(ReaderInput::Response { from: event.bookie, response }));
                 }
                 EventKind::Failed(_) => {
+                    if pool.connection_failed(event.bookie, event.connection) == Failure::Stale {
+                        continue;
+                    }
+                    if let Ok(addresses) = meta.bookies().await {
+                        pool.set_addresses(addresses);
+                    }
                     watchdog.forget(event.bookie);
-                    pool.connection_failed(event.bookie);
                     pending.extend(machine.step(ReaderInput::BookieFailed { bookie: event.bookie }));
                 }
             },

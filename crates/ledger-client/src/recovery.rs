@@ -14,7 +14,7 @@ use ledger::cas::CasResult;
 use ledger::recovery::{Recovery, RecoveryAction, RecoveryInput};
 use ledger::{BookieId, EntryId, LedgerId, LedgerMetadata};
 
-use crate::bookies::{BookiePool, EventKind};
+use crate::bookies::{BookiePool, EventKind, Failure};
 use crate::meta::{MetaError, MetaStore};
 use crate::watchdog::Watchdog;
 
@@ -93,10 +93,14 @@ pub async fn recover_running(
                     pending.extend(machine.step(RecoveryInput::Response { from: event.bookie, response }));
                 }
                 EventKind::Failed(why) => {
-                    if pool.connection_failed(event.bookie) {
-                        tracing::warn!(ledger, bookie = event.bookie, %why, "bookie connection failed; retrying with backoff");
-                    } else {
-                        tracing::debug!(ledger, bookie = event.bookie, %why, "bookie connection failed again");
+                    match pool.connection_failed(event.bookie, event.connection) {
+                        Failure::Stale => continue,
+                        Failure::Outage => tracing::warn!(ledger, bookie = event.bookie, %why, "bookie connection failed; retrying with backoff"),
+                        Failure::Again => tracing::debug!(ledger, bookie = event.bookie, %why, "bookie connection failed again"),
+                    }
+                    // A bookie restarting re-registers, maybe at a new address.
+                    if let Ok(addresses) = meta.bookies().await {
+                        pool.set_addresses(addresses);
                     }
                     pending.extend(failed(&mut machine, &mut pool, &mut watchdog, event.bookie));
                 }

@@ -15,7 +15,7 @@ use ledger::writer::{Writer, WriterAction, WriterConfig, WriterError, WriterInpu
 use ledger::{BookieId, EntryId, LedgerId, LedgerMetadata, LedgerState, Request};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::bookies::{BookiePool, Event, EventKind};
+use crate::bookies::{BookiePool, Event, EventKind, Failure};
 use crate::meta::{MetaError, MetaStore, Versioned};
 use crate::watchdog::Watchdog;
 
@@ -245,8 +245,14 @@ impl Driver {
                 self.step(input).await;
             }
             EventKind::Failed(why) => {
-                if self.pool.connection_failed(event.bookie) {
-                    tracing::warn!(ledger = self.ledger, bookie = event.bookie, %why, "bookie connection failed");
+                match self.pool.connection_failed(event.bookie, event.connection) {
+                    Failure::Stale => return,
+                    Failure::Outage => {
+                        tracing::warn!(ledger = self.ledger, bookie = event.bookie, %why, "bookie connection failed")
+                    }
+                    Failure::Again => {
+                        tracing::debug!(ledger = self.ledger, bookie = event.bookie, %why, "bookie connection failed again")
+                    }
                 }
                 self.bookie_failed(event.bookie).await;
             }
