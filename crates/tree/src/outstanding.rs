@@ -65,7 +65,9 @@ struct Entry<T> {
 #[derive(Debug, Clone, Default)]
 pub struct Outstanding {
     paths: HashMap<String, Entry<Option<PendingNode>>>,
-    path_order: VecDeque<(Zxid, String)>,
+    /// Every record put, in prep order, with what it made the path: deleted (`None`) or a
+    /// node of a kind; a path's later records do not hide its earlier ones here.
+    path_order: VecDeque<(Zxid, String, Option<NodeKind>)>,
     sessions: HashMap<i64, Entry<PendingSession>>,
     session_order: VecDeque<(Zxid, i64)>,
 }
@@ -95,6 +97,12 @@ impl Outstanding {
         entries.into_iter().map(|(p, e)| (p.as_str(), &e.value))
     }
 
+    /// Every pending record, in prep order, as what it made its path: deleted (`None`) or a
+    /// node of a kind. ZooKeeper's closeSession walks its pending changes this way.
+    pub fn changes(&self) -> impl Iterator<Item = (&str, Option<NodeKind>)> {
+        self.path_order.iter().map(|(_, p, k)| (p.as_str(), *k))
+    }
+
     /// Number of paths and sessions with pending records.
     pub fn len(&self) -> usize {
         self.paths.len() + self.sessions.len()
@@ -106,7 +114,8 @@ impl Outstanding {
     }
 
     pub(crate) fn put(&mut self, zxid: Zxid, path: String, value: Option<PendingNode>) {
-        self.path_order.push_back((zxid, path.clone()));
+        let kind = value.as_ref().map(|n| n.kind);
+        self.path_order.push_back((zxid, path.clone(), kind));
         self.paths.insert(path, Entry { zxid, value });
     }
 
@@ -118,11 +127,11 @@ impl Outstanding {
     /// The tree has applied every txn up to `zxid`: drop the records they made (a record
     /// overwritten by a later txn stays until that one is applied too).
     pub fn applied(&mut self, zxid: Zxid) {
-        while let Some((z, _)) = self.path_order.front() {
+        while let Some((z, _, _)) = self.path_order.front() {
             if *z > zxid {
                 break;
             }
-            let (_, path) = self.path_order.pop_front().expect("front exists");
+            let (_, path, _) = self.path_order.pop_front().expect("front exists");
             if self.paths.get(&path).is_some_and(|e| e.zxid <= zxid) {
                 self.paths.remove(&path);
             }

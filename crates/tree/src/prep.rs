@@ -20,6 +20,7 @@ use crate::acl_cache::SharedAcl;
 use crate::node::{NodeKind, MAX_TTL_MS};
 use crate::outstanding::{Outstanding, PendingNode, PendingSession};
 use crate::path;
+use crate::sessions::PendingEphemeral;
 use crate::stat::check_and_inc_version;
 use crate::tree::DataTree;
 use crate::txn::{CreateTxn, Txn};
@@ -125,23 +126,29 @@ pub fn prep_close_session(
     zxid: Zxid,
 ) -> Txn {
     let mut paths: BTreeSet<String> = tree.ephemerals(session_id).into_iter().collect();
-    let mut gone = BTreeSet::new();
-    let mut added = Vec::new();
-    // The last pending record of each path decides, as ZooKeeper's walk over every pending
-    // change does: a node of this session is listed; no node, or another owner's node (which
-    // can only be there after a pending delete of ours), is not.
-    for (p, rec) in outstanding.iter() {
-        match rec {
-            Some(n) if n.kind == NodeKind::Ephemeral(session_id) => {
-                paths.insert(p.to_string());
-                added.push(p.to_string());
-            }
-            None | Some(_) => {
+    // ZooKeeper walks every pending change in order: a delete removes the path, a node of
+    // this session adds it, any other node leaves it be (another owner's node is only there
+    // after a pending delete). Not only each path's last record: the order of the walk is the
+    // order of the list, and so of the deletes and their watches.
+    let mut pending = Vec::new();
+    for (p, kind) in outstanding.changes() {
+        match kind {
+            None => {
                 paths.remove(p);
-                gone.insert(p.to_string());
+                pending.push(PendingEphemeral::Removed(p));
             }
+            Some(NodeKind::Ephemeral(owner)) if owner == session_id => {
+                paths.insert(p.to_string());
+                pending.push(PendingEphemeral::Added(p));
+            }
+            Some(_) => {}
         }
     }
+    // The list's order, computed before prep's own deletes below are recorded.
+    let ordered = tree
+        .sessions()
+        .ephemerals_in_zookeeper_order(session_id, &pending);
+    debug_assert_eq!(ordered.iter().cloned().collect::<BTreeSet<_>>(), paths);
     let mut view = View::new(tree, outstanding);
     for p in &paths {
         if let Some(parent) = path::parent_for_prep(p) {
@@ -155,10 +162,6 @@ pub fn prep_close_session(
     view.into_changes().commit(outstanding, zxid);
     outstanding.put_session(zxid, session_id, PendingSession::Closing);
     // The order matters to clients: apply deletes in it, so watches fire in it.
-    let ordered = tree
-        .sessions()
-        .ephemerals_in_zookeeper_order(session_id, &gone, &added);
-    debug_assert_eq!(ordered.iter().cloned().collect::<BTreeSet<_>>(), paths);
     Txn::CloseSession {
         session_id,
         paths: ordered,

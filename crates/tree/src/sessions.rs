@@ -17,6 +17,16 @@ pub struct Sessions {
     ephemeral_count: usize,
 }
 
+/// A pending change that ZooKeeper's closeSession walk removes from, or adds to, the closing
+/// session's ephemerals: a delete of any path, or a node of that session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PendingEphemeral<'a> {
+    /// A pending delete of the path.
+    Removed(&'a str),
+    /// A pending node of the closing session at the path.
+    Added(&'a str),
+}
+
 /// Two tables are equal when their sessions and ephemerals are; the insertion history behind
 /// ZooKeeper's iteration order is not state a snapshot keeps.
 impl PartialEq for Sessions {
@@ -129,18 +139,18 @@ impl Sessions {
         }
     }
 
-    /// The session's ephemerals, without `gone` and with `added` (pending txns' effects, in
-    /// their order), in the order ZooKeeper 3.8 lists them in a closeSession txn and so deletes
-    /// them and fires their watches: its PrepRequestProcessor clones the session's `HashSet`
-    /// (`getEphemerals`), removes and adds the pending changes, and iterates the result. A Java
+    /// The session's ephemerals, changed by `pending` (every pending change that removes or
+    /// adds one, in prep order), in the order ZooKeeper 3.8 lists them in a closeSession txn and
+    /// so deletes them and fires their watches: its PrepRequestProcessor clones the session's
+    /// `HashSet` (`getEphemerals`), walks the pending changes removing and adding, and iterates
+    /// the result. A Java
     /// `HashSet` of strings iterates by bucket (`String.hashCode`, spread, modulo the capacity),
     /// then by insertion order within a bucket; the clone is sized for its contents
     /// (`HashMap.putMapEntries` on JDK 17), the original for the most it ever held.
     pub fn ephemerals_in_zookeeper_order(
         &self,
         id: i64,
-        gone: &BTreeSet<String>,
-        added: &[String],
+        pending: &[PendingEphemeral<'_>],
     ) -> Vec<String> {
         let history = self.hash_sets.get(&id);
         let current: Vec<&str> = self.ephemerals(id).collect();
@@ -161,22 +171,25 @@ impl Sessions {
         } else {
             table_size_for((current.len() as f32 / 0.75 + 1.0) as usize)
         };
+        // Within a bucket the order is that of insertion: an add goes to the tail, a removal
+        // unlinks without reordering, a resize keeps the order. So the set is its elements in
+        // insertion order, and the capacity it grew to.
         let mut inserted: Vec<&str> = order.into_iter().map(|(_, _, p)| p).collect();
-        let mut size = inserted.len();
-        for p in added {
-            if !inserted.contains(&p.as_str()) {
-                inserted.push(p);
-                size += 1;
-                if size > threshold(cap) {
-                    cap *= 2;
+        for change in pending {
+            match *change {
+                PendingEphemeral::Removed(p) => inserted.retain(|q| *q != p),
+                PendingEphemeral::Added(p) if !inserted.contains(&p) => {
+                    inserted.push(p);
+                    if inserted.len() > threshold(cap) {
+                        cap *= 2;
+                    }
                 }
+                PendingEphemeral::Added(_) => {}
             }
         }
-        // Removals unlink without reordering; resizes keep the order within a bucket.
         let mut result: Vec<(usize, usize, &str)> = inserted
             .into_iter()
             .enumerate()
-            .filter(|(_, p)| !gone.contains(*p))
             .map(|(rank, p)| (java_hash(p) as usize & (cap - 1), rank, p))
             .collect();
         result.sort();
@@ -210,9 +223,12 @@ mod tests {
         for p in ["/b/x", "/c0000000062", "/a"] {
             s.add_ephemeral(7, p);
         }
-        let gone = BTreeSet::from(["/a".to_string()]);
+        let pending = [
+            PendingEphemeral::Removed("/a"),
+            PendingEphemeral::Added("/z/pending"),
+        ];
         assert_eq!(
-            s.ephemerals_in_zookeeper_order(7, &gone, &["/z/pending".to_string()]),
+            s.ephemerals_in_zookeeper_order(7, &pending),
             [
                 "/e0000000013",
                 "/z/pending",
@@ -229,7 +245,7 @@ mod tests {
             s.add_ephemeral(8, p);
         }
         assert_eq!(
-            s.ephemerals_in_zookeeper_order(8, &BTreeSet::new(), &[]),
+            s.ephemerals_in_zookeeper_order(8, &[]),
             ["/e00000000390000000131", "/b/e0000000001", "/c0000000062"]
         );
         // Closing (after its ephemerals went) forgets the history.
@@ -238,9 +254,7 @@ mod tests {
         }
         s.close(8);
         assert!(!s.hash_sets.contains_key(&8));
-        assert!(s
-            .ephemerals_in_zookeeper_order(8, &BTreeSet::new(), &[])
-            .is_empty());
+        assert!(s.ephemerals_in_zookeeper_order(8, &[]).is_empty());
     }
 
     #[test]

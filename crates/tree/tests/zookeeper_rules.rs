@@ -350,6 +350,35 @@ fn a_second_close_leaves_alone_a_path_another_session_took_meanwhile() {
     assert!(l.out.is_empty());
 }
 
+/// The closing session's ephemerals are listed in the order ZooKeeper's walk over every pending
+/// change leaves its `HashSet` in, not only each path's last record. "/a" and "/q" share a
+/// bucket, so their order is their order of insertion there (both orders printed by Java 17
+/// doing what ZooKeeper's PrepRequestProcessor does).
+#[test]
+fn close_session_lists_in_the_order_of_the_walk_over_pending_changes() {
+    fn listed(record: &TxnRecord) -> Vec<String> {
+        match &record.txn {
+            Txn::CloseSession { paths, .. } => paths.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+    // Pending: create /a, create /q, set /a. The set is /a's last record, yet /a went in first.
+    let mut l = leader();
+    for request in [create("/a", 1), create("/q", 1), set("/a", "x", -1)] {
+        let _ = l.prep(S, &[], &request);
+    }
+    assert_eq!(listed(&l.prep_close(S)), ["/a", "/q"]);
+
+    // Applied: /a, then /q. Pending: /a deleted and created again, so it goes in again last.
+    let mut l = leader();
+    l.run(S, create("/a", 1));
+    l.run(S, create("/q", 1));
+    for request in [delete("/a", -1), create("/a", 1)] {
+        let _ = l.prep(S, &[], &request);
+    }
+    assert_eq!(listed(&l.prep_close(S)), ["/q", "/a"]);
+}
+
 fn multi(ops: Vec<MultiOp>) -> Request {
     Request::Multi(ops)
 }
