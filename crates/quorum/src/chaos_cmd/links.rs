@@ -70,13 +70,33 @@ where
 }
 
 impl Link {
+    /// A proxy to `target` on a port of the system's choice, never one `launch::ports` handed
+    /// out (to a server or node that may not listen on it yet): a proxy there would take that
+    /// port from its owner, and a proxy on its own target's port forwards to itself, each
+    /// connection opening another until the process runs out of descriptors (a chaos run once
+    /// died of that before its first session).
     pub(super) async fn start(target: u16) -> std::io::Result<Link> {
-        let listener = TcpListener::bind((HOST, 0)).await?;
-        let port = listener.local_addr()?.port();
+        // Each refused listener is held until one is found, so the next choice differs.
+        let mut refused = Vec::new();
+        let (listener, port) = loop {
+            let listener = TcpListener::bind((HOST, 0)).await?;
+            let port = listener.local_addr()?.port();
+            if !launch::ports::handed_out(port) {
+                break (listener, port);
+            }
+            refused.push(listener);
+        };
+        drop(refused);
         let (cut, rx) = watch::channel(Cut::Open);
         tokio::spawn(async move {
-            while let Ok((inbound, _)) = listener.accept().await {
-                tokio::spawn(Link::carry(inbound, target, rx.clone()));
+            loop {
+                match listener.accept().await {
+                    Ok((inbound, _)) => {
+                        drop(tokio::spawn(Link::carry(inbound, target, rx.clone())))
+                    }
+                    // Out of descriptors for a moment: the link must not stop for good.
+                    Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+                }
             }
         });
         Ok(Link { cut, port })
