@@ -2,7 +2,7 @@
 //! replica knows which sessions exist, their negotiated timeouts and their ephemeral nodes.
 //! Expiry itself (deciding *when* a session is dead) is the leader's, outside the tree.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Session id → timeout, and session id → the paths of its ephemeral nodes. Sorted maps keep
 /// iteration (snapshots, closeSession) deterministic across replicas.
@@ -174,13 +174,26 @@ impl Sessions {
         // Within a bucket the order is that of insertion: an add goes to the tail, a removal
         // unlinks without reordering, a resize keeps the order. So the set is its elements in
         // insertion order, and the capacity it grew to.
-        let mut inserted: Vec<&str> = order.into_iter().map(|(_, _, p)| p).collect();
+        // Removed elements leave a hole, found through `rank_of`: a walk over thousands of
+        // ephemerals and pending changes stays linear.
+        let mut inserted: Vec<Option<&str>> = order.into_iter().map(|(_, _, p)| Some(p)).collect();
+        let mut rank_of: HashMap<&str, usize> = inserted
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(r, p)| (*p, r))
+            .collect();
         for change in pending {
             match *change {
-                PendingEphemeral::Removed(p) => inserted.retain(|q| *q != p),
-                PendingEphemeral::Added(p) if !inserted.contains(&p) => {
-                    inserted.push(p);
-                    if inserted.len() > threshold(cap) {
+                PendingEphemeral::Removed(p) => {
+                    if let Some(rank) = rank_of.remove(p) {
+                        inserted[rank] = None;
+                    }
+                }
+                PendingEphemeral::Added(p) if !rank_of.contains_key(p) => {
+                    rank_of.insert(p, inserted.len());
+                    inserted.push(Some(p));
+                    if rank_of.len() > threshold(cap) {
                         cap *= 2;
                     }
                 }
@@ -190,7 +203,7 @@ impl Sessions {
         let mut result: Vec<(usize, usize, &str)> = inserted
             .into_iter()
             .enumerate()
-            .map(|(rank, p)| (java_hash(p) as usize & (cap - 1), rank, p))
+            .filter_map(|(rank, p)| p.map(|p| (java_hash(p) as usize & (cap - 1), rank, p)))
             .collect();
         result.sort();
         result.into_iter().map(|(_, _, p)| p.to_string()).collect()
