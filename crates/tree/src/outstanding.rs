@@ -65,8 +65,8 @@ struct Entry<T> {
 #[derive(Debug, Clone, Default)]
 pub struct Outstanding {
     paths: HashMap<String, Entry<Option<PendingNode>>>,
-    /// Every record put, in prep order, with what it made the path: deleted (`None`) or a
-    /// node of a kind; a path's later records do not hide its earlier ones here.
+    /// Every change prepped, in order, with what it made the path: deleted (`None`) or a node
+    /// of a kind; a path's later changes do not hide its earlier ones here.
     path_order: VecDeque<(Zxid, String, Option<NodeKind>)>,
     sessions: HashMap<i64, Entry<PendingSession>>,
     session_order: VecDeque<(Zxid, i64)>,
@@ -97,8 +97,9 @@ impl Outstanding {
         entries.into_iter().map(|(p, e)| (p.as_str(), &e.value))
     }
 
-    /// Every pending record, in prep order, as what it made its path: deleted (`None`) or a
-    /// node of a kind. ZooKeeper's closeSession walks its pending changes this way.
+    /// Every pending change, in prep order (each op of a multi on its own), as what it made
+    /// its path: deleted (`None`) or a node of a kind. ZooKeeper's closeSession walks its
+    /// pending change records this way.
     pub fn changes(&self) -> impl Iterator<Item = (&str, Option<NodeKind>)> {
         self.path_order.iter().map(|(_, p, k)| (p.as_str(), *k))
     }
@@ -113,10 +114,21 @@ impl Outstanding {
         self.paths.is_empty() && self.sessions.is_empty()
     }
 
-    pub(crate) fn put(&mut self, zxid: Zxid, path: String, value: Option<PendingNode>) {
-        let kind = value.as_ref().map(|n| n.kind);
-        self.path_order.push_back((zxid, path.clone(), kind));
-        self.paths.insert(path, Entry { zxid, value });
+    /// Records the txn `zxid`'s changes: `latest`, each changed path's final record, and
+    /// `each`, every change it made in order (a multi may change a path more than once), as
+    /// what it made the path. Every path of `latest` is in `each`.
+    pub(crate) fn put(
+        &mut self,
+        zxid: Zxid,
+        latest: Vec<(String, Option<PendingNode>)>,
+        each: Vec<(String, Option<NodeKind>)>,
+    ) {
+        debug_assert!(latest.iter().all(|(p, _)| each.iter().any(|(q, _)| q == p)));
+        self.path_order
+            .extend(each.into_iter().map(|(path, kind)| (zxid, path, kind)));
+        for (path, value) in latest {
+            self.paths.insert(path, Entry { zxid, value });
+        }
     }
 
     pub(crate) fn put_session(&mut self, zxid: Zxid, id: i64, value: PendingSession) {

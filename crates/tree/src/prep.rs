@@ -218,13 +218,15 @@ enum CreateOp {
     Ttl,
 }
 
-struct Changes(Vec<(String, Option<PendingNode>)>);
+/// A request's changes: each changed path's final record, and every change in order.
+struct Changes {
+    latest: Vec<(String, Option<PendingNode>)>,
+    each: Vec<(String, Option<NodeKind>)>,
+}
 
 impl Changes {
     fn commit(self, out: &mut Outstanding, zxid: Zxid) {
-        for (p, v) in self.0 {
-            out.put(zxid, p, v);
-        }
+        out.put(zxid, self.latest, self.each);
     }
 }
 
@@ -236,6 +238,8 @@ struct View<'a> {
     out: &'a Outstanding,
     local: HashMap<String, Option<PendingNode>>,
     order: Vec<String>,
+    /// Every change, as what it made the path, in order (ZooKeeper's one record per op).
+    each: Vec<(String, Option<NodeKind>)>,
 }
 
 impl<'a> View<'a> {
@@ -245,6 +249,7 @@ impl<'a> View<'a> {
             out,
             local: HashMap::new(),
             order: Vec::new(),
+            each: Vec::new(),
         }
     }
 
@@ -259,6 +264,8 @@ impl<'a> View<'a> {
     }
 
     fn put(&mut self, path: &str, value: Option<PendingNode>) {
+        self.each
+            .push((path.to_string(), value.as_ref().map(|n| n.kind)));
         if self.local.insert(path.to_string(), value).is_none() {
             self.order.push(path.to_string());
         }
@@ -267,16 +274,19 @@ impl<'a> View<'a> {
     /// This request's changes, in the order they were made, to record once it succeeded.
     fn into_changes(self) -> Changes {
         let View {
-            mut local, order, ..
+            mut local,
+            order,
+            each,
+            ..
         } = self;
-        let changes = order
+        let latest = order
             .into_iter()
             .map(|p| {
                 let v = local.remove(&p).expect("ordered paths are in the map");
                 (p, v)
             })
             .collect();
-        Changes(changes)
+        Changes { latest, each }
     }
 
     /// ZooKeeper's `checkSession`: the session must be open and not closing.

@@ -377,6 +377,38 @@ fn close_session_lists_in_the_order_of_the_walk_over_pending_changes() {
         let _ = l.prep(S, &[], &request);
     }
     assert_eq!(listed(&l.prep_close(S)), ["/q", "/a"]);
+
+    // The same in one multi: ZooKeeper records each op, so the walk sees both.
+    let mut l = leader();
+    l.run(S, create("/a", 1));
+    l.run(S, create("/q", 1));
+    let del = |p: &str| {
+        MultiOp::Delete(DeleteRequest {
+            path: p.into(),
+            version: -1,
+        })
+    };
+    let _ = l.prep(
+        S,
+        &[],
+        &multi(vec![del("/a"), MultiOp::Create(create_req("/a", "", 1))]),
+    );
+    assert_eq!(listed(&l.prep_close(S)), ["/q", "/a"]);
+
+    // A multi that creates two and deletes them: ZooKeeper's set grew from 4 buckets to 8 on
+    // the way and kept them. In 4, "/c" comes first (bucket 0 against 3); in 8, "/b" (3
+    // against 4).
+    let mut l = leader();
+    l.run(S, create("/b", 1));
+    l.run(S, create("/c", 1));
+    let ops = vec![
+        MultiOp::Create(create_req("/x", "", 1)),
+        MultiOp::Create(create_req("/y", "", 1)),
+        del("/x"),
+        del("/y"),
+    ];
+    let _ = l.prep(S, &[], &multi(ops));
+    assert_eq!(listed(&l.prep_close(S)), ["/b", "/c"]);
 }
 
 fn multi(ops: Vec<MultiOp>) -> Request {
