@@ -237,7 +237,6 @@ struct View<'a> {
     tree: &'a DataTree,
     out: &'a Outstanding,
     local: HashMap<String, Option<PendingNode>>,
-    order: Vec<String>,
     /// Every change, as what it made the path, in order (ZooKeeper's one record per op).
     each: Vec<(String, Option<NodeKind>)>,
 }
@@ -248,7 +247,6 @@ impl<'a> View<'a> {
             tree,
             out,
             local: HashMap::new(),
-            order: Vec::new(),
             each: Vec::new(),
         }
     }
@@ -266,25 +264,18 @@ impl<'a> View<'a> {
     fn put(&mut self, path: &str, value: Option<PendingNode>) {
         self.each
             .push((path.to_string(), value.as_ref().map(|n| n.kind)));
-        if self.local.insert(path.to_string(), value).is_none() {
-            self.order.push(path.to_string());
-        }
+        self.local.insert(path.to_string(), value);
     }
 
     /// This request's changes, in the order they were made, to record once it succeeded.
     fn into_changes(self) -> Changes {
         let View {
-            mut local,
-            order,
-            each,
-            ..
+            mut local, each, ..
         } = self;
-        let latest = order
-            .into_iter()
-            .map(|p| {
-                let v = local.remove(&p).expect("ordered paths are in the map");
-                (p, v)
-            })
+        // Each path's final record, in the order of its first change.
+        let latest = each
+            .iter()
+            .filter_map(|(p, _)| local.remove_entry(p))
             .collect();
         Changes { latest, each }
     }
@@ -341,7 +332,7 @@ impl<'a> View<'a> {
                 Ok(t) => txns.push(t),
                 Err(code) => {
                     self.local.clear();
-                    self.order.clear();
+                    self.each.clear();
                     let errs = (0..ops.len()).map(|j| {
                         Txn::Error(match j.cmp(&i) {
                             std::cmp::Ordering::Less => ErrorCode::Ok,

@@ -409,6 +409,19 @@ fn close_session_lists_in_the_order_of_the_walk_over_pending_changes() {
     ];
     let _ = l.prep(S, &[], &multi(ops));
     assert_eq!(listed(&l.prep_close(S)), ["/b", "/c"]);
+
+    // A multi that fails records nothing, so its ops are not walked either.
+    let mut l = leader();
+    l.run(S, create("/a", 1));
+    l.run(S, create("/q", 1));
+    let ops = vec![
+        del("/a"),
+        MultiOp::Create(create_req("/a", "", 1)),
+        del("/missing"),
+    ];
+    let failed = l.prep(S, &[], &multi(ops));
+    assert!(matches!(failed.txn, Txn::Multi(_)), "{:?}", failed.txn);
+    assert_eq!(listed(&l.prep_close(S)), ["/a", "/q"]);
 }
 
 fn multi(ops: Vec<MultiOp>) -> Request {
