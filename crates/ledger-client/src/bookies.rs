@@ -25,6 +25,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+use crate::meta::MetaStore;
 use crate::redial::Redial;
 
 /// Events (bookie answers, failure reports) queued for the driver before the connections stop
@@ -104,6 +105,14 @@ impl BookiePool {
     /// Replaces the registry (after re-reading it).
     pub fn set_addresses(&mut self, addresses: BTreeMap<BookieId, String>) {
         self.addresses = addresses;
+    }
+
+    /// Re-reads the registry from `meta` (a restarted bookie registers again, maybe at a new
+    /// address); keeps the one it has when Quorum cannot be read.
+    pub async fn refresh_addresses(&mut self, meta: &MetaStore) {
+        if let Ok(addresses) = meta.bookies().await {
+            self.addresses = addresses;
+        }
     }
 
     /// Sends `request` to `bookie`, dialing if needed. A bookie with no known address fails

@@ -78,9 +78,7 @@ pub async fn read(
                     if pool.connection_failed(event.bookie, event.connection) == Failure::Stale {
                         continue;
                     }
-                    if let Ok(addresses) = meta.bookies().await {
-                        pool.set_addresses(addresses);
-                    }
+                    pool.refresh_addresses(meta).await;
                     watchdog.forget(event.bookie);
                     pending.extend(machine.step(ReaderInput::BookieFailed { bookie: event.bookie }));
                 }

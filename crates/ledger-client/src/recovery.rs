@@ -98,10 +98,7 @@ pub async fn recover_running(
                         Failure::Outage => tracing::warn!(ledger, bookie = event.bookie, %why, "bookie connection failed; retrying with backoff"),
                         Failure::Again => tracing::debug!(ledger, bookie = event.bookie, %why, "bookie connection failed again"),
                     }
-                    // A bookie restarting re-registers, maybe at a new address.
-                    if let Ok(addresses) = meta.bookies().await {
-                        pool.set_addresses(addresses);
-                    }
+                    pool.refresh_addresses(&meta).await;
                     pending.extend(failed(&mut machine, &mut pool, &mut watchdog, event.bookie));
                 }
             },

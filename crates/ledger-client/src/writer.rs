@@ -262,9 +262,7 @@ impl Driver {
     async fn bookie_failed(&mut self, bookie: BookieId) {
         self.watchdog.forget(bookie);
         self.pool.disconnect(bookie);
-        if let Ok(addresses) = self.meta.bookies().await {
-            self.pool.set_addresses(addresses);
-        }
+        self.pool.refresh_addresses(&self.meta).await;
         let candidates = self.pool.registered();
         self.step(WriterInput::BookieFailed { bookie, candidates })
             .await;
