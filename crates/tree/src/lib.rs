@@ -67,7 +67,7 @@ pub use acl_cache::{AclCache, SharedAcl};
 pub use apply::{ApplyResult, Outcome, WatchTrigger};
 pub use codec::CodecError;
 pub use config_node::ConfigChange;
-pub use node::{Children, Node, NodeKind};
+pub use node::{ChildName, Children, Node, NodeKind};
 pub use outstanding::Outstanding;
 pub use prep::{
     is_write, prep, prep_close_session, prep_create_session, prep_delete_container, PrepCtx,
