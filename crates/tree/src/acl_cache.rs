@@ -48,7 +48,7 @@ impl From<Vec<Acl>> for SharedAcl {
 /// The distinct ACLs of one tree.
 #[derive(Debug, Default, Clone)]
 pub struct AclCache {
-    acls: HashSet<SharedAcl>,
+    acls: HashSet<SharedAcl, ahash::RandomState>,
     /// Size above which the next insertion sweeps unused entries first.
     sweep_at: usize,
 }

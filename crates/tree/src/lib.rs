@@ -63,6 +63,11 @@ pub mod tree;
 pub mod txn;
 pub mod txn_codec;
 
+/// A hash map keyed by what clients send (paths, session ids) on the leader's per-write path.
+/// std's default SipHash was a twentieth of a create's CPU in prep; aHash is as well seeded
+/// per process against chosen collisions, and the node table already uses it.
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
+
 pub use acl_cache::{AclCache, SharedAcl};
 pub use apply::{ApplyResult, Outcome, WatchTrigger};
 pub use codec::CodecError;

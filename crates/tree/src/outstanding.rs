@@ -7,10 +7,11 @@
 //! ([`Outstanding::applied`]). A leader that loses leadership discards them all
 //! ([`Outstanding::clear`]).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use zxid::Zxid;
 
 use crate::acl_cache::SharedAcl;
+use crate::FastMap;
 
 use crate::node::NodeKind;
 use crate::tree::DataTree;
@@ -64,11 +65,11 @@ struct Entry<T> {
 /// Pending changes by path (`None` = pending delete) and by session.
 #[derive(Debug, Clone, Default)]
 pub struct Outstanding {
-    paths: HashMap<String, Entry<Option<PendingNode>>>,
+    paths: FastMap<String, Entry<Option<PendingNode>>>,
     /// Every change prepped, in order, with what it made the path: deleted (`None`) or a node
     /// of a kind; a path's later changes do not hide its earlier ones here.
     path_order: VecDeque<(Zxid, String, Option<NodeKind>)>,
-    sessions: HashMap<i64, Entry<PendingSession>>,
+    sessions: FastMap<i64, Entry<PendingSession>>,
     session_order: VecDeque<(Zxid, i64)>,
 }
 

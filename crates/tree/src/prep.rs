@@ -9,7 +9,7 @@
 //! `Err`: it is a [`Txn::Multi`] whose ops are errors, because ZooKeeper answers it with
 //! per-op results.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use zxid::Zxid;
 
 use bytes::Bytes;
@@ -24,6 +24,7 @@ use crate::sessions::PendingEphemeral;
 use crate::stat::check_and_inc_version;
 use crate::tree::DataTree;
 use crate::txn::{CreateTxn, Txn};
+use crate::FastMap;
 
 /// Who is asking and under which settings.
 #[derive(Debug, Clone, Copy)]
@@ -236,7 +237,7 @@ impl Changes {
 struct View<'a> {
     tree: &'a DataTree,
     out: &'a Outstanding,
-    local: HashMap<String, Option<PendingNode>>,
+    local: FastMap<String, Option<PendingNode>>,
     /// Every change, as what it made the path, in order (ZooKeeper's one record per op).
     each: Vec<(String, Option<NodeKind>)>,
 }
@@ -246,7 +247,7 @@ impl<'a> View<'a> {
         View {
             tree,
             out,
-            local: HashMap::new(),
+            local: FastMap::default(),
             each: Vec::new(),
         }
     }
