@@ -51,8 +51,9 @@ impl PathWatchers {
 /// as watches come and go, so reporting them never walks the watches.
 #[derive(Default, Debug)]
 pub struct Watches {
-    /// Looked up for every change applied, by a path a client chose: aHash, seeded per process
-    /// like std's SipHash but several times cheaper on a path.
+    /// Looked up for every change applied, by a path a client chose: aHash, seeded at random
+    /// per process as std's SipHash is, and several times cheaper on a path (see
+    /// `tree::FastMap` for the trade).
     by_path: HashMap<String, PathWatchers, ahash::RandomState>,
     by_conn: HashMap<ConnId, BTreeSet<(WatchKind, String)>, ahash::RandomState>,
     count: usize,

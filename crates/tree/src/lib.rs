@@ -64,8 +64,9 @@ pub mod txn;
 pub mod txn_codec;
 
 /// A hash map keyed by what clients send (paths, session ids) on the leader's per-write path.
-/// std's default SipHash was a twentieth of a create's CPU in prep; aHash is as well seeded
-/// per process against chosen collisions, and the node table already uses it.
+/// std's default SipHash was a twentieth of a create's CPU in prep. aHash is seeded at random
+/// per process too, so a client cannot compute colliding paths offline; it has had less study
+/// than SipHash against chosen collisions, a trade the node table already made.
 pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 
 pub use acl_cache::{AclCache, SharedAcl};
