@@ -49,6 +49,23 @@ async fn retry_for(
     (failures, outages)
 }
 
+/// A bookie that accepts, says nothing, and hangs up `after` each connection began; its address
+/// and the task to abort.
+async fn hanging_up_bookie(after: Duration) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let task = tokio::spawn(async move {
+        loop {
+            let (socket, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                tokio::time::sleep(after).await;
+                drop(socket);
+            });
+        }
+    });
+    (address, task)
+}
+
 /// Waits of 0, 50, 100, 200, then 250 ms: seven or eight failures in 1.5 s, where a retry
 /// without a wait fails thousands of times and a constant wait of 500 ms three or four times.
 const EXPECTED_FAILURES: std::ops::RangeInclusive<u32> = 5..=12;
@@ -62,14 +79,7 @@ async fn an_unregistered_bookie_is_asked_again_with_backoff() {
 
 #[tokio::test]
 async fn a_bookie_that_hangs_up_is_dialed_again_with_backoff() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    let hang_up = tokio::spawn(async move {
-        loop {
-            let (socket, _) = listener.accept().await.unwrap();
-            drop(socket);
-        }
-    });
+    let (address, hang_up) = hanging_up_bookie(Duration::ZERO).await;
     let addresses = BTreeMap::from([(3, address)]);
     let (failures, outages) = retry_for(addresses, 3, 1, Duration::from_millis(1500)).await;
     hang_up.abort();
@@ -89,18 +99,8 @@ async fn many_requests_to_an_unregistered_bookie_fail_once_a_connection() {
 /// is stale, and the failure of the connection that replaced it begins the outage.
 #[tokio::test]
 async fn a_failure_of_a_connection_given_up_on_is_stale() {
-    // Accepts, says nothing, and hangs up 200 ms later: each connection fails in its hello.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    let bookie = tokio::spawn(async move {
-        loop {
-            let (socket, _) = listener.accept().await.unwrap();
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                drop(socket);
-            });
-        }
-    });
+    // Each connection fails in its hello.
+    let (address, bookie) = hanging_up_bookie(Duration::from_millis(200)).await;
     let (mut pool, mut events) = BookiePool::new(BTreeMap::from([(3, address)]));
     pool.send(3, read_lac(1));
     tokio::time::sleep(Duration::from_millis(50)).await;
