@@ -4,6 +4,7 @@
 //! sequential consistency); they are answered in request order behind the connection's own
 //! writes (see [`crate::state::Queued`]).
 
+use bytes::Bytes;
 use proto::{
     perms, AddWatchMode, ClientInfo, ErrorCode, EventType, GetAclResponse,
     GetAllChildrenNumberResponse, GetChildren2Response, GetChildrenResponse, GetDataResponse,
@@ -69,8 +70,9 @@ fn read(state: &mut ServerState, conn: ConnId, request: &Request) -> Result<Resp
             valid(&r.path)?;
             check(state, conn, &r.path, perms::READ)?;
             let (data, stat, _) = state.tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+            // A copy: the node owns its bytes exactly (see `tree::Node::data`).
             let response = GetDataResponse {
-                data: data.clone(),
+                data: data.map(Bytes::copy_from_slice),
                 stat,
             };
             if r.watch {

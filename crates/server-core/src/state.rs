@@ -190,7 +190,7 @@ impl ServerState {
     /// parse (the server wrote it; only a bug gets there).
     pub fn current_config(&self) -> Option<crate::config::DynamicConfig> {
         let (data, _, _) = self.tree.get(tree::path::CONFIG)?;
-        let text = std::str::from_utf8(data.as_deref()?).ok()?;
+        let text = std::str::from_utf8(data?).ok()?;
         if text.is_empty() {
             return None;
         }

@@ -156,7 +156,13 @@ impl DataTree {
                 path,
                 data,
                 version,
-            } => match self.set_data(path, data.clone(), *version, h.zxid, h.time_ms) {
+            } => match self.set_data(
+                path,
+                data.as_deref().map(Box::from),
+                *version,
+                h.zxid,
+                h.time_ms,
+            ) {
                 Ok((stat, acl)) => {
                     fire(out, path, EventType::NodeDataChanged, acl);
                     Outcome::DataSet { stat }

@@ -54,7 +54,7 @@ impl<W: Write> Enc<W> {
         self.bytes(s.as_bytes())
     }
     /// Null data is length -1, as in jute, so null and empty survive a round trip.
-    pub fn data(&mut self, d: &Option<Bytes>) -> io::Result<()> {
+    pub fn data(&mut self, d: Option<&[u8]>) -> io::Result<()> {
         match d {
             None => self.i32(-1),
             Some(b) => {
@@ -142,10 +142,14 @@ impl<R: Read> Dec<R> {
         String::from_utf8(self.bytes()?).or_else(|_| corrupt("string is not UTF-8"))
     }
     pub fn data(&mut self) -> Result<Option<Bytes>, CodecError> {
+        Ok(self.data_vec()?.map(Bytes::from))
+    }
+    /// [`Dec::data`] in a vector of exactly its length, as a restored node keeps it.
+    pub fn data_vec(&mut self) -> Result<Option<Vec<u8>>, CodecError> {
         match self.i32()? {
             -1 => Ok(None),
             n if n < 0 => corrupt(format!("negative data length {n}")),
-            n => Ok(Some(Bytes::from(self.exact(n as usize)?))),
+            n => Ok(Some(self.exact(n as usize)?)),
         }
     }
     pub fn acl(&mut self) -> Result<Vec<Acl>, CodecError> {

@@ -44,7 +44,7 @@ impl DataTree {
     /// the server's file — a removed server keeps an older file) is kept.
     pub fn init_config(&mut self, data: Bytes, version: Zxid) -> Option<ConfigChange> {
         let node = self.node(CONFIG)?;
-        let same = node.data.as_ref() == Some(&data) && node.stat.mzxid == version.as_i64();
+        let same = node.data.as_deref() == Some(&data[..]) && node.stat.mzxid == version.as_i64();
         if same || node.stat.mzxid > version.as_i64() {
             return None;
         }
@@ -56,7 +56,9 @@ impl DataTree {
     /// (the transaction's), version -1. `None` only if the node is missing, which a tree made
     /// by [`DataTree::new`] or restored from a snapshot never is.
     pub fn replace_config(&mut self, data: Bytes, zxid: Zxid, time: i64) -> Option<ConfigChange> {
-        let (stat, acl) = self.set_data(CONFIG, Some(data), -1, zxid, time).ok()?;
+        let (stat, acl) = self
+            .set_data(CONFIG, Some(Box::from(&data[..])), -1, zxid, time)
+            .ok()?;
         let trigger = WatchTrigger {
             path: CONFIG.to_string(),
             event: EventType::NodeDataChanged,
@@ -77,7 +79,7 @@ mod tests {
         let change = t.init_config(Bytes::from(TEXT), Zxid::ZERO).unwrap();
         assert_eq!(change.trigger.event, EventType::NodeDataChanged);
         let (data, stat, _) = t.get(CONFIG).unwrap();
-        assert_eq!(data.as_deref(), Some(TEXT.as_bytes()));
+        assert_eq!(data, Some(TEXT.as_bytes()));
         assert_eq!(
             (stat.czxid, stat.mzxid, stat.ctime, stat.mtime),
             (0, 0, 0, 0)

@@ -315,7 +315,7 @@ fn read_node<R: Read>(
         return corrupt(format!("bad path {p:?} in snapshot"));
     }
     let kind = d.kind()?;
-    let data = d.data()?;
+    let data = d.data_vec()?.map(Vec::into_boxed_slice);
     let acl = acls.intern(&d.acl()?);
     let mut node = Node::new(data, acl, kind, Zxid::ZERO, 0);
     node.stat = NodeStat {
@@ -438,7 +438,7 @@ impl View<'_> {
 fn write_node<W: Write>(e: &mut Enc<W>, p: &str, n: &Node) -> std::io::Result<()> {
     e.str(p)?;
     e.kind(n.kind)?;
-    e.data(&n.data)?;
+    e.data(n.data.as_deref())?;
     e.acl(&n.acl)?;
     let s = &n.stat;
     for v in [s.czxid, s.mzxid, s.pzxid, s.ctime, s.mtime] {

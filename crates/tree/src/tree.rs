@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 use std::sync::Weak;
 use zxid::Zxid;
 
-use bytes::Bytes;
 use proto::{Acl, ErrorCode, Stat};
 
 use crate::acl_cache::{AclCache, SharedAcl};
@@ -17,6 +16,9 @@ use crate::path::{self, CONFIG, QUOTA, ROOT, ZOOKEEPER};
 use crate::sessions::Sessions;
 use crate::snapshot::FrozenTree;
 use crate::txn::CreateTxn;
+
+/// What a read of one node sees: its data, its Stat as clients see it, its ACL.
+pub type NodeRead<'a> = (Option<&'a [u8]>, Stat, &'a [Acl]);
 
 /// The replicated state machine's state.
 #[derive(Debug, Clone)]
@@ -100,7 +102,13 @@ impl DataTree {
         };
         let system = |tree: &mut DataTree, acl: Vec<Acl>| {
             let acl = tree.acls.intern(&acl);
-            let mut n = Node::new(Some(Bytes::new()), acl, NodeKind::Persistent, Zxid::ZERO, 0);
+            let mut n = Node::new(
+                Some(Box::default()),
+                acl,
+                NodeKind::Persistent,
+                Zxid::ZERO,
+                0,
+            );
             n.stat = NodeStat::default();
             n
         };
@@ -117,10 +125,10 @@ impl DataTree {
     // ----- reads -------------------------------------------------------------------------
 
     /// Data, Stat (as clients see it, see [`Node::client_stat`]) and ACL of a node.
-    pub fn get(&self, path: &str) -> Option<(&Option<Bytes>, Stat, &[Acl])> {
+    pub fn get(&self, path: &str) -> Option<NodeRead<'_>> {
         self.nodes
             .get(path)
-            .map(|n| (&n.data, n.client_stat(), &n.acl[..]))
+            .map(|n| (n.data.as_deref(), n.client_stat(), &n.acl[..]))
     }
 
     /// The whole node.
@@ -277,7 +285,7 @@ impl DataTree {
     /// [`DataTree::account_new`] for a node whose hash is set.
     fn account_hashed(&mut self, path: &str, node: &Node) {
         self.digest = self.digest.wrapping_add(node.hash);
-        self.data_size += path.len() as u64 + data_len(&node.data) as u64;
+        self.data_size += path.len() as u64 + data_len(node.data.as_deref()) as u64;
         match node.kind {
             NodeKind::Container => {
                 self.containers.insert(path.to_string());
@@ -293,12 +301,12 @@ impl DataTree {
     /// Changes a node in place, keeping its hash, the digest and the data size current.
     fn update<T>(&mut self, path: &str, f: impl FnOnce(&mut Node) -> T) -> Option<T> {
         let node = self.nodes.get_mut(path)?;
-        let old_len = data_len(&node.data) as u64;
+        let old_len = data_len(node.data.as_deref()) as u64;
         self.digest = self.digest.wrapping_sub(node.hash);
         let out = f(node);
         node.hash = node_hash(path, node);
         self.digest = self.digest.wrapping_add(node.hash);
-        self.data_size = self.data_size - old_len + data_len(&node.data) as u64;
+        self.data_size = self.data_size - old_len + data_len(node.data.as_deref()) as u64;
         Some(out)
     }
 
@@ -334,7 +342,13 @@ impl DataTree {
             })
             .ok_or(ErrorCode::NoNode)?;
         let acl = self.acls.intern(&c.acl);
-        let node = Node::new(c.data.clone(), acl.clone(), c.kind, zxid, time);
+        let node = Node::new(
+            c.data.as_deref().map(Box::from),
+            acl.clone(),
+            c.kind,
+            zxid,
+            time,
+        );
         let stat = node.client_stat();
         self.put_node(path, node);
         Ok(Created {
@@ -364,7 +378,7 @@ impl DataTree {
             })
             .expect("the parent was there just above");
         self.digest = self.digest.wrapping_sub(node.hash);
-        self.data_size -= path.len() as u64 + data_len(&node.data) as u64;
+        self.data_size -= path.len() as u64 + data_len(node.data.as_deref()) as u64;
         match node.kind {
             NodeKind::Container => {
                 self.containers.remove(path);
@@ -385,7 +399,7 @@ impl DataTree {
     pub(crate) fn set_data(
         &mut self,
         path: &str,
-        data: Option<Bytes>,
+        data: Option<Box<[u8]>>,
         version: i32,
         zxid: Zxid,
         time: i64,
@@ -447,7 +461,7 @@ mod tests {
             .collect();
         assert_eq!(names, ["config", "quota"]);
         let (data, stat, acl) = t.get("/zookeeper/config").unwrap();
-        assert_eq!(data.as_deref(), Some(&b""[..]));
+        assert_eq!(data, Some(&b""[..]));
         assert_eq!(stat.aversion, -1);
         assert_eq!(acl, Acl::read_unsafe().as_slice());
         assert_eq!(t.get("/").unwrap().1.num_children, 1);

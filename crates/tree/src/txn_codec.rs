@@ -142,7 +142,7 @@ fn write_txn(e: &mut Enc<Vec<u8>>, txn: &Txn) -> std::io::Result<()> {
         Txn::Create(c) => {
             e.u8(CREATE)?;
             e.str(&c.path)?;
-            e.data(&c.data)?;
+            e.data(c.data.as_deref())?;
             e.acl(&c.acl)?;
             e.kind(c.kind)?;
             e.i32(c.parent_cversion)?;
@@ -163,7 +163,7 @@ fn write_txn(e: &mut Enc<Vec<u8>>, txn: &Txn) -> std::io::Result<()> {
         } => {
             e.u8(SET_DATA)?;
             e.str(path)?;
-            e.data(data)?;
+            e.data(data.as_deref())?;
             e.i32(*version)
         }
         Txn::SetAcl {
@@ -205,7 +205,7 @@ fn write_txn(e: &mut Enc<Vec<u8>>, txn: &Txn) -> std::io::Result<()> {
         }
         Txn::Reconfig { data } => {
             e.u8(RECONFIG)?;
-            e.data(&Some(data.clone()))
+            e.data(Some(data))
         }
     }
 }

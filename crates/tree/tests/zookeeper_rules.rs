@@ -53,7 +53,7 @@ fn create_sets_stat_like_zookeeper() {
     let r = l.run(S, create("/a", 0));
     let (zxid, time) = (r.header.zxid.as_i64(), r.header.time_ms);
     let (data, stat, acl) = l.tree.get("/a").unwrap();
-    assert_eq!(data.as_deref(), Some(&b"d"[..]));
+    assert_eq!(data, Some(&b"d"[..]));
     assert_eq!(acl, Acl::open_unsafe().as_slice());
     assert_eq!((stat.czxid, stat.mzxid, stat.pzxid), (zxid, zxid, zxid));
     assert_eq!((stat.ctime, stat.mtime), (time, time));
@@ -88,8 +88,8 @@ fn null_and_empty_data_stay_distinct() {
     l.run(S, Request::Create(req));
     l.run(S, create("/e", 0));
     l.run(S, set("/e", "", -1));
-    assert_eq!(l.tree.get("/n").unwrap().0, &None);
-    assert_eq!(l.tree.get("/e").unwrap().0, &Some(Bytes::new()));
+    assert_eq!(l.tree.get("/n").unwrap().0, None);
+    assert_eq!(l.tree.get("/e").unwrap().0, Some(&b""[..]));
 }
 
 #[test]
