@@ -194,7 +194,7 @@ impl DataTree {
                 let mut owned = self.sessions.ephemeral_set(*session_id);
                 owned.retain(|p| !listed.contains(p));
                 for p in paths.iter().chain(owned.iter()) {
-                    let owner = self.nodes.get(p).and_then(|n| n.kind.session());
+                    let owner = self.nodes.get(p).and_then(|n| n.kind().session());
                     if owner == Some(*session_id) {
                         self.delete(p, h.zxid, out);
                     }

@@ -103,7 +103,7 @@ pub(crate) fn legacy_content_hash(path: &str, node: &Node) -> u64 {
 /// Feeds what a node's hash covers.
 fn node_fields(h: &mut impl Stream, path: &str, node: &Node) {
     h.field(path.as_bytes());
-    match node.kind {
+    match node.kind() {
         NodeKind::Persistent => h.i32(0),
         NodeKind::Ephemeral(s) => {
             h.i32(1);

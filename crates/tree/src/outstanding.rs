@@ -42,7 +42,7 @@ impl PendingNode {
             aversion: n.stat.aversion,
             child_count: n.num_children(),
             acl: n.acl.clone(),
-            kind: n.kind,
+            kind: n.kind(),
         })
     }
 }

@@ -202,11 +202,12 @@ impl Inserter {
         }
     }
 
-    fn node(&mut self, tree: &mut DataTree, p: Box<str>, node: Node) -> Result<(), CodecError> {
+    fn node(&mut self, tree: &mut DataTree, d: Decoded) -> Result<(), CodecError> {
         if self.legacy {
-            self.legacy_nodes = self.legacy_nodes.wrapping_add(legacy_node_hash(&p, &node));
+            let legacy = legacy_node_hash(&d.path, &d.node);
+            self.legacy_nodes = self.legacy_nodes.wrapping_add(legacy);
         }
-        tree.restore_node(p, node).or_else(corrupt)
+        tree.restore_node(d.path, d.node, d.hash).or_else(corrupt)
     }
 }
 
@@ -233,8 +234,8 @@ fn restore_nodes_pipelined<R: Read + Send>(
         let mut insert = Inserter::new(legacy);
         let mut built = Ok(());
         'batches: while let Ok(batch) = received.recv() {
-            for (p, node) in batch {
-                built = insert.node(tree, p, node);
+            for decoded in batch {
+                built = insert.node(tree, decoded);
                 if built.is_err() {
                     break 'batches;
                 }
@@ -263,7 +264,7 @@ fn decode_batches<R: Read>(
     d: &mut Dec<R>,
     acls: &mut AclCache,
     count: u64,
-    batches: &mpsc::SyncSender<Vec<(Box<str>, Node)>>,
+    batches: &mpsc::SyncSender<Vec<Decoded>>,
 ) -> Result<(), CodecError> {
     let mut batch = Vec::with_capacity(BATCH_NODES);
     for i in 0..count {
@@ -295,10 +296,18 @@ fn restore_nodes_in_turn<R: Read>(
 ) -> Result<u64, CodecError> {
     let mut insert = Inserter::new(legacy);
     for i in 0..count {
-        let (p, node) = read_node(d, &mut tree.acls, i == 0)?;
-        insert.node(tree, p, node)?;
+        let decoded = read_node(d, &mut tree.acls, i == 0)?;
+        insert.node(tree, decoded)?;
     }
     Ok(insert.legacy_nodes)
+}
+
+/// One node as read from a snapshot, with its digest hash (computed by the decoder, which
+/// for a big snapshot runs on a thread of its own).
+struct Decoded {
+    path: Box<str>,
+    node: Node,
+    hash: u64,
 }
 
 /// One node's record, its path checked (the root first, then only valid paths).
@@ -306,7 +315,7 @@ fn read_node<R: Read>(
     d: &mut Dec<R>,
     acls: &mut AclCache,
     first: bool,
-) -> Result<(Box<str>, Node), CodecError> {
+) -> Result<Decoded, CodecError> {
     let p = d.str()?.into_boxed_str();
     if first && &*p != path::ROOT {
         return corrupt("snapshot does not start with the root");
@@ -328,8 +337,12 @@ fn read_node<R: Read>(
         cversion: d.i32()?,
         aversion: d.i32()?,
     };
-    node.hash = node_hash(&p, &node);
-    Ok((p, node))
+    let hash = node_hash(&p, &node);
+    Ok(Decoded {
+        path: p,
+        node,
+        hash,
+    })
 }
 
 /// The digests a format-1 snapshot of `tree` may carry: its nodes hashed with FNV-1a
@@ -437,7 +450,7 @@ impl View<'_> {
 /// One node's record: path, kind, data, ACL and the persisted Stat fields.
 fn write_node<W: Write>(e: &mut Enc<W>, p: &str, n: &Node) -> std::io::Result<()> {
     e.str(p)?;
-    e.kind(n.kind)?;
+    e.kind(n.kind())?;
     e.data(n.data.as_deref())?;
     e.acl(&n.acl)?;
     let s = &n.stat;

@@ -242,18 +242,23 @@ impl DataTree {
     }
 
     /// Adds a node whose parent already lists it.
-    fn put_node(&mut self, path: &str, mut node: Node) {
-        self.account_new(path, &mut node);
+    fn put_node(&mut self, path: &str, node: Node) {
+        self.account_new(path, &node);
         self.nodes.insert(path, Box::new(node));
     }
 
     /// Adds a node read from a snapshot under its parent, which must be there already and must
     /// not have it yet; the parent is not rehashed (numChildren is not part of the hash). Two
-    /// lookups a node, and the path read is the key kept. The node comes with its hash, which
-    /// the snapshot's decoder computed (on its own thread for a big snapshot).
-    pub(crate) fn restore_node(&mut self, path: Box<str>, node: Node) -> Result<(), String> {
-        debug_assert_eq!(node.hash, node_hash(&path, &node), "{path}");
-        self.account_hashed(&path, &node);
+    /// lookups a node, and the path read is the key kept. The node comes with its `hash`,
+    /// which the snapshot's decoder computed (on its own thread for a big snapshot).
+    pub(crate) fn restore_node(
+        &mut self,
+        path: Box<str>,
+        node: Node,
+        hash: u64,
+    ) -> Result<(), String> {
+        debug_assert_eq!(hash, node_hash(&path, &node), "{path}");
+        self.account_hashed(&path, &node, hash);
         if let Some((parent, name)) = path::split(&path) {
             let Some(p) = self.nodes.get_mut(parent) else {
                 return Err(format!("{path:?} before its parent in snapshot"));
@@ -277,16 +282,15 @@ impl DataTree {
     }
 
     /// The digest, data size and indexes of a node about to be added.
-    fn account_new(&mut self, path: &str, node: &mut Node) {
-        node.hash = node_hash(path, node);
-        self.account_hashed(path, node);
+    fn account_new(&mut self, path: &str, node: &Node) {
+        self.account_hashed(path, node, node_hash(path, node));
     }
 
-    /// [`DataTree::account_new`] for a node whose hash is set.
-    fn account_hashed(&mut self, path: &str, node: &Node) {
-        self.digest = self.digest.wrapping_add(node.hash);
+    /// [`DataTree::account_new`] for a node whose hash is known.
+    fn account_hashed(&mut self, path: &str, node: &Node, hash: u64) {
+        self.digest = self.digest.wrapping_add(hash);
         self.data_size += path.len() as u64 + data_len(node.data.as_deref()) as u64;
-        match node.kind {
+        match node.kind() {
             NodeKind::Container => {
                 self.containers.insert(path.to_string());
             }
@@ -298,14 +302,15 @@ impl DataTree {
         }
     }
 
-    /// Changes a node in place, keeping its hash, the digest and the data size current.
+    /// Changes a node in place, keeping the digest and the data size current. A node's hash
+    /// is computed again before the change rather than kept in it: 8 bytes a node more would
+    /// take it past mimalloc's 96-byte class, for one hash (tens of ns) a change.
     fn update<T>(&mut self, path: &str, f: impl FnOnce(&mut Node) -> T) -> Option<T> {
         let node = self.nodes.get_mut(path)?;
         let old_len = data_len(node.data.as_deref()) as u64;
-        self.digest = self.digest.wrapping_sub(node.hash);
+        self.digest = self.digest.wrapping_sub(node_hash(path, node));
         let out = f(node);
-        node.hash = node_hash(path, node);
-        self.digest = self.digest.wrapping_add(node.hash);
+        self.digest = self.digest.wrapping_add(node_hash(path, node));
         self.data_size = self.data_size - old_len + data_len(node.data.as_deref()) as u64;
         Some(out)
     }
@@ -377,9 +382,9 @@ impl DataTree {
                 p.acl.clone()
             })
             .expect("the parent was there just above");
-        self.digest = self.digest.wrapping_sub(node.hash);
+        self.digest = self.digest.wrapping_sub(node_hash(path, &node));
         self.data_size -= path.len() as u64 + data_len(node.data.as_deref()) as u64;
-        match node.kind {
+        match node.kind() {
             NodeKind::Container => {
                 self.containers.remove(path);
             }
