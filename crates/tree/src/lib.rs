@@ -45,6 +45,7 @@
 pub mod acl;
 pub mod acl_cache;
 pub mod apply;
+pub mod children;
 mod codec;
 pub mod config_node;
 pub mod digest;
@@ -73,7 +74,7 @@ pub use acl_cache::{AclCache, SharedAcl};
 pub use apply::{ApplyResult, Outcome, WatchTrigger};
 pub use codec::CodecError;
 pub use config_node::ConfigChange;
-pub use node::{ChildName, Children, Node, NodeKind};
+pub use node::{Children, Node, NodeKind};
 pub use outstanding::Outstanding;
 pub use prep::{
     is_write, prep, prep_close_session, prep_create_session, prep_delete_container, PrepCtx,

@@ -49,22 +49,10 @@ impl NodeKind {
     }
 }
 
-/// Child names, sorted, so listings and snapshots are deterministic. A persistent ordered set:
-/// a copy shares its nodes, so copying a parent with a million children while a snapshot is
-/// being written (see [`crate::node_map`]) costs O(1), and the first change after it copies
-/// one path of its tree.
-pub type Children = imbl::OrdSet<ChildName>;
-
-/// One child's name. Names of up to 24 bytes (the load generators' `c31-7-0000012345`,
-/// sequential nodes' `lock-0000000042`) are held inside the set's own leaves rather than in a
-/// heap allocation of their own, so comparing names on the way down a big set reads memory the
-/// set already brought in, instead of a cache miss per name; copying a leaf (the first change
-/// after a snapshot froze the tree) copies bytes instead of allocating each name again; and a
-/// name takes 24 bytes instead of a 16-byte pointer and a 16-byte allocation.
-pub type ChildName = compact_str::CompactString;
+pub use crate::children::Children;
 
 /// What a node with no children lists.
-static NO_CHILDREN: std::sync::LazyLock<Children> = std::sync::LazyLock::new(Children::new);
+static NO_CHILDREN: Children = Children::new();
 
 /// The Stat fields a node stores. The rest of ZooKeeper's Stat is derived when asked for:
 /// ephemeralOwner from the kind, dataLength from the data, numChildren from the children.
@@ -186,9 +174,7 @@ impl Node {
 
     /// Adds a child name.
     pub(crate) fn insert_child(&mut self, name: &str) {
-        self.children
-            .get_or_insert_with(Box::default)
-            .insert(name.into());
+        self.children.get_or_insert_with(Box::default).insert(name);
     }
 
     /// Removes a child name; the set goes with the last one.
@@ -286,10 +272,7 @@ mod tests {
         let leaf = n.clone();
         n.insert_child("b");
         n.insert_child("a");
-        assert_eq!(
-            n.children().iter().map(|c| &**c).collect::<Vec<_>>(),
-            ["a", "b"]
-        );
+        assert_eq!(n.children().iter().collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(n.stored_stat().num_children, 2);
         n.remove_child("a");
         n.remove_child("b");

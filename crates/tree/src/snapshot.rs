@@ -424,7 +424,7 @@ impl View<'_> {
             .children()
             .iter()
             .rev()
-            .map(|c| (path::ROOT, &**c))
+            .map(|c| (path::ROOT, c))
             .collect();
         let mut full = String::new();
         while let Some((parent, name)) = stack.pop() {
@@ -436,7 +436,7 @@ impl View<'_> {
             full.push_str(name);
             let (p, n) = lookup(full.as_str()).expect("every child a node lists exists");
             write_node(&mut e, p, n)?;
-            stack.extend(n.children().iter().rev().map(|c| (p, &**c)));
+            stack.extend(n.children().iter().rev().map(|c| (p, c)));
         }
         e.u64(self.sessions.len() as u64)?;
         for &(id, timeout) in self.sessions {

@@ -456,14 +456,9 @@ mod tests {
     #[test]
     fn fresh_tree_has_zookeepers_system_nodes() {
         let t = DataTree::new();
-        let names: Vec<_> = t.children("/").unwrap().iter().map(|c| &**c).collect();
+        let names: Vec<_> = t.children("/").unwrap().iter().collect();
         assert_eq!(names, ["zookeeper"]);
-        let names: Vec<_> = t
-            .children("/zookeeper")
-            .unwrap()
-            .iter()
-            .map(|c| &**c)
-            .collect();
+        let names: Vec<_> = t.children("/zookeeper").unwrap().iter().collect();
         assert_eq!(names, ["config", "quota"]);
         let (data, stat, acl) = t.get("/zookeeper/config").unwrap();
         assert_eq!(data, Some(&b""[..]));

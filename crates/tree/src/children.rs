@@ -1,0 +1,324 @@
+//! The child names of one node: a sorted set kept in chunks of packed names.
+//!
+//! A name costs its own bytes plus a four-byte offset, in chunks of up to [`CHUNK_BYTES`]
+//! that are filled between half and whole. The persistent B-tree used before (`imbl`'s
+//! `OrdSet` of 24-byte inline strings) took about 58 bytes a name at a million children: its
+//! leaves are fixed arrays of 16 slots, split at the middle, so they sit half full; and a
+//! parent with a single child paid for a whole leaf.
+//!
+//! Chunks are shared (`Arc`), so a copy of a set, which the node table makes when a parent
+//! changes while a snapshot holds the tree frozen (see [`crate::node_map`]), clones one
+//! pointer a chunk (a few thousand for a million children), and a change after it copies
+//! only the chunk it touches.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::sync::Arc;
+
+/// Name bytes a chunk holds before an insert splits it: small enough that an insert's
+/// memmove stays in the cache, large enough that the chunk list of a million-child set is a
+/// few thousand pointers.
+pub const CHUNK_BYTES: usize = 4096;
+
+/// Child names, sorted by their bytes (as ZooKeeper lists them and snapshots need them).
+#[derive(Clone, Default)]
+pub struct Children {
+    /// Non-empty chunks in order: every name in one sorts before every name in the next.
+    chunks: Vec<Arc<Chunk>>,
+    len: usize,
+}
+
+/// Names in order, packed: `bytes` is their concatenation and `ends[i]` where name `i` ends.
+#[derive(Clone, Default)]
+struct Chunk {
+    bytes: String,
+    ends: Vec<u32>,
+}
+
+impl Chunk {
+    fn of(name: &str) -> Chunk {
+        let mut chunk = Chunk::default();
+        chunk.insert_at(0, name);
+        chunk
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn start(&self, i: usize) -> usize {
+        if i == 0 {
+            0
+        } else {
+            self.ends[i - 1] as usize
+        }
+    }
+
+    fn name(&self, i: usize) -> &str {
+        &self.bytes[self.start(i)..self.ends[i] as usize]
+    }
+
+    /// `Ok(i)` where `name` is, `Err(i)` where it would go.
+    fn search(&self, name: &str) -> Result<usize, usize> {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.name(mid).cmp(name) {
+                Ordering::Less => lo = mid + 1,
+                Ordering::Greater => hi = mid,
+                Ordering::Equal => return Ok(mid),
+            }
+        }
+        Err(lo)
+    }
+
+    fn insert_at(&mut self, i: usize, name: &str) {
+        let at = self.start(i);
+        self.bytes.insert_str(at, name);
+        let grown = offset(name.len());
+        for end in &mut self.ends[i..] {
+            *end += grown;
+        }
+        self.ends.insert(i, offset(at) + grown);
+    }
+
+    fn remove_at(&mut self, i: usize) {
+        let (start, end) = (self.start(i), self.ends[i] as usize);
+        self.bytes.replace_range(start..end, "");
+        self.ends.remove(i);
+        let shrunk = offset(end - start);
+        for end in &mut self.ends[i..] {
+            *end -= shrunk;
+        }
+        // After many deletes, give the room back (a chunk never grows past twice its limit).
+        if self.bytes.capacity() > 4 * self.bytes.len() + 64 {
+            self.bytes.shrink_to_fit();
+            self.ends.shrink_to_fit();
+        }
+    }
+
+    /// The names from `at` on, moved into a chunk of their own.
+    fn split_off(&mut self, at: usize) -> Chunk {
+        let cut = self.start(at);
+        let bytes = self.bytes.split_off(cut);
+        let ends = self.ends.split_off(at);
+        let ends = ends.into_iter().map(|e| e - offset(cut)).collect();
+        Chunk { bytes, ends }
+    }
+
+    /// Appends every name of `next`, which all sort after this chunk's.
+    fn append(&mut self, next: &Chunk) {
+        let base = offset(self.bytes.len());
+        self.bytes.push_str(&next.bytes);
+        self.ends.extend(next.ends.iter().map(|e| e + base));
+    }
+}
+
+/// An offset inside one chunk. A chunk holds at most [`CHUNK_BYTES`] plus one name, and a
+/// name is bounded by the largest request a server takes, far below 4 GiB.
+fn offset(n: usize) -> u32 {
+    u32::try_from(n).expect("a chunk holds less than 4 GiB of names")
+}
+
+impl Children {
+    /// No names.
+    pub const fn new() -> Children {
+        Children {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+
+    /// How many names.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// No names?
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Is `name` one of them?
+    pub fn contains(&self, name: &str) -> bool {
+        !self.chunks.is_empty() && self.chunks[self.chunk_for(name)].search(name).is_ok()
+    }
+
+    /// The names, sorted.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            chunks: self.chunks.iter(),
+            front: None,
+            back: None,
+            left: self.len,
+        }
+    }
+
+    /// Adds `name`; false if it was there.
+    pub fn insert(&mut self, name: &str) -> bool {
+        if self.chunks.is_empty() {
+            self.chunks.push(Arc::new(Chunk::of(name)));
+            self.len = 1;
+            return true;
+        }
+        let ci = self.chunk_for(name);
+        let Err(i) = self.chunks[ci].search(name) else {
+            return false;
+        };
+        let last = ci + 1 == self.chunks.len();
+        let chunk = Arc::make_mut(&mut self.chunks[ci]);
+        self.len += 1;
+        if chunk.bytes.len() + name.len() <= CHUNK_BYTES {
+            chunk.insert_at(i, name);
+        } else if i == chunk.len() && (last || chunk.len() < 2) {
+            // Appending (sequential nodes, sorted restores): a new chunk leaves this one full.
+            // So does a name after a chunk of one, which a split would leave empty.
+            self.chunks.insert(ci + 1, Arc::new(Chunk::of(name)));
+        } else {
+            // Halves; from a chunk of one (`i` is 0 here), the new name alone on the left.
+            let mid = chunk.len() / 2;
+            let mut right = chunk.split_off(mid);
+            if i <= mid {
+                chunk.insert_at(i, name);
+            } else {
+                right.insert_at(i - mid, name);
+            }
+            self.chunks.insert(ci + 1, Arc::new(right));
+        }
+        true
+    }
+
+    /// Removes `name`; false if it was not there.
+    pub fn remove(&mut self, name: &str) -> bool {
+        if self.chunks.is_empty() {
+            return false;
+        }
+        let ci = self.chunk_for(name);
+        let Ok(i) = self.chunks[ci].search(name) else {
+            return false;
+        };
+        let chunk = Arc::make_mut(&mut self.chunks[ci]);
+        chunk.remove_at(i);
+        self.len -= 1;
+        if chunk.len() == 0 {
+            self.chunks.remove(ci);
+        } else {
+            self.merge_small(ci);
+        }
+        true
+    }
+
+    /// The chunk `name` is in or belongs in: the last whose first name is not above it (the
+    /// first chunk for a name before all).
+    fn chunk_for(&self, name: &str) -> usize {
+        self.chunks
+            .partition_point(|c| c.name(0) <= name)
+            .saturating_sub(1)
+    }
+
+    /// Merges chunk `ci`, if a quarter full or less, with a neighbour it fits with, so that
+    /// deletes cannot leave a big set as many nearly empty chunks.
+    fn merge_small(&mut self, ci: usize) {
+        if self.chunks[ci].bytes.len() > CHUNK_BYTES / 4 {
+            return;
+        }
+        let fits = |a: &Chunk, b: &Chunk| a.bytes.len() + b.bytes.len() <= CHUNK_BYTES;
+        let left = if ci + 1 < self.chunks.len() && fits(&self.chunks[ci], &self.chunks[ci + 1]) {
+            ci
+        } else if ci > 0 && fits(&self.chunks[ci - 1], &self.chunks[ci]) {
+            ci - 1
+        } else {
+            return;
+        };
+        let right = self.chunks.remove(left + 1);
+        Arc::make_mut(&mut self.chunks[left]).append(&right);
+    }
+}
+
+impl PartialEq for Children {
+    /// The same names, however they are chunked.
+    fn eq(&self, other: &Children) -> bool {
+        self.len == other.len && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Children {}
+
+impl fmt::Debug for Children {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+impl<'a> IntoIterator for &'a Children {
+    type Item = &'a str;
+    type IntoIter = Iter<'a>;
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+/// The names of a [`Children`], sorted; from either end.
+pub struct Iter<'a> {
+    chunks: std::slice::Iter<'a, Arc<Chunk>>,
+    /// The chunk being read from the front, and the range of it not yet read.
+    front: Option<(&'a Chunk, std::ops::Range<usize>)>,
+    back: Option<(&'a Chunk, std::ops::Range<usize>)>,
+    left: usize,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        loop {
+            if let Some((chunk, range)) = &mut self.front {
+                if let Some(i) = range.next() {
+                    self.left -= 1;
+                    return Some(chunk.name(i));
+                }
+            }
+            match self.chunks.next() {
+                Some(chunk) => self.front = Some((chunk, 0..chunk.len())),
+                None => {
+                    let (chunk, range) = self.back.as_mut()?;
+                    let i = range.next()?;
+                    self.left -= 1;
+                    return Some(chunk.name(i));
+                }
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some((chunk, range)) = &mut self.back {
+                if let Some(i) = range.next_back() {
+                    self.left -= 1;
+                    return Some(chunk.name(i));
+                }
+            }
+            match self.chunks.next_back() {
+                Some(chunk) => self.back = Some((chunk, 0..chunk.len())),
+                None => {
+                    let (chunk, range) = self.front.as_mut()?;
+                    let i = range.next_back()?;
+                    self.left -= 1;
+                    return Some(chunk.name(i));
+                }
+            }
+        }
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+#[cfg(test)]
+#[path = "children_tests.rs"]
+mod tests;
