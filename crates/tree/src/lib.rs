@@ -56,6 +56,7 @@ pub mod node_map;
 pub mod outstanding;
 mod overlay;
 pub mod path;
+pub mod path_key;
 pub mod prep;
 pub mod sessions;
 pub mod snapshot;

@@ -18,15 +18,16 @@ use std::sync::Arc;
 use crate::growing_map::GrowingMap;
 use crate::node::Node;
 use crate::overlay::Overlay;
+use crate::path_key::PathKey;
 
 /// The hash map itself, which doubles without a pause ([`GrowingMap`]). Boxed nodes and
-/// boxed-str paths: the table then holds 24-byte slots
+/// paths behind a thin pointer ([`PathKey`]): the table then holds 16-byte slots
 /// instead of 150-byte ones, which at a few hundred thousand znodes cuts what its power-of-two
 /// growth wastes and makes each rehash move a fraction of the bytes (a `String` key's unused
 /// capacity field alone cost 16 MB of table at a million znodes). Hashed with aHash (keyed
 /// per process, as std's SipHash is, so clients cannot aim collisions), several times faster
 /// on paths: every request and every node of a snapshot hashes one.
-pub type Nodes = GrowingMap<Box<str>, Box<Node>>;
+pub type Nodes = GrowingMap<PathKey, Box<Node>>;
 
 /// Overlay entries folded back into the base per change (see [`NodeMap::fold_some`]). Few,
 /// because a follower applies a COMMIT of hundreds of transactions in one go: with 512, a
@@ -121,7 +122,7 @@ impl NodeMap {
 
     /// Adds a node that is not there yet, keeping `path` as the key (restore: no copy of the
     /// path). False, and nothing changed, if the path is taken.
-    pub fn insert_new(&mut self, path: Box<str>, node: Box<Node>) -> bool {
+    pub fn insert_new(&mut self, path: PathKey, node: Box<Node>) -> bool {
         if !self.overlay.is_empty() || self.is_frozen() {
             if self.contains_key(&path) {
                 return false;

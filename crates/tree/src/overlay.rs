@@ -6,6 +6,7 @@
 //! already emptied: with 200,000 changes, the longest 512 creates of a follower's COMMIT took
 //! 31–36 ms during the fold against 16–20 ms without a snapshot.
 
+use crate::path_key::PathKey;
 use hashbrown::HashTable;
 
 use crate::node::Node;
@@ -17,7 +18,7 @@ type Change = Option<Box<Node>>;
 /// base's table is.
 #[derive(Debug, Default)]
 pub(crate) struct Overlay {
-    table: HashTable<(Box<str>, Change)>,
+    table: HashTable<(PathKey, Change)>,
     hasher: ahash::RandomState,
     /// Buckets before it hold no entry: every one there was taken out, and a new path goes
     /// in only while nothing is being taken (a new path resets it, to be safe).
@@ -83,7 +84,7 @@ impl Overlay {
 
     /// Takes up to `n` changes out, from the cursor on; gives the table's memory back once
     /// none is left.
-    pub fn take_some(&mut self, n: usize) -> Vec<(Box<str>, Change)> {
+    pub fn take_some(&mut self, n: usize) -> Vec<(PathKey, Change)> {
         let mut taken = Vec::with_capacity(n.min(self.table.len()));
         let buckets = self.table.num_buckets();
         while taken.len() < n && self.cursor < buckets {

@@ -18,6 +18,7 @@ use crate::digest::{legacy_content_hash, legacy_node_hash, node_hash};
 use crate::node::{Node, NodeStat};
 use crate::node_map::Nodes;
 use crate::path;
+use crate::path_key::PathKey;
 use crate::tree::DataTree;
 
 const MAGIC: &[u8; 5] = b"QTREE";
@@ -305,7 +306,7 @@ fn restore_nodes_in_turn<R: Read>(
 /// One node as read from a snapshot, with its digest hash (computed by the decoder, which
 /// for a big snapshot runs on a thread of its own).
 struct Decoded {
-    path: Box<str>,
+    path: PathKey,
     node: Node,
     hash: u64,
 }
@@ -316,7 +317,7 @@ fn read_node<R: Read>(
     acls: &mut AclCache,
     first: bool,
 ) -> Result<Decoded, CodecError> {
-    let p = d.str()?.into_boxed_str();
+    let p = PathKey::new(&d.str()?);
     if first && &*p != path::ROOT {
         return corrupt("snapshot does not start with the root");
     }

@@ -13,6 +13,7 @@ use crate::digest::{node_hash, session_hash};
 use crate::node::{data_len, Children, Node, NodeKind, NodeStat};
 use crate::node_map::NodeMap;
 use crate::path::{self, CONFIG, QUOTA, ROOT, ZOOKEEPER};
+use crate::path_key::PathKey;
 use crate::sessions::Sessions;
 use crate::snapshot::FrozenTree;
 use crate::txn::CreateTxn;
@@ -253,7 +254,7 @@ impl DataTree {
     /// which the snapshot's decoder computed (on its own thread for a big snapshot).
     pub(crate) fn restore_node(
         &mut self,
-        path: Box<str>,
+        path: PathKey,
         node: Node,
         hash: u64,
     ) -> Result<(), String> {
