@@ -1,7 +1,7 @@
 //! The child names of one node: a sorted set kept in chunks of packed names.
 //!
-//! A name costs its own bytes plus a four-byte offset, in chunks of up to [`CHUNK_BYTES`]
-//! that are filled between half and whole. The persistent B-tree used before (`imbl`'s
+//! A name costs its own bytes plus a four-byte offset, in chunks of about [`CHUNK_BYTES`]
+//! that inserts keep between half and whole full (deletes, between a quarter and whole). The persistent B-tree used before (`imbl`'s
 //! `OrdSet` of 24-byte inline strings) took about 58 bytes a name at a million children: its
 //! leaves are fixed arrays of 16 slots, split at the middle, so they sit half full; and a
 //! parent with a single child paid for a whole leaf.
@@ -90,8 +90,9 @@ impl Chunk {
         for end in &mut self.ends[i..] {
             *end -= shrunk;
         }
-        // After many deletes, give the room back (a chunk never grows past twice its limit).
-        if self.bytes.capacity() > 4 * self.bytes.len() + 64 {
+        // After many deletes, give the room back: a chunk holds at least a third of what it
+        // has room for.
+        if self.bytes.capacity() > 3 * self.bytes.len() + 64 {
             self.bytes.shrink_to_fit();
             self.ends.shrink_to_fit();
         }
@@ -114,8 +115,8 @@ impl Chunk {
     }
 }
 
-/// An offset inside one chunk. A chunk holds at most [`CHUNK_BYTES`] plus one name, and a
-/// name is bounded by the largest request a server takes, far below 4 GiB.
+/// An offset inside one chunk. A chunk holds about [`CHUNK_BYTES`], more only with names of
+/// that order, and a name is bounded by the largest request a server takes, far below 4 GiB.
 fn offset(n: usize) -> u32 {
     u32::try_from(n).expect("a chunk holds less than 4 GiB of names")
 }
@@ -165,27 +166,41 @@ impl Children {
         let Err(i) = self.chunks[ci].search(name) else {
             return false;
         };
-        let last = ci + 1 == self.chunks.len();
-        let chunk = Arc::make_mut(&mut self.chunks[ci]);
         self.len += 1;
-        if chunk.bytes.len() + name.len() <= CHUNK_BYTES {
-            chunk.insert_at(i, name);
-        } else if i == chunk.len() && (last || chunk.len() < 2) {
+        let fits = |c: &Chunk| c.bytes.len() + name.len() <= CHUNK_BYTES;
+        let at_end = i == self.chunks[ci].len();
+        let next = self.chunks.get(ci + 1).map(|c| fits(c));
+        if fits(&self.chunks[ci]) {
+            Arc::make_mut(&mut self.chunks[ci]).insert_at(i, name);
+        } else if at_end && next == Some(true) {
+            // Sorts between this full chunk and the next: the next one's front. Without this,
+            // names arriving in descending order after a chunk of one long name would each
+            // make a chunk of their own (a hostile client's quadratic set).
+            Arc::make_mut(&mut self.chunks[ci + 1]).insert_at(0, name);
+        } else if at_end && (next.is_none() || self.chunks[ci].len() < 2) {
             // Appending (sequential nodes, sorted restores): a new chunk leaves this one full.
             // So does a name after a chunk of one, which a split would leave empty.
             self.chunks.insert(ci + 1, Arc::new(Chunk::of(name)));
         } else {
-            // Halves; from a chunk of one (`i` is 0 here), the new name alone on the left.
-            let mid = chunk.len() / 2;
-            let mut right = chunk.split_off(mid);
-            if i <= mid {
-                chunk.insert_at(i, name);
-            } else {
-                right.insert_at(i - mid, name);
-            }
-            self.chunks.insert(ci + 1, Arc::new(right));
+            self.split_and_insert(ci, i, name);
         }
         true
+    }
+
+    /// Splits chunk `ci` into halves by bytes and inserts `name`, which goes at `i` in it.
+    /// From a chunk of one (`i` is 0 then), the new name alone on the left.
+    fn split_and_insert(&mut self, ci: usize, i: usize, name: &str) {
+        let chunk = Arc::make_mut(&mut self.chunks[ci]);
+        let half = offset(chunk.bytes.len() / 2);
+        let mid = chunk.ends.partition_point(|&end| end <= half);
+        let mid = mid.clamp(usize::from(chunk.len() > 1), chunk.len() - 1);
+        let mut right = chunk.split_off(mid);
+        if i <= mid {
+            chunk.insert_at(i, name);
+        } else {
+            right.insert_at(i - mid, name);
+        }
+        self.chunks.insert(ci + 1, Arc::new(right));
     }
 
     /// Removes `name`; false if it was not there.

@@ -118,6 +118,26 @@ fn appending_in_order_fills_every_chunk_but_the_last() {
     assert!(last.len() > 0);
 }
 
+/// A client that creates one child with a name of nearly a chunk, then children that sort
+/// right after it in descending order, must not get a chunk per name.
+#[test]
+fn names_after_a_long_one_in_descending_order_share_chunks() {
+    let mut set = Children::new();
+    set.insert(&"a".repeat(CHUNK_BYTES - 6));
+    let mut packed = 0;
+    for i in (0..10_000).rev() {
+        let name = format!("b{i:07}");
+        packed += name.len();
+        assert!(set.insert(&name));
+    }
+    check(&set);
+    assert!(
+        set.chunks.len() <= 2 + 2 * packed / CHUNK_BYTES,
+        "{} chunks for {packed} bytes of names",
+        set.chunks.len()
+    );
+}
+
 #[test]
 fn deletes_merge_small_chunks() {
     let mut set = Children::new();

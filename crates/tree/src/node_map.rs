@@ -3,8 +3,9 @@
 //!
 //! The map is a plain hash map (`base`) behind an `Arc`. Freezing hands out a second reference
 //! to it; from then on the base is read-only, and every change goes to `overlay`, which holds
-//! a copy of each node changed since (a copy is O(1): data, ACL and children are shared, see
-//! [`crate::node::Children`]) or a tombstone for each node removed. Lookups look in the overlay
+//! a copy of each node changed since (the copy shares the ACL, copies the data, and clones
+//! one pointer per chunk of child names, see [`crate::node::Children`]) or a tombstone for
+//! each node removed. Lookups look in the overlay
 //! first. Once the frozen reference is dropped, the next change folds the overlay back into the
 //! base, and the map is a single hash map again. A frozen base is therefore exactly the tree at
 //! the zxid of the freeze, so a snapshot needs no fuzzy replay on restore.
