@@ -9,8 +9,10 @@ use super::*;
 fn check(set: &Children) {
     let mut previous: Option<&str> = None;
     let mut count = 0;
-    for chunk in &set.chunks {
+    assert_eq!(set.chunks.len(), set.firsts.len());
+    for (chunk, first) in set.chunks.iter().zip(&set.firsts) {
         assert!(chunk.len() > 0, "an empty chunk");
+        assert_eq!(chunk.name(0), &**first, "a chunk's first name kept apart");
         assert_eq!(
             chunk.ends.last().map(|&e| e as usize),
             Some(chunk.bytes.len())
