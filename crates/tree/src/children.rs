@@ -1,10 +1,10 @@
 //! The child names of one node: a sorted set kept in chunks of packed names.
 //!
 //! A name costs its own bytes plus a four-byte offset, in chunks of about [`CHUNK_BYTES`]
-//! that inserts keep between half and whole full (deletes, between a quarter and whole). The persistent B-tree used before (`imbl`'s
-//! `OrdSet` of 24-byte inline strings) took about 58 bytes a name at a million children: its
-//! leaves are fixed arrays of 16 slots, split at the middle, so they sit half full; and a
-//! parent with a single child paid for a whole leaf.
+//! that inserts keep between half and whole full (deletes, between a quarter and whole). The
+//! persistent B-tree used before (`imbl`'s `OrdSet` of 24-byte inline strings) took about 58
+//! bytes a name at a million children: its leaves are fixed arrays of 16 slots, split at the
+//! middle, so they sit half full; and a parent with a single child paid for a whole leaf.
 //!
 //! Chunks are shared (`Arc`), so a copy of a set, which the node table makes when a parent
 //! changes while a snapshot holds the tree frozen (see [`crate::node_map`]), clones one

@@ -103,7 +103,7 @@ pub struct Node {
     kind_tag: KindTag,
     kind_number: i64,
     /// Child names; `None` while there are none (most nodes are leaves, and an empty set
-    /// inline would take 24 bytes of each). Never `Some` of an empty set, so equal nodes
+    /// inline would take 56 bytes of each). Never `Some` of an empty set, so equal nodes
     /// compare equal.
     children: Option<Box<Children>>,
 }
