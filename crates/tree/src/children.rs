@@ -154,9 +154,7 @@ impl Children {
     /// The names, sorted.
     pub fn iter(&self) -> Iter<'_> {
         Iter {
-            chunks: self.chunks.iter(),
-            front: None,
-            back: None,
+            names: self.chunks.iter().flat_map(ChunkNames::of as fn(_) -> _),
             left: self.len,
         }
     }
@@ -303,34 +301,52 @@ impl<'a> IntoIterator for &'a Children {
 
 /// The names of a [`Children`], sorted; from either end.
 pub struct Iter<'a> {
-    chunks: std::slice::Iter<'a, Arc<Chunk>>,
-    /// The chunk being read from the front, and the range of it not yet read.
-    front: Option<(&'a Chunk, std::ops::Range<usize>)>,
-    back: Option<(&'a Chunk, std::ops::Range<usize>)>,
+    names: AllNames<'a>,
     left: usize,
+}
+
+/// Every chunk's names in turn, from either end (std's `FlatMap` keeps a front and a back).
+type AllNames<'a> = std::iter::FlatMap<
+    std::slice::Iter<'a, Arc<Chunk>>,
+    ChunkNames<'a>,
+    fn(&'a Arc<Chunk>) -> ChunkNames<'a>,
+>;
+
+/// One chunk's names.
+struct ChunkNames<'a> {
+    chunk: &'a Chunk,
+    range: std::ops::Range<usize>,
+}
+
+impl<'a> ChunkNames<'a> {
+    fn of(chunk: &'a Arc<Chunk>) -> ChunkNames<'a> {
+        ChunkNames {
+            chunk,
+            range: 0..chunk.len(),
+        }
+    }
+}
+
+impl<'a> Iterator for ChunkNames<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        self.range.next().map(|i| self.chunk.name(i))
+    }
+}
+
+impl DoubleEndedIterator for ChunkNames<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.range.next_back().map(|i| self.chunk.name(i))
+    }
 }
 
 impl<'a> Iterator for Iter<'a> {
     type Item = &'a str;
 
     fn next(&mut self) -> Option<&'a str> {
-        loop {
-            if let Some((chunk, range)) = &mut self.front {
-                if let Some(i) = range.next() {
-                    self.left -= 1;
-                    return Some(chunk.name(i));
-                }
-            }
-            match self.chunks.next() {
-                Some(chunk) => self.front = Some((chunk, 0..chunk.len())),
-                None => {
-                    let (chunk, range) = self.back.as_mut()?;
-                    let i = range.next()?;
-                    self.left -= 1;
-                    return Some(chunk.name(i));
-                }
-            }
-        }
+        let name = self.names.next()?;
+        self.left -= 1;
+        Some(name)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -340,23 +356,9 @@ impl<'a> Iterator for Iter<'a> {
 
 impl DoubleEndedIterator for Iter<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some((chunk, range)) = &mut self.back {
-                if let Some(i) = range.next_back() {
-                    self.left -= 1;
-                    return Some(chunk.name(i));
-                }
-            }
-            match self.chunks.next_back() {
-                Some(chunk) => self.back = Some((chunk, 0..chunk.len())),
-                None => {
-                    let (chunk, range) = self.front.as_mut()?;
-                    let i = range.next_back()?;
-                    self.left -= 1;
-                    return Some(chunk.name(i));
-                }
-            }
-        }
+        let name = self.names.next_back()?;
+        self.left -= 1;
+        Some(name)
     }
 }
 
