@@ -8,6 +8,7 @@ use zxid::Zxid;
 
 use crate::acl_cache::SharedAcl;
 use crate::path;
+use crate::thin_bytes::ThinBytes;
 use crate::tree::DataTree;
 use crate::txn::{Txn, TxnHeader, TxnRecord};
 
@@ -158,7 +159,7 @@ impl DataTree {
                 version,
             } => match self.set_data(
                 path,
-                data.as_deref().map(Box::from),
+                data.as_deref().map(ThinBytes::new),
                 *version,
                 h.zxid,
                 h.time_ms,

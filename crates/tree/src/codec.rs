@@ -9,6 +9,8 @@ use bytes::Bytes;
 use proto::{Acl, Id};
 
 use crate::node::NodeKind;
+use crate::path_key::PathKey;
+use crate::thin_bytes::ThinBytes;
 
 /// A malformed encoding.
 #[derive(Debug, thiserror::Error)]
@@ -142,15 +144,39 @@ impl<R: Read> Dec<R> {
         String::from_utf8(self.bytes()?).or_else(|_| corrupt("string is not UTF-8"))
     }
     pub fn data(&mut self) -> Result<Option<Bytes>, CodecError> {
-        Ok(self.data_vec()?.map(Bytes::from))
+        match self.data_len()? {
+            None => Ok(None),
+            Some(n) => Ok(Some(Bytes::from(self.exact(n)?))),
+        }
     }
-    /// [`Dec::data`] in a vector of exactly its length, as a restored node keeps it.
-    pub fn data_vec(&mut self) -> Result<Option<Vec<u8>>, CodecError> {
+    /// [`Dec::data`] as a restored node keeps it.
+    pub fn data_thin(&mut self) -> Result<Option<ThinBytes>, CodecError> {
+        match self.data_len()? {
+            None => Ok(None),
+            Some(n) => Ok(Some(self.thin(n)?)),
+        }
+    }
+    /// A data length: `None` for null data (-1), an error for other negative ones.
+    fn data_len(&mut self) -> Result<Option<usize>, CodecError> {
         match self.i32()? {
             -1 => Ok(None),
             n if n < 0 => corrupt(format!("negative data length {n}")),
-            n => Ok(Some(self.exact(n as usize)?)),
+            n => Ok(Some(n as usize)),
         }
+    }
+    /// [`Dec::str`] as the node table keeps a path.
+    pub fn path_key(&mut self) -> Result<PathKey, CodecError> {
+        let len = self.u32()? as usize;
+        let bytes = self.thin(len)?;
+        PathKey::from_utf8(bytes).map_or_else(|| corrupt("string is not UTF-8"), Ok)
+    }
+    /// `len` bytes read straight into their allocation, or, past [`EXACT_PREALLOC_BYTES`]
+    /// (an untrusted length), read first and copied.
+    fn thin(&mut self, len: usize) -> Result<ThinBytes, CodecError> {
+        if len > EXACT_PREALLOC_BYTES {
+            return Ok(ThinBytes::new(&self.exact(len)?));
+        }
+        ThinBytes::filled(len, |b| self.r.read_exact(b)).map_err(CodecError::from)
     }
     pub fn acl(&mut self) -> Result<Vec<Acl>, CodecError> {
         let n = self.u32()?;

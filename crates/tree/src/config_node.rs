@@ -21,6 +21,7 @@ use zxid::Zxid;
 use crate::acl_cache::SharedAcl;
 use crate::apply::WatchTrigger;
 use crate::path::CONFIG;
+use crate::thin_bytes::ThinBytes;
 use crate::tree::DataTree;
 
 /// What replacing the configuration did: the node's new Stat, and the watch to fire (with the
@@ -57,7 +58,7 @@ impl DataTree {
     /// by [`DataTree::new`] or restored from a snapshot never is.
     pub fn replace_config(&mut self, data: Bytes, zxid: Zxid, time: i64) -> Option<ConfigChange> {
         let (stat, acl) = self
-            .set_data(CONFIG, Some(Box::from(&data[..])), -1, zxid, time)
+            .set_data(CONFIG, Some(ThinBytes::new(&data)), -1, zxid, time)
             .ok()?;
         let trigger = WatchTrigger {
             path: CONFIG.to_string(),

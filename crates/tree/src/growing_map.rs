@@ -26,19 +26,35 @@ const VISIT_SLICE: usize = 4 * MOVE_SLICE;
 /// Tables smaller than this double in place, as a std hash map does: moving them is cheap.
 const MIN_SPLIT_CAPACITY: usize = 1 << 14;
 
+/// What the map holds: an entry that carries its own key (a node holds its path, so the
+/// table's slot is one pointer), or a (key, value) pair.
+pub trait Keyed {
+    /// What the entry is found by.
+    type Key: Hash + Eq + ?Sized;
+    /// The entry's key, which must not change while the entry is in a map.
+    fn key(&self) -> &Self::Key;
+}
+
+impl<K: Hash + Eq, V> Keyed for (K, V) {
+    type Key = K;
+    fn key(&self) -> &K {
+        &self.0
+    }
+}
+
 /// See the module documentation. Keys are hashed with aHash (keyed per process, so clients
 /// cannot aim collisions).
 #[derive(Debug)]
-pub struct GrowingMap<K, V> {
-    table: HashTable<(K, V)>,
+pub struct GrowingMap<E> {
+    table: HashTable<E>,
     /// The table before the last doubling, emptied into `table` in bucket order from `cursor`:
     /// each bucket is looked at once, so the move costs what one rehash does, spread out.
-    old: HashTable<(K, V)>,
+    old: HashTable<E>,
     cursor: usize,
     hasher: ahash::RandomState,
 }
 
-impl<K, V> Default for GrowingMap<K, V> {
+impl<E> Default for GrowingMap<E> {
     fn default() -> Self {
         GrowingMap {
             table: HashTable::new(),
@@ -49,7 +65,7 @@ impl<K, V> Default for GrowingMap<K, V> {
     }
 }
 
-impl<K: Hash + Eq, V> GrowingMap<K, V> {
+impl<E: Keyed> GrowingMap<E> {
     /// Entries in both tables.
     pub fn len(&self) -> usize {
         self.table.len() + self.old.len()
@@ -61,55 +77,47 @@ impl<K: Hash + Eq, V> GrowingMap<K, V> {
     }
 
     /// The entry for `key`, in whichever table holds it.
-    pub fn get_key_value<Q>(&self, key: &Q) -> Option<(&K, &V)>
+    pub fn get<Q>(&self, key: &Q) -> Option<&E>
     where
-        K: Borrow<Q>,
+        E::Key: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hasher.hash_one(key);
-        let is = |e: &(K, V)| e.0.borrow() == key;
-        let found = self.table.find(hash, is);
-        let found = found.or_else(|| self.old.find(hash, is));
-        found.map(|(k, v)| (k, v))
-    }
-
-    /// The value for `key`.
-    pub fn get<Q>(&self, key: &Q) -> Option<&V>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.get_key_value(key).map(|(_, v)| v)
+        let is = |e: &E| e.key().borrow() == key;
+        self.table
+            .find(hash, is)
+            .or_else(|| self.old.find(hash, is))
     }
 
     /// Whether `key` is there.
     pub fn contains_key<Q>(&self, key: &Q) -> bool
     where
-        K: Borrow<Q>,
+        E::Key: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.get_key_value(key).is_some()
+        self.get(key).is_some()
     }
 
-    /// The value for `key`, to change in place (a change: it moves a slice).
-    pub fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
+    /// The entry for `key`, to change in place (a change: it moves a slice). The caller must
+    /// leave its key as it is.
+    pub fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut E>
     where
-        K: Borrow<Q>,
+        E::Key: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
         self.move_some();
         let hash = self.hasher.hash_one(key);
-        let is = |e: &(K, V)| e.0.borrow() == key;
-        if let Some((_, v)) = self.table.find_mut(hash, is) {
-            return Some(v);
+        let is = |e: &E| e.key().borrow() == key;
+        if let Some(e) = self.table.find_mut(hash, is) {
+            return Some(e);
         }
-        self.old.find_mut(hash, is).map(|(_, v)| v)
+        self.old.find_mut(hash, is)
     }
 
-    /// Adds or replaces; returns the value replaced.
-    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+    /// Adds or replaces; returns the entry replaced.
+    pub fn insert(&mut self, entry: E) -> Option<E> {
         self.move_some();
-        self.insert_without_moving(key, value)
+        self.insert_without_moving(entry)
     }
 
     /// As [`GrowingMap::insert`], without moving any of a doubling's entries: for a caller
@@ -117,36 +125,37 @@ impl<K: Hash + Eq, V> GrowingMap<K, V> {
     /// otherwise finish a doubling in one go. The new table has room for the old table's
     /// entries again; should a fold bigger than that fill it first, it grows in one go (a
     /// pause, as a std map's doubling, nothing lost).
-    pub fn insert_without_moving(&mut self, key: K, value: V) -> Option<V> {
-        let hash = self.hasher.hash_one(&key);
-        if let Some(entry) = self.table.find_mut(hash, |e| e.0 == key) {
-            return Some(std::mem::replace(&mut entry.1, value));
+    pub fn insert_without_moving(&mut self, entry: E) -> Option<E> {
+        let hash = self.hasher.hash_one(entry.key());
+        if let Some(e) = self.table.find_mut(hash, |e| e.key() == entry.key()) {
+            return Some(std::mem::replace(e, entry));
         }
-        let replaced = self.take_from_old(hash, |e| e.0 == key);
+        let replaced = self.take_from_old(hash, |e| e.key() == entry.key());
         if replaced.is_none() {
             self.split_if_full();
         }
-        self.put(hash, (key, value));
+        self.put(hash, entry);
         replaced
     }
 
-    /// Adds `key` if it is not there; false, and nothing changed, if it is. One hash.
-    pub fn insert_new(&mut self, key: K, value: V) -> bool {
+    /// Adds `entry` if its key is not there; gives it back, nothing changed, if it is. One
+    /// hash.
+    pub fn insert_new(&mut self, entry: E) -> Result<(), E> {
         self.move_some();
-        let hash = self.hasher.hash_one(&key);
-        let is = |e: &(K, V)| e.0 == key;
+        let hash = self.hasher.hash_one(entry.key());
+        let is = |e: &E| e.key() == entry.key();
         if self.table.find(hash, is).is_some() || self.old.find(hash, is).is_some() {
-            return false;
+            return Err(entry);
         }
         self.split_if_full();
-        self.put(hash, (key, value));
-        true
+        self.put(hash, entry);
+        Ok(())
     }
 
-    /// Removes `key`; returns its value.
-    pub fn remove<Q>(&mut self, key: &Q) -> Option<V>
+    /// Removes `key`'s entry and returns it.
+    pub fn remove<Q>(&mut self, key: &Q) -> Option<E>
     where
-        K: Borrow<Q>,
+        E::Key: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
         self.move_some();
@@ -155,15 +164,15 @@ impl<K: Hash + Eq, V> GrowingMap<K, V> {
 
     /// As [`GrowingMap::remove`], without moving any of a doubling's entries (see
     /// [`GrowingMap::insert_without_moving`]).
-    pub fn remove_without_moving<Q>(&mut self, key: &Q) -> Option<V>
+    pub fn remove_without_moving<Q>(&mut self, key: &Q) -> Option<E>
     where
-        K: Borrow<Q>,
+        E::Key: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hasher.hash_one(key);
-        let is = |e: &(K, V)| e.0.borrow() == key;
+        let is = |e: &E| e.key().borrow() == key;
         if let Ok(entry) = self.table.find_entry(hash, is) {
-            return Some(entry.remove().0 .1);
+            return Some(entry.remove().0);
         }
         self.take_from_old(hash, is)
     }
@@ -182,47 +191,54 @@ impl<K: Hash + Eq, V> GrowingMap<K, V> {
             self.move_some();
         }
         let hasher = &self.hasher;
-        self.table.reserve(additional, |e| hasher.hash_one(&e.0));
+        self.table.reserve(additional, |e| hasher.hash_one(e.key()));
     }
 
     /// Every entry, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.table
-            .iter()
-            .chain(self.old.iter())
-            .map(|(k, v)| (k, v))
+    pub fn iter(&self) -> impl Iterator<Item = &E> {
+        self.table.iter().chain(self.old.iter())
     }
 
     /// Moves up to [`MOVE_SLICE`] entries from the old table, looking at no more than
     /// [`VISIT_SLICE`] of its buckets; frees it once empty.
+    ///
+    /// The entries are taken out first and hashed in a loop of their own: a node's key is
+    /// two pointers away (the node, then its path), and hashing them one after the other
+    /// lets the processor fetch several entries' memory at once, where hashing each as it is
+    /// put waited for every one in turn.
     fn move_some(&mut self) {
         if self.old.is_empty() {
             return;
         }
         let end = self.old.num_buckets().min(self.cursor + VISIT_SLICE);
-        let mut moved = 0;
-        while self.cursor < end && moved < MOVE_SLICE {
+        let mut taken = Vec::with_capacity(MOVE_SLICE);
+        while self.cursor < end && taken.len() < MOVE_SLICE {
             if let Ok(entry) = self.old.get_bucket_entry(self.cursor) {
-                let (entry, _) = entry.remove();
-                self.put(self.hasher.hash_one(&entry.0), entry);
-                moved += 1;
+                taken.push(entry.remove().0);
             }
             self.cursor += 1;
+        }
+        let hashes: Vec<u64> = taken
+            .iter()
+            .map(|e| self.hasher.hash_one(e.key()))
+            .collect();
+        for (entry, hash) in taken.into_iter().zip(hashes) {
+            self.put(hash, entry);
         }
         self.free_old_if_empty();
     }
 
     /// Puts an entry known to be in neither table into the new one.
-    fn put(&mut self, hash: u64, entry: (K, V)) {
+    fn put(&mut self, hash: u64, entry: E) {
         let hasher = &self.hasher;
         self.table
-            .insert_unique(hash, entry, |e| hasher.hash_one(&e.0));
+            .insert_unique(hash, entry, |e| hasher.hash_one(e.key()));
     }
 
     /// Removes the entry `is` picks from the old table, if it is there.
-    fn take_from_old(&mut self, hash: u64, is: impl FnMut(&(K, V)) -> bool) -> Option<V> {
+    fn take_from_old(&mut self, hash: u64, is: impl FnMut(&E) -> bool) -> Option<E> {
         let taken = match self.old.find_entry(hash, is) {
-            Ok(entry) => Some(entry.remove().0 .1),
+            Ok(entry) => Some(entry.remove().0),
             Err(_) => None,
         };
         self.free_old_if_empty();
@@ -270,22 +286,26 @@ mod tests {
     /// Removals that empty the old table before the moves do still free it.
     #[test]
     fn an_old_table_emptied_by_removals_is_freed() {
-        let mut map: GrowingMap<u64, u64> = GrowingMap::default();
+        let mut map: GrowingMap<(u64, u64)> = GrowingMap::default();
         let mut n = 0;
         while !map.is_split() {
-            map.insert(n, n);
+            map.insert((n, n));
             n += 1;
         }
         for k in 0..n {
-            assert_eq!(map.remove(&k), Some(k));
+            assert_eq!(map.remove(&k), Some((k, k)));
         }
         assert!(map.is_empty());
         assert_eq!(map.old.capacity(), 0);
     }
 
+    fn value(entry: Option<(u64, u64)>) -> Option<u64> {
+        entry.map(|(_, v)| v)
+    }
+
     #[test]
     fn agrees_with_a_plain_map_through_doublings() {
-        let mut map: GrowingMap<u64, u64> = GrowingMap::default();
+        let mut map: GrowingMap<(u64, u64)> = GrowingMap::default();
         let mut model: HashMap<u64, u64> = HashMap::new();
         let mut splits = 0;
         let mut changes_while_split = 0;
@@ -293,15 +313,15 @@ mod tests {
             let was_split = map.is_split();
             match i % 7 {
                 // A removal, a replacement and an in-place change of older keys.
-                3 => assert_eq!(map.remove(&(i / 2)), model.remove(&(i / 2))),
-                5 => assert_eq!(map.insert(i / 3, i), model.insert(i / 3, i)),
+                3 => assert_eq!(value(map.remove(&(i / 2))), model.remove(&(i / 2))),
+                5 => assert_eq!(value(map.insert((i / 3, i))), model.insert(i / 3, i)),
                 6 => {
-                    if let Some(v) = map.get_mut(&(i / 5)) {
+                    if let Some((_, v)) = map.get_mut(&(i / 5)) {
                         *v += 1;
                         *model.get_mut(&(i / 5)).expect("in the model too") += 1;
                     }
                 }
-                _ => assert_eq!(map.insert(i, i), model.insert(i, i)),
+                _ => assert_eq!(value(map.insert((i, i))), model.insert(i, i)),
             }
             if map.is_split() {
                 changes_while_split += 1;
@@ -311,10 +331,10 @@ mod tests {
             }
             assert!(changes_while_split <= map.len() / MOVE_SLICE + 2);
             assert_eq!(map.len(), model.len());
-            assert_eq!(map.get(&(i / 2)), model.get(&(i / 2)));
+            assert_eq!(map.get(&(i / 2)).map(|e| &e.1), model.get(&(i / 2)));
         }
         assert!(splits >= 2, "{splits} doublings made in steps");
-        let mut all: Vec<_> = map.iter().map(|(k, v)| (*k, *v)).collect();
+        let mut all: Vec<_> = map.iter().copied().collect();
         all.sort_unstable();
         let mut expected: Vec<_> = model.into_iter().collect();
         expected.sort_unstable();

@@ -61,6 +61,7 @@ pub mod prep;
 pub mod sessions;
 pub mod snapshot;
 pub mod stat;
+pub mod thin_bytes;
 pub mod tree;
 pub mod txn;
 pub mod txn_codec;

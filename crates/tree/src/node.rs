@@ -5,6 +5,8 @@ use zxid::Zxid;
 use proto::Stat;
 
 use crate::acl_cache::SharedAcl;
+use crate::path_key::PathKey;
+use crate::thin_bytes::ThinBytes;
 
 /// `ephemeralOwner` of a container node (ZooKeeper's `CONTAINER_EPHEMERAL_OWNER`).
 pub const CONTAINER_OWNER: i64 = i64::MIN;
@@ -84,15 +86,19 @@ pub struct NodeStat {
     pub aversion: i32,
 }
 
-/// A znode as the tree stores it.
+/// A znode as the tree stores it, its path included: the node table's slot is then only the
+/// pointer to the node (8 bytes, where a key beside it took 16), which at a million znodes
+/// in a table of 2^21 slots is 16 MB.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
+    /// The path, set once by [`Node::new`]: it is the node's key in the node table.
+    path: PathKey,
     /// The data; `None` when a client stored null. Owned, in an allocation of exactly its
-    /// length: a `Bytes` here took 16 bytes more of the node (past mimalloc's 112-byte size
-    /// class), and sharing the applied record's buffer turned it into a shared `Bytes` with a
-    /// header allocation of its own: together about 40 bytes a znode. Reads copy it into
-    /// their answers.
-    pub data: Option<Box<[u8]>>,
+    /// length and a one-byte header ([`ThinBytes`]): a `Bytes` here took 24 bytes more of the
+    /// node, and sharing the applied record's buffer turned it into a shared `Bytes` with a
+    /// header allocation of its own; a `Box<[u8]>` took 8 more, the room the path takes now.
+    /// Reads copy it into their answers.
+    pub data: Option<ThinBytes>,
     /// The ACL (already expanded and validated by prep), shared with every node that has the
     /// same one (see [`crate::acl_cache`]).
     pub acl: SharedAcl,
@@ -118,6 +124,11 @@ enum KindTag {
 }
 
 impl Node {
+    /// The path.
+    pub fn path(&self) -> &str {
+        self.path.as_str()
+    }
+
     /// Persistent, ephemeral, container or TTL.
     pub fn kind(&self) -> NodeKind {
         match self.kind_tag {
@@ -190,7 +201,8 @@ impl Node {
     /// A fresh node, as ZooKeeper's `createStat` builds it: all zxids the create's zxid, both
     /// times the create's time, all versions 0.
     pub fn new(
-        data: Option<Box<[u8]>>,
+        path: PathKey,
+        data: Option<ThinBytes>,
         acl: SharedAcl,
         kind: NodeKind,
         zxid: Zxid,
@@ -213,6 +225,7 @@ impl Node {
             NodeKind::Ttl(ms) => (KindTag::Ttl, ms),
         };
         Node {
+            path,
             data,
             acl,
             stat,
@@ -254,21 +267,29 @@ mod tests {
             NodeKind::Ttl(MAX_TTL_MS),
         ];
         for kind in kinds {
-            let n = Node::new(None, acl.clone(), kind, Zxid::new(1, 1), 5);
+            let n = Node::new("/k".into(), None, acl.clone(), kind, Zxid::new(1, 1), 5);
             assert_eq!(n.kind(), kind);
             assert_eq!(n.stored_stat().ephemeral_owner, kind.ephemeral_owner());
         }
     }
 
     #[test]
-    fn a_node_fits_mimallocs_96_byte_class_and_drops_an_emptied_child_set() {
+    fn a_node_with_its_path_fits_mimallocs_96_byte_class_and_drops_an_emptied_child_set() {
         assert!(
             std::mem::size_of::<Node>() <= 96,
             "{}",
             std::mem::size_of::<Node>()
         );
         let acl = crate::acl_cache::AclCache::default().intern(&proto::Acl::open_unsafe());
-        let mut n = Node::new(None, acl, NodeKind::Persistent, Zxid::new(1, 1), 5);
+        let mut n = Node::new(
+            "/n".into(),
+            None,
+            acl,
+            NodeKind::Persistent,
+            Zxid::new(1, 1),
+            5,
+        );
+        assert_eq!(n.path(), "/n");
         let leaf = n.clone();
         n.insert_child("b");
         n.insert_child("a");

@@ -16,19 +16,26 @@
 
 use std::sync::Arc;
 
-use crate::growing_map::GrowingMap;
+use crate::growing_map::{GrowingMap, Keyed};
 use crate::node::Node;
 use crate::overlay::Overlay;
-use crate::path_key::PathKey;
 
-/// The hash map itself, which doubles without a pause ([`GrowingMap`]). Boxed nodes and
-/// paths behind a thin pointer ([`PathKey`]): the table then holds 16-byte slots
-/// instead of 150-byte ones, which at a few hundred thousand znodes cuts what its power-of-two
-/// growth wastes and makes each rehash move a fraction of the bytes (a `String` key's unused
-/// capacity field alone cost 16 MB of table at a million znodes). Hashed with aHash (keyed
-/// per process, as std's SipHash is, so clients cannot aim collisions), several times faster
-/// on paths: every request and every node of a snapshot hashes one.
-pub type Nodes = GrowingMap<PathKey, Box<Node>>;
+/// The hash map itself, which doubles without a pause ([`GrowingMap`]). Boxed nodes that
+/// hold their own paths: the table's slot is one 8-byte pointer instead of a 150-byte node
+/// and its key, which at a few hundred thousand znodes cuts what its power-of-two growth
+/// wastes and makes each rehash move a fraction of the bytes (a `String` key's unused
+/// capacity field alone cost 16 MB of table at a million znodes, a thin key beside the node
+/// 16 MB more). Hashed with aHash (keyed per process, as std's SipHash is, so clients cannot
+/// aim collisions), several times faster on paths: every request and every node of a
+/// snapshot hashes one.
+pub type Nodes = GrowingMap<Box<Node>>;
+
+impl Keyed for Box<Node> {
+    type Key = str;
+    fn key(&self) -> &str {
+        self.path()
+    }
+}
 
 /// Overlay entries folded back into the base per change (see [`NodeMap::fold_some`]). Few,
 /// because a follower applies a COMMIT of hundreds of transactions in one go: with 512, a
@@ -55,8 +62,8 @@ impl Clone for NodeMap {
     fn clone(&self) -> Self {
         let mut base = Nodes::default();
         base.reserve(self.len);
-        for (path, node) in self.iter() {
-            base.insert(path.into(), Box::new(node.clone()));
+        for (_, node) in self.iter() {
+            base.insert(Box::new(node.clone()));
         }
         NodeMap {
             base: Arc::new(base),
@@ -85,7 +92,7 @@ impl NodeMap {
                 return v.as_deref().map(|n| (k, n));
             }
         }
-        self.base.get_key_value(path).map(|(k, n)| (&**k, &**n))
+        self.base.get(path).map(|n| (n.path(), &**n))
     }
 
     pub fn contains_key(&self, path: &str) -> bool {
@@ -105,33 +112,34 @@ impl NodeMap {
         self.overlay.get_mut(path)?.as_deref_mut()
     }
 
-    /// Adds or replaces a node.
-    pub fn insert(&mut self, path: &str, node: Box<Node>) {
+    /// Adds or replaces a node (at its path).
+    pub fn insert(&mut self, node: Box<Node>) {
         self.fold_some();
+        let path = node.path();
         let existed = if self.in_base(path) {
-            self.base_mut().insert(path.into(), node).is_some()
+            self.base_mut().insert(node).is_some()
         } else {
             let existed = match self.overlay.get(path) {
                 Some(v) => v.is_some(),
                 None => self.base.contains_key(path),
             };
-            self.overlay.insert(path, Some(node));
+            self.overlay.put(node);
             existed
         };
         self.len += usize::from(!existed);
     }
 
-    /// Adds a node that is not there yet, keeping `path` as the key (restore: no copy of the
-    /// path). False, and nothing changed, if the path is taken.
-    pub fn insert_new(&mut self, path: PathKey, node: Box<Node>) -> bool {
+    /// Adds a node that is not there yet (restore: one hash). False, and nothing changed, if
+    /// the path is taken.
+    pub fn insert_new(&mut self, node: Box<Node>) -> bool {
         if !self.overlay.is_empty() || self.is_frozen() {
-            if self.contains_key(&path) {
+            if self.contains_key(node.path()) {
                 return false;
             }
-            self.insert(&path, node);
+            self.insert(node);
             return true;
         }
-        let added = self.base_mut().insert_new(path, node);
+        let added = self.base_mut().insert_new(node).is_ok();
         self.len += usize::from(added);
         added
     }
@@ -196,8 +204,8 @@ impl NodeMap {
         let kept = self
             .base
             .iter()
-            .filter(|(k, _)| !self.overlay.contains_key(k))
-            .map(|(k, n)| (&**k, &**n));
+            .filter(|n| !self.overlay.contains_key(n.path()))
+            .map(|n| (n.path(), &**n));
         changed.chain(kept)
     }
 
@@ -253,7 +261,7 @@ impl NodeMap {
         for (path, node) in self.overlay.take_some(FOLD_SLICE) {
             match node {
                 Some(node) => {
-                    base.insert_without_moving(path, node);
+                    base.insert_without_moving(node);
                 }
                 None => {
                     base.remove_without_moving(&path);
@@ -274,8 +282,9 @@ mod tests {
     use crate::node::NodeKind;
     use zxid::Zxid;
 
-    fn node(version: i32) -> Box<Node> {
+    fn node(path: &str, version: i32) -> Box<Node> {
         let mut n = Node::new(
+            path.into(),
             None,
             SharedAcl::default(),
             NodeKind::Persistent,
@@ -294,13 +303,13 @@ mod tests {
     fn a_frozen_view_keeps_the_state_of_the_freeze_while_the_map_changes() {
         let mut map = NodeMap::default();
         for (p, v) in [("/a", 1), ("/b", 1), ("/c", 1)] {
-            map.insert(p, node(v));
+            map.insert(node(p, v));
         }
         let frozen = map.freeze().expect("nothing frozen yet");
         map.get_mut("/a").unwrap().stat.version = 2;
         map.remove("/b").unwrap();
-        map.insert("/d", node(1));
-        map.insert("/b", node(5));
+        map.insert(node("/d", 1));
+        map.insert(node("/b", 5));
         map.remove("/c").unwrap();
         assert!(map.remove("/c").is_none());
         // The frozen view is the map at the freeze.
@@ -333,14 +342,14 @@ mod tests {
         let path = |i: usize| format!("/n{i}");
         let mut map = NodeMap::default();
         for i in 0..n {
-            map.insert(&path(i), node(0));
+            map.insert(node(&path(i), 0));
         }
         let frozen = map.freeze().unwrap();
         for i in 0..n {
             match i % 3 {
                 0 => map.get_mut(&path(i)).unwrap().stat.version = 1,
                 1 => drop(map.remove(&path(i)).unwrap()),
-                _ => map.insert(&path(n + i), node(2)),
+                _ => map.insert(node(&path(n + i), 2)),
             }
         }
         drop(frozen);
@@ -391,7 +400,7 @@ mod tests {
             match next(100) {
                 0..=29 => {
                     let v = next(1_000) as i32;
-                    map.insert(&path, node(v));
+                    map.insert(node(&path, v));
                     model.insert(path.clone(), v);
                 }
                 30..=54 => assert_eq!(map.remove(&path).is_some(), model.remove(&path).is_some()),
@@ -447,7 +456,7 @@ mod tests {
     #[test]
     fn a_clone_is_deep_and_does_not_freeze() {
         let mut map = NodeMap::default();
-        map.insert("/a", node(1));
+        map.insert(node("/a", 1));
         let copy = map.clone();
         assert!(!map.is_frozen());
         map.get_mut("/a").unwrap().stat.version = 2;
@@ -463,23 +472,23 @@ mod tests {
         let mut map = NodeMap::default();
         let mut n = 0;
         while !map.is_doubling() {
-            map.insert(&format!("/n{n}"), node(1));
+            map.insert(node(&format!("/n{n}"), 1));
             n += 1;
         }
         let frozen = map.freeze().expect("no overlay to fold");
         for i in 0..2_000 {
-            map.insert(&format!("/m{i}"), node(1));
+            map.insert(node(&format!("/m{i}"), 1));
         }
         drop(frozen);
         for i in 0..100 {
-            map.insert(&format!("/k{i}"), node(1));
+            map.insert(node(&format!("/k{i}"), 1));
         }
         assert!(
             map.is_doubling(),
             "{n} nodes: a doubling of 100 changes' worth of moves at most"
         );
         for i in 0..2_000 {
-            map.insert(&format!("/k{i}"), node(1));
+            map.insert(node(&format!("/k{i}"), 1));
         }
         assert!(!map.is_doubling(), "done after enough changes");
         assert_eq!(map.len(), n + 2_000 + 2_000);

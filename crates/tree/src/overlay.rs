@@ -57,6 +57,7 @@ impl Overlay {
 
     /// Records `change` for `path`, replacing an earlier one.
     pub fn insert(&mut self, path: &str, change: Change) {
+        debug_assert!(change.as_ref().is_none_or(|n| n.path() == path), "{path}");
         let hash = self.hasher.hash_one(path);
         if let Some(entry) = self.table.find_mut(hash, |e| &*e.0 == path) {
             entry.1 = change;
@@ -66,6 +67,20 @@ impl Overlay {
         let hasher = &self.hasher;
         self.table
             .insert_unique(hash, (path.into(), change), |e| hasher.hash_one(&*e.0));
+    }
+
+    /// Records `node` as its path's change, replacing an earlier one.
+    pub fn put(&mut self, node: Box<Node>) {
+        let hash = self.hasher.hash_one(node.path());
+        if let Some(entry) = self.table.find_mut(hash, |e| &*e.0 == node.path()) {
+            entry.1 = Some(node);
+            return;
+        }
+        self.cursor = 0;
+        let hasher = &self.hasher;
+        let path = PathKey::new(node.path());
+        self.table
+            .insert_unique(hash, (path, Some(node)), |e| hasher.hash_one(&*e.0));
     }
 
     /// Forgets `path`'s change; returns it.
@@ -163,8 +178,9 @@ mod tests {
             seed % n
         };
         let version = |c: &Change| c.as_ref().map(|n| n.stat.version);
-        let node = |v: i32| {
+        let node = |path: &str, v: i32| {
             let mut n = Node::new(
+                path.into(),
                 None,
                 crate::acl_cache::SharedAcl::default(),
                 crate::node::NodeKind::Persistent,
@@ -184,7 +200,7 @@ mod tests {
             match next(100) {
                 0..=39 => {
                     let v = next(1_000) as i32;
-                    let change = if v % 5 == 0 { None } else { node(v) };
+                    let change = if v % 5 == 0 { None } else { node(&path, v) };
                     overlay.insert(&path, change);
                     model.insert(path.clone(), (v % 5 != 0).then_some(v));
                 }

@@ -18,7 +18,6 @@ use crate::digest::{legacy_content_hash, legacy_node_hash, node_hash};
 use crate::node::{Node, NodeStat};
 use crate::node_map::Nodes;
 use crate::path;
-use crate::path_key::PathKey;
 use crate::tree::DataTree;
 
 const MAGIC: &[u8; 5] = b"QTREE";
@@ -205,10 +204,10 @@ impl Inserter {
 
     fn node(&mut self, tree: &mut DataTree, d: Decoded) -> Result<(), CodecError> {
         if self.legacy {
-            let legacy = legacy_node_hash(&d.path, &d.node);
+            let legacy = legacy_node_hash(d.node.path(), &d.node);
             self.legacy_nodes = self.legacy_nodes.wrapping_add(legacy);
         }
-        tree.restore_node(d.path, d.node, d.hash).or_else(corrupt)
+        tree.restore_node(d.node, d.hash).or_else(corrupt)
     }
 }
 
@@ -306,7 +305,6 @@ fn restore_nodes_in_turn<R: Read>(
 /// One node as read from a snapshot, with its digest hash (computed by the decoder, which
 /// for a big snapshot runs on a thread of its own).
 struct Decoded {
-    path: PathKey,
     node: Node,
     hash: u64,
 }
@@ -317,7 +315,7 @@ fn read_node<R: Read>(
     acls: &mut AclCache,
     first: bool,
 ) -> Result<Decoded, CodecError> {
-    let p = PathKey::new(&d.str()?);
+    let p = d.path_key()?;
     if first && &*p != path::ROOT {
         return corrupt("snapshot does not start with the root");
     }
@@ -325,9 +323,9 @@ fn read_node<R: Read>(
         return corrupt(format!("bad path {p:?} in snapshot"));
     }
     let kind = d.kind()?;
-    let data = d.data_vec()?.map(Vec::into_boxed_slice);
+    let data = d.data_thin()?;
     let acl = acls.intern(&d.acl()?);
-    let mut node = Node::new(data, acl, kind, Zxid::ZERO, 0);
+    let mut node = Node::new(p, data, acl, kind, Zxid::ZERO, 0);
     node.stat = NodeStat {
         czxid: d.i64()?,
         mzxid: d.i64()?,
@@ -338,12 +336,8 @@ fn read_node<R: Read>(
         cversion: d.i32()?,
         aversion: d.i32()?,
     };
-    let hash = node_hash(&p, &node);
-    Ok(Decoded {
-        path: p,
-        node,
-        hash,
-    })
+    let hash = node_hash(node.path(), &node);
+    Ok(Decoded { node, hash })
 }
 
 /// The digests a format-1 snapshot of `tree` may carry: its nodes hashed with FNV-1a
@@ -389,9 +383,7 @@ impl FrozenTree {
             sessions: &self.sessions,
             digest: self.digest,
         };
-        view.write(w, |p| {
-            self.nodes.get_key_value(p).map(|(k, n)| (&**k, &**n))
-        })
+        view.write(w, |p| self.nodes.get(p).map(|n| (n.path(), &**n)))
     }
 }
 

@@ -13,9 +13,9 @@ use crate::digest::{node_hash, session_hash};
 use crate::node::{data_len, Children, Node, NodeKind, NodeStat};
 use crate::node_map::NodeMap;
 use crate::path::{self, CONFIG, QUOTA, ROOT, ZOOKEEPER};
-use crate::path_key::PathKey;
 use crate::sessions::Sessions;
 use crate::snapshot::FrozenTree;
+use crate::thin_bytes::ThinBytes;
 use crate::txn::CreateTxn;
 
 /// What a read of one node sees: its data, its Stat as clients see it, its ACL.
@@ -101,10 +101,11 @@ impl DataTree {
             last_zxid: Zxid::ZERO,
             frozen: LastFrozen::default(),
         };
-        let system = |tree: &mut DataTree, acl: Vec<Acl>| {
+        let system = |tree: &mut DataTree, path: &str, acl: Vec<Acl>| {
             let acl = tree.acls.intern(&acl);
             let mut n = Node::new(
-                Some(Box::default()),
+                path.into(),
+                Some(ThinBytes::new(b"")),
                 acl,
                 NodeKind::Persistent,
                 Zxid::ZERO,
@@ -114,12 +115,12 @@ impl DataTree {
             n
         };
         for path in [ROOT, ZOOKEEPER, QUOTA] {
-            let node = system(&mut tree, Acl::open_unsafe());
-            tree.insert_raw(path, node);
+            let node = system(&mut tree, path, Acl::open_unsafe());
+            tree.insert_raw(node);
         }
-        let mut config = system(&mut tree, Acl::read_unsafe());
+        let mut config = system(&mut tree, CONFIG, Acl::read_unsafe());
         config.stat.aversion = -1;
-        tree.insert_raw(CONFIG, config);
+        tree.insert_raw(config);
         tree
     }
 
@@ -233,40 +234,36 @@ impl DataTree {
     // ----- mutations (apply only) --------------------------------------------------------
 
     /// Adds a node without touching its parent's Stat (construction).
-    pub(crate) fn insert_raw(&mut self, path: &str, node: Node) {
-        if let Some((parent, name)) = path::split(path) {
+    pub(crate) fn insert_raw(&mut self, node: Node) {
+        if let Some((parent, name)) = path::split(node.path()) {
             if let Some(p) = self.nodes.get_mut(parent) {
                 p.insert_child(name);
             }
         }
-        self.put_node(path, node);
+        self.put_node(node);
     }
 
     /// Adds a node whose parent already lists it.
-    fn put_node(&mut self, path: &str, node: Node) {
-        self.account_new(path, &node);
-        self.nodes.insert(path, Box::new(node));
+    fn put_node(&mut self, node: Node) {
+        self.account_new(node.path(), &node);
+        self.nodes.insert(Box::new(node));
     }
 
     /// Adds a node read from a snapshot under its parent, which must be there already and must
     /// not have it yet; the parent is not rehashed (numChildren is not part of the hash). Two
     /// lookups a node, and the path read is the key kept. The node comes with its `hash`,
     /// which the snapshot's decoder computed (on its own thread for a big snapshot).
-    pub(crate) fn restore_node(
-        &mut self,
-        path: PathKey,
-        node: Node,
-        hash: u64,
-    ) -> Result<(), String> {
-        debug_assert_eq!(hash, node_hash(&path, &node), "{path}");
-        self.account_hashed(&path, &node, hash);
-        if let Some((parent, name)) = path::split(&path) {
+    pub(crate) fn restore_node(&mut self, node: Node, hash: u64) -> Result<(), String> {
+        let path = node.path();
+        debug_assert_eq!(hash, node_hash(path, &node), "{path}");
+        self.account_hashed(path, &node, hash);
+        if let Some((parent, name)) = path::split(path) {
             let Some(p) = self.nodes.get_mut(parent) else {
                 return Err(format!("{path:?} before its parent in snapshot"));
             };
             p.insert_child(name);
         }
-        if !self.nodes.insert_new(path, Box::new(node)) {
+        if !self.nodes.insert_new(Box::new(node)) {
             return Err("a path twice in snapshot".into());
         }
         Ok(())
@@ -350,14 +347,15 @@ impl DataTree {
             .ok_or(ErrorCode::NoNode)?;
         let acl = self.acls.intern(&c.acl);
         let node = Node::new(
-            c.data.as_deref().map(Box::from),
+            path.into(),
+            c.data.as_deref().map(ThinBytes::new),
             acl.clone(),
             c.kind,
             zxid,
             time,
         );
         let stat = node.client_stat();
-        self.put_node(path, node);
+        self.put_node(node);
         Ok(Created {
             stat,
             acl,
@@ -406,7 +404,7 @@ impl DataTree {
     pub(crate) fn set_data(
         &mut self,
         path: &str,
-        data: Option<Box<[u8]>>,
+        data: Option<ThinBytes>,
         version: i32,
         zxid: Zxid,
         time: i64,
