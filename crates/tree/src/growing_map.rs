@@ -211,18 +211,20 @@ impl<E: Keyed> GrowingMap<E> {
             return;
         }
         let end = self.old.num_buckets().min(self.cursor + VISIT_SLICE);
-        let mut taken = Vec::with_capacity(MOVE_SLICE);
-        while self.cursor < end && taken.len() < MOVE_SLICE {
+        let mut taken: [Option<E>; MOVE_SLICE] = std::array::from_fn(|_| None);
+        let mut n = 0;
+        while self.cursor < end && n < MOVE_SLICE {
             if let Ok(entry) = self.old.get_bucket_entry(self.cursor) {
-                taken.push(entry.remove().0);
+                taken[n] = Some(entry.remove().0);
+                n += 1;
             }
             self.cursor += 1;
         }
-        let hashes: Vec<u64> = taken
-            .iter()
-            .map(|e| self.hasher.hash_one(e.key()))
-            .collect();
-        for (entry, hash) in taken.into_iter().zip(hashes) {
+        let mut hashes = [0u64; MOVE_SLICE];
+        for (hash, entry) in hashes.iter_mut().zip(taken.iter().flatten()) {
+            *hash = self.hasher.hash_one(entry.key());
+        }
+        for (hash, entry) in hashes.into_iter().zip(taken.into_iter().flatten()) {
             self.put(hash, entry);
         }
         self.free_old_if_empty();
@@ -278,9 +280,6 @@ impl<E: Keyed> GrowingMap<E> {
 mod tests {
     use super::*;
 
-    /// A map grown past several doublings, with every kind of change made while the old
-    /// table is still being emptied, agrees with a std map at every step; and the old table
-    /// is emptied within the changes the module promises.
     use std::collections::HashMap;
 
     /// Removals that empty the old table before the moves do still free it.
@@ -303,6 +302,9 @@ mod tests {
         entry.map(|(_, v)| v)
     }
 
+    /// A map grown past several doublings, with every kind of change made while the old
+    /// table is still being emptied, agrees with a std map at every step; and the old table
+    /// is emptied within the changes the module promises.
     #[test]
     fn agrees_with_a_plain_map_through_doublings() {
         let mut map: GrowingMap<(u64, u64)> = GrowingMap::default();

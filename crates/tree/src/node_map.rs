@@ -18,7 +18,8 @@ use std::sync::Arc;
 
 use crate::growing_map::{GrowingMap, Keyed};
 use crate::node::Node;
-use crate::overlay::Overlay;
+use crate::overlay::{Change, Overlay};
+use crate::path_key::PathKey;
 
 /// The hash map itself, which doubles without a pause ([`GrowingMap`]). Boxed nodes that
 /// hold their own paths: the table's slot is one 8-byte pointer instead of a 150-byte node
@@ -88,8 +89,8 @@ impl NodeMap {
 
     pub fn get_key_value(&self, path: &str) -> Option<(&str, &Node)> {
         if !self.overlay.is_empty() {
-            if let Some((k, v)) = self.overlay.get_key_value(path) {
-                return v.as_deref().map(|n| (k, n));
+            if let Some(change) = self.overlay.get(path) {
+                return change.node().map(|n| (n.path(), n));
             }
         }
         self.base.get(path).map(|n| (n.path(), &**n))
@@ -107,9 +108,9 @@ impl NodeMap {
         }
         if !self.overlay.contains_key(path) {
             let copy = self.base.get(path)?.clone();
-            self.overlay.insert(path, Some(copy));
+            self.overlay.put(Change::Put(copy));
         }
-        self.overlay.get_mut(path)?.as_deref_mut()
+        self.overlay.node_mut(path)
     }
 
     /// Adds or replaces a node (at its path).
@@ -120,10 +121,10 @@ impl NodeMap {
             self.base_mut().insert(node).is_some()
         } else {
             let existed = match self.overlay.get(path) {
-                Some(v) => v.is_some(),
+                Some(change) => change.node().is_some(),
                 None => self.base.contains_key(path),
             };
-            self.overlay.put(node);
+            self.overlay.put(Change::Put(node));
             existed
         };
         self.len += usize::from(!existed);
@@ -175,14 +176,18 @@ impl NodeMap {
         } else if !self.base.contains_key(path) {
             // Created since the freeze: nothing to hide in the base, so no tombstone (a
             // churn of short-lived paths must not grow the overlay).
-            self.overlay.remove(path)??
+            match self.overlay.remove(path)? {
+                Change::Put(node) => node,
+                Change::Removed(_) => unreachable!("a tombstone hides only a base node"),
+            }
         } else {
-            match self.overlay.get_mut(path) {
-                Some(v) => v.take()?,
-                None => {
-                    let copy = self.base.get(path)?.clone();
-                    self.overlay.insert(path, None);
-                    copy
+            let tombstone = Change::Removed(PathKey::new(path));
+            match self.overlay.put(tombstone) {
+                Some(Change::Put(node)) => node,
+                None => self.base.get(path).expect("in the base").clone(),
+                Some(Change::Removed(_)) => {
+                    // Removed already: nothing taken.
+                    return None;
                 }
             }
         };
@@ -200,7 +205,7 @@ impl NodeMap {
         let changed = self
             .overlay
             .iter()
-            .filter_map(|(k, v)| v.as_deref().map(|n| (k, n)));
+            .filter_map(|c| c.node().map(|n| (n.path(), n)));
         let kept = self
             .base
             .iter()
@@ -258,13 +263,13 @@ impl NodeMap {
         // fold that starts as the table doubles (near 917,504 nodes after a snapshot) moved
         // the whole old table in one follower COMMIT (492 ms on one peer frame, seen under a
         // million-create load). The change that called this moves its one slice.
-        for (path, node) in self.overlay.take_some(FOLD_SLICE) {
-            match node {
-                Some(node) => {
+        for change in self.overlay.take_some(FOLD_SLICE) {
+            match change {
+                Change::Put(node) => {
                     base.insert_without_moving(node);
                 }
-                None => {
-                    base.remove_without_moving(&path);
+                Change::Removed(path) => {
+                    base.remove_without_moving(&*path);
                 }
             }
         }

@@ -69,7 +69,11 @@ impl ThinBytes {
             return Ok(ThinBytes(NonNull::from(&EMPTY)));
         }
         let (header, header_len) = header(len);
-        let layout = layout(header_len + len);
+        // (`header` refused lengths past `u32::MAX`; the sum is checked for 32-bit targets.)
+        let size = header_len
+            .checked_add(len)
+            .expect("a value's size fits a usize");
+        let layout = layout(size);
         // SAFETY: the layout's size is at least one (the header).
         let Some(start) = NonNull::new(unsafe { alloc(layout) }) else {
             handle_alloc_error(layout)

@@ -309,6 +309,8 @@ impl DataTree {
         let old_len = data_len(node.data.as_deref()) as u64;
         self.digest = self.digest.wrapping_sub(node_hash(path, node));
         let out = f(node);
+        // The node is the table's entry, found by the path it holds.
+        debug_assert_eq!(node.path(), path, "a change replaced a whole node");
         self.digest = self.digest.wrapping_add(node_hash(path, node));
         self.data_size = self.data_size - old_len + data_len(node.data.as_deref()) as u64;
         Some(out)
