@@ -112,9 +112,9 @@ mod tests {
         let legacy = t
             .nodes
             .iter()
-            .fold(0u64, |sum, (p, n)| sum.wrapping_add(legacy_node_hash(p, n)));
+            .fold(0u64, |sum, (_, n)| sum.wrapping_add(legacy_node_hash(n)));
         let config = t.node(CONFIG).unwrap();
-        let old = legacy.wrapping_add(crate::digest::legacy_content_hash(CONFIG, config));
+        let old = legacy.wrapping_add(crate::digest::legacy_content_hash(config));
         let at = bytes.len() - 8;
         bytes[at..].copy_from_slice(&old.to_be_bytes());
         assert_eq!(DataTree::restore_from(&mut &bytes[..]).unwrap(), t);

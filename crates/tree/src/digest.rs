@@ -67,42 +67,42 @@ impl Stream for Xxh3 {
     }
 }
 
-/// The hash of one node at `path` as the digest counts it: 0 for `/zookeeper/config` (see the
-/// module's documentation), [`content_hash`] for every other node.
-pub fn node_hash(path: &str, node: &Node) -> u64 {
-    if path == CONFIG {
+/// The hash of one node (at the path it holds) as the digest counts it: 0 for
+/// `/zookeeper/config` (see the module's documentation), [`content_hash`] for every other node.
+pub fn node_hash(node: &Node) -> u64 {
+    if node.path() == CONFIG {
         return 0;
     }
-    content_hash(path, node)
+    content_hash(node)
 }
 
 /// The hash of a node's contents. Derived Stat fields (`dataLength`, `numChildren`) are left
 /// out: they follow from the data and from the children's own entries.
-pub fn content_hash(path: &str, node: &Node) -> u64 {
+pub fn content_hash(node: &Node) -> u64 {
     let mut h = Xxh3::new();
-    node_fields(&mut h, path, node);
+    node_fields(&mut h, node);
     h.digest()
 }
 
 /// [`node_hash`] as snapshots of format 1 summed it (FNV-1a): read only to check such a
 /// snapshot's digest.
-pub(crate) fn legacy_node_hash(path: &str, node: &Node) -> u64 {
-    if path == CONFIG {
+pub(crate) fn legacy_node_hash(node: &Node) -> u64 {
+    if node.path() == CONFIG {
         return 0;
     }
-    legacy_content_hash(path, node)
+    legacy_content_hash(node)
 }
 
 /// [`content_hash`] as snapshots of format 1 summed it.
-pub(crate) fn legacy_content_hash(path: &str, node: &Node) -> u64 {
+pub(crate) fn legacy_content_hash(node: &Node) -> u64 {
     let mut h = Fnv::new();
-    node_fields(&mut h, path, node);
+    node_fields(&mut h, node);
     h.finish()
 }
 
 /// Feeds what a node's hash covers.
-fn node_fields(h: &mut impl Stream, path: &str, node: &Node) {
-    h.field(path.as_bytes());
+fn node_fields(h: &mut impl Stream, node: &Node) {
+    h.field(node.path().as_bytes());
     match node.kind() {
         NodeKind::Persistent => h.i32(0),
         NodeKind::Ephemeral(s) => {

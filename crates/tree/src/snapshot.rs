@@ -204,7 +204,7 @@ impl Inserter {
 
     fn node(&mut self, tree: &mut DataTree, d: Decoded) -> Result<(), CodecError> {
         if self.legacy {
-            let legacy = legacy_node_hash(d.node.path(), &d.node);
+            let legacy = legacy_node_hash(&d.node);
             self.legacy_nodes = self.legacy_nodes.wrapping_add(legacy);
         }
         tree.restore_node(d.node, d.hash).or_else(corrupt)
@@ -336,7 +336,7 @@ fn read_node<R: Read>(
         cversion: d.i32()?,
         aversion: d.i32()?,
     };
-    let hash = node_hash(node.path(), &node);
+    let hash = node_hash(&node);
     Ok(Decoded { node, hash })
 }
 
@@ -347,10 +347,7 @@ fn read_node<R: Read>(
 fn legacy_digests(tree: &DataTree, legacy_nodes: u64, nodes: u64) -> Vec<u64> {
     let sessions = tree.digest.wrapping_sub(nodes);
     let digest = legacy_nodes.wrapping_add(sessions);
-    let config = tree
-        .nodes
-        .get(path::CONFIG)
-        .map_or(0, |n| legacy_content_hash(path::CONFIG, n));
+    let config = tree.nodes.get(path::CONFIG).map_or(0, legacy_content_hash);
     vec![digest, digest.wrapping_add(config)]
 }
 

@@ -215,7 +215,7 @@ impl DataTree {
         let nodes = self
             .nodes
             .iter()
-            .fold(0u64, |acc, (p, n)| acc.wrapping_add(node_hash(p, n)));
+            .fold(0u64, |acc, (_, n)| acc.wrapping_add(node_hash(n)));
         self.sessions
             .iter()
             .fold(nodes, |acc, (id, t)| acc.wrapping_add(session_hash(id, t)))
@@ -245,7 +245,7 @@ impl DataTree {
 
     /// Adds a node whose parent already lists it.
     fn put_node(&mut self, node: Node) {
-        self.account_new(node.path(), &node);
+        self.account_new(&node);
         self.nodes.insert(Box::new(node));
     }
 
@@ -255,8 +255,8 @@ impl DataTree {
     /// which the snapshot's decoder computed (on its own thread for a big snapshot).
     pub(crate) fn restore_node(&mut self, node: Node, hash: u64) -> Result<(), String> {
         let path = node.path();
-        debug_assert_eq!(hash, node_hash(path, &node), "{path}");
-        self.account_hashed(path, &node, hash);
+        debug_assert_eq!(hash, node_hash(&node), "{path}");
+        self.account_hashed(&node, hash);
         if let Some((parent, name)) = path::split(path) {
             let Some(p) = self.nodes.get_mut(parent) else {
                 return Err(format!("{path:?} before its parent in snapshot"));
@@ -280,12 +280,13 @@ impl DataTree {
     }
 
     /// The digest, data size and indexes of a node about to be added.
-    fn account_new(&mut self, path: &str, node: &Node) {
-        self.account_hashed(path, node, node_hash(path, node));
+    fn account_new(&mut self, node: &Node) {
+        self.account_hashed(node, node_hash(node));
     }
 
     /// [`DataTree::account_new`] for a node whose hash is known.
-    fn account_hashed(&mut self, path: &str, node: &Node, hash: u64) {
+    fn account_hashed(&mut self, node: &Node, hash: u64) {
+        let path = node.path();
         self.digest = self.digest.wrapping_add(hash);
         self.data_size += path.len() as u64 + data_len(node.data.as_deref()) as u64;
         match node.kind() {
@@ -307,11 +308,11 @@ impl DataTree {
     fn update<T>(&mut self, path: &str, f: impl FnOnce(&mut Node) -> T) -> Option<T> {
         let node = self.nodes.get_mut(path)?;
         let old_len = data_len(node.data.as_deref()) as u64;
-        self.digest = self.digest.wrapping_sub(node_hash(path, node));
+        self.digest = self.digest.wrapping_sub(node_hash(node));
         let out = f(node);
         // The node is the table's entry, found by the path it holds.
         debug_assert_eq!(node.path(), path, "a change replaced a whole node");
-        self.digest = self.digest.wrapping_add(node_hash(path, node));
+        self.digest = self.digest.wrapping_add(node_hash(node));
         self.data_size = self.data_size - old_len + data_len(node.data.as_deref()) as u64;
         Some(out)
     }
@@ -384,7 +385,7 @@ impl DataTree {
                 p.acl.clone()
             })
             .expect("the parent was there just above");
-        self.digest = self.digest.wrapping_sub(node_hash(path, &node));
+        self.digest = self.digest.wrapping_sub(node_hash(&node));
         self.data_size -= path.len() as u64 + data_len(node.data.as_deref()) as u64;
         match node.kind() {
             NodeKind::Container => {
