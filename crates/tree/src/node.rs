@@ -89,7 +89,7 @@ pub struct NodeStat {
 /// A znode as the tree stores it, its path included: the node table's slot is then only the
 /// pointer to the node (8 bytes, where a key beside it took 16), which at a million znodes
 /// in a table of 2^21 slots is 16 MB.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Node {
     /// The path, set once by [`Node::new`]: it is the node's key in the node table.
     path: PathKey,
@@ -112,6 +112,20 @@ pub struct Node {
     /// inline would take 56 bytes of each). Never `Some` of an empty set, so equal nodes
     /// compare equal.
     children: Option<Box<Children>>,
+}
+
+impl std::fmt::Debug for Node {
+    /// The kind as a [`NodeKind`], not its stored tag and number.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("path", &self.path)
+            .field("kind", &self.kind())
+            .field("data", &self.data)
+            .field("acl", &self.acl)
+            .field("stat", &self.stat)
+            .field("children", &self.children().len())
+            .finish()
+    }
 }
 
 /// [`NodeKind`]'s variants, one byte.
@@ -270,6 +284,10 @@ mod tests {
             let n = Node::new("/k".into(), None, acl.clone(), kind, Zxid::new(1, 1), 5);
             assert_eq!(n.kind(), kind);
             assert_eq!(n.stored_stat().ephemeral_owner, kind.ephemeral_owner());
+            assert!(
+                format!("{n:?}").contains(&format!("kind: {kind:?}")),
+                "{n:?}"
+            );
         }
     }
 
