@@ -112,7 +112,7 @@ mod tests {
         let legacy = t
             .nodes
             .iter()
-            .fold(0u64, |sum, (_, n)| sum.wrapping_add(legacy_node_hash(n)));
+            .fold(0u64, |sum, n| sum.wrapping_add(legacy_node_hash(n)));
         let config = t.node(CONFIG).unwrap();
         let old = legacy.wrapping_add(crate::digest::legacy_content_hash(config));
         let at = bytes.len() - 8;

@@ -63,7 +63,7 @@ impl Clone for NodeMap {
     fn clone(&self) -> Self {
         let mut base = Nodes::default();
         base.reserve(self.len);
-        for (_, node) in self.iter() {
+        for node in self.iter() {
             base.insert(Box::new(node.clone()));
         }
         NodeMap {
@@ -84,16 +84,12 @@ impl NodeMap {
     }
 
     pub fn get(&self, path: &str) -> Option<&Node> {
-        self.get_key_value(path).map(|(_, n)| n)
-    }
-
-    pub fn get_key_value(&self, path: &str) -> Option<(&str, &Node)> {
         if !self.overlay.is_empty() {
             if let Some(change) = self.overlay.get(path) {
-                return change.node().map(|n| (n.path(), n));
+                return change.node();
             }
         }
-        self.base.get(path).map(|n| (n.path(), &**n))
+        self.base.get(path).map(|n| &**n)
     }
 
     pub fn contains_key(&self, path: &str) -> bool {
@@ -178,7 +174,8 @@ impl NodeMap {
             // churn of short-lived paths must not grow the overlay).
             match self.overlay.remove(path)? {
                 Change::Put(node) => node,
-                Change::Removed(_) => unreachable!("a tombstone hides only a base node"),
+                // A tombstone hides only a base node; were one here, the node is gone.
+                Change::Removed(_) => return None,
             }
         } else {
             let tombstone = Change::Removed(PathKey::new(path));
@@ -200,17 +197,14 @@ impl NodeMap {
         *self = NodeMap::default();
     }
 
-    /// Every (path, node) of the merged view, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Node)> {
-        let changed = self
-            .overlay
-            .iter()
-            .filter_map(|c| c.node().map(|n| (n.path(), n)));
+    /// Every node of the merged view, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Node> {
+        let changed = self.overlay.iter().filter_map(Change::node);
         let kept = self
             .base
             .iter()
             .filter(|n| !self.overlay.contains_key(n.path()))
-            .map(|n| (n.path(), &**n));
+            .map(|n| &**n);
         changed.chain(kept)
     }
 
@@ -449,7 +443,8 @@ mod tests {
             assert_eq!(map.len(), model.len(), "step {step}");
             if step % 5_000 == 0 {
                 assert_eq!(map.iter().count(), model.len());
-                for (p, n) in map.iter() {
+                for n in map.iter() {
+                    let p = n.path();
                     assert_eq!(model.get(p), Some(&n.stat.version), "{p}");
                 }
             }

@@ -53,7 +53,7 @@ impl DataTree {
             sessions: &sessions,
             digest: self.digest,
         };
-        view.write(w, |p| self.nodes.get_key_value(p))
+        view.write(w, |p| self.nodes.get(p))
     }
 
     /// The tree as it is now, frozen in O(1) for another thread to write with
@@ -380,7 +380,7 @@ impl FrozenTree {
             sessions: &self.sessions,
             digest: self.digest,
         };
-        view.write(w, |p| self.nodes.get(p).map(|n| (n.path(), &**n)))
+        view.write(w, |p| self.nodes.get(p).map(|n| &**n))
     }
 }
 
@@ -398,7 +398,7 @@ impl View<'_> {
     fn write<'n, W: Write>(
         &self,
         w: &mut W,
-        lookup: impl Fn(&str) -> Option<(&'n str, &'n Node)>,
+        lookup: impl Fn(&str) -> Option<&'n Node>,
     ) -> std::io::Result<()> {
         let mut e = Enc { w };
         e.w.write_all(MAGIC)?;
@@ -407,8 +407,8 @@ impl View<'_> {
         e.u64(self.node_count as u64)?;
         // The walk allocates nothing per node: the stack holds (parent path, child name)
         // borrowed from the tree, and each child's path is assembled in one reused buffer.
-        let (_, root) = lookup(path::ROOT).expect("every tree has a root");
-        write_node(&mut e, path::ROOT, root)?;
+        let root = lookup(path::ROOT).expect("every tree has a root");
+        write_node(&mut e, root)?;
         // Reverse so the smallest name pops first: pre-order with sorted children.
         let mut stack: Vec<(&str, &str)> = root
             .children()
@@ -424,9 +424,9 @@ impl View<'_> {
             }
             full.push('/');
             full.push_str(name);
-            let (p, n) = lookup(full.as_str()).expect("every child a node lists exists");
-            write_node(&mut e, p, n)?;
-            stack.extend(n.children().iter().rev().map(|c| (p, c)));
+            let n = lookup(full.as_str()).expect("every child a node lists exists");
+            write_node(&mut e, n)?;
+            stack.extend(n.children().iter().rev().map(|c| (n.path(), c)));
         }
         e.u64(self.sessions.len() as u64)?;
         for &(id, timeout) in self.sessions {
@@ -438,8 +438,8 @@ impl View<'_> {
 }
 
 /// One node's record: path, kind, data, ACL and the persisted Stat fields.
-fn write_node<W: Write>(e: &mut Enc<W>, p: &str, n: &Node) -> std::io::Result<()> {
-    e.str(p)?;
+fn write_node<W: Write>(e: &mut Enc<W>, n: &Node) -> std::io::Result<()> {
+    e.str(n.path())?;
     e.kind(n.kind())?;
     e.data(n.data.as_deref())?;
     e.acl(&n.acl)?;

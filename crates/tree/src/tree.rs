@@ -80,7 +80,7 @@ impl PartialEq for DataTree {
             && self
                 .nodes
                 .iter()
-                .all(|(p, n)| other.nodes.get(p) == Some(n))
+                .all(|n| other.nodes.get(n.path()) == Some(n))
     }
 }
 
@@ -215,7 +215,7 @@ impl DataTree {
         let nodes = self
             .nodes
             .iter()
-            .fold(0u64, |acc, (_, n)| acc.wrapping_add(node_hash(n)));
+            .fold(0u64, |acc, n| acc.wrapping_add(node_hash(n)));
         self.sessions
             .iter()
             .fold(nodes, |acc, (id, t)| acc.wrapping_add(session_hash(id, t)))
@@ -228,7 +228,7 @@ impl DataTree {
 
     /// All paths, in no particular order.
     pub fn paths(&self) -> impl Iterator<Item = &str> {
-        self.nodes.iter().map(|(p, _)| p)
+        self.nodes.iter().map(Node::path)
     }
 
     // ----- mutations (apply only) --------------------------------------------------------
