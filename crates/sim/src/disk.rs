@@ -33,6 +33,15 @@ impl Disk {
         self.synced.last().map(|t| t.zxid)
     }
 
+    /// The records written with `after < zxid <= up_to`, durable or not, in order.
+    pub fn read(&self, after: Zxid, up_to: Zxid) -> Vec<Txn> {
+        let written = self.synced.iter().chain(&self.unsynced);
+        written
+            .filter(|t| after < t.zxid && t.zxid <= up_to)
+            .cloned()
+            .collect()
+    }
+
     /// Drops every record after `zxid`, written or durable; records at or below it stay as
     /// they are (still waiting for their fsync, if they were).
     pub fn truncate(&mut self, zxid: Zxid) {

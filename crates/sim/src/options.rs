@@ -65,6 +65,9 @@ pub struct Options {
     /// invariants. Off only to show that an end-to-end invariant catches a broken core on its
     /// own (the rules would otherwise report it first).
     pub step_rules: bool,
+    /// Payloads each server keeps in memory ([`zab::Config::history_tail_txns`]): a few, so
+    /// that most DIFFs read the log (`Action::ReadLog`), answered after a random delay.
+    pub history_tail_txns: usize,
 }
 
 /// The chance that a SNAP install crashes midway, when [`Options::crash_mid_install`] is on.
@@ -123,6 +126,7 @@ impl Options {
             crash_mid_epoch_write: false,
             clock_drift_permille: 0,
             step_rules: true,
+            history_tail_txns: 0,
         };
         // Drawn last, so that the draws above (and the runs of seeds without these faults)
         // stay what they were before these faults existed.
@@ -134,6 +138,7 @@ impl Options {
         } else {
             0
         };
+        opts.history_tail_txns = rng.between(1, 8) as usize;
         opts
     }
 }

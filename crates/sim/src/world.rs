@@ -2,7 +2,7 @@
 //! with clients, faults, and the checker watching every step.
 
 use bytes::Bytes;
-use zab::{Action, Config, Input, Message, Peer, ServerId};
+use zab::{Action, Config, Input, Message, Peer, ServerId, Zxid};
 
 use crate::app::App;
 use crate::checker::{Checker, Violation};
@@ -32,6 +32,15 @@ enum Event {
     },
     /// A group-commit fsync of server `.0`'s log, for incarnation `.1`.
     Fsync(usize, u32),
+    /// Server `server` (incarnation `incarnation`) reads its log for a follower's DIFF
+    /// (`Action::ReadLog`) and answers its core.
+    LogRead {
+        server: usize,
+        incarnation: u32,
+        for_server: ServerId,
+        after: Zxid,
+        up_to: Zxid,
+    },
     Client(usize),
     Fault,
     Restart(usize),
@@ -321,6 +330,25 @@ impl World {
                     }
                 }
             }
+            Event::LogRead {
+                server,
+                incarnation,
+                for_server,
+                after,
+                up_to,
+            } => {
+                let node = &self.nodes[server];
+                if node.incarnation == incarnation && node.peer.is_some() {
+                    let txns = Ok(node.disk.read(after, up_to));
+                    let input = Input::LogRead {
+                        for_server,
+                        after,
+                        up_to,
+                        txns,
+                    };
+                    self.step(server, input)?;
+                }
+            }
             Event::Client(c) => {
                 if self.healed_at.is_none() {
                     self.client_submit(c)?;
@@ -386,6 +414,7 @@ impl World {
             "a broken variant needs a build with the bugs feature"
         );
         cfg.diff_batch_max = 64;
+        cfg.history_tail_txns = self.opts.history_tail_txns;
         cfg
     }
 

@@ -102,7 +102,7 @@ fn a_seed_replays_bit_for_bit() {
     };
     let mut faults = sim::FaultCounts::default();
     let mut text = String::new();
-    for seed in [42, 18, 27, 83] {
+    for seed in [6, 18, 27, 83] {
         let (a, b) = (trace(seed), trace(seed));
         assert_eq!(a, b, "seed {seed} did not replay bit for bit");
         assert!(a.0 > 1000 && !a.3.is_empty());

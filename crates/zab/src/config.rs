@@ -28,6 +28,12 @@ pub struct Config {
     pub election_resend_ticks: u64,
     /// Largest number of transactions sent in one DIFF message.
     pub diff_batch_max: usize,
+    /// Payloads kept in memory after they are durable and delivered, the newest ones: a DIFF
+    /// from within them is sent from memory, one from further back reads the log
+    /// (`Action::ReadLog`). The history keeps every zxid back to its base either way.
+    pub history_tail_txns: usize,
+    /// The same tail's bound in payload bytes; whichever bound is reached first drops payloads.
+    pub history_tail_bytes: usize,
     /// Recognizes the application's reconfiguration transactions (see [`Decoder`]).
     pub decoder: Decoder,
     /// A deliberately broken behaviour, for the teeth tests only. It exists only in builds
@@ -47,6 +53,8 @@ impl Config {
             sync_limit: 5,
             election_resend_ticks: 2,
             diff_batch_max: 1000,
+            history_tail_txns: 10_000,
+            history_tail_bytes: 8 << 20,
             decoder: membership::no_reconfig,
             #[cfg(feature = "bugs")]
             bug: None,
@@ -105,10 +113,13 @@ pub enum Bug {
     OldQuorumOnly,
     /// A leader removed by a reconfiguration keeps leading, and counts itself as a voter.
     RemovedLeaderLeads,
+    /// A leader trusts a log read for a DIFF without checking its zxids against its history,
+    /// and the read came back one record short.
+    ShortLogRead,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 10] = [
+    pub const ALL: [Bug; 11] = [
         Bug::AckBeforeDurable,
         Bug::AckNewLeaderBeforeDurable,
         Bug::CommitOnMinority,
@@ -119,6 +130,7 @@ impl Bug {
         Bug::NewQuorumOnly,
         Bug::OldQuorumOnly,
         Bug::RemovedLeaderLeads,
+        Bug::ShortLogRead,
     ];
 
     pub fn name(self) -> &'static str {
@@ -133,6 +145,7 @@ impl Bug {
             Bug::NewQuorumOnly => "new-quorum-only",
             Bug::OldQuorumOnly => "old-quorum-only",
             Bug::RemovedLeaderLeads => "removed-leader-leads",
+            Bug::ShortLogRead => "short-log-read",
         }
     }
 

@@ -321,8 +321,13 @@ impl Peer {
     fn on_propose(&mut self, txn: Txn) {
         let epoch = self.following().epoch;
         if txn.zxid <= self.history.last() {
-            // A duplicate PROPOSE is tolerated: same zxid, same transaction.
-            if self.history.get(txn.zxid) == Some(&txn) {
+            // A duplicate PROPOSE is tolerated: same zxid, same transaction (one whose payload
+            // is no longer held was the same: a zxid names one proposal).
+            let same = match self.history.get(txn.zxid) {
+                Some(held) => held == &txn,
+                None => self.history.has_point(txn.zxid),
+            };
+            if same {
                 self.stats.duplicate += 1;
                 return;
             }

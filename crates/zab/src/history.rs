@@ -1,5 +1,9 @@
 //! A server's history as the core sees it: the zxid of the snapshot it starts from, the
 //! transactions after it, how far they are durable, and the configurations they carry.
+//!
+//! Every transaction's zxid is kept back to the base, but its payload only while it is in the
+//! held tail (see [`History::drop_payloads`]): older payloads are on disk, and a DIFF that
+//! needs them has the driver read them from the log (`Action::ReadLog`).
 
 use crate::membership::{Decoder, Membership};
 use crate::types::{Txn, Zxid};
@@ -9,11 +13,15 @@ use crate::types::{Txn, Zxid};
 /// Invariants: `txns` is strictly increasing in zxid, every zxid in it is above `base`, and
 /// `base <= durable <= last()`; `base_membership` is the configuration in force at `base`
 /// (its version at or below `base`), and `changes` holds, in order, the configuration of every
-/// transaction in `txns` that carries one, versioned by its zxid.
+/// transaction in `txns` that carries one, versioned by its zxid. The payloads of
+/// `txns[..held_from]` were dropped (left empty); those of `txns[held_from..]` are held and
+/// add up to `held_bytes`.
 #[derive(Clone, Debug)]
 pub struct History {
     base: Zxid,
     txns: Vec<Txn>,
+    held_from: usize,
+    held_bytes: usize,
     durable: Zxid,
     base_membership: Membership,
     changes: Vec<Membership>,
@@ -46,9 +54,12 @@ impl History {
             .iter()
             .filter_map(|t| Self::decode(decoder, t))
             .collect();
+        let held_bytes = txns.iter().map(|t| t.data.len()).sum();
         History {
             base,
             txns,
+            held_from: 0,
+            held_bytes,
             durable,
             base_membership,
             changes,
@@ -127,12 +138,42 @@ impl History {
         zxid == self.base || self.txns.binary_search_by_key(&zxid, |t| t.zxid).is_ok()
     }
 
-    /// The transaction at `zxid`, if held.
+    /// The transaction at `zxid`, if its payload is held.
     pub fn get(&self, zxid: Zxid) -> Option<&Txn> {
         self.txns
             .binary_search_by_key(&zxid, |t| t.zxid)
             .ok()
+            .filter(|&i| i >= self.held_from)
             .map(|i| &self.txns[i])
+    }
+
+    /// The zxid of the newest transaction whose payload was dropped, if any: a DIFF from below
+    /// it reads the log up to it.
+    pub fn unheld_through(&self) -> Option<Zxid> {
+        self.held_from.checked_sub(1).map(|i| self.txns[i].zxid)
+    }
+
+    /// How many payloads are held, and their bytes.
+    pub fn held(&self) -> (usize, usize) {
+        (self.txns.len() - self.held_from, self.held_bytes)
+    }
+
+    /// Drops the oldest held payloads at or below `through` while more than `keep_txns` are
+    /// held or they add up to more than `keep_bytes`. The caller passes what is durable and
+    /// delivered: a payload is needed in memory only until the log holds it and the state
+    /// machine has it.
+    pub fn drop_payloads(&mut self, through: Zxid, keep_txns: usize, keep_bytes: usize) {
+        while self.held_from < self.txns.len()
+            && (self.txns.len() - self.held_from > keep_txns || self.held_bytes > keep_bytes)
+        {
+            let txn = &mut self.txns[self.held_from];
+            if txn.zxid > through {
+                break;
+            }
+            self.held_bytes -= txn.data.len();
+            txn.data = bytes::Bytes::new();
+            self.held_from += 1;
+        }
     }
 
     /// The largest point (base or transaction) at or below `zxid`, if `zxid >= base`.
@@ -148,7 +189,23 @@ impl History {
         })
     }
 
-    /// The transactions strictly after `after` and at or below `upto`.
+    /// The transactions strictly after `after` and at or below `upto`, whose payloads must all
+    /// be held: what is delivered or sent from memory. Panics otherwise (a dropped payload
+    /// handed on would corrupt a state machine).
+    pub fn held_range(&self, after: Zxid, upto: Zxid) -> &[Txn] {
+        let txns = self.range(after, upto);
+        if let (Some(first), Some(unheld)) = (txns.first(), self.unheld_through()) {
+            assert!(
+                first.zxid > unheld,
+                "payload of {} dropped (held after {unheld})",
+                first.zxid
+            );
+        }
+        txns
+    }
+
+    /// The transactions strictly after `after` and at or below `upto`; the payloads of those
+    /// at or below [`History::unheld_through`] are empty.
     pub fn range(&self, after: Zxid, upto: Zxid) -> &[Txn] {
         let start = self.txns.partition_point(|t| t.zxid <= after);
         let end = self.txns.partition_point(|t| t.zxid <= upto);
@@ -170,6 +227,7 @@ impl History {
         if let Some(m) = Self::decode(self.decoder, &txn) {
             self.changes.push(m);
         }
+        self.held_bytes += txn.data.len();
         self.txns.push(txn);
     }
 
@@ -191,6 +249,12 @@ impl History {
             self.base
         );
         let keep = self.txns.partition_point(|t| t.zxid <= zxid);
+        let dropped_held: usize = self.txns[keep.max(self.held_from)..]
+            .iter()
+            .map(|t| t.data.len())
+            .sum();
+        self.held_bytes -= dropped_held;
+        self.held_from = self.held_from.min(keep);
         self.txns.truncate(keep);
         self.changes.retain(|m| m.version <= zxid);
         self.durable = self.durable.min(self.last());
@@ -203,6 +267,8 @@ impl History {
         self.base_membership = membership;
         self.changes.clear();
         self.txns.clear();
+        self.held_from = 0;
+        self.held_bytes = 0;
         self.durable = base;
         self.compact_to = base;
     }
@@ -229,6 +295,12 @@ impl History {
             return;
         }
         self.base = self.txns[drop - 1].zxid;
+        let dropped_held: usize = self.txns[self.held_from.min(drop)..drop]
+            .iter()
+            .map(|t| t.data.len())
+            .sum();
+        self.held_bytes -= dropped_held;
+        self.held_from = self.held_from.saturating_sub(drop);
         self.txns.drain(..drop);
         let folded = self.changes.partition_point(|m| m.version <= self.base);
         if let Some(last) = self.changes.drain(..folded).next_back() {
@@ -277,5 +349,52 @@ mod tests {
         // A point asked for below what is already compacted changes nothing.
         h.compact(Zxid::new(1, 4));
         assert_eq!(h.base(), Zxid::new(1, n - 5));
+    }
+
+    #[test]
+    fn payloads_leave_memory_oldest_first_within_the_tail_and_the_point_given() {
+        let mut h = History::recovered(
+            Zxid::ZERO,
+            (1..=10)
+                .map(|i| Txn {
+                    zxid: Zxid::new(1, i),
+                    data: bytes::Bytes::from(vec![0u8; 10]),
+                })
+                .collect(),
+            Membership::new(vec![ServerId(1)], vec![]),
+            |_| None,
+        );
+        assert_eq!(h.held(), (10, 100));
+        // Only up to the point given (durable and delivered), whatever the tail says.
+        h.drop_payloads(Zxid::new(1, 3), 2, usize::MAX);
+        assert_eq!(
+            (h.held(), h.unheld_through()),
+            ((7, 70), Some(Zxid::new(1, 3)))
+        );
+        assert!(h.get(Zxid::new(1, 3)).is_none() && h.has_point(Zxid::new(1, 3)));
+        // The byte budget bounds too.
+        h.drop_payloads(Zxid::new(1, 10), 100, 45);
+        assert_eq!(h.held(), (4, 40));
+        assert_eq!(h.held_range(Zxid::new(1, 6), Zxid::new(1, 10)).len(), 4);
+        // Truncation and compaction keep the count and the bytes right.
+        h.truncate(Zxid::new(1, 8));
+        assert_eq!(h.held(), (2, 20));
+        h.compact(Zxid::new(1, 7));
+        assert_eq!((h.held(), h.unheld_through()), ((1, 10), None));
+        h.truncate(Zxid::new(1, 7));
+        assert_eq!(h.held(), (0, 0));
+        h.append(Txn {
+            zxid: Zxid::new(2, 1),
+            data: bytes::Bytes::from_static(b"abc"),
+        });
+        assert_eq!(h.held(), (1, 3));
+    }
+
+    #[test]
+    #[should_panic(expected = "dropped")]
+    fn a_dropped_payload_is_never_handed_on() {
+        let mut h = history(3);
+        h.drop_payloads(Zxid::new(1, 3), 1, usize::MAX);
+        h.held_range(Zxid::ZERO, Zxid::new(1, 3));
     }
 }

@@ -15,6 +15,10 @@
 //!   other inputs (the server serializes a big tree off its event loop). An answer that comes
 //!   after a [`Input::Compact`] past its zxid is refused with a new `TakeSnapshot`; one for a
 //!   follower no longer waiting is dropped.
+//! - `ReadLog` asks for the durable log records in a range, for a DIFF older than the payloads
+//!   the core holds; the driver answers with [`Input::LogRead`], at once or later, off its event
+//!   loop. The answer holds every record in the range, in order, or an error; the core checks
+//!   its zxids against its history and sends a SNAP instead if they differ.
 
 use crate::membership::Membership;
 use crate::message::Message;
@@ -34,6 +38,13 @@ pub enum Input {
     SnapshotTaken {
         for_server: ServerId,
         snapshot: Snapshot,
+    },
+    /// The answer to [`Action::ReadLog`]: the records with `after < zxid <= up_to`, in order.
+    LogRead {
+        for_server: ServerId,
+        after: Zxid,
+        up_to: Zxid,
+        txns: Result<Vec<Txn>, String>,
     },
     /// The connection to this peer broke (its process died, say). A follower of that leader
     /// returns to election at once instead of waiting `syncLimit` ticks for silence.
@@ -101,6 +112,13 @@ pub enum Action {
     /// [`Input::SnapshotTaken`]).
     TakeSnapshot {
         for_server: ServerId,
+    },
+    /// Read the log records with `after < zxid <= up_to` for a follower's DIFF (answer with
+    /// [`Input::LogRead`]). They are durable: the core drops a payload only once it is.
+    ReadLog {
+        for_server: ServerId,
+        after: Zxid,
+        up_to: Zxid,
     },
     /// The role or phase changed.
     PhaseChanged {

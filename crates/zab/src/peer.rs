@@ -128,6 +128,12 @@ impl Peer {
             } => {
                 self.on_snapshot_taken(for_server, snapshot);
             }
+            Input::LogRead {
+                for_server,
+                after,
+                up_to,
+                txns,
+            } => self.on_log_read(for_server, after, up_to, txns),
             Input::PeerDisconnected(peer) => {
                 if let Role::Following(f) = &self.role {
                     if f.leader == peer {
@@ -142,6 +148,7 @@ impl Peer {
         if self.history.compacting() {
             self.history.compact_some();
         }
+        self.drop_payloads();
         self.after_step();
         std::mem::swap(&mut self.out, out);
     }
@@ -383,12 +390,20 @@ impl Peer {
         self.out.push(Action::PhaseChanged { phase, epoch });
     }
 
+    /// Keeps in memory only the newest payloads (the configured tail) of what is durable and
+    /// delivered: the log holds the rest.
+    fn drop_payloads(&mut self) {
+        let through = self.delivered.min(self.history.durable());
+        let (txns, bytes) = (self.cfg.history_tail_txns, self.cfg.history_tail_bytes);
+        self.history.drop_payloads(through, txns, bytes);
+    }
+
     /// Hands every held transaction up to `target` to the state machine, in order.
     pub(crate) fn deliver_upto(&mut self, target: Zxid) {
         if target <= self.delivered {
             return;
         }
-        let txns = self.history.range(self.delivered, target);
+        let txns = self.history.held_range(self.delivered, target);
         if let Some(last) = txns.last() {
             let last = last.zxid;
             self.out.extend(txns.iter().cloned().map(Action::Deliver));

@@ -24,6 +24,10 @@ pub struct Stats {
     pub sync_diff: u64,
     pub sync_trunc: u64,
     pub sync_snap: u64,
+    /// Log reads asked for DIFFs older than the payloads held in memory.
+    pub log_reads: u64,
+    /// Log reads that failed or did not match the history; the follower got a SNAP instead.
+    pub log_reads_refused: u64,
     /// Times the configuration in force changed here.
     pub reconfigs_activated: u64,
 }

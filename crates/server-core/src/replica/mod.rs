@@ -226,6 +226,24 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
                 for_server,
                 snapshot,
             }),
+            StorageEvent::PeerLog {
+                for_server,
+                after,
+                up_to,
+                txns,
+            } => {
+                let txns = txns.map_err(|error| {
+                    tracing::warn!(peer = for_server.0, %after, %up_to, %error,
+                        "log read for a follower's DIFF failed: it gets a SNAP");
+                    error.to_string()
+                });
+                self.step(Input::LogRead {
+                    for_server,
+                    after,
+                    up_to,
+                    txns,
+                })
+            }
             StorageEvent::SnapshotSaved { zxid, oldest_kept } => {
                 tracing::debug!(%zxid, "snapshot durable");
                 if let Some(oldest) = oldest_kept {
@@ -290,6 +308,11 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
                     self.snapshot_policy.delivered(txn.data.len());
                 }
                 Action::TakeSnapshot { for_server } => snapshot_requests.push(for_server),
+                Action::ReadLog {
+                    for_server,
+                    after,
+                    up_to,
+                } => self.storage.read_for_peer(for_server, after, up_to),
                 Action::PhaseChanged { phase, epoch } => {
                     tracing::info!(phase = phase.name(), %epoch, "zab phase");
                 }

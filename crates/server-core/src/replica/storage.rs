@@ -80,6 +80,14 @@ pub enum StorageEvent {
         for_server: ServerId,
         snapshot: Snapshot,
     },
+    /// The log records asked for with [`Storage::read_for_peer`]: every one with
+    /// `after < zxid <= up_to`, in order.
+    PeerLog {
+        for_server: ServerId,
+        after: Zxid,
+        up_to: Zxid,
+        txns: Result<Vec<Txn>, StorageError>,
+    },
 }
 
 /// The disk of one replica.
@@ -101,6 +109,10 @@ pub trait Storage {
     /// Serializes a snapshot for a follower's SNAP in the background; reported as
     /// [`StorageEvent::PeerSnapshot`]. Nothing is written to disk.
     fn serialize_for_peer(&mut self, for_server: ServerId, snapshot: FrozenSnapshot);
+    /// Reads the log records with `after < zxid <= up_to` for a follower's DIFF in the
+    /// background, never on the caller's thread (tens of MB); reported as
+    /// [`StorageEvent::PeerLog`].
+    fn read_for_peer(&mut self, for_server: ServerId, after: Zxid, up_to: Zxid);
     /// Drops log records at or below `zxid` (a durable snapshot covers them), in the
     /// background.
     fn purge_through(&mut self, zxid: Zxid);

@@ -98,6 +98,10 @@ impl Storage for FileStorage {
         self.peer_snapshots.serialize(for_server, snapshot);
     }
 
+    fn read_for_peer(&mut self, for_server: ServerId, after: Zxid, up_to: Zxid) {
+        self.log.read_for_peer(for_server, after, up_to);
+    }
+
     fn purge_through(&mut self, zxid: Zxid) {
         self.log.purge_through(zxid);
     }

@@ -1,12 +1,17 @@
 //! The log writer: one thread owns the transaction log, appends what the Zab core emits and
 //! fsyncs in batches (group commit). While one fdatasync runs, further appends queue up in the
 //! channel and the next loop makes all of them durable with a single fdatasync.
+//!
+//! It also reads the log for followers' DIFFs older than the payloads the core keeps in
+//! memory, a page between two group commits, so a read of tens of MB never holds up an fsync
+//! for long and never runs on the core task.
 
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::collections::VecDeque;
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
 use std::thread::JoinHandle;
 
 use storage::{FileTxnLog, StorageError, TxnLog};
-use zab::{Txn, Zxid};
+use zab::{ServerId, Txn, Zxid};
 
 pub use super::storage::StorageEvent;
 
@@ -18,6 +23,43 @@ enum Command {
     Reset(Zxid, SyncSender<Result<(), StorageError>>),
     /// Drop records at or below the zxid (a snapshot covers them).
     Purge(Zxid),
+    /// Read records for a follower's DIFF; reported as [`StorageEvent::PeerLog`].
+    Read(LogRead),
+}
+
+/// Bytes of payload read per page of a follower's log read, between two group commits.
+const READ_PAGE_BYTES: usize = 1 << 20;
+
+/// A log read under way: the records with `after < zxid <= up_to`, those read so far in
+/// `txns`.
+struct LogRead {
+    for_server: ServerId,
+    after: Zxid,
+    up_to: Zxid,
+    txns: Vec<Txn>,
+}
+
+impl LogRead {
+    /// Reads the next page; true once the read is complete.
+    fn next_page(&mut self, log: &mut FileTxnLog) -> Result<bool, StorageError> {
+        let from = self.txns.last().map_or(self.after, |t| t.zxid);
+        let page = log.read_range(from, self.up_to, READ_PAGE_BYTES)?;
+        let done = page.is_empty();
+        self.txns.extend(page.into_iter().map(|e| Txn {
+            zxid: e.zxid,
+            data: e.payload.into(),
+        }));
+        Ok(done)
+    }
+
+    fn report(self, txns: Result<Vec<Txn>, StorageError>) -> StorageEvent {
+        StorageEvent::PeerLog {
+            for_server: self.for_server,
+            after: self.after,
+            up_to: self.up_to,
+            txns,
+        }
+    }
 }
 
 /// A handle on the writer thread.
@@ -81,6 +123,17 @@ impl LogWriter {
     pub fn purge_through(&self, zxid: Zxid) {
         self.send(Command::Purge(zxid));
     }
+
+    /// Reads the records with `after < zxid <= up_to` for a follower's DIFF, in pages between
+    /// group commits; reported as [`StorageEvent::PeerLog`].
+    pub fn read_for_peer(&self, for_server: ServerId, after: Zxid, up_to: Zxid) {
+        self.send(Command::Read(LogRead {
+            for_server,
+            after,
+            up_to,
+            txns: Vec::new(),
+        }));
+    }
 }
 
 impl Drop for LogWriter {
@@ -97,48 +150,100 @@ fn run(
     commands: &Receiver<Command>,
     report: &impl Fn(StorageEvent),
 ) -> Result<(), StorageError> {
-    while let Ok(first) = commands.recv() {
-        let mut pending = false;
-        let mut next = Some(first);
-        while let Some(command) = next {
-            match command {
-                Command::Append(txns) => {
-                    for txn in &txns {
-                        log.append(txn.zxid, &txn.data)?;
-                    }
-                    pending |= !txns.is_empty();
-                }
-                Command::Truncate(zxid, reply) => {
-                    // Records before the truncation point stay pending; sync them first so the
-                    // report below stays truthful.
-                    if pending {
-                        report(StorageEvent::Durable(log.sync()?));
-                        pending = false;
-                    }
-                    let result = log.truncate_after(zxid);
-                    let fatal = result.as_ref().is_err_and(|e| e.is_fatal());
-                    let _ = reply.send(result);
-                    if fatal {
-                        return Err(StorageError::InvalidArgument("truncation failed".into()));
-                    }
-                }
-                Command::Reset(zxid, reply) => {
-                    // What was appended before is dropped with the rest: nothing to report.
-                    pending = false;
-                    let result = log.reset(zxid);
-                    let fatal = result.as_ref().is_err_and(|e| e.is_fatal());
-                    let _ = reply.send(result);
-                    if fatal {
-                        return Err(StorageError::InvalidArgument("log reset failed".into()));
-                    }
-                }
-                Command::Purge(zxid) => log.purge_through(zxid)?,
+    let mut reads = VecDeque::new();
+    loop {
+        // Wait for work only when no read is under way.
+        let first = if reads.is_empty() {
+            match commands.recv() {
+                Ok(command) => Some(command),
+                Err(_) => return Ok(()),
             }
-            next = commands.try_recv().ok();
-        }
+        } else {
+            match commands.try_recv() {
+                Ok(command) => Some(command),
+                Err(TryRecvError::Empty) => None,
+                Err(TryRecvError::Disconnected) => return Ok(()),
+            }
+        };
+        let pending = execute(log, first, commands, &mut reads, report)?;
         if pending {
             report(StorageEvent::Durable(log.sync()?));
         }
+        read_one_page(log, &mut reads, report);
     }
-    Ok(())
+}
+
+/// Carries out `first` and every command already queued behind it; true if records were
+/// appended and wait for their fsync.
+fn execute(
+    log: &mut FileTxnLog,
+    first: Option<Command>,
+    commands: &Receiver<Command>,
+    reads: &mut VecDeque<LogRead>,
+    report: &impl Fn(StorageEvent),
+) -> Result<bool, StorageError> {
+    let mut pending = false;
+    let mut next = first;
+    while let Some(command) = next {
+        match command {
+            Command::Append(txns) => {
+                for txn in &txns {
+                    log.append(txn.zxid, &txn.data)?;
+                }
+                pending |= !txns.is_empty();
+            }
+            Command::Truncate(zxid, reply) => {
+                // Records before the truncation point stay pending; sync them first so the
+                // report below stays truthful.
+                if pending {
+                    report(StorageEvent::Durable(log.sync()?));
+                    pending = false;
+                }
+                let result = log.truncate_after(zxid);
+                let fatal = result.as_ref().is_err_and(|e| e.is_fatal());
+                let _ = reply.send(result);
+                if fatal {
+                    return Err(StorageError::InvalidArgument("truncation failed".into()));
+                }
+            }
+            Command::Reset(zxid, reply) => {
+                // What was appended before is dropped with the rest: nothing to report.
+                pending = false;
+                let result = log.reset(zxid);
+                let fatal = result.as_ref().is_err_and(|e| e.is_fatal());
+                let _ = reply.send(result);
+                if fatal {
+                    return Err(StorageError::InvalidArgument("log reset failed".into()));
+                }
+            }
+            Command::Purge(zxid) => log.purge_through(zxid)?,
+            Command::Read(read) => reads.push_back(read),
+        }
+        next = commands.try_recv().ok();
+    }
+    Ok(pending)
+}
+
+/// Advances the oldest read under way by one page, and reports it once complete or failed
+/// (the core then sends a SNAP instead; a log that failed for good fails appends too).
+fn read_one_page(
+    log: &mut FileTxnLog,
+    reads: &mut VecDeque<LogRead>,
+    report: &impl Fn(StorageEvent),
+) {
+    let Some(read) = reads.front_mut() else {
+        return;
+    };
+    match read.next_page(log) {
+        Ok(false) => {}
+        Ok(true) => {
+            let mut read = reads.pop_front().expect("a read under way");
+            let txns = std::mem::take(&mut read.txns);
+            report(read.report(Ok(txns)));
+        }
+        Err(error) => {
+            let read = reads.pop_front().expect("a read under way");
+            report(read.report(Err(error)));
+        }
+    }
 }

@@ -87,6 +87,7 @@ impl Node {
         state.record_changes();
         let mut zab = config.zab_config();
         zab.diff_batch_max = 64;
+        zab.history_tail_txns = opts.history_tail_txns;
         let options = ReplicaOptions {
             zab,
             snap_count: opts.snap_count,

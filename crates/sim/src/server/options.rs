@@ -8,6 +8,8 @@ pub type Micros = u64;
 
 pub const MS: Micros = 1_000;
 
+/// Mixed into the seed for the history tail's draw (its own stream of the seed's randomness).
+const HISTORY_TAIL_DRAW: u64 = 0x7461_696c;
 /// Mixed into the seed for the read-only draw (its own stream of the seed's randomness).
 const READ_ONLY_DRAW: u64 = 0x524f_4e4c_5953_4545;
 
@@ -52,6 +54,9 @@ pub struct ServerOptions {
     /// Read-only mode on every server (with local sessions), and every other client accepting
     /// a read-only server: servers cut off by partitions serve those clients read-only.
     pub read_only: bool,
+    /// Payloads each server keeps in memory ([`zab::Config::history_tail_txns`]): a few, so
+    /// that most DIFFs read the log through the storage.
+    pub history_tail_txns: usize,
 }
 
 impl ServerOptions {
@@ -102,6 +107,7 @@ impl ServerOptions {
             bug: None,
             // Drawn apart from the rest, so that adding it changed no seed's other knobs.
             read_only: Rng::new(seed ^ READ_ONLY_DRAW).chance(0.4),
+            history_tail_txns: Rng::new(seed ^ HISTORY_TAIL_DRAW).between(1, 16) as usize,
         }
     }
 }

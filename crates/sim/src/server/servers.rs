@@ -117,6 +117,7 @@ impl World {
         let storage = core.replica.storage_mut();
         let mut events = storage.serialize_for_peers();
         self.report.peer_snapshots += events.len() as u64;
+        events.extend(storage.read_for_peers());
         events.extend(storage.write_snapshot());
         for event in events {
             self.with_core(i, |core, now| core.storage_event(event, now))?;

@@ -9,6 +9,8 @@ use zab::{Epoch, ServerId, Snapshot, Txn, Zxid};
 
 /// Snapshots kept on a simulated disk (as autopurge.snapRetainCount).
 const SNAPSHOTS_KEPT: usize = 3;
+/// A log read's page: small, so that reads for DIFFs take several.
+const READ_PAGE_BYTES: usize = 256;
 
 /// The replica's storage over a simulated disk.
 #[derive(Debug)]
@@ -22,6 +24,8 @@ pub struct SimStorage {
     pending_snapshot: Option<FrozenSnapshot>,
     /// Snapshots for followers' SNAP not yet serialized (the server's peer snapshot thread).
     pending_for_peers: Vec<(ServerId, FrozenSnapshot)>,
+    /// Log reads for followers' DIFFs not yet done (for whom, after, up to).
+    pending_reads: Vec<(ServerId, Zxid, Zxid)>,
     /// The first error of background work, reported at the next fsync.
     failed: Option<StorageError>,
     /// The zxid of the newest snapshot on the disk (recovered, saved or installed).
@@ -44,6 +48,7 @@ impl SimStorage {
             unsynced: false,
             pending_snapshot: None,
             pending_for_peers: Vec::new(),
+            pending_reads: Vec::new(),
             failed: None,
             snapshot_on_disk,
         }
@@ -60,10 +65,42 @@ impl SimStorage {
         self.unsynced
     }
 
-    /// Whether a periodic snapshot waits to be written, or one for a follower to be
-    /// serialized.
+    /// Whether a periodic snapshot waits to be written, one for a follower to be serialized,
+    /// or the log to be read for a follower.
     pub fn wants_snapshot_write(&self) -> bool {
-        self.pending_snapshot.is_some() || !self.pending_for_peers.is_empty()
+        self.pending_snapshot.is_some()
+            || !self.pending_for_peers.is_empty()
+            || !self.pending_reads.is_empty()
+    }
+
+    /// Reads the log for followers' DIFFs, as the server's log writer does between its group
+    /// commits, a page at a time.
+    pub fn read_for_peers(&mut self) -> Vec<StorageEvent> {
+        let reads = std::mem::take(&mut self.pending_reads);
+        reads
+            .into_iter()
+            .map(|(for_server, after, up_to)| StorageEvent::PeerLog {
+                for_server,
+                after,
+                up_to,
+                txns: self.read(after, up_to),
+            })
+            .collect()
+    }
+
+    fn read(&mut self, after: Zxid, up_to: Zxid) -> Result<Vec<Txn>, StorageError> {
+        let mut txns: Vec<Txn> = Vec::new();
+        loop {
+            let from = txns.last().map_or(after, |t| t.zxid);
+            let page = self.log.read_range(from, up_to, READ_PAGE_BYTES)?;
+            if page.is_empty() {
+                return Ok(txns);
+            }
+            txns.extend(page.into_iter().map(|e| Txn {
+                zxid: e.zxid,
+                data: e.payload.into(),
+            }));
+        }
     }
 
     /// Serializes the snapshots asked for followers, as the server's peer snapshot thread
@@ -162,6 +199,10 @@ impl Storage for SimStorage {
 
     fn serialize_for_peer(&mut self, for_server: ServerId, snapshot: FrozenSnapshot) {
         self.pending_for_peers.push((for_server, snapshot));
+    }
+
+    fn read_for_peer(&mut self, for_server: ServerId, after: Zxid, up_to: Zxid) {
+        self.pending_reads.push((for_server, after, up_to));
     }
 
     fn purge_through(&mut self, zxid: Zxid) {

@@ -126,6 +126,24 @@ impl World {
                 }
                 Action::Deliver(txn) => self.deliver(i, &txn)?,
                 Action::TakeSnapshot { for_server } => snapshot_requests.push(for_server),
+                Action::ReadLog {
+                    for_server,
+                    after,
+                    up_to,
+                } => {
+                    // Off the event loop, as the server's storage reads: answered later, while
+                    // the leader goes on.
+                    let incarnation = self.nodes[i].incarnation;
+                    let delay = self.rng.between(0, self.opts.fsync_max);
+                    let event = Event::LogRead {
+                        server: i,
+                        incarnation,
+                        for_server,
+                        after,
+                        up_to,
+                    };
+                    self.schedule(delay, event);
+                }
                 Action::PhaseChanged { phase, epoch } => {
                     self.trace(TraceEvent::Phase {
                         server: id,

@@ -15,7 +15,7 @@ impl Peer {
         let history = &self.history;
         if history.has_point(follower_last) {
             self.stats.sync_diff += 1;
-            self.send_diff_and_new_leader(to, follower_last);
+            self.sync_from(to, follower_last);
         } else if let Some(point) = history.point_at_or_below(follower_last) {
             // The follower holds a suffix this epoch did not keep: drop it.
             self.stats.sync_trunc += 1;
@@ -28,14 +28,18 @@ impl Peer {
                     zxid: point,
                 });
             }
-            self.send_diff_and_new_leader(to, point);
+            self.sync_from(to, point);
         } else {
-            // Too far behind what we still hold in memory: send the state machine.
-            self.stats.sync_snap += 1;
-            self.leading().learners.get_mut(&to).expect("learner").state =
-                LearnerState::AwaitSnapshot;
-            self.out.push(Action::TakeSnapshot { for_server: to });
+            // Behind the history's base (the newest snapshot): send the state machine.
+            self.sync_by_snapshot(to);
         }
+    }
+
+    /// Asks the driver for a snapshot to send SNAP.
+    pub(super) fn sync_by_snapshot(&mut self, to: ServerId) {
+        self.stats.sync_snap += 1;
+        self.leading().learners.get_mut(&to).expect("learner").state = LearnerState::AwaitSnapshot;
+        self.out.push(Action::TakeSnapshot { for_server: to });
     }
 
     pub(crate) fn on_snapshot_taken(&mut self, for_server: ServerId, snapshot: Snapshot) {
@@ -72,25 +76,30 @@ impl Peer {
             snapshot,
             membership,
         });
-        self.send_diff_and_new_leader(for_server, zxid);
+        self.sync_from(for_server, zxid);
     }
 
-    fn send_diff_and_new_leader(&mut self, to: ServerId, after: Zxid) {
+    /// Sends DIFF messages with `read` (transactions up to `after` read from the log, if any)
+    /// followed by every transaction held after `after`, then NEWLEADER.
+    pub(super) fn send_diff_and_new_leader(&mut self, to: ServerId, after: Zxid, read: Vec<Txn>) {
         let epoch = self.leading_ref().epoch.expect("epoch chosen");
         let last = self.history.last();
-        let batches: Vec<Vec<Txn>> = self
-            .history
-            .range(after, last)
-            .chunks(self.cfg.diff_batch_max.max(1))
-            .map(|c| c.to_vec())
-            .collect();
-        if batches.is_empty() {
-            self.send_on_link(to, |link, seq| Message::Diff {
-                link,
-                seq,
-                epoch,
-                txns: Vec::new(),
-            });
+        let batch_max = self.cfg.diff_batch_max.max(1);
+        let mut txns = read
+            .into_iter()
+            .chain(self.history.held_range(after, last).iter().cloned());
+        let mut batches = Vec::new();
+        loop {
+            let batch: Vec<Txn> = txns.by_ref().take(batch_max).collect();
+            // An empty DIFF still goes when there is nothing to send.
+            if batch.is_empty() && !batches.is_empty() {
+                break;
+            }
+            let done = batch.len() < batch_max;
+            batches.push(batch);
+            if done {
+                break;
+            }
         }
         for txns in batches {
             self.send_on_link(to, |link, seq| Message::Diff {

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use bytes::Bytes;
-use zab::{Action, Boot, Config, Input, Membership, Message, Peer, ServerId, Snapshot, Zxid};
+use zab::{Action, Boot, Config, Input, Membership, Message, Peer, ServerId, Snapshot, Txn, Zxid};
 
 pub fn peer(id: u64, n: u64) -> Peer {
     let members = (1..=n).map(ServerId).collect();
@@ -26,6 +26,13 @@ pub struct Net {
     /// When set, `TakeSnapshot` is recorded here (server index, for whom) instead of answered
     /// at once, as a driver that serializes off its event loop answers later.
     pub held_snapshots: Option<Vec<(usize, ServerId)>>,
+    /// Each server's log: what it appended, less what it truncated or reset.
+    pub logs: Vec<Vec<Txn>>,
+    /// When set, `ReadLog` is recorded here (server index, for whom, after, up to) instead of
+    /// answered at once from `logs`.
+    pub held_reads: Option<Vec<(usize, ServerId, Zxid, Zxid)>>,
+    /// Payloads each server keeps in memory ([`Config::history_tail_txns`]), restarts included.
+    pub tail_txns: usize,
 }
 
 impl Net {
@@ -67,7 +74,28 @@ impl Net {
             queue: Default::default(),
             appended: vec![None; n],
             held_snapshots: None,
+            logs: vec![Vec::new(); n],
+            held_reads: None,
+            tail_txns: Config::new(ServerId(1), Vec::new()).history_tail_txns,
         }
+    }
+
+    /// `n` voters that keep only `tail_txns` payloads in memory: older DIFFs read the log.
+    pub fn with_tail(n: u64, tail_txns: usize) -> Net {
+        let mut net = Net::new(n);
+        for (i, p) in net.peers.iter_mut().enumerate() {
+            let mut cfg = p.config().clone();
+            cfg.history_tail_txns = tail_txns;
+            *p = Peer::new(
+                cfg,
+                Boot {
+                    nonce: (i as u64 + 1) * 1000,
+                    ..Boot::default()
+                },
+            );
+        }
+        net.tail_txns = tail_txns;
+        net
     }
 
     pub fn absorb(&mut self, i: usize, out: Vec<Action>) {
@@ -76,7 +104,28 @@ impl Net {
             match action {
                 Action::Send { to, message } => self.queue.push_back((from, to, message)),
                 Action::Deliver(txn) => self.delivered[i].push(txn.zxid),
-                Action::Append(txns) => self.appended[i] = txns.last().map(|t| t.zxid),
+                Action::Append(txns) => {
+                    self.appended[i] = txns.last().map(|t| t.zxid);
+                    self.logs[i].extend(txns);
+                }
+                Action::Truncate(zxid) => self.logs[i].retain(|t| t.zxid <= zxid),
+                Action::InstallSnapshot(_) => self.logs[i].clear(),
+                Action::ReadLog {
+                    for_server,
+                    after,
+                    up_to,
+                } if self.held_reads.is_some() => {
+                    let held = self.held_reads.as_mut().expect("checked");
+                    held.push((i, for_server, after, up_to));
+                }
+                Action::ReadLog {
+                    for_server,
+                    after,
+                    up_to,
+                } => {
+                    let read = self.read_log(i, after, up_to);
+                    self.answer_read(i, for_server, after, up_to, Ok(read));
+                }
                 Action::TakeSnapshot { for_server } if self.held_snapshots.is_some() => {
                     let held = self.held_snapshots.as_mut().expect("checked");
                     held.push((i, for_server));
@@ -149,6 +198,35 @@ impl Net {
         self.absorb(i, out);
     }
 
+    /// The records of server `i`'s log with `after < zxid <= up_to`.
+    pub fn read_log(&self, i: usize, after: Zxid, up_to: Zxid) -> Vec<Txn> {
+        let log = &self.logs[i];
+        log.iter()
+            .filter(|t| after < t.zxid && t.zxid <= up_to)
+            .cloned()
+            .collect()
+    }
+
+    /// Answers a `ReadLog` of server `i`.
+    pub fn answer_read(
+        &mut self,
+        i: usize,
+        for_server: ServerId,
+        after: Zxid,
+        up_to: Zxid,
+        txns: Result<Vec<Txn>, String>,
+    ) {
+        let mut out = Vec::new();
+        let input = Input::LogRead {
+            for_server,
+            after,
+            up_to,
+            txns,
+        };
+        self.peers[i].step(input, &mut out);
+        self.absorb(i, out);
+    }
+
     /// Feeds `Input::Compact(zxid)` to server `i`.
     pub fn compact(&mut self, i: usize, zxid: Zxid) {
         let mut out = Vec::new();
@@ -159,8 +237,17 @@ impl Net {
     /// Server `i` loses its disk and starts again empty. Returns its id.
     pub fn restart_empty(&mut self, i: usize) -> ServerId {
         let id = self.peers[i].id();
-        self.peers[i] = peer(id.0, self.peers.len() as u64);
+        let mut cfg = self.peers[i].config().clone();
+        cfg.history_tail_txns = self.tail_txns;
+        self.peers[i] = Peer::new(
+            cfg,
+            Boot {
+                nonce: id.0 * 1000,
+                ..Boot::default()
+            },
+        );
         self.delivered[i].clear();
+        self.logs[i].clear();
         self.appended[i] = None;
         let mut out = Vec::new();
         self.peers[i].start(&mut out);
