@@ -109,7 +109,7 @@ fn teeth_skip_trunc() {
 #[test]
 fn teeth_confirm_without_quorum() {
     assert_caught(Bug::ConfirmWithoutQuorum, 3, 0, 288);
-    assert_caught(Bug::ConfirmWithoutQuorum, 5, 0, 284);
+    assert_caught(Bug::ConfirmWithoutQuorum, 5, 0, 286);
 }
 
 /// A leader that counts observers toward its quorums: with 3 voters and 2 observers it can
