@@ -247,3 +247,59 @@ fn read_one_page(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use storage::LogOptions;
+
+    fn zxid(counter: u32) -> Zxid {
+        Zxid::new(1, counter)
+    }
+
+    #[test]
+    fn a_read_for_a_peer_pages_between_appends_and_returns_the_whole_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = FileTxnLog::open(dir.path(), LogOptions::default()).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let writer = LogWriter::start(log, move |e| {
+            let _ = tx.send(e);
+        });
+        // 3,000 records of 1 KiB: three pages of a read.
+        let txns: Vec<Txn> = (1..=3000)
+            .map(|i| Txn {
+                zxid: zxid(i),
+                data: vec![(i % 251) as u8; 1024].into(),
+            })
+            .collect();
+        writer.append(txns.clone());
+        writer.read_for_peer(ServerId(7), zxid(5), zxid(2900));
+        writer.append(vec![Txn {
+            zxid: zxid(3001),
+            data: bytes::Bytes::from_static(b"behind the read"),
+        }]);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let (mut read, mut durable) = (None, Zxid::ZERO);
+        while read.is_none() || durable < zxid(3001) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left).expect("the writer reports") {
+                StorageEvent::Durable(z) => durable = durable.max(z),
+                StorageEvent::PeerLog {
+                    for_server,
+                    after,
+                    up_to,
+                    txns,
+                } => {
+                    assert_eq!(
+                        (for_server, after, up_to),
+                        (ServerId(7), zxid(5), zxid(2900))
+                    );
+                    read = Some(txns.expect("read"));
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(read.unwrap(), txns[5..2900]);
+    }
+}
