@@ -20,6 +20,7 @@ pub mod types;
 
 pub use config::{Bug, Config};
 pub use io::{Action, Boot, Input, NotLeader, Phase, ReconfigRefused};
+pub use leader::MAX_LOG_READS_IN_FLIGHT;
 pub use membership::{Decoder, Membership};
 pub use message::{Message, Notification, PeerState, Vote};
 pub use peer::Peer;

@@ -49,6 +49,9 @@ pub struct Peer {
     pub(crate) nonce: u64,
     /// How many times this server started following someone: makes fresh link ids.
     pub(crate) joins: u64,
+    /// `Action::ReadLog`s emitted and not answered yet, whatever role asked: bounds the reads
+    /// queued in the driver when followers rejoin during their reads.
+    pub(crate) log_reads_in_flight: usize,
     pub(crate) stats: Stats,
     /// The configuration in force after the last step (to notice when it changes).
     pub(crate) active: Membership,
@@ -88,6 +91,7 @@ impl Peer {
             round: 0,
             nonce: boot.nonce,
             joins: 0,
+            log_reads_in_flight: 0,
             stats: Stats::default(),
             out: Vec::new(),
         }
@@ -393,7 +397,11 @@ impl Peer {
     /// Keeps in memory only the newest payloads (the configured tail) of what is durable and
     /// delivered: the log holds the rest.
     fn drop_payloads(&mut self) {
-        let through = self.delivered.min(self.history.durable());
+        let mut through = self.delivered.min(self.history.durable());
+        if let Some(read) = self.oldest_log_read() {
+            // A read's DIFF goes on with the payloads held after it.
+            through = through.min(read);
+        }
         let (txns, bytes) = (self.cfg.history_tail_txns, self.cfg.history_tail_bytes);
         self.history.drop_payloads(through, txns, bytes);
     }

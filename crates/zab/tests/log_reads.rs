@@ -5,7 +5,7 @@
 mod common;
 
 use common::Net;
-use zab::{ServerId, Zxid};
+use zab::{ServerId, Zxid, MAX_LOG_READS_IN_FLIGHT};
 
 /// Three servers keeping two payloads each, ten transactions committed, then one follower
 /// back with an empty disk, its log reads held: the held reads and the follower's index.
@@ -106,27 +106,63 @@ fn an_answer_to_a_read_not_asked_is_ignored() {
 }
 
 #[test]
-fn payloads_dropped_during_a_read_are_read_next() {
+fn payloads_made_during_a_read_stay_in_memory_until_it_is_answered() {
     let (mut net, l, f, id) = behind_by_ten();
     let (_, _, after, up_to) = take_reads(&mut net)[0];
-    // Five more commits while the log is read: three more payloads leave memory.
+    // Five more commits while the log is read: beyond the two payloads kept, but held for
+    // the read's DIFF to go on from memory.
     for i in 0..5 {
         net.propose(&format!("more {i}"));
         net.settle(1);
     }
     let read = net.read_log(l, after, up_to);
     net.answer_read(l, id, after, up_to, Ok(read));
-    let reads = take_reads(&mut net);
-    assert_eq!(reads.len(), 1, "{reads:?}");
-    let (_, _, next_after, next_up_to) = reads[0];
-    assert_eq!(
-        next_after, up_to,
-        "reads on from where the first read ended"
-    );
-    assert!(next_up_to > up_to);
-    let read = net.read_log(l, next_after, next_up_to);
+    assert!(take_reads(&mut net).is_empty(), "one read did it");
     net.held_reads = None;
-    net.answer_read(l, id, next_after, next_up_to, Ok(read));
     assert_in_sync(&mut net, l, f);
-    assert_eq!(net.peers[l].stats().sync_snap, 0);
+    let stats = net.peers[l].stats();
+    assert_eq!(
+        (stats.log_reads, stats.log_reads_refused, stats.sync_snap),
+        (1, 0, 0)
+    );
+    // Answered, the leader keeps two payloads again: a follower back now reads up to the
+    // third newest transaction.
+    net.held_reads = Some(Vec::new());
+    let id = net.restart_empty(f);
+    net.settle(3);
+    let (_, for_server, _, up_to) = take_reads(&mut net)[0];
+    let log = &net.logs[l];
+    assert_eq!((for_server, up_to), (id, log[log.len() - 3].zxid));
+}
+
+#[test]
+fn reads_in_flight_are_bounded_and_a_sync_beyond_the_bound_gets_a_snap() {
+    let (mut net, l, f, _) = behind_by_ten();
+    // The follower rejoins while its reads are under way: each join asks for one more.
+    for _ in 1..MAX_LOG_READS_IN_FLIGHT {
+        net.restart_empty(f);
+        net.settle(3);
+    }
+    let reads = take_reads(&mut net);
+    assert_eq!(reads.len(), MAX_LOG_READS_IN_FLIGHT, "{reads:?}");
+    let id = net.restart_empty(f);
+    net.settle(3);
+    assert!(take_reads(&mut net).is_empty(), "no read beyond the bound");
+    let stats = net.peers[l].stats();
+    assert_eq!((stats.log_reads_refused, stats.sync_snap), (1, 1));
+    // The old reads' answers come back and change nothing; reads are asked for again.
+    for (_, _, after, up_to) in reads {
+        let read = net.read_log(l, after, up_to);
+        net.answer_read(l, id, after, up_to, Ok(read));
+    }
+    net.held_reads = None;
+    net.settle(10);
+    assert_eq!(net.peers[f].delivered_zxid(), net.peers[l].delivered_zxid());
+    assert_eq!(net.peers[l].stats().sync_snap, 1);
+    net.restart_empty(f);
+    net.settle(10);
+    assert_eq!(
+        net.peers[l].stats().log_reads,
+        MAX_LOG_READS_IN_FLIGHT as u64 + 1
+    );
 }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 
 mod log_read;
+pub use log_read::MAX_LOG_READS_IN_FLIGHT;
 mod quorums;
 mod reconfig;
 mod sync;
@@ -42,8 +43,8 @@ enum LearnerState {
     /// Waiting for the state machine's snapshot to send SNAP.
     AwaitSnapshot,
     /// Waiting for the log records `after < zxid <= up_to` (`Action::ReadLog`), the part of a
-    /// DIFF older than the payloads held in memory; those read so far are in
-    /// [`Learner::log_read`].
+    /// DIFF older than the payloads held in memory; the payloads after `up_to` stay held
+    /// meanwhile.
     AwaitLog { after: Zxid, up_to: Zxid },
     /// Sync and NEWLEADER sent; waiting for ACK-LD of this zxid. Proposals made since are
     /// sent as they are made, behind the NEWLEADER; commits wait for the ACK-LD.
@@ -65,8 +66,6 @@ struct Learner {
     last_heard: u64,
     /// The highest leadership-confirmation round it answered.
     confirmed_round: u64,
-    /// The start of its DIFF read from the log so far (while `AwaitLog`).
-    log_read: Vec<Txn>,
 }
 
 /// The state of a leading server.
@@ -309,7 +308,6 @@ impl Peer {
                 acked: Zxid::ZERO,
                 last_heard: now,
                 confirmed_round: 0,
-                log_read: Vec::new(),
             },
         );
         if let Some(epoch) = leading.epoch {

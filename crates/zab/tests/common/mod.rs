@@ -33,6 +33,8 @@ pub struct Net {
     pub held_reads: Option<Vec<(usize, ServerId, Zxid, Zxid)>>,
     /// Payloads each server keeps in memory ([`Config::history_tail_txns`]), restarts included.
     pub tail_txns: usize,
+    /// Restarts by [`Net::restart_empty`] so far: each start of a server has its own nonce.
+    pub restarts: u64,
 }
 
 impl Net {
@@ -77,6 +79,7 @@ impl Net {
             logs: vec![Vec::new(); n],
             held_reads: None,
             tail_txns: Config::new(ServerId(1), Vec::new()).history_tail_txns,
+            restarts: 0,
         }
     }
 
@@ -242,10 +245,11 @@ impl Net {
         self.peers[i] = Peer::new(
             cfg,
             Boot {
-                nonce: id.0 * 1000,
+                nonce: id.0 * 1000 + 100 * self.restarts,
                 ..Boot::default()
             },
         );
+        self.restarts += 1;
         self.delivered[i].clear();
         self.logs[i].clear();
         self.appended[i] = None;
