@@ -103,7 +103,7 @@ pub(crate) fn parse_range(range: &str) -> Result<(u64, u64), String> {
 
 fn describe(report: &Report) -> String {
     format!(
-        "seed {} ({} servers): {} events, {} ticks, {} committed, {} messages ({} dropped, {} duplicated), {} crashes, {} partitions, syncs diff/trunc/snap {}/{}/{}, heals timed {} (longest recovery {:.1} ticks)",
+        "seed {} ({} servers): {} events, {} ticks, {} committed, {} messages ({} dropped, {} duplicated), {} crashes, {} partitions, syncs diff/trunc/snap {}/{}/{}, log reads {} ({} refused), heals timed {} (longest recovery {:.1} ticks)",
         report.seed,
         report.servers,
         report.events,
@@ -117,6 +117,8 @@ fn describe(report: &Report) -> String {
         report.syncs_diff,
         report.syncs_trunc,
         report.syncs_snap,
+        report.log_reads,
+        report.log_reads_refused,
         report.recoveries,
         report.recovery_ticks_max()
     )
@@ -262,7 +264,7 @@ pub fn run(args: Args) -> Result<(), String> {
     let (from, to) = parse_range(args.seeds.as_deref().unwrap_or("0..1000"))?;
     let summary = sim::sweep::sweep_shaped(cluster, from, to, bug, 1);
     println!(
-        "{} seeds on {} servers (+{} observers): {} events, {} committed, {} crashes, {} partitions, {} dropped, {} duplicated, syncs diff/trunc/snap {}/{}/{}",
+        "{} seeds on {} servers (+{} observers): {} events, {} committed, {} crashes, {} partitions, {} dropped, {} duplicated, syncs diff/trunc/snap {}/{}/{}, log reads {} ({} refused)",
         summary.seeds,
         args.servers,
         args.observers,
@@ -274,7 +276,9 @@ pub fn run(args: Args) -> Result<(), String> {
         summary.duplicated,
         summary.syncs_diff,
         summary.syncs_trunc,
-        summary.syncs_snap
+        summary.syncs_snap,
+        summary.log_reads,
+        summary.log_reads_refused
     );
     println!("faults, by what they did:\n{}", summary.faults);
     if cluster.reconfig {

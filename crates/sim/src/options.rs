@@ -68,8 +68,18 @@ pub struct Options {
     /// Payloads each server keeps in memory ([`zab::Config::history_tail_txns`]): a few, so
     /// that most DIFFs read the log (`Action::ReadLog`), answered after a random delay.
     pub history_tail_txns: usize,
+    /// Log reads fail ([`FAILED_LOG_READ`]) and are slow ([`SLOW_LOG_READ`]) now and then. On
+    /// in every seed; off where a test times recoveries on a fast disk.
+    pub log_read_faults: bool,
 }
 
+/// The chance that a log read for a follower's DIFF fails (the leader must send SNAP).
+pub const FAILED_LOG_READ: f64 = 0.1;
+/// The chance that a log read is slow: answered within [`SLOW_LOG_READ_TICKS`], past the
+/// follower's initLimit at times (it rejoins and asks again while the first read finishes).
+pub const SLOW_LOG_READ: f64 = 0.05;
+/// The longest a slow log read takes, in ticks.
+pub const SLOW_LOG_READ_TICKS: u64 = 30;
 /// The chance that a SNAP install crashes midway, when [`Options::crash_mid_install`] is on.
 pub const CRASH_MID_INSTALL: f64 = 0.5;
 /// The chance that an epoch-file write crashes midway, when
@@ -127,6 +137,7 @@ impl Options {
             clock_drift_permille: 0,
             step_rules: true,
             history_tail_txns: 0,
+            log_read_faults: true,
         };
         // Drawn last, so that the draws above (and the runs of seeds without these faults)
         // stay what they were before these faults existed.

@@ -27,6 +27,10 @@ pub struct Report {
     pub syncs_diff: u64,
     pub syncs_trunc: u64,
     pub syncs_snap: u64,
+    /// Log reads for DIFFs older than the payloads held in memory, and those refused (failed
+    /// or not matching: the follower got a SNAP).
+    pub log_reads: u64,
+    pub log_reads_refused: u64,
     /// Partition heals timed until one leader and every other server followed it in broadcast
     /// (heals followed by another fault first are not counted).
     pub recoveries: u64,

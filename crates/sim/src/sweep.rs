@@ -20,6 +20,9 @@ pub struct SweepSummary {
     pub syncs_diff: u64,
     pub syncs_trunc: u64,
     pub syncs_snap: u64,
+    /// Log reads for DIFFs, and those refused (see [`Report::log_reads`]).
+    pub log_reads: u64,
+    pub log_reads_refused: u64,
     /// Partition heals timed (see [`Report::recoveries`]), their total and the longest, in ticks.
     pub recoveries: u64,
     pub recovery_ticks_total: f64,
@@ -114,6 +117,8 @@ pub fn sweep_shaped(
         summary.syncs_diff += report.syncs_diff;
         summary.syncs_trunc += report.syncs_trunc;
         summary.syncs_snap += report.syncs_snap;
+        summary.log_reads += report.log_reads;
+        summary.log_reads_refused += report.log_reads_refused;
         summary.recoveries += report.recoveries;
         summary.recovery_ticks_total +=
             report.recovery_units_total as f64 / crate::options::UNITS_PER_TICK as f64;

@@ -33,13 +33,14 @@ enum Event {
     /// A group-commit fsync of server `.0`'s log, for incarnation `.1`.
     Fsync(usize, u32),
     /// Server `server` (incarnation `incarnation`) reads its log for a follower's DIFF
-    /// (`Action::ReadLog`) and answers its core.
+    /// (`Action::ReadLog`) and answers its core; with an error if `fails`.
     LogRead {
         server: usize,
         incarnation: u32,
         for_server: ServerId,
         after: Zxid,
         up_to: Zxid,
+        fails: bool,
     },
     Client(usize),
     Fault,
@@ -223,6 +224,8 @@ impl World {
                 self.report.syncs_diff += s.sync_diff;
                 self.report.syncs_trunc += s.sync_trunc;
                 self.report.syncs_snap += s.sync_snap;
+                self.report.log_reads += s.log_reads;
+                self.report.log_reads_refused += s.log_reads_refused;
             }
         }
         if let Some(t) = self.tracer.as_mut() {
@@ -336,10 +339,14 @@ impl World {
                 for_server,
                 after,
                 up_to,
+                fails,
             } => {
                 let node = &self.nodes[server];
                 if node.incarnation == incarnation && node.peer.is_some() {
-                    let txns = Ok(node.disk.read(after, up_to));
+                    let txns = match fails {
+                        true => Err("simulated read error".to_string()),
+                        false => Ok(node.disk.read(after, up_to)),
+                    };
                     let input = Input::LogRead {
                         for_server,
                         after,

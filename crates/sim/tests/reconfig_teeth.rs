@@ -32,12 +32,14 @@ fn first_caught_with(bug: Bug, seeds: u64, step_rules: bool) -> (u64, String) {
 
 #[test]
 fn teeth_new_quorum_only() {
-    // First caught on seed 35 (29 before DIFFs older than the payloads held in memory read
-    // the log, which moved every schedule; 9 before a looking server answered a worse vote and
-    // joined a leader in its own round): a COMMIT with a quorum of the pending configuration
-    // and not of the active one.
+    // First caught on seed 40 (20 before the simulator's log reads failed and were slow now
+    // and then; 35 before a leader kept the payloads after a log read under way in memory; 29
+    // before DIFFs older than the payloads held in memory read the log,
+    // which moved every schedule; 9 before a looking server answered a worse vote and joined
+    // a leader in its own round): a COMMIT with a quorum of the pending configuration and not
+    // of the active one.
     let (seed, invariant) = first_caught(Bug::NewQuorumOnly, 2_000);
-    assert_eq!((seed, invariant.as_str()), (35, "commit quorum"));
+    assert_eq!((seed, invariant.as_str()), (40, "commit quorum"));
 }
 
 #[test]
@@ -56,10 +58,12 @@ fn teeth_old_quorum_only() {
     // A leader counting only the active configuration's quorum commits a reconfiguration
     // that too few of the new voters hold. The per-step rules report the COMMIT itself; the
     // world's check of the disks (every committed configuration is held by a quorum of its
-    // own voters) reports it on its own when the rules are off. (Seed 2 before DIFFs older
-    // than the payloads held in memory read the log.)
+    // own voters) reports it on its own when the rules are off, first on seed 14. (With the
+    // rules, seed 14 too while DIFFs older than the payloads held in memory read the log and
+    // every read succeeded in time; seed 2 before that and again since the simulator's reads
+    // fail and are slow now and then.)
     let (seed, invariant) = first_caught(Bug::OldQuorumOnly, 2_000);
-    assert_eq!((seed, invariant.as_str()), (14, "commit quorum"));
+    assert_eq!((seed, invariant.as_str()), (2, "commit quorum"));
     let (seed, invariant) = first_caught_with(Bug::OldQuorumOnly, 2_000, false);
     assert_eq!((seed, invariant.as_str()), (14, "configuration known"));
 }

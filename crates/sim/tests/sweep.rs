@@ -19,6 +19,7 @@ fn assert_clean(servers: usize, from: u64, to: u64) {
     assert!(summary.crashes > 0 && summary.partitions > 0 && summary.dropped > 0);
     assert!(summary.duplicated > 0 && summary.committed > 0);
     assert!(summary.syncs_diff > 0 && summary.syncs_trunc > 0 && summary.syncs_snap > 0);
+    assert!(summary.log_reads > 0 && summary.log_reads_refused > 0);
     let f = &summary.faults;
     assert!(f.overlapping > 0 && f.drifting_servers > 0, "{f}");
     assert!(

@@ -57,27 +57,32 @@ fn teeth_accept_stale_newepoch() {
     // count and the simulator reported 1 of them (the issue counted 32 and 2; seeds 4, 53 and
     // 96 among those missed). With the per-step rules, every one is reported. The figures move
     // with the schedule (the election of reconfigurable ensembles, proposals sent to a follower
-    // awaiting ACK-LD as they are made, a looking server answering a worse vote, and last
-    // DIFFs older than the payloads held in memory read from the log); zab-trace-check finds
-    // them again each time: now 35 seeds, first 0, all 35 reported.
+    // awaiting ACK-LD as they are made, a looking server answering a worse vote, DIFFs older
+    // than the payloads held in memory read from the log, and last the simulator's failed and
+    // slow reads); zab-trace-check finds them again each time: now 30 seeds, first 3, all 30
+    // reported.
     // The broken follower also answers `promised` to a second leader of the epoch it promised,
     // a step the replay does not look for (it looks for an epoch below the promise). On an
     // earlier schedule that showed on one seed more (83: s2, promised e29 by s3, answered
-    // s1's NEWEPOCH of e29 and took its history, and the next leader's sync was reported).
-    let reported = assert_caught(Bug::AcceptStaleNewEpoch, 3, 0, 35);
+    // s1's NEWEPOCH of e29 and took its history, and the next leader's sync was reported),
+    // and on this schedule on 5 servers: zab-trace-check finds the bad step on 31 seeds, first
+    // 0, and the simulator reports those and seed 297, where followers promised both s3 and
+    // s4 in e18 and both were established (one leader per epoch).
+    let reported = assert_caught(Bug::AcceptStaleNewEpoch, 3, 3, 30);
     assert_eq!(
         reported,
         [
-            0, 4, 9, 11, 16, 26, 31, 44, 49, 53, 55, 59, 60, 61, 71, 87, 102, 103, 116, 128, 152,
-            160, 168, 180, 182, 194, 207, 236, 238, 243, 263, 278, 281, 293, 298
+            3, 9, 11, 16, 31, 44, 49, 55, 60, 61, 83, 87, 102, 103, 115, 116, 120, 149, 152, 168,
+            180, 182, 194, 207, 238, 243, 255, 263, 278, 293
         ]
     );
-    assert_caught(Bug::AcceptStaleNewEpoch, 5, 1, 30);
+    assert_caught(Bug::AcceptStaleNewEpoch, 5, 0, 32);
 }
 
 #[test]
 fn teeth_ack_before_durable() {
-    assert_caught(Bug::AckBeforeDurable, 3, 0, 300);
+    // zab-trace-check: on 299 seeds of 3 servers (seed 49 never ACKs ahead of its disk).
+    assert_caught(Bug::AckBeforeDurable, 3, 0, 299);
     assert_caught(Bug::AckBeforeDurable, 5, 0, 300);
 }
 
@@ -102,14 +107,14 @@ fn teeth_commit_on_minority() {
 fn teeth_skip_trunc() {
     // The counts move with the schedule (last: DIFFs older than the payloads held in memory
     // read from the log); zab-trace-check agrees with each.
-    assert_caught(Bug::SkipTrunc, 3, 0, 202);
-    assert_caught(Bug::SkipTrunc, 5, 0, 153);
+    assert_caught(Bug::SkipTrunc, 3, 0, 198);
+    assert_caught(Bug::SkipTrunc, 5, 0, 161);
 }
 
 #[test]
 fn teeth_confirm_without_quorum() {
-    assert_caught(Bug::ConfirmWithoutQuorum, 3, 0, 288);
-    assert_caught(Bug::ConfirmWithoutQuorum, 5, 0, 286);
+    assert_caught(Bug::ConfirmWithoutQuorum, 3, 0, 289);
+    assert_caught(Bug::ConfirmWithoutQuorum, 5, 0, 285);
 }
 
 /// A leader that counts observers toward its quorums: with 3 voters and 2 observers it can
@@ -160,5 +165,5 @@ fn teeth_short_log_read() {
         "short-log-read: reported on {} seeds of 100",
         summary.failures.len()
     );
-    assert_eq!(summary.failures.len(), 59);
+    assert_eq!(summary.failures.len(), 56);
 }

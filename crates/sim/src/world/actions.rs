@@ -6,7 +6,10 @@ use zab::{Action, Input, Txn};
 use super::{Event, World};
 use crate::app::App;
 use crate::checker::Violation;
-use crate::options::{CRASH_MID_EPOCH_WRITE, CRASH_MID_INSTALL, UNITS_PER_TICK};
+use crate::options::{
+    CRASH_MID_EPOCH_WRITE, CRASH_MID_INSTALL, FAILED_LOG_READ, SLOW_LOG_READ, SLOW_LOG_READ_TICKS,
+    UNITS_PER_TICK,
+};
 use crate::rules;
 use crate::trace::{Interrupted, Persisted, TraceEvent};
 
@@ -132,15 +135,22 @@ impl World {
                     up_to,
                 } => {
                     // Off the event loop, as the server's storage reads: answered later, while
-                    // the leader goes on.
+                    // the leader goes on; now and then slowly, or with an error.
                     let incarnation = self.nodes[i].incarnation;
-                    let delay = self.rng.between(0, self.opts.fsync_max);
+                    let faults = self.opts.log_read_faults;
+                    let delay = if faults && self.rng.chance(SLOW_LOG_READ) {
+                        self.rng.between(0, SLOW_LOG_READ_TICKS * UNITS_PER_TICK)
+                    } else {
+                        self.rng.between(0, self.opts.fsync_max)
+                    };
+                    let fails = faults && self.rng.chance(FAILED_LOG_READ);
                     let event = Event::LogRead {
                         server: i,
                         incarnation,
                         for_server,
                         after,
                         up_to,
+                        fails,
                     };
                     self.schedule(delay, event);
                 }
