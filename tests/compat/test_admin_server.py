@@ -61,7 +61,8 @@ EXCEPTIONS = {
         None,  # any number of further ZooKeeper keys: its Java processors' queues and timings
         {
             "last_zxid", "current_epoch", "digest", "elections", "outbound_bytes",
-            "requests_in_flight", "sync_diff", "sync_trunc", "sync_snap",
+            "requests_in_flight", "sync_diff", "sync_trunc", "sync_snap", "sync_log_reads",
+            "sync_log_reads_refused",
         },
         "ZooKeeper also reports its Java request processors' and the JVM's figures; Quorum "
         "reports its own mntr extras (zxid, digest, syncs) as its four-letter word does",

@@ -236,10 +236,12 @@ def _set_writes(root, nodes):
     return lambda c, k: c.set_async(f"{root}/n{k % nodes}", str(k).encode())
 
 
-def test_follower_restarted_after_10000_txns_catches_up_by_diff(ensemble, client):
-    """A follower killed (SIGKILL) while 10,000 txns are committed, then restarted, catches up
+def test_follower_restarted_after_12000_txns_catches_up_by_diff(ensemble, client):
+    """A follower killed (SIGKILL) while 12,000 txns are committed, then restarted, catches up
     by DIFF: the leader's zk_sync_diff goes up (SNAP and TRUNC do not) and all replicas end
-    with equal zk_digest and zk_last_zxid."""
+    with equal zk_digest and zk_last_zxid. The leader holds the payloads of its last 10,000
+    transactions only, so the DIFF's first ones are read from its log: zk_sync_log_reads
+    goes up and no read is refused."""
     ens = ensemble(3)
     leader = ens.leader()
     f = others(ens, leader)[0]
@@ -250,11 +252,11 @@ def test_follower_restarted_after_10000_txns_catches_up_by_diff(ensemble, client
     ens.wait_converged()
     lagging_zxid = ens.mntr(f)["zk_last_zxid"]
     ens.kill9(f)
-    secs = write_many(c, _set_writes("/c", 10), 10_000)
+    secs = write_many(c, _set_writes("/c", 10), 12_000)
     before = ens.mntr(leader)
     missed = before["zk_last_zxid"] - lagging_zxid
-    print(f"\nDIFF: 10,000 writes in {secs:.2f}s; follower {f} missed {missed} txns")
-    assert missed >= 10_000
+    print(f"\nDIFF: 12,000 writes in {secs:.2f}s; follower {f} missed {missed} txns")
+    assert missed >= 12_000
     t0 = time.time()
     ens.start(f)
     final = ens.wait_converged(timeout=60)
@@ -262,13 +264,16 @@ def test_follower_restarted_after_10000_txns_catches_up_by_diff(ensemble, client
     print(f"DIFF: follower caught up in {time.time() - t0:.2f}s; sync counts before/after "
           f"diff {before['zk_sync_diff']}/{after['zk_sync_diff']} "
           f"snap {before['zk_sync_snap']}/{after['zk_sync_snap']} "
-          f"trunc {before['zk_sync_trunc']}/{after['zk_sync_trunc']}")
+          f"trunc {before['zk_sync_trunc']}/{after['zk_sync_trunc']} "
+          f"log reads {before['zk_sync_log_reads']}/{after['zk_sync_log_reads']}")
     assert after["zk_sync_diff"] == before["zk_sync_diff"] + 1
+    assert after["zk_sync_log_reads"] == before["zk_sync_log_reads"] + 1
+    assert after["zk_sync_log_reads_refused"] == before["zk_sync_log_reads_refused"]
     assert after["zk_sync_snap"] == before["zk_sync_snap"]
     assert after["zk_sync_trunc"] == before["zk_sync_trunc"]
     assert final[f]["zk_server_state"] == "follower"
     cf = client(ens.connect_string(f))
-    assert cf.get("/c/n9")[0] == b"9999"
+    assert cf.get("/c/n9")[0] == b"11999"
 
 
 def test_follower_behind_the_leaders_snapshot_catches_up_by_snap(ensemble, client):

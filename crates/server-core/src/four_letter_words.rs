@@ -88,13 +88,25 @@ pub struct ServerView {
     pub max_fds: u64,
     /// A digest of the whole data tree: equal on replicas that applied the same transactions.
     pub digest: u64,
-    /// Followers synchronized by DIFF, TRUNC and SNAP (on a leader, since start).
-    pub syncs: (u64, u64, u64),
+    /// How this server, leading, synchronized its followers (since start).
+    pub syncs: SyncCounts,
     /// Elections this server took part in, since start.
     pub elections: u64,
     /// The leader this server follows or is (none while looking), for the AdminServer's
     /// `leader` command.
     pub leader: Option<u64>,
+}
+
+/// Followers synchronized by a leader, by kind, since start: `mntr`'s `zk_sync_*` keys.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncCounts {
+    pub diff: u64,
+    pub trunc: u64,
+    pub snap: u64,
+    /// Reads of the log for a DIFF older than the payloads held in memory.
+    pub log_reads: u64,
+    /// Of those, reads that failed or did not match the history, answered by SNAP instead.
+    pub log_reads_refused: u64,
 }
 
 /// The answer to `word`, or `None` for a word Quorum does not know.
@@ -267,9 +279,14 @@ fn monitor(out: &mut String, view: &ServerView) {
     line("global_sessions", view.session_count.to_string());
     line("outbound_bytes", view.outbound_bytes.to_string());
     line("requests_in_flight", view.requests_in_flight.to_string());
-    line("sync_diff", view.syncs.0.to_string());
-    line("sync_trunc", view.syncs.1.to_string());
-    line("sync_snap", view.syncs.2.to_string());
+    line("sync_diff", view.syncs.diff.to_string());
+    line("sync_trunc", view.syncs.trunc.to_string());
+    line("sync_snap", view.syncs.snap.to_string());
+    line("sync_log_reads", view.syncs.log_reads.to_string());
+    line(
+        "sync_log_reads_refused",
+        view.syncs.log_reads_refused.to_string(),
+    );
     if view.mode == "leader" {
         line("followers", view.followers.len().to_string());
         let synced = view.followers.iter().filter(|(_, synced)| *synced).count();

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::Core;
 use crate::clients::ConnId;
 use crate::clock::Now;
-use crate::four_letter_words::{self, ConnectionView, ServerView};
+use crate::four_letter_words::{self, ConnectionView, ServerView, SyncCounts};
 use crate::replica::Storage;
 
 /// How much of the server a view walks.
@@ -113,11 +113,13 @@ impl<S: Storage> Core<S> {
             followers: self.learners(false),
             observers: self.learners(true),
             digest: state.tree.digest(),
-            syncs: (
-                peer.stats().sync_diff,
-                peer.stats().sync_trunc,
-                peer.stats().sync_snap,
-            ),
+            syncs: SyncCounts {
+                diff: peer.stats().sync_diff,
+                trunc: peer.stats().sync_trunc,
+                snap: peer.stats().sync_snap,
+                log_reads: peer.stats().log_reads,
+                log_reads_refused: peer.stats().log_reads_refused,
+            },
             elections: peer.stats().elections,
             leader: peer.leader().map(|id| id.0),
             read_only: self.read_only(),

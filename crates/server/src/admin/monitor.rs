@@ -40,9 +40,11 @@ pub fn monitor(view: &ServerView, context: &AdminContext) -> Map<String, Value> 
         "elections": view.elections,
         "outbound_bytes": view.outbound_bytes,
         "requests_in_flight": view.requests_in_flight,
-        "sync_diff": view.syncs.0,
-        "sync_trunc": view.syncs.1,
-        "sync_snap": view.syncs.2,
+        "sync_diff": view.syncs.diff,
+        "sync_trunc": view.syncs.trunc,
+        "sync_snap": view.syncs.snap,
+        "sync_log_reads": view.syncs.log_reads,
+        "sync_log_reads_refused": view.syncs.log_reads_refused,
     })));
     if view.mode == "leader" {
         let synced = view.followers.iter().filter(|(_, synced)| *synced).count();
