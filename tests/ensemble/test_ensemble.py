@@ -6,6 +6,7 @@ named by their zoo.cfg id (1..3). Every test's docstring states the behaviour it
 """
 
 import threading
+import os
 import time
 
 import pytest
@@ -304,6 +305,53 @@ def test_follower_behind_the_leaders_snapshot_catches_up_by_snap(ensemble, clien
     cf = client(ens.connect_string(f))
     assert cf.get("/d/last")[0] == b"x"
     assert cf.get("/d/n9")[0] == b"1999"
+
+
+def _snapshots(ens, sid):
+    """The snapshot files in server sid's data folder (whole ones: not the .tmp being written)."""
+    found = []
+    for _, _, files in os.walk(ens.servers[sid].data_dir):
+        found += [f for f in files if f.startswith("snapshot.") and not f.endswith(".tmp")]
+    return sorted(found)
+
+
+def test_follower_behind_the_leaders_last_snapshot_catches_up_by_diff_from_the_log(ensemble, client):
+    """The leader compacts its in-memory history one snapshot behind, and its log keeps the
+    transactions of three snapshots: a follower killed before the leader's last snapshot and
+    more than 10,000 transactions behind (the payloads the leader holds), then restarted,
+    catches up by DIFF read from the log (zk_sync_log_reads goes up), not by SNAP."""
+    ens = ensemble(3, snap_count=24_000)
+    leader = ens.leader()
+    f = others(ens, leader)[0]
+    c = client(ens.connect_string(leader))
+    c.create("/g")
+    for k in range(10):
+        c.create(f"/g/n{k}", b"")
+    ens.wait_converged()
+    ens.kill9(f)
+    snapshots = _snapshots(ens, leader)
+    written = 0
+    # Writes in steps of 500 until the leader has saved one snapshot more and the follower is
+    # 10,500 behind. Snapshots come at least 12,000 transactions apart with snapCount 24,000,
+    # so there is no second one.
+    while _snapshots(ens, leader) == snapshots or written < 10_500:
+        assert written < 30_000, "the leader took no snapshot"
+        write_many(c, lambda c, k, base=written: c.set_async(f"/g/n{k % 10}", str(base + k).encode()), 500)
+        written += 500
+    before = ens.mntr(leader)
+    ens.start(f)
+    ens.wait_converged(timeout=60)
+    after = ens.mntr(leader)
+    print(f"\nbehind a snapshot: {written} writes, snapshots {snapshots} -> {_snapshots(ens, leader)}; "
+          f"diff {before['zk_sync_diff']}/{after['zk_sync_diff']} "
+          f"snap {before['zk_sync_snap']}/{after['zk_sync_snap']} "
+          f"log reads {before['zk_sync_log_reads']}/{after['zk_sync_log_reads']}")
+    assert after["zk_sync_diff"] == before["zk_sync_diff"] + 1
+    assert after["zk_sync_snap"] == before["zk_sync_snap"]
+    assert after["zk_sync_log_reads"] == before["zk_sync_log_reads"] + 1
+    assert after["zk_sync_log_reads_refused"] == before["zk_sync_log_reads_refused"]
+    cf = client(ens.connect_string(f))
+    assert cf.get("/g/n9")[0] == str(written - 1).encode()
 
 
 # ---------------------------------------------------------------- e. TRUNC

@@ -92,6 +92,15 @@ pub struct Replica<A: Application, S: Storage, T: Transport> {
     out: Vec<Action>,
     /// When the next periodic snapshot is due.
     snapshot_policy: SnapshotPolicy,
+    /// The zxid of the last periodic snapshot frozen (or of the snapshot recovered or
+    /// installed). The history is compacted one snapshot behind: to the previous freeze's
+    /// zxid, not the newest. Without its payloads a transaction costs the history a slot, and
+    /// the log still holds it (at least three snapshots are kept, and the log after the
+    /// oldest), so a follower back within two snapshots of the leader gets a DIFF read from
+    /// the log where it would get a SNAP.
+    last_freeze: Zxid,
+    /// Where to compact once the snapshot being written is saved: the freeze before it.
+    compact_on_save: Zxid,
     /// The broken variant it runs (the simulator's teeth; never one without the feature).
     bugs: Bugs,
 }
@@ -176,6 +185,8 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
             transport,
             out: Vec::new(),
             snapshot_policy: SnapshotPolicy::new(options.snap_count, snapshot_bytes),
+            last_freeze: snapshot_zxid,
+            compact_on_save: snapshot_zxid,
             bugs: Bugs::default(),
         };
         let mut out = std::mem::take(&mut replica.out);
@@ -252,8 +263,13 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
                 // Only now all of it: the core counts a compacted history as durable
                 // (`Input::Compact`), and the log records the snapshot covers may not have been
                 // fsynced at its freeze (a follower delivers a COMMIT before its own log has
-                // the proposal on disk).
-                self.step(Input::Compact(zxid))
+                // the proposal on disk). One snapshot behind: see `last_freeze`.
+                let through = if self.bugs.has(ServerBug::CompactBeforeSaved) {
+                    zxid
+                } else {
+                    self.compact_on_save.min(zxid)
+                };
+                self.step(Input::Compact(through))
             }
         }
     }
@@ -302,6 +318,7 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
                         .map_err(ReplicaError::Snapshot)?;
                     self.storage.install_snapshot(&snapshot)?;
                     self.snapshot_policy.taken(snapshot.data.len());
+                    self.last_freeze = snapshot.zxid;
                 }
                 Action::Deliver(txn) => {
                     self.app.deliver(&txn);
@@ -341,9 +358,9 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
     }
 
     /// Freezes the state (O(1) for the data tree: see `tree::node_map`) and hands it to the
-    /// storage to serialize and write. The core forgets the history the snapshot covers as
-    /// far as the log is durable now, and the rest once the snapshot is
-    /// (`StorageEvent::SnapshotSaved`).
+    /// storage to serialize and write. The core forgets the history up to the snapshot
+    /// before (see `last_freeze`) as far as the log is durable now, and the rest once this
+    /// one, which covers it, is saved (`StorageEvent::SnapshotSaved`).
     fn take_periodic_snapshot(&mut self) -> Result<(), ReplicaError> {
         let Some(snapshot) = self.app.freeze() else {
             // The previous snapshot is still being written: the policy stays due.
@@ -353,15 +370,17 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
         self.snapshot_policy.taken(snapshot.size_hint);
         tracing::info!(%zxid, bytes = snapshot.size_hint, "snapshot frozen");
         self.storage.save_snapshot(snapshot);
-        // The history only feeds DIFFs: forget now what the log already holds durably, so
-        // memory stays bounded even while saves fail (the writer logs and skips them). The
-        // rest waits for the snapshot on disk, because the core counts what it forgets as
-        // durable.
+        // The history only feeds DIFFs: forget now what the log already holds durably, up
+        // to the freeze before, so memory stays bounded even while saves fail (the writer
+        // logs and skips them). The rest waits for this snapshot on disk, because the core
+        // counts what it forgets as durable.
         let forget = if self.bugs.has(ServerBug::CompactBeforeSaved) {
             zxid
         } else {
-            zxid.min(self.peer.durable_zxid())
+            self.last_freeze.min(self.peer.durable_zxid())
         };
+        self.compact_on_save = self.last_freeze;
+        self.last_freeze = zxid;
         self.step(Input::Compact(forget))
     }
 }
