@@ -237,6 +237,19 @@ def _set_writes(root, nodes):
     return lambda c, k: c.set_async(f"{root}/n{k % nodes}", str(k).encode())
 
 
+def _ten_nodes(ens, client, root):
+    """Creates root and ten children through the leader and waits until every replica has
+    them; returns the leader, a follower and the leader's client."""
+    leader = ens.leader()
+    f = others(ens, leader)[0]
+    c = client(ens.connect_string(leader))
+    c.create(root)
+    for k in range(10):
+        c.create(f"{root}/n{k}", b"")
+    ens.wait_converged()
+    return leader, f, c
+
+
 def test_follower_restarted_after_12000_txns_catches_up_by_diff(ensemble, client):
     """A follower killed (SIGKILL) while 12,000 txns are committed, then restarted, catches up
     by DIFF: the leader's zk_sync_diff goes up (SNAP and TRUNC do not) and all replicas end
@@ -244,13 +257,7 @@ def test_follower_restarted_after_12000_txns_catches_up_by_diff(ensemble, client
     transactions only, so the DIFF's first ones are read from its log: zk_sync_log_reads
     goes up and no read is refused."""
     ens = ensemble(3)
-    leader = ens.leader()
-    f = others(ens, leader)[0]
-    c = client(ens.connect_string(leader))
-    c.create("/c")
-    for k in range(10):
-        c.create(f"/c/n{k}", b"")
-    ens.wait_converged()
+    leader, f, c = _ten_nodes(ens, client, "/c")
     lagging_zxid = ens.mntr(f)["zk_last_zxid"]
     ens.kill9(f)
     secs = write_many(c, _set_writes("/c", 10), 12_000)
@@ -282,13 +289,7 @@ def test_follower_behind_the_leaders_snapshot_catches_up_by_snap(ensemble, clien
     snapshots past it and keeps only newer txns) catches up by SNAP when restarted:
     zk_sync_snap goes up on the leader and all replicas end with equal digests."""
     ens = ensemble(3, snap_count=200)
-    leader = ens.leader()
-    f = others(ens, leader)[0]
-    c = client(ens.connect_string(leader))
-    c.create("/d")
-    for k in range(10):
-        c.create(f"/d/n{k}", b"")
-    ens.wait_converged()
+    leader, f, c = _ten_nodes(ens, client, "/d")
     ens.kill9(f)
     secs = write_many(c, _set_writes("/d", 10), 2_000)
     c.create("/d/last", b"x")
@@ -321,13 +322,7 @@ def test_follower_behind_the_leaders_last_snapshot_catches_up_by_diff_from_the_l
     more than 10,000 transactions behind (the payloads the leader holds), then restarted,
     catches up by DIFF read from the log (zk_sync_log_reads goes up), not by SNAP."""
     ens = ensemble(3, snap_count=24_000)
-    leader = ens.leader()
-    f = others(ens, leader)[0]
-    c = client(ens.connect_string(leader))
-    c.create("/g")
-    for k in range(10):
-        c.create(f"/g/n{k}", b"")
-    ens.wait_converged()
+    leader, f, c = _ten_nodes(ens, client, "/g")
     ens.kill9(f)
     snapshots = _snapshots(ens, leader)
     written = 0
