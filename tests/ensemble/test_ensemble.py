@@ -327,8 +327,8 @@ def test_follower_behind_the_leaders_last_snapshot_catches_up_by_diff_from_the_l
     snapshots = _snapshots(ens, leader)
     written = 0
     # Writes in steps of 500 until the leader has saved one snapshot more and the follower is
-    # 10,500 behind. Snapshots come at least 12,000 transactions apart with snapCount 24,000,
-    # so there is no second one.
+    # 10,500 behind. Snapshots come 24,000 transactions or more apart with snapCount 24,000
+    # (replica/snapshot_policy.rs), so there is no second one.
     while _snapshots(ens, leader) == snapshots or written < 10_500:
         assert written < 30_000, "the leader took no snapshot"
         write_many(c, lambda c, k, base=written: c.set_async(f"/g/n{k % 10}", str(base + k).encode()), 500)
