@@ -30,7 +30,8 @@ impl Peer {
             }
             self.sync_from(to, point);
         } else {
-            // Behind the history's base (the newest snapshot): send the state machine.
+            // Behind the history's base (a snapshot the driver compacted to): send the state
+            // machine.
             self.sync_by_snapshot(to);
         }
     }
