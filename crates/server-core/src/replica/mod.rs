@@ -7,6 +7,7 @@
 //! [`Application`]. The same replica runs over files in the server (its `replica::file_storage`)
 //! and over a simulated disk in the simulator.
 
+pub mod compaction_lag;
 pub mod recover;
 pub mod recovery;
 pub mod snapshot_policy;
@@ -19,6 +20,7 @@ pub use recover::{recover, Recovered};
 pub use storage::{FrozenSnapshot, Storage, StorageEvent, WriteSnapshot};
 
 use crate::bugs::{Bugs, ServerBug};
+use compaction_lag::CompactionLag;
 use snapshot_policy::SnapshotPolicy;
 
 /// The replicated state machine the replica drives.
@@ -92,15 +94,8 @@ pub struct Replica<A: Application, S: Storage, T: Transport> {
     out: Vec<Action>,
     /// When the next periodic snapshot is due.
     snapshot_policy: SnapshotPolicy,
-    /// The zxid of the last periodic snapshot frozen (or of the snapshot recovered or
-    /// installed). The history is compacted one snapshot behind: to the previous freeze's
-    /// zxid, not the newest. Without its payloads a transaction costs the history a slot, and
-    /// the log still holds it (at least three snapshots are kept, and the log after the
-    /// oldest), so a follower back within two snapshots of the leader gets a DIFF read from
-    /// the log where it would get a SNAP.
-    last_freeze: Zxid,
-    /// Where to compact once the snapshot being written is saved: the freeze before it.
-    compact_on_save: Zxid,
+    /// Where to compact the core's history: one snapshot behind the newest.
+    compaction: CompactionLag,
     /// The broken variant it runs (the simulator's teeth; never one without the feature).
     bugs: Bugs,
 }
@@ -185,8 +180,7 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
             transport,
             out: Vec::new(),
             snapshot_policy: SnapshotPolicy::new(options.snap_count, snapshot_bytes),
-            last_freeze: snapshot_zxid,
-            compact_on_save: snapshot_zxid,
+            compaction: CompactionLag::new(snapshot_zxid),
             bugs: Bugs::default(),
         };
         let mut out = std::mem::take(&mut replica.out);
@@ -263,11 +257,11 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
                 // Only now all of it: the core counts a compacted history as durable
                 // (`Input::Compact`), and the log records the snapshot covers may not have been
                 // fsynced at its freeze (a follower delivers a COMMIT before its own log has
-                // the proposal on disk). One snapshot behind: see `last_freeze`.
+                // the proposal on disk). One snapshot behind: see `compaction_lag`.
                 let through = if self.bugs.has(ServerBug::CompactBeforeSaved) {
                     zxid
                 } else {
-                    self.compact_on_save.min(zxid)
+                    self.compaction.saved(zxid)
                 };
                 self.step(Input::Compact(through))
             }
@@ -318,7 +312,7 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
                         .map_err(ReplicaError::Snapshot)?;
                     self.storage.install_snapshot(&snapshot)?;
                     self.snapshot_policy.taken(snapshot.data.len());
-                    self.last_freeze = snapshot.zxid;
+                    self.compaction.installed(snapshot.zxid);
                 }
                 Action::Deliver(txn) => {
                     self.app.deliver(&txn);
@@ -359,7 +353,7 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
 
     /// Freezes the state (O(1) for the data tree: see `tree::node_map`) and hands it to the
     /// storage to serialize and write. The core forgets the history up to the snapshot
-    /// before (see `last_freeze`) as far as the log is durable now, and the rest once this
+    /// before (see `compaction_lag`) as far as the log is durable now, and the rest once this
     /// one, which covers it, is saved (`StorageEvent::SnapshotSaved`).
     fn take_periodic_snapshot(&mut self) -> Result<(), ReplicaError> {
         let Some(snapshot) = self.app.freeze() else {
@@ -374,13 +368,12 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
         // to the freeze before, so memory stays bounded even while saves fail (the writer
         // logs and skips them). The rest waits for this snapshot on disk, because the core
         // counts what it forgets as durable.
+        let before = self.compaction.frozen(zxid);
         let forget = if self.bugs.has(ServerBug::CompactBeforeSaved) {
             zxid
         } else {
-            self.last_freeze.min(self.peer.durable_zxid())
+            before.min(self.peer.durable_zxid())
         };
-        self.compact_on_save = self.last_freeze;
-        self.last_freeze = zxid;
         self.step(Input::Compact(forget))
     }
 }
