@@ -109,6 +109,19 @@ pub struct SyncCounts {
     pub log_reads_refused: u64,
 }
 
+impl SyncCounts {
+    /// The counts a Zab core keeps.
+    pub fn of(stats: &zab::Stats) -> SyncCounts {
+        SyncCounts {
+            diff: stats.sync_diff,
+            trunc: stats.sync_trunc,
+            snap: stats.sync_snap,
+            log_reads: stats.log_reads,
+            log_reads_refused: stats.log_reads_refused,
+        }
+    }
+}
+
 /// The answer to `word`, or `None` for a word Quorum does not know.
 pub fn answer(word: &str, view: &ServerView) -> Option<String> {
     let mut out = String::new();

@@ -343,9 +343,10 @@ impl World {
             } => {
                 let node = &self.nodes[server];
                 if node.incarnation == incarnation && node.peer.is_some() {
-                    let txns = match fails {
-                        true => Err("simulated read error".to_string()),
-                        false => Ok(node.disk.read(after, up_to)),
+                    let txns = if fails {
+                        Err("simulated read error".to_string())
+                    } else {
+                        Ok(node.disk.read(after, up_to))
                     };
                     let input = Input::LogRead {
                         for_server,
