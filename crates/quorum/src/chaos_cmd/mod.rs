@@ -301,6 +301,7 @@ async fn run_async(args: Args) -> Result<(), String> {
     ens.wait_for_leader(Duration::from_secs(30))
         .await
         .map_err(|e| format!("after healing: {e}"))?;
+    let led = Instant::now();
     tokio::time::sleep(Duration::from_secs(2)).await;
     shared.stop.store(true, Ordering::Relaxed);
     let mut live = Vec::new();
@@ -309,6 +310,12 @@ async fn run_async(args: Args) -> Result<(), String> {
             live.push(session);
         }
     }
+    // A client gives its session up on its own when it cannot reconnect in time, while the
+    // servers keep it: a new leader restarts every session's clock (as ZooKeeper's does), so
+    // an abandoned session is expired only a session timeout after the last election. The
+    // final listing, which must not show its ephemerals, waits for that (twice over, in case
+    // the healed ensemble elected once more after it was first seen led).
+    tokio::time::sleep_until((led + 2 * SESSION_TIMEOUT).into()).await;
 
     // Final reads (session 0), then one read per live session to show it outlived the listing.
     let rec = &shared.rec;
