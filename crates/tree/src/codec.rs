@@ -9,7 +9,7 @@ use bytes::Bytes;
 use proto::{Acl, Id};
 
 use crate::node::NodeKind;
-use crate::path_key::PathKey;
+use crate::node_path::NodePath;
 use crate::thin_bytes::ThinBytes;
 
 /// A malformed encoding.
@@ -54,6 +54,14 @@ impl<W: Write> Enc<W> {
     }
     pub fn str(&mut self, s: &str) -> io::Result<()> {
         self.bytes(s.as_bytes())
+    }
+    /// [`Enc::str`] of a node's path, written from its parts.
+    pub fn path(&mut self, p: &NodePath) -> io::Result<()> {
+        self.u32(p.len() as u32)?;
+        for piece in p.pieces() {
+            self.w.write_all(piece.as_bytes())?;
+        }
+        Ok(())
     }
     /// Null data is length -1, as in jute, so null and empty survive a round trip.
     pub fn data(&mut self, d: Option<&[u8]>) -> io::Result<()> {
@@ -164,11 +172,16 @@ impl<R: Read> Dec<R> {
             n => Ok(Some(n as usize)),
         }
     }
-    /// [`Dec::str`] as the node table keeps a path.
-    pub fn path_key(&mut self) -> Result<PathKey, CodecError> {
+    /// [`Dec::str`] read into `buf`, reused from one record to the next (a node's path, which
+    /// the tree keeps in parts). Grows only as the bytes arrive, whatever length is claimed.
+    pub fn str_in<'b>(&mut self, buf: &'b mut Vec<u8>) -> Result<&'b str, CodecError> {
         let len = self.u32()? as usize;
-        let bytes = self.thin(len)?;
-        PathKey::from_utf8(bytes).map_or_else(|| corrupt("string is not UTF-8"), Ok)
+        buf.clear();
+        (&mut self.r).take(len as u64).read_to_end(buf)?;
+        if buf.len() != len {
+            return Err(CodecError::Io(io::ErrorKind::UnexpectedEof.into()));
+        }
+        std::str::from_utf8(buf).or_else(|_| corrupt("string is not UTF-8"))
     }
     /// `len` bytes read straight into their allocation, or, past [`EXACT_PREALLOC_BYTES`]
     /// (an untrusted length), read first and copied.

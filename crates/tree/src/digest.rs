@@ -70,7 +70,7 @@ impl Stream for Xxh3 {
 /// The hash of one node (at the path it holds) as the digest counts it: 0 for
 /// `/zookeeper/config` (see the module's documentation), [`content_hash`] for every other node.
 pub fn node_hash(node: &Node) -> u64 {
-    if node.path() == CONFIG {
+    if node.path().is(CONFIG) {
         return 0;
     }
     content_hash(node)
@@ -87,7 +87,7 @@ pub fn content_hash(node: &Node) -> u64 {
 /// [`node_hash`] as snapshots of format 1 summed it (FNV-1a): read only to check such a
 /// snapshot's digest.
 pub(crate) fn legacy_node_hash(node: &Node) -> u64 {
-    if node.path() == CONFIG {
+    if node.path().is(CONFIG) {
         return 0;
     }
     legacy_content_hash(node)
@@ -102,7 +102,11 @@ pub(crate) fn legacy_content_hash(node: &Node) -> u64 {
 
 /// Feeds what a node's hash covers.
 fn node_fields(h: &mut impl Stream, node: &Node) {
-    h.field(node.path().as_bytes());
+    let path = node.path();
+    h.i64(path.len() as i64);
+    for piece in path.pieces() {
+        h.bytes(piece.as_bytes());
+    }
     match node.kind() {
         NodeKind::Persistent => h.i32(0),
         NodeKind::Ephemeral(s) => {

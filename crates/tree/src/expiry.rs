@@ -13,7 +13,7 @@ impl DataTree {
             .iter()
             .filter(|p| {
                 self.nodes
-                    .get(p)
+                    .get(p.as_str())
                     .is_some_and(|n| n.children().is_empty() && n.stat.cversion > 0)
             })
             .cloned()
@@ -26,7 +26,7 @@ impl DataTree {
         self.ttls
             .iter()
             .filter(|p| {
-                self.nodes.get(p).is_some_and(|n| match n.kind() {
+                self.nodes.get(p.as_str()).is_some_and(|n| match n.kind() {
                     NodeKind::Ttl(ttl) => {
                         n.children().is_empty() && ttl != 0 && now_ms - n.stat.mtime > ttl
                     }

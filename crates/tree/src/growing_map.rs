@@ -7,7 +7,6 @@
 //! empty after a sixty-fourth of its size in changes (14,000 at a million znodes), long
 //! before the new one can fill; until then it holds its memory.
 
-use std::borrow::Borrow;
 use std::hash::Hash;
 
 use hashbrown::HashTable;
@@ -27,18 +26,40 @@ const VISIT_SLICE: usize = 4 * MOVE_SLICE;
 const MIN_SPLIT_CAPACITY: usize = 1 << 14;
 
 /// What the map holds: an entry that carries its own key (a node holds its path, so the
-/// table's slot is one pointer), or a (key, value) pair.
+/// table's slot is one pointer), or a (key, value) pair. The map asks the entry for its hash
+/// and to compare itself, so that a key kept in parts (a node's path is its parent's shared
+/// prefix and its name, see [`crate::node_path`]) is found by a whole one.
 pub trait Keyed {
-    /// What the entry is found by.
-    type Key: Hash + Eq + ?Sized;
-    /// The entry's key, which must not change while the entry is in a map.
-    fn key(&self) -> &Self::Key;
+    /// The hash of the entry's key: what [`Lookup::query_hash`] gives a query it matches. It
+    /// must not change while the entry is in a map.
+    fn key_hash(&self, hasher: &ahash::RandomState) -> u64;
+    /// Whether the two entries have the same key.
+    fn same_key(&self, other: &Self) -> bool;
+}
+
+/// An entry found by a `Q`.
+pub trait Lookup<Q: ?Sized>: Keyed {
+    /// The hash of `query`.
+    fn query_hash(query: &Q, hasher: &ahash::RandomState) -> u64;
+    /// Whether this entry is `query`'s.
+    fn matches(&self, query: &Q) -> bool;
 }
 
 impl<K: Hash + Eq, V> Keyed for (K, V) {
-    type Key = K;
-    fn key(&self) -> &K {
-        &self.0
+    fn key_hash(&self, hasher: &ahash::RandomState) -> u64 {
+        hasher.hash_one(&self.0)
+    }
+    fn same_key(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl<K: Hash + Eq, V> Lookup<K> for (K, V) {
+    fn query_hash(query: &K, hasher: &ahash::RandomState) -> u64 {
+        hasher.hash_one(query)
+    }
+    fn matches(&self, query: &K) -> bool {
+        self.0 == *query
     }
 }
 
@@ -77,37 +98,34 @@ impl<E: Keyed> GrowingMap<E> {
     }
 
     /// The entry for `key`, in whichever table holds it.
-    pub fn get<Q>(&self, key: &Q) -> Option<&E>
+    pub fn get<Q: ?Sized>(&self, key: &Q) -> Option<&E>
     where
-        E::Key: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        E: Lookup<Q>,
     {
-        let hash = self.hasher.hash_one(key);
-        let is = |e: &E| e.key().borrow() == key;
+        let hash = E::query_hash(key, &self.hasher);
+        let is = |e: &E| e.matches(key);
         self.table
             .find(hash, is)
             .or_else(|| self.old.find(hash, is))
     }
 
     /// Whether `key` is there.
-    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    pub fn contains_key<Q: ?Sized>(&self, key: &Q) -> bool
     where
-        E::Key: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        E: Lookup<Q>,
     {
         self.get(key).is_some()
     }
 
     /// The entry for `key`, to change in place (a change: it moves a slice). The caller must
     /// leave its key as it is.
-    pub fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut E>
+    pub fn get_mut<Q: ?Sized>(&mut self, key: &Q) -> Option<&mut E>
     where
-        E::Key: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        E: Lookup<Q>,
     {
         self.move_some();
-        let hash = self.hasher.hash_one(key);
-        let is = |e: &E| e.key().borrow() == key;
+        let hash = E::query_hash(key, &self.hasher);
+        let is = |e: &E| e.matches(key);
         if let Some(e) = self.table.find_mut(hash, is) {
             return Some(e);
         }
@@ -126,11 +144,11 @@ impl<E: Keyed> GrowingMap<E> {
     /// entries again; should a fold bigger than that fill it first, it grows in one go (a
     /// pause, as a std map's doubling, nothing lost).
     pub fn insert_without_moving(&mut self, entry: E) -> Option<E> {
-        let hash = self.hasher.hash_one(entry.key());
-        if let Some(e) = self.table.find_mut(hash, |e| e.key() == entry.key()) {
+        let hash = entry.key_hash(&self.hasher);
+        if let Some(e) = self.table.find_mut(hash, |e| e.same_key(&entry)) {
             return Some(std::mem::replace(e, entry));
         }
-        let replaced = self.take_from_old(hash, |e| e.key() == entry.key());
+        let replaced = self.take_from_old(hash, |e| e.same_key(&entry));
         if replaced.is_none() {
             self.split_if_full();
         }
@@ -142,8 +160,8 @@ impl<E: Keyed> GrowingMap<E> {
     /// hash.
     pub fn insert_new(&mut self, entry: E) -> Result<(), E> {
         self.move_some();
-        let hash = self.hasher.hash_one(entry.key());
-        let is = |e: &E| e.key() == entry.key();
+        let hash = entry.key_hash(&self.hasher);
+        let is = |e: &E| e.same_key(&entry);
         if self.table.find(hash, is).is_some() || self.old.find(hash, is).is_some() {
             return Err(entry);
         }
@@ -153,10 +171,9 @@ impl<E: Keyed> GrowingMap<E> {
     }
 
     /// Removes `key`'s entry and returns it.
-    pub fn remove<Q>(&mut self, key: &Q) -> Option<E>
+    pub fn remove<Q: ?Sized>(&mut self, key: &Q) -> Option<E>
     where
-        E::Key: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        E: Lookup<Q>,
     {
         self.move_some();
         self.remove_without_moving(key)
@@ -164,13 +181,12 @@ impl<E: Keyed> GrowingMap<E> {
 
     /// As [`GrowingMap::remove`], without moving any of a doubling's entries (see
     /// [`GrowingMap::insert_without_moving`]).
-    pub fn remove_without_moving<Q>(&mut self, key: &Q) -> Option<E>
+    pub fn remove_without_moving<Q: ?Sized>(&mut self, key: &Q) -> Option<E>
     where
-        E::Key: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        E: Lookup<Q>,
     {
-        let hash = self.hasher.hash_one(key);
-        let is = |e: &E| e.key().borrow() == key;
+        let hash = E::query_hash(key, &self.hasher);
+        let is = |e: &E| e.matches(key);
         if let Ok(entry) = self.table.find_entry(hash, is) {
             return Some(entry.remove().0);
         }
@@ -191,7 +207,7 @@ impl<E: Keyed> GrowingMap<E> {
             self.move_some();
         }
         let hasher = &self.hasher;
-        self.table.reserve(additional, |e| hasher.hash_one(e.key()));
+        self.table.reserve(additional, |e| e.key_hash(hasher));
     }
 
     /// Every entry, in no particular order.
@@ -222,7 +238,7 @@ impl<E: Keyed> GrowingMap<E> {
         }
         let mut hashes = [0u64; MOVE_SLICE];
         for (hash, entry) in hashes.iter_mut().zip(taken.iter().flatten()) {
-            *hash = self.hasher.hash_one(entry.key());
+            *hash = entry.key_hash(&self.hasher);
         }
         for (hash, entry) in hashes.into_iter().zip(taken.into_iter().flatten()) {
             self.put(hash, entry);
@@ -234,7 +250,7 @@ impl<E: Keyed> GrowingMap<E> {
     fn put(&mut self, hash: u64, entry: E) {
         let hasher = &self.hasher;
         self.table
-            .insert_unique(hash, entry, |e| hasher.hash_one(e.key()));
+            .insert_unique(hash, entry, |e| e.key_hash(hasher));
     }
 
     /// Removes the entry `is` picks from the old table, if it is there.

@@ -5,7 +5,7 @@ use zxid::Zxid;
 use proto::Stat;
 
 use crate::acl_cache::SharedAcl;
-use crate::path_key::PathKey;
+use crate::node_path::{NodePath, Prefix};
 use crate::thin_bytes::ThinBytes;
 
 /// `ephemeralOwner` of a container node (ZooKeeper's `CONTAINER_EPHEMERAL_OWNER`).
@@ -61,9 +61,10 @@ static NO_CHILDREN: Children = Children::new();
 /// Storing them twice cost 16 bytes a node, which with the children boxed is what takes a
 /// `Node` from mimalloc's 192-byte size class down to its 128-byte one.
 ///
-/// Packed to 4-byte alignment: 52 bytes instead of 56, so that the node's kind tag fits in
+/// Packed to 4-byte alignment: 44 bytes instead of 48, so that the node's kind tag fits in
 /// what was padding and a [`Node`] is 96 bytes, mimalloc's 96-byte class (see
-/// [`Node::kind`]). Fields are read and written by value; the compiler refuses references
+/// [`Node::kind`]). pzxid is kept with the children ([`Family`]): a node that never had any
+/// has the create's zxid there, and the 8 bytes went to the path's two parts. Fields are read and written by value; the compiler refuses references
 /// to them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[repr(C, packed(4))]
@@ -72,8 +73,6 @@ pub struct NodeStat {
     pub czxid: i64,
     /// The zxid of the last setData (or the create).
     pub mzxid: i64,
-    /// The zxid of the last change to the children (or the create).
-    pub pzxid: i64,
     /// When the node was created (ms).
     pub ctime: i64,
     /// When the data last changed (ms).
@@ -92,7 +91,7 @@ pub struct NodeStat {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Node {
     /// The path, set once by [`Node::new`]: it is the node's key in the node table.
-    path: PathKey,
+    path: NodePath,
     /// The data; `None` when a client stored null. Owned, in an allocation of exactly its
     /// length and a one-byte header ([`ThinBytes`]): a `Bytes` here took 24 bytes more of the
     /// node, and sharing the applied record's buffer turned it into a shared `Bytes` with a
@@ -108,11 +107,30 @@ pub struct Node {
     /// `NodeKind` itself takes 16 bytes, the tag padded to its number's alignment.
     kind_tag: KindTag,
     kind_number: i64,
-    /// Child names; `None` while there are none (most nodes are leaves, and an empty set
-    /// inline would take 56 bytes of each). Never `Some` of an empty set, so equal nodes
-    /// compare equal.
-    children: Option<Box<Children>>,
+    /// Child names and pzxid; `None` while there are none and pzxid is the create's zxid
+    /// (most nodes are leaves, and an empty set inline would take 56 bytes of each). Never
+    /// `Some` of a family that says only that, so equal nodes compare equal.
+    family: Option<Box<Family>>,
 }
+
+/// What a node holds once it has had children.
+#[derive(Clone, Debug)]
+struct Family {
+    children: Children,
+    /// The zxid of the last change to the children.
+    pzxid: i64,
+    /// The prefix the children's paths share: the node's own path, made when the first child
+    /// needs it. Derived, so not compared.
+    prefix: Option<Prefix>,
+}
+
+impl PartialEq for Family {
+    fn eq(&self, other: &Family) -> bool {
+        self.children == other.children && self.pzxid == other.pzxid
+    }
+}
+
+impl Eq for Family {}
 
 impl std::fmt::Debug for Node {
     /// The kind as a [`NodeKind`], not its stored tag and number.
@@ -139,8 +157,8 @@ enum KindTag {
 
 impl Node {
     /// The path.
-    pub fn path(&self) -> &str {
-        self.path.as_str()
+    pub fn path(&self) -> &NodePath {
+        &self.path
     }
 
     /// Persistent, ephemeral, container or TTL.
@@ -151,6 +169,17 @@ impl Node {
             KindTag::Container => NodeKind::Container,
             KindTag::Ttl => NodeKind::Ttl(self.kind_number),
         }
+    }
+
+    /// The zxid of the last change to the children (the create's while there was none).
+    pub fn pzxid(&self) -> i64 {
+        self.family.as_ref().map_or(self.stat.czxid, |f| f.pzxid)
+    }
+
+    /// Sets pzxid.
+    pub(crate) fn set_pzxid(&mut self, pzxid: i64) {
+        self.family_mut().pzxid = pzxid;
+        self.settle();
     }
 
     /// The whole Stat as ZooKeeper's `DataNode` stores it: cversion counts creates only.
@@ -167,7 +196,7 @@ impl Node {
             ephemeral_owner: self.kind().ephemeral_owner(),
             data_length: data_len(self.data.as_deref()),
             num_children: self.num_children(),
-            pzxid: s.pzxid,
+            pzxid: self.pzxid(),
         }
     }
 
@@ -194,28 +223,68 @@ impl Node {
 
     /// Child names, sorted.
     pub fn children(&self) -> &Children {
-        self.children.as_deref().unwrap_or(&NO_CHILDREN)
+        self.family.as_ref().map_or(&NO_CHILDREN, |f| &f.children)
     }
 
     /// Adds a child name.
     pub(crate) fn insert_child(&mut self, name: &str) {
-        self.children.get_or_insert_with(Box::default).insert(name);
+        self.family_mut().children.insert(name);
     }
 
-    /// Removes a child name; the set goes with the last one.
+    /// Removes a child name; the family goes with the last one if it says nothing else.
     pub(crate) fn remove_child(&mut self, name: &str) {
-        if let Some(children) = &mut self.children {
-            children.remove(name);
-            if children.is_empty() {
-                self.children = None;
-            }
+        if let Some(family) = &mut self.family {
+            family.children.remove(name);
+            self.settle();
+        }
+    }
+
+    /// Takes `child` in: its name among the children, and its path sharing the prefix of its
+    /// siblings (this node's, or, if it keeps none yet, the child's own from now on).
+    pub(crate) fn adopt(&mut self, child: &mut Node) {
+        let family = self
+            .family
+            .get_or_insert_with(|| Box::new(Family::new(self.stat.czxid)));
+        family.children.insert(child.path.name());
+        match &family.prefix {
+            Some(prefix) => child.path.share(prefix),
+            None => family.prefix = Some(child.path.prefix().clone()),
+        }
+    }
+
+    /// The prefix this node's children's paths share (made the first time it is asked for).
+    pub(crate) fn child_prefix(&mut self) -> Prefix {
+        let path = &self.path;
+        let family = self
+            .family
+            .get_or_insert_with(|| Box::new(Family::new(self.stat.czxid)));
+        family
+            .prefix
+            .get_or_insert_with(|| Prefix::new(&path.to_string()))
+            .clone()
+    }
+
+    /// The family, made for a change.
+    fn family_mut(&mut self) -> &mut Family {
+        self.family
+            .get_or_insert_with(|| Box::new(Family::new(self.stat.czxid)))
+    }
+
+    /// Drops a family with no child whose pzxid is the create's: a node is stored one way.
+    fn settle(&mut self) {
+        if self
+            .family
+            .as_ref()
+            .is_some_and(|f| f.children.is_empty() && f.pzxid == self.stat.czxid)
+        {
+            self.family = None;
         }
     }
 
     /// A fresh node, as ZooKeeper's `createStat` builds it: all zxids the create's zxid, both
     /// times the create's time, all versions 0.
     pub fn new(
-        path: PathKey,
+        path: NodePath,
         data: Option<ThinBytes>,
         acl: SharedAcl,
         kind: NodeKind,
@@ -225,7 +294,6 @@ impl Node {
         let stat = NodeStat {
             czxid: zxid.as_i64(),
             mzxid: zxid.as_i64(),
-            pzxid: zxid.as_i64(),
             ctime: time,
             mtime: time,
             version: 0,
@@ -245,7 +313,17 @@ impl Node {
             stat,
             kind_tag,
             kind_number,
-            children: None,
+            family: None,
+        }
+    }
+}
+
+impl Family {
+    fn new(pzxid: i64) -> Family {
+        Family {
+            children: Children::default(),
+            pzxid,
+            prefix: None,
         }
     }
 }
@@ -317,5 +395,25 @@ mod tests {
         n.remove_child("b");
         assert_eq!(n, leaf, "no empty set left behind");
         assert!(n.children().is_empty());
+    }
+
+    #[test]
+    fn pzxid_is_the_creates_until_the_children_change_and_is_kept_once_they_did() {
+        let acl = crate::acl_cache::AclCache::default().intern(&proto::Acl::open_unsafe());
+        let zxid = Zxid::new(1, 1);
+        let mut n = Node::new("/n".into(), None, acl, NodeKind::Persistent, zxid, 5);
+        let leaf = n.clone();
+        assert_eq!(n.pzxid(), zxid.as_i64());
+        assert_eq!(n.stored_stat().pzxid, zxid.as_i64());
+        n.set_pzxid(9);
+        n.remove_child("none");
+        assert_eq!((n.pzxid(), n.stored_stat().pzxid), (9, 9));
+        assert_ne!(n, leaf);
+        n.set_pzxid(zxid.as_i64());
+        assert_eq!(n, leaf, "a family that says nothing is dropped");
+        n.insert_child("c");
+        let mut parent = n.clone();
+        assert_eq!(parent.child_prefix().as_str(), "/n");
+        assert_eq!(parent, n, "the children's prefix is not compared");
     }
 }

@@ -16,10 +16,10 @@
 
 use std::sync::Arc;
 
-use crate::growing_map::{GrowingMap, Keyed};
+use crate::growing_map::{GrowingMap, Keyed, Lookup};
 use crate::node::Node;
+use crate::node_path::AsPath;
 use crate::overlay::{Change, Overlay};
-use crate::path_key::PathKey;
 
 /// The hash map itself, which doubles without a pause ([`GrowingMap`]). Boxed nodes that
 /// hold their own paths: the table's slot is one 8-byte pointer instead of a 150-byte node
@@ -32,9 +32,22 @@ use crate::path_key::PathKey;
 pub type Nodes = GrowingMap<Box<Node>>;
 
 impl Keyed for Box<Node> {
-    type Key = str;
-    fn key(&self) -> &str {
-        self.path()
+    fn key_hash(&self, _: &ahash::RandomState) -> u64 {
+        self.path().hash()
+    }
+    fn same_key(&self, other: &Self) -> bool {
+        self.path() == other.path()
+    }
+}
+
+/// Every path hashes with the process's one path hasher (see [`crate::node_path`]), not the
+/// table's own.
+impl<Q: AsPath + ?Sized> Lookup<Q> for Box<Node> {
+    fn query_hash(query: &Q, _: &ahash::RandomState) -> u64 {
+        query.path_hash()
+    }
+    fn matches(&self, query: &Q) -> bool {
+        query.names(self.path())
     }
 }
 
@@ -83,7 +96,7 @@ impl NodeMap {
         self.len == 0
     }
 
-    pub fn get(&self, path: &str) -> Option<&Node> {
+    pub fn get<Q: AsPath + ?Sized>(&self, path: &Q) -> Option<&Node> {
         if !self.overlay.is_empty() {
             if let Some(change) = self.overlay.get(path) {
                 return change.node();
@@ -92,12 +105,12 @@ impl NodeMap {
         self.base.get(path).map(|n| &**n)
     }
 
-    pub fn contains_key(&self, path: &str) -> bool {
+    pub fn contains_key<Q: AsPath + ?Sized>(&self, path: &Q) -> bool {
         self.get(path).is_some()
     }
 
     /// The node to change in place; while frozen, a copy made for the overlay.
-    pub fn get_mut(&mut self, path: &str) -> Option<&mut Node> {
+    pub fn get_mut<Q: AsPath + ?Sized>(&mut self, path: &Q) -> Option<&mut Node> {
         self.fold_some();
         if self.in_base(path) {
             return self.base_mut().get_mut(path).map(|n| &mut **n);
@@ -178,7 +191,8 @@ impl NodeMap {
                 Change::Removed(_) => return None,
             }
         } else {
-            let tombstone = Change::Removed(PathKey::new(path));
+            let gone = self.base.get(path).expect("in the base").path().clone();
+            let tombstone = Change::Removed(gone);
             match self.overlay.put(tombstone) {
                 Some(Change::Put(node)) => node,
                 None => self.base.get(path).expect("in the base").clone(),
@@ -233,7 +247,7 @@ impl NodeMap {
 
     /// Whether a change of `path` goes straight to the base: the base is not frozen and the
     /// overlay (still being folded back) holds nothing newer for it.
-    fn in_base(&self, path: &str) -> bool {
+    fn in_base<Q: AsPath + ?Sized>(&self, path: &Q) -> bool {
         !self.is_frozen() && (self.overlay.is_empty() || !self.overlay.contains_key(path))
     }
 
@@ -263,7 +277,7 @@ impl NodeMap {
                     base.insert_without_moving(node);
                 }
                 Change::Removed(path) => {
-                    base.remove_without_moving(&*path);
+                    base.remove_without_moving(&path);
                 }
             }
         }
@@ -444,8 +458,8 @@ mod tests {
             if step % 5_000 == 0 {
                 assert_eq!(map.iter().count(), model.len());
                 for n in map.iter() {
-                    let p = n.path();
-                    assert_eq!(model.get(p), Some(&n.stat.version), "{p}");
+                    let p = n.path().to_string();
+                    assert_eq!(model.get(&p), Some(&n.stat.version), "{p}");
                 }
             }
         }

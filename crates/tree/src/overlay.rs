@@ -9,16 +9,15 @@
 
 use hashbrown::HashTable;
 
-use crate::growing_map::Keyed;
 use crate::node::Node;
-use crate::path_key::PathKey;
+use crate::node_path::{AsPath, NodePath};
 
 /// A node's version changed while frozen: the node now (which holds its path), or the path
 /// of one removed.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Change {
     Put(Box<Node>),
-    Removed(PathKey),
+    Removed(NodePath),
 }
 
 impl Change {
@@ -31,9 +30,9 @@ impl Change {
     }
 }
 
-impl Keyed for Change {
-    type Key = str;
-    fn key(&self) -> &str {
+impl Change {
+    /// The path changed.
+    fn path(&self) -> &NodePath {
         match self {
             Change::Put(node) => node.path(),
             Change::Removed(path) => path,
@@ -41,12 +40,11 @@ impl Keyed for Change {
     }
 }
 
-/// Changes by path; see the module documentation. Hashed with aHash, keyed per process as the
-/// base's table is.
+/// Changes by path; see the module documentation. Hashed as the base's table is (the
+/// process's path hasher, [`crate::node_path`]).
 #[derive(Debug, Default)]
 pub(crate) struct Overlay {
     table: HashTable<Change>,
-    hasher: ahash::RandomState,
     /// Buckets before it hold no entry: every one there was taken out, and a new path goes
     /// in only while nothing is being taken (a new path resets it, to be safe).
     cursor: usize,
@@ -62,19 +60,20 @@ impl Overlay {
         self.table.len()
     }
 
-    pub fn get(&self, path: &str) -> Option<&Change> {
-        let hash = self.hasher.hash_one(path);
-        self.table.find(hash, |e| e.key() == path)
+    pub fn get<Q: AsPath + ?Sized>(&self, path: &Q) -> Option<&Change> {
+        self.table.find(path.path_hash(), |e| path.names(e.path()))
     }
 
-    pub fn contains_key(&self, path: &str) -> bool {
+    pub fn contains_key<Q: AsPath + ?Sized>(&self, path: &Q) -> bool {
         self.get(path).is_some()
     }
 
     /// The changed node at `path`, to change again in place (not its path).
-    pub fn node_mut(&mut self, path: &str) -> Option<&mut Node> {
-        let hash = self.hasher.hash_one(path);
-        match self.table.find_mut(hash, |e| e.key() == path)? {
+    pub fn node_mut<Q: AsPath + ?Sized>(&mut self, path: &Q) -> Option<&mut Node> {
+        match self
+            .table
+            .find_mut(path.path_hash(), |e| path.names(e.path()))?
+        {
             Change::Put(node) => Some(node),
             Change::Removed(_) => None,
         }
@@ -82,21 +81,21 @@ impl Overlay {
 
     /// Records `change` for its path, replacing an earlier one; returns that.
     pub fn put(&mut self, change: Change) -> Option<Change> {
-        let hash = self.hasher.hash_one(change.key());
-        if let Some(entry) = self.table.find_mut(hash, |e| e.key() == change.key()) {
+        let hash = change.path().hash();
+        if let Some(entry) = self.table.find_mut(hash, |e| e.path() == change.path()) {
             return Some(std::mem::replace(entry, change));
         }
         self.cursor = 0;
-        let hasher = &self.hasher;
-        self.table
-            .insert_unique(hash, change, |e| hasher.hash_one(e.key()));
+        self.table.insert_unique(hash, change, |e| e.path().hash());
         None
     }
 
     /// Forgets `path`'s change; returns it.
-    pub fn remove(&mut self, path: &str) -> Option<Change> {
-        let hash = self.hasher.hash_one(path);
-        match self.table.find_entry(hash, |e| e.key() == path) {
+    pub fn remove<Q: AsPath + ?Sized>(&mut self, path: &Q) -> Option<Change> {
+        match self
+            .table
+            .find_entry(path.path_hash(), |e| path.names(e.path()))
+        {
             Ok(entry) => Some(entry.remove().0),
             Err(_) => None,
         }
@@ -155,7 +154,7 @@ mod tests {
         while !overlay.is_empty() {
             let some = overlay.take_some(16);
             assert!(!some.is_empty() && some.len() <= 16);
-            taken.extend(some.iter().map(|c| c.key().to_string()));
+            taken.extend(some.iter().map(|c| c.path().to_string()));
         }
         taken.sort();
         taken.dedup();
@@ -244,8 +243,8 @@ mod tests {
                         "step {step}: stuck at {before}"
                     );
                     for c in &some {
-                        let k = c.key();
-                        assert_eq!(model.remove(k), Some(version(c)), "step {step}: {k}");
+                        let k = c.path().to_string();
+                        assert_eq!(model.remove(&k), Some(version(c)), "step {step}: {k}");
                     }
                     taken_total += some.len();
                 }
@@ -259,7 +258,7 @@ mod tests {
             if step % 10_000 == 0 {
                 assert_eq!(overlay.iter().count(), model.len());
                 for c in overlay.iter() {
-                    assert_eq!(model.get(c.key()), Some(&version(c)), "{}", c.key());
+                    assert_eq!(model.get(&c.path().to_string()), Some(&version(c)));
                 }
             }
         }
@@ -268,7 +267,7 @@ mod tests {
             let some = overlay.take_some(16);
             assert!(!some.is_empty());
             for c in &some {
-                assert_eq!(model.remove(c.key()), Some(version(c)), "{}", c.key());
+                assert_eq!(model.remove(&c.path().to_string()), Some(version(c)));
             }
         }
         assert!(model.is_empty());

@@ -17,6 +17,7 @@ use crate::codec::{corrupt, CodecError, Dec, Enc};
 use crate::digest::{legacy_content_hash, legacy_node_hash, node_hash};
 use crate::node::{Node, NodeStat};
 use crate::node_map::Nodes;
+use crate::node_path::{NodePath, PrefixCache};
 use crate::path;
 use crate::tree::DataTree;
 
@@ -267,8 +268,9 @@ fn decode_batches<R: Read>(
     batches: &mpsc::SyncSender<Vec<Decoded>>,
 ) -> Result<(), CodecError> {
     let mut batch = Vec::with_capacity(BATCH_NODES);
+    let mut paths = PathReader::default();
     for i in 0..count {
-        match read_node(d, acls, i == 0) {
+        match read_node(d, acls, &mut paths, i == 0) {
             Ok(node) => batch.push(node),
             Err(error) => {
                 let _ = batches.send(batch);
@@ -276,6 +278,10 @@ fn decode_batches<R: Read>(
             }
         }
         if batch.len() == BATCH_NODES {
+            // The builder replaces each node's prefix by its parent's and drops this one: a
+            // prefix shared across batches would have its count written by both threads, one
+            // cache line bouncing between the cores for every node.
+            paths.prefixes.forget();
             let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_NODES));
             if batches.send(full).is_err() {
                 // The builder stopped at a bad node: its error is the one reported.
@@ -295,8 +301,9 @@ fn restore_nodes_in_turn<R: Read>(
     legacy: bool,
 ) -> Result<u64, CodecError> {
     let mut insert = Inserter::new(legacy);
+    let mut paths = PathReader::default();
     for i in 0..count {
-        let decoded = read_node(d, &mut tree.acls, i == 0)?;
+        let decoded = read_node(d, &mut tree.acls, &mut paths, i == 0)?;
         insert.node(tree, decoded)?;
     }
     Ok(insert.legacy_nodes)
@@ -309,19 +316,28 @@ struct Decoded {
     hash: u64,
 }
 
+/// Reads the nodes' paths: one buffer for them all, and siblings' prefixes shared.
+#[derive(Default)]
+struct PathReader {
+    buf: Vec<u8>,
+    prefixes: PrefixCache,
+}
+
 /// One node's record, its path checked (the root first, then only valid paths).
 fn read_node<R: Read>(
     d: &mut Dec<R>,
     acls: &mut AclCache,
+    paths: &mut PathReader,
     first: bool,
 ) -> Result<Decoded, CodecError> {
-    let p = d.path_key()?;
-    if first && &*p != path::ROOT {
+    let p = d.str_in(&mut paths.buf)?;
+    if first && p != path::ROOT {
         return corrupt("snapshot does not start with the root");
     }
-    if !first && (path::validate_path(&p).is_err() || &*p == path::ROOT) {
+    if !first && (path::validate_path(p).is_err() || p == path::ROOT) {
         return corrupt(format!("bad path {p:?} in snapshot"));
     }
+    let p = paths.prefixes.path(p);
     let kind = d.kind()?;
     let data = d.data_thin()?;
     let acl = acls.intern(&d.acl()?);
@@ -329,13 +345,21 @@ fn read_node<R: Read>(
     node.stat = NodeStat {
         czxid: d.i64()?,
         mzxid: d.i64()?,
-        pzxid: d.i64()?,
-        ctime: d.i64()?,
-        mtime: d.i64()?,
-        version: d.i32()?,
-        cversion: d.i32()?,
-        aversion: d.i32()?,
+        ctime: 0,
+        mtime: 0,
+        version: 0,
+        cversion: 0,
+        aversion: 0,
     };
+    let pzxid = d.i64()?;
+    node.stat.ctime = d.i64()?;
+    node.stat.mtime = d.i64()?;
+    node.stat.version = d.i32()?;
+    node.stat.cversion = d.i32()?;
+    node.stat.aversion = d.i32()?;
+    if pzxid != node.stat.czxid {
+        node.set_pzxid(pzxid);
+    }
     let hash = node_hash(&node);
     Ok(Decoded { node, hash })
 }
@@ -410,17 +434,17 @@ impl View<'_> {
         let root = lookup(path::ROOT).expect("every tree has a root");
         write_node(&mut e, root)?;
         // Reverse so the smallest name pops first: pre-order with sorted children.
-        let mut stack: Vec<(&str, &str)> = root
+        let mut stack: Vec<(&NodePath, &str)> = root
             .children()
             .iter()
             .rev()
-            .map(|c| (path::ROOT, c))
+            .map(|c| (root.path(), c))
             .collect();
         let mut full = String::new();
         while let Some((parent, name)) = stack.pop() {
             full.clear();
-            if parent != path::ROOT {
-                full.push_str(parent);
+            if !parent.is(path::ROOT) {
+                parent.push_to(&mut full);
             }
             full.push('/');
             full.push_str(name);
@@ -439,12 +463,12 @@ impl View<'_> {
 
 /// One node's record: path, kind, data, ACL and the persisted Stat fields.
 fn write_node<W: Write>(e: &mut Enc<W>, n: &Node) -> std::io::Result<()> {
-    e.str(n.path())?;
+    e.path(n.path())?;
     e.kind(n.kind())?;
     e.data(n.data.as_deref())?;
     e.acl(&n.acl)?;
     let s = &n.stat;
-    for v in [s.czxid, s.mzxid, s.pzxid, s.ctime, s.mtime] {
+    for v in [s.czxid, s.mzxid, n.pzxid(), s.ctime, s.mtime] {
         e.i64(v)?;
     }
     for v in [s.version, s.cversion, s.aversion] {

@@ -12,6 +12,7 @@ use crate::acl_cache::{AclCache, SharedAcl};
 use crate::digest::{node_hash, session_hash};
 use crate::node::{data_len, Children, Node, NodeKind, NodeStat};
 use crate::node_map::NodeMap;
+use crate::node_path::NodePath;
 use crate::path::{self, CONFIG, QUOTA, ROOT, ZOOKEEPER};
 use crate::sessions::Sessions;
 use crate::snapshot::FrozenTree;
@@ -227,18 +228,16 @@ impl DataTree {
     }
 
     /// All paths, in no particular order.
-    pub fn paths(&self) -> impl Iterator<Item = &str> {
-        self.nodes.iter().map(Node::path)
+    pub fn paths(&self) -> impl Iterator<Item = String> + '_ {
+        self.nodes.iter().map(|n| n.path().to_string())
     }
 
     // ----- mutations (apply only) --------------------------------------------------------
 
     /// Adds a node without touching its parent's Stat (construction).
-    pub(crate) fn insert_raw(&mut self, node: Node) {
-        if let Some((parent, name)) = path::split(node.path()) {
-            if let Some(p) = self.nodes.get_mut(parent) {
-                p.insert_child(name);
-            }
+    pub(crate) fn insert_raw(&mut self, mut node: Node) {
+        if let Some(p) = node.path().parent().and_then(|p| self.nodes.get_mut(p)) {
+            p.adopt(&mut node);
         }
         self.put_node(node);
     }
@@ -253,15 +252,14 @@ impl DataTree {
     /// not have it yet; the parent is not rehashed (numChildren is not part of the hash). Two
     /// lookups a node, and the path read is the key kept. The node comes with its `hash`,
     /// which the snapshot's decoder computed (on its own thread for a big snapshot).
-    pub(crate) fn restore_node(&mut self, node: Node, hash: u64) -> Result<(), String> {
-        let path = node.path();
-        debug_assert_eq!(hash, node_hash(&node), "{path}");
+    pub(crate) fn restore_node(&mut self, mut node: Node, hash: u64) -> Result<(), String> {
+        debug_assert_eq!(hash, node_hash(&node), "{}", node.path());
         self.account_hashed(&node, hash);
-        if let Some((parent, name)) = path::split(path) {
+        if let Some(parent) = node.path().parent() {
             let Some(p) = self.nodes.get_mut(parent) else {
-                return Err(format!("{path:?} before its parent in snapshot"));
+                return Err(format!("{:?} before its parent in snapshot", node.path()));
             };
-            p.insert_child(name);
+            p.adopt(&mut node);
         }
         if !self.nodes.insert_new(Box::new(node)) {
             return Err("a path twice in snapshot".into());
@@ -296,7 +294,7 @@ impl DataTree {
             NodeKind::Ttl(_) => {
                 self.ttls.insert(path.to_string());
             }
-            NodeKind::Ephemeral(s) => self.sessions.add_ephemeral(s, path),
+            NodeKind::Ephemeral(s) => self.sessions.add_ephemeral(s, &path.to_string()),
             NodeKind::Persistent => {}
         }
     }
@@ -338,19 +336,19 @@ impl DataTree {
             debug_assert!(self.nodes.contains_key(parent), "{path} without its parent");
             return Err(ErrorCode::NodeExists);
         }
-        let parent_acl = self
+        let (parent_acl, prefix) = self
             .update(parent, |p| {
                 if c.parent_cversion > p.stat.cversion {
                     p.stat.cversion = c.parent_cversion;
-                    p.stat.pzxid = zxid.as_i64();
+                    p.set_pzxid(zxid.as_i64());
                 }
                 p.insert_child(name);
-                p.acl.clone()
+                (p.acl.clone(), p.child_prefix())
             })
             .ok_or(ErrorCode::NoNode)?;
         let acl = self.acls.intern(&c.acl);
         let node = Node::new(
-            path.into(),
+            NodePath::under(prefix, name),
             c.data.as_deref().map(ThinBytes::new),
             acl.clone(),
             c.kind,
@@ -378,10 +376,10 @@ impl DataTree {
         let node = self.nodes.remove(path).ok_or(ErrorCode::NoNode)?;
         let parent_acl = self
             .update(parent, |p| {
-                p.remove_child(name);
-                if zxid.as_i64() > p.stat.pzxid {
-                    p.stat.pzxid = zxid.as_i64();
+                if zxid.as_i64() > p.pzxid() {
+                    p.set_pzxid(zxid.as_i64());
                 }
+                p.remove_child(name);
                 p.acl.clone()
             })
             .expect("the parent was there just above");

@@ -84,7 +84,7 @@ fn fixed_history() -> Leader {
 fn the_digest_of_a_fixed_history_does_not_change() {
     let l = fixed_history();
     assert_eq!(l.tree.digest(), l.tree.compute_digest());
-    let mut paths: Vec<&str> = l
+    let mut paths: Vec<String> = l
         .tree
         .paths()
         .filter(|p| !p.starts_with("/zookeeper"))
