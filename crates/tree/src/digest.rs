@@ -14,6 +14,7 @@ use proto::Stat;
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::node::{Node, NodeKind};
+use crate::node_path::NodePath;
 use crate::path::CONFIG;
 
 /// The encoding both node hashes read: fields in a fixed order, integers big-endian.
@@ -93,6 +94,27 @@ pub(crate) fn legacy_node_hash(node: &Node) -> u64 {
     legacy_content_hash(node)
 }
 
+/// The path as one field (its length, then its bytes), from its pieces: put together first
+/// where they fit, since every call into the streaming hash costs more than a short copy.
+fn path_field(h: &mut impl Stream, path: &NodePath) {
+    let len = path.len();
+    let mut field = [0u8; PATH_FIELD_BYTES];
+    if 8 + len > PATH_FIELD_BYTES {
+        h.i64(len as i64);
+        for piece in path.pieces() {
+            h.bytes(piece.as_bytes());
+        }
+        return;
+    }
+    field[..8].copy_from_slice(&(len as i64).to_be_bytes());
+    let mut at = 8;
+    for piece in path.pieces() {
+        field[at..at + piece.len()].copy_from_slice(piece.as_bytes());
+        at += piece.len();
+    }
+    h.bytes(&field[..at]);
+}
+
 /// [`content_hash`] as snapshots of format 1 summed it.
 pub(crate) fn legacy_content_hash(node: &Node) -> u64 {
     let mut h = Fnv::new();
@@ -100,13 +122,12 @@ pub(crate) fn legacy_content_hash(node: &Node) -> u64 {
     h.finish()
 }
 
+/// Bytes of a path's field assembled before they are hashed (longer ones go piece by piece).
+const PATH_FIELD_BYTES: usize = 256;
+
 /// Feeds what a node's hash covers.
 fn node_fields(h: &mut impl Stream, node: &Node) {
-    let path = node.path();
-    h.i64(path.len() as i64);
-    for piece in path.pieces() {
-        h.bytes(piece.as_bytes());
-    }
+    path_field(h, node.path());
     match node.kind() {
         NodeKind::Persistent => h.i32(0),
         NodeKind::Ephemeral(s) => {

@@ -219,9 +219,9 @@ impl<E: Keyed> GrowingMap<E> {
     /// [`VISIT_SLICE`] of its buckets; frees it once empty.
     ///
     /// The entries are taken out first and hashed in a loop of their own: a node's key is
-    /// two pointers away (the node, then its path), and hashing them one after the other
-    /// lets the processor fetch several entries' memory at once, where hashing each as it is
-    /// put waited for every one in turn.
+    /// two pointers away (the node, then its name and its prefix), and hashing them one after
+    /// the other lets the processor fetch several entries' memory at once, where hashing each
+    /// as it is put waited for every one in turn.
     fn move_some(&mut self) {
         if self.old.is_empty() {
             return;

@@ -9,6 +9,7 @@
 //! [`path_hash`]), and comparing a node with a `&str` compares the two parts in place.
 
 use std::fmt;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, OnceLock};
 
 use crate::path::ROOT;
@@ -22,9 +23,14 @@ fn hasher() -> &'static ahash::RandomState {
     HASHER.get_or_init(ahash::RandomState::new)
 }
 
-/// The hash of a path made of a prefix whose hash is `prefix_hash` and `name`.
+/// The hash of a path made of a prefix whose hash is `prefix_hash` and `name`. Written by
+/// hand rather than as a tuple's hash, which also hashes the name's length (a name is never
+/// followed by anything else here).
 fn join_hash(prefix_hash: u64, name: &[u8]) -> u64 {
-    hasher().hash_one((prefix_hash, name))
+    let mut h = hasher().build_hasher();
+    h.write_u64(prefix_hash);
+    h.write(name);
+    h.finish()
 }
 
 /// The hash of `path` as a node at that path hashes ([`NodePath::hash`]).
@@ -37,7 +43,9 @@ pub fn path_hash(path: &str) -> u64 {
 /// ("/", name), any other node (parent, name). A string without a `/` names no node; it gets
 /// parts that no node holds ("", itself).
 fn parts(path: &str) -> (&str, &str) {
-    match path.rfind('/') {
+    // The memchr crate's search, vectorized: a write looks several paths up, and a byte loop
+    // (or std's `rfind`) over each took about a sixth of a create's added cost.
+    match memchr::memrchr(b'/', path.as_bytes()) {
         _ if path == ROOT => ("", ""),
         Some(0) => (ROOT, &path[1..]),
         Some(slash) => (&path[..slash], &path[slash + 1..]),
@@ -49,6 +57,11 @@ fn parts(path: &str) -> (&str, &str) {
 #[derive(Clone)]
 pub struct Prefix(Arc<PrefixInner>);
 
+/// Aligned to a cache line of its own: a snapshot's decoder counts each child it reads into the
+/// prefix's reference count while the thread building the tree reads the hash and path; beside
+/// the count they would share its cache line, which would move between the cores at every
+/// node.
+#[repr(align(64))]
 struct PrefixInner {
     hash: u64,
     path: Box<str>,
@@ -260,11 +273,6 @@ pub struct PrefixCache {
 }
 
 impl PrefixCache {
-    /// Makes the next path's prefix anew.
-    pub fn forget(&mut self) {
-        self.last = None;
-    }
-
     /// The path `path`, its prefix shared with the path before it where they have one.
     pub fn path(&mut self, path: &str) -> NodePath {
         let (prefix, name) = parts(path);

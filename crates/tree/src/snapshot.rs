@@ -278,10 +278,6 @@ fn decode_batches<R: Read>(
             }
         }
         if batch.len() == BATCH_NODES {
-            // The builder replaces each node's prefix by its parent's and drops this one: a
-            // prefix shared across batches would have its count written by both threads, one
-            // cache line bouncing between the cores for every node.
-            paths.prefixes.forget();
             let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_NODES));
             if batches.send(full).is_err() {
                 // The builder stopped at a bad node: its error is the one reported.

@@ -2,8 +2,8 @@
 //! one byte when it is under 255.
 //!
 //! A `Box<[u8]>` is a pointer and a length, 16 bytes wherever it is held; this is 8. A
-//! node's data and its path are each one of these (see [`crate::node::Node`] and
-//! [`crate::path_key::PathKey`]): the 16 bytes they save in the node pay for the node holding
+//! node's data and its name are each one of these (see [`crate::node::Node`] and
+//! [`crate::node_path::NodePath`]): the bytes they save in the node pay for the node holding
 //! its own path, so that the node table's slot is one pointer.
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
