@@ -64,8 +64,8 @@ static NO_CHILDREN: Children = Children::new();
 /// Packed to 4-byte alignment: 44 bytes instead of 48, so that the node's kind tag fits in
 /// what was padding and a [`Node`] is 96 bytes, mimalloc's 96-byte class (see
 /// [`Node::kind`]). pzxid is kept with the children ([`Family`]): a node that never had any
-/// has the create's zxid there, and the 8 bytes went to the path's two parts. Fields are read and written by value; the compiler refuses references
-/// to them.
+/// has the create's zxid there, and the 8 bytes went to the path's two parts. Fields are read
+/// and written by value; the compiler refuses references to them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[repr(C, packed(4))]
 pub struct NodeStat {

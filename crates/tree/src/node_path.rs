@@ -40,8 +40,8 @@ pub fn path_hash(path: &str) -> u64 {
 }
 
 /// The prefix and name a node at `path` holds: the root is ("", ""), a child of the root
-/// ("/", name), any other node (parent, name). A string without a `/` names no node; it gets
-/// parts that no node holds ("", itself).
+/// ("/", name), any other node (parent, name). A string without a `/` names no node: it gets
+/// ("", itself), only hashed (a lookup compares with [`NodePath::is`], which is exact).
 fn parts(path: &str) -> (&str, &str) {
     // The memchr crate's search, vectorized: a write looks several paths up, and a byte loop
     // (or std's `rfind`) over each took about a sixth of a create's added cost.

@@ -338,22 +338,17 @@ fn read_node<R: Read>(
     let data = d.data_thin()?;
     let acl = acls.intern(&d.acl()?);
     let mut node = Node::new(p, data, acl, kind, Zxid::ZERO, 0);
+    let (czxid, mzxid, pzxid) = (d.i64()?, d.i64()?, d.i64()?);
     node.stat = NodeStat {
-        czxid: d.i64()?,
-        mzxid: d.i64()?,
-        ctime: 0,
-        mtime: 0,
-        version: 0,
-        cversion: 0,
-        aversion: 0,
+        czxid,
+        mzxid,
+        ctime: d.i64()?,
+        mtime: d.i64()?,
+        version: d.i32()?,
+        cversion: d.i32()?,
+        aversion: d.i32()?,
     };
-    let pzxid = d.i64()?;
-    node.stat.ctime = d.i64()?;
-    node.stat.mtime = d.i64()?;
-    node.stat.version = d.i32()?;
-    node.stat.cversion = d.i32()?;
-    node.stat.aversion = d.i32()?;
-    if pzxid != node.stat.czxid {
+    if pzxid != czxid {
         node.set_pzxid(pzxid);
     }
     let hash = node_hash(&node);
