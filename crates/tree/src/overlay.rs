@@ -28,9 +28,7 @@ impl Change {
             Change::Removed(_) => None,
         }
     }
-}
 
-impl Change {
     /// The path changed.
     fn path(&self) -> &NodePath {
         match self {
