@@ -242,9 +242,7 @@ impl Node {
     /// Takes `child` in: its name among the children, and its path sharing the prefix of its
     /// siblings (this node's, or, if it keeps none yet, the child's own from now on).
     pub(crate) fn adopt(&mut self, child: &mut Node) {
-        let family = self
-            .family
-            .get_or_insert_with(|| Box::new(Family::new(self.stat.czxid)));
+        let family = self.family_mut();
         family.children.insert(child.path.name());
         match &family.prefix {
             Some(prefix) => child.path.share(prefix),
@@ -254,14 +252,12 @@ impl Node {
 
     /// The prefix this node's children's paths share (made the first time it is asked for).
     pub(crate) fn child_prefix(&mut self) -> Prefix {
-        let path = &self.path;
-        let family = self
-            .family
-            .get_or_insert_with(|| Box::new(Family::new(self.stat.czxid)));
-        family
-            .prefix
-            .get_or_insert_with(|| Prefix::new(&path.to_string()))
-            .clone()
+        if let Some(prefix) = self.family.as_ref().and_then(|f| f.prefix.as_ref()) {
+            return prefix.clone();
+        }
+        let prefix = Prefix::new(&self.path.to_string());
+        self.family_mut().prefix = Some(prefix.clone());
+        prefix
     }
 
     /// The family, made for a change.

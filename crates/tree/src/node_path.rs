@@ -151,11 +151,7 @@ impl NodePath {
 
     /// The whole path's length in bytes.
     pub fn len(&self) -> usize {
-        match self.prefix.as_str() {
-            "" => ROOT.len(),
-            ROOT => 1 + self.name.len(),
-            p => p.len() + 1 + self.name.len(),
-        }
+        self.pieces().iter().map(|p| p.len()).sum()
     }
 
     /// Never: every path has a `/` (clippy asks for this beside `len`).
@@ -165,18 +161,11 @@ impl NodePath {
 
     /// Whether this is `path`, compared in place.
     pub fn is(&self, path: &str) -> bool {
-        let prefix = self.prefix.as_str();
-        let name = self.name();
-        match prefix {
-            "" => path == ROOT,
-            ROOT => path.len() == 1 + name.len() && path.strip_prefix('/') == Some(name),
-            _ => {
-                path.len() == prefix.len() + 1 + name.len()
-                    && path.starts_with(prefix)
-                    && path.as_bytes()[prefix.len()] == b'/'
-                    && &path[prefix.len() + 1..] == name
-            }
-        }
+        let [prefix, slash, name] = self.pieces();
+        path.len() == prefix.len() + slash.len() + name.len()
+            && path.starts_with(prefix)
+            && path[prefix.len()..].starts_with(slash)
+            && path.ends_with(name)
     }
 
     /// The path in up to three pieces (the prefix, a `/`, the name), for a writer that
