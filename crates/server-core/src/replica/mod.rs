@@ -173,13 +173,15 @@ impl<A: Application, S: Storage, T: Transport> Replica<A, S, T> {
             activated: trusted_activation(options.activated, &boot, options.zab.decoder),
             ..boot
         };
+        // Servers, and starts of one, roll different snapshot points (`snapshot_policy`).
+        let policy_seed = options.nonce ^ options.zab.id.0.rotate_left(32);
         let mut replica = Replica {
             peer: Peer::new(options.zab, boot),
             storage,
             app,
             transport,
             out: Vec::new(),
-            snapshot_policy: SnapshotPolicy::new(options.snap_count, snapshot_bytes),
+            snapshot_policy: SnapshotPolicy::new(options.snap_count, snapshot_bytes, policy_seed),
             compaction: CompactionLag::new(snapshot_zxid),
             bugs: Bugs::default(),
         };
