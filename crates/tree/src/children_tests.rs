@@ -10,9 +10,11 @@ fn check(set: &Children) {
     let mut previous: Option<&str> = None;
     let mut count = 0;
     assert_eq!(set.chunks.len(), set.firsts.len());
-    for (chunk, first) in set.chunks.iter().zip(&set.firsts) {
+    assert_eq!(set.chunks.len(), set.leads.len());
+    for ((chunk, first), &lead_kept) in set.chunks.iter().zip(&set.firsts).zip(&set.leads) {
         assert!(chunk.len() > 0, "an empty chunk");
         assert_eq!(chunk.name(0), &**first, "a chunk's first name kept apart");
+        assert_eq!(lead(first), lead_kept, "the lead of {first:?}");
         assert_eq!(
             chunk.ends.last().map(|&e| e as usize),
             Some(chunk.bytes.len())
@@ -184,4 +186,15 @@ fn a_copy_is_unchanged_by_changes_to_the_original() {
         "only the touched chunks are copied"
     );
     assert_ne!(set, copy);
+}
+
+proptest! {
+    /// Leads that differ order two names as the names are ordered, shorter names, shared
+    /// prefixes and NUL bytes included.
+    #[test]
+    fn leads_order_names_where_they_differ(a in "[a\\x00b]{0,10}", b in "[a\\x00b]{0,10}") {
+        if lead(&a) != lead(&b) {
+            prop_assert_eq!(lead(&a).cmp(&lead(&b)), a.as_bytes().cmp(b.as_bytes()));
+        }
+    }
 }
