@@ -31,9 +31,10 @@ pub struct Children {
     /// million creates' CPU under one parent.
     firsts: Vec<Arc<str>>,
     /// Each first name's leading bytes ([`lead`]), side by side: most steps of that search
-    /// compare two integers in one array and never follow the pointer to the name, which
-    /// was still a cache miss a step (a quarter of a restart's log apply went to the child
-    /// inserts of creates under one parent with a million children).
+    /// compare two integers in one array and never follow the pointer to the name. (A
+    /// quarter of a restart's log apply went to child inserts under a parent of a million
+    /// children; with this, 9 % fewer instructions in this set's code and 3 % in the whole
+    /// recovery, by cachegrind. It costs 24 bytes a parent and 8 a chunk.)
     leads: Vec<u64>,
     len: usize,
 }

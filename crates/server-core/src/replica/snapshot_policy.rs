@@ -17,10 +17,10 @@
 //! snapshot's size, not a quarter, so that a big tree is not snapshotted more often on
 //! average): the servers of an ensemble deliver the same transactions, and with one threshold
 //! they all serialize a snapshot at the same moment, each taking a CPU and the disk while the
-//! others do too. (A follower restarted
-//! while both other servers wrote theirs, a million znodes, three servers on two cores, took
-//! twice as long to restore as on a quiet machine.) The share is drawn from the server's id,
-//! the start's nonce and the count of snapshots taken, so the simulator replays a run exactly.
+//! others do too. (A follower restarted while both other servers wrote theirs, a million
+//! znodes, three servers on two cores, took twice as long to restore as on a quiet machine.)
+//! The share is drawn from the server's id, the start's nonce and the count of snapshots
+//! taken, so the simulator replays a run exactly.
 
 /// The log written since the last snapshot must reach 1/`LOG_PER_SNAPSHOT` of its size, times
 /// the cycle's share.
