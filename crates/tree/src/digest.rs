@@ -11,7 +11,7 @@
 //! different ones — so a digest that covered it would tell replicas of one history apart.
 
 use proto::Stat;
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 use crate::node::{Node, NodeKind};
 use crate::node_path::NodePath;
@@ -59,15 +59,6 @@ impl Stream for Fnv {
     }
 }
 
-/// XXH3-64, a specified hash (the same value on every platform and version), taking about a
-/// tenth of FNV-1a's time on a node's 250 bytes: one multiply per byte was a tenth of a
-/// restore's time and part of every write's.
-impl Stream for Xxh3 {
-    fn bytes(&mut self, b: &[u8]) {
-        self.update(b);
-    }
-}
-
 /// The hash of one node (at the path it holds) as the digest counts it: 0 for
 /// `/zookeeper/config` (see the module's documentation), [`content_hash`] for every other node.
 pub fn node_hash(node: &Node) -> u64 {
@@ -80,9 +71,58 @@ pub fn node_hash(node: &Node) -> u64 {
 /// The hash of a node's contents. Derived Stat fields (`dataLength`, `numChildren`) are left
 /// out: they follow from the data and from the children's own entries.
 pub fn content_hash(node: &Node) -> u64 {
-    let mut h = Xxh3::new();
+    let mut h = Gathered::new();
     node_fields(&mut h, node);
     h.digest()
+}
+
+/// Bytes of a node's fields gathered before they are hashed at once; a node with more (a large
+/// value) is hashed as a stream from there on.
+const GATHER_BYTES: usize = 512;
+
+/// XXH3-64 (a specified hash: the same value on every platform and version, about a tenth of
+/// FNV-1a's time on a node's 250 bytes) of a node's fields, taken in one call over the fields
+/// laid side by side where they fit in [`GATHER_BYTES`], as a stream otherwise. XXH3 gives the
+/// same value either way, and the one call costs less than a streaming state and an update a
+/// field: a restart's recovery of a million znodes took 2 % fewer instructions (cachegrind),
+/// and every create hashes three nodes, every set two.
+struct Gathered {
+    buffer: [u8; GATHER_BYTES],
+    len: usize,
+    spilled: Option<Box<Xxh3>>,
+}
+
+impl Gathered {
+    fn new() -> Self {
+        Gathered {
+            buffer: [0; GATHER_BYTES],
+            len: 0,
+            spilled: None,
+        }
+    }
+
+    fn digest(&self) -> u64 {
+        match &self.spilled {
+            None => xxh3_64(&self.buffer[..self.len]),
+            Some(h) => h.digest(),
+        }
+    }
+}
+
+impl Stream for Gathered {
+    fn bytes(&mut self, b: &[u8]) {
+        if let Some(h) = &mut self.spilled {
+            h.update(b);
+        } else if self.len + b.len() <= GATHER_BYTES {
+            self.buffer[self.len..self.len + b.len()].copy_from_slice(b);
+            self.len += b.len();
+        } else {
+            let mut h = Box::new(Xxh3::new());
+            h.update(&self.buffer[..self.len]);
+            h.update(b);
+            self.spilled = Some(h);
+        }
+    }
 }
 
 /// [`node_hash`] as snapshots of format 1 summed it (FNV-1a): read only to check such a
@@ -177,4 +217,78 @@ pub fn session_hash(id: i64, timeout_ms: i32) -> u64 {
     h.i64(id);
     h.i32(timeout_ms);
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use zxid::Zxid;
+
+    use super::*;
+    use crate::acl_cache::SharedAcl;
+    use crate::thin_bytes::ThinBytes;
+
+    /// The fields fed to XXH3's streaming state, one call each, as node hashes were taken.
+    struct Streamed(Xxh3);
+
+    impl Stream for Streamed {
+        fn bytes(&mut self, b: &[u8]) {
+            self.0.update(b);
+        }
+    }
+
+    fn streamed(node: &Node) -> u64 {
+        let mut h = Streamed(Xxh3::new());
+        node_fields(&mut h, node);
+        h.0.digest()
+    }
+
+    /// Gathered or streamed, a node hashes the same: values of every size around the buffer's,
+    /// paths long and short, ACLs of one entry and of several.
+    #[test]
+    fn a_gathered_hash_is_the_streamed_one() {
+        let one = SharedAcl::from(proto::Acl::open_unsafe());
+        let many = SharedAcl::from(
+            (0..5)
+                .map(|i| proto::Acl {
+                    perms: i,
+                    id: proto::Id {
+                        scheme: "digest".into(),
+                        id: format!("user{i}:secret"),
+                    },
+                })
+                .collect::<Vec<_>>(),
+        );
+        let long_path = format!("/{}", "p".repeat(300));
+        let around = GATHER_BYTES - 250..GATHER_BYTES + 20;
+        let sizes = (0..40).chain(around).chain([5000, 70_000]);
+        for size in sizes {
+            let data = vec![size as u8; size];
+            for path in ["/a", "/a/b/c", long_path.as_str()] {
+                for acl in [&one, &many] {
+                    let node = Node::new(
+                        path.into(),
+                        Some(ThinBytes::new(&data)),
+                        acl.clone(),
+                        NodeKind::Ephemeral(7),
+                        Zxid::new(3, size as u32),
+                        11,
+                    );
+                    assert_eq!(
+                        content_hash(&node),
+                        streamed(&node),
+                        "{size} bytes at {path}"
+                    );
+                }
+            }
+        }
+        let empty = Node::new(
+            "/e".into(),
+            None,
+            one,
+            NodeKind::Persistent,
+            Zxid::new(1, 1),
+            0,
+        );
+        assert_eq!(content_hash(&empty), streamed(&empty));
+    }
 }
