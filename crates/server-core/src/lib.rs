@@ -17,6 +17,7 @@ pub mod four_letter_words;
 pub mod handshake;
 pub mod limits;
 pub mod local_sessions;
+mod mix;
 pub mod peers;
 pub mod pending_writes;
 pub mod read_only;

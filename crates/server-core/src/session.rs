@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::mix::{mix64, GOLDEN};
+
 /// A fixed secret mixed into session passwords. As in ZooKeeper (its `superSecret`), the
 /// password is derived from the session id so every server of the ensemble can check it; it
 /// guards against accidents (a client resuming someone else's session), not attackers.
@@ -12,11 +14,8 @@ pub fn password(session_id: i64) -> [u8; 16] {
     let mut state = (session_id as u64) ^ PASSWORD_SECRET;
     let mut out = [0u8; 16];
     for chunk in out.chunks_mut(8) {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        chunk.copy_from_slice(&(z ^ (z >> 31)).to_be_bytes());
+        state = state.wrapping_add(GOLDEN);
+        chunk.copy_from_slice(&mix64(state).to_be_bytes());
     }
     out
 }

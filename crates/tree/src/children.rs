@@ -26,17 +26,40 @@ pub struct Children {
     /// Non-empty chunks in order: every name in one sorts before every name in the next.
     chunks: Vec<Arc<Chunk>>,
     /// Each chunk's first name, apart from it: the search for a name's chunk reads one
-    /// pointer and one name a step here, where reading a chunk's own first name took three
-    /// pointers (the chunk, its offsets, its bytes), cache misses in a big set: 16 % of a
-    /// million creates' CPU under one parent.
-    firsts: Vec<Arc<str>>,
-    /// Each first name's leading bytes ([`lead`]), side by side: most steps of that search
-    /// compare two integers in one array and never follow the pointer to the name. (A
-    /// quarter of a restart's log apply went to child inserts under a parent of a million
-    /// children; with this, 9 % fewer instructions in this set's code and 3 % in the whole
-    /// recovery, by cachegrind. It costs 24 bytes a parent and 8 a chunk.)
-    leads: Vec<u64>,
+    /// entry a step here, where reading a chunk's own first name took three pointers (the
+    /// chunk, its offsets, its bytes), cache misses in a big set: 16 % of a million creates'
+    /// CPU under one parent.
+    firsts: Vec<First>,
     len: usize,
+}
+
+/// A chunk's first name, with its [`lead`]: most steps of the search for a name's chunk
+/// compare two integers and never follow the pointer to the name. (A quarter of a restart's
+/// log apply went to child inserts under a parent of a million children; with the leads, 9 %
+/// fewer instructions in this set's code and 3 % in the whole recovery, by cachegrind, for 8
+/// bytes a chunk.)
+#[derive(Clone)]
+struct First {
+    lead: u64,
+    name: Arc<str>,
+}
+
+impl First {
+    fn of(name: &str) -> First {
+        First {
+            lead: lead(name),
+            name: name.into(),
+        }
+    }
+
+    /// Whether this name sorts at or before `name`, whose lead is `lead`.
+    fn not_above(&self, name: &str, lead: u64) -> bool {
+        match self.lead.cmp(&lead) {
+            Ordering::Less => true,
+            Ordering::Greater => false,
+            Ordering::Equal => &*self.name <= name,
+        }
+    }
 }
 
 /// A name's first eight bytes as a big-endian integer, zeros past its end: two names whose
@@ -147,7 +170,6 @@ impl Children {
         Children {
             chunks: Vec::new(),
             firsts: Vec::new(),
-            leads: Vec::new(),
             len: 0,
         }
     }
@@ -193,14 +215,14 @@ impl Children {
         if fits(&self.chunks[ci]) {
             Arc::make_mut(&mut self.chunks[ci]).insert_at(i, name);
             if i == 0 {
-                self.set_first(ci, name);
+                self.firsts[ci] = First::of(name);
             }
         } else if at_end && next == Some(true) {
             // Sorts between this full chunk and the next: the next one's front. Without this,
             // names arriving in descending order after a chunk of one long name would each
             // make a chunk of their own (a hostile client's quadratic set).
             Arc::make_mut(&mut self.chunks[ci + 1]).insert_at(0, name);
-            self.set_first(ci + 1, name);
+            self.firsts[ci + 1] = First::of(name);
         } else if at_end && (next.is_none() || self.chunks[ci].len() < 2) {
             // Appending (sequential nodes, sorted restores): a new chunk leaves this one full.
             // So does a name after a chunk of one, which a split would leave empty.
@@ -225,29 +247,21 @@ impl Children {
             right.insert_at(i - mid, name);
         }
         if i == 0 {
-            self.set_first(ci, name);
+            self.firsts[ci] = First::of(name);
         }
         self.put_chunk(ci + 1, right);
     }
 
     /// Puts a new chunk at index `ci`.
     fn put_chunk(&mut self, ci: usize, chunk: Chunk) {
-        self.firsts.insert(ci, chunk.name(0).into());
-        self.leads.insert(ci, lead(chunk.name(0)));
+        self.firsts.insert(ci, First::of(chunk.name(0)));
         self.chunks.insert(ci, Arc::new(chunk));
     }
 
     /// Takes chunk `ci` out.
     fn take_chunk(&mut self, ci: usize) -> Arc<Chunk> {
         self.firsts.remove(ci);
-        self.leads.remove(ci);
         self.chunks.remove(ci)
-    }
-
-    /// Chunk `ci` now starts with `name`.
-    fn set_first(&mut self, ci: usize, name: &str) {
-        self.firsts[ci] = name.into();
-        self.leads[ci] = lead(name);
     }
 
     /// Removes `name`; false if it was not there.
@@ -267,8 +281,7 @@ impl Children {
             return true;
         }
         if i == 0 {
-            let first = chunk.name(0).to_owned();
-            self.set_first(ci, &first);
+            self.firsts[ci] = First::of(chunk.name(0));
         }
         self.merge_small(ci);
         true
@@ -277,22 +290,10 @@ impl Children {
     /// The chunk `name` is in or belongs in: the last whose first name is not above it (the
     /// first chunk for a name before all).
     fn chunk_for(&self, name: &str) -> usize {
-        let key = lead(name);
-        let (mut lo, mut hi) = (0, self.leads.len());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            let not_above = match self.leads[mid].cmp(&key) {
-                Ordering::Less => true,
-                Ordering::Greater => false,
-                Ordering::Equal => &*self.firsts[mid] <= name,
-            };
-            if not_above {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        lo.saturating_sub(1)
+        let lead = lead(name);
+        self.firsts
+            .partition_point(|first| first.not_above(name, lead))
+            .saturating_sub(1)
     }
 
     /// Merges chunk `ci`, if a quarter full or less, with a neighbour it fits with, so that

@@ -22,6 +22,8 @@
 //! The share is drawn from the server's id, the start's nonce and the count of snapshots
 //! taken, so the simulator replays a run exactly.
 
+use crate::mix::{mix64, GOLDEN};
+
 /// The log written since the last snapshot must reach 1/`LOG_PER_SNAPSHOT` of its size, times
 /// the cycle's share.
 const LOG_PER_SNAPSHOT: u64 = 3;
@@ -84,12 +86,9 @@ impl SnapshotPolicy {
     }
 }
 
-/// The share of cycle `n`: SplitMix64's finalizer over the seed and `n`, onto [½, 1).
+/// The share of cycle `n`: SplitMix64's mix of the seed and `n`, onto [½, 1).
 fn share(seed: u64, n: u64) -> u64 {
-    let mut z = seed ^ n.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
+    let z = mix64(seed ^ n.wrapping_add(1).wrapping_mul(GOLDEN));
     SHARE_ONE / 2 + z % (SHARE_ONE / 2)
 }
 
