@@ -172,7 +172,7 @@ impl ServerState {
         if let Some(changes) = self.changes.as_mut() {
             changes.push(Change {
                 zxid,
-                path: change.trigger.path.clone(),
+                path: change.trigger.path.to_string(),
                 event: change.trigger.event,
             });
         }
@@ -291,7 +291,7 @@ impl Application for ServerState {
             if let Some(changes) = self.changes.as_mut() {
                 changes.push(Change {
                     zxid,
-                    path: trigger.path.clone(),
+                    path: trigger.path.to_string(),
                     event: trigger.event,
                 });
             }

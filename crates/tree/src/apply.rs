@@ -2,8 +2,11 @@
 //! tree. It follows ZooKeeper's `DataTree.processTxn`, returns what the server needs to
 //! answer the client, and lists the watch triggers in the order the changes happened.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use proto::{ErrorCode, EventType, MultiResult, Stat};
+use smallvec::SmallVec;
 use zxid::Zxid;
 
 use crate::acl_cache::SharedAcl;
@@ -15,9 +18,12 @@ use crate::txn::{Txn, TxnHeader, TxnRecord};
 /// A watch to fire: the server delivers `event` to the watches on `path` (for NodeDeleted,
 /// data, exist and child watches of the path; for NodeChildrenChanged, child watches).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WatchTrigger {
-    /// The node whose watches fire.
-    pub path: String,
+pub struct WatchTrigger<'a> {
+    /// The node whose watches fire: borrowed from the applied record (a created node's
+    /// parent is a prefix of its path), owned only for the ephemerals a session close finds
+    /// by itself. Every replica applies every write, and a restart its whole logged suffix:
+    /// a path copied for each trigger was two allocations a create, watched or not.
+    pub path: Cow<'a, str>,
     /// What happened to it.
     pub event: EventType,
 }
@@ -83,67 +89,91 @@ impl Outcome {
     }
 }
 
-/// The result of applying one txn.
+/// A txn's triggers: at most two for a single write (the node's, its parent's), held inline.
+pub type Triggers<'a> = SmallVec<[WatchTrigger<'a>; 2]>;
+
+/// The ACLs of a txn's triggers, as [`Triggers`].
+pub type TriggerAcls = SmallVec<[SharedAcl; 2]>;
+
+/// The result of applying one txn; its trigger paths borrow from the record applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApplyResult {
+pub struct ApplyResult<'a> {
     /// The txn's header (zxid, session, cxid) to route the answer.
     pub header: TxnHeader,
     /// What happened.
     pub outcome: Outcome,
     /// Watches to fire, in order.
-    pub triggers: Vec<WatchTrigger>,
+    pub triggers: Triggers<'a>,
     /// For each of `triggers` (same index), the ACL a watcher must have READ on to be told:
     /// ZooKeeper 3.8 (with the CVE-2024-23944 fix) checks the watcher's session against it
     /// before sending a notification, and drops the notification (the one-shot watch still
     /// goes) when the check fails. NodeCreated, NodeDataChanged and NodeDeleted carry the ACL
     /// of the node itself (a deleted node's as it was), NodeChildrenChanged the parent's.
-    pub trigger_acls: Vec<SharedAcl>,
+    pub trigger_acls: TriggerAcls,
+}
+
+impl ApplyResult<'_> {
+    /// The result with its trigger paths copied, to keep past the record it was applied from.
+    pub fn into_owned(self) -> ApplyResult<'static> {
+        let triggers = self
+            .triggers
+            .into_iter()
+            .map(|t| WatchTrigger {
+                path: Cow::Owned(t.path.into_owned()),
+                event: t.event,
+            })
+            .collect();
+        ApplyResult {
+            header: self.header,
+            outcome: self.outcome,
+            triggers,
+            trigger_acls: self.trigger_acls,
+        }
+    }
 }
 
 /// Triggers collected while applying, each with the ACL its delivery is checked against.
-type Fired = Vec<(WatchTrigger, SharedAcl)>;
+#[derive(Default)]
+struct Fired<'a> {
+    triggers: Triggers<'a>,
+    acls: TriggerAcls,
+}
 
-fn fire(out: &mut Fired, path: &str, event: EventType, acl: SharedAcl) {
-    out.push((
-        WatchTrigger {
-            path: path.to_string(),
+impl<'a> Fired<'a> {
+    fn fire(&mut self, path: impl Into<Cow<'a, str>>, event: EventType, acl: SharedAcl) {
+        self.triggers.push(WatchTrigger {
+            path: path.into(),
             event,
-        },
-        acl,
-    ));
+        });
+        self.acls.push(acl);
+    }
 }
 
 impl DataTree {
     /// Applies one txn. Deterministic: the same txns in the same order give the same tree,
     /// digest and results everywhere. A txn that cannot apply (it can only happen when replaying
     /// over a state prep did not see) changes nothing and reports its code, as ZooKeeper does.
-    pub fn apply(&mut self, record: &TxnRecord) -> ApplyResult {
-        let mut fired = Fired::new();
+    pub fn apply<'r>(&mut self, record: &'r TxnRecord) -> ApplyResult<'r> {
+        let mut fired = Fired::default();
         let outcome = self.apply_txn(&record.header, &record.txn, &mut fired);
         if record.header.zxid > self.last_zxid {
             self.last_zxid = record.header.zxid;
         }
-        let (triggers, trigger_acls) = fired.into_iter().unzip();
         ApplyResult {
             header: record.header,
             outcome,
-            triggers,
-            trigger_acls,
+            triggers: fired.triggers,
+            trigger_acls: fired.acls,
         }
     }
 
-    fn apply_txn(&mut self, h: &TxnHeader, txn: &Txn, out: &mut Fired) -> Outcome {
+    fn apply_txn<'r>(&mut self, h: &TxnHeader, txn: &'r Txn, out: &mut Fired<'r>) -> Outcome {
         match txn {
             Txn::Create(c) => match self.create_node(c, h.zxid, h.time_ms) {
                 Ok(created) => {
-                    fire(out, &c.path, EventType::NodeCreated, created.acl);
+                    out.fire(c.path.as_str(), EventType::NodeCreated, created.acl);
                     if let Some((parent, _)) = path::split(&c.path) {
-                        fire(
-                            out,
-                            parent,
-                            EventType::NodeChildrenChanged,
-                            created.parent_acl,
-                        );
+                        out.fire(parent, EventType::NodeChildrenChanged, created.parent_acl);
                     }
                     Outcome::Created {
                         path: c.path.clone(),
@@ -152,7 +182,9 @@ impl DataTree {
                 }
                 Err(e) => Outcome::Error(e),
             },
-            Txn::Delete { path } | Txn::DeleteContainer { path } => self.delete(path, h.zxid, out),
+            Txn::Delete { path } | Txn::DeleteContainer { path } => {
+                self.delete(Cow::Borrowed(path), h.zxid, out)
+            }
             Txn::SetData {
                 path,
                 data,
@@ -165,7 +197,7 @@ impl DataTree {
                 h.time_ms,
             ) {
                 Ok((stat, acl)) => {
-                    fire(out, path, EventType::NodeDataChanged, acl);
+                    out.fire(path.as_str(), EventType::NodeDataChanged, acl);
                     Outcome::DataSet { stat }
                 }
                 Err(e) => Outcome::Error(e),
@@ -194,8 +226,9 @@ impl DataTree {
                 let listed: std::collections::HashSet<&String> = paths.iter().collect();
                 let mut owned = self.sessions.ephemeral_set(*session_id);
                 owned.retain(|p| !listed.contains(p));
-                for p in paths.iter().chain(owned.iter()) {
-                    let owner = self.nodes.get(p).and_then(|n| n.kind().session());
+                let named = paths.iter().map(|p| Cow::Borrowed(p.as_str()));
+                for p in named.chain(owned.into_iter().map(Cow::Owned)) {
+                    let owner = self.nodes.get(&*p).and_then(|n| n.kind().session());
                     if owner == Some(*session_id) {
                         self.delete(p, h.zxid, out);
                     }
@@ -206,7 +239,7 @@ impl DataTree {
             Txn::Error(code) => Outcome::Error(*code),
             Txn::Reconfig { data } => match self.replace_config(data.clone(), h.zxid, h.time_ms) {
                 Some(change) => {
-                    fire(out, &change.trigger.path, change.trigger.event, change.acl);
+                    out.fire(change.trigger.path, change.trigger.event, change.acl);
                     Outcome::Reconfigured {
                         data: data.clone(),
                         stat: change.stat,
@@ -218,17 +251,18 @@ impl DataTree {
         }
     }
 
-    fn delete(&mut self, path: &str, zxid: Zxid, out: &mut Fired) -> Outcome {
-        match self.delete_node(path, zxid) {
+    fn delete<'r>(&mut self, path: Cow<'r, str>, zxid: Zxid, out: &mut Fired<'r>) -> Outcome {
+        match self.delete_node(&path, zxid) {
             Ok(removed) => {
-                fire(out, path, EventType::NodeDeleted, removed.acl);
-                if let Some((parent, _)) = path::split(path) {
-                    fire(
-                        out,
-                        parent,
-                        EventType::NodeChildrenChanged,
-                        removed.parent_acl,
-                    );
+                // The parent's path is a prefix of the deleted one's: borrowed with it, or
+                // copied when the path was the tree's own.
+                let parent = match &path {
+                    Cow::Borrowed(p) => path::split(p).map(|(parent, _)| Cow::Borrowed(parent)),
+                    Cow::Owned(p) => path::split(p).map(|(parent, _)| Cow::Owned(parent.into())),
+                };
+                out.fire(path, EventType::NodeDeleted, removed.acl);
+                if let Some(parent) = parent {
+                    out.fire(parent, EventType::NodeChildrenChanged, removed.parent_acl);
                 }
                 Outcome::Deleted
             }
@@ -239,7 +273,12 @@ impl DataTree {
     /// ZooKeeper's multi apply: if any sub-txn is an error, nothing is applied and every op
     /// reports an error (Ok before the first failure, RuntimeInconsistency after it);
     /// otherwise each op applies in order.
-    fn apply_multi(&mut self, h: &TxnHeader, txns: &[Txn], out: &mut Fired) -> Vec<MultiResult> {
+    fn apply_multi<'r>(
+        &mut self,
+        h: &TxnHeader,
+        txns: &'r [Txn],
+        out: &mut Fired<'r>,
+    ) -> Vec<MultiResult> {
         let failed = txns.iter().any(|t| matches!(t, Txn::Error(_)));
         let mut post_failed = false;
         let mut results = Vec::with_capacity(txns.len());
@@ -303,23 +342,23 @@ mod tests {
         })
     }
 
-    fn apply(tree: &mut DataTree, zxid: i64, session_id: i64, txn: Txn) -> ApplyResult {
+    fn apply(tree: &mut DataTree, zxid: i64, session_id: i64, txn: Txn) -> ApplyResult<'static> {
         let header = TxnHeader {
             zxid: Zxid::from_i64(zxid),
             time_ms: 1_000 + zxid,
             session_id,
             cxid: 1,
         };
-        tree.apply(&TxnRecord::new(header, txn))
+        tree.apply(&TxnRecord::new(header, txn)).into_owned()
     }
 
     /// (path, event, acl) for every trigger, in order.
-    fn fired(r: &ApplyResult) -> Vec<(&str, EventType, &[Acl])> {
+    fn fired<'a>(r: &'a ApplyResult) -> Vec<(&'a str, EventType, &'a [Acl])> {
         assert_eq!(r.triggers.len(), r.trigger_acls.len());
         r.triggers
             .iter()
             .zip(&r.trigger_acls)
-            .map(|(t, acl)| (t.path.as_str(), t.event, &acl[..]))
+            .map(|(t, acl)| (&*t.path, t.event, &acl[..]))
             .collect()
     }
 

@@ -31,7 +31,7 @@ pub struct ConfigChange {
     /// The Stat of `/zookeeper/config` after the change.
     pub stat: Stat,
     /// NodeDataChanged on `/zookeeper/config`.
-    pub trigger: WatchTrigger,
+    pub trigger: WatchTrigger<'static>,
     /// The node's ACL.
     pub acl: SharedAcl,
 }
@@ -61,7 +61,7 @@ impl DataTree {
             .set_data(CONFIG, Some(ThinBytes::new(&data)), -1, zxid, time)
             .ok()?;
         let trigger = WatchTrigger {
-            path: CONFIG.to_string(),
+            path: CONFIG.into(),
             event: EventType::NodeDataChanged,
         };
         Some(ConfigChange { stat, trigger, acl })

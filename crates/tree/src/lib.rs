@@ -32,7 +32,8 @@
 //! // Zab commits the encoded records; every replica decodes and applies them in order.
 //! for (zxid, txn) in [(Zxid::new(1, 1), open), (Zxid::new(1, 2), create)] {
 //!     let bytes = TxnRecord::new(header(zxid), txn).encode();
-//!     let result = tree.apply(&TxnRecord::decode(&bytes).unwrap());
+//!     let record = TxnRecord::decode(&bytes).unwrap();
+//!     let result = tree.apply(&record);
 //!     pending.applied(zxid);
 //!     assert_eq!(result.outcome.err(), ErrorCode::Ok);
 //! }
@@ -73,7 +74,7 @@ pub mod txn_codec;
 pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 
 pub use acl_cache::{AclCache, SharedAcl};
-pub use apply::{ApplyResult, Outcome, WatchTrigger};
+pub use apply::{ApplyResult, Outcome, TriggerAcls, Triggers, WatchTrigger};
 pub use codec::CodecError;
 pub use config_node::ConfigChange;
 pub use node::{Children, Node, NodeKind};

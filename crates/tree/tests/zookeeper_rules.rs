@@ -66,8 +66,8 @@ fn create_sets_stat_like_zookeeper() {
     // Clients see 2 × creates − children: /zookeeper was made at start, not by a create.
     assert_eq!((root.cversion, root.pzxid, root.num_children), (0, zxid, 2));
     assert_eq!(
-        r.triggers,
-        vec![
+        r.triggers[..],
+        [
             WatchTrigger {
                 path: "/a".into(),
                 event: EventType::NodeCreated
@@ -127,8 +127,8 @@ fn delete_bumps_parent_pzxid_and_the_cversion_clients_see() {
     assert_eq!(after.pzxid, r.header.zxid.as_i64());
     assert_eq!(after.num_children, 0);
     assert_eq!(
-        r.triggers,
-        vec![
+        r.triggers[..],
+        [
             WatchTrigger {
                 path: "/p/c".into(),
                 event: EventType::NodeDeleted
@@ -192,8 +192,8 @@ fn set_data_checks_version_and_bumps_it() {
     assert_eq!(stat.data_length, 3);
     assert!(stat.czxid < stat.mzxid);
     assert_eq!(
-        r.triggers,
-        vec![WatchTrigger {
+        r.triggers[..],
+        [WatchTrigger {
             path: "/a".into(),
             event: EventType::NodeDataChanged
         }]
@@ -283,7 +283,7 @@ fn close_session_deletes_ephemerals_and_fires_watches() {
         .triggers
         .iter()
         .filter(|t| t.event == EventType::NodeDeleted)
-        .map(|t| t.path.as_str())
+        .map(|t| &*t.path)
         .collect();
     // In the iteration order of ZooKeeper's HashSet of the session's ephemerals (Java 17's
     // string hash), which is the order its watches fire in; checked against Java.

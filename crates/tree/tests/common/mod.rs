@@ -65,22 +65,27 @@ impl Leader {
     }
 
     /// Commits and applies a prepped record.
-    pub fn apply(&mut self, record: TxnRecord) -> ApplyResult {
+    pub fn apply(&mut self, record: TxnRecord) -> ApplyResult<'static> {
         let bytes = record.encode();
         let decoded = TxnRecord::decode(&bytes).expect("txn round trip");
         assert_eq!(decoded, record);
-        let result = self.tree.apply(&decoded);
+        let result = self.tree.apply(&decoded).into_owned();
         self.out.applied(decoded.header.zxid);
         self.log.push(decoded);
         result
     }
 
-    pub fn run_auth(&mut self, session: i64, auth: &[Id], request: Request) -> ApplyResult {
+    pub fn run_auth(
+        &mut self,
+        session: i64,
+        auth: &[Id],
+        request: Request,
+    ) -> ApplyResult<'static> {
         let r = self.prep(session, auth, &request);
         self.apply(r)
     }
 
-    pub fn run(&mut self, session: i64, request: Request) -> ApplyResult {
+    pub fn run(&mut self, session: i64, request: Request) -> ApplyResult<'static> {
         self.run_auth(session, &[], request)
     }
 
@@ -90,7 +95,7 @@ impl Leader {
         self.apply(TxnRecord::new(header, txn));
     }
 
-    pub fn close(&mut self, session: i64) -> ApplyResult {
+    pub fn close(&mut self, session: i64) -> ApplyResult<'static> {
         let record = self.prep_close(session);
         self.apply(record)
     }
