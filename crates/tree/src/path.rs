@@ -57,10 +57,28 @@ pub fn validate_path(path: &str) -> Result<(), PathError> {
     // so the common case checks them in place (this runs for every request and every node of
     // a restored snapshot).
     if path.is_ascii() {
+        if plain_ascii(path.as_bytes()) {
+            return Ok(());
+        }
         check_chars(path, path.as_bytes())
     } else {
         check_chars(path, &path.chars().collect::<Vec<char>>())
     }
+}
+
+/// Whether an ASCII path breaks none of the per-character rules for a reason that cannot
+/// arise without a control character, a dot or two slashes in a row: what almost every path
+/// is. One branch-free pass over the bytes: the rules character by character cost about 25
+/// instructions a byte, a tenth of a restart's recovery (every node of the snapshot is
+/// checked) before this.
+fn plain_ascii(bytes: &[u8]) -> bool {
+    let mut odd = false;
+    let mut last = 0u8;
+    for &b in bytes {
+        odd |= (b < 0x20) | (b == 0x7f) | (b == b'.') | ((b == b'/') & (last == b'/'));
+        last = b;
+    }
+    !odd
 }
 
 /// The per-character rules of [`validate_path`] for a path of more than one character that
@@ -176,6 +194,27 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The plain fast path never accepts what the rules character by character reject.
+    #[test]
+    fn plain_ascii_paths_pass_the_rules() {
+        let alphabet = ['/', '.', 'a', ' ', '\0', '\u{1}', '\u{1f}', '\u{7f}', '~'];
+        let mut paths = vec![String::from("/")];
+        let mut plain = 0;
+        for _ in 0..5 {
+            paths = paths
+                .iter()
+                .flat_map(|p| alphabet.iter().map(move |c| format!("{p}{c}")))
+                .collect();
+            for p in paths.iter().filter(|p| !p.ends_with('/')) {
+                if plain_ascii(p.as_bytes()) {
+                    plain += 1;
+                    assert_eq!(check_chars(p, p.as_bytes()), Ok(()), "{p:?}");
+                }
+            }
+        }
+        assert!(plain > 300, "the fast path took only {plain} paths");
     }
 
     #[test]
