@@ -378,15 +378,14 @@ impl SnapshotStore for SimSnapshotStore {
         write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
     ) -> Result<()> {
         drop(live(&self.disk, self.generation)?);
-        let mut body = snapshot::Checksummed {
-            inner: Vec::new(),
-            crc: 0,
-            len: 0,
-        };
+        let mut body = snapshot::Checksummed::new(Vec::new());
         write(&mut body).map_err(|e| StorageError::io("write simulated snapshot", e))?;
+        let (inner, crc, len) = body
+            .finish()
+            .map_err(|e| StorageError::io("write simulated snapshot", e))?;
         let mut file = snapshot::header(zxid).to_vec();
-        file.extend_from_slice(&body.inner);
-        file.extend_from_slice(&snapshot::trailer(body.len, body.crc));
+        file.extend_from_slice(&inner);
+        file.extend_from_slice(&snapshot::trailer(len, crc));
         let mut s = live(&self.disk, self.generation)?;
         take_failure(&mut s)?;
         s.snapshots.insert(zxid, file);

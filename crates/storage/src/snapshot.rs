@@ -105,22 +105,67 @@ pub(crate) fn validate(file: &[u8]) -> Result<Zxid, (u64, String)> {
     Ok(zxid)
 }
 
-/// A writer that checksums and counts what passes through it.
+/// Bytes gathered before they are checksummed and passed on (see [`Checksummed`]).
+const CHECKSUM_BLOCK_BYTES: usize = 64 << 10;
+
+/// A writer that checksums and counts what passes through it. The tree's serializer writes a
+/// field at a time, a few bytes each; crc32c over each of them cost a call and its setup every
+/// time (a sixth of a snapshot writer's CPU), so the bytes gather here and are checksummed and
+/// passed on a block at a time.
 pub(crate) struct Checksummed<W: Write> {
-    pub inner: W,
-    pub crc: u32,
-    pub len: u64,
+    inner: W,
+    block: Vec<u8>,
+    crc: u32,
+    len: u64,
+}
+
+impl<W: Write> Checksummed<W> {
+    pub(crate) fn new(inner: W) -> Checksummed<W> {
+        Checksummed {
+            inner,
+            block: Vec::with_capacity(CHECKSUM_BLOCK_BYTES),
+            crc: 0,
+            len: 0,
+        }
+    }
+
+    fn pass_on(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.crc = crc32c::crc32c_append(self.crc, bytes);
+        self.len += bytes.len() as u64;
+        self.inner.write_all(bytes)
+    }
+
+    fn pass_block_on(&mut self) -> std::io::Result<()> {
+        let block = std::mem::take(&mut self.block);
+        let passed = self.pass_on(&block);
+        self.block = block;
+        self.block.clear();
+        passed
+    }
+
+    /// Passes on what is gathered; returns the inner writer, the checksum and the length of
+    /// everything written.
+    pub(crate) fn finish(mut self) -> std::io::Result<(W, u32, u64)> {
+        self.pass_block_on()?;
+        Ok((self.inner, self.crc, self.len))
+    }
 }
 
 impl<W: Write> Write for Checksummed<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.crc = crc32c::crc32c_append(self.crc, &buf[..n]);
-        self.len += n as u64;
-        Ok(n)
+        if self.block.len() + buf.len() > CHECKSUM_BLOCK_BYTES {
+            self.pass_block_on()?;
+            if buf.len() >= CHECKSUM_BLOCK_BYTES {
+                self.pass_on(buf)?;
+                return Ok(buf.len());
+            }
+        }
+        self.block.extend_from_slice(buf);
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
+        self.pass_block_on()?;
         self.inner.flush()
     }
 }
@@ -205,11 +250,7 @@ impl SnapshotStore for FileSnapshotStore {
         let mut out = BufWriter::with_capacity(1 << 20, PacedFile::new(file, PUSH_EVERY_BYTES));
         out.write_all(&header(zxid))
             .map_err(|e| fatal("write", e))?;
-        let mut body = Checksummed {
-            inner: out,
-            crc: 0,
-            len: 0,
-        };
+        let mut body = Checksummed::new(out);
         if let Err(e) = write(&mut body) {
             // The caller's serializer failed: nothing was promised, drop the partial file.
             drop(body);
@@ -219,11 +260,7 @@ impl SnapshotStore for FileSnapshotStore {
                 e,
             ));
         }
-        let Checksummed {
-            inner: mut out,
-            crc,
-            len,
-        } = body;
+        let (mut out, crc, len) = body.finish().map_err(|e| fatal("write", e))?;
         out.write_all(&trailer(len, crc))
             .map_err(|e| fatal("write", e))?;
         let file: File = out
@@ -308,5 +345,38 @@ impl SnapshotStore for FileSnapshotStore {
             fsutil::sync_dir(&self.dir)?;
         }
         Ok(names.get(cut).copied())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use proptest::prelude::*;
+
+    use super::{Checksummed, CHECKSUM_BLOCK_BYTES};
+
+    proptest! {
+        /// However the serializer cuts its writes (a byte, a field, more than a block), what
+        /// comes out, its checksum and its length are those of the bytes in one piece.
+        #[test]
+        fn blocks_checksum_what_one_piece_would(
+            sizes in proptest::collection::vec(
+                prop_oneof![0usize..16, 0usize..4096, CHECKSUM_BLOCK_BYTES - 8..CHECKSUM_BLOCK_BYTES * 2],
+                0..40,
+            ),
+        ) {
+            let mut whole = Vec::new();
+            let mut body = Checksummed::new(Vec::new());
+            for (i, size) in sizes.into_iter().enumerate() {
+                let piece: Vec<u8> = (0..size).map(|j| (i * 31 + j) as u8).collect();
+                body.write_all(&piece).unwrap();
+                whole.extend_from_slice(&piece);
+            }
+            let (out, crc, len) = body.finish().unwrap();
+            prop_assert_eq!(crc, crc32c::crc32c(&whole));
+            prop_assert_eq!(len, whole.len() as u64);
+            prop_assert!(out == whole, "the bytes passed on differ");
+        }
     }
 }
