@@ -391,7 +391,7 @@ impl FrozenTree {
     ///
     /// The fields go through a buffer of [`WRITE_BUFFER_BYTES`]: the writer is a file's (or a
     /// peer's) behind a `dyn Write`, and a call through it for each field of each node was a
-    /// third of a snapshot's instructions.
+    /// quarter of a snapshot's instructions.
     pub fn write_to<W: Write>(&self, w: &mut W) -> std::io::Result<()> {
         let view = View {
             last_zxid: self.last_zxid,
