@@ -111,9 +111,7 @@ impl Gathered {
             Some(h) => h.digest(),
         }
     }
-}
 
-impl Gathered {
     /// A fixed-size field, copied in place (`bytes` copies through a call to `memcpy`, most
     /// of the cost of an 8-byte field).
     fn fixed<const N: usize>(&mut self, b: [u8; N]) {
