@@ -136,6 +136,9 @@ impl<W: Write> Checksummed<W> {
     }
 
     fn pass_block_on(&mut self) -> std::io::Result<()> {
+        if self.block.is_empty() {
+            return Ok(());
+        }
         let block = std::mem::take(&mut self.block);
         let passed = self.pass_on(&block);
         self.block = block;
@@ -152,13 +155,16 @@ impl<W: Write> Checksummed<W> {
 }
 
 impl<W: Write> Write for Checksummed<W> {
+    /// A write of a block or more (what a buffered writer in front hands on) goes straight
+    /// through after what is gathered; a smaller one is gathered.
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() >= CHECKSUM_BLOCK_BYTES {
+            self.pass_block_on()?;
+            self.pass_on(buf)?;
+            return Ok(buf.len());
+        }
         if self.block.len() + buf.len() > CHECKSUM_BLOCK_BYTES {
             self.pass_block_on()?;
-            if buf.len() >= CHECKSUM_BLOCK_BYTES {
-                self.pass_on(buf)?;
-                return Ok(buf.len());
-            }
         }
         self.block.extend_from_slice(buf);
         Ok(buf.len())
