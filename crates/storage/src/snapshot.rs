@@ -155,10 +155,11 @@ impl<W: Write> Checksummed<W> {
 }
 
 impl<W: Write> Write for Checksummed<W> {
-    /// A write of a block or more (what a buffered writer in front hands on) goes straight
-    /// through after what is gathered; a smaller one is gathered.
+    /// A write of half a block or more (what a buffered writer in front hands on: a 64 KiB
+    /// buffer is flushed when the next field does not fit, so a little short of full) goes
+    /// straight through after what is gathered; a smaller one is gathered.
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if buf.len() >= CHECKSUM_BLOCK_BYTES {
+        if buf.len() >= CHECKSUM_BLOCK_BYTES / 2 {
             self.pass_block_on()?;
             self.pass_on(buf)?;
             return Ok(buf.len());

@@ -253,6 +253,27 @@ impl AsPath for NodePath {
     }
 }
 
+/// A child by the [`Prefix`] its parent's children share and its name: found in a node table
+/// without its path put together, hashed from the prefix's kept hash, and compared by name
+/// and prefix (the same one, shared, for every child). A snapshot's walk looks every node up
+/// this way: building each path and hashing and comparing it whole was a fifth of a snapshot's
+/// instructions.
+pub struct ChildPath<'a> {
+    /// The prefix the parent's children share.
+    pub prefix: &'a Prefix,
+    /// The child's name.
+    pub name: &'a str,
+}
+
+impl AsPath for ChildPath<'_> {
+    fn path_hash(&self) -> u64 {
+        join_hash(self.prefix.0.hash, self.name.as_bytes())
+    }
+    fn names(&self, node: &NodePath) -> bool {
+        node.name() == self.name && node.prefix() == self.prefix
+    }
+}
+
 /// The last prefix made, handed out again for the next path with the same parent: a snapshot
 /// lists a parent's children one after the other (the subtrees of earlier children between
 /// them come with prefixes of their own), so a restore makes about one prefix a parent.
@@ -282,6 +303,31 @@ mod tests {
     use super::*;
 
     const PATHS: [&str; 6] = ["/", "/a", "/ab", "/a/b", "/a/bc/d", "/zookeeper/config"];
+
+    /// A child looked up by its parent's prefix and its name hashes as its whole path does
+    /// and names the node at that path only, shared prefix or not.
+    #[test]
+    fn a_child_path_is_the_whole_path_it_stands_for() {
+        for path in PATHS.into_iter().filter(|p| *p != ROOT) {
+            let node = NodePath::new(path);
+            let (parent, name) = parts(path);
+            let prefix = Prefix::new(parent);
+            let child = ChildPath {
+                prefix: &prefix,
+                name,
+            };
+            assert_eq!(child.path_hash(), path_hash(path), "{path}");
+            for other in PATHS {
+                let at = NodePath::new(other);
+                assert_eq!(child.names(&at), path == other, "{path} against {other}");
+            }
+            let shared = ChildPath {
+                prefix: node.prefix(),
+                name,
+            };
+            assert!(shared.names(&node), "{path} through its own prefix");
+        }
+    }
 
     #[test]
     fn a_path_made_of_its_parts_is_the_path_it_was_made_from() {

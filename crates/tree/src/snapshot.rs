@@ -17,7 +17,7 @@ use crate::codec::{corrupt, CodecError, Dec, Enc};
 use crate::digest::{legacy_content_hash, legacy_node_hash, node_hash};
 use crate::node::{Node, NodeStat};
 use crate::node_map::Nodes;
-use crate::node_path::{NodePath, PrefixCache};
+use crate::node_path::{ChildPath, Prefix, PrefixCache};
 use crate::path;
 use crate::tree::DataTree;
 
@@ -54,7 +54,8 @@ impl DataTree {
             sessions: &sessions,
             digest: self.digest,
         };
-        view.write(w, |p| self.nodes.get(p))
+        let root = self.nodes.get(path::ROOT).expect("every tree has a root");
+        view.write(w, root, |c| self.nodes.get(c))
     }
 
     /// The tree as it is now, frozen in O(1) for another thread to write with
@@ -400,7 +401,8 @@ impl FrozenTree {
             digest: self.digest,
         };
         let mut buffered = std::io::BufWriter::with_capacity(WRITE_BUFFER_BYTES, w);
-        view.write(&mut buffered, |p| self.nodes.get(p).map(|n| &**n))?;
+        let root = self.nodes.get(path::ROOT).expect("every tree has a root");
+        view.write(&mut buffered, root, |c| self.nodes.get(c).map(|n| &**n))?;
         buffered.flush()
     }
 }
@@ -417,40 +419,39 @@ struct View<'a> {
 }
 
 impl View<'_> {
-    /// Writes the header, every node found through `lookup` from the root in pre-order, the
-    /// sessions and the digest.
+    /// Writes the header, `root` and every node under it found through `child`, in pre-order,
+    /// the sessions and the digest.
     fn write<'n, W: Write>(
         &self,
         w: &mut W,
-        lookup: impl Fn(&str) -> Option<&'n Node>,
+        root: &'n Node,
+        child: impl Fn(&ChildPath) -> Option<&'n Node>,
     ) -> std::io::Result<()> {
         let mut e = Enc { w };
         e.w.write_all(MAGIC)?;
         e.u8(SNAPSHOT_FORMAT_VERSION)?;
         e.i64(self.last_zxid.as_i64())?;
         e.u64(self.node_count as u64)?;
-        // The walk allocates nothing per node: the stack holds (parent path, child name)
-        // borrowed from the tree, and each child's path is assembled in one reused buffer.
-        let root = lookup(path::ROOT).expect("every tree has a root");
+        // The walk allocates nothing per node: the stack holds (parent, child name) borrowed
+        // from the tree, and each child is found by its parent's shared prefix and its name.
         write_node(&mut e, root)?;
         // Reverse so the smallest name pops first: pre-order with sorted children.
-        let mut stack: Vec<(&NodePath, &str)> = root
-            .children()
-            .iter()
-            .rev()
-            .map(|c| (root.path(), c))
-            .collect();
-        let mut full = String::new();
+        let mut stack: Vec<(&Node, &str)> =
+            root.children().iter().rev().map(|c| (root, c)).collect();
         while let Some((parent, name)) = stack.pop() {
-            full.clear();
-            if !parent.is(path::ROOT) {
-                parent.push_to(&mut full);
-            }
-            full.push('/');
-            full.push_str(name);
-            let n = lookup(full.as_str()).expect("every child a node lists exists");
+            let made;
+            let prefix = match parent.children_prefix() {
+                Some(prefix) => prefix,
+                // Every node with children keeps their prefix; were one not to, a prefix of
+                // the same path finds them all the same.
+                None => {
+                    made = Prefix::new(&parent.path().to_string());
+                    &made
+                }
+            };
+            let n = child(&ChildPath { prefix, name }).expect("every child a node lists exists");
             write_node(&mut e, n)?;
-            stack.extend(n.children().iter().rev().map(|c| (n.path(), c)));
+            stack.extend(n.children().iter().rev().map(|c| (n, c)));
         }
         e.u64(self.sessions.len() as u64)?;
         for &(id, timeout) in self.sessions {
