@@ -8,11 +8,13 @@
 //! written, so a snapshot that decodes into a different state is refused. The storage crate
 //! adds framing and checksums around this.
 
+use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::sync::{mpsc, Arc};
 use zxid::Zxid;
 
 use crate::acl_cache::AclCache;
+use crate::children;
 use crate::codec::{corrupt, CodecError, Dec, Enc};
 use crate::digest::{legacy_content_hash, legacy_node_hash, node_hash};
 use crate::node::{Node, NodeStat};
@@ -432,26 +434,18 @@ impl View<'_> {
         e.u8(SNAPSHOT_FORMAT_VERSION)?;
         e.i64(self.last_zxid.as_i64())?;
         e.u64(self.node_count as u64)?;
-        // The walk allocates nothing per node: the stack holds (parent, child name) borrowed
-        // from the tree, and each child is found by its parent's shared prefix and its name.
+        // Pre-order with sorted children: a frame a parent being walked, deepest last.
         write_node(&mut e, root)?;
-        // Reverse so the smallest name pops first: pre-order with sorted children.
-        let mut stack: Vec<(&Node, &str)> =
-            root.children().iter().rev().map(|c| (root, c)).collect();
-        while let Some((parent, name)) = stack.pop() {
-            let made;
-            let prefix = match parent.children_prefix() {
-                Some(prefix) => prefix,
-                // Every node with children keeps their prefix; were one not to, a prefix of
-                // the same path finds them all the same.
-                None => {
-                    made = Prefix::new(&parent.path().to_string());
-                    &made
-                }
+        let mut frames = vec![Frame::of(root)];
+        while let Some(frame) = frames.last_mut() {
+            let Some(n) = frame.next(&child) else {
+                frames.pop();
+                continue;
             };
-            let n = child(&ChildPath { prefix, name }).expect("every child a node lists exists");
             write_node(&mut e, n)?;
-            stack.extend(n.children().iter().rev().map(|c| (n, c)));
+            if !n.children().is_empty() {
+                frames.push(Frame::of(n));
+            }
         }
         e.u64(self.sessions.len() as u64)?;
         for &(id, timeout) in self.sessions {
@@ -459,6 +453,50 @@ impl View<'_> {
             e.i32(timeout)?;
         }
         e.u64(self.digest)
+    }
+}
+
+/// Children looked up ahead of their writes in a snapshot's walk.
+const LOOKAHEAD_NODES: usize = 16;
+
+/// A parent in a snapshot's walk: the children left to write, the next few of them already
+/// found. Each child is found by the parent's shared prefix and its name, and
+/// [`LOOKAHEAD_NODES`] of them at a time: those lookups do not depend on one another, so the
+/// processor overlaps their cache misses, where one lookup between two writes waited for its
+/// own (a big tree's node table and nodes are far larger than the caches, and under load the
+/// lookups were most of a snapshot writer's time). Few enough that the nodes found are still
+/// in the cache when they are written.
+struct Frame<'n> {
+    prefix: Prefix,
+    names: children::Iter<'n>,
+    ahead: VecDeque<&'n Node>,
+}
+
+impl<'n> Frame<'n> {
+    fn of(parent: &'n Node) -> Frame<'n> {
+        let prefix = match parent.children_prefix() {
+            Some(prefix) => prefix.clone(),
+            // Every node with children keeps their prefix; were one not to, a prefix of the
+            // same path finds them all the same.
+            None => Prefix::new(&parent.path().to_string()),
+        };
+        Frame {
+            prefix,
+            names: parent.children().iter(),
+            ahead: VecDeque::with_capacity(LOOKAHEAD_NODES),
+        }
+    }
+
+    /// The next child to write, if any is left.
+    fn next(&mut self, child: &impl Fn(&ChildPath) -> Option<&'n Node>) -> Option<&'n Node> {
+        if self.ahead.is_empty() {
+            let prefix = &self.prefix;
+            let found = self.names.by_ref().take(LOOKAHEAD_NODES).map(|name| {
+                child(&ChildPath { prefix, name }).expect("every child a node lists exists")
+            });
+            self.ahead.extend(found);
+        }
+        self.ahead.pop_front()
     }
 }
 
@@ -490,6 +528,75 @@ mod tests {
         let back = DataTree::restore_from(&mut &buf[..]).unwrap();
         assert_eq!(back, t);
         assert_eq!(back.digest(), t.digest());
+    }
+
+    /// Every path of the tree in pre-order with sorted children: the order a snapshot lists
+    /// them in.
+    fn pre_order(t: &DataTree, path: &str, out: &mut Vec<String>) {
+        out.push(path.to_string());
+        for name in t.children(path).expect("a listed node is there").iter() {
+            let child = match path {
+                path::ROOT => format!("/{name}"),
+                _ => format!("{path}/{name}"),
+            };
+            pre_order(t, &child, out);
+        }
+    }
+
+    /// A parent with more children than the walk looks up ahead, some with subtrees of their
+    /// own, in the middle of a lookahead batch and at its edges: the snapshot lists every node
+    /// in pre-order with sorted children, written live or frozen, and restores to the tree.
+    #[test]
+    fn a_snapshot_lists_nodes_in_pre_order_around_its_lookahead() {
+        let mut t = DataTree::new();
+        let mut zxid = 1;
+        let mut add = |t: &mut DataTree, path: String| {
+            zxid += 1;
+            let c = crate::txn::CreateTxn {
+                path,
+                data: None,
+                acl: proto::Acl::open_unsafe(),
+                kind: crate::node::NodeKind::Persistent,
+                parent_cversion: 0,
+                with_stat: false,
+            };
+            t.create_node(&c, Zxid::from_i64(zxid), 0).unwrap();
+            t.last_zxid = Zxid::from_i64(zxid);
+        };
+        add(&mut t, "/p".into());
+        // Created out of order, as clients do.
+        for i in (0..3 * LOOKAHEAD_NODES + 5).rev() {
+            add(&mut t, format!("/p/c{i:03}"));
+        }
+        for i in [
+            0,
+            5,
+            LOOKAHEAD_NODES - 1,
+            LOOKAHEAD_NODES,
+            2 * LOOKAHEAD_NODES + 3,
+        ] {
+            for j in 0..LOOKAHEAD_NODES + 2 {
+                add(&mut t, format!("/p/c{i:03}/g{j:03}"));
+            }
+            add(&mut t, format!("/p/c{i:03}/g001/h"));
+        }
+        let mut expected = Vec::new();
+        pre_order(&t, path::ROOT, &mut expected);
+        let mut live = Vec::new();
+        t.snapshot_to(&mut live).unwrap();
+        // Each path's first appearance in the bytes is its own record (its descendants'
+        // paths, which contain it, come after it).
+        let at = |path: &str| {
+            live.windows(path.len())
+                .position(|w| w == path.as_bytes())
+                .unwrap_or_else(|| panic!("{path} missing"))
+        };
+        let offsets: Vec<usize> = expected.iter().skip(1).map(|p| at(p)).collect();
+        assert!(offsets.windows(2).all(|w| w[0] < w[1]), "not in pre-order");
+        let mut frozen = Vec::new();
+        t.freeze_now().write_to(&mut frozen).unwrap();
+        assert_eq!(frozen, live);
+        assert_eq!(DataTree::restore_from_bytes(&live).unwrap(), t);
     }
 
     /// Creates `/n-<i>` at zxid i + 2, as the tree's last applied transaction.

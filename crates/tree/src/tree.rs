@@ -504,7 +504,8 @@ mod tests {
         };
         t.create_node(&create("/p"), next(), 1).unwrap();
         for i in 0..3 {
-            t.create_node(&create(&format!("/p/c{i}")), next(), 2).unwrap();
+            t.create_node(&create(&format!("/p/c{i}")), next(), 2)
+                .unwrap();
             check(&t, "a create");
         }
         assert!(t.node("/p").unwrap().remembered_hash().is_some());
