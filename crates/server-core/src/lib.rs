@@ -20,6 +20,7 @@ pub mod local_sessions;
 mod mix;
 pub mod peers;
 pub mod pending_writes;
+pub mod prepped;
 pub mod read_only;
 pub mod reads;
 pub mod reconfig;

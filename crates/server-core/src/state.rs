@@ -23,6 +23,7 @@ use crate::clients::{Clients, ConnId};
 use crate::clock::Now;
 use crate::limits::Limits;
 use crate::pending_writes::PendingWrites;
+use crate::prepped::Prepped;
 use crate::replica::{Application, FrozenSnapshot, WriteSnapshot};
 use crate::session::SessionIds;
 use crate::sessions::SessionBook;
@@ -32,6 +33,8 @@ use crate::watches::Watches;
 pub struct ServerState {
     pub tree: DataTree,
     pub outstanding: Outstanding,
+    /// What this server proposed as leader, kept to be applied without decoding.
+    pub prepped: Prepped,
     pub watches: Watches,
     pub clients: Clients,
     /// Which local connection each write in flight belongs to.
@@ -74,6 +77,7 @@ impl ServerState {
         ServerState {
             tree: DataTree::new(),
             outstanding: Outstanding::new(),
+            prepped: Prepped::default(),
             watches: Watches::default(),
             clients: Clients::new(limits),
             pending: PendingWrites::default(),
@@ -265,7 +269,14 @@ impl ServerState {
 
 impl Application for ServerState {
     fn deliver(&mut self, txn: &Txn) {
-        let record = match TxnRecord::decode(&txn.data) {
+        let record = match self.prepped.take(txn) {
+            Some(record) => {
+                debug_assert_eq!(TxnRecord::decode(&txn.data).ok().as_ref(), Some(&record));
+                Ok(record)
+            }
+            None => TxnRecord::decode(&txn.data),
+        };
+        let record = match record {
             Ok(record) => record,
             // Every replica decodes the same bytes the same way; a txn no replica can read is a
             // bug that must stop the server rather than let replicas drift.
@@ -362,6 +373,7 @@ impl Application for ServerState {
             .map_err(|e| e.to_string())?;
         self.tree = tree;
         self.outstanding.clear();
+        self.prepped.clear();
         Ok(())
     }
 }

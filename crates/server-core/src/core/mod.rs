@@ -261,6 +261,7 @@ impl<S: Storage> Core<S> {
         let now = self.now().mono_us;
         let state = self.state_mut();
         state.outstanding.clear();
+        state.prepped.clear();
         // Confirmation rounds restart at 1 with every leadership: a round confirmed under an
         // earlier one says nothing about this one.
         state.confirmed_round = 0;

@@ -271,14 +271,16 @@ impl<S: Storage> Core<S> {
         cxid: i32,
         txn: tree::Txn,
     ) -> Result<(), ReplicaError> {
-        let bytes = self.encode_txn(zxid, session, cxid, txn);
-        match self.replica.propose(bytes)? {
+        let record = self.txn_record(zxid, session, cxid, txn);
+        let bytes = Bytes::from(record.encode());
+        match self.replica.propose(bytes.clone())? {
             Ok(assigned) => {
                 assert_eq!(
                     assigned.as_u64() as i64,
                     zxid.as_i64(),
                     "the zxid prep stamped is the zxid Zab assigned"
                 );
+                self.state_mut().prepped.proposed(bytes, record);
                 Ok(())
             }
             Err(_) => {
@@ -298,12 +300,17 @@ impl<S: Storage> Core<S> {
         cxid: i32,
         txn: tree::Txn,
     ) -> Bytes {
+        Bytes::from(self.txn_record(zxid, session, cxid, txn).encode())
+    }
+
+    /// A transaction with its header, stamped with this server's wall clock.
+    fn txn_record(&self, zxid: zab::Zxid, session: i64, cxid: i32, txn: tree::Txn) -> TxnRecord {
         let header = TxnHeader {
             zxid,
             time_ms: self.now().wall_ms,
             session_id: session,
             cxid,
         };
-        Bytes::from(TxnRecord::new(header, txn).encode())
+        TxnRecord::new(header, txn)
     }
 }
