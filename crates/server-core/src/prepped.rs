@@ -63,22 +63,14 @@ impl Prepped {
 
 #[cfg(test)]
 mod tests {
-    use tree::{Txn as TreeTxn, TxnHeader};
-    use zab::Zxid;
+    use tree::Txn as TreeTxn;
 
     use super::*;
 
     fn record(zxid: u64, path: &str) -> (Txn, TxnRecord) {
-        let zxid = Zxid::from_u64(zxid);
-        let header = TxnHeader {
-            zxid,
-            time_ms: 7,
-            session_id: 1,
-            cxid: 2,
-        };
-        let record = TxnRecord::new(header, TreeTxn::Delete { path: path.into() });
-        let data = Bytes::from(record.encode());
-        (Txn { zxid, data }, record)
+        let txn = crate::state::tests::record(zxid, TreeTxn::Delete { path: path.into() });
+        let record = TxnRecord::decode(&txn.data).expect("a record encoded here decodes");
+        (txn, record)
     }
 
     /// A delivered proposal is found and taken; ones before it that were never delivered

@@ -453,7 +453,7 @@ pub(crate) fn sent_frames(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use proto::{Acl, Id};
     use tree::{CreateTxn, NodeKind, Txn as TreeTxn, TxnHeader};
 
@@ -506,7 +506,8 @@ mod tests {
     const CHANGED: i32 = 3;
     const CHILD: i32 = 4;
 
-    fn record(zxid: u64, txn: TreeTxn) -> Txn {
+    /// A transaction as the leader logs it: `txn` at `zxid`, with a fixed header.
+    pub(crate) fn record(zxid: u64, txn: TreeTxn) -> Txn {
         let zxid = Zxid::from_u64(zxid);
         let header = TxnHeader {
             zxid,
